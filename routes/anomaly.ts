@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
+import { checkCount } from '../src/http/request-limit.js';
+import { prepareTrace } from '../src/scoring/prepare-trace.js';
+import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
+import { errorResponses } from '../src/schemas/common.js';
+
+const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
+  app.post(
+    '/anomaly',
+    {
+      schema: {
+        tags: ['scoring'],
+        summary: 'Score one whole trace (PETRA /anomaly)',
+        description:
+          "PETRA's request and response. residual = |activation − observed| per scored transition, trace_score their sum. " +
+          'Without input_marking the marking is derived from `attributes` through the bundle\'s specs; a missing or non-numeric attribute is a 422.',
+        body: AnomalyRequest,
+        response: { 200: AnomalyResponse, ...errorResponses(400, 413, 415, 422) },
+      },
+    },
+    async (request) => {
+      checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
+      const { row, observed, ignored } = prepareTrace(app.petra.net, request.body);
+      const score = await app.petra.scorer.score(row, observed);
+      return ignored.length > 0 ? { ...score, ignored_inputs: ignored } : score;
+    },
+  );
+
+  app.post(
+    '/anomaly/batch',
+    {
+      schema: {
+        tags: ['scoring'],
+        summary: 'Score many traces in one ONNX run',
+        description: 'Each item is an /anomaly body. Results come in input order; a bad item gets an `error` entry (same shape as an error response) and does not fail the request.',
+        body: AnomalyBatchRequest,
+        response: { 200: AnomalyBatchResponse, ...errorResponses(400, 413, 415) },
+      },
+    },
+    async (request) => {
+      checkCount('body/traces', request.body.traces.length, maxEventsPerRequest, 'traces');
+      return scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
+    },
+  );
+};
+
+export default anomaly;

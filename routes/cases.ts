@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
+import { errorResponses } from '../src/schemas/common.js';
+
+const cases: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/cases/:id/events',
+    {
+      schema: {
+        tags: ['streaming'],
+        summary: 'Feed one event into a case (PETRA StreamingEvaluator.on_event)',
+        description:
+          'Creates the case on first sight and merges the attributes (latest wins). Answers 202 {case_id, n_events}; with scoring ' +
+          '(?score=true or --score-every-event) 200 with the evaluation, or 202 with `not_scored` saying why the case cannot be scored yet.',
+        params: CaseParams,
+        querystring: ScoreQuery,
+        body: CaseEvent,
+        response: { 200: Evaluation, 202: Acknowledgement, ...errorResponses(400, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const score = request.query.score ?? app.scoreEveryEvent;
+      const outcome = await app.cases.onEvent(request.params.id, request.body, score);
+      if (outcome.kind === 'evaluated') return reply.code(200).send(outcome.evaluation);
+      return reply.code(202).send(outcome.ack);
+    },
+  );
+
+  app.get(
+    '/cases/:id',
+    {
+      schema: {
+        tags: ['streaming'],
+        summary: 'Score an open case without closing it (score_case)',
+        params: CaseParams,
+        response: { 200: Evaluation, ...errorResponses(404, 422) },
+      },
+    },
+    async (request) => app.cases.scoreCase(request.params.id),
+  );
+
+  app.post(
+    '/cases/:id/close',
+    {
+      schema: {
+        tags: ['streaming'],
+        summary: 'Score a case a final time and free it (close_case)',
+        description: 'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason. The same id afterwards starts a fresh case.',
+        params: CaseParams,
+        response: { 200: Evaluation, ...errorResponses(404, 422) },
+      },
+    },
+    async (request) => app.cases.closeCase(request.params.id),
+  );
+
+  app.get(
+    '/cases',
+    {
+      schema: {
+        tags: ['streaming'],
+        summary: 'List open case ids, sorted',
+        querystring: CaseListQuery,
+        response: { 200: CaseList, ...errorResponses(400) },
+      },
+    },
+    async (request) => ({ count: app.cases.openCases, case_ids: app.cases.listCases(request.query.limit ?? 1000, request.query.after) }),
+  );
+};
+
+export default cases;

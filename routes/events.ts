@@ -1,0 +1,29 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { checkCount } from '../src/http/request-limit.js';
+import { ScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
+import { errorResponses } from '../src/schemas/common.js';
+
+const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
+  app.post(
+    '/events',
+    {
+      schema: {
+        tags: ['streaming'],
+        summary: 'Feed many events for many cases, in order (PETRA process_stream)',
+        description:
+          'For backfills. Each event is applied as by POST /cases/{id}/events; results come one per event in order: the evaluation when scoring, ' +
+          'else the acknowledgement (with `not_scored` when scoring was asked for but impossible), or `rejected` when a case limit refused the event.',
+        querystring: ScoreQuery,
+        body: StreamRequest,
+        response: { 200: StreamResponse, ...errorResponses(400, 413, 415) },
+      },
+    },
+    async (request) => {
+      checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
+      const results = await app.cases.processStream(request.body.events, request.query.score ?? app.scoreEveryEvent);
+      return { accepted: results.filter((r) => !('rejected' in r)).length, results };
+    },
+  );
+};
+
+export default events;

@@ -1,0 +1,26 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { rowFromRequest } from '../src/scoring/inputs.js';
+import { errorResponses } from '../src/schemas/common.js';
+import { ForwardRequest, ForwardResponse } from '../src/schemas/forward.js';
+
+const forward: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/forward',
+    {
+      schema: {
+        tags: ['scoring'],
+        summary: 'Activations of the output transitions for a marking (PETRA /forward)',
+        description: "Omitted inputs take the bundle's defaults; keys that are no ONNX input are ignored and listed in ignored_inputs. PETRA also returns place activations, which the ONNX graph does not expose.",
+        body: ForwardRequest,
+        response: { 200: ForwardResponse, ...errorResponses(400, 413, 415) },
+      },
+    },
+    async (request) => {
+      const { row, ignored } = rowFromRequest(app.petra.net, request.body);
+      const transition_activations = await app.petra.scorer.forward(row);
+      return ignored.length > 0 ? { transition_activations, ignored_inputs: ignored } : { transition_activations };
+    },
+  );
+};
+
+export default forward;

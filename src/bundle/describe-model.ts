@@ -1,0 +1,35 @@
+import type { Static } from '@sinclair/typebox';
+import type { SchemaResponse } from '../schemas/service.js';
+import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
+import type { Bundle } from './load-bundle.js';
+
+/** What a client (or `petrascore inspect`) needs to know to call the model, computed once per bundle. */
+export function describeModel(bundle: Bundle): Static<typeof SchemaResponse> {
+  const { sidecar, net } = bundle;
+  const markingSpec = (sidecar.input_marking_spec ?? {}) as Record<string, unknown>;
+  const valuesSpec = (sidecar.input_values_spec ?? {}) as Record<string, unknown>;
+  const inputs = (channel: 'marking' | 'value', spec: Record<string, unknown>) =>
+    net.inputs
+      .filter((i) => i.channel === channel)
+      .map((i) => (Object.hasOwn(spec, i.place) ? { name: i.name, place: i.place, default: i.defaultValue, spec: spec[i.place] } : { name: i.name, place: i.place, default: i.defaultValue }));
+  const transitions: Record<string, string> = {};
+  for (const id of Object.keys(sidecar.transition_labels).sort()) transitions[id] = sidecar.transition_labels[id]!;
+  for (const id of net.outputs) transitions[id] ??= id;
+  const description = {
+    scenario_name: net.scenarioName,
+    places: [...(sidecar.places ?? [])].sort(),
+    transitions,
+    scored_transitions: [...net.outputs],
+    inputs: { marking: inputs('marking', markingSpec), values: inputs('value', valuesSpec) },
+    initial_marking: sidecar.initial_marking ?? {},
+    input_marking_spec: markingSpec,
+    input_values_spec: valuesSpec,
+    versions: {
+      petrascore: PETRASCORE_VERSION,
+      onnxruntime: ONNXRUNTIME_VERSION,
+      ...(sidecar.petra_version !== undefined ? { petra: sidecar.petra_version } : {}),
+      ...(sidecar.opset !== undefined ? { opset: sidecar.opset } : {}),
+    },
+  };
+  return sidecar.scenario_description !== undefined ? { ...description, scenario_description: sidecar.scenario_description } : description;
+}

@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { OnnxRunner, type RunnerOptions } from '../inference/onnx-runner.js';
+import type { Net } from '../scoring/net.js';
+import { BundleError } from './errors.js';
+import { netFromSidecar, SidecarProblem } from './net-from-sidecar.js';
+import { Sidecar } from './sidecar-schema.js';
+
+export interface Bundle {
+  readonly modelPath: string;
+  readonly sidecarPath: string;
+  readonly sidecar: Sidecar;
+  readonly net: Net;
+  readonly runner: OnnxRunner;
+  readonly outputName: string;
+  /** Things that work but deserve the operator's attention (derived defaults, unlabeled outputs, …). */
+  readonly warnings: readonly string[];
+}
+
+const checkSidecar = TypeCompiler.Compile(Sidecar);
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'file not found';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory, expected a file';
+  return `cannot be read (${error instanceof Error ? error.message : String(error)})`;
+}
+
+async function readOrFail(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new BundleError(path, describeFsError(error));
+  }
+}
+
+async function readSidecar(path: string): Promise<Sidecar> {
+  const text = (await readOrFail(path)).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new BundleError(path, `is not valid JSON (${(error as Error).message})`);
+  }
+  if (!checkSidecar.Check(json)) {
+    const problems = [...checkSidecar.Errors(json)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
+    throw new BundleError(path, `does not match the sidecar schema: ${problems.join('; ')}`);
+  }
+  return json;
+}
+
+/** Checks the graph's inputs and output against what the sidecar promises, so a mismatched pair never serves. */
+function checkGraph(runner: OnnxRunner, net: Net, outputName: string, modelPath: string): void {
+  const expected = net.inputs.map((i) => i.name);
+  const actual = runner.inputNames;
+  const missing = expected.filter((n) => !actual.includes(n));
+  const extra = actual.filter((n) => !expected.includes(n));
+  if (missing.length > 0 || extra.length > 0) {
+    const parts = [missing.length > 0 ? `lacks inputs the sidecar declares: ${missing.join(', ')}` : '', extra.length > 0 ? `has inputs the sidecar does not declare: ${extra.join(', ')}` : ''];
+    throw new BundleError(modelPath, `graph ${parts.filter(Boolean).join('; ')}`);
+  }
+  const description = runner.describe();
+  for (const input of description.inputs) {
+    if (input.type !== 'float32') throw new BundleError(modelPath, `graph input '${input.name}' is ${input.type ?? 'not a tensor'}, expected float32`);
+  }
+  const output = description.outputs.find((o) => o.name === outputName);
+  if (output === undefined) throw new BundleError(modelPath, `graph has no output '${outputName}' (outputs: ${runner.outputNames.join(', ')})`);
+  const width = output.shape?.[1];
+  if (typeof width === 'number' && width !== net.outputs.length) {
+    throw new BundleError(modelPath, `graph output '${outputName}' has ${width} columns, but the sidecar lists ${net.outputs.length} output_transitions`);
+  }
+}
+
+/**
+ * Files → a servable bundle: sidecar read and validated, ONNX session opened, graph checked against the sidecar and
+ * one warm-up inference run. Every failure is a BundleError naming the file.
+ */
+export async function loadBundle(modelFile: string, options: RunnerOptions = {}): Promise<Bundle> {
+  const modelPath = resolve(modelFile);
+  const sidecarPath = `${modelPath}.meta.json`;
+  const model = await readOrFail(modelPath);
+  const sidecar = await readSidecar(sidecarPath);
+  let derived;
+  try {
+    derived = netFromSidecar(sidecar);
+  } catch (error) {
+    if (error instanceof SidecarProblem) throw new BundleError(sidecarPath, error.message);
+    throw error;
+  }
+  const { net, warnings } = derived;
+  const outputName = sidecar.output_name ?? 'activations';
+  let runner: OnnxRunner;
+  try {
+    runner = await OnnxRunner.open(model, net, outputName, options);
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    throw new BundleError(modelPath, `cannot be loaded as an ONNX model (${reason})`);
+  }
+  try {
+    checkGraph(runner, net, outputName, modelPath);
+    await runner.run(net.defaultRow, 1);
+  } catch (error) {
+    await runner.close();
+    if (error instanceof BundleError) throw error;
+    throw new BundleError(modelPath, `warm-up inference failed (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return { modelPath, sidecarPath, sidecar, net, runner, outputName, warnings };
+}

@@ -1,0 +1,127 @@
+import { emptyObserved, type Observed } from '../scoring/observed.js';
+import type { AttributeValue } from '../scoring/python-float.js';
+import { CaseLimitError } from './case-errors.js';
+
+/**
+ * What scoring needs of a case, and nothing more: which labels were seen, how many events arrived, the merged
+ * attributes (latest wins). The event list itself is not kept.
+ */
+export interface CaseState {
+  nEvents: number;
+  observed: Observed;
+  attributes: Record<string, AttributeValue>;
+  nAttributes: number;
+  lastSeen: number;
+}
+
+export type EvictionReason = 'idle' | 'capacity';
+
+export interface CaseLimits {
+  maxOpenCases: number;
+  /** A case untouched this long is evicted at the next sweep; 0 disables idle eviction. */
+  idleTimeoutMs: number;
+  maxEventsPerCase: number;
+  maxAttributesPerCase: number;
+}
+
+export interface CaseStoreEvents {
+  onEvict?(caseId: string, state: CaseState, reason: EvictionReason): void;
+}
+
+/**
+ * Open cases in least-recently-touched order (a Map keeps insertion order, and a touch re-inserts), so both idle
+ * sweeps and capacity eviction take from the front without scanning.
+ */
+export class CaseStore {
+  private readonly cases = new Map<string, CaseState>();
+
+  constructor(
+    private readonly columns: number,
+    readonly limits: CaseLimits,
+    private readonly events: CaseStoreEvents = {},
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.cases.size;
+  }
+
+  get(caseId: string): CaseState | undefined {
+    return this.cases.get(caseId);
+  }
+
+  /**
+   * Checks the limits for one more event with these attributes, then applies it; nothing changes when a limit would be
+   * exceeded. Returns the state and whether the case was created.
+   */
+  record(caseId: string, mark: (observed: Observed) => Observed, attributes: Readonly<Record<string, AttributeValue>> | undefined): { state: CaseState; created: boolean } {
+    let state = this.cases.get(caseId);
+    const created = state === undefined;
+    const keys = attributes === undefined ? [] : Object.keys(attributes);
+    const current = state?.nAttributes ?? 0;
+    let added = 0;
+    for (const key of keys) if (state === undefined || !Object.hasOwn(state.attributes, key)) added++;
+    const { maxEventsPerCase, maxAttributesPerCase } = this.limits;
+    if ((state?.nEvents ?? 0) + 1 > maxEventsPerCase) {
+      throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${maxEventsPerCase} events, the most one case may have; close it`);
+    }
+    if (current + added > maxAttributesPerCase) {
+      throw new CaseLimitError(
+        caseId,
+        'max_attributes_per_case',
+        maxAttributesPerCase,
+        `case '${caseId}' would have ${current + added} attributes, more than the ${maxAttributesPerCase} one case may have`,
+      );
+    }
+    if (state === undefined) {
+      this.makeRoom();
+      state = { nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0 };
+    } else {
+      this.cases.delete(caseId);
+    }
+    this.cases.set(caseId, state);
+    state.nEvents += 1;
+    state.observed = mark(state.observed);
+    if (attributes !== undefined) for (const key of keys) state.attributes[key] = attributes[key]!;
+    state.nAttributes = current + added;
+    state.lastSeen = this.now();
+    return { state, created };
+  }
+
+  delete(caseId: string): boolean {
+    return this.cases.delete(caseId);
+  }
+
+  /** Open case ids in code-unit order, from after `after` on, at most `limit`. */
+  ids(limit = Number.POSITIVE_INFINITY, after?: string): string[] {
+    const all = [...this.cases.keys()].sort();
+    const start = after === undefined ? 0 : all.findIndex((id) => id > after);
+    return start < 0 ? [] : all.slice(start, start + limit);
+  }
+
+  /** Evicts every case idle for longer than the idle timeout; returns how many. */
+  sweepIdle(): number {
+    if (this.limits.idleTimeoutMs <= 0) return 0;
+    const cutoff = this.now() - this.limits.idleTimeoutMs;
+    let evicted = 0;
+    for (const [caseId, state] of this.cases) {
+      if (state.lastSeen > cutoff) break;
+      this.evict(caseId, state, 'idle');
+      evicted++;
+    }
+    return evicted;
+  }
+
+  private makeRoom(): void {
+    while (this.cases.size >= this.limits.maxOpenCases) {
+      const oldest = this.cases.entries().next();
+      if (oldest.done === true) return;
+      this.evict(oldest.value[0], oldest.value[1], 'capacity');
+    }
+  }
+
+  private evict(caseId: string, state: CaseState, reason: EvictionReason): void {
+    this.cases.delete(caseId);
+    this.events.onEvict?.(caseId, state, reason);
+  }
+}

@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util';
+import { defaultConfig, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './options.js';
+
+/** A mistake on the command line or in the environment; the CLI prints it with the usage and exits 2. */
+export class UsageError extends Error {}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+function convert(option: OptionSpec, raw: string | boolean, source: string): string | number | boolean {
+  if (option.kind === 'string') {
+    if (typeof raw !== 'string' || raw === '') throw new UsageError(`${source} needs a value`);
+    return raw;
+  }
+  if (option.kind === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    const lower = raw.toLowerCase();
+    if (TRUE.has(lower)) return true;
+    if (FALSE.has(lower)) return false;
+    throw new UsageError(`${source} must be true or false, got '${raw}'`);
+  }
+  const text = String(raw);
+  if (!/^\d+$/.test(text)) throw new UsageError(`${source} must be a whole number, got '${text}'`);
+  const value = Number(text);
+  if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${value}`);
+  return value;
+}
+
+/** Flags win over environment variables, which win over defaults. */
+export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const option of SERVE_OPTIONS) {
+    options[option.flag] = { type: option.kind === 'boolean' ? 'boolean' : 'string' };
+    if (option.kind === 'boolean') options[`no-${option.flag}`] = { type: 'boolean' };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (parsed.positionals.length > 1) throw new UsageError(`expected one bundle, got ${parsed.positionals.join(' ')}`);
+  const config = defaultConfig() as unknown as Record<string, string | number | boolean>;
+  for (const option of SERVE_OPTIONS) {
+    const fromEnv = env[option.env];
+    if (fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
+    const fromFlag = parsed.values[option.flag];
+    if (fromFlag !== undefined) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
+    if (parsed.values[`no-${option.flag}`] === true) config[option.key] = false;
+  }
+  if (parsed.positionals[0] !== undefined) config.bundle = parsed.positionals[0];
+  return config as unknown as ServeConfig;
+}
+
+export function serveUsage(): string {
+  const lines = SERVE_OPTIONS.map((o) => {
+    const flag = o.kind === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag} ${o.kind === 'integer' ? 'N' : 'VALUE'}`;
+    return `  ${flag.padEnd(34)} ${o.description}\n  ${''.padEnd(34)} env ${o.env}, default ${JSON.stringify(o.default)}`;
+  });
+  return ['Usage: petrascore serve [BUNDLE.onnx] [options]', '', 'Options (each also read from its environment variable):', ...lines, '  --help'.padEnd(36) + ' show this help'].join('\n');
+}

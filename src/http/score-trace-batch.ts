@@ -1,0 +1,43 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { TraceScorer } from '../inference/trace-scorer.js';
+import type { Net } from '../scoring/net.js';
+import type { Observed } from '../scoring/observed.js';
+import { prepareTrace } from '../scoring/prepare-trace.js';
+import { AnomalyRequest, type AnomalyBatchItem } from '../schemas/anomaly.js';
+import { describeError } from './describe-error.js';
+import { checkCount } from './request-limit.js';
+
+const checkItem = TypeCompiler.Compile(AnomalyRequest);
+
+/**
+ * /anomaly/batch: every item is validated against the /anomaly schema on its own, so one bad item yields an error
+ * entry instead of failing the request; the good ones are scored in one inference run.
+ */
+export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<{ results: AnomalyBatchItem[]; scored: number; errors: number }> {
+  const results: AnomalyBatchItem[] = new Array(items.length);
+  const ready: { index: number; row: Float32Array; observed: Observed; ignored: string[] }[] = [];
+  items.forEach((item, index) => {
+    const base = `body/traces/${index}`;
+    if (!checkItem.Check(item)) {
+      const details = [...checkItem.Errors(item)].slice(0, 20).map((e) => ({ path: `${base}${e.path}`, message: e.message }));
+      results[index] = { index, error: { error: 'validation_error', message: `${details[0]!.path}: ${details[0]!.message}`, details } };
+      return;
+    }
+    try {
+      checkCount(`${base}/events`, item.events.length, maxEvents, 'events');
+      ready.push({ index, ...prepareTrace(net, item) });
+    } catch (error) {
+      const { status, body } = describeError(error, 0);
+      if (status >= 500) throw error;
+      results[index] = { index, error: { ...body, message: `${base}: ${body.message}`, details: body.details.map((d) => ({ ...d, path: d.path.replace(/^body/, base) })) } };
+    }
+  });
+  const width = net.inputs.length;
+  const rows = new Float32Array(ready.length * width);
+  ready.forEach((r, i) => rows.set(r.row, i * width));
+  const scores = await scorer.scoreMany(rows, ready.map((r) => r.observed));
+  ready.forEach((r, i) => {
+    results[r.index] = r.ignored.length > 0 ? { index: r.index, ...scores[i]!, ignored_inputs: r.ignored } : { index: r.index, ...scores[i]! };
+  });
+  return { results, scored: ready.length, errors: items.length - ready.length };
+}

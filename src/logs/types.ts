@@ -1,0 +1,42 @@
+export type LogFormat = 'csv' | 'xes' | 'json';
+
+/**
+ * One trace as petra-score sees it. `events` holds activity names; readers may
+ * collapse repeats (the CSV reader keeps each distinct name once) because
+ * scoring only asks whether a name occurs at all.
+ */
+export interface LogTrace {
+  index: number;
+  attributes: Record<string, string>;
+  events: string[];
+}
+
+/** A trace that cannot be scored (PETRA would abort the whole run); the other traces still can. */
+export interface LogTraceError {
+  index: number;
+  attributes: Record<string, string>;
+  error: string;
+}
+
+export type LogItem = LogTrace | LogTraceError;
+
+export interface ReadOptions {
+  format?: LogFormat | 'auto';
+  /** CSV only; petra-score's `--case-column`, default `case_id`. */
+  caseColumn?: string;
+  /** CSV only; petra-score's `--activity-column`, default `activity`. */
+  activityColumn?: string;
+  /**
+   * CSV only: promise that all rows of a case are contiguous, so a case can be
+   * emitted as soon as the next case starts instead of holding every case
+   * until end of file.
+   */
+  sorted?: boolean;
+}
+
+/** What a format reader yields; `readLog` numbers the items. */
+export type UnindexedItem = Omit<LogTrace, 'index'> | Omit<LogTraceError, 'index'>;
+
+export function isLogTraceError(item: LogItem): item is LogTraceError {
+  return 'error' in item;
+}

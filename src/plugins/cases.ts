@@ -1,0 +1,39 @@
+import fp from 'fastify-plugin';
+import { CaseStore, type CaseLimits } from '../cases/case-store.js';
+import { StreamingEvaluator } from '../cases/streaming-evaluator.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    cases: StreamingEvaluator;
+  }
+}
+
+export interface CasesPluginOptions extends CaseLimits {
+  scoreEveryEvent: boolean;
+  /** How often idle cases are looked for; defaults to a tenth of the idle timeout, at most once a minute. */
+  sweepIntervalMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    scoreEveryEvent: boolean;
+  }
+}
+
+/** The per-case streaming state, its idle sweep, and the log line for every eviction. */
+export const casesPlugin = fp<CasesPluginOptions>(
+  async (app, options) => {
+    const store = new CaseStore(app.petra.net.outputs.length, options, {
+      onEvict: (caseId, state, reason) => app.log.info({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted'),
+    });
+    app.decorate('cases', new StreamingEvaluator(store, app.petra.scorer));
+    app.decorate('scoreEveryEvent', options.scoreEveryEvent);
+    if (options.idleTimeoutMs > 0) {
+      const interval = options.sweepIntervalMs ?? Math.min(60_000, Math.max(100, Math.floor(options.idleTimeoutMs / 10)));
+      const timer = setInterval(() => store.sweepIdle(), interval);
+      timer.unref();
+      app.addHook('onClose', async () => clearInterval(timer));
+    }
+  },
+  { name: 'cases', dependencies: ['petra'] },
+);

@@ -1,0 +1,32 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+import { ErrorBody } from '../schemas/common.js';
+import { PETRASCORE_VERSION } from '../version.js';
+
+/** The OpenAPI document is generated from the routes' TypeBox schemas; Swagger UI serves it at /docs. */
+export const docsPlugin = fp(
+  async (app) => {
+    app.addSchema(ErrorBody);
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'petrascore',
+          version: PETRASCORE_VERSION,
+          description:
+            'Scores workflow traces with a PETRA model exported to ONNX: webhook scoring (/anomaly), streaming cases (/cases), ' +
+            'raw forward passes (/forward). Scores equal PETRA\'s to 1e-5. Errors are JSON `{error, message, details}`.',
+        },
+        tags: [
+          { name: 'scoring', description: 'stateless scoring, PETRA REST compatible' },
+          { name: 'streaming', description: "PETRA's StreamingEvaluator over HTTP" },
+          { name: 'service', description: 'health, readiness and the model schema' },
+        ],
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  },
+  { name: 'docs' },
+);

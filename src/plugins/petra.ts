@@ -1,0 +1,49 @@
+import fp from 'fastify-plugin';
+import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
+import { InferenceBatcher, type BatchObserver } from '../inference/batcher.js';
+import { TraceScorer } from '../inference/trace-scorer.js';
+import type { Net } from '../scoring/net.js';
+
+export interface PetraContext {
+  bundle: Bundle;
+  net: Net;
+  scorer: TraceScorer;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    petra: PetraContext;
+  }
+}
+
+export interface PetraPluginOptions {
+  modelPath: string;
+  maxBatchRows: number;
+  observer?: BatchObserver;
+}
+
+/** Loads the bundle at startup (a bad bundle fails `ready()` with a BundleError) and releases the session on close. */
+export const petraPlugin = fp<PetraPluginOptions>(
+  async (app, options) => {
+    const bundle = await loadBundle(options.modelPath);
+    const { net, runner } = bundle;
+    app.log.info(
+      {
+        bundle: bundle.modelPath,
+        scenario: net.scenarioName,
+        inputs: net.inputs.map((i) => i.name),
+        outputs: net.outputs.length,
+        output: bundle.outputName,
+        opset: bundle.sidecar.opset,
+      },
+      'bundle loaded and warmed up',
+    );
+    for (const warning of bundle.warnings) app.log.warn({ bundle: bundle.sidecarPath }, warning);
+    const batcher = new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows }, options.observer);
+    app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher) });
+    app.addHook('onClose', async () => {
+      await runner.close();
+    });
+  },
+  { name: 'petra' },
+);

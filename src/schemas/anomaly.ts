@@ -1,0 +1,64 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Attributes, ErrorBody, IgnoredInputs, InputMap, NumericLike, Residuals } from './common.js';
+
+export const TraceEvent = Type.Object({
+  name: Type.String({ description: 'activity name, matched exactly (case-sensitive, untrimmed) against transition labels; names that match no label are ignored, as in PETRA (so "" is accepted here)' }),
+  attributes: Type.Optional(Attributes),
+});
+
+export const AnomalyRequest = Type.Object(
+  {
+    input_marking: Type.Optional(
+      Type.Record(Type.String(), NumericLike, {
+        description: "marking inputs; omitted inputs take the bundle's defaults. When the whole field is omitted, marking (and values) are derived from `attributes` through the sidecar's specs, as petra-score does",
+      }),
+    ),
+    input_values: Type.Optional(Type.Union([InputMap, Type.Null()], { description: 'value-channel inputs (coloured nets); null and {} both mean defaults' })),
+    events: Type.Array(TraceEvent, { description: 'the trace; order and repetitions do not matter, only which labels occur' }),
+    attributes: Type.Optional(Attributes),
+  },
+  {
+    examples: [
+      { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan', attributes: {} }], attributes: { risk_score: '0.9' } },
+      { events: [{ name: 'decline loan' }], attributes: { risk_score: '0.07' } },
+    ],
+  },
+);
+export type AnomalyRequest = Static<typeof AnomalyRequest>;
+
+export const AnomalyResponse = Type.Object({
+  trace_score: Type.Number({ description: 'sum of the residuals (double precision, sorted-id order)' }),
+  per_transition_residuals: Residuals,
+  ignored_inputs: Type.Optional(IgnoredInputs),
+});
+export type AnomalyResponse = Static<typeof AnomalyResponse>;
+
+export const AnomalyBatchRequest = Type.Object(
+  {
+    traces: Type.Array(Type.Unknown(), {
+      description: 'each item an /anomaly request body; an item that is malformed gets an error entry, the others are still scored',
+    }),
+  },
+  {
+    examples: [
+      {
+        traces: [
+          { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] },
+          { events: [{ name: 'decline loan' }], attributes: { risk_score: '0.07' } },
+        ],
+      },
+    ],
+  },
+);
+
+export const AnomalyBatchItem = Type.Union([
+  Type.Object({ index: Type.Integer(), trace_score: Type.Number(), per_transition_residuals: Residuals, ignored_inputs: Type.Optional(IgnoredInputs) }),
+  Type.Object({ index: Type.Integer(), error: ErrorBody }),
+]);
+export type AnomalyBatchItem = Static<typeof AnomalyBatchItem>;
+
+export const AnomalyBatchResponse = Type.Object({
+  results: Type.Array(AnomalyBatchItem, { description: 'one entry per trace, in input order' }),
+  scored: Type.Integer(),
+  errors: Type.Integer(),
+});

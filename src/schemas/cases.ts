@@ -1,0 +1,73 @@
+import { Type } from '@sinclair/typebox';
+import { Attributes, Residuals } from './common.js';
+
+export const CaseParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512, description: 'case (process instance) id' }) });
+
+export const ScoreQuery = Type.Object({
+  score: Type.Optional(Type.Boolean({ description: "score the case after this event (default: the server's --score-every-event)" })),
+});
+
+const eventFields = {
+  name: Type.String({ minLength: 1, description: 'activity name' }),
+  timestamp: Type.Optional(Type.Union([Type.Number(), Type.String()], { description: 'carried but unused, as in PETRA' })),
+  attributes: Type.Optional(Attributes),
+};
+
+export const CaseEvent = Type.Object(eventFields, {
+  examples: [{ name: 'approve loan', timestamp: 1700000007, attributes: { risk_score: '0.9', channel: 'web' } }],
+});
+
+export const ScoreProblem = Type.Object({
+  reason: Type.Union([Type.Literal('missing_attribute'), Type.Literal('non_numeric_attribute')]),
+  attribute: Type.String(),
+  place: Type.String(),
+  message: Type.String(),
+});
+
+export const Acknowledgement = Type.Object({
+  case_id: Type.String(),
+  n_events: Type.Integer(),
+  not_scored: Type.Optional(Type.Object(ScoreProblem.properties, { description: 'present when scoring was asked for but the case cannot be scored yet' })),
+});
+
+export const Evaluation = Type.Object({
+  case_id: Type.String(),
+  n_events: Type.Integer(),
+  trace_score: Type.Number(),
+  per_transition_residuals: Residuals,
+  closed: Type.Boolean(),
+});
+
+export const Rejection = Type.Object({
+  case_id: Type.String(),
+  rejected: Type.Object({ limit: Type.String(), message: Type.String() }),
+});
+
+export const CaseList = Type.Object({
+  count: Type.Integer({ description: 'open cases in all' }),
+  case_ids: Type.Array(Type.String(), { description: 'sorted; at most `limit`, after `after`' }),
+});
+
+export const CaseListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 1000 })),
+  after: Type.Optional(Type.String({ description: 'list ids sorted after this one (paging)' })),
+});
+
+export const StreamRequest = Type.Object(
+  { events: Type.Array(Type.Object({ case_id: Type.String({ minLength: 1, maxLength: 512 }), ...eventFields })) },
+  {
+    examples: [
+      {
+        events: [
+          { case_id: 'C1', name: 'approve loan', attributes: { risk_score: '0.9' } },
+          { case_id: 'C2', name: 'decline loan', attributes: { risk_score: '0.1' } },
+        ],
+      },
+    ],
+  },
+);
+
+export const StreamResponse = Type.Object({
+  accepted: Type.Integer({ description: 'events applied' }),
+  results: Type.Array(Type.Union([Evaluation, Acknowledgement, Rejection]), { description: 'one entry per event, in order' }),
+});

@@ -1,0 +1,35 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+export const NumericLike = Type.Union([Type.Number(), Type.String()], {
+  description: 'a finite JSON number, or a numeric string as Python float() reads it ("0.5", " 1_000 ", "1e3")',
+});
+
+export const InputMap = Type.Record(Type.String(), NumericLike, { description: 'place id → value' });
+
+export const AttributeValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()], {
+  description: 'compared and converted as Python str() would see it (1000 → "1000", true → "True")',
+});
+export const Attributes = Type.Record(Type.String(), AttributeValue);
+
+export const Residuals = Type.Record(Type.String(), Type.Number(), { description: 'transition id → |activation − observed|, transition ids sorted' });
+
+export const IgnoredInputs = Type.Array(Type.String(), {
+  description: 'JSON pointers of input_marking / input_values keys that are no ONNX input; PETRA ignores them too. Omitted when empty.',
+});
+
+export const ErrorDetail = Type.Object({
+  path: Type.String({ description: 'JSON pointer into the request part named by its first segment (body, querystring, params)' }),
+  message: Type.String(),
+});
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'machine-readable error class, e.g. validation_error, missing_attribute, not_found' }),
+    message: Type.String({ description: 'what was wrong and where' }),
+    details: Type.Array(ErrorDetail),
+  },
+  { $id: 'ErrorBody', title: 'ErrorBody' },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const errorResponses = (...codes: number[]): Record<number, typeof ErrorBody> => Object.fromEntries(codes.map((c) => [c, ErrorBody]));

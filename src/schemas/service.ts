@@ -1,0 +1,22 @@
+import { Type } from '@sinclair/typebox';
+
+export const Health = Type.Object({ status: Type.Literal('ok') });
+
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('starting'), Type.Literal('draining')]),
+});
+
+const Input = Type.Object({ name: Type.String(), place: Type.String(), default: Type.Number(), spec: Type.Optional(Type.Unknown()) });
+
+export const SchemaResponse = Type.Object({
+  scenario_name: Type.String(),
+  scenario_description: Type.Optional(Type.String()),
+  places: Type.Array(Type.String()),
+  transitions: Type.Record(Type.String(), Type.String(), { description: 'transition id → label (id when unlabeled)' }),
+  scored_transitions: Type.Array(Type.String(), { description: 'ONNX output columns, in order' }),
+  inputs: Type.Object({ marking: Type.Array(Input), values: Type.Array(Input) }),
+  initial_marking: Type.Record(Type.String(), Type.Number()),
+  input_marking_spec: Type.Record(Type.String(), Type.Unknown()),
+  input_values_spec: Type.Record(Type.String(), Type.Unknown()),
+  versions: Type.Object({ petrascore: Type.String(), petra: Type.Optional(Type.String()), opset: Type.Optional(Type.Integer()), onnxruntime: Type.String() }),
+});

@@ -1,0 +1,90 @@
+import { InvalidInputError, SpecResolutionError } from './input-errors.js';
+import type { Net, SpecEntry, SpecSection } from './net.js';
+import { attributeToFloat, parsePythonFloat, pythonStr, type AttributeValue } from './python-float.js';
+
+/** A number as a client may send it: a JSON number, or a numeric string as Python's `float()` reads it. */
+export type NumericLike = number | string;
+
+export interface RequestInputs {
+  input_marking?: Record<string, NumericLike> | undefined;
+  input_values?: Record<string, NumericLike> | null | undefined;
+}
+
+export interface ResolvedRow {
+  row: Float32Array;
+  /** JSON pointers of request keys that are no ONNX input; PETRA ignores them, and so do we, but we say so. */
+  ignored: string[];
+}
+
+function toFinite(value: NumericLike, path: string): number {
+  const number = typeof value === 'number' ? value : parsePythonFloat(value);
+  if (number === undefined) throw new InvalidInputError(path, `must be a number, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(number)) throw new InvalidInputError(path, `must be a finite number, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+function applyChannel(
+  row: Float32Array,
+  slots: ReadonlyMap<string, number>,
+  supplied: Record<string, NumericLike>,
+  field: string,
+  ignored: string[],
+): void {
+  for (const [place, value] of Object.entries(supplied)) {
+    const path = `/${field}/${escapePointer(place)}`;
+    const number = toFinite(value, path);
+    const slot = slots.get(place);
+    if (slot === undefined) ignored.push(path);
+    else row[slot] = number;
+  }
+}
+
+/** PETRA's REST semantics (1b): supplied inputs override, omitted ones take the sidecar's defaults, others are ignored. */
+export function rowFromRequest(net: Net, request: RequestInputs): ResolvedRow {
+  const row = net.defaultRow.slice();
+  const ignored: string[] = [];
+  if (request.input_marking) applyChannel(row, net.markingSlot, request.input_marking, 'input_marking', ignored);
+  if (request.input_values) applyChannel(row, net.valueSlot, request.input_values, 'input_values', ignored);
+  return { row, ignored };
+}
+
+function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attributes: Readonly<Record<string, AttributeValue>>, section: SpecSection): void {
+  for (const entry of entries) {
+    let value: number;
+    if (entry.source.kind === 'constant') value = entry.source.value;
+    else {
+      const name = entry.source.attribute;
+      const raw = Object.hasOwn(attributes, name) ? attributes[name] : undefined;
+      if (raw === undefined) {
+        throw new SpecResolutionError('missing_attribute', name, entry.place, section, `trace missing attribute '${name}' required by ${section} for place '${entry.place}'`);
+      }
+      const parsed = attributeToFloat(raw);
+      if (parsed === undefined || !Number.isFinite(parsed)) {
+        throw new SpecResolutionError(
+          'non_numeric_attribute',
+          name,
+          entry.place,
+          section,
+          `attribute '${name}' = ${JSON.stringify(pythonStr(raw))} required by ${section} for place '${entry.place}' is not a finite number`,
+        );
+      }
+      value = parsed;
+    }
+    if (entry.slot >= 0) row[entry.slot] = value;
+  }
+}
+
+/**
+ * petra-score's marking (1c): the sidecar's specs applied to trace attributes; marking first, then values (the values
+ * spec only when non-empty, which an empty entry list already means).
+ */
+export function rowFromAttributes(net: Net, attributes: Readonly<Record<string, AttributeValue>>, channels: { marking: boolean; values: boolean } = { marking: true, values: true }, base?: Float32Array): Float32Array {
+  const row = base ?? net.defaultRow.slice();
+  if (channels.marking) resolveSection(row, net.markingSpec, attributes, 'input_marking');
+  if (channels.values) resolveSection(row, net.valuesSpec, attributes, 'input_values');
+  return row;
+}
+
+function escapePointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}

@@ -1,0 +1,38 @@
+/**
+ * Python's `float(str)` as PETRA applies it to trace attributes: surrounding whitespace allowed, `_` between digits,
+ * exponents, and `nan` / `inf` / `infinity` in any case with an optional sign. Returns undefined where Python raises
+ * ValueError (`""`, `"abc"`, `"0x10"`, `"1,5"`, `"True"`).
+ */
+const DIGITS = String.raw`\d(?:_?\d)*`;
+const DECIMAL = new RegExp(
+  String.raw`^[+-]?(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`,
+);
+const SPECIAL = /^([+-]?)(nan|inf|infinity)$/i;
+// Python strips Unicode whitespace; JS's \s covers the same characters for practical purposes.
+const SURROUNDING_SPACE = /^\s+|\s+$/g;
+
+export function parsePythonFloat(text: string): number | undefined {
+  const s = text.replace(SURROUNDING_SPACE, '');
+  if (DECIMAL.test(s)) return Number(s.replaceAll('_', ''));
+  const special = SPECIAL.exec(s);
+  if (special === null) return undefined;
+  if (special[2]!.toLowerCase() === 'nan') return Number.NaN;
+  return special[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+}
+
+/** A value as it may arrive in JSON attributes; Python would see it through `str()`. */
+export type AttributeValue = string | number | boolean | null;
+
+/** `float(str(value))`: numbers pass through, booleans and null become "True"/"False"/"None" and are not numeric. */
+export function attributeToFloat(value: AttributeValue): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') return parsePythonFloat(value);
+  return undefined;
+}
+
+/** Python's `str()` of a JSON value, for reporting attributes the way PETRA would have seen them. */
+export function pythonStr(value: AttributeValue): string {
+  if (value === null) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return String(value);
+}
