@@ -32,4 +32,15 @@ export const ErrorBody = Type.Object(
 );
 export type ErrorBody = Static<typeof ErrorBody>;
 
-export const errorResponses = (...codes: number[]): Record<number, typeof ErrorBody> => Object.fromEntries(codes.map((c) => [c, ErrorBody]));
+const ERROR_MEANINGS: Record<number, string> = {
+  400: 'invalid request: malformed JSON, a wrong type or a non-finite number; `message` names the field path',
+  404: 'no such case (or route)',
+  413: 'body larger than --body-limit, or more items than --max-events-per-request',
+  415: 'body is not application/json',
+  422: 'well-formed but unusable: a trace attribute the spec needs is missing or not numeric, or a per-case limit is reached',
+};
+
+/** Error responses by status, each a reference to the one ErrorBody schema. */
+export function errorResponses(...codes: (keyof typeof ERROR_MEANINGS)[]): Record<number, ReturnType<typeof Type.Ref>> {
+  return Object.fromEntries(codes.map((c) => [c, Type.Ref(ErrorBody, { description: ERROR_MEANINGS[c] })]));
+}

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# petrascore: serves the default PETRA bundle (models/loan_approval) on port 8000.
+# Another bundle: mount it and pass its path, e.g.
+#   docker run -p 8000:8000 -v $PWD/my-model:/bundle:ro petrascore serve /bundle/model.onnx
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# .npmrc carries onnxruntime-node-install=skip: the CPU runtime ships inside the package, and the install script
+# would otherwise try to download GPU binaries.
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY routes ./routes
+COPY scripts ./scripts
+# `npm ci` runs the prepare script, which compiles TypeScript into dist/; then drop the dev dependencies.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    PETRASCORE_HOST=0.0.0.0 \
+    PETRASCORE_PORT=8000
+WORKDIR /app
+COPY --from=build --chown=node:node /app/package.json ./
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --chown=node:node models ./models
+USER node
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PETRASCORE_PORT || 8000) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["serve", "models/loan_approval/model.onnx"]

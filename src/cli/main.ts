@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { serve } from './serve.js';
+
+const USAGE = `Usage: petrascore <command> [options]
+
+Commands:
+  serve [BUNDLE.onnx]   serve a PETRA ONNX bundle over HTTP (petrascore serve --help)
+
+Run 'petrascore <command> --help' for a command's options.`;
+
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { serve };
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const run = commands[command];
+  if (run === undefined) {
+    process.stderr.write(`petrascore: unknown command '${command}'\n\n${USAGE}\n`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Let pino flush; anything still holding the loop open after a clean stop is not ours to wait for.
+    setTimeout(() => process.exit(code), 50).unref();
+  },
+  (error: unknown) => {
+    process.stderr.write(`petrascore: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

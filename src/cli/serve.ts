@@ -1,0 +1,79 @@
+import { buildApp, type App } from '../app.js';
+import { BundleError } from '../bundle/errors.js';
+import { parseServeArgs, serveUsage, UsageError } from '../config/parse-serve-args.js';
+
+export const EXIT_USAGE = 2;
+export const EXIT_BAD_BUNDLE = 2;
+export const EXIT_FAILURE = 1;
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`petrascore: ${message}\n`);
+  return code;
+}
+
+/** Stops accepting, lets in-flight requests finish (up to the timeout), then resolves so the process can exit 0. */
+function drainOnSignals(app: App, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    let closing = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (closing) {
+        app.log.warn({ signal }, 'second signal: exiting without waiting');
+        resolve(EXIT_FAILURE);
+        return;
+      }
+      closing = true;
+      app.log.info({ signal, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
+      const timer = setTimeout(() => {
+        app.log.error({ timeout_ms: timeoutMs }, 'shutdown timed out with requests still in flight');
+        resolve(EXIT_FAILURE);
+      }, timeoutMs);
+      timer.unref();
+      app.close().then(
+        () => {
+          clearTimeout(timer);
+          app.log.info('shut down cleanly');
+          resolve(0);
+        },
+        (error: unknown) => {
+          app.log.error({ err: error }, 'error while shutting down');
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+/** `petrascore serve`: resolves to the process exit code once the server has stopped (or failed to start). */
+export async function serve(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${serveUsage()}\n`);
+    return 0;
+  }
+  let config;
+  try {
+    config = parseServeArgs(argv, process.env);
+  } catch (error) {
+    if (error instanceof UsageError) return fail(`${error.message}\n\n${serveUsage()}`, EXIT_USAGE);
+    throw error;
+  }
+  let app: App;
+  try {
+    app = await buildApp(config, { level: config.logLevel });
+    await app.ready();
+  } catch (error) {
+    if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message}`, EXIT_BAD_BUNDLE);
+    throw error;
+  }
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT_FAILURE);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_FAILURE);
+    throw error;
+  }
+  return drainOnSignals(app, config.shutdownTimeoutMs);
+}

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { App } from '../src/app.js';
+import { committedOpenApi, renderOpenApi } from '../src/openapi.js';
+import { testApp } from './helpers/app.js';
+import { ROOT } from './helpers/fixtures.js';
+
+describe('OpenAPI document and Swagger UI', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('openapi.yaml is what the app generates (run `npm run openapi` after changing a route or schema)', () => {
+    expect(committedOpenApi(ROOT)).toBe(renderOpenApi(app));
+  });
+
+  it('documents every route the app serves, each with a summary', () => {
+    const doc = parse(committedOpenApi(ROOT)) as { paths: Record<string, Record<string, { summary?: string }>> };
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    for (const route of ['POST /anomaly', 'POST /anomaly/batch', 'POST /forward', 'GET /schema', 'GET /healthz', 'GET /readyz', 'POST /cases/{id}/events', 'GET /cases/{id}', 'POST /cases/{id}/close', 'GET /cases', 'POST /events']) {
+      expect(documented).toContain(route);
+    }
+    for (const ops of Object.values(doc.paths)) for (const op of Object.values(ops)) expect(op.summary).toBeTruthy();
+  });
+
+  it('serves Swagger UI at /docs and the document at /docs/json', async () => {
+    const ui = await app.inject({ method: 'GET', url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers['content-type']).toMatch(/text\/html/);
+    const json = await app.inject({ method: 'GET', url: '/docs/json' });
+    expect(json.json().paths['/anomaly'].post.summary).toMatch(/Score one whole trace/);
+  });
+
+  it('every request example in the document is accepted by its route on the default model', async () => {
+    const doc = app.swagger() as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown; examples?: Record<string, { value: unknown }> }> } }>> };
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const media = op.requestBody?.content['application/json'];
+        const values = [...Object.values(media?.examples ?? {}).map((e) => e.value), ...(media?.example !== undefined ? [media.example] : [])];
+        for (const value of values) {
+          const url = path.replace('{id}', 'example-case');
+          const response = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: value as object });
+          expect(response.statusCode, `${method} ${path}: ${response.body}`).toBeLessThan(300);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(4);
+  });
+});
