@@ -5,6 +5,7 @@ import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
+import { metricsPlugin } from './plugins/metrics.js';
 import { petraPlugin } from './plugins/petra.js';
 import { requestLogPlugin } from './plugins/request-log.js';
 import anomalyRoutes from '../routes/anomaly.js';
@@ -12,6 +13,7 @@ import casesRoutes from '../routes/cases.js';
 import eventsRoutes from '../routes/events.js';
 import forwardRoutes from '../routes/forward.js';
 import healthRoutes from '../routes/health.js';
+import metricsRoutes from '../routes/metrics.js';
 import schemaRoutes from '../routes/schema.js';
 
 export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'logLevel' | 'shutdownTimeoutMs'>;
@@ -36,10 +38,21 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(lifecyclePlugin);
+  await app.register(metricsPlugin);
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });
   await app.register(requestLogPlugin);
   await app.register(docsPlugin);
-  await app.register(petraPlugin, { modelPath: config.bundle, maxBatchRows: config.maxBatchRows });
+  await app.register(petraPlugin, {
+    modelPath: config.bundle,
+    maxBatchRows: config.maxBatchRows,
+    observer: {
+      onRun: (rows, seconds) => {
+        app.metrics.inferenceRuns.inc();
+        app.metrics.inferenceRows.observe(rows);
+        app.metrics.inferenceSeconds.observe(seconds);
+      },
+    },
+  });
   await app.register(casesPlugin, {
     maxOpenCases: config.maxOpenCases,
     idleTimeoutMs: config.caseIdleTimeoutSeconds * 1000,
@@ -49,6 +62,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   });
   const limits = { maxEventsPerRequest: config.maxEventsPerRequest };
   await app.register(healthRoutes);
+  await app.register(metricsRoutes);
   await app.register(schemaRoutes);
   await app.register(forwardRoutes);
   await app.register(anomalyRoutes, limits);

@@ -24,7 +24,10 @@ declare module 'fastify' {
 export const casesPlugin = fp<CasesPluginOptions>(
   async (app, options) => {
     const store = new CaseStore(app.petra.net.outputs.length, options, {
-      onEvict: (caseId, state, reason) => app.log.info({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted'),
+      onEvict: (caseId, state, reason) => {
+        app.metrics.caseEvictions.inc({ reason });
+        app.log.info({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
+      },
     });
     app.decorate('cases', new StreamingEvaluator(store, app.petra.scorer));
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
@@ -35,5 +38,5 @@ export const casesPlugin = fp<CasesPluginOptions>(
       app.addHook('onClose', async () => clearInterval(timer));
     }
   },
-  { name: 'cases', dependencies: ['petra'] },
+  { name: 'cases', dependencies: ['petra', 'metrics'] },
 );

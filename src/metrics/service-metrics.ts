@@ -1,0 +1,60 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every Prometheus metric the service exports, on a registry of its own (one per app, so tests and embedded apps do
+ * not collide). The README's metrics table describes each one.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'petrascore_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'petrascore_http_request_duration_seconds',
+    help: 'Time from request received to response sent, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly inferenceRuns = new Counter({ name: 'petrascore_inference_runs_total', help: 'ONNX Runtime session runs', registers: [this.registry] });
+
+  readonly inferenceRows = new Histogram({
+    name: 'petrascore_inference_batch_rows',
+    help: 'Rows (traces) per ONNX run: how well concurrent requests share runs',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+    registers: [this.registry],
+  });
+
+  readonly inferenceSeconds = new Histogram({
+    name: 'petrascore_inference_duration_seconds',
+    help: 'Time of one ONNX run',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+
+  readonly openCases = new Gauge({ name: 'petrascore_open_cases', help: 'Streaming cases currently open', registers: [this.registry] });
+
+  readonly caseEvictions = new Counter({
+    name: 'petrascore_case_evictions_total',
+    help: 'Open cases dropped without a close, by reason (idle, capacity)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly clientErrors = new Counter({
+    name: 'petrascore_client_errors_total',
+    help: 'Requests (and /anomaly/batch items) refused, by error class (validation_error, missing_attribute, …)',
+    labelNames: ['error'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'petrascore_' });
+  }
+}

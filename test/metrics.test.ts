@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { testApp } from './helpers/app.js';
+
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
+describe('GET /metrics', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ maxOpenCases: 2 });
+  });
+  afterAll(async () => app.close());
+
+  it('counts requests per route and status, inference runs and rows, open cases and evictions', async () => {
+    await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: '/anomaly', payload: { input_marking: {}, events: [] } })));
+    await app.inject({ method: 'POST', url: '/anomaly', payload: { events: 'nope' } });
+    for (const id of ['a', 'b', 'c']) await app.inject({ method: 'POST', url: `/cases/${id}/events`, payload: { name: 'approve loan' } });
+
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/text\/plain/);
+    const text = response.body;
+    expect(sample(text, 'petrascore_http_requests_total', '{method="POST",route="/anomaly",status="200"}')).toBe(5);
+    expect(sample(text, 'petrascore_http_requests_total', '{method="POST",route="/anomaly",status="400"}')).toBe(1);
+    expect(sample(text, 'petrascore_http_requests_total', '{method="POST",route="/cases/:id/events",status="202"}')).toBe(3);
+    const runs = sample(text, 'petrascore_inference_runs_total')!;
+    // Five concurrent requests share runs: at least one, at most five (plus none for the unscored events).
+    expect(runs).toBeGreaterThanOrEqual(1);
+    expect(runs).toBeLessThanOrEqual(5);
+    expect(sample(text, 'petrascore_inference_batch_rows_sum')).toBe(5);
+    expect(sample(text, 'petrascore_open_cases')).toBe(2);
+    expect(sample(text, 'petrascore_case_evictions_total', '{reason="capacity"}')).toBe(1);
+    expect(text).toMatch(/^petrascore_process_resident_memory_bytes /m);
+  });
+});
