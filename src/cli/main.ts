@@ -1,20 +1,27 @@
 #!/usr/bin/env node
+import { score } from './score.js';
 import { serve } from './serve.js';
 
 const USAGE = `Usage: petrascore <command> [options]
 
 Commands:
   serve [BUNDLE.onnx]   serve a PETRA ONNX bundle over HTTP (petrascore serve --help)
+  score BUNDLE.onnx --traces FILE
+                        score an audit log (CSV, XES, JSON) like petra-score (petrascore score --help)
 
 Run 'petrascore <command> --help' for a command's options.`;
 
-const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { serve };
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { serve, score };
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (command === undefined) {
+    process.stderr.write(`petrascore: no command given\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   const run = commands[command];
   if (run === undefined) {

@@ -1,9 +1,11 @@
 import { Readable, pipeline } from 'node:stream';
-import { CsvError, parse } from 'csv-parse';
+import { CsvError } from 'csv-parse';
 import { emptyAttributes } from './attributes.js';
+import { type CsvRow, CsvRowParser } from './csv-row-parser.js';
 import { LogInputError } from './errors.js';
 import type { UnindexedItem } from './types.js';
 
+// Bounds memory when a quote is left open; Python's csv module refuses fields over 128 KiB.
 const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 
 export interface CsvColumns {
@@ -35,45 +37,35 @@ interface OpenCase {
  *   into one trace without the case attribute (PETRA: case id None, printed as
  *   null); a row too short to have an activity cell adds no activity (PETRA: an
  *   event named None, which matches no transition);
- * - malformed quoting (a character after a closing quote, a quote never
- *   closed) is an error with its line; Python's csv module silently repairs it;
+ * - a quote never closed is an error naming the line of its row; Python's
+ *   csv module silently takes the rest of the file as one cell;
+ * - text after the closing quote of a field (`"app"roved`) is kept verbatim
+ *   with its quotes (csv-parse's relax_quotes); Python's csv gives `approved`.
+ *   A quote inside an unquoted field (`12" pipe`) is literal in both;
  * - blank lines before the header are skipped (DictReader would take the blank
  *   line as an empty header and reject the file).
  */
 export async function* readCsv(bytes: AsyncIterable<Buffer>, file: string, columns: CsvColumns): AsyncGenerator<UnindexedItem> {
-  const parser = parse({
-    bom: true,
-    info: true,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-    // Python's csv module ends a row at \r\n, \n or \r, also when they are mixed in one file.
-    record_delimiter: ['\r\n', '\n', '\r'],
-    // Bounds memory when a quote is left open; Python's csv module refuses fields over 128 KiB.
-    max_record_size: MAX_RECORD_CHARS,
-  });
+  const parser = new CsvRowParser(MAX_RECORD_CHARS);
   // Errors reach the loop below through the parser; the callback only keeps them from being unhandled.
   pipeline(Readable.from(bytes), parser, () => undefined);
 
   const grouper = new CaseGrouper(file, columns);
-  let previousEndLine = 0;
-  let previousEmptyLines = 0;
   try {
-    for await (const row of parser as AsyncIterable<{ record: string[]; info: { lines: number; empty_lines: number } }>) {
-      // info.lines is where the record ends; count back over the blank lines skipped before it.
-      const line = previousEndLine + 1 + (row.info.empty_lines - previousEmptyLines);
-      previousEndLine = row.info.lines;
-      previousEmptyLines = row.info.empty_lines;
-      yield* grouper.add(row.record, line);
+    for await (const rows of parser as AsyncIterable<CsvRow[]>) {
+      for (const row of rows) yield* grouper.add(row.cells, row.line);
     }
   } catch (error) {
-    throw error instanceof CsvError ? csvSyntaxError(file, error) : error;
+    throw error instanceof CsvError ? csvSyntaxError(file, error, parser.nextRowLine) : error;
   }
   yield* grouper.finish();
 }
 
 class CaseGrouper {
   private header: string[] | undefined;
+  // DictReader maps a repeated header name to its last column.
+  private caseIndex = -1;
+  private activityIndex = -1;
   private readonly open = new Map<string | undefined, OpenCase>();
   private readonly emitted = new Set<string | undefined>();
 
@@ -82,31 +74,30 @@ class CaseGrouper {
     private readonly columns: CsvColumns,
   ) {}
 
-  *add(record: string[], line: number): Generator<UnindexedItem> {
+  *add(cells: string[], line: number): Generator<UnindexedItem> {
     if (!this.header) {
-      this.header = record;
-      this.checkHeader(record, line);
+      this.readHeader(cells, line);
       return;
     }
-    const row = dictRow(this.header, record);
-    const { caseColumn, activityColumn, sorted } = this.columns;
-    const caseId = row.get(caseColumn);
+    // undefined when the row is too short to have the cell (DictReader's restval None).
+    const caseId = cells[this.caseIndex];
     let openCase = this.open.get(caseId);
     if (!openCase) {
-      if (sorted) {
+      if (this.columns.sorted) {
         if (this.emitted.has(caseId)) {
+          const name = caseId === undefined ? '(no case cell)' : JSON.stringify(caseId);
           throw new LogInputError(
             this.file,
-            `not sorted by case: case ${caseId === undefined ? '(no case cell)' : JSON.stringify(caseId)} reappears at line ${line} after its rows ended; sort the file by case or read it unsorted`,
+            `not sorted by case: case ${name} reappears at line ${line} after its rows ended; sort the file by case or read it unsorted`,
             { line },
           );
         }
         yield* this.emitOpen();
       }
-      openCase = { attributes: firstRowAttributes(row, caseColumn, activityColumn), activities: new Set() };
+      openCase = { attributes: this.firstRowAttributes(this.header, cells), activities: new Set() };
       this.open.set(caseId, openCase);
     }
-    const activity = row.get(activityColumn);
+    const activity = cells[this.activityIndex];
     if (activity !== undefined) openCase.activities.add(activity);
   }
 
@@ -116,14 +107,14 @@ class CaseGrouper {
 
   private *emitOpen(): Generator<UnindexedItem> {
     for (const [caseId, openCase] of this.open) {
-      // Sorted mode remembers only ids, so memory stays at one id per case rather than one row set per case.
+      // Sorted mode keeps only the ids of finished cases, to recognise one that reappears.
       if (this.columns.sorted) this.emitted.add(caseId);
       yield { attributes: openCase.attributes, events: [...openCase.activities] };
     }
     this.open.clear();
   }
 
-  private checkHeader(header: string[], line: number): void {
+  private readHeader(header: string[], line: number): void {
     const { caseColumn, activityColumn } = this.columns;
     for (const [role, name] of [['case', caseColumn], ['activity', activityColumn]] as const) {
       if (!header.includes(name)) {
@@ -134,39 +125,41 @@ class CaseGrouper {
         );
       }
     }
+    this.header = header;
+    this.caseIndex = header.lastIndexOf(caseColumn);
+    this.activityIndex = header.lastIndexOf(activityColumn);
+  }
+
+  /**
+   * `{case column: case id, **row}` minus the activity column, as DictReader
+   * builds the row: a later duplicate name overwrites an earlier one, also
+   * with "absent" when the row is too short for it, and absent cells are
+   * dropped.
+   */
+  private firstRowAttributes(header: string[], cells: string[]): Record<string, string> {
+    const { caseColumn, activityColumn } = this.columns;
+    const attributes = emptyAttributes();
+    const caseId = cells[this.caseIndex];
+    if (caseId !== undefined) attributes[caseColumn] = caseId;
+    header.forEach((name, i) => {
+      if (name === caseColumn || name === activityColumn) return;
+      const value = cells[i];
+      if (value === undefined) delete attributes[name];
+      else attributes[name] = value;
+    });
+    return attributes;
   }
 }
 
-/**
- * csv.DictReader's row: header name -> cell, where a cell the row is too short
- * to have is absent (DictReader's restval None, which PETRA then drops). With
- * duplicate header names the later column wins, also when its cell is absent.
- */
-function dictRow(header: string[], record: string[]): Map<string, string | undefined> {
-  const row = new Map<string, string | undefined>();
-  header.forEach((name, i) => row.set(name, record[i]));
-  return row;
-}
-
-function firstRowAttributes(row: Map<string, string | undefined>, caseColumn: string, activityColumn: string): Record<string, string> {
-  const attributes = emptyAttributes();
-  const caseId = row.get(caseColumn);
-  if (caseId !== undefined) attributes[caseColumn] = caseId;
-  for (const [name, value] of row) {
-    if (name !== caseColumn && name !== activityColumn && value !== undefined) attributes[name] = value;
-  }
-  return attributes;
-}
-
-function csvSyntaxError(file: string, error: CsvError): LogInputError {
+function csvSyntaxError(file: string, error: CsvError, rowLine: number): LogInputError {
   const line = 'lines' in error && typeof error.lines === 'number' ? error.lines : undefined;
   const position = line === undefined ? {} : { line };
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return new LogInputError(file, 'a quoted field is never closed (end of file reached); expected a closing "', position);
-    case 'CSV_INVALID_CLOSING_QUOTE':
-    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return new LogInputError(file, 'unexpected character after the closing quote of a field; expected "," or the end of the line', position);
+      // csv-parse reports the last line of the file; the quote was opened in the row that starts here.
+      return new LogInputError(file, `a quoted field in the row starting on line ${rowLine} is never closed (end of file reached); expected a closing "`, {
+        line: rowLine,
+      });
     case 'CSV_MAX_RECORD_SIZE':
       return new LogInputError(file, `a row is longer than ${MAX_RECORD_CHARS} characters; is a quote left open?`, position);
     default:

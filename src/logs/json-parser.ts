@@ -86,7 +86,7 @@ export class JsonParser {
     }
     NUMBER.lastIndex = start;
     const number = NUMBER.exec(this.text);
-    if (number && number[0] !== '-' && number[0] !== '') {
+    if (number) {
       this.pos = NUMBER.lastIndex;
       return new JsonNumber(number[0]);
     }
@@ -97,10 +97,11 @@ export class JsonParser {
     const offset = this.pos;
     this.pos += 1;
     const entries = new Map<string, JsonValue>();
+    const valueOffsets = new Map<string, number>();
     this.skipWhitespace();
     if (this.text[this.pos] === '}') {
       this.pos += 1;
-      return new JsonObject(entries, offset);
+      return new JsonObject(entries, offset, valueOffsets);
     }
     for (;;) {
       this.skipWhitespace();
@@ -109,11 +110,13 @@ export class JsonParser {
       this.skipWhitespace();
       if (this.text[this.pos] !== ':') this.fail(this.pos, `${describe(this.text[this.pos])} after a property name; expected ':'`);
       this.pos += 1;
+      this.skipWhitespace();
+      valueOffsets.set(key, this.pos);
       entries.set(key, this.parseValue(depth + 1));
       this.skipWhitespace();
       const next = this.text[this.pos];
       this.pos += 1;
-      if (next === '}') return new JsonObject(entries, offset);
+      if (next === '}') return new JsonObject(entries, offset, valueOffsets);
       if (next !== ',') this.fail(this.pos - 1, `${describe(next)} after an object member; expected ',' or '}'`);
     }
   }
@@ -122,17 +125,20 @@ export class JsonParser {
     const offset = this.pos;
     this.pos += 1;
     const items: JsonValue[] = [];
+    const itemOffsets: number[] = [];
     this.skipWhitespace();
     if (this.text[this.pos] === ']') {
       this.pos += 1;
-      return new JsonArray(items, offset);
+      return new JsonArray(items, offset, itemOffsets);
     }
     for (;;) {
+      this.skipWhitespace();
+      itemOffsets.push(this.pos);
       items.push(this.parseValue(depth + 1));
       this.skipWhitespace();
       const next = this.text[this.pos];
       this.pos += 1;
-      if (next === ']') return new JsonArray(items, offset);
+      if (next === ']') return new JsonArray(items, offset, itemOffsets);
       if (next !== ',') this.fail(this.pos - 1, `${describe(next)} after an array element; expected ',' or ']'`);
     }
   }
@@ -168,7 +174,7 @@ export class JsonParser {
     const replacement = escape === undefined ? undefined : ESCAPES[escape];
     if (replacement === undefined) this.fail(this.pos, `invalid escape ${JSON.stringify(`\\${escape ?? ''}`)} in a string`);
     this.pos += 2;
-    return replacement as string;
+    return replacement;
   }
 
   private skipWhitespace(): void {

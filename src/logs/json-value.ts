@@ -19,6 +19,7 @@ export class JsonArray {
   constructor(
     readonly items: JsonValue[],
     readonly offset: number,
+    readonly itemOffsets: number[],
   ) {}
 }
 
@@ -27,6 +28,7 @@ export class JsonObject {
   constructor(
     readonly entries: Map<string, JsonValue>,
     readonly offset: number,
+    readonly valueOffsets: Map<string, number>,
   ) {}
 }
 

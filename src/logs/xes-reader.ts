@@ -16,7 +16,8 @@
  * surfaces after the earlier traces were yielded; only UTF-8 (or ASCII) input
  * is accepted, where PETRA's ElementTree also honours other declared
  * encodings for uncompressed files; a byte-order mark is accepted also in
- * .xes.gz files.
+ * .xes.gz files; entities declared in a DOCTYPE are not expanded (saxes
+ * reports them as undefined), where ElementTree expands internal ones.
  */
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { emptyAttributes } from './attributes.js';
@@ -38,6 +39,7 @@ export async function* readXes(bytes: AsyncIterable<Buffer>, file: string): Asyn
   let trace: { attributes: Record<string, string>; events: string[] } | undefined;
   let eventName: string | undefined;
   let sawContent = false;
+  let lastClosed: string | undefined;
 
   const fail = (problem: string): never => {
     throw new LogInputError(file, problem, { line: parser.line, column: parser.column });
@@ -46,8 +48,8 @@ export async function* readXes(bytes: AsyncIterable<Buffer>, file: string): Asyn
   parser.on('error', (error) => {
     // saxes prefixes "line:column: "; the position goes into LogInputError's own fields instead.
     let problem = error.message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
-    const expected = openNames[openNames.length - 1];
-    if (problem.startsWith('unexpected close tag') && expected !== undefined) problem += `; expected </${expected}>`;
+    // saxes reports a mismatched close tag after emitting closetag for the element that was still open.
+    if (problem.startsWith('unexpected close tag') && lastClosed !== undefined) problem += `; expected </${lastClosed}>`;
     fail(`malformed XML: ${problem}`);
   });
   parser.on('xmldecl', (decl) => {
@@ -73,7 +75,8 @@ export async function* readXes(bytes: AsyncIterable<Buffer>, file: string): Asyn
       if (name?.key === 'concept:name') eventName = name.value;
     }
   });
-  parser.on('closetag', () => {
+  parser.on('closetag', (tag) => {
+    lastClosed = tag.name;
     openNames.pop();
     const depth = openNames.length;
     if (depth === EVENT_DEPTH && trace && eventName !== undefined) {
@@ -85,11 +88,28 @@ export async function* readXes(bytes: AsyncIterable<Buffer>, file: string): Asyn
     }
   });
 
+  let leadingNewlines = 0;
   for await (const text of decodeUtf8(bytes)) {
-    sawContent ||= /\S/.test(text);
-    parser.write(text);
-    // Yielding after every chunk keeps at most one chunk's worth of traces in memory.
-    yield* ready.splice(0);
+    if (!sawContent) {
+      const first = text.search(/\S/);
+      if (first === -1) {
+        leadingNewlines += countNewlines(text, text.length);
+      } else {
+        sawContent = true;
+        // saxes would only complain once the stray text ends, possibly many lines later.
+        if (text[first] !== '<') {
+          const line = leadingNewlines + countNewlines(text, first) + 1;
+          const column = first - text.lastIndexOf('\n', first - 1);
+          throw new LogInputError(file, `${JSON.stringify(text[first])} where an XML document must begin with '<'; is this an XES file?`, { line, column });
+        }
+      }
+    }
+    try {
+      parser.write(text);
+    } finally {
+      // Traces completed before an error in this chunk still reach the caller, as with any earlier chunk.
+      yield* ready.splice(0);
+    }
   }
   // An empty file is "no traces", reported by readLog, rather than an XML error.
   if (!sawContent) return;
@@ -109,4 +129,10 @@ function typedAttribute(tag: SaxesTagNS): { key: string; value: string } | undef
 function collectAttribute(tag: SaxesTagNS, into: Record<string, string>): void {
   const attribute = typedAttribute(tag);
   if (attribute) into[attribute.key] = attribute.value;
+}
+
+function countNewlines(text: string, end: number): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) count += 1;
+  return count;
 }

@@ -1,0 +1,38 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { dumpsPython } from './python-json.js';
+import type { ReportEntry } from './score-log.js';
+
+export type OutputFormat = 'json' | 'ndjson';
+
+/**
+ * Streams the report as it is scored: `json` is petra-score's document (`json.dumps(results, indent=2,
+ * sort_keys=True)` plus a newline) written entry by entry; `ndjson` is one compact entry per line.
+ */
+export class ReportWriter {
+  private count = 0;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly format: OutputFormat,
+  ) {}
+
+  write(entry: ReportEntry): void | Promise<void> {
+    let text: string;
+    if (this.format === 'ndjson') text = `${dumpsPython(entry)}\n`;
+    else text = `${this.count === 0 ? '[' : ','}\n  ${dumpsPython(entry, 2, 1)}`;
+    this.count++;
+    if (!this.out.write(text)) return once(this.out, 'drain').then(() => undefined);
+  }
+
+  /** Closes the document; resolves once everything is flushed (and the file closed, for a file). */
+  async end(): Promise<void> {
+    if (this.format === 'json') this.out.write(this.count === 0 ? '[]\n' : '\n]\n');
+    if (this.out === process.stdout) {
+      await new Promise<void>((resolve) => this.out.write('', () => resolve()));
+      return;
+    }
+    this.out.end();
+    await once(this.out, 'finish');
+  }
+}

@@ -1,0 +1,85 @@
+import type { TraceScorer } from '../inference/trace-scorer.js';
+import { isLogTraceError, type LogItem } from '../logs/index.js';
+import { SpecResolutionError } from '../scoring/input-errors.js';
+import { rowFromAttributes } from '../scoring/inputs.js';
+import type { Observed } from '../scoring/observed.js';
+import { observeNames } from '../scoring/residuals.js';
+import { PyInt, type PyJson } from './python-json.js';
+import { pythonStrRepr } from './python-repr.js';
+
+/** One entry of petra-score's report, ready for the Python JSON writer. */
+export type ReportEntry = { [key: string]: PyJson };
+
+export interface ScoreLogStats {
+  traces: number;
+  errors: number;
+}
+
+/**
+ * petra-score's error text. PETRA catches only KeyError (`str()` of it quotes the message); a non-numeric attribute
+ * aborts PETRA's whole run, while petrascore reports it for that trace and goes on.
+ */
+function errorText(error: SpecResolutionError): string {
+  return error.reason === 'missing_attribute' ? `missing attribute: ${pythonStrRepr(error.message)}` : `non-numeric attribute: ${error.message}`;
+}
+
+function errorEntry(index: number, attributes: Record<string, string>, error: string): ReportEntry {
+  return { attributes, error, trace_index: new PyInt(index) };
+}
+
+/**
+ * Scores a log in input order, `batchSize` traces per ONNX run, handing each entry to `emit` in order. The marking
+ * comes from the bundle's specs applied to the trace attributes, exactly as petra-score does.
+ */
+export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem>, batchSize: number, emit: (entry: ReportEntry) => void | Promise<void>): Promise<ScoreLogStats> {
+  const net = scorer.net;
+  const width = net.inputs.length;
+  const stats: ScoreLogStats = { traces: 0, errors: 0 };
+  // Entries wait here, in order, until the batch they belong to is scored.
+  type Pending = { kind: 'done'; entry: ReportEntry } | { kind: 'scored'; index: number; attributes: Record<string, string>; slot: number };
+  let pending: Pending[] = [];
+  let rows = new Float32Array(batchSize * width);
+  let observed: Observed[] = [];
+
+  const flush = async (): Promise<void> => {
+    const scores = observed.length > 0 ? await scorer.scoreMany(rows.subarray(0, observed.length * width), observed) : [];
+    // emit returns a promise only when its output wants to drain; waiting once per batch bounds the buffered output.
+    let backpressure: void | Promise<void> = undefined;
+    for (const p of pending) {
+      if (p.kind === 'done') backpressure = emit(p.entry);
+      else {
+        const score = scores[p.slot]!;
+        backpressure = emit({ attributes: p.attributes, per_transition_residuals: score.per_transition_residuals, trace_index: new PyInt(p.index), trace_score: score.trace_score });
+      }
+    }
+    await backpressure;
+    pending = [];
+    observed = [];
+    // scoreMany may hand the rows to a batch still in flight elsewhere, so the next batch gets fresh ones.
+    rows = new Float32Array(batchSize * width);
+  };
+
+  for await (const item of items) {
+    stats.traces++;
+    if (isLogTraceError(item)) {
+      stats.errors++;
+      pending.push({ kind: 'done', entry: errorEntry(item.index, item.attributes, item.error) });
+      continue;
+    }
+    const row = rows.subarray(observed.length * width, (observed.length + 1) * width);
+    row.set(net.defaultRow);
+    try {
+      rowFromAttributes(net, item.attributes, undefined, row);
+    } catch (error) {
+      if (!(error instanceof SpecResolutionError)) throw error;
+      stats.errors++;
+      pending.push({ kind: 'done', entry: errorEntry(item.index, item.attributes, errorText(error)) });
+      continue;
+    }
+    pending.push({ kind: 'scored', index: item.index, attributes: item.attributes, slot: observed.length });
+    observed.push(observeNames(net, item.events));
+    if (observed.length === batchSize) await flush();
+  }
+  await flush();
+  return stats;
+}

@@ -1,0 +1,80 @@
+import { JsonArray, JsonNumber, JsonObject, type JsonValue } from './json-value.js';
+
+/**
+ * Python's `str()` of a value produced by `json.loads`, which is how PETRA
+ * turns JSON attribute values into strings: 1000 -> "1000", 1e3 -> "1000.0",
+ * true -> "True", null -> "None", [1, "a"] -> "[1, 'a']".
+ */
+export function pythonStr(value: JsonValue): string {
+  return typeof value === 'string' ? value : pythonRepr(value);
+}
+
+export function pythonRepr(value: JsonValue): string {
+  if (value === null) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'string') return reprString(value);
+  if (value instanceof JsonNumber) return reprNumber(value);
+  if (value instanceof JsonArray) return `[${value.items.map(pythonRepr).join(', ')}]`;
+  return reprDict(value);
+}
+
+function reprDict(value: JsonObject): string {
+  const members = [...value.entries].map(([key, item]) => `${reprString(key)}: ${pythonRepr(item)}`);
+  return `{${members.join(', ')}}`;
+}
+
+function reprNumber(value: JsonNumber): string {
+  if (!value.isFloat) {
+    // Kept as written: Python ints are exact at any size; "-0" is the only literal Python prints differently.
+    return value.literal === '-0' ? '0' : value.literal;
+  }
+  return pythonFloatRepr(Number(value.literal));
+}
+
+/** Python's `repr(float)`: shortest round-trip digits, exponent form when the exponent is < -4 or >= 16. */
+export function pythonFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Infinity) return 'inf';
+  if (x === -Infinity) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  // toExponential() without an argument gives the same shortest round-trip digits as Python's repr.
+  const [mantissa = '', exponentText = '0'] = Math.abs(x).toExponential().split('e');
+  const digits = mantissa.replace('.', '');
+  const exponent = Number(exponentText);
+  const pointPosition = exponent + 1;
+  if (pointPosition > -4 && pointPosition <= 16) {
+    if (pointPosition <= 0) return `${sign}0.${'0'.repeat(-pointPosition)}${digits}`;
+    if (pointPosition >= digits.length) return `${sign}${digits}${'0'.repeat(pointPosition - digits.length)}.0`;
+    return `${sign}${digits.slice(0, pointPosition)}.${digits.slice(pointPosition)}`;
+  }
+  const shortMantissa = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`;
+  const exponentSign = exponent < 0 ? '-' : '+';
+  return `${sign}${shortMantissa}e${exponentSign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+}
+
+// Python's str.isprintable() is false for these categories (the space character excepted).
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** Python's `repr(str)`: single quotes unless the text has ' and no ", escapes for what is not printable. */
+function reprString(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const char of text) {
+    const code = char.codePointAt(0) as number;
+    if (char === quote || char === '\\') out += `\\${char}`;
+    else if (char === '\t') out += '\\t';
+    else if (char === '\n') out += '\\n';
+    else if (char === '\r') out += '\\r';
+    else if (char !== ' ' && NON_PRINTABLE.test(char)) out += escapeCodePoint(code);
+    else out += char;
+  }
+  return out + quote;
+}
+
+function escapeCodePoint(code: number): string {
+  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+  if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, '0')}`;
+  return `\\U${code.toString(16).padStart(8, '0')}`;
+}

@@ -1,0 +1,115 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
+import { runCli } from '../helpers/run-cli.js';
+import { expectScoreClose } from '../helpers/tolerance.js';
+
+interface Entry {
+  trace_index: number;
+  attributes: Record<string, string>;
+  trace_score?: number;
+  per_transition_residuals?: Record<string, number>;
+  error?: string;
+}
+
+function expectReportMatches(actual: Entry[], expected: Entry[], where: string): void {
+  expect(actual, where).toHaveLength(expected.length);
+  actual.forEach((entry, i) => {
+    const petra = expected[i]!;
+    const at = `${where} trace ${i}`;
+    expect(Object.keys(entry), at).toEqual(Object.keys(petra));
+    expect(entry.trace_index, at).toBe(petra.trace_index);
+    expect(entry.attributes, at).toEqual(petra.attributes);
+    if (petra.error !== undefined) expect(entry.error, at).toBe(petra.error);
+    else expectScoreClose(entry as Required<Entry>, petra as Required<Entry>, at);
+  });
+}
+
+const LOG_BUNDLES = STREAM_BUNDLES;
+
+describe.each(LOG_BUNDLES)('petrascore score on %s matches petra-score', (bundle) => {
+  const cliArgs = readFixture<{ args: Record<'csv' | 'xes' | 'json', string[]> }>(bundle, 'score_cli_args.json').args;
+
+  it.each(['csv', 'xes', 'json'] as const)('for log.%s', async (format) => {
+    const result = await runCli(['score', modelPath(bundle), '--traces', join(FIXTURES, bundle, `log.${format}`), ...cliArgs[format]]);
+    expect(result.code, result.stderr).toBe(0);
+    const expected = readFixture<Entry[]>(bundle, `score_${format}_expected.json`);
+    expectReportMatches(JSON.parse(result.stdout) as Entry[], expected, `${bundle} ${format}`);
+    const errors = expected.filter((e) => e.error !== undefined).length;
+    expect(result.stderr).toMatch(new RegExp(`^scored ${expected.length} traces \\(${errors} errors\\) in [\\d.]+ s → stdout$`, 'm'));
+  });
+});
+
+describe('petrascore score output and exit codes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'petrascore-score-'));
+  const model = modelPath('onnx_deployment');
+  const log = join(FIXTURES, 'onnx_deployment', 'log.csv');
+
+  it('writes NDJSON whose lines are the JSON document entries, to a file given by -o', async () => {
+    const json = join(dir, 'report.json');
+    const ndjson = join(dir, 'report.ndjson');
+    expect((await runCli(['score', model, '--traces', log, '-o', json])).code).toBe(0);
+    const result = await runCli(['score', model, '--traces', log, '--output-format', 'ndjson', '--output', ndjson, '--batch-size', '7']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`→ ${ndjson}`);
+    const lines = readFileSync(ndjson, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Entry);
+    expect(lines).toEqual(JSON.parse(readFileSync(json, 'utf8')));
+  });
+
+  it('gives the same report for --sorted on a log ordered by case, and refuses an unsorted one with the line', async () => {
+    const sorted = join(dir, 'sorted.csv');
+    writeFileSync(sorted, 'case_id,activity,risk_score\nA,approve loan,0.9\nA,decline loan,0.9\nB,decline loan,0.1\n');
+    const plain = await runCli(['score', model, '--traces', sorted]);
+    const streamed = await runCli(['score', model, '--traces', sorted, '--sorted']);
+    expect(streamed.code).toBe(0);
+    expect(streamed.stdout).toBe(plain.stdout);
+    const unsorted = join(dir, 'unsorted.csv');
+    writeFileSync(unsorted, 'case_id,activity,risk_score\nA,approve loan,0.9\nB,decline loan,0.1\nA,decline loan,0.9\n');
+    const refused = await runCli(['score', model, '--traces', unsorted, '--sorted']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/line 4/);
+  });
+
+  it('reports a non-numeric or empty attribute per trace where PETRA aborts, and goes on (exit 0)', async () => {
+    const file = join(dir, 'bad-values.csv');
+    writeFileSync(file, 'case_id,activity,risk_score\nA,approve loan,abc\nB,decline loan,\nC,decline loan,0.1\n');
+    const result = await runCli(['score', model, '--traces', file]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Entry[];
+    expect(report.map((e) => e.error === undefined)).toEqual([false, false, true]);
+    expect(report[0]!.error).toMatch(/risk_score.*"abc".*not a finite number/);
+    expect(result.stderr).toMatch(/scored 3 traces \(2 errors\)/);
+  });
+
+  it.each([
+    [['score'], /missing BUNDLE\.onnx/],
+    [['score', 'models/loan_approval/model.onnx'], /missing --traces/],
+    [['score', 'models/loan_approval/model.onnx', '--traces', 'x.csv', '--batch-size', '0'], /--batch-size/],
+    [['score', 'models/loan_approval/model.onnx', '--traces', 'x.csv', '--bogus'], /bogus/],
+  ])('exits 2 with the usage for %j', async (args, message) => {
+    const result = await runCli(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toContain('Usage: petrascore score');
+  });
+
+  it('exits 2 naming the file for an unreadable log, a malformed XES, an unknown format and a bad bundle, without a stack trace', async () => {
+    const malformed = join(dir, 'broken.xes');
+    writeFileSync(malformed, '<log>\n<trace>\n<string key="concept:name" value="A">\n</log>\n');
+    const cases: [string[], RegExp][] = [
+      [['score', model, '--traces', join(dir, 'missing.csv')], /missing\.csv.*(not found|no such file)/i],
+      [['score', model, '--traces', malformed], /broken\.xes \(line \d+/],
+      [['score', model, '--traces', join(dir, 'log.txt')], /log\.txt.*format/],
+      [['score', join(dir, 'nope.onnx'), '--traces', log], /nope\.onnx: file not found/],
+    ];
+    writeFileSync(join(dir, 'log.txt'), 'x');
+    for (const [args, message] of cases) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+});

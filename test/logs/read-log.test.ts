@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { LogInputError, detectFormat } from '../../src/logs/index.js';
+import { readAll, readError, tempFile } from './helpers.js';
+
+describe('detectFormat', () => {
+  it.each([
+    ['log.xes', 'xes'],
+    ['LOG.XES', 'xes'],
+    ['dir.csv/log.xes.gz', 'xes'],
+    ['Log.Xes.Gz', 'xes'],
+    ['log.csv', 'csv'],
+    ['log.CSV', 'csv'],
+    ['log.json', 'json'],
+  ] as const)('%s -> %s', (path, format) => {
+    expect(detectFormat(path)).toBe(format);
+  });
+
+  it.each(['log.txt', 'log.csv.gz', 'log.xml', 'log'])('rejects %s', (path) => {
+    expect(() => detectFormat(path)).toThrow(LogInputError);
+    expect(() => detectFormat(path)).toThrow(/expected a name ending in .xes, .xes.gz, .csv or .json/);
+  });
+});
+
+describe('readLog', () => {
+  it('rejects an unknown extension when the format is auto', async () => {
+    const error = await readError(tempFile('log.txt', 'case_id,activity\nA,b\n'));
+    expect(error).toBeInstanceOf(LogInputError);
+  });
+
+  it('reads any file name when the format is given', async () => {
+    expect(await readAll(tempFile('export.txt', 'case_id,activity\nA,b\n'), { format: 'csv' })).toHaveLength(1);
+    expect(await readAll(tempFile('export.dat', '<log><trace/></log>'), { format: 'xes' })).toHaveLength(1);
+  });
+
+  it('rejects an unknown format option', async () => {
+    const error = await readError(tempFile('log2.csv', 'case_id,activity\nA,b\n'), { format: 'yaml' as 'csv' });
+    expect((error as LogInputError).message).toContain('unknown log format "yaml"');
+  });
+
+  it.each(['empty.csv', 'empty.xes', 'empty.json', 'blank.xes'])('reports %s as no traces', async (name) => {
+    const error = await readError(tempFile(name, name.startsWith('blank') ? '\n  \n' : ''));
+    expect(error).toBeInstanceOf(LogInputError);
+    expect((error as LogInputError).message).toBe(`${(error as LogInputError).file}: no traces parsed from the input file`);
+  });
+
+  it('reports a missing file', async () => {
+    const error = await readError('/nonexistent/dir/log.csv');
+    expect((error as LogInputError).message).toBe('/nonexistent/dir/log.csv: file not found');
+  });
+
+  it('names UTF-16 input instead of only rejecting its bytes', async () => {
+    const error = await readError(tempFile('utf16.csv', Buffer.from('\ufeffcase_id,activity\n', 'utf16le')));
+    expect((error as LogInputError).byte).toBe(0);
+    expect((error as LogInputError).message).toContain('looks UTF-16 encoded');
+  });
+
+  it('numbers traces from 0 in input order', async () => {
+    const items = await readAll(tempFile('order.csv', 'case_id,activity\nZ,a\nA,b\nM,c\n'));
+    expect(items.map((item) => [item.index, item.attributes['case_id']])).toEqual([
+      [0, 'Z'],
+      [1, 'A'],
+      [2, 'M'],
+    ]);
+  });
+});
