@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { inspect, validate } from './inspect.js';
 import { score } from './score.js';
 import { serve } from './serve.js';
 
@@ -8,10 +9,12 @@ Commands:
   serve [BUNDLE.onnx]   serve a PETRA ONNX bundle over HTTP (petrascore serve --help)
   score BUNDLE.onnx --traces FILE
                         score an audit log (CSV, XES, JSON) like petra-score (petrascore score --help)
+  inspect BUNDLE.onnx   print what a bundle expects (inputs, defaults, specs, scored transitions)
+  validate BUNDLE.onnx  load a bundle and run one inference: exit 0, or 1 with the reasons
 
 Run 'petrascore <command> --help' for a command's options.`;
 
-const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { serve, score };
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { serve, score, inspect, validate };
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;

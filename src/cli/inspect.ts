@@ -1,0 +1,80 @@
+import { describeModel } from '../bundle/describe-model.js';
+import { BundleError } from '../bundle/errors.js';
+import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
+
+const INSPECT_USAGE = `Usage: petrascore inspect BUNDLE.onnx [--json]
+
+Prints what a bundle expects: scenario, input places per channel with their defaults, the attribute
+each spec reads, the scored transitions with labels, the opset. --json prints GET /schema's document.`;
+
+const VALIDATE_USAGE = `Usage: petrascore validate BUNDLE.onnx
+
+Loads the bundle as 'serve' would (sidecar schema, graph against sidecar, one inference) and exits
+0 when it can be served, 1 with the reasons when not.`;
+
+function specText(spec: unknown): string {
+  if (spec === undefined) return 'not in the spec: requests supply it or the default is used';
+  const entry = spec as { attribute?: unknown; constant?: unknown };
+  if (entry.constant !== undefined) return `constant ${JSON.stringify(entry.constant)}`;
+  return `attribute '${String(entry.attribute)}'`;
+}
+
+export function renderInspection(bundle: Bundle): string {
+  const model = describeModel(bundle);
+  const lines = [`bundle     ${bundle.modelPath}`, `scenario   ${model.scenario_name}${model.scenario_description ? ` — ${model.scenario_description}` : ''}`];
+  lines.push(`versions   PETRA ${model.versions.petra ?? 'unknown'}, opset ${model.versions.opset ?? 'unknown'}, output '${bundle.outputName}'`);
+  for (const [channel, inputs] of [['marking', model.inputs.marking], ['values', model.inputs.values]] as const) {
+    lines.push('', `${channel} inputs${inputs.length === 0 ? ': none' : ''}`);
+    for (const input of inputs) lines.push(`  ${input.place.padEnd(24)} default ${String(input.default).padEnd(12)} from ${specText(input.spec)}`);
+  }
+  lines.push('', `scored transitions (${model.scored_transitions.length}, ONNX output order)`);
+  for (const id of model.scored_transitions) lines.push(`  ${id.padEnd(24)} ${JSON.stringify(model.transitions[id] ?? id)}`);
+  if (bundle.warnings.length > 0) lines.push('', 'warnings', ...bundle.warnings.map((w) => `  ${w}`));
+  return `${lines.join('\n')}\n`;
+}
+
+async function load(argv: readonly string[], usage: string): Promise<{ bundle?: Bundle; code?: number; json: boolean }> {
+  const json = argv.includes('--json');
+  const positionals = argv.filter((a) => a !== '--json');
+  const unknown = positionals.filter((a) => a.startsWith('-'));
+  if (positionals.length !== 1 || unknown.length > 0) {
+    process.stderr.write(`petrascore: ${unknown.length > 0 ? `unknown option ${unknown[0]}` : 'expected one BUNDLE.onnx'}\n\n${usage}\n`);
+    return { code: 2, json };
+  }
+  try {
+    return { bundle: await loadBundle(positionals[0]!), json };
+  } catch (error) {
+    if (error instanceof BundleError) {
+      process.stderr.write(`petrascore: bad bundle: ${error.message}\n`);
+      return { code: 1, json };
+    }
+    throw error;
+  }
+}
+
+/** `petrascore inspect`. */
+export async function inspect(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(`${INSPECT_USAGE}\n`);
+    return 0;
+  }
+  const { bundle, code, json } = await load(argv, INSPECT_USAGE);
+  if (bundle === undefined) return code === 1 ? 2 : code!;
+  process.stdout.write(json ? `${JSON.stringify(describeModel(bundle), null, 2)}\n` : renderInspection(bundle));
+  await bundle.runner.close();
+  return 0;
+}
+
+/** `petrascore validate`: the bundle loads, agrees with its graph and runs one inference. */
+export async function validate(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(`${VALIDATE_USAGE}\n`);
+    return 0;
+  }
+  const { bundle, code } = await load(argv, VALIDATE_USAGE);
+  if (bundle === undefined) return code!;
+  for (const warning of bundle.warnings) process.stderr.write(`warning: ${warning}\n`);
+  process.stdout.write(`ok: ${bundle.modelPath} (${bundle.net.scenarioName}: ${bundle.net.inputs.length} inputs, ${bundle.net.outputs.length} scored transitions) loads and runs\n`);
+  await bundle.runner.close();
+  return 0;
+}

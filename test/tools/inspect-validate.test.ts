@@ -1,0 +1,44 @@
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { modelPath, readFixture } from '../helpers/fixtures.js';
+import { runCli } from '../helpers/run-cli.js';
+
+describe('petrascore inspect', () => {
+  it('prints inputs per channel with defaults and the attribute each spec reads, and the scored transitions with labels', async () => {
+    const result = await runCli(['inspect', modelPath('credit_approval_coloured')]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/scenario\s+credit_approval_coloured/);
+    expect(result.stdout).toMatch(/opset 17/);
+    expect(result.stdout).toMatch(/marking inputs\n\s+p_submitted\s+default 0\s+from constant 1/);
+    expect(result.stdout).toMatch(/values inputs\n\s+p_submitted\s+default 1\s+from attribute 'amount'/);
+    expect(result.stdout).toMatch(/t_approve\s+"approve loan"/);
+  });
+
+  it('--json prints the same document as GET /schema', async () => {
+    const result = await runCli(['inspect', modelPath('scale_200'), '--json']);
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout) as { scored_transitions: string[] };
+    const sidecar = readFixture<{ output_transitions: string[] }>('scale_200', 'model.onnx.meta.json');
+    expect(doc.scored_transitions).toEqual(sidecar.output_transitions);
+  });
+});
+
+describe('petrascore validate', () => {
+  it('exits 0 for a servable bundle', async () => {
+    const result = await runCli(['validate', 'models/loan_approval/model.onnx']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ok: .*loan_approval\/model\.onnx .*loads and runs/);
+  });
+
+  it('exits 1 with the reason for a bundle whose sidecar disagrees with its graph', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'petrascore-validate-'));
+    copyFileSync(modelPath('onnx_deployment'), join(dir, 'model.onnx'));
+    const sidecar = readFixture<Record<string, unknown>>('onnx_deployment', 'model.onnx.meta.json');
+    writeFileSync(join(dir, 'model.onnx.meta.json'), JSON.stringify({ ...sidecar, output_transitions: ['t_approve', 't_decline', 't_extra'], onnx_input_names: undefined }));
+    const result = await runCli(['validate', join(dir, 'model.onnx')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/model\.onnx: graph output 'activations' has 2 columns, but the sidecar lists 3 output_transitions/);
+  });
+});
