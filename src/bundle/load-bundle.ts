@@ -45,7 +45,10 @@ async function readSidecar(path: string): Promise<Sidecar> {
     throw new BundleError(path, `is not valid JSON (${(error as Error).message})`);
   }
   if (!checkSidecar.Check(json)) {
-    const problems = [...checkSidecar.Errors(json)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
+    // TypeBox reports a missing field twice ("Expected required property", then "Expected array"): the first per path says it.
+    const byPath = new Map<string, string>();
+    for (const e of checkSidecar.Errors(json)) if (!byPath.has(e.path)) byPath.set(e.path, e.message);
+    const problems = [...byPath].slice(0, 3).map(([path, message]) => `${path || '/'}: ${message}`);
     throw new BundleError(path, `does not match the sidecar schema: ${problems.join('; ')}`);
   }
   return json;

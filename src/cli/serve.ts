@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
 import { parseServeArgs, serveUsage, UsageError } from '../config/parse-serve-args.js';
@@ -11,8 +12,34 @@ function fail(message: string, code: number): number {
   return code;
 }
 
+/**
+ * Responses being produced right now. While draining, they are told to close their connection: a keep-alive
+ * connection left open after its response would hold `server.close()` (and so the exit) until the keep-alive timeout.
+ */
+function trackResponses(app: App): { drain: () => void } {
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  const closeIdle = () => setImmediate(() => app.server.closeIdleConnections());
+  const markClosing = (res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+    // Backstop for a response whose headers were already out: once it is done its connection is idle and can go.
+    res.once('finish', closeIdle);
+  };
+  app.server.on('request', (_req, res: ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    if (draining) markClosing(res);
+  });
+  return {
+    drain: () => {
+      draining = true;
+      for (const res of inFlight) markClosing(res);
+    },
+  };
+}
+
 /** Stops accepting, lets in-flight requests finish (up to the timeout), then resolves so the process can exit 0. */
-function drainOnSignals(app: App, timeoutMs: number): Promise<number> {
+function drainOnSignals(app: App, timeoutMs: number, responses: { drain: () => void }): Promise<number> {
   return new Promise((resolve) => {
     let closing = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -22,6 +49,7 @@ function drainOnSignals(app: App, timeoutMs: number): Promise<number> {
         return;
       }
       closing = true;
+      responses.drain();
       app.log.info({ signal, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
         app.log.error({ timeout_ms: timeoutMs }, 'shutdown timed out with requests still in flight');
@@ -63,9 +91,11 @@ export async function serve(argv: readonly string[]): Promise<number> {
     app = await buildApp(config, { level: config.logLevel });
     await app.ready();
   } catch (error) {
-    if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message}`, EXIT_BAD_BUNDLE);
+    // One line, whatever the underlying library put into its message.
+    if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT_BAD_BUNDLE);
     throw error;
   }
+  const responses = trackResponses(app);
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
@@ -75,5 +105,5 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_FAILURE);
     throw error;
   }
-  return drainOnSignals(app, config.shutdownTimeoutMs);
+  return drainOnSignals(app, config.shutdownTimeoutMs, responses);
 }

@@ -10,6 +10,7 @@ const FALSE = new Set(['0', 'false', 'no', 'off']);
 function convert(option: OptionSpec, raw: string | boolean, source: string): string | number | boolean {
   if (option.kind === 'string') {
     if (typeof raw !== 'string' || raw === '') throw new UsageError(`${source} needs a value`);
+    if (option.choices !== undefined && !option.choices.includes(raw)) throw new UsageError(`${source} must be one of ${option.choices.join(', ')}, got '${raw}'`);
     return raw;
   }
   if (option.kind === 'boolean') {
@@ -23,6 +24,7 @@ function convert(option: OptionSpec, raw: string | boolean, source: string): str
   if (!/^\d+$/.test(text)) throw new UsageError(`${source} must be a whole number, got '${text}'`);
   const value = Number(text);
   if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${value}`);
+  if (option.max !== undefined && value > option.max) throw new UsageError(`${source} must be at most ${option.max}, got ${value}`);
   return value;
 }
 
@@ -55,7 +57,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
 export function serveUsage(): string {
   const lines = SERVE_OPTIONS.map((o) => {
     const flag = o.kind === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag} ${o.kind === 'integer' ? 'N' : 'VALUE'}`;
-    return `  ${flag.padEnd(34)} ${o.description}\n  ${''.padEnd(34)} env ${o.env}, default ${JSON.stringify(o.default)}`;
+    const choices = o.choices === undefined ? '' : ` (${o.choices.join(', ')})`;
+    return `  ${flag.padEnd(34)} ${o.description}${choices}\n  ${''.padEnd(34)} env ${o.env}, default ${JSON.stringify(o.default)}`;
   });
   return ['Usage: petrascore serve [BUNDLE.onnx] [options]', '', 'Options (each also read from its environment variable):', ...lines, '  --help'.padEnd(36) + ' show this help'].join('\n');
 }

@@ -1,0 +1,255 @@
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SERVE_OPTIONS } from '../../src/config/options.js';
+import { killAllClis, runCli, serveArgs, startServer, type CliProcess } from '../helpers/cli.js';
+import { modelPath } from '../helpers/fixtures.js';
+
+afterEach(killAllClis);
+
+const LOAN = modelPath('onnx_deployment');
+const CREDIT = modelPath('credit_approval_coloured');
+
+async function postJson(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+describe('petrascore serve --help', () => {
+  for (const flag of ['--help', '-h']) {
+    it(`${flag} lists every option with its environment variable and default, and exits 0`, async () => {
+      const result = await runCli(['serve', flag]);
+      expect(result.code, result.describe).toBe(0);
+      expect(result.stderr).toBe('');
+      const lines = result.stdout.split('\n');
+      expect(lines[0]).toMatch(/^Usage: petrascore serve/);
+      for (const option of SERVE_OPTIONS) {
+        const flagText = option.kind === 'boolean' ? `--[no-]${option.flag}` : `--${option.flag} `;
+        const at = lines.findIndex((line) => line.trimStart().startsWith(flagText));
+        expect(at, `--help shows ${flagText}\n${result.stdout}`).toBeGreaterThanOrEqual(0);
+        // The description line of an option is followed by its env line.
+        expect(lines[at + 1], `env line of --${option.flag}`).toContain(`env ${option.env}, default ${JSON.stringify(option.default)}`);
+      }
+      expect(result.stdout).not.toContain('Server listening');
+    });
+  }
+});
+
+describe('petrascore serve configured by environment variables', () => {
+  const event = { name: 'approve loan', attributes: { amount: '1500' } };
+
+  it('PETRASCORE_BUNDLE/HOST/PORT pick the bundle and the address; PETRASCORE_SCORE_EVERY_EVENT=true scores each event', async () => {
+    const server = await startServer(['serve'], {
+      env: { PETRASCORE_BUNDLE: CREDIT, PETRASCORE_HOST: '127.0.0.1', PETRASCORE_PORT: '0', PETRASCORE_SCORE_EVERY_EVENT: 'true', PETRASCORE_BODY_LIMIT: '2048' },
+    });
+    const schema = (await (await fetch(`${server.url}/schema`)).json()) as { scenario_name: string };
+    expect(schema.scenario_name).toBe('credit_approval_coloured');
+
+    const scored = await postJson(`${server.url}/cases/x/events`, event);
+    expect(scored.status, JSON.stringify(scored.json)).toBe(200);
+    expect(scored.json).toMatchObject({ case_id: 'x', n_events: 1, closed: false });
+    expect(typeof scored.json.trace_score).toBe('number');
+    expect(Object.keys(scored.json.per_transition_residuals as Record<string, number>)).toEqual(['t_approve', 't_decline']);
+
+    // The per-request switch still overrides the server default.
+    const acknowledged = await postJson(`${server.url}/cases/x/events?score=false`, event);
+    expect(acknowledged.status, JSON.stringify(acknowledged.json)).toBe(202);
+    expect(acknowledged.json).toMatchObject({ case_id: 'x', n_events: 2 });
+
+    // PETRASCORE_BODY_LIMIT=2048: a larger body is a 413.
+    const big = await postJson(`${server.url}/cases/y/events`, { name: 'approve loan', attributes: { note: 'x'.repeat(4096) } });
+    expect(big.status, JSON.stringify(big.json)).toBe(413);
+  });
+
+  it('without the variable an event is only acknowledged (202), and a flag beats the variable', async () => {
+    const [plain, overridden] = await Promise.all([
+      startServer(serveArgs(CREDIT)),
+      startServer(serveArgs(CREDIT, '--no-score-every-event'), { env: { PETRASCORE_SCORE_EVERY_EVENT: 'true' } }),
+    ]);
+    for (const server of [plain, overridden]) {
+      const response = await postJson(`${server.url}/cases/x/events`, event);
+      expect(response.status, JSON.stringify(response.json)).toBe(202);
+      expect(response.json).toEqual({ case_id: 'x', n_events: 1 });
+    }
+  });
+
+  it('--port beats PETRASCORE_PORT', async () => {
+    // Were the variable to win, the server would listen on port 1 (or fail to bind it).
+    const server = await startServer(serveArgs(LOAN), { env: { PETRASCORE_PORT: '1' } });
+    expect(server.port).not.toBe(1);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('petrascore serve lifecycle', () => {
+  it('/healthz and /readyz answer 200 once it listens', async () => {
+    const server = await startServer(serveArgs(LOAN));
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+    // The bundle was logged at startup, before listening.
+    const loaded = server.cli.logLines().find((l) => l.msg === 'bundle loaded and warmed up');
+    expect(loaded, server.cli.describe()).toMatchObject({ bundle: LOAN, scenario: 'onnx_deployment', inputs: ['marking__p_application'], outputs: 2, opset: 17 });
+  });
+
+  it('SIGTERM with a request in flight: the request completes with its score, new connections are turned away, exit 0', async () => {
+    const server = await startServer(serveArgs(LOAN));
+    const body = JSON.stringify({ input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan', attributes: {} }] });
+    const expected = await postJson(`${server.url}/anomaly`, JSON.parse(body));
+    expect(expected.status).toBe(200);
+
+    // A keep-alive client (HTTP/1.1's default) that has sent the headers and half the body.
+    const socket = await openSocket(server.port);
+    const response = readResponse(socket, 15_000);
+    const half = Math.floor(body.length / 2);
+    socket.write(`POST /anomaly HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`);
+    // Let the server read the headers, so the request is in flight when the signal comes.
+    await sleep(100);
+
+    server.cli.signal('SIGTERM');
+    await server.cli.waitForStdout(/"msg":"shutting down: finishing in-flight requests"/, 5_000);
+    await sleep(200);
+    const turnedAway = await waitUntilTurnedAway(server.port, server.cli, 5_000);
+    expect(['refused', 'closed', 503]).toContain(turnedAway);
+    expect(server.cli.exitStatus, 'the process waits for the request in flight').toBeUndefined();
+
+    socket.write(body.slice(half));
+    const { status, headers, text } = await response;
+    expect(status, text).toBe(200);
+    const json = JSON.parse(text) as { trace_score: unknown };
+    expect(typeof json.trace_score).toBe('number');
+    expect(json).toEqual(expected.json);
+    // The client is told not to reuse the connection of a server that is going away.
+    expect(headers.connection).toBe('close');
+
+    const exit = await server.cli.waitForExit(15_000);
+    expect(exit, server.cli.describe()).toEqual({ code: 0, signal: null });
+    const lines = server.cli.logLines();
+    const shuttingDown = lines.findIndex((l) => l.msg === 'shutting down: finishing in-flight requests');
+    const anomalyLines = lines.flatMap((l, i) => (l.msg === 'request' && l.route === '/anomaly' ? [i] : []));
+    expect(anomalyLines, server.cli.describe()).toHaveLength(2);
+    expect(anomalyLines[1], 'the in-flight request finished during the drain').toBeGreaterThan(shuttingDown);
+    expect(lines.map((l) => l.msg)).toContain('shut down cleanly');
+  });
+
+  it('SIGINT exits 0, also with an idle keep-alive connection open', async () => {
+    const server = await startServer(serveArgs(LOAN));
+    // fetch keeps its connection alive after this
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    server.cli.signal('SIGINT');
+    const exit = await server.cli.waitForExit(15_000);
+    expect(exit, server.cli.describe()).toEqual({ code: 0, signal: null });
+    expect(server.cli.logLines().find((l) => l.signal === 'SIGINT'), server.cli.describe()).toBeDefined();
+    expect(server.cli.stderr).toBe('');
+  });
+
+  it('a request that never completes: exits 1 after PETRASCORE_SHUTDOWN_TIMEOUT, saying so', async () => {
+    const server = await startServer(serveArgs(LOAN), { env: { PETRASCORE_SHUTDOWN_TIMEOUT: '300' } });
+    const socket = await openSocket(server.port);
+    // Headers and no body: the request stays in flight for good.
+    socket.write(`POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+    try {
+      await sleep(100);
+      server.cli.signal('SIGTERM');
+      const exit = await server.cli.waitForExit(10_000);
+      expect(exit, server.cli.describe()).toEqual({ code: 1, signal: null });
+      expect(server.cli.logLines().find((l) => l.msg === 'shutdown timed out with requests still in flight'), server.cli.describe()).toMatchObject({ level: 50 });
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
+function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+/** Reads one HTTP/1.1 response (Content-Length framed, as Fastify sends JSON) from a raw socket, within `timeoutMs`. */
+function readResponse(socket: Socket, timeoutMs: number): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    const finish = (error: Error | undefined, value?: RawResponse) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+      if (error !== undefined) reject(error);
+      else if (value !== undefined) resolve(value);
+    };
+    const parse = (): RawResponse | undefined => {
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return undefined;
+      const [statusLine = '', ...headerLines] = received.subarray(0, end).toString('latin1').split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of headerLines) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const length = Number(headers['content-length'] ?? Number.NaN);
+      const bodyBytes = received.subarray(end + 4);
+      if (!Number.isInteger(length) || bodyBytes.length < length) return undefined;
+      return { status: Number(statusLine.split(' ')[1]), headers, text: bodyBytes.subarray(0, length).toString('utf8') };
+    };
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const response = parse();
+      if (response !== undefined) finish(undefined, response);
+    };
+    const onClose = () => finish(new Error(`connection closed before a whole response arrived: ${JSON.stringify(received.toString('latin1'))}`));
+    const onError = (error: Error) => finish(error);
+    const timer = setTimeout(() => finish(new Error(`no whole response within ${timeoutMs} ms: ${JSON.stringify(received.toString('latin1'))}`)), timeoutMs);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.once('error', onError);
+  });
+}
+
+type NewConnection = 'refused' | 'closed' | number;
+
+/** What a brand-new client gets: refused, closed without an answer, or the status of GET /readyz. */
+async function tryNewConnection(port: number): Promise<NewConnection> {
+  let socket: Socket;
+  try {
+    socket = await openSocket(port);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return 'refused';
+    throw error;
+  }
+  try {
+    const response = readResponse(socket, 2_000);
+    socket.write('GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    return (await response).status;
+  } catch {
+    return 'closed';
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** Polls with new connections until the server stops serving them normally (anything but 200), within `timeoutMs`. */
+async function waitUntilTurnedAway(port: number, cli: CliProcess, timeoutMs: number): Promise<NewConnection> {
+  const deadline = Date.now() + timeoutMs;
+  let last: NewConnection = 200;
+  while (Date.now() < deadline) {
+    last = await tryNewConnection(port);
+    if (last !== 200) return last;
+    await sleep(50);
+  }
+  throw new Error(`new connections still got 200 ${timeoutMs} ms after SIGTERM\n${cli.describe()}`);
+}
