@@ -40,7 +40,9 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
     },
     async (request) => {
       checkCount('body/traces', request.body.traces.length, maxEventsPerRequest, 'traces');
-      return scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
+      const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
+      for (const item of outcome.results) if ('error' in item) app.metrics.clientErrors.inc({ error: item.error.error });
+      return outcome;
     },
   );
 };

@@ -3,7 +3,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
-import { errorsPlugin } from './plugins/errors.js';
+import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { petraPlugin } from './plugins/petra.js';
@@ -31,7 +31,9 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     // The request-log plugin writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
-    routerOptions: { ignoreTrailingSlash: true },
+    // A case id may be 512 characters, 6144 when fully percent-encoded; the router's default cap is 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 6144 },
+    frameworkErrors: frameworkErrorHandler(config.bodyLimit),
     // Large nets take seconds to optimise and load (scale_2000: ~6 s on 2 cores).
     pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();

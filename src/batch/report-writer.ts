@@ -11,6 +11,7 @@ export type OutputFormat = 'json' | 'ndjson';
  */
 export class ReportWriter {
   private count = 0;
+  private draining: Promise<void> | undefined;
 
   constructor(
     private readonly out: Writable,
@@ -22,7 +23,12 @@ export class ReportWriter {
     if (this.format === 'ndjson') text = `${dumpsPython(entry)}\n`;
     else text = `${this.count === 0 ? '[' : ','}\n  ${dumpsPython(entry, 2, 1)}`;
     this.count++;
-    if (!this.out.write(text)) return once(this.out, 'drain').then(() => undefined);
+    if (this.out.write(text)) return this.draining;
+    // One waiter for the whole backlog, however many writes hit the full buffer before it drains.
+    this.draining ??= once(this.out, 'drain').then(() => {
+      this.draining = undefined;
+    });
+    return this.draining;
   }
 
   /** Closes the document; resolves once everything is flushed (and the file closed, for a file). */

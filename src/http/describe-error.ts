@@ -1,3 +1,6 @@
+import { KindGuard } from '@sinclair/typebox';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyError } from 'fastify';
 import { CaseLimitError, UnknownCaseError } from '../cases/case-errors.js';
 import { InvalidInputError, SpecResolutionError } from '../scoring/input-errors.js';
@@ -5,35 +8,222 @@ import type { ErrorBody } from '../schemas/common.js';
 import { RequestLimitError } from './request-limit.js';
 
 const MAX_DETAILS = 20;
+const MAX_SHOWN_STRING = 60;
 
-/** Maps a thrown error to the status and body a client sees; anything unexpected is a 500 that says nothing internal. */
-export function describeError(error: unknown, bodyLimit: number): { status: number; body: ErrorBody } {
+/** The body was not JSON (or was JSON that smuggles a prototype key); `reason` says what the parser objected to. */
+export class MalformedJsonError extends Error {
+  readonly statusCode = 400;
+
+  constructor(readonly reason: string) {
+    super(`body is not valid JSON: ${reason}`);
+    this.name = 'MalformedJsonError';
+  }
+}
+
+type Part = 'body' | 'querystring' | 'params';
+
+/**
+ * What the request carried, so that an error can show the offending value and the expected type: the parsed parts
+ * and the route's schemas (Fastify's `request.body`, `request.query`, `request.params`, `request.routeOptions.schema`).
+ */
+export interface RequestParts {
+  body?: unknown;
+  querystring?: unknown;
+  params?: unknown;
+  schema?: Partial<Record<Part, unknown>> | undefined;
+  contentType?: string | undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function pointerSegments(pointer: string): string[] | undefined {
+  if (pointer === '') return [];
+  if (!pointer.startsWith('/')) return undefined;
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+function valueAt(root: unknown, segments: readonly string[]): unknown {
+  let value = root;
+  for (const segment of segments) {
+    if (Array.isArray(value)) value = /^\d+$/.test(segment) ? value[Number(segment)] : undefined;
+    else if (isRecord(value)) value = Object.hasOwn(value, segment) ? value[segment] : undefined;
+    else return undefined;
+  }
+  return value;
+}
+
+/** The JSON schema that applies at a path, as far as it can be told without the value (unions: the first branch that has the path). */
+function schemaAt(schema: unknown, segments: readonly string[]): Record<string, unknown> | undefined {
+  if (!isRecord(schema)) return undefined;
+  const [head, ...rest] = segments;
+  if (head === undefined) return schema;
+  if (Array.isArray(schema.anyOf)) {
+    for (const branch of schema.anyOf) {
+      const found = schemaAt(branch, segments);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (schema.type === 'array') return /^\d+$/.test(head) ? schemaAt(schema.items, rest) : undefined;
+  if (schema.type !== 'object') return undefined;
+  if (isRecord(schema.properties) && Object.hasOwn(schema.properties, head)) return schemaAt(schema.properties[head], rest);
+  if (isRecord(schema.patternProperties)) {
+    const first = Object.values(schema.patternProperties)[0];
+    if (first !== undefined) return schemaAt(first, rest);
+  }
+  return isRecord(schema.additionalProperties) ? schemaAt(schema.additionalProperties, rest) : undefined;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  number: 'a finite number',
+  integer: 'an integer',
+  string: 'a string',
+  boolean: 'a boolean',
+  null: 'null',
+  object: 'an object',
+  array: 'an array',
+};
+
+/** "a finite number or a string" for a union of simple types; undefined when a branch is not a plain type. */
+function describeUnion(schema: Record<string, unknown> | undefined): string | undefined {
+  if (schema === undefined || !Array.isArray(schema.anyOf)) return undefined;
+  const names: string[] = [];
+  for (const branch of schema.anyOf) {
+    const type = isRecord(branch) && typeof branch.type === 'string' ? TYPE_NAMES[branch.type] : undefined;
+    if (type === undefined) return undefined;
+    names.push(type);
+  }
+  return names.length <= 2 ? names.join(' or ') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
+}
+
+/** The value a client sent, as a short phrase for an error message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number') {
+    // JSON has no NaN/Infinity literals: a non-finite number is one too large for a double, e.g. 1e400.
+    return Number.isFinite(value) ? String(value) : `a number too large to be finite (it reads as ${value})`;
+  }
+  if (typeof value === 'string') {
+    const shown = value.length > MAX_SHOWN_STRING ? `${value.slice(0, MAX_SHOWN_STRING)}…` : value;
+    return JSON.stringify(shown);
+  }
+  if (value === null || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return typeof value;
+}
+
+/** A union error whose value has the right shape for one branch: the error inside that branch, not "Expected union value". */
+function innermost(error: ValueError): ValueError {
+  if (error.type !== ValueErrorType.Union) return error;
+  for (const branch of error.errors) {
+    const first = branch.First();
+    if (first !== undefined && first.path !== error.path) return innermost(first);
+  }
+  return error;
+}
+
+/** Re-checks a union's value against the union (a TypeBox schema) to find what inside it went wrong; the path is relative. */
+function refineUnion(schema: Record<string, unknown> | undefined, value: unknown): { path: string; message: string } | undefined {
+  if (schema === undefined || !KindGuard.IsSchema(schema)) return undefined;
+  try {
+    const first = Value.Errors(schema, value).First();
+    if (first === undefined) return undefined;
+    const inner = innermost(first);
+    return { path: inner.path, message: inner.message };
+  } catch {
+    return undefined;
+  }
+}
+
+function validationDetail(part: Part, instancePath: string, message: string, request: RequestParts | undefined): { path: string; message: string } {
+  const plain = { path: `${part}${instancePath}`, message };
+  const segments = pointerSegments(instancePath);
+  if (request === undefined || segments === undefined) return plain;
+  const root = part === 'body' ? request.body : part === 'querystring' ? request.querystring : request.params;
+  const partSchema = request.schema?.[part];
+  let path = instancePath;
+  let text = message;
+  let at = segments;
+  if (message === 'Expected union value') {
+    const refined = refineUnion(schemaAt(partSchema, segments), valueAt(root, segments));
+    const deeper = refined === undefined ? undefined : pointerSegments(refined.path);
+    if (refined !== undefined && deeper !== undefined) {
+      path = `${instancePath}${refined.path}`;
+      text = refined.message;
+      at = [...segments, ...deeper];
+    }
+    if (text === 'Expected union value') {
+      const expected = describeUnion(schemaAt(partSchema, at));
+      if (expected !== undefined) text = `Expected ${expected}`;
+    }
+  }
+  const value = valueAt(root, at);
+  return { path: `${part}${path}`, message: value === undefined ? text : `${text}, got ${describeValue(value)}` };
+}
+
+function partOf(context: string | undefined): Part {
+  return context === 'querystring' || context === 'params' ? context : 'body';
+}
+
+/**
+ * Maps a thrown error to the status and body a client sees; anything unexpected is a 500 that says nothing internal.
+ * With the request's parts, validation messages show the offending value and, for unions, the accepted types.
+ */
+export function describeError(error: unknown, bodyLimit: number, request?: RequestParts): { status: number; body: ErrorBody } {
   if (error instanceof InvalidInputError) {
     return { status: 400, body: { error: 'invalid_input', message: `body${error.path}: ${error.message}`, details: [{ path: `body${error.path}`, message: error.message }] } };
   }
   if (error instanceof SpecResolutionError) {
-    const path = `body/attributes/${error.attribute}`;
+    // On the case routes the attribute is one the case's events should have supplied; the case is named by params/id.
+    const path = isRecord(request?.params) && typeof request.params.id === 'string' ? 'params/id' : `body/attributes/${error.attribute}`;
     return { status: 422, body: { error: error.reason, message: error.message, details: [{ path, message: error.message }] } };
   }
-  if (error instanceof CaseLimitError) return { status: 422, body: { error: error.limit, message: error.message, details: [] } };
+  if (error instanceof CaseLimitError) {
+    const path = error.limit === 'max_attributes_per_case' ? 'body/attributes' : 'params/id';
+    return { status: 422, body: { error: error.limit, message: error.message, details: [{ path, message: error.message }] } };
+  }
   if (error instanceof UnknownCaseError) return { status: 404, body: { error: 'case_not_found', message: error.message, details: [{ path: 'params/id', message: error.message }] } };
   if (error instanceof RequestLimitError) return { status: 413, body: { error: 'too_many_items', message: error.message, details: [{ path: error.path, message: error.message }] } };
+  if (error instanceof MalformedJsonError) {
+    return { status: 400, body: { error: 'malformed_json', message: error.message, details: [{ path: 'body', message: error.reason }] } };
+  }
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation !== undefined) {
-    const context = fastifyError.validationContext ?? 'body';
-    const details = fastifyError.validation.slice(0, MAX_DETAILS).map((v) => ({ path: `${context}${v.instancePath}`, message: v.message ?? 'is invalid' }));
-    const first = details[0]!;
-    return { status: 400, body: { error: 'validation_error', message: `${first.path}: ${first.message}`, details } };
+    const part = partOf(fastifyError.validationContext);
+    const details = fastifyError.validation.slice(0, MAX_DETAILS).map((v) => validationDetail(part, v.instancePath, v.message ?? 'is invalid', request));
+    const first = details[0] ?? { path: part, message: 'is invalid' };
+    return { status: 400, body: { error: 'validation_error', message: `${first.path}: ${first.message}`, details: details.length > 0 ? details : [first] } };
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, body: { error: 'body_too_large', message: `request body exceeds the limit of ${bodyLimit} bytes (--body-limit)`, details: [] } };
+      return { status: 413, body: { error: 'body_too_large', message: `request body exceeds the limit of ${bodyLimit} bytes (--body-limit)`, details: [{ path: 'body', message: `larger than ${bodyLimit} bytes` }] } };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, body: { error: 'unsupported_media_type', message: 'send the body as application/json', details: [] } };
+      return {
+        status: 415,
+        body: {
+          error: 'unsupported_media_type',
+          message:
+            request?.contentType === undefined
+              ? 'the body has no Content-Type header; send it as application/json'
+              : `Content-Type ${JSON.stringify(request.contentType)} is not supported; send the body as application/json`,
+          details: [],
+        },
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: { error: 'empty_body', message: 'the request has Content-Type application/json but no body', details: [{ path: 'body', message: 'is empty' }] } };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, body: { error: 'malformed_json', message: `body is not valid JSON: ${fastifyError.message ?? ''}`, details: [{ path: 'body', message: fastifyError.message ?? 'invalid JSON' }] } };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, body: { error: 'invalid_content_length', message: 'the body size does not match the Content-Length header', details: [] } };
+    case 'FST_ERR_BAD_URL':
+      return { status: 400, body: { error: 'bad_url', message: `the URL is not valid percent-encoding: ${fastifyError.message ?? ''}`, details: [] } };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 414, body: { error: 'uri_too_long', message: `a path parameter is too long: ${fastifyError.message ?? ''}`, details: [{ path: 'params', message: 'too long' }] } };
   }
   if (error instanceof SyntaxError) {
     return { status: 400, body: { error: 'malformed_json', message: `body is not valid JSON: ${error.message}`, details: [{ path: 'body', message: error.message }] } };

@@ -9,6 +9,15 @@ import { checkCount } from './request-limit.js';
 
 const checkItem = TypeCompiler.Compile(AnomalyRequest);
 
+/** The error body /anomaly would have answered for this item alone, with its paths moved under `body/traces/<index>`. */
+function itemError(index: number, error: unknown, item: unknown): AnomalyBatchItem {
+  const { status, body } = describeError(error, 0, { body: item, schema: { body: AnomalyRequest } });
+  if (status >= 500) throw error;
+  const base = `body/traces/${index}`;
+  const rebase = (text: string) => text.replace(/^body(?=[/:]|$)/, base);
+  return { index, error: { ...body, message: rebase(body.message), details: body.details.map((d) => ({ ...d, path: rebase(d.path) })) } };
+}
+
 /**
  * /anomaly/batch: every item is validated against the /anomaly schema on its own, so one bad item yields an error
  * entry instead of failing the request; the good ones are scored in one inference run.
@@ -17,19 +26,15 @@ export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: read
   const results: AnomalyBatchItem[] = new Array(items.length);
   const ready: { index: number; row: Float32Array; observed: Observed; ignored: string[] }[] = [];
   items.forEach((item, index) => {
-    const base = `body/traces/${index}`;
-    if (!checkItem.Check(item)) {
-      const details = [...checkItem.Errors(item)].slice(0, 20).map((e) => ({ path: `${base}${e.path}`, message: e.message }));
-      results[index] = { index, error: { error: 'validation_error', message: `${details[0]!.path}: ${details[0]!.message}`, details } };
-      return;
-    }
     try {
-      checkCount(`${base}/events`, item.events.length, maxEvents, 'events');
+      if (!checkItem.Check(item)) {
+        const validation = [...checkItem.Errors(item)].map((e) => ({ instancePath: e.path, message: e.message }));
+        throw Object.assign(new Error('invalid batch item'), { validation, validationContext: 'body' });
+      }
+      checkCount('body/events', item.events.length, maxEvents, 'events');
       ready.push({ index, ...prepareTrace(net, item) });
     } catch (error) {
-      const { status, body } = describeError(error, 0);
-      if (status >= 500) throw error;
-      results[index] = { index, error: { ...body, message: `${base}: ${body.message}`, details: body.details.map((d) => ({ ...d, path: d.path.replace(/^body/, base) })) } };
+      results[index] = itemError(index, error, item);
     }
   });
   const width = net.inputs.length;

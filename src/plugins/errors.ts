@@ -1,6 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { describeError } from '../http/describe-error.js';
+import { describeError, MalformedJsonError, type RequestParts } from '../http/describe-error.js';
 import type { ErrorBody } from '../schemas/common.js';
 
 function send(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
@@ -16,7 +16,44 @@ function patternOf(url: string): RegExp {
   return new RegExp(`^${escaped}/?$`);
 }
 
-/** Uniform JSON errors: validation, body limits, domain errors, 404 for unknown routes and 405 for wrong methods. */
+function partsOf(request: FastifyRequest): RequestParts {
+  const schema = request.routeOptions.schema;
+  const contentType = request.headers['content-type'];
+  return {
+    body: request.body,
+    querystring: request.query,
+    params: request.params,
+    schema: schema === undefined ? undefined : { body: schema.body, querystring: schema.querystring, params: schema.params },
+    contentType,
+  };
+}
+
+/** Why a body the default parser refused is not acceptable JSON: the parser's own message (with the position), or the prototype key. */
+function jsonProblem(body: string): string {
+  try {
+    JSON.parse(body);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  return 'it contains a "__proto__" key or a "constructor" key with a "prototype", which are refused';
+}
+
+/**
+ * For the Fastify option `frameworkErrors` (errors raised before routing, which no error handler sees: a URL that is
+ * not valid percent-encoding, a path parameter longer than the router's `maxParamLength`): the same JSON error body.
+ */
+export function frameworkErrorHandler(bodyLimit: number): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return (error, _request, reply) => {
+    const { status, body } = describeError(error, bodyLimit);
+    void send(reply, status, body);
+  };
+}
+
+/**
+ * Uniform JSON errors: validation, body limits, domain errors, 404 for unknown routes and 405 for wrong methods. Bodies
+ * are JSON only (Fastify's text/plain parser is removed, so a text body is a 415 rather than a confusing type error),
+ * and a body that is not JSON is answered with the parser's reason and position.
+ */
 export const errorsPlugin = fp<{ bodyLimit: number }>(
   async (app: FastifyInstance, options) => {
     const routes: { pattern: RegExp; methods: Set<string> }[] = [];
@@ -27,10 +64,24 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       else routes.push({ pattern: patternOf(route.url), methods: new Set(methods) });
     });
 
+    // Fastify's defaults (prototype poisoning refused), but with the reason a body is refused.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser(['application/json', 'text/plain']);
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      void parseJson(request, text, (error, value) => {
+        if (error === null || error === undefined) done(null, value);
+        else done((error as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? new MalformedJsonError(jsonProblem(text)) : error, undefined);
+      });
+    });
+
     app.setErrorHandler((error, request, reply) => {
-      const { status, body } = describeError(error, options.bodyLimit);
+      const { status, body } = describeError(error, options.bodyLimit, partsOf(request));
       if (status >= 500) request.log.error({ err: error }, 'request failed');
-      else request.log.debug({ error: body.error, message: body.message }, 'client error');
+      else {
+        app.metrics.clientErrors.inc({ error: body.error });
+        request.log.debug({ error: body.error, message: body.message }, 'client error');
+      }
       return send(reply, status, body);
     });
 
@@ -41,10 +92,12 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       if (allowed.size > 0) {
         const allow = [...allowed].sort().join(', ');
         reply.header('allow', allow);
+        app.metrics.clientErrors.inc({ error: 'method_not_allowed' });
         return send(reply, 405, { error: 'method_not_allowed', message: `${request.method} is not allowed on ${path}; allowed: ${allow}`, details: [] });
       }
+      app.metrics.clientErrors.inc({ error: 'not_found' });
       return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}; see /docs for the API`, details: [] });
     });
   },
-  { name: 'errors' },
+  { name: 'errors', dependencies: ['metrics'] },
 );

@@ -1,0 +1,313 @@
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { testApp } from '../helpers/app.js';
+import { expectScoreClose } from '../helpers/tolerance.js';
+
+interface Score {
+  trace_score: number;
+  per_transition_residuals: Record<string, number>;
+}
+
+interface Evaluation extends Score {
+  case_id: string;
+  n_events: number;
+  closed: boolean;
+}
+
+interface NotScored {
+  reason: string;
+  attribute: string;
+  place: string;
+  message: string;
+}
+
+interface Acknowledgement {
+  case_id: string;
+  n_events: number;
+  not_scored?: NotScored;
+}
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  details: { path: string; message: string }[];
+}
+
+const MISSING = "trace missing attribute 'risk_score' required by input_marking for place 'p_application'";
+
+function post(app: App, url: string, payload?: unknown): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'POST', url, payload: payload as InjectOptions['payload'] });
+}
+
+function caseUrl(caseId: string, suffix = ''): string {
+  return `/cases/${encodeURIComponent(caseId)}${suffix}`;
+}
+
+function expectEvaluation(response: LightMyRequestResponse, caseId: string, nEvents: number, closed = false): Evaluation {
+  expect(response.statusCode, response.body).toBe(200);
+  const body = response.json<Evaluation>();
+  expect(Object.keys(body).sort()).toEqual(['case_id', 'closed', 'n_events', 'per_transition_residuals', 'trace_score']);
+  expect({ case_id: body.case_id, n_events: body.n_events, closed: body.closed }).toEqual({ case_id: caseId, n_events: nEvents, closed });
+  return body;
+}
+
+function expectAck(response: LightMyRequestResponse): Acknowledgement {
+  expect(response.statusCode, response.body).toBe(202);
+  return response.json<Acknowledgement>();
+}
+
+/** What offline /anomaly says for this marking and these event names: the reference a case must match. */
+async function reference(app: App, riskScore: number, names: string[]): Promise<Score> {
+  const response = await post(app, '/anomaly', { input_marking: { p_application: riskScore }, events: names.map((name) => ({ name })) });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json<Score>();
+}
+
+describe('streaming cases beyond the PETRA fixtures', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  describe('acknowledgement versus scoring', () => {
+    it('answers 202 with exactly {case_id, n_events} by default', async () => {
+      expect(expectAck(await post(app, caseUrl('ack', '/events'), { name: 'approve loan', timestamp: 1700000000, attributes: { risk_score: '0.9' } }))).toEqual({ case_id: 'ack', n_events: 1 });
+      expect(expectAck(await post(app, caseUrl('ack', '/events'), { name: 'something else', timestamp: '2024-01-01T00:00:00Z' }))).toEqual({ case_id: 'ack', n_events: 2 });
+      expect(expectAck(await post(app, caseUrl('ack', '/events?score=false'), { name: 'x' }))).toEqual({ case_id: 'ack', n_events: 3 });
+    });
+
+    it('answers 200 with the evaluation for ?score=true, matching offline /anomaly', async () => {
+      const evaluation = expectEvaluation(await post(app, caseUrl('scored', '/events?score=true'), { name: 'approve loan', attributes: { risk_score: '0.9' } }), 'scored', 1);
+      expectScoreClose(evaluation, await reference(app, 0.9, ['approve loan']), 'first scored event');
+      // Unknown names count as events but observe nothing.
+      const second = expectEvaluation(await post(app, caseUrl('scored', '/events?score=true'), { name: 'call customer' }), 'scored', 2);
+      expectScoreClose(second, await reference(app, 0.9, ['approve loan']), 'after an unknown name');
+    });
+
+    it('scores every event when the server says so, unless ?score=false', async () => {
+      const eager = await testApp({ scoreEveryEvent: true });
+      try {
+        expectEvaluation(await post(eager, caseUrl('e', '/events'), { name: 'decline loan', attributes: { risk_score: '0.2' } }), 'e', 1);
+        expect(expectAck(await post(eager, caseUrl('e', '/events?score=false'), { name: 'x' }))).toEqual({ case_id: 'e', n_events: 2 });
+      } finally {
+        await eager.close();
+      }
+    });
+
+    it('carries the case id through URL encoding', async () => {
+      const id = 'loan 42/a?b#c';
+      expect(expectAck(await post(app, caseUrl(id, '/events'), { name: 'x', attributes: { risk_score: '0.5' } }))).toEqual({ case_id: id, n_events: 1 });
+      expectEvaluation(await app.inject({ method: 'GET', url: caseUrl(id) }), id, 1);
+      expectEvaluation(await post(app, caseUrl(id, '/close')), id, 1, true);
+    });
+  });
+
+  describe('attributes merge, latest wins', () => {
+    it('rescores with the newest risk_score, keeps keys that later events omit, and accumulates labels', async () => {
+      const high = expectEvaluation(await post(app, caseUrl('merge', '/events?score=true'), { name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } }), 'merge', 1);
+      expectScoreClose(high, await reference(app, 0.9, ['approve loan']), 'risk 0.9');
+
+      const low = expectEvaluation(await post(app, caseUrl('merge', '/events?score=true'), { name: 'approve loan', attributes: { risk_score: '0.1' } }), 'merge', 2);
+      expectScoreClose(low, await reference(app, 0.1, ['approve loan']), 'risk 0.1');
+      expect(Math.abs(low.trace_score - high.trace_score)).toBeGreaterThan(0.1);
+
+      // No risk_score in this event: the merged 0.1 still applies.
+      const kept = expectEvaluation(await post(app, caseUrl('merge', '/events?score=true'), { name: 'decline loan', attributes: { channel: 'branch' } }), 'merge', 3);
+      expectScoreClose(kept, await reference(app, 0.1, ['approve loan', 'decline loan']), 'risk kept, both labels');
+
+      // A later numeric value of another JSON type wins as well.
+      const numeric = expectEvaluation(await post(app, caseUrl('merge', '/events?score=true'), { name: 'x', attributes: { risk_score: 0.5 } }), 'merge', 4);
+      expectScoreClose(numeric, await reference(app, 0.5, ['approve loan', 'decline loan']), 'risk 0.5');
+    });
+
+    it('lets a later non-numeric value replace a good one, and a still later good one repair it', async () => {
+      expectEvaluation(await post(app, caseUrl('repair', '/events?score=true'), { name: 'approve loan', attributes: { risk_score: '0.9' } }), 'repair', 1);
+      const broken = expectAck(await post(app, caseUrl('repair', '/events?score=true'), { name: 'x', attributes: { risk_score: 'high' } }));
+      expect(broken.n_events).toBe(2);
+      expect(broken.not_scored?.reason).toBe('non_numeric_attribute');
+      expect(broken.not_scored?.attribute).toBe('risk_score');
+      expect(broken.not_scored?.place).toBe('p_application');
+      const fixed = expectEvaluation(await post(app, caseUrl('repair', '/events?score=true'), { name: 'x', attributes: { risk_score: '0.3' } }), 'repair', 3);
+      expectScoreClose(fixed, await reference(app, 0.3, ['approve loan']), 'repaired');
+    });
+  });
+
+  describe('events before the attribute the spec needs', () => {
+    it('keeps the event, says why it cannot be scored, and counts it once the attribute arrives', async () => {
+      const early = expectAck(await post(app, caseUrl('early', '/events?score=true'), { name: 'decline loan', attributes: { channel: 'web' } }));
+      expect(early).toEqual({
+        case_id: 'early',
+        n_events: 1,
+        not_scored: { reason: 'missing_attribute', attribute: 'risk_score', place: 'p_application', message: MISSING },
+      });
+      // Unscored acknowledgements never carry not_scored.
+      expect(expectAck(await post(app, caseUrl('early', '/events'), { name: 'x' }))).toEqual({ case_id: 'early', n_events: 2 });
+
+      const later = expectEvaluation(await post(app, caseUrl('early', '/events?score=true'), { name: 'approve loan', attributes: { risk_score: '0.4' } }), 'early', 3);
+      // The early decline is part of the trace.
+      expectScoreClose(later, await reference(app, 0.4, ['decline loan', 'approve loan']), 'with the early event');
+      const withoutEarly = await reference(app, 0.4, ['approve loan']);
+      expect(Math.abs(later.trace_score - withoutEarly.trace_score)).toBeGreaterThan(0.5);
+    });
+
+    it('answers GET /cases/:id for such a case with 422 and the reason, and keeps it open', async () => {
+      expectAck(await post(app, caseUrl('waiting', '/events'), { name: 'approve loan' }));
+      const response = await app.inject({ method: 'GET', url: caseUrl('waiting') });
+      expect(response.statusCode, response.body).toBe(422);
+      const body = response.json<ErrorBody>();
+      expect({ error: body.error, message: body.message }).toEqual({ error: 'missing_attribute', message: MISSING });
+      expect(body.details).toEqual([{ path: 'params/id', message: MISSING }]);
+      const list = await app.inject({ method: 'GET', url: '/cases' });
+      expect(list.json<{ case_ids: string[] }>().case_ids).toContain('waiting');
+    });
+  });
+
+  describe('closing', () => {
+    it('scores with closed: true, frees the case, and the same id starts fresh', async () => {
+      expectAck(await post(app, caseUrl('life', '/events'), { name: 'approve loan', attributes: { risk_score: '0.8' } }));
+      expectAck(await post(app, caseUrl('life', '/events'), { name: 'decline loan' }));
+      const closed = expectEvaluation(await post(app, caseUrl('life', '/close')), 'life', 2, true);
+      expectScoreClose(closed, await reference(app, 0.8, ['approve loan', 'decline loan']), 'close');
+
+      expect((await app.inject({ method: 'GET', url: caseUrl('life') })).statusCode).toBe(404);
+      expect((await post(app, caseUrl('life', '/close'))).statusCode).toBe(404);
+      const list = await app.inject({ method: 'GET', url: '/cases' });
+      expect(list.json<{ case_ids: string[] }>().case_ids).not.toContain('life');
+
+      // Fresh: one event, no labels and no attributes from before.
+      const fresh = expectAck(await post(app, caseUrl('life', '/events?score=true'), { name: 'decline loan' }));
+      expect(fresh).toEqual({ case_id: 'life', n_events: 1, not_scored: { reason: 'missing_attribute', attribute: 'risk_score', place: 'p_application', message: MISSING } });
+      const rescored = expectEvaluation(await post(app, caseUrl('life', '/events?score=true'), { name: 'x', attributes: { risk_score: '0.8' } }), 'life', 2);
+      expectScoreClose(rescored, await reference(app, 0.8, ['decline loan']), 'fresh case');
+    });
+
+    it('answers 422 for a case that cannot be scored and keeps it open, unchanged, until it can', async () => {
+      expectAck(await post(app, caseUrl('stuck', '/events'), { name: 'approve loan' }));
+      const refused = await post(app, caseUrl('stuck', '/close'));
+      expect(refused.statusCode, refused.body).toBe(422);
+      expect(refused.json<ErrorBody>()).toEqual({ error: 'missing_attribute', message: MISSING, details: [{ path: 'params/id', message: MISSING }] });
+
+      const list = await app.inject({ method: 'GET', url: '/cases' });
+      expect(list.json<{ case_ids: string[] }>().case_ids).toContain('stuck');
+      expect(expectAck(await post(app, caseUrl('stuck', '/events'), { name: 'x', attributes: { risk_score: '0.6' } }))).toEqual({ case_id: 'stuck', n_events: 2 });
+      const closed = expectEvaluation(await post(app, caseUrl('stuck', '/close')), 'stuck', 2, true);
+      expectScoreClose(closed, await reference(app, 0.6, ['approve loan']), 'close after repair');
+    });
+
+    it('GET /cases/:id scores without closing and changes nothing', async () => {
+      expectAck(await post(app, caseUrl('peek', '/events'), { name: 'approve loan', attributes: { risk_score: '0.7' } }));
+      const first = expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('peek') }), 'peek', 1);
+      const second = expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('peek') }), 'peek', 1);
+      expect(second).toEqual(first);
+      expect(expectAck(await post(app, caseUrl('peek', '/events'), { name: 'x' })).n_events).toBe(2);
+    });
+  });
+
+  describe('POST /events (process_stream)', () => {
+    it('applies events for many cases in order and answers one entry per event, in order', async () => {
+      const response = await post(app, '/events?score=true', {
+        events: [
+          { case_id: 'ps-1', name: 'approve loan', attributes: { risk_score: '0.9' } },
+          { case_id: 'ps-2', name: 'decline loan' },
+          { case_id: 'ps-1', name: 'decline loan' },
+          { case_id: 'ps-2', name: 'x', attributes: { risk_score: '0.2' } },
+        ],
+      });
+      expect(response.statusCode, response.body).toBe(200);
+      const { accepted, results } = response.json<{ accepted: number; results: (Evaluation | Acknowledgement)[] }>();
+      expect(accepted).toBe(4);
+      expect(results.map((r) => [r.case_id, r.n_events])).toEqual([
+        ['ps-1', 1],
+        ['ps-2', 1],
+        ['ps-1', 2],
+        ['ps-2', 2],
+      ]);
+      expect(results[1]).toEqual({ case_id: 'ps-2', n_events: 1, not_scored: { reason: 'missing_attribute', attribute: 'risk_score', place: 'p_application', message: MISSING } });
+      expectScoreClose(results[0] as Evaluation, await reference(app, 0.9, ['approve loan']), 'ps-1 #1');
+      expectScoreClose(results[2] as Evaluation, await reference(app, 0.9, ['approve loan', 'decline loan']), 'ps-1 #2');
+      expectScoreClose(results[3] as Evaluation, await reference(app, 0.2, ['decline loan']), 'ps-2 #2');
+      // The same state the single-case routes see.
+      expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('ps-2') }), 'ps-2', 2);
+    });
+  });
+});
+
+describe('concurrent requests for one case', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('loses no update: 200 concurrent events leave n_events at 200, each acknowledged with its own count', async () => {
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => post(app, caseUrl('c1', '/events'), { name: `step ${i}`, attributes: { risk_score: '0.9', [`k${i % 5}`]: String(i) } })));
+    const counts = replies.map((r) => expectAck(r).n_events).sort((a, b) => a - b);
+    expect(counts).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('c1') }), 'c1', 200);
+  });
+
+  it('scored concurrent replies have distinct n_events 1..200 and each reflects exactly the events acknowledged before it', async () => {
+    const approveAt = 40;
+    const declineAt = 150;
+    const name = (i: number): string => (i === approveAt ? 'approve loan' : i === declineAt ? 'decline loan' : `noise ${i}`);
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => post(app, caseUrl('c2', '/events?score=true'), { name: name(i), attributes: { risk_score: '0.9' } })));
+    const evaluations = replies.map((r) => {
+      expect(r.statusCode, r.body).toBe(200);
+      return r.json<Evaluation>();
+    });
+    expect(evaluations.map((e) => e.n_events).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+
+    // The position each labelled event got; every reply from then on observes its label, none before.
+    const approvedFrom = evaluations[approveAt]!.n_events;
+    const declinedFrom = evaluations[declineAt]!.n_events;
+    const refs = {
+      none: await reference(app, 0.9, []),
+      approve: await reference(app, 0.9, ['approve loan']),
+      decline: await reference(app, 0.9, ['decline loan']),
+      both: await reference(app, 0.9, ['approve loan', 'decline loan']),
+    };
+    for (const evaluation of evaluations) {
+      const approved = evaluation.n_events >= approvedFrom;
+      const declined = evaluation.n_events >= declinedFrom;
+      const expected = approved && declined ? refs.both : approved ? refs.approve : declined ? refs.decline : refs.none;
+      expectScoreClose(evaluation, expected, `reply with n_events ${evaluation.n_events}`);
+    }
+    const final = expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('c2') }), 'c2', 200);
+    expectScoreClose(final, refs.both, 'final');
+  });
+
+  it('a close racing with events either counts an event or leaves it to a fresh case, never both or neither', async () => {
+    const event = (): Promise<LightMyRequestResponse> => post(app, caseUrl('race', '/events'), { name: 'x', attributes: { risk_score: '0.5' } });
+    expectAck(await event());
+    // The close carries a (meaningless) JSON body so that it goes through the same parsing as the events around it.
+    const replies = await Promise.all([...Array.from({ length: 50 }, event), post(app, caseUrl('race', '/close'), {}), ...Array.from({ length: 50 }, event)]);
+    const closed = expectEvaluation(replies[50]!, 'race', replies[50]!.json<Evaluation>().n_events, true);
+    const acks = replies.filter((_, i) => i !== 50).map((r) => expectAck(r).n_events);
+    const open = expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('race') }), 'race', 101 - closed.n_events);
+    expect(closed.n_events + open.n_events).toBe(101);
+    // Acknowledged before the close: 2..closed (the seed was 1); after it, the fresh case's 1..open.
+    const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+    expect(acks.sort((a, b) => a - b)).toEqual([...range(2, closed.n_events), ...range(1, open.n_events)].sort((a, b) => a - b));
+  });
+});
+
+describe('GET /cases', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('lists open ids sorted by code unit, with the count, and follows closes', async () => {
+    expect((await app.inject({ method: 'GET', url: '/cases' })).json<{ count: number; case_ids: string[] }>()).toEqual({ count: 0, case_ids: [] });
+    for (const id of ['b', 'a', 'C', '10', '9', 'é']) await post(app, caseUrl(id, '/events'), { name: 'x', attributes: { risk_score: '0.5' } });
+    const list = await app.inject({ method: 'GET', url: '/cases' });
+    expect(list.statusCode).toBe(200);
+    expect(list.json<{ count: number; case_ids: string[] }>()).toEqual({ count: 6, case_ids: ['10', '9', 'C', 'a', 'b', 'é'] });
+
+    expect((await post(app, caseUrl('a', '/close'))).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/cases' })).json<{ count: number; case_ids: string[] }>()).toEqual({ count: 5, case_ids: ['10', '9', 'C', 'b', 'é'] });
+  });
+});

@@ -1,0 +1,485 @@
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { testApp } from '../helpers/app.js';
+import { modelPath } from '../helpers/fixtures.js';
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  details: { path: string; message: string }[];
+}
+
+interface Score {
+  trace_score: number;
+  per_transition_residuals: Record<string, number>;
+  ignored_inputs?: string[];
+}
+
+type BatchItem = ({ index: number } & Score) | { index: number; error: ErrorBody };
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+/** The uniform error contract: the status asked for, a JSON body with exactly {error, message, details}, never a 5xx. */
+function expectError(response: LightMyRequestResponse, status: number, error: string): ErrorBody {
+  expect(response.statusCode, response.body).toBe(status);
+  expect(response.headers['content-type']).toMatch(/^application\/json/);
+  const body = response.json<ErrorBody>();
+  expect(Object.keys(body).sort()).toEqual(['details', 'error', 'message']);
+  expect(body.error).toBe(error);
+  expect(typeof body.message).toBe('string');
+  expect(body.message.length).toBeGreaterThan(0);
+  expect(Array.isArray(body.details)).toBe(true);
+  for (const detail of body.details) {
+    expect(Object.keys(detail).sort()).toEqual(['message', 'path']);
+    expect(typeof detail.path).toBe('string');
+    expect(typeof detail.message).toBe('string');
+  }
+  return body;
+}
+
+/** A 400 validation error located at `path`: the message starts with the path, and a detail carries it. */
+function expectValidationError(response: LightMyRequestResponse, path: string): ErrorBody {
+  const body = expectError(response, 400, 'validation_error');
+  expect(body.message.startsWith(`${path}: `), body.message).toBe(true);
+  expect(body.details.map((d) => d.path)).toContain(path);
+  return body;
+}
+
+describe('client mistakes on the default model get 4xx JSON errors that say what and where', () => {
+  let app: App;
+
+  const post = (url: string, payload: unknown): Promise<LightMyRequestResponse> => app.inject({ method: 'POST', url, payload: payload as InjectOptions['payload'] });
+  const postRaw = (url: string, payload: string, headers: Record<string, string> = JSON_TYPE): Promise<LightMyRequestResponse> => app.inject({ method: 'POST', url, payload, headers });
+
+  async function score(body: unknown): Promise<Score> {
+    const response = await post('/anomaly', body);
+    expect(response.statusCode, response.body).toBe(200);
+    return response.json<Score>();
+  }
+
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  describe('bodies that are not JSON', () => {
+    it('answers malformed JSON with 400 malformed_json and the parser’s reason', async () => {
+      const truncated = expectError(await postRaw('/anomaly', '{"events": ['), 400, 'malformed_json');
+      expect(truncated.message).toBe('body is not valid JSON: Unexpected end of JSON input');
+      expect(truncated.details).toEqual([{ path: 'body', message: 'Unexpected end of JSON input' }]);
+
+      // The reason shows where: the offending token.
+      const badToken = expectError(await postRaw('/anomaly', '{"events": [}'), 400, 'malformed_json');
+      expect(badToken.message).toMatch(/^body is not valid JSON: .*'\}'/);
+
+      const trailingComma = expectError(await postRaw('/cases/c/events', '{"name": "approve loan",}'), 400, 'malformed_json');
+      expect(trailingComma.details[0]!.path).toBe('body');
+    });
+
+    it('refuses prototype-poisoning keys as malformed JSON, saying which key', async () => {
+      const proto = expectError(await postRaw('/anomaly', '{"events": [], "attributes": {"__proto__": {"risk_score": "0.9"}}}'), 400, 'malformed_json');
+      expect(proto.message).toContain('__proto__');
+      const ctor = expectError(await postRaw('/cases/c/events', '{"name": "x", "attributes": {"constructor": {"prototype": {"a": 1}}}}'), 400, 'malformed_json');
+      expect(ctor.message).toContain('constructor');
+      expect((await app.inject({ method: 'GET', url: '/cases/c' })).statusCode).toBe(404);
+    });
+
+    it('answers an empty body with a JSON content type with 400 empty_body', async () => {
+      const body = expectError(await postRaw('/anomaly', ''), 400, 'empty_body');
+      expect(body.details).toEqual([{ path: 'body', message: 'is empty' }]);
+      // Whitespace only is not empty but is not JSON either.
+      expectError(await postRaw('/anomaly', '  \n '), 400, 'malformed_json');
+    });
+
+    it('answers a POST without any body with a validation error at body', async () => {
+      const body = expectValidationError(await app.inject({ method: 'POST', url: '/anomaly' }), 'body');
+      expect(body.message).toMatch(/object/);
+    });
+
+    it('answers JSON that is not an object with a validation error at body', async () => {
+      for (const payload of ['[]', 'null', '42', '"events"']) {
+        expectValidationError(await postRaw('/anomaly', payload), 'body');
+      }
+    });
+
+    it('answers unsupported content types with 415 naming the type', async () => {
+      const text = expectError(await postRaw('/anomaly', '{"events": []}', { 'content-type': 'text/plain' }), 415, 'unsupported_media_type');
+      expect(text.message).toContain('text/plain');
+      expect(text.message).toContain('application/json');
+      const form = expectError(await postRaw('/anomaly', 'events=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type');
+      expect(form.message).toContain('application/x-www-form-urlencoded');
+      expectError(await postRaw('/cases/c/events', '<event name="x"/>', { 'content-type': 'application/xml' }), 415, 'unsupported_media_type');
+      expectError(await postRaw('/events', '{"events": []}', {}), 415, 'unsupported_media_type');
+    });
+
+    it('accepts application/json with a charset parameter', async () => {
+      const response = await postRaw('/anomaly', '{"events": [], "input_marking": {"p_application": 1}}', { 'content-type': 'application/json; charset=utf-8' });
+      expect(response.statusCode, response.body).toBe(200);
+    });
+  });
+
+  describe('wrong types, with the field path in message and details', () => {
+    const cases: { what: string; url: string; payload: unknown; path: string; mentions: string }[] = [
+      { what: 'events not an array', url: '/anomaly', payload: { events: 3 }, path: 'body/events', mentions: 'got 3' },
+      { what: 'events a string', url: '/anomaly', payload: { events: 'approve loan' }, path: 'body/events', mentions: '"approve loan"' },
+      { what: 'events missing', url: '/anomaly', payload: { input_marking: {} }, path: 'body/events', mentions: 'required' },
+      { what: 'an input_marking value that is an object', url: '/anomaly', payload: { events: [], input_marking: { p_application: { value: 1 } } }, path: 'body/input_marking/p_application', mentions: 'got an object' },
+      { what: 'an input_marking value that is a boolean', url: '/anomaly', payload: { events: [], input_marking: { p_application: true } }, path: 'body/input_marking/p_application', mentions: 'got true' },
+      { what: 'input_marking an array', url: '/anomaly', payload: { events: [], input_marking: [0.9] }, path: 'body/input_marking', mentions: 'got an array' },
+      { what: 'an input_values value that is null', url: '/anomaly', payload: { events: [], input_values: { p_application: null } }, path: 'body/input_values/p_application', mentions: 'got null' },
+      { what: 'an event name that is a number', url: '/anomaly', payload: { events: [{ name: 'approve loan' }, { name: 5 }] }, path: 'body/events/1/name', mentions: 'got 5' },
+      { what: 'an event without a name', url: '/anomaly', payload: { events: [{ attributes: {} }] }, path: 'body/events/0/name', mentions: 'required' },
+      { what: 'an attribute that is an array', url: '/anomaly', payload: { events: [], attributes: { risk_score: [0.9] } }, path: 'body/attributes/risk_score', mentions: 'got an array' },
+      { what: 'a key with a slash, escaped as a JSON pointer', url: '/anomaly', payload: { events: [], input_marking: { 'a/b~c': [] } }, path: 'body/input_marking/a~1b~0c', mentions: 'got an array' },
+      { what: '/forward without input_marking', url: '/forward', payload: { input_values: {} }, path: 'body/input_marking', mentions: 'required' },
+      { what: 'a case event name that is a number', url: '/cases/c/events', payload: { name: 7 }, path: 'body/name', mentions: 'got 7' },
+      { what: 'a case event timestamp that is an object', url: '/cases/c/events', payload: { name: 'x', timestamp: {} }, path: 'body/timestamp', mentions: 'got an object' },
+      { what: 'case event attributes that are a list', url: '/cases/c/events', payload: { name: 'x', attributes: ['risk_score'] }, path: 'body/attributes', mentions: 'got an array' },
+      { what: 'a stream event case_id that is a number', url: '/events', payload: { events: [{ case_id: 'a', name: 'x' }, { case_id: 7, name: 'x' }] }, path: 'body/events/1/case_id', mentions: 'got 7' },
+      { what: 'batch traces not an array', url: '/anomaly/batch', payload: { traces: {} }, path: 'body/traces', mentions: 'got an object' },
+    ];
+
+    it.each(cases)('$what → 400 at $path', async ({ url, payload, path, mentions }) => {
+      const body = expectValidationError(await post(url, payload), path);
+      expect(body.message).toContain(mentions);
+    });
+
+    it('says which types a union accepts instead of TypeBox’s "Expected union value"', async () => {
+      const body = expectValidationError(await post('/anomaly', { events: [], input_marking: { p_application: { value: 1 } } }), 'body/input_marking/p_application');
+      expect(body.message).toBe('body/input_marking/p_application: Expected a finite number or a string, got an object');
+      expect(body.message).not.toContain('union');
+    });
+
+    it('reports the query string and its path', async () => {
+      const limit = expectValidationError(await app.inject({ method: 'GET', url: '/cases?limit=abc' }), 'querystring/limit');
+      expect(limit.message).toContain('"abc"');
+      expectValidationError(await app.inject({ method: 'GET', url: '/cases?limit=0' }), 'querystring/limit');
+      expectValidationError(await post('/cases/c/events?score=maybe', { name: 'x' }), 'querystring/score');
+      // None of these created the case.
+      expect((await app.inject({ method: 'GET', url: '/cases/c' })).statusCode).toBe(404);
+    });
+
+    it('lists every wrong field in details', async () => {
+      const body = expectError(await post('/cases/c/events', { name: 1, timestamp: [], attributes: 'x' }), 400, 'validation_error');
+      expect(body.details.map((d) => d.path).sort()).toEqual(['body/attributes', 'body/name', 'body/timestamp']);
+    });
+  });
+
+  describe('non-finite numbers', () => {
+    it('refuses a JSON number that overflows to Infinity (1e400), with the path', async () => {
+      for (const literal of ['1e400', '-1e400']) {
+        const body = expectValidationError(await postRaw('/anomaly', `{"events": [], "input_marking": {"p_application": ${literal}}}`), 'body/input_marking/p_application');
+        expect(body.message).toMatch(/finite/);
+        expect(body.message).toContain(literal.startsWith('-') ? '-Infinity' : 'Infinity');
+      }
+      expectValidationError(await postRaw('/forward', '{"input_marking": {}, "input_values": {"p_application": 1e999}}'), 'body/input_values/p_application');
+      expectValidationError(await postRaw('/cases/c/events', '{"name": "x", "attributes": {"risk_score": 1e400}}'), 'body/attributes/risk_score');
+      expectValidationError(await postRaw('/cases/c/events', '{"name": "x", "timestamp": 1e400}'), 'body/timestamp');
+    });
+
+    it.each(['nan', 'inf', '-inf', 'Infinity', ' NaN ', '-iNfInItY'])('refuses the numeric string %j with 400 at body/input_marking/p_application', async (text) => {
+      const body = expectError(await post('/anomaly', { events: [], input_marking: { p_application: text } }), 400, 'invalid_input');
+      expect(body.message).toBe(`body/input_marking/p_application: must be a finite number, got ${JSON.stringify(text)}`);
+      expect(body.details).toEqual([{ path: 'body/input_marking/p_application', message: `must be a finite number, got ${JSON.stringify(text)}` }]);
+    });
+
+    it('refuses non-finite numeric strings on /forward and in input_values too', async () => {
+      const forward = expectError(await post('/forward', { input_marking: { p_application: 'inf' } }), 400, 'invalid_input');
+      expect(forward.details[0]!.path).toBe('body/input_marking/p_application');
+      const values = expectError(await post('/anomaly', { events: [], input_marking: {}, input_values: { p_other: '-nan' } }), 400, 'invalid_input');
+      expect(values.details[0]!.path).toBe('body/input_values/p_other');
+    });
+
+    it('refuses strings Python’s float() would not read', async () => {
+      for (const text of ['', ' ', 'abc', '0x10', '1,5', '1__0', '_1', '1e', 'True']) {
+        const body = expectError(await post('/anomaly', { events: [], input_marking: { p_application: text } }), 400, 'invalid_input');
+        expect(body.message).toBe(`body/input_marking/p_application: must be a number, got ${JSON.stringify(text)}`);
+      }
+    });
+  });
+
+  describe('numeric strings as Python float() reads them', () => {
+    it('scores "0.9", " 9e-1 ", "+.9" and "0.90\\n" exactly as the number 0.9', async () => {
+      const events = [{ name: 'approve loan' }];
+      const reference = await score({ events, input_marking: { p_application: 0.9 } });
+      for (const text of ['0.9', ' 9e-1 ', '+.9', '0.90\n', '\t0.9']) {
+        expect(await score({ events, input_marking: { p_application: text } }), JSON.stringify(text)).toEqual(reference);
+      }
+      // The reference is not a constant: another marking gives another score.
+      expect(await score({ events, input_marking: { p_application: 0.1 } })).not.toEqual(reference);
+    });
+
+    it('reads digit-group underscores as Python does ("1_0" is 10)', async () => {
+      const ten = await score({ events: [], input_marking: { p_application: 10 } });
+      expect(await score({ events: [], input_marking: { p_application: '1_0' } })).toEqual(ten);
+      expect(await score({ events: [], input_marking: { p_application: '0.5' } })).not.toEqual(ten);
+    });
+  });
+
+  describe('empty event names', () => {
+    it('refuses an empty name on /cases/:id/events with 400 at body/name, and creates no case', async () => {
+      const body = expectValidationError(await post('/cases/empty-name/events', { name: '', attributes: { risk_score: '0.9' } }), 'body/name');
+      expect(body.message).toContain('""');
+      expect((await app.inject({ method: 'GET', url: '/cases/empty-name' })).statusCode).toBe(404);
+    });
+
+    it('refuses an empty name on /events at the event’s path, and applies none of the events', async () => {
+      expectValidationError(await post('/events', { events: [{ case_id: 'e1', name: 'approve loan' }, { case_id: 'e1', name: '' }] }), 'body/events/1/name');
+      expect((await app.inject({ method: 'GET', url: '/cases/e1' })).statusCode).toBe(404);
+    });
+
+    it('accepts "" on /anomaly as PETRA does: a name that matches no label, ignored', async () => {
+      const withEmpty = await score({ events: [{ name: '' }, { name: 'decline loan' }], input_marking: { p_application: 0.3 } });
+      const without = await score({ events: [{ name: 'decline loan' }], input_marking: { p_application: 0.3 } });
+      expect(withEmpty).toEqual(without);
+    });
+  });
+
+  describe('routes and methods', () => {
+    it('answers unknown routes with 404 not_found naming method and path', async () => {
+      for (const [method, url] of [
+        ['GET', '/nope'],
+        ['POST', '/anomaly/nope'],
+        ['GET', '/cases/a/b/c'],
+        ['POST', '/score'],
+      ] as const) {
+        const body = expectError(await app.inject({ method, url }), 404, 'not_found');
+        expect(body.message).toContain(`${method} ${url}`);
+      }
+      const withQuery = expectError(await app.inject({ method: 'GET', url: '/nope?x=1' }), 404, 'not_found');
+      expect(withQuery.message).toContain('GET /nope');
+      expect(withQuery.message).not.toContain('x=1');
+    });
+
+    it.each([
+      { method: 'GET', url: '/anomaly', allow: 'POST' },
+      { method: 'PUT', url: '/anomaly/batch', allow: 'POST' },
+      { method: 'DELETE', url: '/cases/x', allow: 'GET, HEAD' },
+      { method: 'GET', url: '/cases/x/events', allow: 'POST' },
+      { method: 'GET', url: '/cases/x/close', allow: 'POST' },
+      { method: 'GET', url: '/events', allow: 'POST' },
+      { method: 'POST', url: '/healthz', allow: 'GET, HEAD' },
+      { method: 'PATCH', url: '/forward', allow: 'POST' },
+    ] as const)('answers $method $url with 405 and allow: $allow', async ({ method, url, allow }) => {
+      const response = await app.inject({ method, url });
+      const body = expectError(response, 405, 'method_not_allowed');
+      expect(response.headers.allow).toBe(allow);
+      expect(body.message).toBe(`${method} is not allowed on ${url}; allowed: ${allow}`);
+    });
+
+    it('answers an unknown case with 404 case_not_found on GET and on close', async () => {
+      const get = expectError(await app.inject({ method: 'GET', url: '/cases/never-seen' }), 404, 'case_not_found');
+      expect(get.message).toContain('never-seen');
+      expect(get.details).toEqual([{ path: 'params/id', message: get.message }]);
+      const close = expectError(await app.inject({ method: 'POST', url: '/cases/never-seen/close' }), 404, 'case_not_found');
+      expect(close.message).toContain('never-seen');
+    });
+  });
+
+  describe('attributes the sidecar spec needs (input_marking omitted)', () => {
+    it('answers a missing attribute with 422 missing_attribute naming attribute and place', async () => {
+      for (const payload of [{ events: [{ name: 'approve loan' }] }, { events: [], attributes: { riskscore: '0.9' } }]) {
+        const body = expectError(await post('/anomaly', payload), 422, 'missing_attribute');
+        expect(body.message).toBe("trace missing attribute 'risk_score' required by input_marking for place 'p_application'");
+        expect(body.details).toEqual([{ path: 'body/attributes/risk_score', message: body.message }]);
+      }
+    });
+
+    it.each([
+      { value: 'abc', shown: '"abc"' },
+      { value: true, shown: '"True"' },
+      { value: null, shown: '"None"' },
+      { value: '', shown: '""' },
+    ])('answers the non-numeric attribute $value with 422 non_numeric_attribute', async ({ value, shown }) => {
+      const body = expectError(await post('/anomaly', { events: [], attributes: { risk_score: value } }), 422, 'non_numeric_attribute');
+      expect(body.message).toBe(`attribute 'risk_score' = ${shown} required by input_marking for place 'p_application' is not a finite number`);
+      expect(body.details[0]!.path).toBe('body/attributes/risk_score');
+    });
+
+    it('derives the marking from a numeric attribute exactly as from input_marking', async () => {
+      const events = [{ name: 'decline loan' }];
+      expect(await score({ events, attributes: { risk_score: ' 0.25 ' } })).toEqual(await score({ events, input_marking: { p_application: 0.25 } }));
+      expect(await score({ events, attributes: { risk_score: 0.25 } })).toEqual(await score({ events, input_marking: { p_application: 0.25 } }));
+    });
+  });
+
+  describe('/anomaly/batch with bad items among good ones', () => {
+    it('gives each bad item an error entry at its own path and scores the others, in order', async () => {
+      const good0 = { events: [{ name: 'approve loan' }], input_marking: { p_application: 0.9 } };
+      const good2 = { events: [{ name: 'decline loan' }], attributes: { risk_score: '0.1' } };
+      const traces = [
+        good0,
+        { events: [], input_marking: { p_application: 'inf' } },
+        good2,
+        { events: [{ name: 'approve loan' }], attributes: {} },
+        { events: 'approve loan' },
+        { events: [], attributes: { risk_score: 'abc' } },
+      ];
+      const response = await post('/anomaly/batch', { traces });
+      expect(response.statusCode, response.body).toBe(200);
+      const { results, scored, errors } = response.json<{ results: BatchItem[]; scored: number; errors: number }>();
+      expect({ scored, errors }).toEqual({ scored: 2, errors: 4 });
+      expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
+
+      const scoreOf = (item: BatchItem | undefined): Score => {
+        if (item === undefined || 'error' in item) return expect.fail(`expected a score, got ${JSON.stringify(item)}`);
+        return { trace_score: item.trace_score, per_transition_residuals: item.per_transition_residuals };
+      };
+      const errorOf = (item: BatchItem | undefined): ErrorBody => {
+        if (item === undefined || !('error' in item)) return expect.fail(`expected an error, got ${JSON.stringify(item)}`);
+        return item.error;
+      };
+      expect(scoreOf(results[0])).toEqual(await score(good0));
+      expect(scoreOf(results[2])).toEqual(await score(good2));
+
+      const nonFinite = errorOf(results[1]);
+      expect(nonFinite.error).toBe('invalid_input');
+      expect(nonFinite.details[0]!.path).toBe('body/traces/1/input_marking/p_application');
+      expect(nonFinite.message).toContain('body/traces/1');
+
+      const missing = errorOf(results[3]);
+      expect(missing.error).toBe('missing_attribute');
+      expect(missing.details[0]!.path).toBe('body/traces/3/attributes/risk_score');
+      expect(missing.message).toContain("'risk_score'");
+      expect(missing.message).toContain("'p_application'");
+
+      const wrongType = errorOf(results[4]);
+      expect(wrongType.error).toBe('validation_error');
+      expect(wrongType.details[0]!.path).toBe('body/traces/4/events');
+      expect(wrongType.message.startsWith('body/traces/4/events: ')).toBe(true);
+
+      const nonNumeric = errorOf(results[5]);
+      expect(nonNumeric.error).toBe('non_numeric_attribute');
+      expect(nonNumeric.details[0]!.path).toBe('body/traces/5/attributes/risk_score');
+    });
+
+    it('answers a batch of only bad items with 200 and no scores', async () => {
+      const response = await post('/anomaly/batch', { traces: [1, null, 'x'] });
+      expect(response.statusCode, response.body).toBe(200);
+      const { results, scored, errors } = response.json<{ results: BatchItem[]; scored: number; errors: number }>();
+      expect({ scored, errors }).toEqual({ scored: 0, errors: 3 });
+      expect(results.map((r) => ('error' in r ? r.error.details[0]?.path : undefined))).toEqual(['body/traces/0', 'body/traces/1', 'body/traces/2']);
+    });
+  });
+
+  describe('input keys that are no ONNX input', () => {
+    it('lists them in ignored_inputs and leaves the PETRA fields exactly as without them', async () => {
+      const events = [{ name: 'approve loan' }];
+      const plain = await score({ events, input_marking: { p_application: 0.7 } });
+      expect(plain).not.toHaveProperty('ignored_inputs');
+      const extra = await score({ events, input_marking: { p_application: 0.7, p_unknown: 1, t_approve: 0.3 }, input_values: { p_application: 2, 'a/b': 5 } });
+      expect(extra.ignored_inputs).toEqual(['/input_marking/p_unknown', '/input_marking/t_approve', '/input_values/p_application', '/input_values/a~1b']);
+      expect({ trace_score: extra.trace_score, per_transition_residuals: extra.per_transition_residuals }).toEqual(plain);
+    });
+
+    it('does the same on /forward', async () => {
+      const plain = await post('/forward', { input_marking: { p_application: 0.7 } });
+      const extra = await post('/forward', { input_marking: { p_application: 0.7, p_approved: 0.5 } });
+      const plainBody = plain.json<{ transition_activations: Record<string, number>; ignored_inputs?: string[] }>();
+      const extraBody = extra.json<{ transition_activations: Record<string, number>; ignored_inputs?: string[] }>();
+      expect(plainBody.ignored_inputs).toBeUndefined();
+      expect(extraBody.ignored_inputs).toEqual(['/input_marking/p_approved']);
+      expect(extraBody.transition_activations).toEqual(plainBody.transition_activations);
+    });
+
+    it('still validates the ignored values: a non-finite one is a 400', async () => {
+      const body = expectError(await post('/anomaly', { events: [], input_marking: { p_unknown: 'nan' } }), 400, 'invalid_input');
+      expect(body.details[0]!.path).toBe('body/input_marking/p_unknown');
+    });
+  });
+
+  it('never answers 5xx to a zoo of odd requests', async () => {
+    const deep: Record<string, unknown> = {};
+    let cursor = deep;
+    for (let i = 0; i < 200; i++) cursor = cursor.x = {} as Record<string, unknown>;
+    const requests: InjectOptions[] = [
+      { method: 'POST', url: '/anomaly', payload: { events: [], input_marking: deep } },
+      { method: 'POST', url: '/anomaly', payload: { events: [], input_marking: { p_application: 1e308 } } },
+      { method: 'POST', url: '/anomaly', payload: { events: [], input_marking: { p_application: -1e308 } } },
+      { method: 'POST', url: '/anomaly', payload: { events: [], input_marking: { p_application: '1e39' } } },
+      { method: 'POST', url: '/anomaly', payload: { events: [{ name: '\u0000' }, { name: '💥'.repeat(100) }], attributes: { '': '' } } },
+      { method: 'POST', url: '/anomaly', payload: { events: [], attributes: { risk_score: '9'.repeat(400) } } },
+      { method: 'POST', url: '/anomaly', payload: { events: [], attributes: { risk_score: -0 } } },
+      { method: 'POST', url: '/anomaly', payload: { events: Array.from({ length: 50 }, () => ({ name: 5 })) } },
+      { method: 'POST', url: '/anomaly/batch', payload: { traces: [deep, [], { events: [], input_values: null, input_marking: {} }] } },
+      { method: 'POST', url: '/forward', payload: { input_marking: { p_application: '1' }, input_values: null } },
+      { method: 'POST', url: '/events', payload: { events: [{ case_id: 'z', name: 'x', attributes: { risk_score: null } }] } },
+      { method: 'POST', url: '/events?score=true', payload: { events: [{ case_id: 'z', name: 'x', attributes: { risk_score: 'nan' } }] } },
+      { method: 'GET', url: '/cases/z' },
+      { method: 'POST', url: '/cases/z/close' },
+      { method: 'POST', url: '/cases/z/close', payload: 'junk', headers: JSON_TYPE },
+      { method: 'GET', url: '/cases?after=&limit=1' },
+      { method: 'GET', url: '/cases?limit=1e3' },
+      { method: 'GET', url: '/cases?limit=-1' },
+      { method: 'POST', url: `/cases/${encodeURIComponent('a/b?c#d')}/events`, payload: { name: 'x' } },
+      { method: 'POST', url: '/cases/%20/events', payload: { name: 'x' } },
+      { method: 'POST', url: '/anomaly', payload: '{"events": [], "events": 1}', headers: JSON_TYPE },
+      { method: 'POST', url: '/anomaly', payload: '\uFEFF{"events": []}', headers: JSON_TYPE },
+      { method: 'POST', url: '/anomaly', payload: Buffer.from([0xff, 0xfe, 0x7b]), headers: JSON_TYPE },
+      { method: 'POST', url: '/anomaly', payload: '{"events": []}', headers: { 'content-type': 'application/json; charset=utf-16' } },
+      { method: 'OPTIONS', url: '/anomaly' },
+      { method: 'HEAD', url: '/anomaly' },
+    ];
+    for (const request of requests) {
+      const response = await app.inject(request);
+      const where = `${request.method ?? 'GET'} ${request.url as string}: ${response.body.slice(0, 300)}`;
+      expect(response.statusCode, where).toBeLessThan(500);
+      if (response.statusCode >= 400 && request.method !== 'HEAD') {
+        expect(Object.keys(response.json<ErrorBody>()).sort(), where).toEqual(['details', 'error', 'message']);
+      }
+    }
+  });
+});
+
+describe('oversized bodies', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ bodyLimit: 2048 });
+  });
+  afterAll(async () => app.close());
+
+  it('answers a body over --body-limit with 413 body_too_large naming the limit, on every POST route', async () => {
+    const padding = 'x'.repeat(2100);
+    for (const [url, payload] of [
+      ['/anomaly', { events: [{ name: padding }], input_marking: {} }],
+      ['/anomaly/batch', { traces: [{ events: [{ name: padding }] }] }],
+      ['/forward', { input_marking: { [padding]: 1 } }],
+      ['/cases/big/events', { name: padding }],
+      ['/events', { events: [{ case_id: 'big', name: padding }] }],
+    ] as const) {
+      const body = expectError(await app.inject({ method: 'POST', url, payload }), 413, 'body_too_large');
+      expect(body.message).toContain('2048 bytes');
+    }
+    expect((await app.inject({ method: 'GET', url: '/cases/big' })).statusCode).toBe(404);
+  });
+
+  it('accepts a body just under the limit', async () => {
+    const payload = JSON.stringify({ events: [{ name: 'y'.repeat(1900) }], input_marking: {} });
+    expect(payload.length).toBeLessThan(2048);
+    const response = await app.inject({ method: 'POST', url: '/anomaly', payload, headers: JSON_TYPE });
+    expect(response.statusCode, response.body).toBe(200);
+  });
+});
+
+describe('the value channel (credit_approval_coloured)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ bundle: modelPath('credit_approval_coloured') });
+  });
+  afterAll(async () => app.close());
+
+  it('names the value-channel attribute and place when it is missing or not numeric', async () => {
+    const missing = expectError(await app.inject({ method: 'POST', url: '/anomaly', payload: { events: [], attributes: {} } }), 422, 'missing_attribute');
+    expect(missing.message).toBe("trace missing attribute 'amount' required by input_values for place 'p_submitted'");
+    expect(missing.details[0]!.path).toBe('body/attributes/amount');
+    const text = expectError(await app.inject({ method: 'POST', url: '/anomaly', payload: { events: [], attributes: { amount: '1,000' } } }), 422, 'non_numeric_attribute');
+    expect(text.message).toContain("'amount'");
+    expect(text.message).toContain("'p_submitted'");
+  });
+
+  it('refuses a non-finite input_values entry with its path', async () => {
+    const body = expectError(await app.inject({ method: 'POST', url: '/anomaly', payload: { events: [], input_marking: {}, input_values: { p_submitted: 'Infinity' } } }), 400, 'invalid_input');
+    expect(body.details[0]!.path).toBe('body/input_values/p_submitted');
+  });
+});

@@ -1,0 +1,299 @@
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { testApp } from '../helpers/app.js';
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  details: { path: string; message: string }[];
+}
+
+interface Evaluation {
+  case_id: string;
+  n_events: number;
+  trace_score: number;
+  per_transition_residuals: Record<string, number>;
+  closed: boolean;
+}
+
+interface CaseList {
+  count: number;
+  case_ids: string[];
+}
+
+type StreamItem = Evaluation | { case_id: string; n_events: number; not_scored?: unknown } | { case_id: string; rejected: { limit: string; message: string } };
+
+function expectError(response: LightMyRequestResponse, status: number, error: string): ErrorBody {
+  expect(response.statusCode, response.body).toBe(status);
+  const body = response.json<ErrorBody>();
+  expect(Object.keys(body).sort()).toEqual(['details', 'error', 'message']);
+  expect(body.error).toBe(error);
+  return body;
+}
+
+function post(app: App, url: string, payload?: unknown): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'POST', url, payload: payload as InjectOptions['payload'] });
+}
+
+async function listCases(app: App, query = ''): Promise<CaseList> {
+  const response = await app.inject({ method: 'GET', url: `/cases${query}` });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json<CaseList>();
+}
+
+async function evaluation(app: App, caseId: string): Promise<Evaluation> {
+  const response = await app.inject({ method: 'GET', url: `/cases/${encodeURIComponent(caseId)}` });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json<Evaluation>();
+}
+
+async function sendEvent(app: App, caseId: string, name: string, attributes?: Record<string, string>): Promise<{ case_id: string; n_events: number }> {
+  const response = await post(app, `/cases/${encodeURIComponent(caseId)}/events`, attributes === undefined ? { name } : { name, attributes });
+  expect(response.statusCode, response.body).toBe(202);
+  return response.json<{ case_id: string; n_events: number }>();
+}
+
+const events = (n: number, caseId = 'c'): { case_id: string; name: string; attributes: Record<string, string> }[] =>
+  Array.from({ length: n }, () => ({ case_id: caseId, name: 'approve loan', attributes: { risk_score: '0.9' } }));
+
+describe('maxEventsPerRequest (413 too_many_items, nothing applied)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ maxEventsPerRequest: 3 });
+  });
+  afterAll(async () => app.close());
+
+  it('POST /events: 3 events pass, 4 are refused whole', async () => {
+    const ok = await post(app, '/events', { events: events(3, 'ok') });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json<{ accepted: number }>().accepted).toBe(3);
+
+    const body = expectError(await post(app, '/events', { events: events(4, 'too-many') }), 413, 'too_many_items');
+    expect(body.message).toBe('body/events has 4 events, more than the 3 allowed in one request (--max-events-per-request)');
+    expect(body.details).toEqual([{ path: 'body/events', message: body.message }]);
+    // None of the four was applied.
+    expect((await app.inject({ method: 'GET', url: '/cases/too-many' })).statusCode).toBe(404);
+    expect((await listCases(app)).case_ids).toEqual(['ok']);
+  });
+
+  it('POST /anomaly/batch: 3 traces pass, 4 are refused', async () => {
+    const trace = { events: [{ name: 'approve loan' }], input_marking: { p_application: 0.9 } };
+    const ok = await post(app, '/anomaly/batch', { traces: [trace, trace, trace] });
+    expect(ok.statusCode, ok.body).toBe(200);
+    const body = expectError(await post(app, '/anomaly/batch', { traces: [trace, trace, trace, trace] }), 413, 'too_many_items');
+    expect(body.details[0]!.path).toBe('body/traces');
+    expect(body.message).toContain('4 traces');
+  });
+
+  it('POST /anomaly: 3 events pass, 4 are refused', async () => {
+    const ok = await post(app, '/anomaly', { events: events(3), input_marking: {} });
+    expect(ok.statusCode, ok.body).toBe(200);
+    const body = expectError(await post(app, '/anomaly', { events: events(4), input_marking: {} }), 413, 'too_many_items');
+    expect(body.details[0]!.path).toBe('body/events');
+  });
+
+  it('a batch item with too many events gets its own error entry; the others are scored', async () => {
+    const good = { events: [{ name: 'approve loan' }], input_marking: { p_application: 0.9 } };
+    const response = await post(app, '/anomaly/batch', { traces: [good, { events: events(4), input_marking: {} }, good] });
+    expect(response.statusCode, response.body).toBe(200);
+    const { results, scored, errors } = response.json<{ results: ({ index: number; error: ErrorBody } | { index: number; trace_score: number })[]; scored: number; errors: number }>();
+    expect({ scored, errors }).toEqual({ scored: 2, errors: 1 });
+    const bad = results[1];
+    if (bad === undefined || !('error' in bad)) return expect.fail(`expected an error entry, got ${JSON.stringify(bad)}`);
+    expect(bad.error.error).toBe('too_many_items');
+    expect(bad.error.details[0]!.path.startsWith('body/traces/1/')).toBe(true);
+    expect(results.filter((r) => 'trace_score' in r).map((r) => r.index)).toEqual([0, 2]);
+  });
+});
+
+describe('maxAttributesPerCase (422, the case unchanged)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ maxAttributesPerCase: 2 });
+  });
+  afterAll(async () => app.close());
+
+  it('refuses an event that would add a third attribute name, and leaves the case exactly as it was', async () => {
+    await sendEvent(app, 'attrs', 'decline loan', { risk_score: '0.9', channel: 'web' });
+    const before = await evaluation(app, 'attrs');
+    expect(before.n_events).toBe(1);
+
+    // The refused event would change risk_score, add a label and a third name: none of it may stick.
+    const refused = expectError(await post(app, '/cases/attrs/events', { name: 'approve loan', attributes: { risk_score: '0.1', branch: 'x' } }), 422, 'max_attributes_per_case');
+    expect(refused.message).toBe("case 'attrs' would have 3 attributes, more than the 2 one case may have");
+    expect(refused.details[0]!.path).toBe('body/attributes');
+    expect(await evaluation(app, 'attrs')).toEqual(before);
+
+    // Also when scoring was asked for.
+    expectError(await post(app, '/cases/attrs/events?score=true', { name: 'approve loan', attributes: { other: '1' } }), 422, 'max_attributes_per_case');
+    expect(await evaluation(app, 'attrs')).toEqual(before);
+
+    // Overwriting the names it has is fine (latest wins) and counts.
+    const updated = await sendEvent(app, 'attrs', 'decline loan', { risk_score: '0.1', channel: 'app' });
+    expect(updated.n_events).toBe(2);
+    const after = await evaluation(app, 'attrs');
+    expect(after.n_events).toBe(2);
+    expect(after.trace_score).not.toBe(before.trace_score);
+  });
+
+  it('refuses a new case whose first event already has too many attributes, creating nothing', async () => {
+    expectError(await post(app, '/cases/fat/events', { name: 'x', attributes: { a: '1', b: '2', c: '3' } }), 422, 'max_attributes_per_case');
+    expect((await app.inject({ method: 'GET', url: '/cases/fat' })).statusCode).toBe(404);
+  });
+
+  it('POST /events reports the refused event as a rejection entry and applies the rest', async () => {
+    const response = await post(app, '/events', {
+      events: [
+        { case_id: 's1', name: 'approve loan', attributes: { risk_score: '0.9' } },
+        { case_id: 's1', name: 'decline loan', attributes: { a: '1', b: '2' } },
+        { case_id: 's1', name: 'decline loan', attributes: { a: '1' } },
+      ],
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    const { accepted, results } = response.json<{ accepted: number; results: StreamItem[] }>();
+    expect(accepted).toBe(2);
+    expect(results).toEqual([
+      { case_id: 's1', n_events: 1 },
+      { case_id: 's1', rejected: { limit: 'max_attributes_per_case', message: "case 's1' would have 3 attributes, more than the 2 one case may have" } },
+      { case_id: 's1', n_events: 2 },
+    ]);
+  });
+});
+
+describe('maxEventsPerCase (422 until the case is closed)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ maxEventsPerCase: 3 });
+  });
+  afterAll(async () => app.close());
+
+  it('refuses the fourth event, keeps n_events at 3, and a close frees the id for a fresh case', async () => {
+    for (let i = 1; i <= 3; i++) expect((await sendEvent(app, 'long', 'approve loan', { risk_score: '0.9' })).n_events).toBe(i);
+    const body = expectError(await post(app, '/cases/long/events', { name: 'decline loan' }), 422, 'max_events_per_case');
+    expect(body.message).toBe("case 'long' already has 3 events, the most one case may have; close it");
+    expect(body.details[0]!.path).toBe('params/id');
+    const open = await evaluation(app, 'long');
+    expect(open.n_events).toBe(3);
+
+    const closed = await post(app, '/cases/long/close');
+    expect(closed.statusCode, closed.body).toBe(200);
+    const final = closed.json<Evaluation>();
+    expect({ n_events: final.n_events, closed: final.closed }).toEqual({ n_events: 3, closed: true });
+    // The refused decline never counted.
+    expect(final.per_transition_residuals).toEqual(open.per_transition_residuals);
+
+    expect((await sendEvent(app, 'long', 'decline loan')).n_events).toBe(1);
+  });
+});
+
+describe('maxOpenCases (the least recently touched case is evicted)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ maxOpenCases: 3, maxAttributesPerCase: 2 });
+  });
+  afterAll(async () => app.close());
+
+  it('evicts the case touched longest ago, keeps the others, and GET /cases shows which', async () => {
+    await sendEvent(app, 'a', 'approve loan');
+    await sendEvent(app, 'b', 'approve loan');
+    await sendEvent(app, 'c', 'approve loan');
+    // Touching a makes b the least recently touched.
+    expect((await sendEvent(app, 'a', 'decline loan')).n_events).toBe(2);
+    expect(await listCases(app)).toEqual({ count: 3, case_ids: ['a', 'b', 'c'] });
+
+    await sendEvent(app, 'd', 'approve loan');
+    expect(await listCases(app)).toEqual({ count: 3, case_ids: ['a', 'c', 'd'] });
+    expect((await app.inject({ method: 'GET', url: '/cases/b' })).statusCode).toBe(404);
+
+    // The survivors kept their state; an evicted id comes back as a fresh case.
+    expect((await sendEvent(app, 'a', 'approve loan')).n_events).toBe(3);
+    expect((await sendEvent(app, 'b', 'approve loan')).n_events).toBe(1);
+    expect(await listCases(app)).toEqual({ count: 3, case_ids: ['a', 'b', 'd'] });
+  });
+
+  it('does not evict anyone for a new case whose event is refused by another limit', async () => {
+    const before = await listCases(app);
+    expect(before.count).toBe(3);
+    expectError(await post(app, '/cases/refused/events', { name: 'x', attributes: { p: '1', q: '2', r: '3' } }), 422, 'max_attributes_per_case');
+    expect(await listCases(app)).toEqual(before);
+  });
+
+  it('a closed case frees its slot without evicting another', async () => {
+    await sendEvent(app, 'e', 'x', { risk_score: '0.5' });
+    const { case_ids } = await listCases(app);
+    expect(case_ids).toHaveLength(3);
+    expect((await post(app, '/cases/e/close')).statusCode).toBe(200);
+    await sendEvent(app, 'f', 'x');
+    expect(await listCases(app)).toEqual({ count: 3, case_ids: [...case_ids.filter((id) => id !== 'e'), 'f'].sort() });
+  });
+});
+
+describe('idle eviction (caseIdleTimeoutSeconds)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ caseIdleTimeoutSeconds: 1 });
+  });
+  afterAll(async () => app.close());
+
+  it('evicts a case idle for longer than the timeout at the next sweep, keeps a recent one, and counts it', async () => {
+    await sendEvent(app, 'sleepy', 'approve loan', { risk_score: '0.9' });
+    expect((await listCases(app)).case_ids).toEqual(['sleepy']);
+    // Timeout 1 s; the sweep runs every timeout/10 = 100 ms (src/plugins/cases.ts).
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    await sendEvent(app, 'awake', 'approve loan');
+    // At least one more sweep after 'awake' arrived: it must survive it.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await listCases(app)).toEqual({ count: 1, case_ids: ['awake'] });
+    expect((await app.inject({ method: 'GET', url: '/cases/sleepy' })).statusCode).toBe(404);
+    expect((await post(app, '/cases/sleepy/close')).statusCode).toBe(404);
+
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^petrascore_case_evictions_total\{reason="idle"\} 1$/m);
+  });
+});
+
+describe('GET /cases paging', () => {
+  let app: App;
+  const ids = ['c3', 'a1', 'e5', 'b2', 'd4', 'B0', '10', '9'];
+  // Code-unit order: digits, then upper case, then lower case; '10' before '9'.
+  const sorted = ['10', '9', 'B0', 'a1', 'b2', 'c3', 'd4', 'e5'];
+
+  beforeAll(async () => {
+    app = await testApp();
+    for (const id of ids) await sendEvent(app, id, 'approve loan');
+  });
+  afterAll(async () => app.close());
+
+  it('lists all ids sorted with the count by default', async () => {
+    expect(await listCases(app)).toEqual({ count: 8, case_ids: sorted });
+  });
+
+  it('pages with limit and after, the count always being all open cases', async () => {
+    expect(await listCases(app, '?limit=3')).toEqual({ count: 8, case_ids: ['10', '9', 'B0'] });
+    expect(await listCases(app, '?limit=3&after=B0')).toEqual({ count: 8, case_ids: ['a1', 'b2', 'c3'] });
+    expect(await listCases(app, '?limit=3&after=c3')).toEqual({ count: 8, case_ids: ['d4', 'e5'] });
+    expect(await listCases(app, '?limit=3&after=e5')).toEqual({ count: 8, case_ids: [] });
+    // `after` need not be an open id.
+    expect(await listCases(app, '?after=b')).toEqual({ count: 8, case_ids: ['b2', 'c3', 'd4', 'e5'] });
+    expect(await listCases(app, '?limit=1&after=')).toEqual({ count: 8, case_ids: ['10'] });
+  });
+
+  it('walks every page exactly once', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const { case_ids } = await listCases(app, `?limit=3${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`);
+      if (case_ids.length === 0) break;
+      seen.push(...case_ids);
+      after = case_ids.at(-1);
+    }
+    expect(seen).toEqual(sorted);
+  });
+
+  it('refuses a limit out of range', async () => {
+    for (const limit of ['0', '100001', 'x', '-3']) {
+      expectError(await app.inject({ method: 'GET', url: `/cases?limit=${limit}` }), 400, 'validation_error');
+    }
+  });
+});
