@@ -13,6 +13,12 @@ export type PyJson = null | boolean | number | PyInt | string | PyJson[] | { [ke
 
 /** Python's `repr(float)`: the shortest round-trip digits (which JS computes too), laid out Python's way. */
 export function pythonFloatRepr(x: number): string {
+  // Between 1e-4 and 1e16 both languages print the shortest digits without an exponent; Python adds ".0" to integers.
+  const magnitude = Math.abs(x);
+  if (magnitude >= 1e-4 && magnitude < 1e16) {
+    const text = String(x);
+    return Number.isInteger(x) ? `${text}.0` : text;
+  }
   if (Number.isNaN(x)) return 'NaN';
   if (x === Number.POSITIVE_INFINITY) return 'Infinity';
   if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
@@ -33,7 +39,11 @@ export function pythonFloatRepr(x: number): string {
   return `${sign}${integer}.${fraction === '' ? '0' : fraction}`;
 }
 
-function pythonString(s: string): string {
+// Printable ASCII without quote or backslash is written as is; anything else goes through the escaper.
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+export function pythonString(s: string): string {
+  if (PLAIN_ASCII.test(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const code = ch.codePointAt(0)!;
@@ -54,6 +64,13 @@ function pythonString(s: string): string {
 }
 
 
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** Python orders keys by code point; JS's default sort (UTF-16 units) agrees unless a key holds a surrogate pair. */
+function sortKeys(keys: string[]): string[] {
+  return keys.some((k) => SURROGATE.test(k)) ? keys.sort(compareCodePoints) : keys.sort();
+}
+
 export function dumpsPython(value: PyJson, indent?: number, level = 0): string {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
@@ -67,7 +84,7 @@ export function dumpsPython(value: PyJson, indent?: number, level = 0): string {
     if (value.length === 0) return '[]';
     return `[${value.map((v) => pad + dumpsPython(v, indent, level + 1)).join(separator)}${close}]`;
   }
-  const keys = Object.keys(value).sort(compareCodePoints);
+  const keys = sortKeys(Object.keys(value));
   if (keys.length === 0) return '{}';
   return `{${keys.map((k) => `${pad}${pythonString(k)}: ${dumpsPython(value[k]!, indent, level + 1)}`).join(separator)}${close}}`;
 }

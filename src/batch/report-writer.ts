@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { dumpsPython } from './python-json.js';
+import { formatEntry } from './format-entry.js';
 import type { ReportEntry } from './score-log.js';
 
 export type OutputFormat = 'json' | 'ndjson';
@@ -20,8 +20,8 @@ export class ReportWriter {
 
   write(entry: ReportEntry): void | Promise<void> {
     let text: string;
-    if (this.format === 'ndjson') text = `${dumpsPython(entry)}\n`;
-    else text = `${this.count === 0 ? '[' : ','}\n  ${dumpsPython(entry, 2, 1)}`;
+    if (this.format === 'ndjson') text = `${formatEntry(entry, false)}\n`;
+    else text = `${this.count === 0 ? '[' : ','}\n  ${formatEntry(entry, true)}`;
     this.count++;
     if (this.out.write(text)) return this.draining;
     // One waiter for the whole backlog, however many writes hit the full buffer before it drains.

@@ -4,11 +4,13 @@ import { SpecResolutionError } from '../scoring/input-errors.js';
 import { rowFromAttributes } from '../scoring/inputs.js';
 import type { Observed } from '../scoring/observed.js';
 import { observeNames } from '../scoring/residuals.js';
-import { PyInt, type PyJson } from './python-json.js';
+import type { TraceScore } from '../scoring/residuals.js';
 import { pythonStrRepr } from './python-repr.js';
 
-/** One entry of petra-score's report, ready for the Python JSON writer. */
-export type ReportEntry = { [key: string]: PyJson };
+/** One entry of petra-score's report: a trace's score, or why it has none. */
+export type ReportEntry =
+  | { index: number; attributes: Record<string, string>; score: TraceScore }
+  | { index: number; attributes: Record<string, string>; error: string };
 
 export interface ScoreLogStats {
   traces: number;
@@ -23,10 +25,6 @@ function errorText(error: SpecResolutionError): string {
   return error.reason === 'missing_attribute' ? `missing attribute: ${pythonStrRepr(error.message)}` : `non-numeric attribute: ${error.message}`;
 }
 
-function errorEntry(index: number, attributes: Record<string, string>, error: string): ReportEntry {
-  return { attributes, error, trace_index: new PyInt(index) };
-}
-
 /**
  * Scores a log in input order, `batchSize` traces per ONNX run, handing each entry to `emit` in order. The marking
  * comes from the bundle's specs applied to the trace attributes, exactly as petra-score does.
@@ -37,6 +35,7 @@ export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem
   const stats: ScoreLogStats = { traces: 0, errors: 0 };
   // Entries wait here, in order, until the batch they belong to is scored.
   type Pending = { kind: 'done'; entry: ReportEntry } | { kind: 'scored'; index: number; attributes: Record<string, string>; slot: number };
+  const errorEntry = (index: number, attributes: Record<string, string>, error: string): Pending => ({ kind: 'done', entry: { index, attributes, error } });
   let pending: Pending[] = [];
   let rows = new Float32Array(batchSize * width);
   let observed: Observed[] = [];
@@ -48,8 +47,7 @@ export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem
     for (const p of pending) {
       if (p.kind === 'done') backpressure = emit(p.entry);
       else {
-        const score = scores[p.slot]!;
-        backpressure = emit({ attributes: p.attributes, per_transition_residuals: score.per_transition_residuals, trace_index: new PyInt(p.index), trace_score: score.trace_score });
+        backpressure = emit({ index: p.index, attributes: p.attributes, score: scores[p.slot]! });
       }
     }
     await backpressure;
@@ -63,7 +61,7 @@ export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem
     stats.traces++;
     if (isLogTraceError(item)) {
       stats.errors++;
-      pending.push({ kind: 'done', entry: errorEntry(item.index, item.attributes, item.error) });
+      pending.push(errorEntry(item.index, item.attributes, item.error));
       continue;
     }
     const row = rows.subarray(observed.length * width, (observed.length + 1) * width);
@@ -73,7 +71,7 @@ export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem
     } catch (error) {
       if (!(error instanceof SpecResolutionError)) throw error;
       stats.errors++;
-      pending.push({ kind: 'done', entry: errorEntry(item.index, item.attributes, errorText(error)) });
+      pending.push(errorEntry(item.index, item.attributes, errorText(error)));
       continue;
     }
     pending.push({ kind: 'scored', index: item.index, attributes: item.attributes, slot: observed.length });
