@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-import { inspect, validate } from './inspect.js';
-import { score } from './score.js';
-import { serve } from './serve.js';
 
 const USAGE = `Usage: petrascore <command> [options]
 
@@ -14,7 +11,15 @@ Commands:
 
 Run 'petrascore <command> --help' for a command's options.`;
 
-const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { serve, score, inspect, validate };
+type Command = (argv: readonly string[]) => Promise<number>;
+
+// Loaded on demand: `score` need not pay for Fastify and Swagger at start-up, nor `serve` for the log parsers.
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serve,
+  score: async () => (await import('./score.js')).score,
+  inspect: async () => (await import('./inspect.js')).inspect,
+  validate: async () => (await import('./inspect.js')).validate,
+};
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -26,12 +31,12 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const run = commands[command];
-  if (run === undefined) {
+  const load = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (load === undefined) {
     process.stderr.write(`petrascore: unknown command '${command}'\n\n${USAGE}\n`);
     return 2;
   }
-  return run(rest);
+  return (await load())(rest);
 }
 
 main(process.argv.slice(2)).then(
