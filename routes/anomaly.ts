@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
 import { checkCount } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
+import { observeNames } from '../src/scoring/residuals.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
 import { errorResponses } from '../src/schemas/common.js';
 
@@ -22,7 +23,9 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
     async (request) => {
       checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
       const { row, observed, ignored } = prepareTrace(app.petra.net, request.body);
+      const started = performance.now();
       const score = await app.petra.scorer.score(row, observed);
+      app.live.anomaly(request.id, request.body, score, observed, performance.now() - started);
       return ignored.length > 0 ? { ...score, ignored_inputs: ignored } : score;
     },
   );
@@ -40,8 +43,18 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
     },
     async (request) => {
       checkCount('body/traces', request.body.traces.length, maxEventsPerRequest, 'traces');
+      const started = performance.now();
       const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
-      for (const item of outcome.results) if ('error' in item) app.metrics.clientErrors.inc({ error: item.error.error });
+      const latencyMs = performance.now() - started;
+      for (const item of outcome.results) {
+        if ('error' in item) {
+          app.metrics.clientErrors.inc({ error: item.error.error });
+          continue;
+        }
+        // The item passed the /anomaly schema, so it has its events.
+        const trace = request.body.traces[item.index] as AnomalyRequest;
+        app.live.anomalyBatchItem(request.id, item.index, trace, item, observeNames(app.petra.net, trace.events.map((e) => e.name)), latencyMs);
+      }
       return outcome;
     },
   );

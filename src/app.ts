@@ -5,16 +5,21 @@ import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
+import { livePlugin } from './plugins/live.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { petraPlugin } from './plugins/petra.js';
 import { requestLogPlugin } from './plugins/request-log.js';
 import anomalyRoutes from '../routes/anomaly.js';
 import casesRoutes from '../routes/cases.js';
+import dashboardRoutes from '../routes/dashboard.js';
+import counterfactualRoutes from '../routes/counterfactual.js';
 import eventsRoutes from '../routes/events.js';
 import forwardRoutes from '../routes/forward.js';
 import healthRoutes from '../routes/health.js';
+import liveRoutes from '../routes/live.js';
 import metricsRoutes from '../routes/metrics.js';
 import schemaRoutes from '../routes/schema.js';
+import sensitivityRoutes from '../routes/sensitivity.js';
 
 export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'logLevel' | 'shutdownTimeoutMs'>;
 
@@ -55,7 +60,10 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
       },
     },
   });
+  // Before the cases: the evaluator reports events, evaluations and evictions to the live view.
+  await app.register(livePlugin, config);
   await app.register(casesPlugin, {
+    observer: app.live.caseObserver,
     maxOpenCases: config.maxOpenCases,
     idleTimeoutMs: config.caseIdleTimeoutSeconds * 1000,
     maxEventsPerCase: config.maxEventsPerCase,
@@ -70,5 +78,9 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   await app.register(anomalyRoutes, limits);
   await app.register(casesRoutes);
   await app.register(eventsRoutes, limits);
+  await app.register(liveRoutes);
+  await app.register(dashboardRoutes);
+  await app.register(counterfactualRoutes, { maxBatchRows: config.maxBatchRows });
+  await app.register(sensitivityRoutes, { maxBatchRows: config.maxBatchRows });
   return app;
 }

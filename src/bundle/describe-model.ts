@@ -1,4 +1,5 @@
 import type { Static } from '@sinclair/typebox';
+import { flippablePlaces } from '../diagnostics/net-nodes.js';
 import type { SchemaResponse } from '../schemas/service.js';
 import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
 import type { Bundle } from './load-bundle.js';
@@ -24,6 +25,7 @@ export function describeModel(bundle: Bundle): Static<typeof SchemaResponse> {
     initial_marking: sidecar.initial_marking ?? {},
     input_marking_spec: markingSpec,
     input_values_spec: valuesSpec,
+    flippable_places: flippablePlaces(net),
     versions: {
       petrascore: PETRASCORE_VERSION,
       onnxruntime: ONNXRUNTIME_VERSION,

@@ -43,11 +43,34 @@ export type StreamItem = Evaluation | Acknowledgement | Rejection;
 
 export type EventOutcome = { kind: 'acknowledged'; ack: Acknowledgement } | { kind: 'evaluated'; evaluation: Evaluation };
 
+/** Which call produced an evaluation: POST /cases/:id/events, GET /cases/:id, POST /cases/:id/close, POST /events. */
+export type EvaluationSource = 'stream_event' | 'case_score' | 'case_close' | 'events';
+
+export interface EvaluationContext {
+  /** The case state that was scored (its identity tells a closed case from a new one under the same id). */
+  state: CaseState;
+  /** The observed scored columns the score was computed with. */
+  observed: Observed;
+  /** Wall time of the inference the score came from (shared by all evaluations of one batched run). */
+  latencyMs: number;
+  source: EvaluationSource;
+}
+
+/**
+ * Told about every event applied and every evaluation made, synchronously and in order. Implementations must return
+ * quickly and never throw: they run on the scoring path (the live view's publisher is one).
+ */
+export interface EvaluatorObserver {
+  onEvent?(caseId: string, state: CaseState, created: boolean): void;
+  onEvaluated?(evaluation: Evaluation, context: EvaluationContext): void;
+}
+
 interface Snapshot {
   caseId: string;
   nEvents: number;
   row: Float32Array;
   observed: Observed;
+  state: CaseState;
 }
 
 export function scoreProblem(error: SpecResolutionError): ScoreProblem {
@@ -63,6 +86,7 @@ export class StreamingEvaluator {
   constructor(
     private readonly store: CaseStore,
     private readonly scorer: TraceScorer,
+    private readonly observer: EvaluatorObserver = {},
   ) {}
 
   get openCases(): number {
@@ -78,7 +102,9 @@ export class StreamingEvaluator {
   append(caseId: string, event: CaseEvent): CaseState {
     const column = this.scorer.net.labelColumn.get(event.name);
     const mark = column === undefined ? (o: Observed) => o : (o: Observed) => markObserved(o, column);
-    return this.store.record(caseId, mark, event.attributes).state;
+    const { state, created } = this.store.record(caseId, mark, event.attributes);
+    this.observer.onEvent?.(caseId, state, created);
+    return state;
   }
 
   async onEvent(caseId: string, event: CaseEvent, score: boolean): Promise<EventOutcome> {
@@ -86,7 +112,7 @@ export class StreamingEvaluator {
     if (!score) return { kind: 'acknowledged', ack: { case_id: caseId, n_events: state.nEvents } };
     const snapshot = this.trySnapshot(caseId, state);
     if ('problem' in snapshot) return { kind: 'acknowledged', ack: { case_id: caseId, n_events: state.nEvents, not_scored: snapshot.problem } };
-    return { kind: 'evaluated', evaluation: await this.evaluate(snapshot, false) };
+    return { kind: 'evaluated', evaluation: await this.evaluate(snapshot, false, 'stream_event') };
   }
 
   /**
@@ -117,23 +143,27 @@ export class StreamingEvaluator {
     const width = this.scorer.net.inputs.length;
     const rows = new Float32Array(pending.length * width);
     pending.forEach(({ snapshot }, i) => rows.set(snapshot.row, i * width));
+    const started = performance.now();
     const scores = await this.scorer.scoreMany(rows, pending.map(({ snapshot }) => snapshot.observed));
+    const latencyMs = performance.now() - started;
     pending.forEach(({ index, snapshot }, i) => {
-      items[index] = { case_id: snapshot.caseId, n_events: snapshot.nEvents, ...scores[i]!, closed: false };
+      const evaluation: Evaluation = { case_id: snapshot.caseId, n_events: snapshot.nEvents, ...scores[i]!, closed: false };
+      items[index] = evaluation;
+      this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs, source: 'events' });
     });
     return items;
   }
 
   /** Scores without closing. Throws UnknownCaseError or SpecResolutionError. */
   async scoreCase(caseId: string): Promise<Evaluation> {
-    return this.evaluate(this.snapshot(caseId, this.mustGet(caseId)), false);
+    return this.evaluate(this.snapshot(caseId, this.mustGet(caseId)), false, 'case_score');
   }
 
   /** Scores with `closed: true` and frees the case; a case that cannot be scored stays open (PETRA). */
   async closeCase(caseId: string): Promise<Evaluation> {
     const snapshot = this.snapshot(caseId, this.mustGet(caseId));
     this.store.delete(caseId);
-    return this.evaluate(snapshot, true);
+    return this.evaluate(snapshot, true, 'case_close');
   }
 
   private mustGet(caseId: string): CaseState {
@@ -143,7 +173,7 @@ export class StreamingEvaluator {
   }
 
   private snapshot(caseId: string, state: CaseState): Snapshot {
-    return { caseId, nEvents: state.nEvents, row: rowFromAttributes(this.scorer.net, state.attributes), observed: copyObserved(state.observed) };
+    return { caseId, nEvents: state.nEvents, row: rowFromAttributes(this.scorer.net, state.attributes), observed: copyObserved(state.observed), state };
   }
 
   private trySnapshot(caseId: string, state: CaseState): Snapshot | { problem: ScoreProblem } {
@@ -155,8 +185,11 @@ export class StreamingEvaluator {
     }
   }
 
-  private async evaluate(snapshot: Snapshot, closed: boolean): Promise<Evaluation> {
+  private async evaluate(snapshot: Snapshot, closed: boolean, source: EvaluationSource): Promise<Evaluation> {
+    const started = performance.now();
     const score = await this.scorer.score(snapshot.row, snapshot.observed);
-    return { case_id: snapshot.caseId, n_events: snapshot.nEvents, ...score, closed };
+    const evaluation: Evaluation = { case_id: snapshot.caseId, n_events: snapshot.nEvents, ...score, closed };
+    this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs: performance.now() - started, source });
+    return evaluation;
   }
 }

@@ -16,21 +16,57 @@ export interface ServeConfig {
   scoreEveryEvent: boolean;
   maxBatchRows: number;
   shutdownTimeoutMs: number;
+  laneAttribute: string;
+  alertThreshold: number;
+  alertLaneThresholds: string[];
+  alertExplanationFloor: number;
+  alertWebhooks: string[];
+  alertWebhookTimeoutMs: number;
+  alertWebhookRetries: number;
+  alertWebhookQueue: number;
+  alertWebhookBackoffMs: number;
+  liveRingSize: number;
+  liveMaxSubscribers: number;
+  liveSubscriberBuffer: number;
+  liveHeartbeatMs: number;
+  liveStatsIntervalMs: number;
 }
 
-type Kind = 'string' | 'integer' | 'boolean';
+/** `number` is any finite decimal; `list` is repeatable on the command line and whitespace-separated in the environment. */
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
 
 export interface OptionSpec {
   key: keyof ServeConfig;
   flag: string;
   env: string;
   kind: Kind;
-  default: string | number | boolean;
+  default: string | number | boolean | readonly string[];
   description: string;
   min?: number;
   max?: number;
   /** The only values a string option accepts. */
   choices?: readonly string[];
+  /** What --help shows for the value (default: N, X or VALUE by kind). */
+  metavar?: string;
+  /** For `string` and `list` options: what is wrong with one value, or undefined when it is acceptable. */
+  check?: (value: string) => string | undefined;
+}
+
+function checkHttpUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `'${value}' is not a URL`;
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : `'${value}' is not an http:// or https:// URL`;
+}
+
+function checkLaneThreshold(value: string): string | undefined {
+  const at = value.lastIndexOf('=');
+  const score = Number(value.slice(at + 1));
+  if (at <= 0 || value.slice(at + 1).trim() === '' || !Number.isFinite(score) || score < 0) return `'${value}' is not LANE=SCORE with a score of at least 0`;
+  return undefined;
 }
 
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
@@ -47,10 +83,24 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'scoreEveryEvent', flag: 'score-every-event', env: 'PETRASCORE_SCORE_EVERY_EVENT', kind: 'boolean', default: false, description: 'score the case on every streaming event (per request: ?score=true|false)' },
   { key: 'maxBatchRows', flag: 'max-batch-rows', env: 'PETRASCORE_MAX_BATCH_ROWS', kind: 'integer', default: 1024, min: 1, description: 'most rows in one ONNX run; concurrent requests share runs up to this size' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
+  { key: 'laneAttribute', flag: 'lane-attribute', env: 'PETRASCORE_LANE_ATTRIBUTE', kind: 'string', default: '', metavar: 'NAME', description: "case attribute whose value is the live view's lane (e.g. host, queue); empty: one lane per process (the scenario name)" },
+  { key: 'alertThreshold', flag: 'alert-threshold', env: 'PETRASCORE_ALERT_THRESHOLD', kind: 'number', default: 0.5, min: 0, description: 'an evaluation whose trace_score reaches this raises an alert (live feed, webhooks)' },
+  { key: 'alertLaneThresholds', flag: 'alert-lane-threshold', env: 'PETRASCORE_ALERT_LANE_THRESHOLDS', kind: 'list', default: [], metavar: 'LANE=SCORE', check: checkLaneThreshold, description: 'the alert threshold of one lane (repeatable; whitespace-separated in the env var)' },
+  { key: 'alertExplanationFloor', flag: 'alert-explanation-floor', env: 'PETRASCORE_ALERT_EXPLANATION_FLOOR', kind: 'number', default: 0.25, min: 0, max: 1, description: "an alert's explanation lists every transition whose residual exceeds this" },
+  { key: 'alertWebhooks', flag: 'alert-webhook', env: 'PETRASCORE_ALERT_WEBHOOKS', kind: 'list', default: [], metavar: 'URL', check: checkHttpUrl, description: 'URL to POST every alert to as JSON (repeatable; whitespace-separated in the env var)' },
+  { key: 'alertWebhookTimeoutMs', flag: 'alert-webhook-timeout', env: 'PETRASCORE_ALERT_WEBHOOK_TIMEOUT', kind: 'integer', default: 5000, min: 1, description: 'milliseconds one webhook delivery attempt may take' },
+  { key: 'alertWebhookRetries', flag: 'alert-webhook-retries', env: 'PETRASCORE_ALERT_WEBHOOK_RETRIES', kind: 'integer', default: 3, min: 0, max: 20, description: 'retries of a failed webhook delivery (network error, timeout, 408, 429, 5xx), with exponential backoff' },
+  { key: 'alertWebhookBackoffMs', flag: 'alert-webhook-backoff', env: 'PETRASCORE_ALERT_WEBHOOK_BACKOFF', kind: 'integer', default: 500, min: 1, description: 'milliseconds before the first webhook retry; doubles per retry, at most 30 s' },
+  { key: 'alertWebhookQueue', flag: 'alert-webhook-queue', env: 'PETRASCORE_ALERT_WEBHOOK_QUEUE', kind: 'integer', default: 1000, min: 1, description: 'alerts waiting per webhook; beyond it the oldest is dropped (logged, counted)' },
+  { key: 'liveRingSize', flag: 'live-ring-size', env: 'PETRASCORE_LIVE_RING_SIZE', kind: 'integer', default: 10000, min: 16, description: 'recent live events kept for replay after Last-Event-ID; older ids get a gap and a snapshot' },
+  { key: 'liveMaxSubscribers', flag: 'live-max-subscribers', env: 'PETRASCORE_LIVE_MAX_SUBSCRIBERS', kind: 'integer', default: 64, min: 0, description: 'concurrent GET /live streams; more get 503' },
+  { key: 'liveSubscriberBuffer', flag: 'live-subscriber-buffer', env: 'PETRASCORE_LIVE_SUBSCRIBER_BUFFER', kind: 'integer', default: 5000, min: 1, description: 'events a /live subscriber may fall behind while its connection is blocked; beyond it it is disconnected (it can resume)' },
+  { key: 'liveHeartbeatMs', flag: 'live-heartbeat', env: 'PETRASCORE_LIVE_HEARTBEAT', kind: 'integer', default: 15000, min: 100, description: 'milliseconds between comment heartbeats on idle /live streams' },
+  { key: 'liveStatsIntervalMs', flag: 'live-stats-interval', env: 'PETRASCORE_LIVE_STATS_INTERVAL', kind: 'integer', default: 1000, min: 0, description: 'milliseconds between live stats events; 0 none' },
 ];
 
 export function defaultConfig(): ServeConfig {
-  const config: Record<string, string | number | boolean> = {};
-  for (const option of SERVE_OPTIONS) config[option.key] = option.default;
+  const config: Record<string, string | number | boolean | string[]> = {};
+  for (const option of SERVE_OPTIONS) config[option.key] = Array.isArray(option.default) ? [...(option.default as readonly string[])] : (option.default as string | number | boolean);
   return config as unknown as ServeConfig;
 }

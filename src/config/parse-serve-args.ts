@@ -8,10 +8,20 @@ const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
 function convert(option: OptionSpec, raw: string | boolean, source: string): string | number | boolean {
-  if (option.kind === 'string') {
+  if (option.kind === 'string' || option.kind === 'list') {
     if (typeof raw !== 'string' || raw === '') throw new UsageError(`${source} needs a value`);
     if (option.choices !== undefined && !option.choices.includes(raw)) throw new UsageError(`${source} must be one of ${option.choices.join(', ')}, got '${raw}'`);
+    const problem = option.check?.(raw);
+    if (problem !== undefined) throw new UsageError(`${source}: ${problem}`);
     return raw;
+  }
+  if (option.kind === 'number') {
+    const text = String(raw).trim();
+    const value = Number(text);
+    if (text === '' || !Number.isFinite(value)) throw new UsageError(`${source} must be a number, got '${String(raw)}'`);
+    if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${value}`);
+    if (option.max !== undefined && value > option.max) throw new UsageError(`${source} must be at most ${option.max}, got ${value}`);
+    return value;
   }
   if (option.kind === 'boolean') {
     if (typeof raw === 'boolean') return raw;
@@ -30,9 +40,9 @@ function convert(option: OptionSpec, raw: string | boolean, source: string): str
 
 /** Flags win over environment variables, which win over defaults. */
 export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const option of SERVE_OPTIONS) {
-    options[option.flag] = { type: option.kind === 'boolean' ? 'boolean' : 'string' };
+    options[option.flag] = { type: option.kind === 'boolean' ? 'boolean' : 'string', multiple: option.kind === 'list' };
     if (option.kind === 'boolean') options[`no-${option.flag}`] = { type: 'boolean' };
   }
   let parsed;
@@ -42,12 +52,20 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     throw new UsageError((error as Error).message);
   }
   if (parsed.positionals.length > 1) throw new UsageError(`expected one bundle, got ${parsed.positionals.join(' ')}`);
-  const config = defaultConfig() as unknown as Record<string, string | number | boolean>;
+  const config = defaultConfig() as unknown as Record<string, string | number | boolean | string[]>;
   for (const option of SERVE_OPTIONS) {
+    if (option.kind === 'list') {
+      // Flags replace the environment's list rather than add to it, as for every other option.
+      const fromEnv = env[option.env];
+      if (fromEnv !== undefined && fromEnv.trim() !== '') config[option.key] = fromEnv.trim().split(/\s+/).map((v) => convert(option, v, option.env) as string);
+      const fromFlags = parsed.values[option.flag];
+      if (Array.isArray(fromFlags)) config[option.key] = fromFlags.map((v) => convert(option, v, `--${option.flag}`) as string);
+      continue;
+    }
     const fromEnv = env[option.env];
     if (fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
     const fromFlag = parsed.values[option.flag];
-    if (fromFlag !== undefined) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
+    if (fromFlag !== undefined && !Array.isArray(fromFlag)) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
     if (parsed.values[`no-${option.flag}`] === true) config[option.key] = false;
   }
   if (parsed.positionals[0] !== undefined) config.bundle = parsed.positionals[0];
@@ -56,7 +74,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
 
 export function serveUsage(): string {
   const lines = SERVE_OPTIONS.map((o) => {
-    const flag = o.kind === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag} ${o.kind === 'integer' ? 'N' : 'VALUE'}`;
+    const flag = o.kind === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag} ${o.metavar ?? (o.kind === 'integer' ? 'N' : o.kind === 'number' ? 'X' : 'VALUE')}`;
     const choices = o.choices === undefined ? '' : ` (${o.choices.join(', ')})`;
     return `  ${flag.padEnd(34)} ${o.description}${choices}\n  ${''.padEnd(34)} env ${o.env}, default ${JSON.stringify(o.default)}`;
   });

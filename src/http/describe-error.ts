@@ -3,9 +3,11 @@ import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyError } from 'fastify';
 import { CaseLimitError, UnknownCaseError } from '../cases/case-errors.js';
+import { DiagnosticsError } from '../diagnostics/errors.js';
 import { InvalidInputError, SpecResolutionError } from '../scoring/input-errors.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { RequestLimitError } from './request-limit.js';
+import { RunnerClosedError } from '../inference/onnx-runner.js';
 
 const MAX_DETAILS = 20;
 const MAX_SHOWN_STRING = 60;
@@ -187,8 +189,10 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     const path = error.limit === 'max_attributes_per_case' ? 'body/attributes' : 'params/id';
     return { status: 422, body: { error: error.limit, message: error.message, details: [{ path, message: error.message }] } };
   }
+  if (error instanceof DiagnosticsError) return { status: error.status, body: { error: error.code, message: error.message, details: [{ path: `body${error.path}`, message: error.message }] } };
   if (error instanceof UnknownCaseError) return { status: 404, body: { error: 'case_not_found', message: error.message, details: [{ path: 'params/id', message: error.message }] } };
   if (error instanceof RequestLimitError) return { status: 413, body: { error: 'too_many_items', message: error.message, details: [{ path: error.path, message: error.message }] } };
+  if (error instanceof RunnerClosedError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
   if (error instanceof MalformedJsonError) {
     return { status: 400, body: { error: 'malformed_json', message: error.message, details: [{ path: 'body', message: error.reason }] } };
   }

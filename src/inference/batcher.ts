@@ -27,8 +27,10 @@ export class InferenceBatcher {
 
   constructor(
     private readonly runner: OnnxRunner,
-    private readonly width: number,
-    private readonly outputs: number,
+    /** Inputs per row. */
+    readonly width: number,
+    /** Activations per row. */
+    readonly outputs: number,
     private readonly options: BatcherOptions,
     private readonly observer: BatchObserver = {},
   ) {}

@@ -11,8 +11,19 @@ export interface RunnerOptions {
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
+/** The session is closing or closed (the service is shutting down); callers answer 503. */
+export class RunnerClosedError extends Error {
+  constructor() {
+    super('the model is shutting down and takes no more work');
+    this.name = 'RunnerClosedError';
+  }
+}
+
 /** One ONNX session for one net: feeds column tensors `[batch]`, returns the `[batch, outputs]` activations row-major. */
 export class OnnxRunner {
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly net: Net,
@@ -54,7 +65,16 @@ export class OnnxRunner {
       for (let r = 0; r < count; r++) column[r] = rows[r * width + i]!;
       feeds[input.name] = new ort.Tensor('float32', column, [count]);
     });
-    const result = await this.session.run(feeds);
+    if (this.closed) throw new RunnerClosedError();
+    // onnxruntime-node runs the session on a later turn of the event loop; close() must wait for such runs.
+    const running = this.session.run(feeds);
+    this.inFlight.add(running);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await running;
+    } finally {
+      this.inFlight.delete(running);
+    }
     const output = result[this.outputName];
     if (output === undefined || !(output.data instanceof Float32Array)) throw new Error(`model produced no float32 output '${this.outputName}'`);
     const expected = count * this.net.outputs.length;
@@ -64,7 +84,11 @@ export class OnnxRunner {
     return output.data;
   }
 
+  /** Refuses new runs, lets the started ones finish, then frees the session. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
     await this.session.release();
   }
 }

@@ -54,6 +54,40 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly liveSubscribers = new Gauge({ name: 'petrascore_live_subscribers', help: 'Connected GET /live streams', registers: [this.registry] });
+
+  readonly liveEventsPublished = new Counter({
+    name: 'petrascore_live_events_published_total',
+    help: 'Events published on the live bus, by type (evaluation, alert, case_opened, case_closed, case_evicted, stats)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveEventsDropped = new Counter({
+    name: 'petrascore_live_events_dropped_total',
+    help: 'Events a /live subscriber never received because it was cut off for falling behind, by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveDisconnects = new Counter({
+    name: 'petrascore_live_disconnects_total',
+    help: 'GET /live streams ended, by reason (client_closed, overflow, shutdown)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly alertsRaised = new Counter({ name: 'petrascore_alerts_total', help: 'Alerts raised (evaluations that reached the alert threshold with a new explanation)', registers: [this.registry] });
+
+  readonly alertWebhookDeliveries = new Counter({
+    name: 'petrascore_alert_webhook_deliveries_total',
+    help: 'Alert webhook deliveries by outcome: sent, failed (retries exhausted or a 4xx answer), dropped (queue full); one per alert and URL',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly alertWebhookRetries = new Counter({ name: 'petrascore_alert_webhook_retries_total', help: 'Alert webhook attempts that failed and were retried', registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'petrascore_' });
   }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
-import { CaseStore, type CaseLimits } from '../cases/case-store.js';
-import { StreamingEvaluator } from '../cases/streaming-evaluator.js';
+import { CaseStore, type CaseLimits, type CaseStoreEvents } from '../cases/case-store.js';
+import { StreamingEvaluator, type EvaluatorObserver } from '../cases/streaming-evaluator.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +12,8 @@ export interface CasesPluginOptions extends CaseLimits {
   scoreEveryEvent: boolean;
   /** How often idle cases are looked for; defaults to a tenth of the idle timeout, at most once a minute. */
   sweepIntervalMs?: number;
+  /** Told of every event, evaluation and eviction (the live view); synchronous, must not throw. */
+  observer?: EvaluatorObserver & CaseStoreEvents;
 }
 
 declare module 'fastify' {
@@ -27,9 +29,10 @@ export const casesPlugin = fp<CasesPluginOptions>(
       onEvict: (caseId, state, reason) => {
         app.metrics.caseEvictions.inc({ reason });
         app.log.info({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
+        options.observer?.onEvict?.(caseId, state, reason);
       },
     });
-    app.decorate('cases', new StreamingEvaluator(store, app.petra.scorer));
+    app.decorate('cases', new StreamingEvaluator(store, app.petra.scorer, options.observer));
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
     if (options.idleTimeoutMs > 0) {
       const interval = options.sweepIntervalMs ?? Math.min(60_000, Math.max(100, Math.floor(options.idleTimeoutMs / 10)));

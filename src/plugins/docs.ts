@@ -21,7 +21,9 @@ export const docsPlugin = fp(
         tags: [
           { name: 'scoring', description: 'stateless scoring, PETRA REST compatible' },
           { name: 'streaming', description: "PETRA's StreamingEvaluator over HTTP" },
-          { name: 'service', description: 'health, readiness and the model schema' },
+          { name: 'live', description: 'typed event feed (Server-Sent Events) and the dashboard' },
+          { name: 'diagnostics', description: "PETRA's auditor endpoints, over forward passes of the ONNX graph" },
+          { name: 'service', description: 'health, readiness, metrics and the model schema' },
         ],
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

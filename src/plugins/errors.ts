@@ -77,7 +77,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
 
     app.setErrorHandler((error, request, reply) => {
       const { status, body } = describeError(error, options.bodyLimit, partsOf(request));
-      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      if (status === 503) request.log.info({ error: body.error }, 'refused while shutting down');
+      else if (status >= 500) request.log.error({ err: error }, 'request failed');
       else {
         app.metrics.clientErrors.inc({ error: body.error });
         request.log.debug({ error: body.error, message: body.message }, 'client error');

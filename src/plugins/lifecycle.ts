@@ -5,14 +5,45 @@ export type ServiceState = 'starting' | 'ready' | 'draining';
 declare module 'fastify' {
   interface FastifyInstance {
     serviceState: () => ServiceState;
+    /** Resolves once no request is being handled; plugins await it on close before freeing what handlers use. */
+    whenIdle: () => Promise<void>;
   }
 }
 
-/** Readiness: ready once every plugin (bundle load and warm-up included) is up, draining from the moment close starts. */
+/**
+ * Readiness (ready once every plugin, bundle load and warm-up included, is up; draining from the moment close starts)
+ * and the count of requests in flight, so resources outlive the requests that use them.
+ */
 export const lifecyclePlugin = fp(
   async (app) => {
     let state: ServiceState = 'starting';
+    let inFlight = 0;
+    let waiters: (() => void)[] = [];
+    const settle = () => {
+      if (inFlight > 0) return;
+      const ready = waiters;
+      waiters = [];
+      ready.forEach((resolve) => resolve());
+    };
     app.decorate('serviceState', () => state);
+    app.decorate('whenIdle', () => new Promise<void>((resolve) => {
+      waiters.push(resolve);
+      settle();
+    }));
+    const open = new WeakSet<object>();
+    app.addHook('onRequest', async (request) => {
+      open.add(request);
+      inFlight++;
+    });
+    // onResponse covers every request that got an answer, onRequestAbort those whose client went away first; a
+    // request can see both, and counts once.
+    const done = async (request: object) => {
+      if (!open.delete(request)) return;
+      inFlight--;
+      settle();
+    };
+    app.addHook('onResponse', done);
+    app.addHook('onRequestAbort', done);
     app.addHook('onReady', async () => {
       state = 'ready';
     });

@@ -8,6 +8,8 @@ export interface PetraContext {
   bundle: Bundle;
   net: Net;
   scorer: TraceScorer;
+  /** The one queue to the ONNX session: everything that runs the model shares its runs. */
+  batcher: InferenceBatcher;
 }
 
 declare module 'fastify' {
@@ -40,10 +42,12 @@ export const petraPlugin = fp<PetraPluginOptions>(
     );
     for (const warning of bundle.warnings) app.log.warn({ bundle: bundle.sidecarPath }, warning);
     const batcher = new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows }, options.observer);
-    app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher) });
+    app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), batcher });
     app.addHook('onClose', async () => {
+      // Fastify may run this before the HTTP server has finished its last requests; they still need the session.
+      await app.whenIdle();
       await runner.close();
     });
   },
-  { name: 'petra' },
+  { name: 'petra', dependencies: ['lifecycle'] },
 );

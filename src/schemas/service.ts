@@ -18,5 +18,9 @@ export const SchemaResponse = Type.Object({
   initial_marking: Type.Record(Type.String(), Type.Number()),
   input_marking_spec: Type.Record(Type.String(), Type.Unknown()),
   input_values_spec: Type.Record(Type.String(), Type.Unknown()),
+  flippable_places: Type.Object(
+    { marking: Type.Array(Type.String()), value: Type.Array(Type.String()) },
+    { description: 'places POST /counterfactual can flip, per flip_channel: the exported ONNX inputs (other places of the net get 422), sorted' },
+  ),
   versions: Type.Object({ petrascore: Type.String(), petra: Type.Optional(Type.String()), opset: Type.Optional(Type.Integer()), onnxruntime: Type.String() }),
 });

@@ -1,0 +1,234 @@
+/**
+ * `npm run bench`: loads the service with autocannon (loopback only, bounded duration, pipelining 1: webhook callers
+ * send one request per connection at a time) and, in the same run, a bare Fastify server answering a fixed JSON body
+ * of the same size — the stack's ceiling on this machine. Prints one table (requests/s, p50, p99, server peak RSS,
+ * ratio to the ceiling) and writes it as JSON under bench/out/.
+ *
+ * Options: --duration=S (default 5 per scenario), --quick (fewer scenarios).
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const BARE = join(ROOT, 'dist', 'bench', 'bare-server.js');
+const DURATION = Number(process.argv.find((a) => a.startsWith('--duration='))?.split('=')[1] ?? 5);
+const QUICK = process.argv.includes('--quick');
+const MODELS = {
+  default: join(ROOT, 'models', 'loan_approval', 'model.onnx'),
+  scale_200: join(ROOT, 'test', 'fixtures', 'petra', 'scale_200', 'model.onnx'),
+};
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The service at log level warn (request lines would measure pino, not scoring): ready when /readyz answers 200. */
+async function startService(model: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'serve', model, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}`);
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ready) return { child, url };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('service did not become ready in 60 s');
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /(?:listening|Server listening at) (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (match) {
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.resume();
+        resolve({ child, url: match[1]! });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${out}`)));
+  });
+}
+
+async function stop(server: Server): Promise<void> {
+  server.child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+/** Peak resident set of the server process so far (Linux VmHWM). */
+function peakRss(server: Server): number {
+  const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+interface Row {
+  scenario: string;
+  target: string;
+  connections: number;
+  requestsPerSecond: number;
+  itemsPerSecond?: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  peakRssBytes: number;
+  ceilingRatio?: number;
+}
+
+type Body = () => string;
+
+async function load(server: Server, path: string, connections: number, body: Body): Promise<autocannon.Result> {
+  return autocannon({
+    url: `${server.url}${path}`,
+    connections,
+    pipelining: 1,
+    duration: DURATION,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }],
+  });
+}
+
+function random(): () => number {
+  let a = 7;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function labelsOf(model: string): string[] {
+  const sidecar = JSON.parse(readFileSync(`${model}.meta.json`, 'utf8')) as { output_transitions: string[]; transition_labels: Record<string, string> };
+  return sidecar.output_transitions.map((t) => sidecar.transition_labels[t] ?? t);
+}
+
+/** Realistic /anomaly bodies: a marking, a few events, some attributes, varied per request. */
+function anomalyBodies(model: string): Body {
+  const labels = labelsOf(model);
+  const rnd = random();
+  const place = model.includes('scale_200') ? 'p_0' : 'p_application';
+  const pool = Array.from({ length: 512 }, (_, i) =>
+    JSON.stringify({
+      input_marking: { [place]: Math.round(rnd() * 1000) / 1000 },
+      events: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => ({ name: labels[Math.floor(rnd() * labels.length)]!, attributes: { resource: `clerk-${i % 7}` } })),
+      attributes: { channel: 'web', case: `C${i}` },
+    }),
+  );
+  let i = 0;
+  return () => pool[i++ % pool.length]!;
+}
+
+function batchBodies(model: string, traces: number): Body {
+  const one = anomalyBodies(model);
+  const bodies = Array.from({ length: 16 }, () => `{"traces":[${Array.from({ length: traces }, one).join(',')}]}`);
+  let i = 0;
+  return () => bodies[i++ % bodies.length]!;
+}
+
+function eventBodies(model: string): { body: Body; path: () => string } {
+  const labels = labelsOf(model);
+  const rnd = random();
+  return {
+    body: () => JSON.stringify({ name: labels[Math.floor(rnd() * labels.length)]!, attributes: { risk_score: String(Math.round(rnd() * 100) / 100) } }),
+    path: () => `/cases/case-${Math.floor(rnd() * 10_000)}/events`,
+  };
+}
+
+async function loadEvents(server: Server, connections: number, scored: boolean): Promise<autocannon.Result> {
+  const { body, path } = eventBodies(MODELS.default);
+  return autocannon({
+    url: server.url,
+    connections,
+    pipelining: 1,
+    duration: DURATION,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (request) => ({ ...request, path: `${path()}${scored ? '?score=true' : ''}`, body: body() }) }],
+  });
+}
+
+function row(scenario: string, target: string, connections: number, result: autocannon.Result, server: Server, items = 1): Row {
+  const r: Row = {
+    scenario,
+    target,
+    connections,
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    peakRssBytes: peakRss(server),
+  };
+  if (items > 1) r.itemsPerSecond = result.requests.average * items;
+  return r;
+}
+
+const rows: Row[] = [];
+const connectionCounts = QUICK ? [16, 128] : [1, 16, 128];
+const print = (r: Row) =>
+  console.log(
+    `${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${Math.round(r.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${(r.itemsPerSecond ? Math.round(r.itemsPerSecond).toLocaleString('en-US') : '').padStart(11)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(7)} ${r.ceilingRatio === undefined ? '' : `${(100 * r.ceilingRatio).toFixed(0)}%`.padStart(7)}${r.non2xx + r.errors > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`,
+  );
+
+console.log(`petrascore HTTP benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
+console.log(`autocannon, pipelining 1, ${DURATION} s per scenario, loopback; latency in ms; ceiling = bare Fastify, fixed JSON body\n`);
+console.log(`${'scenario'.padEnd(34)} ${'bundle'.padEnd(10)} ${'conns'.padStart(5)} ${'req/s'.padStart(10)} ${'items/s'.padStart(11)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'RSS MB'.padStart(7)} ${'ceiling'.padStart(7)}`);
+
+const ceiling = new Map<number, number>();
+for (const [bundle, model] of Object.entries(MODELS)) {
+  const sample = anomalyBodies(model)();
+  const service = await startService(model);
+  const fixed = await (await fetch(`${service.url}/anomaly`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample })).text();
+  const bare = await start([BARE, '0', fixed]);
+  for (const connections of connectionCounts) {
+    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await load(bare, '/anomaly', connections, anomalyBodies(model)), bare);
+    ceiling.set(connections, b.requestsPerSecond);
+    rows.push(b);
+    print(b);
+    const s = row('POST /anomaly', bundle, connections, await load(service, '/anomaly', connections, anomalyBodies(model)), service);
+    s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
+    rows.push(s);
+    print(s);
+  }
+  if (bundle === 'default') {
+    for (const scored of [false, true]) {
+      const e = row(`POST /cases/:id/events ${scored ? 'scored' : 'unscored'}`, bundle, 128, await loadEvents(service, 128, scored), service);
+      e.ceilingRatio = e.requestsPerSecond / (ceiling.get(128) ?? Number.NaN);
+      rows.push(e);
+      print(e);
+    }
+    const batch = row('POST /anomaly/batch (256 traces)', bundle, 16, await load(service, '/anomaly/batch', 16, batchBodies(model, 256)), service, 256);
+    rows.push(batch);
+    print(batch);
+  }
+  await stop(bare);
+  await stop(service);
+}
+
+mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
+const out = join(ROOT, 'bench', 'out', `http-${new Date().toISOString().replaceAll(':', '-')}.json`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, durationSeconds: DURATION, rows }, null, 2)}\n`);
+console.log(`\nwrote ${out}`);

@@ -1,0 +1,57 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
+/** public/dashboard/, found from this module: routes/ under vitest, dist/routes/ when built. */
+export function dashboardRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 4; depth++) {
+    const candidate = join(dir, 'public', 'dashboard');
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(`public/dashboard/index.html not found above ${fileURLToPath(import.meta.url)}`);
+}
+
+/** Same-origin only; the page loads nothing from elsewhere. */
+const CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+const dashboard: FastifyPluginAsyncTypebox = async (app) => {
+  const root = dashboardRoot();
+  const index = readFileSync(join(root, 'index.html'), 'utf8');
+
+  // The page's scripts and styles; index.html itself is answered by the documented route below.
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/dashboard/',
+    index: false,
+    decorateReply: false,
+    cacheControl: true,
+    maxAge: 60_000,
+    setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff'),
+  });
+
+  app.get(
+    '/dashboard',
+    {
+      schema: {
+        tags: ['live'],
+        summary: 'Live dashboard (HTML): swim lanes of open cases, the latest alert explained, stats',
+        description: 'A static page that follows GET /live; it survives reloads (the snapshot) and reconnects (Last-Event-ID). No external resources.',
+        produces: ['text/html'],
+        response: { 200: Type.String({ description: 'the page (/dashboard redirects to /dashboard/, so the page can use relative URLs)' }) },
+      },
+    },
+    async (request, reply) => {
+      // The page uses relative URLs (dashboard.js, ../live) so that it works behind a path prefix; they need the slash.
+      const [path = '', query] = request.url.split('?', 2);
+      if (!path.endsWith('/')) return reply.redirect(`dashboard/${query === undefined ? '' : `?${query}`}`, 302);
+      return reply.type('text/html; charset=utf-8').header('content-security-policy', CONTENT_SECURITY_POLICY).header('cache-control', 'no-cache').send(index);
+    },
+  );
+};
+
+export default dashboard;

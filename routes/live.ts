@@ -1,0 +1,74 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { BUS_EVENT_TYPES, type BusEventType } from '../src/live/events.js';
+import type { LiveFilter } from '../src/live/filter.js';
+import { sseRetry } from '../src/live/sse.js';
+import { LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
+import { errorResponses } from '../src/schemas/common.js';
+import { refTo, SnapshotEvent } from '../src/live/events.js';
+
+/** How long an EventSource waits before reconnecting after the stream ends. */
+const RECONNECT_MS = 1000;
+
+function filterOf(query: { types?: string | undefined; lane?: string | undefined; case?: string | undefined; min_score?: number | undefined }): LiveFilter {
+  const types = query.types === undefined ? undefined : new Set(query.types.split(',').map((t) => t.trim()).filter((t): t is BusEventType => (BUS_EVENT_TYPES as readonly string[]).includes(t)));
+  return { types, lane: query.lane, caseId: query.case, minScore: query.min_score };
+}
+
+const live: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/live',
+    {
+      schema: {
+        tags: ['live'],
+        summary: 'Server-Sent Events feed of every evaluation, alert and case change',
+        description:
+          'A `text/event-stream`: each event has `id:` (one increasing sequence), `event:` (its type) and one `data:` line of JSON; a comment heartbeat keeps idle streams open. ' +
+          'A new connection starts with a `snapshot` (open cases, recent alerts, stats). A reconnect with `Last-Event-ID` (header, as EventSource sends it, or `last_event_id`) ' +
+          'receives exactly the events after that id while they are in the ring (--live-ring-size); an older or unknown id gets a `gap` event and a snapshot. ' +
+          'A client that stays blocked more than --live-subscriber-buffer events behind is disconnected and can resume. Beyond --live-max-subscribers: 503.',
+        querystring: LiveQuery,
+        response: { 200: LiveStreamResponse, ...errorResponses(400), 503: liveUnavailable },
+      },
+    },
+    async (request, reply) => {
+      if (app.serviceState() === 'draining') {
+        return reply.code(503).send({ error: 'draining', message: 'the server is shutting down; reconnect to another instance', details: [] });
+      }
+      if (!app.live.hasRoom()) {
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ error: 'too_many_subscribers', message: `${app.live.bus.subscriberCount} /live streams are open, the most allowed (--live-max-subscribers)`, details: [] });
+      }
+      const header = request.headers['last-event-id'];
+      const lastEventId = request.query.last_event_id ?? (Array.isArray(header) ? header[0] : header);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      });
+      request.raw.socket.setNoDelay(true);
+      const subscriber = app.live.subscribe(res, filterOf(request.query), { lastEventId, snapshot: request.query.snapshot }, sseRetry(RECONNECT_MS));
+      res.once('close', () => app.live.bus.unsubscribe(subscriber, 'client_closed'));
+    },
+  );
+
+  app.get(
+    '/live/snapshot',
+    {
+      schema: {
+        tags: ['live'],
+        summary: 'The current picture as JSON: the snapshot a new /live connection starts with',
+        querystring: LiveSnapshotQuery,
+        response: { 200: refTo(SnapshotEvent), ...errorResponses(400) },
+      },
+    },
+    async (request) => app.live.snapshot(filterOf(request.query)),
+  );
+};
+
+export default live;

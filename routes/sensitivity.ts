@@ -1,0 +1,39 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { netNodes } from '../src/diagnostics/net-nodes.js';
+import { computeSensitivity } from '../src/diagnostics/sensitivity.js';
+import { ErrorBody, errorResponses } from '../src/schemas/common.js';
+import { SensitivityRequest, SensitivityResponse } from '../src/schemas/diagnostics.js';
+
+const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number }> = async (app, { maxBatchRows }) => {
+  const { net, bundle } = app.petra;
+  const nodes = netNodes(net, bundle.sidecar);
+  const model = app.petra.batcher;
+
+  app.post(
+    '/sensitivity',
+    {
+      schema: {
+        tags: ['diagnostics'],
+        summary: "Gradients of a transition's activation with respect to the inputs (PETRA /sensitivity)",
+        description:
+          "PETRA's request and response: one gradient per key of input_marking and of input_values, in request order, 0.0 for keys that are no " +
+          'ONNX input. PETRA differentiates exactly with autograd; over ONNX the gradients are finite differences (central, Richardson-extrapolated), every ' +
+          'perturbed row in one inference call, with the step and the measured accuracy stated in `method`. `all: true` adds ranked_gradients: every exported ' +
+          'input by decreasing |gradient|.',
+        body: SensitivityRequest,
+        response: {
+          200: SensitivityResponse,
+          ...errorResponses(413, 415),
+          400: Type.Ref(ErrorBody, {
+            description: "invalid request (validation_error, invalid_input), or PETRA's own 400 unknown_transition (\"target_transition '…' is not in the net's transition set\")",
+          }),
+          422: Type.Ref(ErrorBody, { description: 'transition_not_output: target_transition is a transition of the net but no ONNX output' }),
+        },
+      },
+    },
+    async (request) => computeSensitivity(model, nodes, request.body),
+  );
+};
+
+export default sensitivity;

@@ -1,0 +1,189 @@
+import type { BusEvent, BusEventType, BusPayload, GapEvent, SnapshotEvent } from './events.js';
+import { describeFilter, type LiveFilter } from './filter.js';
+import { EventRing } from './ring.js';
+import { sseComment, sseFrame } from './sse.js';
+import { Subscriber, type DisconnectReason, type SseSink } from './subscriber.js';
+
+/** What the live view counts; the plugin maps it onto the service's Prometheus metrics. */
+export interface LiveMetricsSink {
+  published(type: BusEventType): void;
+  dropped(type: BusEventType, count: number): void;
+  subscribers(count: number): void;
+  disconnected(reason: DisconnectReason): void;
+}
+
+/** The two pino methods the live view logs with. */
+export interface LiveLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export const NO_METRICS: LiveMetricsSink = { published: () => {}, dropped: () => {}, subscribers: () => {}, disconnected: () => {} };
+export const NO_LOG: LiveLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+export interface LiveBusOptions {
+  ringSize: number;
+  maxSubscribers: number;
+  /** Events a subscriber may fall behind the bus head while its connection is blocked. */
+  subscriberBuffer: number;
+  metrics?: LiveMetricsSink;
+  log?: LiveLogger;
+  now?: () => number;
+}
+
+export interface ResumeRequest {
+  /** The client's Last-Event-ID (header or query), as sent. */
+  lastEventId?: string | undefined;
+  /** Send a snapshot first when not resuming (default true). */
+  snapshot?: boolean | undefined;
+}
+
+/** Builds the snapshot a new connection starts with, as of bus event `headId`. */
+export type SnapshotBuilder = (headId: number, filter: LiveFilter) => SnapshotEvent;
+
+/**
+ * The in-process event bus: numbers and stamps events, keeps them in the ring, and hands them to subscribers.
+ * Publishing is synchronous and O(subscribers): each subscriber is only told that the head moved (a comparison, and a
+ * disconnect for one that stays blocked too long); frames are written in one batch per tick, or at once for a
+ * subscriber that has fallen `pumpEvery` events behind during a burst.
+ */
+export class LiveBus {
+  readonly ring: EventRing;
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly metrics: LiveMetricsSink;
+  private readonly log: LiveLogger;
+  private readonly now: () => number;
+  private readonly pumpEvery: number;
+  private flushScheduled = false;
+  private serial = 0;
+
+  constructor(private readonly options: LiveBusOptions) {
+    this.ring = new EventRing(options.ringSize);
+    this.metrics = options.metrics ?? NO_METRICS;
+    this.log = options.log ?? NO_LOG;
+    this.now = options.now ?? Date.now;
+    this.pumpEvery = Math.max(1, Math.min(512, Math.floor(options.ringSize / 4), options.subscriberBuffer));
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  get latestId(): number {
+    return this.ring.latestId;
+  }
+
+  hasRoom(): boolean {
+    return this.subscribers.size < this.options.maxSubscribers;
+  }
+
+  /** Numbers, stamps, stores and announces one event; returns it as published. Never throws for subscriber trouble. */
+  publish<E extends BusEvent>(payload: BusPayload<E>): E {
+    // type, id and ts first in the JSON, then the payload's fields.
+    const event = Object.assign({ type: payload.type, id: this.ring.nextId, ts: new Date(this.now()).toISOString() }, payload) as unknown as E;
+    this.ring.push(event);
+    this.metrics.published(event.type);
+    if (this.subscribers.size === 0) return event;
+    const head = event.id;
+    for (const subscriber of this.subscribers) {
+      if (subscriber.blocked) {
+        const backlog = subscriber.backlog(head);
+        if (backlog > subscriber.maxBacklog) subscriber.maxBacklog = backlog;
+        if (backlog > this.options.subscriberBuffer) this.disconnect(subscriber, 'overflow', `blocked with ${backlog} events unsent, more than --live-subscriber-buffer ${this.options.subscriberBuffer}`);
+      } else if (head - subscriber.cursor >= this.pumpEvery) {
+        this.pump(subscriber);
+      }
+    }
+    this.scheduleFlush();
+    return event;
+  }
+
+  /**
+   * Attaches a connection: resumes it after Last-Event-ID when the ring still holds everything after that id, else
+   * (an id older than the ring, or one this server never issued) writes a `gap` and a snapshot; a connection without
+   * Last-Event-ID starts with a snapshot. Everything after is live. Call `hasRoom()` first.
+   */
+  subscribe(sink: SseSink, filter: LiveFilter, resume: ResumeRequest, buildSnapshot: SnapshotBuilder, preamble = ''): Subscriber {
+    const head = this.ring.latestId;
+    const serial = ++this.serial;
+    let start = head;
+    let opening = preamble;
+    let mode: 'resume' | 'snapshot' | 'gap' | 'live' = 'live';
+    if (resume.lastEventId !== undefined) {
+      const requested = /^\d{1,15}$/.test(resume.lastEventId.trim()) ? Number(resume.lastEventId.trim()) : undefined;
+      if (requested !== undefined && this.ring.canResumeAfter(requested)) {
+        start = requested;
+        mode = 'resume';
+      } else {
+        const gap: GapEvent = {
+          type: 'gap',
+          id: head,
+          ts: new Date(this.now()).toISOString(),
+          requested: resume.lastEventId,
+          ...(this.ring.size > 0 ? { oldest: this.ring.oldestId } : {}),
+          reason: requested !== undefined && requested < this.ring.oldestId ? 'expired' : 'unknown',
+        };
+        opening += sseFrame(gap) + sseFrame(buildSnapshot(head, filter));
+        mode = 'gap';
+      }
+    } else if (resume.snapshot !== false) {
+      opening += sseFrame(buildSnapshot(head, filter));
+      mode = 'snapshot';
+    }
+    const subscriber = new Subscriber(serial, sink, filter, start, head, (s) => this.pump(s), this.now);
+    this.subscribers.add(subscriber);
+    this.metrics.subscribers(this.subscribers.size);
+    this.log.info({ subscriber: serial, mode, last_event_id: resume.lastEventId, head, replay: head - start, filter: describeFilter(filter), subscribers: this.subscribers.size }, 'live subscriber connected');
+    if (opening !== '') subscriber.writeRaw(opening);
+    this.pump(subscriber);
+    return subscriber;
+  }
+
+  /** The connection went away (client closed it, or the server is ending it). */
+  unsubscribe(subscriber: Subscriber, reason: DisconnectReason): void {
+    if (!this.subscribers.delete(subscriber)) return;
+    subscriber.close(reason);
+    this.metrics.subscribers(this.subscribers.size);
+    this.metrics.disconnected(reason);
+    this.log.info({ subscriber: subscriber.serial, reason, sent: subscriber.sent, subscribers: this.subscribers.size }, 'live subscriber disconnected');
+  }
+
+  /** A comment on every stream idle for `idleMs`, so proxies keep it open. */
+  heartbeat(idleMs: number): void {
+    const now = this.now();
+    const comment = sseComment(`heartbeat ${this.ring.latestId}`);
+    for (const subscriber of this.subscribers) subscriber.heartbeat(comment, idleMs, now);
+  }
+
+  /** Ends every stream (shutdown): each ends cleanly and its client may reconnect to the next server. */
+  closeAll(): void {
+    for (const subscriber of [...this.subscribers]) this.unsubscribe(subscriber, 'shutdown');
+  }
+
+  /** Per-subscriber numbers, for tests and debugging. */
+  subscriberStats(): { serial: number; cursor: number; blocked: boolean; sent: number; maxBacklog: number; maxWritable: number }[] {
+    return [...this.subscribers].map((s) => ({ serial: s.serial, cursor: s.cursor, blocked: s.blocked, sent: s.sent, maxBacklog: s.maxBacklog, maxWritable: s.maxWritable }));
+  }
+
+  private pump(subscriber: Subscriber): void {
+    if (subscriber.closed) return;
+    if (!subscriber.pump(this.ring)) this.disconnect(subscriber, 'overflow', 'fell further behind than the ring holds (--live-ring-size)');
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      for (const subscriber of this.subscribers) if (!subscriber.blocked) this.pump(subscriber);
+    });
+  }
+
+  private disconnect(subscriber: Subscriber, reason: DisconnectReason, why: string): void {
+    if (!this.subscribers.has(subscriber)) return;
+    for (const [type, count] of subscriber.undelivered(this.ring)) this.metrics.dropped(type, count);
+    this.log.warn({ subscriber: subscriber.serial, reason, why, cursor: subscriber.cursor, head: this.ring.latestId }, 'live subscriber cut off; it can resume with Last-Event-ID');
+    this.unsubscribe(subscriber, reason);
+  }
+}

@@ -1,0 +1,194 @@
+import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+
+/**
+ * The live feed's vocabulary. Every bus event has a `type`, an `id` (one sequence for the whole bus, increasing by one
+ * per event) and `ts`, the server time it was published. Optional fields are omitted, never null. `snapshot` and
+ * `gap` are written to one connection only and are not in the ring; they carry the id of the latest bus event they
+ * account for, so a client that resumes from them misses nothing.
+ */
+
+const LIVE_EVENT_TYPES = ['evaluation', 'alert', 'case_opened', 'case_closed', 'case_evicted', 'stats'] as const;
+export type BusEventType = (typeof LIVE_EVENT_TYPES)[number];
+export const BUS_EVENT_TYPES: readonly BusEventType[] = LIVE_EVENT_TYPES;
+
+/** A reference to a schema with an `$id` (registered once with addSchema), typed as that schema. */
+export function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
+  if (schema.$id === undefined) throw new Error('refTo needs a schema with an $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
+}
+
+const id = Type.Integer({ minimum: 0, description: 'position in the bus sequence (SSE `id:`); increases by one per bus event' });
+const ts = Type.String({ description: 'server time of publication, ISO 8601 UTC with milliseconds' });
+const caseId = Type.String({ description: 'case id; for stateless calls (/anomaly, /anomaly/batch) the request id (`<request id>/<index>` for batch items)' });
+const lane = Type.String({ description: 'value of --lane-attribute for the case, `(no <attribute>)` when the case has none, else the scenario name' });
+const traceScore = Type.Number({ description: 'sum of the residuals, as the scoring response says' });
+
+export const EvaluationSource = Type.Union(
+  [
+    Type.Literal('stream_event'),
+    Type.Literal('case_score'),
+    Type.Literal('case_close'),
+    Type.Literal('events'),
+    Type.Literal('anomaly'),
+    Type.Literal('anomaly_batch'),
+  ],
+  { description: 'the call that scored: POST /cases/{id}/events, GET /cases/{id}, POST /cases/{id}/close, POST /events, POST /anomaly, POST /anomaly/batch' },
+);
+export type EvaluationSource = Static<typeof EvaluationSource>;
+
+export const TopTransition = Type.Object({
+  id: Type.String({ description: 'transition id' }),
+  label: Type.String({ description: 'transition label (the activity name events carry)' }),
+  residual: Type.Number({ description: '|activation − observed|' }),
+  activation: Type.Number({ description: "the model's activation for this transition, 0..1" }),
+});
+export type TopTransition = Static<typeof TopTransition>;
+
+export const ExplanationItem = Type.Object({
+  id: Type.String({ description: 'transition id' }),
+  label: Type.String(),
+  residual: Type.Number(),
+  expected: Type.Number({ description: "the model's activation: how strongly it expected this transition" }),
+  observed: Type.Union([Type.Literal(0), Type.Literal(1)], { description: 'whether some event carried this label' }),
+  kind: Type.Union([Type.Literal('missing'), Type.Literal('unexpected')], { description: 'missing: expected but never observed; unexpected: observed but not expected' }),
+  text: Type.String({ description: 'e.g. "expected approve loan (0.99), never observed" or "observed decline loan, not expected (0.01)"' }),
+});
+export type ExplanationItem = Static<typeof ExplanationItem>;
+
+export const EvaluationEvent = Type.Object(
+  {
+    type: Type.Literal('evaluation'),
+    id,
+    ts,
+    case_id: caseId,
+    lane,
+    source: EvaluationSource,
+    n_events: Type.Integer({ description: 'events of the case (of the trace, for stateless calls)' }),
+    trace_score: traceScore,
+    closed: Type.Boolean(),
+    top: Type.Array(TopTransition, { maxItems: 3, description: 'the (up to) 3 transitions with the largest residuals, largest first' }),
+    latency_ms: Type.Number({ description: 'time of the inference run this score came from' }),
+    alert: Type.Optional(Type.Literal(true, { description: 'present when trace_score reached the alert threshold' })),
+  },
+  { $id: 'LiveEvaluation', title: 'LiveEvaluation', description: 'every score the service computes' },
+);
+export type EvaluationEvent = Static<typeof EvaluationEvent>;
+
+export const AlertEvent = Type.Object(
+  {
+    type: Type.Literal('alert'),
+    id,
+    ts,
+    evaluation_id: Type.Integer({ description: 'id of the evaluation event that raised the alert' }),
+    case_id: caseId,
+    lane,
+    source: EvaluationSource,
+    n_events: Type.Integer(),
+    trace_score: traceScore,
+    threshold: Type.Number({ description: 'the alert threshold that applied (per lane or global)' }),
+    closed: Type.Boolean(),
+    explanation: Type.Array(ExplanationItem, { description: 'every transition whose residual exceeds --alert-explanation-floor, largest residual first' }),
+    summary: Type.String({ description: 'the explanation in one sentence, labels not ids' }),
+  },
+  {
+    $id: 'LiveAlert',
+    title: 'LiveAlert',
+    description:
+      "an evaluation whose trace_score reached the alert threshold; a case re-evaluated with the same explanation while open does not alert again (its evaluation events still say alert: true). Also the --alert-webhook payload.",
+  },
+);
+export type AlertEvent = Static<typeof AlertEvent>;
+
+export const CaseOpenedEvent = Type.Object({ type: Type.Literal('case_opened'), id, ts, case_id: caseId, lane }, { $id: 'LiveCaseOpened', title: 'LiveCaseOpened', description: 'the first event of a streaming case arrived' });
+export type CaseOpenedEvent = Static<typeof CaseOpenedEvent>;
+
+export const CaseClosedEvent = Type.Object(
+  { type: Type.Literal('case_closed'), id, ts, case_id: caseId, lane, n_events: Type.Integer(), trace_score: traceScore },
+  { $id: 'LiveCaseClosed', title: 'LiveCaseClosed', description: 'a case was closed (after its final evaluation event)' },
+);
+export type CaseClosedEvent = Static<typeof CaseClosedEvent>;
+
+export const CaseEvictedEvent = Type.Object(
+  {
+    type: Type.Literal('case_evicted'),
+    id,
+    ts,
+    case_id: caseId,
+    lane,
+    n_events: Type.Integer(),
+    reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity')], { description: 'idle: --case-idle-timeout passed; capacity: --max-open-cases reached' }),
+  },
+  { $id: 'LiveCaseEvicted', title: 'LiveCaseEvicted', description: 'an open case was dropped without a close' },
+);
+export type CaseEvictedEvent = Static<typeof CaseEvictedEvent>;
+
+export const StatsFields = {
+  open_cases: Type.Integer(),
+  events_per_s: Type.Number({ description: 'streaming events applied per second, over the last 10 s' }),
+  scores_per_s: Type.Number({ description: 'evaluations per second, over the last 10 s' }),
+  alerts_last_minute: Type.Integer(),
+  latency_p50_ms: Type.Optional(Type.Number({ description: 'median inference latency of the last 1024 evaluations; omitted before the first' })),
+  latency_p99_ms: Type.Optional(Type.Number()),
+  subscribers: Type.Integer({ description: 'connected /live streams' }),
+};
+
+export const StatsEvent = Type.Object({ type: Type.Literal('stats'), id, ts, ...StatsFields }, { $id: 'LiveStats', title: 'LiveStats', description: 'published every --live-stats-interval' });
+export type StatsEvent = Static<typeof StatsEvent>;
+
+export const SnapshotCase = Type.Object({
+  case_id: Type.String(),
+  lane,
+  n_events: Type.Integer(),
+  opened: Type.String({ description: 'when the first event arrived, ISO 8601' }),
+  recent_scores: Type.Array(Type.Number(), { maxItems: 60, description: 'trace_score of the last (up to 60) evaluations, oldest first' }),
+  last: Type.Optional(refTo(EvaluationEvent)),
+});
+export type SnapshotCase = Static<typeof SnapshotCase>;
+
+export const SnapshotLane = Type.Object({
+  lane,
+  recent_scores: Type.Array(Type.Number(), { maxItems: 60, description: 'trace_score of the last (up to 60) stateless evaluations in this lane, oldest first' }),
+  last: refTo(EvaluationEvent),
+});
+export type SnapshotLane = Static<typeof SnapshotLane>;
+
+export const SnapshotEvent = Type.Object(
+  {
+    type: Type.Literal('snapshot'),
+    id: Type.Integer({ description: 'the latest bus event this snapshot accounts for; live events follow from id + 1' }),
+    ts,
+    scenario: Type.String({ description: "the served model's scenario name" }),
+    lane_attribute: Type.Optional(Type.String()),
+    alert_threshold: Type.Number(),
+    lane_thresholds: Type.Record(Type.String(), Type.Number(), { description: 'per-lane alert thresholds (--alert-lane-threshold)' }),
+    open_cases: Type.Integer({ description: 'open cases in all (matching the filters)' }),
+    cases: Type.Array(SnapshotCase, { description: 'open cases, the most recently active last; at most 2000' }),
+    stateless: Type.Array(SnapshotLane, { description: 'recent /anomaly and /anomaly/batch evaluations per lane' }),
+    alerts: Type.Array(refTo(AlertEvent), { description: 'the last (up to 20) alerts, oldest first' }),
+    stats: Type.Object(StatsFields),
+  },
+  { $id: 'LiveSnapshot', title: 'LiveSnapshot', description: 'first event of every connection without Last-Event-ID, and after a gap: the current picture' },
+);
+export type SnapshotEvent = Static<typeof SnapshotEvent>;
+
+export const GapEvent = Type.Object(
+  {
+    type: Type.Literal('gap'),
+    id: Type.Integer({ description: 'the latest bus event id' }),
+    ts,
+    requested: Type.String({ description: 'the Last-Event-ID the client sent' }),
+    oldest: Type.Optional(Type.Integer({ description: 'oldest id still replayable; omitted when the ring is empty' })),
+    reason: Type.Union([Type.Literal('expired'), Type.Literal('unknown')], { description: 'expired: older than the ring; unknown: not an id of this server (e.g. it restarted)' }),
+  },
+  { $id: 'LiveGap', title: 'LiveGap', description: 'events after Last-Event-ID are no longer in memory; a snapshot follows' },
+);
+export type GapEvent = Static<typeof GapEvent>;
+
+export type BusEvent = EvaluationEvent | AlertEvent | CaseOpenedEvent | CaseClosedEvent | CaseEvictedEvent | StatsEvent;
+export type LiveEvent = BusEvent | SnapshotEvent | GapEvent;
+
+/** A bus event before the bus numbers and stamps it. */
+export type BusPayload<E extends BusEvent = BusEvent> = E extends BusEvent ? Omit<E, 'id' | 'ts'> : never;
+
+/** Every event schema, for the OpenAPI document (components) and the /live response. */
+export const LIVE_EVENT_SCHEMAS: readonly TSchema[] = [EvaluationEvent, AlertEvent, CaseOpenedEvent, CaseClosedEvent, CaseEvictedEvent, StatsEvent, SnapshotEvent, GapEvent];

@@ -1,0 +1,30 @@
+import type { BusEvent, BusEventType } from './events.js';
+
+/**
+ * What one subscriber wants. Every condition given must hold; an event that does not carry the field a condition
+ * looks at (stats has no lane or case, case_opened no score) passes that condition.
+ */
+export interface LiveFilter {
+  types?: ReadonlySet<BusEventType> | undefined;
+  lane?: string | undefined;
+  caseId?: string | undefined;
+  minScore?: number | undefined;
+}
+
+export function matchesFilter(filter: LiveFilter, event: BusEvent): boolean {
+  if (filter.types !== undefined && !filter.types.has(event.type)) return false;
+  if (event.type === 'stats') return true;
+  if (filter.lane !== undefined && event.lane !== filter.lane) return false;
+  if (filter.caseId !== undefined && event.case_id !== filter.caseId) return false;
+  if (filter.minScore !== undefined && 'trace_score' in event && event.trace_score < filter.minScore) return false;
+  return true;
+}
+
+export function describeFilter(filter: LiveFilter): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (filter.types !== undefined) out.types = [...filter.types];
+  if (filter.lane !== undefined) out.lane = filter.lane;
+  if (filter.caseId !== undefined) out.case = filter.caseId;
+  if (filter.minScore !== undefined) out.min_score = filter.minScore;
+  return out;
+}

@@ -1,0 +1,34 @@
+import { Type } from '@sinclair/typebox';
+import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS, refTo } from './events.js';
+
+const typeAlternatives = BUS_EVENT_TYPES.join('|');
+
+const filterFields = {
+  lane: Type.Optional(Type.String({ minLength: 1, description: 'only this lane (events without a lane, such as stats, still pass)' })),
+  case: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'only this case id' })),
+  min_score: Type.Optional(Type.Number({ description: 'only evaluations, alerts and closes whose trace_score is at least this' })),
+};
+
+export const LiveQuery = Type.Object({
+  types: Type.Optional(
+    Type.String({
+      pattern: `^(${typeAlternatives})(,(${typeAlternatives}))*$`,
+      description: `comma-separated event types to receive (${BUS_EVENT_TYPES.join(', ')}); snapshot and gap are always sent`,
+      examples: ['evaluation,alert'],
+    }),
+  ),
+  ...filterFields,
+  last_event_id: Type.Optional(Type.String({ maxLength: 64, description: 'resume after this id, as the Last-Event-ID header does (the parameter wins)' })),
+  snapshot: Type.Optional(Type.Boolean({ description: 'start a fresh connection with a snapshot (default true); a resume or a gap is unaffected' })),
+});
+
+export const LiveSnapshotQuery = Type.Object(filterFields);
+
+export const LiveStreamResponse = {
+  description: 'text/event-stream of these events, one `data:` line of JSON each',
+  content: { 'text/event-stream': { schema: Type.Union(LIVE_EVENT_SCHEMAS.map((schema) => refTo(schema))) } },
+};
+
+export const liveUnavailable = Type.Unsafe<{ error: string; message: string; details: { path: string; message: string }[] }>(
+  Type.Ref('ErrorBody', { description: 'too many /live streams (--live-max-subscribers; retry-after says when to try again), or the server is shutting down' }),
+);

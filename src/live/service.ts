@@ -1,0 +1,232 @@
+import type { CaseState, CaseStoreEvents, EvictionReason } from '../cases/case-store.js';
+import type { Evaluation, EvaluationContext, EvaluatorObserver } from '../cases/streaming-evaluator.js';
+import type { Net } from '../scoring/net.js';
+import type { Observed } from '../scoring/observed.js';
+import type { TraceScore } from '../scoring/residuals.js';
+import { LiveBus, NO_LOG, NO_METRICS, type LiveLogger, type LiveMetricsSink, type ResumeRequest } from './bus.js';
+import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
+import { Explainer } from './explain.js';
+import type { LiveFilter } from './filter.js';
+import { LaneResolver, type Attributes } from './lanes.js';
+import { LiveState, type LiveCase } from './state.js';
+import { StatsTracker } from './stats.js';
+import type { SseSink, Subscriber } from './subscriber.js';
+import type { AlertWebhooks } from './webhook.js';
+
+export interface LiveServiceOptions {
+  net: Net;
+  laneAttribute?: string | undefined;
+  alertThreshold: number;
+  laneThresholds?: ReadonlyMap<string, number>;
+  explanationFloor: number;
+  ringSize: number;
+  maxSubscribers: number;
+  subscriberBuffer: number;
+  metrics?: LiveMetricsSink & { alertRaised(): void };
+  log?: LiveLogger;
+  now?: () => number;
+}
+
+/** A stateless trace as /anomaly receives it (only what the live view looks at). */
+export interface TraceLike {
+  events: readonly { name: string; attributes?: Attributes | undefined }[];
+  attributes?: Attributes | undefined;
+}
+
+interface Scored {
+  caseId: string;
+  lane: string;
+  source: EvaluationSource;
+  nEvents: number;
+  score: TraceScore;
+  observed: Observed;
+  latencyMs: number;
+  closed: boolean;
+}
+
+/** Parses --alert-lane-threshold values (LANE=SCORE; the lane may itself contain '='). */
+export function parseLaneThresholds(values: readonly string[]): Map<string, number> {
+  const thresholds = new Map<string, number>();
+  for (const value of values) {
+    const at = value.lastIndexOf('=');
+    const score = Number(value.slice(at + 1));
+    if (at <= 0 || !Number.isFinite(score)) throw new Error(`'${value}' is not LANE=SCORE`);
+    thresholds.set(value.slice(0, at), score);
+  }
+  return thresholds;
+}
+
+/**
+ * The live view's publisher: turns what scoring reports (case events, evaluations, evictions, stateless scores) into
+ * bus events, keeps the snapshot state and the stats, and raises alerts with their explanation. Every entry point is
+ * synchronous, does O(transitions + subscribers) work and never throws into the scoring path.
+ */
+export class LiveService {
+  readonly bus: LiveBus;
+  readonly state = new LiveState();
+  readonly stats: StatsTracker;
+  readonly lanes: LaneResolver;
+  readonly explainer: Explainer;
+  private readonly alertSinks: ((alert: AlertEvent) => void)[] = [];
+  /** The --alert-webhook deliveries, when configured (for their queue numbers). */
+  webhooks: AlertWebhooks | undefined;
+  private readonly log: LiveLogger;
+  private readonly metrics: LiveMetricsSink & { alertRaised(): void };
+  private readonly now: () => number;
+  private readonly laneThresholds: ReadonlyMap<string, number>;
+
+  /** For the case store and the streaming evaluator. */
+  readonly caseObserver: EvaluatorObserver & CaseStoreEvents = {
+    onEvent: (caseId, state, created) => this.guard('case event', () => this.caseEvent(caseId, state, created)),
+    onEvaluated: (evaluation, context) => this.guard('case evaluation', () => this.caseEvaluated(evaluation, context)),
+    onEvict: (caseId, state, reason) => this.guard('case eviction', () => this.caseEvicted(caseId, state, reason)),
+  };
+
+  constructor(private readonly options: LiveServiceOptions) {
+    this.log = options.log ?? NO_LOG;
+    this.metrics = options.metrics ?? { ...NO_METRICS, alertRaised: () => {} };
+    this.now = options.now ?? Date.now;
+    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, metrics: this.metrics, log: this.log, now: this.now });
+    this.stats = new StatsTracker(this.now);
+    this.lanes = new LaneResolver(options.laneAttribute, options.net.scenarioName);
+    this.explainer = new Explainer(options.net, options.explanationFloor);
+    this.laneThresholds = options.laneThresholds ?? new Map();
+  }
+
+  /** Called with every alert raised (webhooks). Must not throw; runs synchronously. */
+  onAlert(sink: (alert: AlertEvent) => void): void {
+    this.alertSinks.push(sink);
+  }
+
+  thresholdFor(lane: string): number {
+    return this.laneThresholds.get(lane) ?? this.options.alertThreshold;
+  }
+
+  /** POST /anomaly: one stateless evaluation, under the request id. */
+  anomaly(requestId: string, trace: TraceLike, score: TraceScore, observed: Observed, latencyMs: number): void {
+    this.guard('anomaly evaluation', () =>
+      this.evaluated({ caseId: requestId, lane: this.lanes.ofTrace(trace.attributes, trace.events), source: 'anomaly', nEvents: trace.events.length, score, observed, latencyMs, closed: false }, undefined),
+    );
+  }
+
+  /** POST /anomaly/batch: one stateless evaluation per scored item, as `<request id>/<index>`. */
+  anomalyBatchItem(requestId: string, index: number, trace: TraceLike, score: TraceScore, observed: Observed, latencyMs: number): void {
+    this.guard('anomaly batch evaluation', () =>
+      this.evaluated(
+        { caseId: `${requestId}/${index}`, lane: this.lanes.ofTrace(trace.attributes, trace.events), source: 'anomaly_batch', nEvents: trace.events.length, score, observed, latencyMs, closed: false },
+        undefined,
+      ),
+    );
+  }
+
+  /** Publishes a stats event (the ticker calls this). */
+  tick(): StatsEvent {
+    return this.bus.publish<StatsEvent>({ type: 'stats', ...this.stats.compute(this.state.openCases, this.bus.subscriberCount) });
+  }
+
+  snapshot(filter: LiveFilter = {}): SnapshotEvent {
+    return this.buildSnapshot(this.bus.latestId, filter);
+  }
+
+  hasRoom(): boolean {
+    return this.bus.hasRoom();
+  }
+
+  subscribe(sink: SseSink, filter: LiveFilter, resume: ResumeRequest, preamble = ''): Subscriber {
+    return this.bus.subscribe(sink, filter, resume, (head, f) => this.buildSnapshot(head, f), preamble);
+  }
+
+  private buildSnapshot(headId: number, filter: LiveFilter): SnapshotEvent {
+    return this.state.snapshot(headId, new Date(this.now()).toISOString(), filter, {
+      scenario: this.options.net.scenarioName,
+      laneAttribute: this.options.laneAttribute,
+      alertThreshold: this.options.alertThreshold,
+      laneThresholds: this.laneThresholds,
+      stats: this.stats.compute(this.state.openCases, this.bus.subscriberCount),
+    });
+  }
+
+  private caseEvent(caseId: string, state: CaseState, created: boolean): void {
+    this.stats.recordEvent();
+    const lane = this.lanes.ofCase(state.attributes);
+    let entry = created ? undefined : this.state.get(caseId, state);
+    if (entry === undefined) {
+      const opened = this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane });
+      entry = this.state.open(caseId, lane, state, opened.ts);
+    }
+    this.state.touch(entry, lane, state.nEvents);
+  }
+
+  private caseEvaluated(evaluation: Evaluation, context: EvaluationContext): void {
+    const entry = this.state.get(evaluation.case_id, context.state);
+    const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
+    this.evaluated(
+      { caseId: evaluation.case_id, lane, source: context.source, nEvents: evaluation.n_events, score: evaluation, observed: context.observed, latencyMs: context.latencyMs, closed: evaluation.closed },
+      entry,
+    );
+    if (evaluation.closed) {
+      this.bus.publish<CaseClosedEvent>({ type: 'case_closed', case_id: evaluation.case_id, lane, n_events: evaluation.n_events, trace_score: evaluation.trace_score });
+      this.state.remove(evaluation.case_id, context.state);
+    }
+  }
+
+  private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason): void {
+    const entry = this.state.remove(caseId, state);
+    this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane: entry?.lane ?? this.lanes.ofCase(state.attributes), n_events: state.nEvents, reason });
+  }
+
+  private evaluated(scored: Scored, entry: LiveCase | undefined): void {
+    const threshold = this.thresholdFor(scored.lane);
+    const reached = scored.score.trace_score >= threshold;
+    const evaluation = this.bus.publish<EvaluationEvent>({
+      type: 'evaluation',
+      case_id: scored.caseId,
+      lane: scored.lane,
+      source: scored.source,
+      n_events: scored.nEvents,
+      trace_score: scored.score.trace_score,
+      closed: scored.closed,
+      top: this.explainer.top(scored.score, scored.observed),
+      latency_ms: Math.round(scored.latencyMs * 1000) / 1000,
+      ...(reached ? { alert: true as const } : {}),
+    });
+    this.stats.recordScore(scored.latencyMs);
+    if (entry !== undefined) this.state.recordCaseEvaluation(entry, evaluation);
+    else if (scored.source === 'anomaly' || scored.source === 'anomaly_batch') this.state.recordStateless(evaluation);
+    if (!reached) {
+      if (entry !== undefined) entry.alertSignature = undefined;
+      return;
+    }
+    const explanation = this.explainer.explain(scored.score, scored.observed);
+    const signature = explanation.map((item) => `${item.id}:${item.kind}`).join(',');
+    // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
+    if (entry !== undefined && entry.alertSignature === signature) return;
+    if (entry !== undefined) entry.alertSignature = signature;
+    const alert = this.bus.publish<AlertEvent>({
+      type: 'alert',
+      evaluation_id: evaluation.id,
+      case_id: scored.caseId,
+      lane: scored.lane,
+      source: scored.source,
+      n_events: scored.nEvents,
+      trace_score: scored.score.trace_score,
+      threshold,
+      closed: scored.closed,
+      explanation,
+      summary: this.explainer.summary(scored.caseId, scored.score.trace_score, threshold, explanation),
+    });
+    this.state.recordAlert(alert);
+    this.stats.recordAlert();
+    this.metrics.alertRaised();
+    for (const sink of this.alertSinks) sink(alert);
+  }
+
+  /** Publishing must never fail scoring: a bug here is logged, and the request goes on. */
+  private guard(what: string, action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.log.error({ err: error, what }, 'live view: publishing failed');
+    }
+  }
+}

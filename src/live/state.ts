@@ -1,0 +1,152 @@
+import type { AlertEvent, EvaluationEvent, SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
+import { matchesFilter, type LiveFilter } from './filter.js';
+import type { StatsNumbers } from './stats.js';
+
+/** Cells a case row shows, and scores kept per case for the snapshot. */
+export const RECENT_SCORES = 60;
+export const SNAPSHOT_CASES = 2000;
+export const SNAPSHOT_ALERTS = 20;
+/** Lanes whose stateless evaluations are remembered; the least recently used is forgotten beyond it. */
+const STATELESS_LANES = 200;
+
+/** What the live view remembers of one open case. */
+export interface LiveCase {
+  readonly caseId: string;
+  lane: string;
+  nEvents: number;
+  readonly opened: string;
+  /** The case store's state object: tells this case from a later one under the same id. */
+  readonly token: object;
+  recent: number[];
+  last: EvaluationEvent | undefined;
+  /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
+  alertSignature: string | undefined;
+}
+
+interface StatelessLane {
+  recent: number[];
+  last: EvaluationEvent;
+}
+
+function pushCapped(values: number[], value: number): void {
+  values.push(value);
+  if (values.length > RECENT_SCORES) values.splice(0, values.length - RECENT_SCORES);
+}
+
+export interface SnapshotContext {
+  scenario: string;
+  laneAttribute: string | undefined;
+  alertThreshold: number;
+  laneThresholds: ReadonlyMap<string, number>;
+  stats: StatsNumbers;
+}
+
+/**
+ * The picture a new connection starts from: open cases (most recently active last) with their recent scores and
+ * latest evaluation, recent stateless evaluations per lane, the last alerts. Updated synchronously by the publisher.
+ */
+export class LiveState {
+  private readonly cases = new Map<string, LiveCase>();
+  private readonly stateless = new Map<string, StatelessLane>();
+  private readonly alerts: AlertEvent[] = [];
+
+  get openCases(): number {
+    return this.cases.size;
+  }
+
+  /** The open case under this id, if it is the one `token` belongs to (or any, without a token). */
+  get(caseId: string, token?: object): LiveCase | undefined {
+    const found = this.cases.get(caseId);
+    return found !== undefined && (token === undefined || found.token === token) ? found : undefined;
+  }
+
+  open(caseId: string, lane: string, token: object, opened: string): LiveCase {
+    const entry: LiveCase = { caseId, lane, nEvents: 0, opened, token, recent: [], last: undefined, alertSignature: undefined };
+    this.cases.delete(caseId);
+    this.cases.set(caseId, entry);
+    return entry;
+  }
+
+  /** An event arrived: the case moves to the most-recent end. */
+  touch(entry: LiveCase, lane: string, nEvents: number): void {
+    entry.lane = lane;
+    entry.nEvents = nEvents;
+    this.cases.delete(entry.caseId);
+    this.cases.set(entry.caseId, entry);
+  }
+
+  /** Forgets a closed or evicted case, unless a newer case has taken its id meanwhile. */
+  remove(caseId: string, token: object): LiveCase | undefined {
+    const entry = this.get(caseId, token);
+    if (entry !== undefined) this.cases.delete(caseId);
+    return entry;
+  }
+
+  recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationEvent): void {
+    pushCapped(entry.recent, evaluation.trace_score);
+    entry.last = evaluation;
+    if (evaluation.n_events > entry.nEvents) entry.nEvents = evaluation.n_events;
+  }
+
+  recordStateless(evaluation: EvaluationEvent): void {
+    let lane = this.stateless.get(evaluation.lane);
+    if (lane === undefined) {
+      lane = { recent: [], last: evaluation };
+      if (this.stateless.size >= STATELESS_LANES) {
+        const oldest = this.stateless.keys().next();
+        if (oldest.done !== true) this.stateless.delete(oldest.value);
+      }
+    } else {
+      this.stateless.delete(evaluation.lane);
+    }
+    this.stateless.set(evaluation.lane, lane);
+    pushCapped(lane.recent, evaluation.trace_score);
+    lane.last = evaluation;
+  }
+
+  recordAlert(alert: AlertEvent): void {
+    this.alerts.push(alert);
+    if (this.alerts.length > SNAPSHOT_ALERTS) this.alerts.splice(0, this.alerts.length - SNAPSHOT_ALERTS);
+  }
+
+  snapshot(headId: number, ts: string, filter: LiveFilter, context: SnapshotContext): SnapshotEvent {
+    const keep = (entry: LiveCase) =>
+      (filter.lane === undefined || entry.lane === filter.lane) &&
+      (filter.caseId === undefined || entry.caseId === filter.caseId) &&
+      (filter.minScore === undefined || (entry.last !== undefined && entry.last.trace_score >= filter.minScore));
+    const matching: LiveCase[] = [];
+    for (const entry of this.cases.values()) if (keep(entry)) matching.push(entry);
+    const cases: SnapshotCase[] = matching.slice(-SNAPSHOT_CASES).map((entry) => ({
+      case_id: entry.caseId,
+      lane: entry.lane,
+      n_events: entry.nEvents,
+      opened: entry.opened,
+      recent_scores: [...entry.recent],
+      ...(entry.last !== undefined ? { last: entry.last } : {}),
+    }));
+    const stateless: SnapshotLane[] = [];
+    if (filter.caseId === undefined) {
+      for (const [lane, value] of this.stateless) {
+        if (filter.lane !== undefined && lane !== filter.lane) continue;
+        const recent = filter.minScore === undefined ? value.recent : value.recent.filter((s) => s >= filter.minScore!);
+        if (recent.length === 0) continue;
+        stateless.push({ lane, recent_scores: [...recent], last: value.last });
+      }
+    }
+    const alerts = this.alerts.filter((a) => matchesFilter({ lane: filter.lane, caseId: filter.caseId, minScore: filter.minScore }, a));
+    return {
+      type: 'snapshot',
+      id: headId,
+      ts,
+      scenario: context.scenario,
+      ...(context.laneAttribute !== undefined ? { lane_attribute: context.laneAttribute } : {}),
+      alert_threshold: context.alertThreshold,
+      lane_thresholds: Object.fromEntries(context.laneThresholds),
+      open_cases: matching.length,
+      cases,
+      stateless,
+      alerts,
+      stats: context.stats,
+    };
+  }
+}

@@ -1,0 +1,138 @@
+import type { BusEventType } from './events.js';
+import { matchesFilter, type LiveFilter } from './filter.js';
+import type { EventRing } from './ring.js';
+
+/** Where a subscriber's frames go: an HTTP response in the service, anything writable in tests. */
+export interface SseSink {
+  /** Returns false once the sink's own buffer is full; 'drain' follows when it has room again. */
+  write(chunk: string): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  removeListener(event: 'drain', listener: () => void): unknown;
+  end(): void;
+  destroy(): void;
+  readonly writableLength: number;
+}
+
+export type DisconnectReason = 'client_closed' | 'overflow' | 'shutdown';
+
+/** Largest chunk assembled from ring frames before it is written. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * One /live connection. It owns no copy of the events: its backlog is the stretch of the shared ring between its
+ * cursor and the bus head, so the memory it can hold is its sink's buffer (which stops being fed as soon as `write`
+ * says it is full) plus nothing. A subscriber whose sink stays blocked while the bus runs more than `bufferLimit`
+ * events ahead is disconnected (by the bus); it resumes later with Last-Event-ID.
+ */
+export class Subscriber {
+  /** Id of the last bus event handed to the sink (or skipped by the filter). */
+  cursor: number;
+  blocked = false;
+  closed = false;
+  closeReason: DisconnectReason | undefined;
+  /** Bus events written so far (after filtering). */
+  sent = 0;
+  /** The largest backlog seen at a publish, in events: at most the buffer limit + 1 (the event that cut it off). */
+  maxBacklog = 0;
+  /** The largest sink buffer seen right after a write, in bytes. */
+  maxWritable = 0;
+  private lastWriteAt: number;
+  private waitingForDrain = false;
+  private readonly onDrain = () => {
+    this.waitingForDrain = false;
+    this.blocked = false;
+    if (!this.closed) this.onWritable(this);
+  };
+
+  constructor(
+    readonly serial: number,
+    private readonly sink: SseSink,
+    readonly filter: LiveFilter,
+    /** Id of the last bus event the client already has (its Last-Event-ID, or the snapshot's id). */
+    start: number,
+    /** Id of the bus head when the subscriber came: the replay before it is in the ring anyway and is not backlog. */
+    private readonly headAtStart: number,
+    /** Called when a blocked sink has room again. */
+    private readonly onWritable: (subscriber: Subscriber) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.cursor = start;
+    this.lastWriteAt = now();
+  }
+
+  /** Bus events published since the subscriber came that it has not been handed yet. */
+  backlog(latestId: number): number {
+    return latestId - Math.max(this.cursor, this.headAtStart);
+  }
+
+  /** Writes something that is not a bus event (snapshot, gap, retry, heartbeat). */
+  writeRaw(chunk: string): void {
+    if (this.closed) return;
+    this.writeChunk(chunk);
+  }
+
+  /** Heartbeat: a comment when nothing was written for `idleMs`, so proxies keep the stream open. */
+  heartbeat(comment: string, idleMs: number, now: number): void {
+    if (this.closed || this.blocked || now - this.lastWriteAt < idleMs) return;
+    this.writeChunk(comment);
+  }
+
+  /**
+   * Hands the sink every event after the cursor, until the sink is full. Returns false when the ring no longer holds
+   * the next event (the subscriber fell a whole ring behind) and the caller must disconnect it.
+   */
+  pump(ring: EventRing): boolean {
+    if (this.closed || this.blocked) return true;
+    let chunk = '';
+    while (this.cursor < ring.latestId) {
+      const entry = ring.get(this.cursor + 1);
+      if (entry === undefined) return false;
+      this.cursor++;
+      if (!matchesFilter(this.filter, entry.event)) continue;
+      chunk += entry.frame;
+      this.sent++;
+      if (chunk.length >= CHUNK_CHARS) {
+        const ok = this.writeChunk(chunk);
+        chunk = '';
+        if (!ok) break;
+      }
+    }
+    if (chunk !== '') this.writeChunk(chunk);
+    return true;
+  }
+
+  /** The types of the bus events this subscriber will never receive (its backlog), for the dropped-events metric. */
+  undelivered(ring: EventRing): Map<BusEventType, number> {
+    const counts = new Map<BusEventType, number>();
+    for (let id = this.cursor + 1; id <= ring.latestId; id++) {
+      const entry = ring.get(id);
+      if (entry === undefined || !matchesFilter(this.filter, entry.event)) continue;
+      counts.set(entry.event.type, (counts.get(entry.event.type) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Ends the stream: gracefully, or (overflow) at once, since a blocked sink would never flush what it holds. */
+  close(reason: DisconnectReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    this.sink.removeListener('drain', this.onDrain);
+    if (reason === 'overflow') this.sink.destroy();
+    else if (reason === 'shutdown') this.sink.end();
+  }
+
+  private writeChunk(chunk: string): boolean {
+    const ok = this.sink.write(chunk);
+    this.lastWriteAt = this.now();
+    if (this.sink.writableLength > this.maxWritable) this.maxWritable = this.sink.writableLength;
+    if (!ok) {
+      this.blocked = true;
+      if (!this.waitingForDrain) {
+        this.waitingForDrain = true;
+        this.sink.once('drain', this.onDrain);
+      }
+    }
+    return ok;
+  }
+}

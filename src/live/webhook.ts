@@ -1,0 +1,202 @@
+import type { LiveLogger } from './bus.js';
+import type { AlertEvent } from './events.js';
+
+export type WebhookOutcome = 'sent' | 'failed' | 'dropped';
+
+export interface WebhookMetricsSink {
+  outcome(outcome: WebhookOutcome): void;
+  retried(): void;
+}
+
+export interface WebhookOptions {
+  timeoutMs: number;
+  /** Retries after the first attempt. */
+  retries: number;
+  /** Alerts waiting per URL; beyond it the oldest waiting one is dropped. */
+  queueSize: number;
+  /** First retry delay; doubles per retry, at most 30 s. */
+  backoffMs?: number;
+  userAgent: string;
+  log: LiveLogger;
+  metrics: WebhookMetricsSink;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+const DROP_LOG_INTERVAL_MS = 10_000;
+
+/** A URL as it may be logged: no credentials, no query (either may carry a token). */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+class PermanentFailure extends Error {}
+
+/** One webhook URL: a bounded queue drained by one delivery loop, so alerts arrive in order. */
+class WebhookTarget {
+  private readonly queue: AlertEvent[] = [];
+  private running = false;
+  private closed = false;
+  private readonly abort = new AbortController();
+  private droppedSinceLog = 0;
+  private lastDropLog = 0;
+  private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  readonly shown: string;
+
+  constructor(
+    readonly url: string,
+    private readonly options: WebhookOptions,
+  ) {
+    this.shown = redactUrl(url);
+  }
+
+  get pending(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  enqueue(alert: AlertEvent): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.options.queueSize) {
+      this.queue.shift();
+      this.options.metrics.outcome('dropped');
+      this.droppedSinceLog++;
+      const now = Date.now();
+      if (now - this.lastDropLog >= DROP_LOG_INTERVAL_MS) {
+        this.options.log.warn({ webhook: this.shown, dropped: this.droppedSinceLog, queue: this.options.queueSize }, 'alert webhook queue full: oldest alerts dropped');
+        this.droppedSinceLog = 0;
+        this.lastDropLog = now;
+      }
+    }
+    this.queue.push(alert);
+    if (!this.running) {
+      this.running = true;
+      // Off the caller's path: the scoring request that raised the alert does not even start the fetch.
+      setImmediate(() => void this.run());
+    }
+  }
+
+  close(): number {
+    this.closed = true;
+    this.abort.abort();
+    if (this.sleeping !== undefined) {
+      clearTimeout(this.sleeping.timer);
+      this.sleeping.wake();
+    }
+    const lost = this.queue.length;
+    this.queue.length = 0;
+    return lost;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (let alert = this.queue.shift(); alert !== undefined && !this.closed; alert = this.queue.shift()) await this.deliver(alert);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async deliver(alert: AlertEvent): Promise<void> {
+    const body = JSON.stringify(alert);
+    const attempts = this.options.retries + 1;
+    let problem = '';
+    for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
+      try {
+        await this.post(body, alert.id, attempt);
+        this.options.metrics.outcome('sent');
+        return;
+      } catch (error) {
+        problem = error instanceof Error ? error.message : String(error);
+        if (error instanceof PermanentFailure || this.closed) break;
+        if (attempt < attempts) {
+          this.options.metrics.retried();
+          this.options.log.info({ webhook: this.shown, alert: alert.id, attempt, problem }, 'alert webhook attempt failed; retrying');
+          await this.sleep(Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 500) * 2 ** (attempt - 1)));
+        }
+      }
+    }
+    if (this.closed) return;
+    this.options.metrics.outcome('failed');
+    this.options.log.warn({ webhook: this.shown, alert: alert.id, case_id: alert.case_id, problem }, 'alert webhook delivery failed');
+  }
+
+  private async post(body: string, alertId: number, attempt: number): Promise<void> {
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]);
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': this.options.userAgent,
+          'x-petrascore-alert-id': String(alertId),
+          'x-petrascore-attempt': String(attempt),
+        },
+        body,
+        signal,
+        redirect: 'error',
+      });
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name === 'TimeoutError' || (name === 'AbortError' && !this.abort.signal.aborted)) throw new Error(`no answer within ${this.options.timeoutMs} ms`);
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(cause?.code ?? cause?.message ?? (error as Error).message);
+    }
+    await response.body?.cancel().catch(() => {});
+    if (response.ok) return;
+    const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
+    const message = `HTTP ${response.status}`;
+    throw retryable ? new Error(message) : new PermanentFailure(message);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.sleeping = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.sleeping = { timer, wake };
+    });
+  }
+}
+
+/**
+ * --alert-webhook: every alert POSTed as JSON (the alert event itself) to every URL, each with a timeout, retries with
+ * exponential backoff and a bounded queue. Nothing here is awaited by scoring: `deliver` only appends to queues.
+ */
+export class AlertWebhooks {
+  private readonly targets: WebhookTarget[];
+
+  constructor(
+    urls: readonly string[],
+    private readonly options: WebhookOptions,
+  ) {
+    this.targets = urls.map((url) => new WebhookTarget(url, options));
+  }
+
+  get size(): number {
+    return this.targets.length;
+  }
+
+  /** Alerts waiting or in flight, over all URLs. */
+  get pending(): number {
+    return this.targets.reduce((n, t) => n + t.pending, 0);
+  }
+
+  deliver(alert: AlertEvent): void {
+    for (const target of this.targets) target.enqueue(alert);
+  }
+
+  /** Stops delivering: in-flight requests are aborted, waiting alerts are logged as lost. */
+  close(): void {
+    for (const target of this.targets) {
+      const lost = target.close();
+      if (lost > 0) this.options.log.warn({ webhook: target.shown, lost }, 'alert webhook: undelivered alerts dropped at shutdown');
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import fp from 'fastify-plugin';
+import { LIVE_EVENT_SCHEMAS } from '../live/events.js';
+import { LiveService, parseLaneThresholds } from '../live/service.js';
+import { AlertWebhooks } from '../live/webhook.js';
+import { PETRASCORE_VERSION } from '../version.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    live: LiveService;
+  }
+}
+
+export interface LivePluginOptions {
+  laneAttribute: string;
+  alertThreshold: number;
+  alertLaneThresholds: readonly string[];
+  alertExplanationFloor: number;
+  alertWebhooks: readonly string[];
+  alertWebhookTimeoutMs: number;
+  alertWebhookRetries: number;
+  alertWebhookQueue: number;
+  liveRingSize: number;
+  liveMaxSubscribers: number;
+  liveSubscriberBuffer: number;
+  liveHeartbeatMs: number;
+  liveStatsIntervalMs: number;
+  alertWebhookBackoffMs: number;
+}
+
+/**
+ * The live view: the event bus with its ring and subscribers, the stats ticker, the heartbeat, alert webhooks, and
+ * the event schemas for the OpenAPI document. Streams end when the server starts closing, so they never hold a drain.
+ */
+export const livePlugin = fp<LivePluginOptions>(
+  async (app, options) => {
+    for (const schema of LIVE_EVENT_SCHEMAS) app.addSchema(schema);
+    const m = app.metrics;
+    const live = new LiveService({
+      net: app.petra.net,
+      laneAttribute: options.laneAttribute === '' ? undefined : options.laneAttribute,
+      alertThreshold: options.alertThreshold,
+      laneThresholds: parseLaneThresholds(options.alertLaneThresholds),
+      explanationFloor: options.alertExplanationFloor,
+      ringSize: options.liveRingSize,
+      maxSubscribers: options.liveMaxSubscribers,
+      subscriberBuffer: options.liveSubscriberBuffer,
+      log: app.log,
+      metrics: {
+        published: (type) => m.liveEventsPublished.inc({ type }),
+        dropped: (type, count) => m.liveEventsDropped.inc({ type }, count),
+        subscribers: (count) => m.liveSubscribers.set(count),
+        disconnected: (reason) => m.liveDisconnects.inc({ reason }),
+        alertRaised: () => m.alertsRaised.inc(),
+      },
+    });
+    app.decorate('live', live);
+
+    if (options.alertWebhooks.length > 0) {
+      const webhooks = new AlertWebhooks(options.alertWebhooks, {
+        timeoutMs: options.alertWebhookTimeoutMs,
+        retries: options.alertWebhookRetries,
+        queueSize: options.alertWebhookQueue,
+        backoffMs: options.alertWebhookBackoffMs,
+        userAgent: `petrascore/${PETRASCORE_VERSION}`,
+        log: app.log,
+        metrics: { outcome: (outcome) => m.alertWebhookDeliveries.inc({ outcome }), retried: () => m.alertWebhookRetries.inc() },
+      });
+      live.webhooks = webhooks;
+      live.onAlert((alert) => webhooks.deliver(alert));
+      app.addHook('onClose', async () => webhooks.close());
+      app.log.info({ webhooks: options.alertWebhooks.length }, 'alert webhooks configured');
+    }
+
+    const timers: NodeJS.Timeout[] = [];
+    app.addHook('onReady', async () => {
+      if (options.liveStatsIntervalMs > 0) timers.push(setInterval(() => live.tick(), options.liveStatsIntervalMs));
+      timers.push(setInterval(() => live.bus.heartbeat(options.liveHeartbeatMs), Math.max(50, Math.floor(options.liveHeartbeatMs / 2))));
+      for (const timer of timers) timer.unref();
+    });
+    // preClose: before the server stops accepting and waits for connections, which open streams would hold forever.
+    app.addHook('preClose', async () => {
+      for (const timer of timers) clearInterval(timer);
+      live.bus.closeAll();
+    });
+  },
+  { name: 'live', dependencies: ['petra', 'metrics'] },
+);

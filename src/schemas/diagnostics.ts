@@ -1,0 +1,133 @@
+import { Type, type SchemaOptions, type Static, type TSchema } from '@sinclair/typebox';
+import { IgnoredInputs, InputMap } from './common.js';
+
+/** Largest finite float32: inputs beyond it would be fed as ±Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+const channel = (options: SchemaOptions = {}) => Type.Union([Type.Literal('marking'), Type.Literal('value')], options);
+const Nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([schema, Type.Null()], { description });
+
+export const CounterfactualRequest = Type.Object(
+  {
+    input_marking: InputMap,
+    input_values: Type.Optional(Type.Union([InputMap, Type.Null()])),
+    flip_place: Type.String({ description: 'the place whose input is varied; it must be an ONNX input on flip_channel (GET /schema: flippable_places)' }),
+    target_transition: Type.String({ description: 'the transition whose activation should cross 0.5; it must be an ONNX output' }),
+    flip_channel: Type.Optional(channel({ default: 'marking', description: 'vary the marking (activation) or the token value of flip_place; "value" needs input_values[flip_place]' })),
+    search_range: Type.Optional(
+      Type.Array(Type.Number({ minimum: -FLOAT32_MAX, maximum: FLOAT32_MAX }), {
+        minItems: 2,
+        maxItems: 2,
+        default: [0, 1],
+        description: '[lo, hi] with lo ≤ hi: the inputs searched (e.g. [0, 10000] for an amount on the value channel)',
+      }),
+    ),
+    tolerance: Type.Optional(Type.Number({ minimum: 0, default: 1e-3, description: 'stop once |activation − 0.5| < tolerance' })),
+    nearest: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'not in PETRA: when the activation crosses 0.5 more than once on the range, answer the crossing nearest to the input the model was fed (fed_input) rather than the one bisection reaches; also finds crossings when both ends of the range are on the same side',
+      }),
+    ),
+  },
+  {
+    examples: [
+      { input_marking: { p_application: 0.9 }, flip_place: 'p_application', target_transition: 't_approve' },
+      { input_marking: { p_application: 0.2 }, flip_place: 'p_application', target_transition: 't_decline', search_range: [0, 1], tolerance: 0.0001, nearest: true },
+    ],
+  },
+);
+export type CounterfactualRequest = Static<typeof CounterfactualRequest>;
+
+export const CounterfactualSearch = Type.Object(
+  {
+    strategy: Type.Union([Type.Literal('bisection'), Type.Literal('nearest')], {
+      description: "bisection: PETRA's bisection over search_range, replayed on batched evaluations (same answer); nearest: the crossing nearest to fed_input",
+    }),
+    levels_per_call: Type.Integer({ description: 'bisection levels evaluated per inference call (2^levels − 1 midpoints)' }),
+    grid_points: Type.Integer({ description: 'points of the first call’s uniform grid over search_range, end points included' }),
+    crossings_on_grid: Type.Integer({
+      description: 'crossings of 0.5 the grid shows (grid points at exactly 0.5, cells whose ends are on opposite sides); more than 1 means bisection answers one of several',
+    }),
+    iterations: Type.Integer({ description: 'bisection midpoints on the way to the answer (PETRA stops after 50)' }),
+    inference_calls: Type.Integer({ description: 'batched inference calls (one ONNX run each, unless a call exceeds --max-batch-rows)' }),
+    rows: Type.Integer({ description: 'input rows evaluated in those calls' }),
+  },
+  { description: 'how the answer was searched (not in PETRA)' },
+);
+
+export const CounterfactualResponse = Type.Object({
+  found: Type.Boolean({ description: 'false when the activation does not cross 0.5 on search_range; the PETRA fields below are then null except target_transition' }),
+  target_transition: Type.String(),
+  target_label: Nullable(Type.String(), 'label of target_transition (its id when unlabeled)'),
+  flipped_place: Nullable(Type.String(), 'flip_place'),
+  flipped_channel: Type.Union([Type.Literal('marking'), Type.Literal('value'), Type.Null()], { description: 'flip_channel' }),
+  original_input: Nullable(Type.Number(), "PETRA's original input: input_values[flip_place] on the value channel, else input_marking[flip_place], literally 0.0 when absent"),
+  counterfactual_input: Nullable(Type.Number(), "the last bisection midpoint (float64), where the activation is within tolerance of 0.5 or the bracket is narrower than 1e-4 of the range"),
+  original_activation: Nullable(Type.Number(), 'activation of target_transition under the request’s inputs'),
+  counterfactual_activation: Nullable(Type.Number(), 'activation of target_transition at counterfactual_input'),
+  fed_input: Type.Number({ description: 'not in PETRA: the value the model was fed for flip_place under the request’s inputs (the bundle default when omitted, where PETRA reports original_input 0.0); nearest measures from it' }),
+  search: CounterfactualSearch,
+  ignored_inputs: Type.Optional(IgnoredInputs),
+});
+export type CounterfactualResponse = Static<typeof CounterfactualResponse>;
+
+export const SensitivityRequest = Type.Object(
+  {
+    input_marking: InputMap,
+    input_values: Type.Optional(Type.Union([InputMap, Type.Null()])),
+    target_transition: Type.String({ description: 'the transition whose activation is differentiated; it must be an ONNX output' }),
+    all: Type.Optional(Type.Boolean({ default: false, description: 'not in PETRA: also rank the gradients of every exported input by magnitude (ranked_gradients)' })),
+  },
+  {
+    examples: [
+      { input_marking: { p_application: 0.5 }, target_transition: 't_approve' },
+      { input_marking: {}, input_values: null, target_transition: 't_decline', all: true },
+    ],
+  },
+);
+export type SensitivityRequest = Static<typeof SensitivityRequest>;
+
+export const RankedGradient = Type.Object({
+  input: Type.String({ description: 'ONNX input name, e.g. value__p_submitted' }),
+  place: Type.String(),
+  channel: channel(),
+  attribute: Type.Optional(Type.String({ description: 'the trace attribute the bundle’s spec reads into this input (its business name), when it reads one' })),
+  value: Type.Number({ description: 'the input’s value at the base point (float32 as fed)' }),
+  gradient: Type.Number(),
+  step: Type.Number({ description: 'the finite-difference step h used (half the difference of the two values fed)' }),
+});
+
+export const SensitivityMethod = Type.Object(
+  {
+    name: Type.Literal('richardson_central_difference'),
+    formula: Type.String(),
+    relative_step: Type.Number({ description: 'η in h = η·max(|x|, scale), chosen by measurement' }),
+    measured_error: Type.Object(
+      {
+        marking: Type.Number({ description: 'bound on |error| / largest |gradient| measured on the marking channel' }),
+        value: Type.Number({ description: 'the same on the value channel' }),
+      },
+      { description: 'accuracy measured against a closed-form derivative (see accuracy)' },
+    ),
+    accuracy: Type.String(),
+    inference_calls: Type.Integer(),
+    rows: Type.Integer({ description: '1 + 4 per differentiated input, all in one call' }),
+  },
+  { description: 'not in PETRA (which uses exact autograd): how the gradients were estimated over ONNX, and how accurate that is' },
+);
+
+export const SensitivityResponse = Type.Object({
+  target_transition: Type.String(),
+  target_label: Type.String({ description: 'label of target_transition (its id when unlabeled)' }),
+  base_activation: Type.Number({ description: 'activation of target_transition under the request’s inputs' }),
+  marking_gradients: Type.Record(Type.String(), Type.Number(), {
+    description: 'd activation / d input_marking[key] for every key of input_marking, in request order; 0.0 for keys that are no ONNX marking input (PETRA: keys the forward pass ignores)',
+  }),
+  value_gradients: Type.Record(Type.String(), Type.Number(), { description: 'the same for input_values ({} when it is null or absent)' }),
+  ranked_gradients: Type.Optional(Type.Array(RankedGradient, { description: 'with all: true, every exported input by decreasing |gradient|' })),
+  method: SensitivityMethod,
+  ignored_inputs: Type.Optional(IgnoredInputs),
+});
+export type SensitivityResponse = Static<typeof SensitivityResponse>;

@@ -1,0 +1,144 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { LiveBus } from '../../src/live/bus.js';
+import type { SnapshotEvent, StatsEvent } from '../../src/live/events.js';
+import { EventRing } from '../../src/live/ring.js';
+import type { SseSink } from '../../src/live/subscriber.js';
+
+/** A sink with a fixed capacity in bytes: full means write() returns false until drain() is called. */
+class FakeSink extends EventEmitter implements SseSink {
+  chunks: string[] = [];
+  writableLength = 0;
+  ended = false;
+  destroyed = false;
+
+  constructor(private readonly capacity = Number.POSITIVE_INFINITY) {
+    super();
+  }
+
+  write(chunk: string): boolean {
+    this.chunks.push(chunk);
+    this.writableLength += chunk.length;
+    return this.writableLength < this.capacity;
+  }
+
+  /** The client read everything. */
+  drain(): void {
+    this.writableLength = 0;
+    this.emit('drain');
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+
+  ids(): number[] {
+    return [...this.chunks.join('').matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+  }
+}
+
+const snapshot = (head: number): SnapshotEvent => ({
+  type: 'snapshot',
+  id: head,
+  ts: '',
+  scenario: 's',
+  alert_threshold: 1,
+  lane_thresholds: {},
+  open_cases: 0,
+  cases: [],
+  stateless: [],
+  alerts: [],
+  stats: { open_cases: 0, events_per_s: 0, scores_per_s: 0, alerts_last_minute: 0, subscribers: 0 },
+});
+
+function stats(bus: LiveBus, n: number): void {
+  for (let i = 0; i < n; i++) bus.publish<StatsEvent>({ type: 'stats', open_cases: i, events_per_s: 0, scores_per_s: 0, alerts_last_minute: 0, subscribers: 0 });
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('the event ring', () => {
+  it('keeps the last N events with consecutive ids, and knows which ids can be resumed', () => {
+    const ring = new EventRing(4);
+    expect([ring.latestId, ring.oldestId, ring.size, ring.canResumeAfter(0)]).toEqual([0, 1, 0, true]);
+    const bus = new LiveBus({ ringSize: 4, maxSubscribers: 1, subscriberBuffer: 4 });
+    stats(bus, 6);
+    expect([bus.ring.latestId, bus.ring.oldestId, bus.ring.size]).toEqual([6, 3, 4]);
+    expect(bus.ring.get(2)).toBeUndefined();
+    expect(bus.ring.get(3)!.event.id).toBe(3);
+    expect(bus.ring.get(7)).toBeUndefined();
+    expect([1, 2, 3, 6, 7].map((id) => bus.ring.canResumeAfter(id))).toEqual([false, true, true, true, false]);
+  });
+});
+
+describe('subscribers', () => {
+  it('a subscriber that never reads is cut off once it is more than the buffer behind; its memory is the ring', async () => {
+    const bus = new LiveBus({ ringSize: 1000, maxSubscribers: 2, subscriberBuffer: 50 });
+    const stalled = new FakeSink(2000);
+    const reader = new FakeSink();
+    bus.subscribe(stalled, {}, {}, snapshot);
+    bus.subscribe(reader, {}, {}, snapshot);
+    let maxBacklog = 0;
+    for (let i = 0; i < 500; i++) {
+      stats(bus, 1);
+      for (const s of bus.subscriberStats()) maxBacklog = Math.max(maxBacklog, s.maxBacklog);
+      if (i % 10 === 0) await tick();
+    }
+    await tick();
+    expect(stalled.destroyed).toBe(true);
+    expect(maxBacklog).toBeLessThanOrEqual(51);
+    // What it was handed before blocking is all it ever held: a few frames beyond its 2000-byte capacity.
+    expect(stalled.writableLength).toBeLessThan(2000 + 64 * 1024);
+    expect(bus.subscriberStats().map((s) => s.serial)).toEqual([2]);
+    expect(reader.ids()).toEqual(Array.from({ length: 501 }, (_, i) => i)); // snapshot (id 0) and 1..500
+  });
+
+  it('a slow reader that drains in time is never cut and misses nothing', async () => {
+    const bus = new LiveBus({ ringSize: 1000, maxSubscribers: 1, subscriberBuffer: 100 });
+    const slow = new FakeSink(1000);
+    bus.subscribe(slow, {}, { snapshot: false }, snapshot);
+    for (let round = 0; round < 20; round++) {
+      stats(bus, 40);
+      await tick();
+      slow.drain();
+    }
+    await tick();
+    expect(slow.destroyed).toBe(false);
+    expect(slow.ids()).toEqual(Array.from({ length: 800 }, (_, i) => i + 1));
+  });
+
+  it('resumes after Last-Event-ID from the ring, or says gap and sends a snapshot', async () => {
+    const bus = new LiveBus({ ringSize: 8, maxSubscribers: 4, subscriberBuffer: 8 });
+    stats(bus, 20);
+    const resumed = new FakeSink();
+    bus.subscribe(resumed, {}, { lastEventId: '15' }, snapshot);
+    expect(resumed.ids()).toEqual([16, 17, 18, 19, 20]);
+    const gap = new FakeSink();
+    bus.subscribe(gap, {}, { lastEventId: '3' }, snapshot);
+    expect(gap.chunks.join('')).toMatch(/^id: 20\nevent: gap\ndata: \{"type":"gap","id":20,"ts":"[^"]+","requested":"3","oldest":13,"reason":"expired"\}\n\nid: 20\nevent: snapshot\n/);
+    stats(bus, 1);
+    await tick();
+    expect(resumed.ids().at(-1)).toBe(21);
+    expect(gap.ids()).toEqual([20, 20, 21]);
+  });
+
+  it('heartbeats only idle streams, and shutdown ends every stream cleanly', () => {
+    let now = 1_000_000;
+    const bus = new LiveBus({ ringSize: 8, maxSubscribers: 4, subscriberBuffer: 8, now: () => now });
+    const sink = new FakeSink();
+    bus.subscribe(sink, {}, {}, snapshot);
+    const before = sink.chunks.length;
+    bus.heartbeat(15_000);
+    expect(sink.chunks.length).toBe(before);
+    now += 20_000;
+    bus.heartbeat(15_000);
+    expect(sink.chunks.at(-1)).toBe(': heartbeat 0\n\n');
+    bus.closeAll();
+    expect(sink.ended).toBe(true);
+    expect(bus.subscriberCount).toBe(0);
+  });
+});

@@ -1,0 +1,288 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { listening, metricValue, postJson, type Listening } from './helpers.js';
+import { SseClient, type LiveJson } from './sse-client.js';
+
+const APPROVE = { name: 'approve loan', attributes: { risk_score: '0.9' } };
+/** No events at all under a high risk score: the model expected "approve loan" (~1.0), so the score is ~1 and alerts. */
+const ANOMALOUS = { input_marking: { p_application: 0.9 }, events: [] };
+
+let servers: Listening[] = [];
+let clients: SseClient[] = [];
+
+async function serve(overrides: Parameters<typeof listening>[0] = {}): Promise<Listening> {
+  const server = await listening(overrides);
+  servers.push(server);
+  return server;
+}
+
+async function open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  const client = await SseClient.open(url, headers);
+  clients.push(client);
+  return client;
+}
+
+afterEach(async () => {
+  for (const client of clients) client.close();
+  await Promise.all(servers.map((s) => s.app.close()));
+  servers = [];
+  clients = [];
+});
+
+/** Waits until the client has a message with this id (or later). */
+async function receivedUpTo(client: SseClient, id: number): Promise<void> {
+  await client.until(() => client.messages.some((m) => Number(m.id) >= id), 5000, `event ${id}`);
+}
+
+function busEvents(client: SseClient): LiveJson[] {
+  return client.events.filter((e) => e.type !== 'snapshot' && e.type !== 'gap');
+}
+
+describe('GET /live on a listening server', () => {
+  it('starts with a snapshot, then sends every event in order with consecutive ids on the id/event lines', async () => {
+    const { url, app } = await serve();
+    const client = await open(`${url}/live`);
+    expect(client.status).toBe(200);
+    expect(client.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(client.response.headers['cache-control']).toContain('no-cache');
+
+    const snapshot = await client.next();
+    expect(snapshot).toMatchObject({ type: 'snapshot', id: 0, open_cases: 0, cases: [], alerts: [], scenario: 'onnx_deployment', alert_threshold: 0.5 });
+    expect(client.retry).toBe(1000);
+
+    expect((await postJson(url, '/cases/a/events?score=true', APPROVE)).status).toBe(200);
+    expect((await postJson(url, '/anomaly', ANOMALOUS)).status).toBe(200);
+    expect((await postJson(url, '/cases/a/close', undefined)).status).toBe(200);
+    const events = await client.nextUntil((e) => e.type === 'case_closed');
+
+    expect(events.map((e) => e.type)).toEqual(['case_opened', 'evaluation', 'evaluation', 'alert', 'evaluation', 'case_closed']);
+    expect(events.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    const wire = client.messages.slice(1, 7);
+    expect(wire.map((m) => m.id)).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(wire.map((m) => m.event)).toEqual(events.map((e) => e.type));
+    for (const event of events) expect(Date.parse(event.ts)).toBeGreaterThan(0);
+
+    const [opened, first, stateless, alert, last, closed] = events;
+    expect(opened).toMatchObject({ case_id: 'a', lane: 'onnx_deployment' });
+    expect(first).toMatchObject({ case_id: 'a', source: 'stream_event', n_events: 1, closed: false });
+    expect(first).not.toHaveProperty('alert');
+    expect((first!.top as unknown[]).length).toBe(2);
+    expect(stateless).toMatchObject({ source: 'anomaly', n_events: 0, alert: true });
+    expect(stateless!.case_id).toMatch(/^req-/);
+    expect(alert).toMatchObject({ evaluation_id: 3, case_id: stateless!.case_id, threshold: 0.5 });
+    expect(last).toMatchObject({ case_id: 'a', source: 'case_close', closed: true });
+    expect(closed).toMatchObject({ case_id: 'a', n_events: 1, trace_score: last!.trace_score });
+
+    // The evaluation event carries the response's numbers.
+    const scored = await app.inject({ method: 'POST', url: '/anomaly', payload: ANOMALOUS });
+    const published = (await client.next()) as LiveJson & { trace_score: number; top: { id: string; residual: number; activation: number }[] };
+    expect(published.trace_score).toBe(scored.json<{ trace_score: number }>().trace_score);
+    expect(published.top[0]).toEqual({ id: 't_approve', label: 'approve loan', residual: scored.json<{ per_transition_residuals: Record<string, number> }>().per_transition_residuals.t_approve, activation: published.top[0]!.residual });
+  });
+
+  it('a reconnect with Last-Event-ID receives exactly the missed events, and no snapshot', async () => {
+    const { url } = await serve();
+    const reference = await open(`${url}/live`);
+    const first = await open(`${url}/live`);
+    for (const id of ['r1', 'r2']) await postJson(url, `/cases/${id}/events?score=true`, APPROVE);
+    await receivedUpTo(first, 4);
+    first.close();
+    const seen = Math.max(...first.messages.map((m) => Number(m.id)));
+    expect(seen).toBe(4);
+
+    // Missed while away: cases, evaluations, an alert, a close.
+    await postJson(url, '/anomaly', ANOMALOUS);
+    await postJson(url, '/events?score=true', { events: [{ case_id: 'r3', ...APPROVE }, { case_id: 'r1', name: 'decline loan' }] });
+    await postJson(url, '/cases/r2/close', undefined);
+
+    const resumed = await open(`${url}/live`, { 'last-event-id': String(seen) });
+    const viaQuery = await open(`${url}/live?last_event_id=${seen}`);
+    await postJson(url, '/cases/marker/events', APPROVE);
+    for (const client of [reference, resumed, viaQuery]) await client.until(() => client.events.some((e) => e.type === 'case_opened' && e.case_id === 'marker'), 5000, 'the marker');
+
+    const expected = reference.messages.filter((m) => m.event !== 'snapshot' && Number(m.id) > seen);
+    expect(expected.length).toBeGreaterThan(6);
+    expect(resumed.messages).toEqual(expected);
+    expect(viaQuery.messages).toEqual(expected);
+    expect(busEvents(reference).map((e) => e.id)).toEqual(Array.from({ length: busEvents(reference).length }, (_, i) => i + 1));
+  });
+
+  it('an id older than the ring gets a gap and then a snapshot; an id this server never issued too', async () => {
+    const { url } = await serve({ liveRingSize: 16 });
+    for (let i = 0; i < 10; i++) await postJson(url, `/cases/g${i}/events?score=true`, APPROVE);
+    // 10 case_opened + 10 evaluations: ids 1..20, the ring holds 5..20.
+    const expired = await open(`${url}/live`, { 'last-event-id': '2' });
+    const [gap, snapshot] = [await expired.next(), await expired.next()];
+    expect(gap).toEqual({ type: 'gap', id: 20, ts: gap.ts, requested: '2', oldest: 5, reason: 'expired' });
+    expect(snapshot).toMatchObject({ type: 'snapshot', id: 20, open_cases: 10 });
+    expect((snapshot.cases as unknown[]).length).toBe(10);
+
+    // The ring holds 5..20, so a client that saw 4 misses nothing.
+    const edge = await open(`${url}/live`, { 'last-event-id': '4' });
+    await postJson(url, '/cases/edge/events', APPROVE);
+    const replayed = await edge.nextUntil((e) => e.case_id === 'edge');
+    expect(replayed.map((e) => e.id)).toEqual(Array.from({ length: 17 }, (_, i) => i + 5));
+
+    for (const bogus of ['999', 'not-a-number']) {
+      const unknown = await open(`${url}/live`, { 'last-event-id': bogus });
+      expect(await unknown.next()).toMatchObject({ type: 'gap', requested: bogus, reason: 'unknown' });
+      expect(await unknown.next()).toMatchObject({ type: 'snapshot', id: 21 });
+    }
+  });
+
+  it('filters by type, lane, case and minimum score, in the feed and in the snapshot', async () => {
+    const { url } = await serve({ laneAttribute: 'channel' });
+    await postJson(url, '/cases/before/events?score=true', { name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } });
+    const all = await open(`${url}/live`);
+    const alerts = await open(`${url}/live?types=alert`);
+    const web = await open(`${url}/live?lane=web`);
+    const branch = await open(`${url}/live?lane=branch&snapshot=false`);
+    const one = await open(`${url}/live?case=c2`);
+    const high = await open(`${url}/live?min_score=0.5&types=evaluation,alert,case_closed`);
+
+    await postJson(url, '/events?score=true', {
+      events: [
+        { case_id: 'c1', name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } },
+        { case_id: 'c2', name: 'approve loan', attributes: { risk_score: '0.1', channel: 'branch' } },
+        { case_id: 'c3', name: 'nothing', attributes: { risk_score: '0.9' } },
+      ],
+    });
+    await postJson(url, '/anomaly', { events: [], attributes: { risk_score: '0.9', channel: 'web' } });
+    await postJson(url, '/cases/c2/close', undefined);
+    await postJson(url, '/cases/end/events', APPROVE);
+    for (const client of [all, alerts, web, branch, one, high]) {
+      await client.until(() => client.ended || client.messages.length > 0, 5000, 'anything');
+    }
+    await all.until(() => all.events.some((e) => e.case_id === 'end'), 5000, 'the end marker');
+    // Every filtered stream has caught up once the unfiltered one has: the bus writes them all in one pass.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const reference = busEvents(all);
+    const lanes = new Set(reference.map((e) => e.lane));
+    expect(lanes).toEqual(new Set(['web', 'branch', '(no channel)']));
+    const expect_ = (client: SseClient, keep: (e: LiveJson) => boolean) => {
+      const got = busEvents(client);
+      expect(got).toEqual(reference.filter(keep));
+      expect(got.length).toBeGreaterThan(0);
+    };
+    expect_(alerts, (e) => e.type === 'alert');
+    expect_(web, (e) => e.lane === 'web');
+    expect_(branch, (e) => e.lane === 'branch');
+    expect_(one, (e) => e.case_id === 'c2');
+    expect_(high, (e) => ['evaluation', 'alert', 'case_closed'].includes(e.type) && (e.trace_score as number) >= 0.5);
+    expect(busEvents(alerts).map((e) => e.lane).sort()).toEqual(['(no channel)', 'branch', 'web']);
+
+    // Snapshots are filtered the same way.
+    const webSnapshot = web.events[0]!;
+    expect(webSnapshot.type).toBe('snapshot');
+    expect((webSnapshot.cases as { case_id: string }[]).map((c) => c.case_id)).toEqual(['before']);
+    expect(branch.events[0]?.type).not.toBe('snapshot');
+    const snapshot = (await (await fetch(`${url}/live/snapshot?lane=web`)).json()) as { cases: { case_id: string }[]; stateless: { lane: string }[]; lane_attribute: string };
+    expect(snapshot.cases.map((c) => c.case_id)).toEqual(['before', 'c1']);
+    expect(snapshot.stateless.map((l) => l.lane)).toEqual(['web']);
+    expect(snapshot.lane_attribute).toBe('channel');
+
+    const bad = await fetch(`${url}/live?types=evaluation,nonsense`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe('validation_error');
+  });
+
+  it('cuts off a subscriber that stops reading, with bounded backlog and buffer, while others keep up; it can resume', async () => {
+    // Each batch below is one synchronous burst of 1000 events: a reading subscriber never falls 2000 behind.
+    const buffer = 2000;
+    const { url, app } = await serve({ liveSubscriberBuffer: buffer, liveRingSize: 100_000 });
+    const stalled = await open(`${url}/live`);
+    const healthy = await open(`${url}/live?types=alert`);
+    await stalled.next();
+    stalled.pause();
+
+    // 40 batches of 500 anomalous traces: 40,000 events of ~0.5–1 kB, far more than the socket buffers hold.
+    const batch = { traces: Array.from({ length: 500 }, () => ANOMALOUS) };
+    const backlogs: number[] = [];
+    const buffered: number[] = [];
+    let stalledCut = -1;
+    for (let i = 0; i < 40; i++) {
+      expect((await postJson(url, '/anomaly/batch', batch)).status).toBe(200);
+      const stats = app.live.bus.subscriberStats();
+      for (const s of stats) {
+        backlogs.push(s.maxBacklog);
+        buffered.push(s.maxWritable);
+      }
+      if (stalledCut < 0 && !stats.some((s) => s.serial === 1)) stalledCut = i;
+    }
+    const head = app.live.bus.latestId;
+    expect(head).toBe(40_000);
+    await healthy.until(() => healthy.messages.some((m) => Number(m.id) === head), 10_000, 'the last alert');
+    expect(healthy.messages.length).toBe(20_001);
+
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metricValue(metrics, 'petrascore_live_disconnects_total', '{reason="overflow"}')).toBe(1);
+    expect(metricValue(metrics, 'petrascore_live_events_dropped_total', '{type="evaluation"}')).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'petrascore_live_events_dropped_total', '{type="alert"}')).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'petrascore_live_subscribers')).toBe(1);
+    // Bounded counts: no subscriber was ever more than the buffer (+ the event that cut it) behind, the ring holds
+    // at most its size, and the stalled connection's server-side buffer never grew past a chunk or two.
+    expect(Math.max(...backlogs)).toBeLessThanOrEqual(buffer + 1);
+    expect(Math.max(...buffered)).toBeLessThan(256 * 1024);
+    expect(stalledCut).toBeGreaterThanOrEqual(0);
+    expect(stalledCut).toBeLessThan(39);
+    expect(app.live.bus.ring.size).toBeLessThanOrEqual(100_000);
+    expect(app.live.bus.subscriberStats().map((s) => s.serial)).toEqual([2]);
+
+    // Reading again, the stalled client finds the stream cut, then resumes from its last id without a loss.
+    stalled.response.resume();
+    stalled.response.socket.resume();
+    await stalled.until(() => stalled.ended, 10_000, 'the cut');
+    const lastSeen = Number(stalled.messages.at(-1)!.id);
+    expect(lastSeen).toBeLessThan(head);
+    const resumed = await open(`${url}/live`, { 'last-event-id': String(lastSeen) });
+    await resumed.until(() => resumed.messages.some((m) => Number(m.id) === head), 20_000, 'the replay');
+    expect(resumed.messages[0]!.id).toBe(String(lastSeen + 1));
+    expect(resumed.messages.length).toBe(head - lastSeen);
+  });
+
+  it('refuses subscribers beyond --live-max-subscribers with a 503 JSON error', async () => {
+    const { url } = await serve({ liveMaxSubscribers: 1 });
+    await open(`${url}/live`);
+    const refused = await open(`${url}/live`);
+    expect(refused.status).toBe(503);
+    expect(refused.response.headers['retry-after']).toBe('5');
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'too_many_subscribers' });
+  });
+
+  it('sends comment heartbeats on idle streams and stats on every tick', async () => {
+    const { url } = await serve({ liveHeartbeatMs: 100, liveStatsIntervalMs: 100 });
+    await postJson(url, '/cases/s1/events?score=true', APPROVE);
+    const quiet = await open(`${url}/live?types=alert`);
+    const client = await open(`${url}/live?types=stats`);
+    await quiet.until(() => quiet.comments.some((c) => c.startsWith('heartbeat')), 5000, 'a heartbeat');
+    const stats = (await client.nextUntil((e) => e.type === 'stats')).at(-1)!;
+    expect(stats).toMatchObject({ type: 'stats', open_cases: 1, alerts_last_minute: 0, subscribers: 2 });
+    expect(stats.events_per_s).toBeGreaterThan(0);
+    expect(stats.scores_per_s).toBeGreaterThan(0);
+    expect(stats.latency_p99_ms).toBeGreaterThan(0);
+    expect(stats.latency_p50_ms as number).toBeLessThanOrEqual(stats.latency_p99_ms as number);
+  });
+
+  it('publishes evictions with their reason', async () => {
+    const { url } = await serve({ maxOpenCases: 1 });
+    const client = await open(`${url}/live?types=case_opened,case_evicted`);
+    await postJson(url, '/cases/old/events', APPROVE);
+    await postJson(url, '/cases/new/events', APPROVE);
+    const events = await client.nextUntil((e) => e.type === 'case_opened' && e.case_id === 'new');
+    expect(events.slice(1).map((e) => [e.type, e.case_id, e.reason])).toEqual([
+      ['case_opened', 'old', undefined],
+      ['case_evicted', 'old', 'capacity'],
+      ['case_opened', 'new', undefined],
+    ]);
+    const snapshot = (await (await fetch(`${url}/live/snapshot`)).json()) as { cases: { case_id: string }[] };
+    expect(snapshot.cases.map((c) => c.case_id)).toEqual(['new']);
+  });
+
+  it('ends open streams when the server closes, so shutdown does not wait for them', async () => {
+    const server = await listening();
+    const client = await open(`${server.url}/live`);
+    await client.next();
+    await server.app.close();
+    await client.until(() => client.ended, 5000, 'the end of the stream');
+  });
+});

@@ -1,0 +1,159 @@
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AlertEvent } from '../../src/live/events.js';
+import { listening, metricValue, type Listening } from './helpers.js';
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A local webhook receiver on 127.0.0.1; `answer` decides each reply (return false to never answer). */
+async function receiver(answer: (index: number, res: ServerResponse) => boolean | void = () => {}): Promise<{ url: string; received: Received[]; server: Server }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      if (answer(received.length - 1, res) === false) return;
+      if (!res.headersSent) res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  receivers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/alerts?token=secret`, received, server };
+}
+
+/** A port nothing listens on: connections are refused. */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+let servers: Listening[] = [];
+let receivers: Server[] = [];
+
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.app.close()));
+  for (const r of receivers) r.closeAllConnections();
+  await Promise.all(receivers.map((r) => new Promise((resolve) => r.close(resolve))));
+  servers = [];
+  receivers = [];
+});
+
+async function serve(overrides: Parameters<typeof listening>[0]): Promise<Listening> {
+  const server = await listening(overrides);
+  servers.push(server);
+  return server;
+}
+
+const ANOMALOUS = JSON.stringify({ input_marking: { p_application: 0.9 }, events: [] });
+
+async function score(url: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${url}/anomaly`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ANOMALOUS });
+  expect(response.status).toBe(200);
+  await response.arrayBuffer();
+  return performance.now() - started;
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+async function metrics(server: Listening): Promise<string> {
+  return (await server.app.inject({ method: 'GET', url: '/metrics' })).body;
+}
+
+describe('--alert-webhook', () => {
+  it('POSTs every alert as JSON (the alert event itself) to every URL', async () => {
+    const a = await receiver();
+    const b = await receiver();
+    const server = await serve({ alertWebhooks: [a.url, b.url] });
+    await score(server.url);
+    await until(() => a.received.length === 1 && b.received.length === 1, 5000, 'both deliveries');
+    const alert = JSON.parse(a.received[0]!.body) as AlertEvent;
+    expect(alert.type).toBe('alert');
+    expect(alert.explanation.map((i) => i.text)).toEqual(['expected approve loan (>0.99), never observed']);
+    expect(server.app.live.bus.ring.get(alert.id)!.event).toEqual(alert);
+    expect(b.received[0]!.body).toBe(a.received[0]!.body);
+    expect(a.received[0]!.headers).toMatchObject({ 'content-type': 'application/json', 'x-petrascore-alert-id': String(alert.id), 'x-petrascore-attempt': '1' });
+    expect(a.received[0]!.headers['user-agent']).toMatch(/^petrascore\//);
+    expect(metricValue(await metrics(server), 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(2);
+  });
+
+  it('retries with backoff after failures, and gives up at once on a 4xx', async () => {
+    const flaky = await receiver((i, res) => {
+      if (i < 2) res.writeHead(503).end('not now');
+    });
+    const server = await serve({ alertWebhooks: [flaky.url], alertWebhookBackoffMs: 20 });
+    await score(server.url);
+    await until(() => flaky.received.length === 3, 5000, 'the third attempt');
+    expect(flaky.received.map((r) => r.headers['x-petrascore-attempt'])).toEqual(['1', '2', '3']);
+    expect(new Set(flaky.received.map((r) => r.body)).size).toBe(1);
+    await until(() => server.app.live.webhooks!.pending === 0, 5000, 'the delivery to finish');
+    let text = await metrics(server);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(2);
+
+    const refusing = await receiver((_i, res) => {
+      res.writeHead(404).end();
+    });
+    const other = await serve({ alertWebhooks: [refusing.url], alertWebhookBackoffMs: 20 });
+    await score(other.url);
+    await until(() => refusing.received.length === 1 && other.app.live.webhooks!.pending === 0, 5000, 'the refused delivery');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(refusing.received.length).toBe(1);
+    text = await metrics(other);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="failed"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(0);
+  });
+
+  it('a dead receiver (refused, or never answering) does not slow scoring; its queue stays bounded', async () => {
+    const hanging = await receiver(() => false);
+    const baseline = await serve({});
+    const dead = await serve({
+      alertWebhooks: [`http://127.0.0.1:${await deadPort()}/hook`, hanging.url],
+      alertWebhookTimeoutMs: 1000,
+      alertWebhookBackoffMs: 50,
+      alertWebhookQueue: 20,
+    });
+    const rounds = 150;
+    const times = { baseline: [] as number[], dead: [] as number[] };
+    // Interleaved, so that both see the same machine load.
+    for (let i = 0; i < rounds; i++) {
+      times.baseline.push(await score(baseline.url));
+      times.dead.push(await score(dead.url));
+    }
+    // Every request was answered (score() checks 200) and no slower than the baseline in any way that matters:
+    // a blocked request would take the webhook timeout (1000 ms).
+    const p50 = { baseline: quantile(times.baseline, 0.5), dead: quantile(times.dead, 0.5) };
+    const p90 = { baseline: quantile(times.baseline, 0.9), dead: quantile(times.dead, 0.9) };
+    expect(p50.dead).toBeLessThan(p50.baseline * 3 + 5);
+    expect(p90.dead).toBeLessThan(p90.baseline * 3 + 10);
+    expect(quantile(times.dead, 0.99)).toBeLessThan(500);
+
+    // Both URLs' queues stayed bounded: the alerts beyond them were dropped and counted.
+    expect(dead.app.live.webhooks!.pending).toBeLessThanOrEqual(2 * (20 + 1));
+    const text = await metrics(dead);
+    expect(metricValue(text, 'petrascore_alerts_total')).toBe(rounds);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="dropped"}')).toBeGreaterThan(rounds);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(0);
+    expect(hanging.received.length).toBeGreaterThan(0);
+  });
+});
