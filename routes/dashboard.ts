@@ -4,16 +4,17 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { ErrorBody } from '../src/schemas/common.js';
 
-/** public/dashboard/, found from this module: routes/ under vitest, dist/routes/ when built. */
-export function dashboardRoot(): string {
+/** public/dashboard/, found from this module (routes/ under vitest, dist/routes/ when built); undefined when not installed. */
+export function dashboardRoot(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 4; depth++) {
     const candidate = join(dir, 'public', 'dashboard');
     if (existsSync(join(candidate, 'index.html'))) return candidate;
     dir = dirname(dir);
   }
-  throw new Error(`public/dashboard/index.html not found above ${fileURLToPath(import.meta.url)}`);
+  return undefined;
 }
 
 /** Same-origin only; the page loads nothing from elsewhere. */
@@ -21,18 +22,22 @@ const CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self'; img-src
 
 const dashboard: FastifyPluginAsyncTypebox = async (app) => {
   const root = dashboardRoot();
-  const index = readFileSync(join(root, 'index.html'), 'utf8');
-
-  // The page's scripts and styles; index.html itself is answered by the documented route below.
-  await app.register(fastifyStatic, {
-    root,
-    prefix: '/dashboard/',
-    index: false,
-    decorateReply: false,
-    cacheControl: true,
-    maxAge: 60_000,
-    setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff'),
-  });
+  const index = root === undefined ? undefined : readFileSync(join(root, 'index.html'), 'utf8');
+  if (root === undefined) {
+    // The API still works; only the page is missing (e.g. an install that left out public/).
+    app.log.warn('public/dashboard/ not found: GET /dashboard answers 503');
+  } else {
+    // The page's scripts and styles; index.html itself is answered by the documented route below.
+    await app.register(fastifyStatic, {
+      root,
+      prefix: '/dashboard/',
+      index: false,
+      decorateReply: false,
+      cacheControl: true,
+      maxAge: 60_000,
+      setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff'),
+    });
+  }
 
   app.get(
     '/dashboard',
@@ -41,14 +46,19 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['live'],
         summary: 'Live dashboard (HTML): swim lanes of open cases, the latest alert explained, stats',
         description: 'A static page that follows GET /live; it survives reloads (the snapshot) and reconnects (Last-Event-ID). No external resources.',
-        produces: ['text/html'],
-        response: { 200: Type.String({ description: 'the page (/dashboard redirects to /dashboard/, so the page can use relative URLs)' }) },
+        response: {
+          200: { description: 'the page (/dashboard redirects to /dashboard/, so the page can use relative URLs)', content: { 'text/html': { schema: Type.String() } } },
+          503: Type.Unsafe<ErrorBody>(Type.Ref('ErrorBody', { description: 'the dashboard files (public/dashboard/) are not installed' })),
+        },
       },
     },
     async (request, reply) => {
       // The page uses relative URLs (dashboard.js, ../live) so that it works behind a path prefix; they need the slash.
       const [path = '', query] = request.url.split('?', 2);
       if (!path.endsWith('/')) return reply.redirect(`dashboard/${query === undefined ? '' : `?${query}`}`, 302);
+      if (index === undefined) {
+        return reply.code(503).send({ error: 'dashboard_unavailable', message: 'the dashboard files (public/dashboard/) are not installed with this server', details: [] });
+      }
       return reply.type('text/html; charset=utf-8').header('content-security-policy', CONTENT_SECURITY_POLICY).header('cache-control', 'no-cache').send(index);
     },
   );

@@ -94,6 +94,8 @@ describe('--alert-webhook', () => {
     expect(b.received[0]!.body).toBe(a.received[0]!.body);
     expect(a.received[0]!.headers).toMatchObject({ 'content-type': 'application/json', 'x-petrascore-alert-id': String(alert.id), 'x-petrascore-attempt': '1' });
     expect(a.received[0]!.headers['user-agent']).toMatch(/^petrascore\//);
+    // The receivers have the body before the sender has their answer.
+    await until(() => server.app.live.webhooks!.pending === 0, 5000, 'the answers');
     expect(metricValue(await metrics(server), 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(2);
   });
 
