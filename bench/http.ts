@@ -125,24 +125,30 @@ function labelsOf(model: string): string[] {
   return sidecar.output_transitions.map((t) => sidecar.transition_labels[t] ?? t);
 }
 
-/** Realistic /anomaly bodies: a marking, a few events, some attributes, varied per request. */
-function anomalyBodies(model: string): Body {
+/**
+ * Realistic /anomaly bodies, as a workflow engine would send them: for a spread of markings the trace is what the
+ * model expects (the labels of transitions with activation > 0.5, asked of the service's own /forward), and one trace
+ * in twenty is anomalous (an expected event dropped or an unexpected one added).
+ */
+async function anomalyBodies(service: Server, model: string): Promise<Body> {
   const labels = labelsOf(model);
+  const sidecar = JSON.parse(readFileSync(`${model}.meta.json`, 'utf8')) as { output_transitions: string[]; input_marking_places: string[] };
+  const place = sidecar.input_marking_places[0]!;
   const rnd = random();
-  const place = model.includes('scale_200') ? 'p_0' : 'p_application';
-  const pool = Array.from({ length: 512 }, (_, i) =>
-    JSON.stringify({
-      input_marking: { [place]: Math.round(rnd() * 1000) / 1000 },
-      events: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => ({ name: labels[Math.floor(rnd() * labels.length)]!, attributes: { resource: `clerk-${i % 7}` } })),
-      attributes: { channel: 'web', case: `C${i}` },
-    }),
-  );
+  const pool: string[] = [];
+  for (let i = 0; i < 256; i++) {
+    const input_marking = { [place]: Math.round(rnd() * 1000) / 1000 };
+    const response = await fetch(`${service.url}/forward`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input_marking }) });
+    const activations = ((await response.json()) as { transition_activations: Record<string, number> }).transition_activations;
+    let events = sidecar.output_transitions.filter((t) => activations[t]! > 0.5).map((t) => labels[sidecar.output_transitions.indexOf(t)]!);
+    if (i % 20 === 0) events = events.length > 1 && rnd() < 0.5 ? events.slice(1) : [...events, labels[Math.floor(rnd() * labels.length)]!];
+    pool.push(JSON.stringify({ input_marking, events: events.map((name, k) => ({ name, attributes: { resource: `clerk-${k % 7}` } })), attributes: { channel: 'web', case: `C${i}` } }));
+  }
   let i = 0;
   return () => pool[i++ % pool.length]!;
 }
 
-function batchBodies(model: string, traces: number): Body {
-  const one = anomalyBodies(model);
+function batchBodies(one: Body, traces: number): Body {
   const bodies = Array.from({ length: 16 }, () => `{"traces":[${Array.from({ length: traces }, one).join(',')}]}`);
   let i = 0;
   return () => bodies[i++ % bodies.length]!;
@@ -199,16 +205,17 @@ console.log(`${'scenario'.padEnd(34)} ${'bundle'.padEnd(10)} ${'conns'.padStart(
 
 const ceiling = new Map<number, number>();
 for (const [bundle, model] of Object.entries(MODELS)) {
-  const sample = anomalyBodies(model)();
   const service = await startService(model);
+  const bodies = await anomalyBodies(service, model);
+  const sample = bodies();
   const fixed = await (await fetch(`${service.url}/anomaly`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample })).text();
   const bare = await start([BARE, '0', fixed]);
   for (const connections of connectionCounts) {
-    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await load(bare, '/anomaly', connections, anomalyBodies(model)), bare);
+    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await load(bare, '/anomaly', connections, bodies), bare);
     ceiling.set(connections, b.requestsPerSecond);
     rows.push(b);
     print(b);
-    const s = row('POST /anomaly', bundle, connections, await load(service, '/anomaly', connections, anomalyBodies(model)), service);
+    const s = row('POST /anomaly', bundle, connections, await load(service, '/anomaly', connections, bodies), service);
     s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
     rows.push(s);
     print(s);
@@ -220,7 +227,7 @@ for (const [bundle, model] of Object.entries(MODELS)) {
       rows.push(e);
       print(e);
     }
-    const batch = row('POST /anomaly/batch (256 traces)', bundle, 16, await load(service, '/anomaly/batch', 16, batchBodies(model, 256)), service, 256);
+    const batch = row('POST /anomaly/batch (256 traces)', bundle, 16, await load(service, '/anomaly/batch', 16, batchBodies(bodies, 256)), service, 256);
     rows.push(batch);
     print(batch);
   }

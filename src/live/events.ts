@@ -87,7 +87,10 @@ export const AlertEvent = Type.Object(
     trace_score: traceScore,
     threshold: Type.Number({ description: 'the alert threshold that applied (per lane or global)' }),
     closed: Type.Boolean(),
-    explanation: Type.Array(ExplanationItem, { description: 'every transition whose residual exceeds --alert-explanation-floor, largest residual first' }),
+    explanation: Type.Array(ExplanationItem, {
+      description: 'the transitions whose residual exceeds --alert-explanation-floor, largest residual first, at most 20 (an alert on a large net stays small in the ring and on the wire)',
+    }),
+    explanation_omitted: Type.Optional(Type.Integer({ description: 'how many more transitions exceeded the floor than the explanation lists' })),
     summary: Type.String({ description: 'the explanation in one sentence, labels not ids' }),
   },
   {

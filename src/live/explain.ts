@@ -4,6 +4,10 @@ import type { TraceScore } from '../scoring/residuals.js';
 import type { ExplanationItem, TopTransition } from './events.js';
 
 const TOP = 3;
+/** Items an alert explains at most; the rest is counted. */
+export const MAX_EXPLAINED = 20;
+/** Items the one-sentence summary names at most. */
+const SUMMARY_ITEMS = 5;
 
 /** An activation or score with 2 decimals ("0.99"), never rounded onto 1.00 or 0.00 when it is not exactly that. */
 export function shown(value: number): string {
@@ -43,7 +47,9 @@ export class Explainer {
   /** The (up to) three largest residuals, largest first; ties keep transition-id order. */
   top(score: TraceScore, observed: Observed): TopTransition[] {
     const best: [string, number][] = [];
-    for (const [transition, residual] of Object.entries(score.per_transition_residuals)) {
+    const residuals = score.per_transition_residuals;
+    for (const transition in residuals) {
+      const residual = residuals[transition]!;
       if (best.length === TOP && residual <= best[TOP - 1]![1]) continue;
       let at = best.length;
       while (at > 0 && best[at - 1]![1] < residual) at--;
@@ -53,22 +59,27 @@ export class Explainer {
     return best.map(([id, residual]) => ({ id, label: labelOf(this.net, id), residual, activation: this.activationOf(residual, this.observedOf(id, observed)) }));
   }
 
-  /** Every transition whose residual exceeds the floor, largest residual first. */
-  explain(score: TraceScore, observed: Observed): ExplanationItem[] {
+  /** The transitions whose residual exceeds the floor, largest residual first, at most MAX_EXPLAINED; and how many more. */
+  explain(score: TraceScore, observed: Observed): { items: ExplanationItem[]; omitted: number } {
+    const above: [string, number][] = [];
+    const residuals = score.per_transition_residuals;
+    for (const id in residuals) if (residuals[id]! > this.floor) above.push([id, residuals[id]!]);
+    above.sort((a, b) => b[1] - a[1]);
     const items: ExplanationItem[] = [];
-    for (const [id, residual] of Object.entries(score.per_transition_residuals)) {
-      if (!(residual > this.floor)) continue;
+    for (const [id, residual] of above.slice(0, MAX_EXPLAINED)) {
       const seen = this.observedOf(id, observed);
       const expected = this.activationOf(residual, seen);
       const label = labelOf(this.net, id);
       items.push({ id, label, residual, expected, observed: seen, kind: seen === 0 ? 'missing' : 'unexpected', text: explanationText(label, expected, seen) });
     }
-    return items.sort((a, b) => b.residual - a.residual);
+    return { items, omitted: above.length - items.length };
   }
 
-  summary(caseId: string, traceScore: number, threshold: number, items: readonly ExplanationItem[]): string {
+  summary(caseId: string, traceScore: number, threshold: number, items: readonly ExplanationItem[], omitted = 0): string {
     const head = `${caseId} scored ${traceScore.toFixed(2)} (alert threshold ${threshold})`;
     if (items.length === 0) return `${head}: no single transition has a residual above ${this.floor}; the score is many small deviations`;
-    return `${head}: ${items.map((i) => i.text).join('; ')}`;
+    const more = items.length - SUMMARY_ITEMS + omitted;
+    const named = items.slice(0, SUMMARY_ITEMS).map((i) => i.text).join('; ');
+    return more > 0 ? `${head}: ${named}; and ${more} more` : `${head}: ${named}`;
   }
 }

@@ -197,7 +197,7 @@ export class LiveService {
       if (entry !== undefined) entry.alertSignature = undefined;
       return;
     }
-    const explanation = this.explainer.explain(scored.score, scored.observed);
+    const { items: explanation, omitted } = this.explainer.explain(scored.score, scored.observed);
     const signature = explanation.map((item) => `${item.id}:${item.kind}`).join(',');
     // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
     if (entry !== undefined && entry.alertSignature === signature) return;
@@ -213,7 +213,8 @@ export class LiveService {
       threshold,
       closed: scored.closed,
       explanation,
-      summary: this.explainer.summary(scored.caseId, scored.score.trace_score, threshold, explanation),
+      ...(omitted > 0 ? { explanation_omitted: omitted } : {}),
+      summary: this.explainer.summary(scored.caseId, scored.score.trace_score, threshold, explanation, omitted),
     });
     this.state.recordAlert(alert);
     this.stats.recordAlert();

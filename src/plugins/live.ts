@@ -35,6 +35,13 @@ export const livePlugin = fp<LivePluginOptions>(
   async (app, options) => {
     for (const schema of LIVE_EVENT_SCHEMAS) app.addSchema(schema);
     const m = app.metrics;
+    // One labelled child per event type, so publishing does not hash a label object every time.
+    const publishedChildren = new Map<string, { inc(): void }>();
+    const publishedByType = (type: string) => {
+      let child = publishedChildren.get(type);
+      if (child === undefined) publishedChildren.set(type, (child = m.liveEventsPublished.labels(type)));
+      return child;
+    };
     const live = new LiveService({
       net: app.petra.net,
       laneAttribute: options.laneAttribute === '' ? undefined : options.laneAttribute,
@@ -46,7 +53,7 @@ export const livePlugin = fp<LivePluginOptions>(
       subscriberBuffer: options.liveSubscriberBuffer,
       log: app.log,
       metrics: {
-        published: (type) => m.liveEventsPublished.inc({ type }),
+        published: (type) => publishedByType(type).inc(),
         dropped: (type, count) => m.liveEventsDropped.inc({ type }, count),
         subscribers: (count) => m.liveSubscribers.set(count),
         disconnected: (reason) => m.liveDisconnects.inc({ reason }),

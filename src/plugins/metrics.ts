@@ -12,10 +12,19 @@ export const metricsPlugin = fp(
   async (app) => {
     const metrics = new ServiceMetrics();
     app.decorate('metrics', metrics);
+    // prom-client hashes a label object on every call; the label sets are few, so their children are kept.
+    const children = new Map<string, { requests: { inc(): void }; duration: { observe(value: number): void } }>();
     app.addHook('onResponse', async (request, reply) => {
-      const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+      const route = request.routeOptions.url ?? 'unmatched';
+      const key = `${request.method} ${route} ${reply.statusCode}`;
+      let child = children.get(key);
+      if (child === undefined) {
+        const labels = [request.method, route, String(reply.statusCode)] as const;
+        child = { requests: metrics.httpRequests.labels(...labels), duration: metrics.httpDuration.labels(...labels) };
+        children.set(key, child);
+      }
+      child.requests.inc();
+      child.duration.observe(reply.elapsedTime / 1000);
     });
   },
   { name: 'metrics' },

@@ -30,11 +30,11 @@ function applyChannel(
   field: string,
   ignored: string[],
 ): void {
-  for (const [place, value] of Object.entries(supplied)) {
-    const path = `/${field}/${escapePointer(place)}`;
-    const number = toFinite(value, path);
+  for (const place in supplied) {
+    const value = supplied[place]!;
+    const number = typeof value === 'number' && Number.isFinite(value) ? value : toFinite(value, `/${field}/${escapePointer(place)}`);
     const slot = slots.get(place);
-    if (slot === undefined) ignored.push(path);
+    if (slot === undefined) ignored.push(`/${field}/${escapePointer(place)}`);
     else row[slot] = number;
   }
 }
