@@ -52,6 +52,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   await app.register(petraPlugin, {
     modelPath: config.bundle,
     maxBatchRows: config.maxBatchRows,
+    maxBatchWaitMs: config.maxBatchWaitMs,
     observer: {
       onRun: (rows, seconds) => {
         app.metrics.inferenceRuns.inc();

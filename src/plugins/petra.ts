@@ -21,6 +21,7 @@ declare module 'fastify' {
 export interface PetraPluginOptions {
   modelPath: string;
   maxBatchRows: number;
+  maxBatchWaitMs: number;
   observer?: BatchObserver;
 }
 
@@ -41,7 +42,7 @@ export const petraPlugin = fp<PetraPluginOptions>(
       'bundle loaded and warmed up',
     );
     for (const warning of bundle.warnings) app.log.warn({ bundle: bundle.sidecarPath }, warning);
-    const batcher = new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows }, options.observer);
+    const batcher = new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, options.observer);
     app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), batcher });
     app.addHook('onClose', async () => {
       // Fastify may run this before the HTTP server has finished its last requests; they still need the session.

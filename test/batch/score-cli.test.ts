@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { runCli } from '../helpers/run-cli.js';
+import { runCli } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {

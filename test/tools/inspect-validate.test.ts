@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelPath, readFixture } from '../helpers/fixtures.js';
-import { runCli } from '../helpers/run-cli.js';
+import { runCli } from '../helpers/cli.js';
 
 describe('petrascore inspect', () => {
   it('prints inputs per channel with defaults and the attribute each spec reads, and the scored transitions with labels', async () => {

@@ -1,0 +1,3 @@
+import { configurationTable, metricsTable } from '../src/docs-tables.js';
+
+process.stdout.write(`${configurationTable()}\n\n${await metricsTable()}\n`);
