@@ -57,6 +57,9 @@ export class LiveBus {
   private readonly pumpEvery: number;
   private flushScheduled = false;
   private serial = 0;
+  // Many events share a millisecond under load (a batch publishes one per item); format its timestamp once.
+  private stampedAt = Number.NaN;
+  private stamp = '';
 
   constructor(private readonly options: LiveBusOptions) {
     this.ring = new EventRing(options.ringSize);
@@ -81,7 +84,12 @@ export class LiveBus {
   /** Numbers, stamps, stores and announces one event; returns it as published. Never throws for subscriber trouble. */
   publish<E extends BusEvent>(payload: BusPayload<E>): E {
     // type, id and ts first in the JSON, then the payload's fields.
-    const event = Object.assign({ type: payload.type, id: this.ring.nextId, ts: new Date(this.now()).toISOString() }, payload) as unknown as E;
+    const now = this.now();
+    if (now !== this.stampedAt) {
+      this.stampedAt = now;
+      this.stamp = new Date(now).toISOString();
+    }
+    const event = Object.assign({ type: payload.type, id: this.ring.nextId, ts: this.stamp }, payload) as unknown as E;
     this.ring.push(event);
     this.metrics.published(event.type);
     if (this.subscribers.size === 0) return event;

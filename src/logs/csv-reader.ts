@@ -1,11 +1,11 @@
-import { Readable, pipeline } from 'node:stream';
-import { CsvError } from 'csv-parse';
 import { emptyAttributes } from './attributes.js';
-import { type CsvRow, CsvRowParser } from './csv-row-parser.js';
+import { CsvRowParser, type RowBatch } from './csv-row-parser.js';
 import { LogInputError } from './errors.js';
 import type { UnindexedItem } from './types.js';
+import { decodeUtf8 } from './utf8.js';
 
-// Bounds memory when a quote is left open; Python's csv module refuses fields over 128 KiB.
+// Bounds memory when a quote is left open; Python's csv module refuses fields over 128 KiB. A row is refused once
+// more than this much of it is buffered; one a little longer can pass when its end arrives in the same piece of input.
 const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 
 export interface CsvColumns {
@@ -39,25 +39,23 @@ interface OpenCase {
  *   event named None, which matches no transition);
  * - a quote never closed is an error naming the line of its row; Python's
  *   csv module silently takes the rest of the file as one cell;
- * - text after the closing quote of a field (`"app"roved`) is kept verbatim
- *   with its quotes (csv-parse's relax_quotes); Python's csv gives `approved`.
- *   A quote inside an unquoted field (`12" pipe`) is literal in both;
+ * - text after the closing quote of a field (`"app"roved`, also white space:
+ *   `"x" ,`) keeps the field verbatim with its quotes, as csv-parse's
+ *   relax_quotes did when this reader used it; Python's csv gives `approved`
+ *   and `x `. A quote inside an unquoted field (`12" pipe`) is literal in both;
  * - blank lines before the header are skipped (DictReader would take the blank
  *   line as an empty header and reject the file).
+ *
+ * As in Python's csv, rows end at \r\n, \n or \r, also mixed in one file.
+ * Line numbers in messages count each of them as one line, inside quoted cells
+ * too. Parsing is csv-row-parser.ts: papaparse, and an exact parser for the
+ * inputs papaparse would read differently.
  */
 export async function* readCsv(bytes: AsyncIterable<Buffer>, file: string, columns: CsvColumns): AsyncGenerator<UnindexedItem> {
-  const parser = new CsvRowParser(MAX_RECORD_CHARS);
-  // Errors reach the loop below through the parser; the callback only keeps them from being unhandled.
-  pipeline(Readable.from(bytes), parser, () => undefined);
-
+  const parser = new CsvRowParser(file, MAX_RECORD_CHARS);
   const grouper = new CaseGrouper(file, columns);
-  try {
-    for await (const rows of parser as AsyncIterable<CsvRow[]>) {
-      for (const row of rows) yield* grouper.add(row.cells, row.line);
-    }
-  } catch (error) {
-    throw error instanceof CsvError ? csvSyntaxError(file, error, parser.nextRowLine) : error;
-  }
+  for await (const text of decodeUtf8(bytes)) yield* grouper.addAll(parser.push(text));
+  yield* grouper.addAll(parser.end());
   yield* grouper.finish();
 }
 
@@ -74,54 +72,74 @@ class CaseGrouper {
     private readonly columns: CsvColumns,
   ) {}
 
-  *add(cells: string[], line: number): Generator<UnindexedItem> {
+  /** The rows of a batch; in sorted mode yields each case as the next one starts. */
+  *addAll(batch: RowBatch): Generator<UnindexedItem> {
+    let index = -1;
+    for (const cells of batch.rows) {
+      index += 1;
+      if (batch.blankLines && cells.length === 1 && cells[0] === '') continue;
+      const finished = this.add(cells, batch, index);
+      if (finished) yield finished;
+    }
+    if (batch.error) throw batch.error;
+  }
+
+  /** The case that `cells` closes, in sorted mode. Lines are looked up only for errors, so rows carry none. */
+  private add(cells: string[], batch: RowBatch, index: number): UnindexedItem | undefined {
     if (!this.header) {
-      this.readHeader(cells, line);
-      return;
+      this.readHeader(cells, batch, index);
+      return undefined;
     }
     // undefined when the row is too short to have the cell (DictReader's restval None).
     const caseId = cells[this.caseIndex];
     let openCase = this.open.get(caseId);
+    let finished: UnindexedItem | undefined;
     if (!openCase) {
       if (this.columns.sorted) {
-        if (this.emitted.has(caseId)) {
-          const name = caseId === undefined ? '(no case cell)' : JSON.stringify(caseId);
-          throw new LogInputError(
-            this.file,
-            `not sorted by case: case ${name} reappears at line ${line} after its rows ended; sort the file by case or read it unsorted`,
-            { line },
-          );
-        }
-        yield* this.emitOpen();
+        if (this.emitted.has(caseId)) throw this.notSorted(caseId, batch.lineOf(index));
+        // Sorted mode holds one case at a time.
+        finished = this.takeOpen()[0];
       }
       openCase = { attributes: this.firstRowAttributes(this.header, cells), activities: new Set() };
-      this.open.set(caseId, openCase);
+      this.open.set(caseId === undefined ? undefined : ownCopy(caseId), openCase);
     }
     const activity = cells[this.activityIndex];
-    if (activity !== undefined) openCase.activities.add(activity);
+    if (activity !== undefined && !openCase.activities.has(activity)) openCase.activities.add(ownCopy(activity));
+    return finished;
   }
 
   *finish(): Generator<UnindexedItem> {
-    yield* this.emitOpen();
+    yield* this.takeOpen();
   }
 
-  private *emitOpen(): Generator<UnindexedItem> {
+  private takeOpen(): UnindexedItem[] {
+    const items: UnindexedItem[] = [];
     for (const [caseId, openCase] of this.open) {
       // Sorted mode keeps only the ids of finished cases, to recognise one that reappears.
       if (this.columns.sorted) this.emitted.add(caseId);
-      yield { attributes: openCase.attributes, events: [...openCase.activities] };
+      items.push({ attributes: openCase.attributes, events: [...openCase.activities] });
     }
     this.open.clear();
+    return items;
   }
 
-  private readHeader(header: string[], line: number): void {
+  private notSorted(caseId: string | undefined, line: number): LogInputError {
+    const name = caseId === undefined ? '(no case cell)' : JSON.stringify(caseId);
+    return new LogInputError(
+      this.file,
+      `not sorted by case: case ${name} reappears at line ${line} after its rows ended; sort the file by case or read it unsorted`,
+      { line },
+    );
+  }
+
+  private readHeader(header: string[], batch: RowBatch, index: number): void {
     const { caseColumn, activityColumn } = this.columns;
     for (const [role, name] of [['case', caseColumn], ['activity', activityColumn]] as const) {
       if (!header.includes(name)) {
         throw new LogInputError(
           this.file,
           `the CSV header has no ${JSON.stringify(name)} column (the ${role} column); header columns: ${JSON.stringify(header)}`,
-          { line },
+          { line: batch.lineOf(index) },
         );
       }
     }
@@ -140,29 +158,25 @@ class CaseGrouper {
     const { caseColumn, activityColumn } = this.columns;
     const attributes = emptyAttributes();
     const caseId = cells[this.caseIndex];
-    if (caseId !== undefined) attributes[caseColumn] = caseId;
-    header.forEach((name, i) => {
-      if (name === caseColumn || name === activityColumn) return;
+    if (caseId !== undefined) attributes[caseColumn] = ownCopy(caseId);
+    for (let i = 0; i < header.length; i++) {
+      const name = header[i] as string;
+      if (name === caseColumn || name === activityColumn) continue;
       const value = cells[i];
       if (value === undefined) delete attributes[name];
-      else attributes[name] = value;
-    });
+      else attributes[name] = ownCopy(value);
+    }
     return attributes;
   }
 }
 
-function csvSyntaxError(file: string, error: CsvError, rowLine: number): LogInputError {
-  const line = 'lines' in error && typeof error.lines === 'number' ? error.lines : undefined;
-  const position = line === undefined ? {} : { line };
-  switch (error.code) {
-    case 'CSV_QUOTE_NOT_CLOSED':
-      // csv-parse reports the last line of the file; the quote was opened in the row that starts here.
-      return new LogInputError(file, `a quoted field in the row starting on line ${rowLine} is never closed (end of file reached); expected a closing "`, {
-        line: rowLine,
-      });
-    case 'CSV_MAX_RECORD_SIZE':
-      return new LogInputError(file, `a row is longer than ${MAX_RECORD_CHARS} characters; is a quote left open?`, position);
-    default:
-      return new LogInputError(file, `CSV syntax error: ${error.message}`, position);
-  }
+/**
+ * A copy of a cell that does not keep its input alive. papaparse's cells are
+ * V8 slices of the piece of input they came from, so keeping one per case
+ * would keep the whole file in memory. V8 copies substrings shorter than 13
+ * characters anyway; a longer cell is concatenated, which the slice then
+ * flattens into a string of its own.
+ */
+function ownCopy(cell: string): string {
+  return cell.length < 13 ? cell : (' ' + cell).slice(1);
 }

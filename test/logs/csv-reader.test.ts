@@ -80,6 +80,31 @@ describe('CSV reader', () => {
     ]);
   });
 
+  it('ends rows at \\r\\n, \\n and \\r, also mixed in one file, like Python\'s csv module', async () => {
+    const items = await readAll(tempFile('mixed.csv', 'case_id,activity\nA,x\r\nB,y\rC,z\n\r\nA,w'));
+    expect(summary(items)).toEqual([
+      { attributes: { case_id: 'A' }, events: ['w', 'x'] },
+      { attributes: { case_id: 'B' }, events: ['y'] },
+      { attributes: { case_id: 'C' }, events: ['z'] },
+    ]);
+  });
+
+  it('keeps a quoted cell\'s own line breaks, also a \\r at its end', async () => {
+    const items = await readAll(tempFile('cr-in-cell.csv', 'case_id,activity,n\nA,x,"a\r"\nB,y,"b\rc"\n'));
+    expect(summary(items)).toEqual([
+      { attributes: { case_id: 'A', n: 'a\r' }, events: ['x'] },
+      { attributes: { case_id: 'B', n: 'b\rc' }, events: ['y'] },
+    ]);
+  });
+
+  it('reads a lone "" as a row with an empty case id, not as a blank line (DictReader)', async () => {
+    const items = await readAll(tempFile('lone-empty.csv', 'case_id,activity\n""\nA,x\n'));
+    expect(summary(items)).toEqual([
+      { attributes: { case_id: '' }, events: [] },
+      { attributes: { case_id: 'A' }, events: ['x'] },
+    ]);
+  });
+
   it('strips a UTF-8 byte-order mark, which PETRA would leave on the first header cell', async () => {
     const items = await readAll(tempFile('bom.csv', '\ufeffcase_id,activity,amount\nA,submit,5\n'));
     expect(summary(items)).toEqual([{ attributes: { case_id: 'A', amount: '5' }, events: ['submit'] }]);
@@ -138,6 +163,26 @@ describe('CSV reader', () => {
       const path = tempFile('unsorted-multiline.csv', 'case_id,activity,note\nA,a,"x\ny\nz"\nB,b,\nA,c,\n');
       expect((await readError(path, { sorted: true }) as LogInputError).line).toBe(6);
     });
+
+    it('counts \\r\\n, \\n and \\r as one line each, also inside a quoted cell', async () => {
+      const crlf = tempFile('unsorted-crlf.csv', 'case_id,activity,note\r\nA,a,"1\r\n2"\r\nB,b\r\n\r\nA,c\r\n');
+      expect((await readError(crlf, { sorted: true }) as LogInputError).line).toBe(6);
+      const mixed = tempFile('unsorted-mixed.csv', 'case_id,activity\nA,a\r\nB,"b\rb"\r\rA,c\n');
+      expect((await readError(mixed, { sorted: true }) as LogInputError).line).toBe(6);
+    });
+
+    it('gives the line far into a file read in many pieces, whichever way its rows are written', async () => {
+      // Multi-line quoted cells throughout, and now and then white space after a closing quote, which papaparse
+      // would read differently and so goes to the exact parser.
+      const rows = Array.from({ length: 20000 }, (_, i) => `C${i},a,"note\r\n${i}"${i % 3000 === 0 ? ' ' : ''}`);
+      const path = tempFile('unsorted-long.csv', `case_id,activity,note\r\n${rows.join('\r\n')}\r\nC7,b,\r\n`);
+      const error = await readError(path, { sorted: true });
+      expect((error as LogInputError).message).toContain('case "C7" reappears at line 40002');
+      const items = await readAll(path);
+      expect(items).toHaveLength(20000);
+      expect(plain(items[3000]?.attributes ?? {})).toEqual({ case_id: 'C3000', note: '"note\r\n3000" ' });
+      expect(plain(items[3001]?.attributes ?? {})).toEqual({ case_id: 'C3001', note: 'note\r\n3001' });
+    });
   });
 
   it('reports an unclosed quote with its line', async () => {
@@ -147,9 +192,24 @@ describe('CSV reader', () => {
     expect((error as LogInputError).line).toBe(2);
   });
 
+  it('reports an unclosed quote far into a file with its line', async () => {
+    const rows = Array.from({ length: 20000 }, (_, i) => `C${i},"a\nb"`);
+    const error = await readError(tempFile('openquote-long.csv', `case_id,activity\n${rows.join('\n')}\nX,"open\nY,b\n`));
+    expect((error as LogInputError).message).toContain('in the row starting on line 40002 is never closed');
+    expect((error as LogInputError).line).toBe(40002);
+  });
+
   it('keeps a field with text after its closing quote verbatim (Python would give approved)', async () => {
     const items = await readAll(tempFile('afterquote.csv', 'case_id,activity\nA,"app"roved\n'));
     expect(summary(items)).toEqual([{ attributes: { case_id: 'A' }, events: ['"app"roved'] }]);
+  });
+
+  it('keeps a field with white space after its closing quote verbatim (Python would give "x  ")', async () => {
+    const items = await readAll(tempFile('spaceafterquote.csv', 'case_id,activity,n\nA,"x"  ,"n"\t\nB,"y" \n'));
+    expect(summary(items)).toEqual([
+      { attributes: { case_id: 'A', n: '"n"\t' }, events: ['"x"  '] },
+      { attributes: { case_id: 'B' }, events: ['"y" '] },
+    ]);
   });
 
   it('reports invalid UTF-8 with line and byte', async () => {
@@ -158,6 +218,15 @@ describe('CSV reader', () => {
     expect(error).toBeInstanceOf(LogInputError);
     expect((error as LogInputError).byte).toBe(22);
     expect((error as LogInputError).line).toBe(2);
+  });
+
+  it('reports invalid UTF-8 far into a file with line and byte, past multi-byte characters cut by reads', async () => {
+    // Three-byte characters, so sequences straddle the 64 KiB reads.
+    const rows = Array.from({ length: 30000 }, (_, i) => `C${i},caf\u00e9 \u20ac${i % 7 === 0 ? '\u{1f600}' : ''}\n`).join('');
+    const good = Buffer.from(`case_id,activity\n${rows}X,`);
+    const error = await readError(tempFile('latin1-late.csv', Buffer.concat([good, Buffer.from([0xe9, 0x0a])])));
+    expect((error as LogInputError).byte).toBe(good.length);
+    expect((error as LogInputError).line).toBe(30002);
   });
 
   it('reports a header without rows as no traces', async () => {
