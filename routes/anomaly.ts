@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
 import { checkCount } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
-import { observeNames } from '../src/scoring/residuals.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
 import { errorResponses } from '../src/schemas/common.js';
 
@@ -44,7 +43,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
     async (request) => {
       checkCount('body/traces', request.body.traces.length, maxEventsPerRequest, 'traces');
       const started = performance.now();
-      const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
+      const { observed, ...outcome } = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
       const latencyMs = performance.now() - started;
       for (const item of outcome.results) {
         if ('error' in item) {
@@ -53,7 +52,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
         }
         // The item passed the /anomaly schema, so it has its events.
         const trace = request.body.traces[item.index] as AnomalyRequest;
-        app.live.anomalyBatchItem(request.id, item.index, trace, item, observeNames(app.petra.net, trace.events.map((e) => e.name)), latencyMs);
+        app.live.anomalyBatchItem(request.id, item.index, trace, item, observed.get(item.index)!, latencyMs);
       }
       return outcome;
     },

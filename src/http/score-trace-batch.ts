@@ -22,7 +22,7 @@ function itemError(index: number, error: unknown, item: unknown): AnomalyBatchIt
  * /anomaly/batch: every item is validated against the /anomaly schema on its own, so one bad item yields an error
  * entry instead of failing the request; the good ones are scored in one inference run.
  */
-export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<{ results: AnomalyBatchItem[]; scored: number; errors: number }> {
+export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<{ results: AnomalyBatchItem[]; scored: number; errors: number; observed: Map<number, Observed> }> {
   const results: AnomalyBatchItem[] = new Array(items.length);
   const ready: { index: number; row: Float32Array; observed: Observed; ignored: string[] }[] = [];
   items.forEach((item, index) => {
@@ -44,5 +44,5 @@ export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: read
   ready.forEach((r, i) => {
     results[r.index] = r.ignored.length > 0 ? { index: r.index, ...scores[i]!, ignored_inputs: r.ignored } : { index: r.index, ...scores[i]! };
   });
-  return { results, scored: ready.length, errors: items.length - ready.length };
+  return { results, scored: ready.length, errors: items.length - ready.length, observed: new Map(ready.map((r) => [r.index, r.observed])) };
 }
