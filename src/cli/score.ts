@@ -7,7 +7,7 @@ import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { BundleError } from '../bundle/errors.js';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
-import { LogInputError, readLog, type LogItem } from '../logs/index.js';
+import { LogInputError, readLog } from '../logs/index.js';
 import { ProgressLine } from './progress.js';
 
 export const DEFAULT_BATCH_SIZE = 1024;
@@ -112,12 +112,15 @@ export async function score(argv: readonly string[]): Promise<number> {
   const scorer = new TraceScorer(net, new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: args.batchSize }));
   const size = await stat(args.traces).then((s) => s.size, () => undefined);
   const progress = new ProgressLine(process.stderr, size);
-  const items = countingProgress(readLog(args.traces, { format: args.format, caseColumn: args.caseColumn, activityColumn: args.activityColumn, sorted: args.sorted }), progress);
+  const items = readLog(args.traces, { format: args.format, caseColumn: args.caseColumn, activityColumn: args.activityColumn, sorted: args.sorted });
   const out = args.output === undefined ? process.stdout : createWriteStream(args.output);
   const writer = new ReportWriter(out, args.outputFormat);
   const started = performance.now();
   try {
-    const stats = await scoreLog(scorer, items, args.batchSize, (entry) => writer.write(entry));
+    const stats = await scoreLog(scorer, items, args.batchSize, (entry) => {
+      progress.tick();
+      return writer.write(entry);
+    });
     await writer.end();
     progress.done();
     const seconds = (performance.now() - started) / 1000;
@@ -130,12 +133,5 @@ export async function score(argv: readonly string[]): Promise<number> {
     throw error;
   } finally {
     await runner.close();
-  }
-}
-
-async function* countingProgress(items: AsyncIterable<LogItem>, progress: ProgressLine): AsyncGenerator<LogItem> {
-  for await (const item of items) {
-    progress.tick();
-    yield item;
   }
 }
