@@ -53,13 +53,6 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     modelPath: config.bundle,
     maxBatchRows: config.maxBatchRows,
     maxBatchWaitMs: config.maxBatchWaitMs,
-    observer: {
-      onRun: (rows, seconds) => {
-        app.metrics.inferenceRuns.inc();
-        app.metrics.inferenceRows.observe(rows);
-        app.metrics.inferenceSeconds.observe(seconds);
-      },
-    },
   });
   // Before the cases: the evaluator reports events, evaluations and evictions to the live view.
   await app.register(livePlugin, config);

@@ -5,6 +5,7 @@ import { StreamingEvaluator, type EvaluatorObserver } from '../cases/streaming-e
 declare module 'fastify' {
   interface FastifyInstance {
     cases: StreamingEvaluator;
+    scoreEveryEvent: boolean;
   }
 }
 
@@ -14,12 +15,6 @@ export interface CasesPluginOptions extends CaseLimits {
   sweepIntervalMs?: number;
   /** Told of every event, evaluation and eviction (the live view); synchronous, must not throw. */
   observer?: EvaluatorObserver & CaseStoreEvents;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    scoreEveryEvent: boolean;
-  }
 }
 
 /** The per-case streaming state, its idle sweep, and the log line for every eviction. */

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
-import { InferenceBatcher, type BatchObserver } from '../inference/batcher.js';
+import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
 import type { Net } from '../scoring/net.js';
 
@@ -22,7 +22,6 @@ export interface PetraPluginOptions {
   modelPath: string;
   maxBatchRows: number;
   maxBatchWaitMs: number;
-  observer?: BatchObserver;
 }
 
 /** Loads the bundle at startup (a bad bundle fails `ready()` with a BundleError) and releases the session on close. */
@@ -42,7 +41,14 @@ export const petraPlugin = fp<PetraPluginOptions>(
       'bundle loaded and warmed up',
     );
     for (const warning of bundle.warnings) app.log.warn({ bundle: bundle.sidecarPath }, warning);
-    const batcher = new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, options.observer);
+    const { metrics } = app;
+    const batcher = new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, {
+      onRun: (rows, seconds) => {
+        metrics.inferenceRuns.inc();
+        metrics.inferenceRows.observe(rows);
+        metrics.inferenceSeconds.observe(seconds);
+      },
+    });
     app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), batcher });
     app.addHook('onClose', async () => {
       // Fastify may run this before the HTTP server has finished its last requests; they still need the session.
@@ -50,5 +56,5 @@ export const petraPlugin = fp<PetraPluginOptions>(
       await runner.close();
     });
   },
-  { name: 'petra', dependencies: ['lifecycle'] },
+  { name: 'petra', dependencies: ['lifecycle', 'metrics'] },
 );
