@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Health, Readiness } from '../src/schemas/service.js';
+import { PETRASCORE_VERSION } from '../src/version.js';
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/healthz', { schema: { tags: ['service'], summary: 'Liveness: the process is up', response: { 200: Health } } }, async () => ({ status: 'ok' as const }));
+  const { sidecar } = app.petra.bundle;
+  const body = { status: 'ok' as const, version: PETRASCORE_VERSION, n_places: sidecar.places?.length ?? 0, n_transitions: Object.keys(sidecar.transition_labels).length };
+  app.get('/healthz', { schema: { tags: ['service'], summary: 'Liveness: the process is up (PETRA\'s /healthz fields)', response: { 200: Health } } }, async () => body);
 
   app.get(
     '/readyz',

@@ -23,6 +23,8 @@ export function describeModel(bundle: Bundle): Static<typeof SchemaResponse> {
     scored_transitions: [...net.outputs],
     inputs: { marking: inputs('marking', markingSpec), values: inputs('value', valuesSpec) },
     initial_marking: sidecar.initial_marking ?? {},
+    has_silent_transitions: (sidecar.silent_transitions?.length ?? 0) > 0,
+    has_structural_guards: Object.keys(sidecar.structural_guards ?? {}).length > 0,
     input_marking_spec: markingSpec,
     input_values_spec: valuesSpec,
     flippable_places: flippablePlaces(net),

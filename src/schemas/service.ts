@@ -1,6 +1,12 @@
 import { Type } from '@sinclair/typebox';
 
-export const Health = Type.Object({ status: Type.Literal('ok') });
+/** PETRA's /healthz fields; `version` is petrascore's. */
+export const Health = Type.Object({
+  status: Type.Literal('ok'),
+  version: Type.String(),
+  n_places: Type.Integer({ description: "places of the net, as the sidecar lists them (0 when it does not)" }),
+  n_transitions: Type.Integer({ description: 'transitions of the net (the sidecar\'s transition_labels)' }),
+});
 
 export const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('starting'), Type.Literal('draining')]),
@@ -16,6 +22,8 @@ export const SchemaResponse = Type.Object({
   scored_transitions: Type.Array(Type.String(), { description: 'ONNX output columns, in order' }),
   inputs: Type.Object({ marking: Type.Array(Input), values: Type.Array(Input) }),
   initial_marking: Type.Record(Type.String(), Type.Number()),
+  has_silent_transitions: Type.Boolean({ description: 'as PETRA\'s /schema: the net has silent (τ) transitions' }),
+  has_structural_guards: Type.Boolean({ description: 'as PETRA\'s /schema: the net has value guards (coloured nets)' }),
   input_marking_spec: Type.Record(Type.String(), Type.Unknown()),
   input_values_spec: Type.Record(Type.String(), Type.Unknown()),
   flippable_places: Type.Object(

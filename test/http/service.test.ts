@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { testApp } from '../helpers/app.js';
+import { modelPath, readFixture } from '../helpers/fixtures.js';
+
+describe('GET /healthz and GET /schema carry what PETRA says of the net', () => {
+  let app: App;
+  const sidecar = readFixture<{ places: string[]; transition_labels: Record<string, string>; output_transitions: string[] }>('credit_approval_coloured', 'model.onnx.meta.json');
+  beforeAll(async () => {
+    app = await testApp({ bundle: modelPath('credit_approval_coloured') });
+  });
+  afterAll(async () => app.close());
+
+  it('healthz: status, version and the net size', async () => {
+    const body = (await app.inject({ method: 'GET', url: '/healthz' })).json();
+    expect(body).toMatchObject({ status: 'ok', n_places: sidecar.places.length, n_transitions: Object.keys(sidecar.transition_labels).length });
+    expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('schema: places, labels, scored transitions, inputs with defaults and specs, guards', async () => {
+    const body = (await app.inject({ method: 'GET', url: '/schema' })).json();
+    expect(body.places).toEqual([...sidecar.places].sort());
+    expect(body.transitions).toEqual(sidecar.transition_labels);
+    expect(body.scored_transitions).toEqual(sidecar.output_transitions);
+    expect(body.inputs.values).toEqual([{ name: 'value__p_submitted', place: 'p_submitted', default: 1, spec: { attribute: 'amount' } }]);
+    expect(body.has_structural_guards).toBe(true);
+    expect(body.has_silent_transitions).toBe(false);
+  });
+});
