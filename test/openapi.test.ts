@@ -40,6 +40,7 @@ describe('OpenAPI document and Swagger UI', () => {
       for (const [method, op] of Object.entries(ops)) {
         const media = op.requestBody?.content['application/json'];
         const values = [...Object.values(media?.examples ?? {}).map((e) => e.value), ...(media?.example !== undefined ? [media.example] : [])];
+        if (media !== undefined) expect(values.length, `${method} ${path} has no request example`).toBeGreaterThan(0);
         for (const value of values) {
           const url = path.replace('{id}', 'example-case');
           const response = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: value as object });
