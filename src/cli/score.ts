@@ -111,8 +111,17 @@ export async function score(argv: readonly string[]): Promise<number> {
   const { net, runner } = bundle;
   const scorer = new TraceScorer(net, new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: args.batchSize }));
   const size = await stat(args.traces).then((s) => s.size, () => undefined);
-  const progress = new ProgressLine(process.stderr, size);
-  const items = readLog(args.traces, { format: args.format, caseColumn: args.caseColumn, activityColumn: args.activityColumn, sorted: args.sorted });
+  let bytesRead = 0;
+  const progress = new ProgressLine(process.stderr, size, () => bytesRead);
+  const items = readLog(args.traces, {
+    format: args.format,
+    caseColumn: args.caseColumn,
+    activityColumn: args.activityColumn,
+    sorted: args.sorted,
+    onProgress: (n) => {
+      bytesRead = n;
+    },
+  });
   const out = args.output === undefined ? process.stdout : createWriteStream(args.output);
   const writer = new ReportWriter(out, args.outputFormat);
   const started = performance.now();

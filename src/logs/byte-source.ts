@@ -8,7 +8,7 @@ import { LogInputError } from './errors.js';
  * The file's bytes chunk by chunk (decompressed when the name ends in `.gz`),
  * so readers never hold more than one chunk of raw input.
  */
-export async function* readBytes(path: string): AsyncGenerator<Buffer> {
+export async function* readBytes(path: string, onProgress?: (bytesRead: number) => void): AsyncGenerator<Buffer> {
   const file = createReadStream(path);
   const gunzip = isGzipped(path) ? createGunzip() : undefined;
   // pipeline forwards a read error (e.g. ENOENT) into gunzip, whose iterator then rejects with it.
@@ -16,6 +16,8 @@ export async function* readBytes(path: string): AsyncGenerator<Buffer> {
   const stream = gunzip ?? file;
   try {
     for await (const chunk of stream) {
+      // Bytes of the file itself (compressed, for .gz), to compare with its size.
+      onProgress?.(file.bytesRead);
       yield chunk as Buffer;
     }
   } catch (error) {

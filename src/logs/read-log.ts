@@ -18,7 +18,7 @@ const FORMATS: ReadonlySet<string> = new Set<LogFormat>(['csv', 'xes', 'json']);
  */
 export async function* readLog(path: string, options: ReadOptions = {}): AsyncGenerator<LogItem> {
   const format = resolveFormat(path, options.format);
-  const bytes = validateUtf8(readBytes(path), path);
+  const bytes = validateUtf8(readBytes(path, options.onProgress), path);
   let items: AsyncIterable<UnindexedItem>;
   switch (format) {
     case 'csv':

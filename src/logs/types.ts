@@ -32,6 +32,8 @@ export interface ReadOptions {
    * until end of file.
    */
   sorted?: boolean;
+  /** Told how many bytes of the file have been read so far (for a progress percentage). */
+  onProgress?: (bytesRead: number) => void;
 }
 
 /** What a format reader yields; `readLog` numbers the items. */
