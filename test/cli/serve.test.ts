@@ -86,7 +86,7 @@ describe('petrascore serve lifecycle', () => {
     const server = await startServer(serveArgs(LOAN));
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(await health.json()).toMatchObject({ status: 'ok', n_places: 3, n_transitions: 2 });
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
