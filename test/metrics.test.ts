@@ -31,6 +31,8 @@ describe('GET /metrics', () => {
     expect(runs).toBeGreaterThanOrEqual(1);
     expect(runs).toBeLessThanOrEqual(5);
     expect(sample(text, 'petrascore_inference_batch_rows_sum')).toBe(5);
+    // One queue-wait observation per caller, however many runs they shared.
+    expect(sample(text, 'petrascore_inference_queue_wait_seconds_count')).toBe(5);
     expect(sample(text, 'petrascore_open_cases')).toBe(2);
     expect(sample(text, 'petrascore_case_evictions_total', '{reason="capacity"}')).toBe(1);
     expect(text).toMatch(/^petrascore_process_resident_memory_bytes /m);

@@ -13,12 +13,16 @@ export interface BatcherOptions {
 interface Pending {
   rows: Float32Array;
   count: number;
+  /** process.hrtime.bigint() when the rows were queued. */
+  queuedAt: bigint;
   resolve: (activations: Float32Array) => void;
   reject: (error: unknown) => void;
 }
 
 export interface BatchObserver {
   onRun?(rows: number, seconds: number): void;
+  /** How long rows waited in the queue before their run started (once per caller). */
+  onQueueWait?(seconds: number): void;
 }
 
 /**
@@ -48,7 +52,7 @@ export class InferenceBatcher {
     if (count === 0) return Promise.resolve(new Float32Array(0));
     if (count >= this.options.maxBatch) return this.runChunks(rows, count);
     return new Promise((resolve, reject) => {
-      this.queue.push({ rows, count, resolve, reject });
+      this.queue.push({ rows, count, queuedAt: process.hrtime.bigint(), resolve, reject });
       this.schedule();
     });
   }
@@ -93,6 +97,10 @@ export class InferenceBatcher {
       }
     }
     this.running = true;
+    if (this.observer.onQueueWait !== undefined) {
+      const now = process.hrtime.bigint();
+      for (const p of batch) this.observer.onQueueWait(Number(now - p.queuedAt) / 1e9);
+    }
     this.timedRun(rows, total)
       .then(
         (activations) => {

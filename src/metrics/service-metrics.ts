@@ -38,6 +38,13 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly inferenceQueueWait = new Histogram({
+    name: 'petrascore_inference_queue_wait_seconds',
+    help: 'Time a request\'s rows waited for the ONNX run they share (0 when the model was idle)',
+    buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+    registers: [this.registry],
+  });
+
   readonly openCases = new Gauge({ name: 'petrascore_open_cases', help: 'Streaming cases currently open', registers: [this.registry] });
 
   readonly caseEvictions = new Counter({

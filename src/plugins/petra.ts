@@ -48,6 +48,7 @@ export const petraPlugin = fp<PetraPluginOptions>(
         metrics.inferenceRows.observe(rows);
         metrics.inferenceSeconds.observe(seconds);
       },
+      onQueueWait: (seconds) => metrics.inferenceQueueWait.observe(seconds),
     });
     app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), batcher });
     app.addHook('onClose', async () => {
