@@ -1,4 +1,4 @@
-import type { OnnxRunner } from './onnx-runner.js';
+import type { ModelRunner } from './model-runner.js';
 
 export interface BatcherOptions {
   /** Rows per ONNX run at most. */
@@ -38,7 +38,7 @@ export class InferenceBatcher {
   private scheduled = false;
 
   constructor(
-    private readonly runner: OnnxRunner,
+    private readonly runner: ModelRunner,
     /** Inputs per row. */
     readonly width: number,
     /** Activations per row. */

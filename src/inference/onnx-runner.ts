@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { Net } from '../scoring/net.js';
+import type { ModelRunner } from './model-runner.js';
 
 export interface RunnerOptions {
   /** Threads for one operator; the graphs are small element-wise chains, so one thread avoids pool hand-offs. */
@@ -19,8 +20,19 @@ export class RunnerClosedError extends Error {
   }
 }
 
+/** The session options every runner uses, main thread or worker. */
+export function sessionOptions(options: RunnerOptions): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: options.graphOptimization ?? 'basic',
+    executionMode: 'sequential',
+    intraOpNumThreads: options.intraOpThreads ?? 1,
+    interOpNumThreads: 1,
+  };
+}
+
 /** One ONNX session for one net: feeds column tensors `[batch]`, returns the `[batch, outputs]` activations row-major. */
-export class OnnxRunner {
+export class OnnxRunner implements ModelRunner {
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
 
@@ -31,13 +43,7 @@ export class OnnxRunner {
   ) {}
 
   static async open(model: Uint8Array, net: Net, outputName: string, options: RunnerOptions = {}): Promise<OnnxRunner> {
-    const session = await ort.InferenceSession.create(model, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: options.graphOptimization ?? 'basic',
-      executionMode: 'sequential',
-      intraOpNumThreads: options.intraOpThreads ?? 1,
-      interOpNumThreads: 1,
-    });
+    const session = await ort.InferenceSession.create(model, sessionOptions(options));
     return new OnnxRunner(session, net, outputName);
   }
 

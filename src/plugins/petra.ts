@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
+import { readFile } from 'node:fs/promises';
 import { InferenceBatcher } from '../inference/batcher.js';
+import { WorkerRunner } from '../inference/worker-runner.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
 import type { Net } from '../scoring/net.js';
 
@@ -22,6 +24,7 @@ export interface PetraPluginOptions {
   modelPath: string;
   maxBatchRows: number;
   maxBatchWaitMs: number;
+  inferenceThread: 'main' | 'worker';
 }
 
 /** Loads the bundle at startup (a bad bundle fails `ready()` with a BundleError) and releases the session on close. */
@@ -42,7 +45,9 @@ export const petraPlugin = fp<PetraPluginOptions>(
     );
     for (const warning of bundle.warnings) app.log.warn({ bundle: bundle.sidecarPath }, warning);
     const { metrics } = app;
-    const batcher = new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, {
+    // The bundle's own session did the checks and the warm-up; in worker mode a second one runs beside the event loop.
+    const worker = options.inferenceThread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName) : undefined;
+    const batcher = new InferenceBatcher(worker ?? runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, {
       onRun: (rows, seconds) => {
         metrics.inferenceRuns.inc();
         metrics.inferenceRows.observe(rows);
@@ -54,6 +59,7 @@ export const petraPlugin = fp<PetraPluginOptions>(
     app.addHook('onClose', async () => {
       // Fastify may run this before the HTTP server has finished its last requests; they still need the session.
       await app.whenIdle();
+      await worker?.close();
       await runner.close();
     });
   },
