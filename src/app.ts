@@ -53,7 +53,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     modelPath: config.bundle,
     maxBatchRows: config.maxBatchRows,
     maxBatchWaitMs: config.maxBatchWaitMs,
-    inferenceThread: config.inferenceThread === 'worker' ? 'worker' : 'main',
+    inferenceThread: config.inferenceThread,
   });
   // Before the cases: the evaluator reports events, evaluations and evictions to the live view.
   await app.register(livePlugin, config);

@@ -21,7 +21,8 @@ Options:
   --format FORMAT            auto (from the file name, default), csv, xes or json
   --case-column NAME         CSV column with the case id (default case_id)
   --activity-column NAME     CSV column with the activity (default activity)
-  --sorted                   CSV rows are grouped by case: stream with constant memory
+  --sorted                   CSV rows are grouped by case: stream case by case (memory: one id
+                             per finished case, kept to detect a file that is not sorted)
   -o, --output OUT           write the report to OUT instead of standard output
   --output-format FORMAT     json (petra-score's document, default) or ndjson (one trace per line)
   --batch-size N             traces per ONNX run (default ${DEFAULT_BATCH_SIZE})

@@ -16,7 +16,7 @@ export interface ServeConfig {
   scoreEveryEvent: boolean;
   maxBatchRows: number;
   maxBatchWaitMs: number;
-  inferenceThread: string;
+  inferenceThread: 'main' | 'worker';
   shutdownTimeoutMs: number;
   laneAttribute: string;
   alertThreshold: number;

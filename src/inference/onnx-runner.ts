@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { Net } from '../scoring/net.js';
+import { toColumns } from './columns.js';
 import type { ModelRunner } from './model-runner.js';
 
 export interface RunnerOptions {
@@ -64,12 +65,10 @@ export class OnnxRunner implements ModelRunner {
 
   /** `rows` holds `count` input rows back to back, in `net.inputs` order. */
   async run(rows: Float32Array, count: number): Promise<Float32Array> {
-    const width = this.net.inputs.length;
+    const columns = toColumns(rows, count, this.net.inputs.length);
     const feeds: Record<string, ort.Tensor> = {};
     this.net.inputs.forEach((input, i) => {
-      const column = new Float32Array(count);
-      for (let r = 0; r < count; r++) column[r] = rows[r * width + i]!;
-      feeds[input.name] = new ort.Tensor('float32', column, [count]);
+      feeds[input.name] = new ort.Tensor('float32', columns[i]!, [count]);
     });
     if (this.closed) throw new RunnerClosedError();
     // onnxruntime-node runs the session on a later turn of the event loop; close() must wait for such runs.

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Net } from '../scoring/net.js';
+import { toColumns } from './columns.js';
 import type { ModelRunner } from './model-runner.js';
 import { RunnerClosedError, sessionOptions, type RunnerOptions } from './onnx-runner.js';
 
@@ -74,18 +75,17 @@ export class WorkerRunner implements ModelRunner {
       };
       worker.on('message', onMessage);
       worker.once('error', reject);
+    }).catch(async (error: unknown) => {
+      // A worker whose session failed to open would otherwise keep the process alive.
+      await worker.terminate();
+      throw error;
     });
     return new WorkerRunner(worker, net);
   }
 
   run(rows: Float32Array, count: number): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new RunnerClosedError());
-    const width = this.net.inputs.length;
-    const columns = this.net.inputs.map((_, i) => {
-      const column = new Float32Array(count);
-      for (let r = 0; r < count; r++) column[r] = rows[r * width + i]!;
-      return column;
-    });
+    const columns = toColumns(rows, count, this.net.inputs.length);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
