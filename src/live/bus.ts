@@ -1,3 +1,4 @@
+import type { EvaluationRecord, TransitionNames } from './evaluation-record.js';
 import type { BusEvent, BusEventType, BusPayload, GapEvent, SnapshotEvent } from './events.js';
 import { describeFilter, type LiveFilter } from './filter.js';
 import { EventRing } from './ring.js';
@@ -30,6 +31,8 @@ export interface LiveBusOptions {
   metrics?: LiveMetricsSink;
   log?: LiveLogger;
   now?: () => number;
+  /** The served net's transitions, for the `top` list of evaluation events. */
+  transitions?: TransitionNames;
 }
 
 export interface ResumeRequest {
@@ -62,7 +65,7 @@ export class LiveBus {
   private stamp = '';
 
   constructor(private readonly options: LiveBusOptions) {
-    this.ring = new EventRing(options.ringSize);
+    this.ring = new EventRing(options.ringSize, options.transitions);
     this.metrics = options.metrics ?? NO_METRICS;
     this.log = options.log ?? NO_LOG;
     this.now = options.now ?? Date.now;
@@ -91,9 +94,27 @@ export class LiveBus {
     }
     const event = Object.assign({ type: payload.type, id: this.ring.nextId, ts: this.stamp }, payload) as unknown as E;
     this.ring.push(event);
-    this.metrics.published(event.type);
-    if (this.subscribers.size === 0) return event;
-    const head = event.id;
+    this.announce(event.type);
+    return event;
+  }
+
+  /**
+   * Publishes an evaluation: `fill` writes its fields into the record the ring keeps (numbered and stamped already),
+   * synchronously; nothing else is allocated. Returns the record, valid until the ring wraps onto it.
+   */
+  publishEvaluation(fill: (record: EvaluationRecord) => void): EvaluationRecord {
+    const record = this.ring.pushEvaluation();
+    record.tsMs = this.now();
+    fill(record);
+    this.announce('evaluation');
+    return record;
+  }
+
+  /** Counts the event just stored and tells the subscribers the head moved. */
+  private announce(type: BusEventType): void {
+    this.metrics.published(type);
+    if (this.subscribers.size === 0) return;
+    const head = this.ring.latestId;
     for (const subscriber of this.subscribers) {
       if (subscriber.blocked) {
         const backlog = subscriber.backlog(head);
@@ -104,7 +125,6 @@ export class LiveBus {
       }
     }
     this.scheduleFlush();
-    return event;
   }
 
   /**

@@ -1,9 +1,9 @@
 import { labelOf, type Net } from '../scoring/net.js';
 import { isObserved, type Observed } from '../scoring/observed.js';
 import type { TraceScore } from '../scoring/residuals.js';
-import type { ExplanationItem, TopTransition } from './events.js';
+import type { EvaluationRecord } from './evaluation-record.js';
+import type { ExplanationItem } from './events.js';
 
-const TOP = 3;
 /** Items an alert explains at most; the rest is counted. */
 export const MAX_EXPLAINED = 20;
 /** Items the one-sentence summary names at most. */
@@ -44,19 +44,13 @@ export class Explainer {
     return observed === 1 ? Math.fround(1 - residual) : residual;
   }
 
-  /** The (up to) three largest residuals, largest first; ties keep transition-id order. */
-  top(score: TraceScore, observed: Observed): TopTransition[] {
-    const best: [string, number][] = [];
+  /** Fills the record's `top` with the (up to) three largest residuals, largest first; ties keep transition-id order. */
+  top(record: EvaluationRecord, score: TraceScore, observed: Observed): void {
     const residuals = score.per_transition_residuals;
-    for (const transition in residuals) {
-      const residual = residuals[transition]!;
-      if (best.length === TOP && residual <= best[TOP - 1]![1]) continue;
-      let at = best.length;
-      while (at > 0 && best[at - 1]![1] < residual) at--;
-      best.splice(at, 0, [transition, residual]);
-      if (best.length > TOP) best.pop();
+    for (const column of this.net.scoreOrder) {
+      const residual = residuals[this.net.outputs[column]!]!;
+      record.offerTop(column, residual, this.activationOf(residual, isObserved(observed, column) ? 1 : 0));
     }
-    return best.map(([id, residual]) => ({ id, label: labelOf(this.net, id), residual, activation: this.activationOf(residual, this.observedOf(id, observed)) }));
   }
 
   /** The transitions whose residual exceeds the floor, largest residual first, at most MAX_EXPLAINED; and how many more. */

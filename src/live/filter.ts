@@ -1,4 +1,4 @@
-import type { BusEvent, BusEventType } from './events.js';
+import type { BusEventType } from './events.js';
 
 /**
  * What one subscriber wants. Every condition given must hold; an event that does not carry the field a condition
@@ -11,12 +11,20 @@ export interface LiveFilter {
   minScore?: number | undefined;
 }
 
-export function matchesFilter(filter: LiveFilter, event: BusEvent): boolean {
+/** What a filter looks at: a bus event, or a ring slot that holds one. */
+export interface FilterSubject {
+  readonly type: BusEventType;
+  readonly lane?: string | undefined;
+  readonly case_id?: string | undefined;
+  readonly trace_score?: number | undefined;
+}
+
+export function matchesFilter(filter: LiveFilter, event: FilterSubject): boolean {
   if (filter.types !== undefined && !filter.types.has(event.type)) return false;
   if (event.type === 'stats') return true;
   if (filter.lane !== undefined && event.lane !== filter.lane) return false;
   if (filter.caseId !== undefined && event.case_id !== filter.caseId) return false;
-  if (filter.minScore !== undefined && 'trace_score' in event && event.trace_score < filter.minScore) return false;
+  if (filter.minScore !== undefined && event.trace_score !== undefined && event.trace_score < filter.minScore) return false;
   return true;
 }
 

@@ -1,11 +1,64 @@
-import type { BusEvent } from './events.js';
+import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
+import type { BusEvent, BusEventType } from './events.js';
+import type { FilterSubject } from './filter.js';
 import { sseFrame } from './sse.js';
 
-/** One published event and its SSE frame, serialised at most once however many subscribers send it. */
-export class RingEntry {
+/**
+ * One position of the ring, reused each time the ring wraps: it holds either a published event object, or an
+ * evaluation as an EvaluationRecord whose fields are overwritten in place (evaluations are most of the traffic, and
+ * publishing one then allocates nothing). The SSE frame is serialised at most once, however many subscribers send it.
+ */
+export class RingSlot implements FilterSubject {
+  id = 0;
+  private published: BusEvent | undefined;
+  private record: EvaluationRecord | undefined;
   private cachedFrame: string | undefined;
 
-  constructor(readonly event: BusEvent) {}
+  constructor(private readonly names: TransitionNames) {}
+
+  hold(event: BusEvent): void {
+    this.id = event.id;
+    this.published = event;
+    this.cachedFrame = undefined;
+  }
+
+  /** Makes this slot the evaluation `id`; the caller fills the returned record before anyone reads the ring. */
+  holdEvaluation(id: number): EvaluationRecord {
+    this.id = id;
+    this.published = undefined;
+    this.cachedFrame = undefined;
+    this.record ??= new EvaluationRecord();
+    this.record.id = id;
+    this.record.clearTop();
+    return this.record;
+  }
+
+  get type(): BusEventType {
+    return this.published?.type ?? 'evaluation';
+  }
+
+  get lane(): string | undefined {
+    const event = this.published;
+    if (event === undefined) return this.record!.lane;
+    return event.type === 'stats' ? undefined : event.lane;
+  }
+
+  get case_id(): string | undefined {
+    const event = this.published;
+    if (event === undefined) return this.record!.caseId;
+    return event.type === 'stats' ? undefined : event.case_id;
+  }
+
+  get trace_score(): number | undefined {
+    const event = this.published;
+    if (event === undefined) return this.record!.traceScore;
+    return 'trace_score' in event ? event.trace_score : undefined;
+  }
+
+  /** The event as published (an evaluation is built anew on every read). */
+  get event(): BusEvent {
+    return this.published ?? this.record!.toEvent(this.names);
+  }
 
   get frame(): string {
     this.cachedFrame ??= sseFrame(this.event);
@@ -13,17 +66,22 @@ export class RingEntry {
   }
 }
 
+const NO_NAMES: TransitionNames = { ids: [], labels: [] };
+
 /**
  * The last `capacity` bus events. Ids are consecutive (every bus event is stored), so finding the events after an id
  * is arithmetic, not a search.
  */
 export class EventRing {
-  private readonly entries: (RingEntry | undefined)[];
+  private readonly slots: (RingSlot | undefined)[];
   private next = 1;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    private readonly names: TransitionNames = NO_NAMES,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
-    this.entries = new Array<RingEntry | undefined>(capacity);
+    this.slots = new Array<RingSlot | undefined>(capacity);
   }
 
   /** Id of the latest event; 0 before the first. */
@@ -45,22 +103,33 @@ export class EventRing {
     return this.next;
   }
 
-  push(event: BusEvent): RingEntry {
+  push(event: BusEvent): void {
     if (event.id !== this.next) throw new Error(`ring expected id ${this.next}, got ${event.id}`);
-    const entry = new RingEntry(event);
-    this.entries[this.next % this.capacity] = entry;
-    this.next++;
-    return entry;
+    this.advance().hold(event);
   }
 
-  /** The entry with this id, or undefined when it is not (or no longer) held. */
-  get(id: number): RingEntry | undefined {
+  /** Stores the next event as an evaluation record, to be filled by the caller at once. */
+  pushEvaluation(): EvaluationRecord {
+    const id = this.next;
+    return this.advance().holdEvaluation(id);
+  }
+
+  /** The slot with this id, or undefined when it is not (or no longer) held. */
+  get(id: number): RingSlot | undefined {
     if (id < this.oldestId || id > this.latestId) return undefined;
-    return this.entries[id % this.capacity];
+    return this.slots[id % this.capacity];
   }
 
   /** Whether every event after `id` is still held, so a client that saw `id` can be resumed without a gap. */
   canResumeAfter(id: number): boolean {
     return id >= this.oldestId - 1 && id <= this.latestId;
+  }
+
+  private advance(): RingSlot {
+    const index = this.next % this.capacity;
+    let slot = this.slots[index];
+    if (slot === undefined) this.slots[index] = slot = new RingSlot(this.names);
+    this.next++;
+    return slot;
   }
 }

@@ -1,10 +1,10 @@
 import type { CaseState, CaseStoreEvents, EvictionReason } from '../cases/case-store.js';
 import type { Evaluation, EvaluationContext, EvaluatorObserver } from '../cases/streaming-evaluator.js';
-import type { Net } from '../scoring/net.js';
+import { labelOf, type Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
 import type { TraceScore } from '../scoring/residuals.js';
 import { LiveBus, NO_LOG, NO_METRICS, type LiveLogger, type LiveMetricsSink, type ResumeRequest } from './bus.js';
-import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
+import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
 import { Explainer } from './explain.js';
 import type { LiveFilter } from './filter.js';
 import { LaneResolver, type Attributes } from './lanes.js';
@@ -63,7 +63,7 @@ export function parseLaneThresholds(values: readonly string[]): Map<string, numb
  */
 export class LiveService {
   readonly bus: LiveBus;
-  readonly state = new LiveState();
+  readonly state: LiveState;
   readonly stats: StatsTracker;
   readonly lanes: LaneResolver;
   readonly explainer: Explainer;
@@ -86,7 +86,9 @@ export class LiveService {
     this.log = options.log ?? NO_LOG;
     this.metrics = options.metrics ?? { ...NO_METRICS, alertRaised: () => {} };
     this.now = options.now ?? Date.now;
-    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, metrics: this.metrics, log: this.log, now: this.now });
+    const transitions = { ids: options.net.outputs, labels: options.net.outputs.map((id) => labelOf(options.net, id)) };
+    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, metrics: this.metrics, log: this.log, now: this.now, transitions });
+    this.state = new LiveState(transitions);
     this.stats = new StatsTracker(this.now);
     this.lanes = new LaneResolver(options.laneAttribute, options.net.scenarioName);
     this.explainer = new Explainer(options.net, options.explanationFloor);
@@ -178,17 +180,16 @@ export class LiveService {
   private evaluated(scored: Scored, entry: LiveCase | undefined): void {
     const threshold = this.thresholdFor(scored.lane);
     const reached = scored.score.trace_score >= threshold;
-    const evaluation = this.bus.publish<EvaluationEvent>({
-      type: 'evaluation',
-      case_id: scored.caseId,
-      lane: scored.lane,
-      source: scored.source,
-      n_events: scored.nEvents,
-      trace_score: scored.score.trace_score,
-      closed: scored.closed,
-      top: this.explainer.top(scored.score, scored.observed),
-      latency_ms: Math.round(scored.latencyMs * 1000) / 1000,
-      ...(reached ? { alert: true as const } : {}),
+    const evaluation = this.bus.publishEvaluation((record) => {
+      record.caseId = scored.caseId;
+      record.lane = scored.lane;
+      record.source = scored.source;
+      record.nEvents = scored.nEvents;
+      record.traceScore = scored.score.trace_score;
+      record.closed = scored.closed;
+      record.latencyMs = Math.round(scored.latencyMs * 1000) / 1000;
+      record.alert = reached;
+      this.explainer.top(record, scored.score, scored.observed);
     });
     this.stats.recordScore(scored.latencyMs);
     if (entry !== undefined) this.state.recordCaseEvaluation(entry, evaluation);

@@ -1,4 +1,5 @@
-import type { AlertEvent, EvaluationEvent, SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
+import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
+import type { AlertEvent, SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
 import { matchesFilter, type LiveFilter } from './filter.js';
 import type { StatsNumbers } from './stats.js';
 
@@ -18,19 +19,21 @@ export interface LiveCase {
   /** The case store's state object: tells this case from a later one under the same id. */
   readonly token: object;
   recent: number[];
-  last: EvaluationEvent | undefined;
+  /** The case's latest evaluation, a copy updated in place. */
+  last: EvaluationRecord | undefined;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
   alertSignature: string | undefined;
 }
 
 interface StatelessLane {
   recent: number[];
-  last: EvaluationEvent;
+  readonly last: EvaluationRecord;
 }
 
 function pushCapped(values: number[], value: number): void {
   values.push(value);
-  if (values.length > RECENT_SCORES) values.splice(0, values.length - RECENT_SCORES);
+  // shift() trims the array in place; splice() would allocate the removed part on every score.
+  if (values.length > RECENT_SCORES) values.shift();
 }
 
 export interface SnapshotContext {
@@ -49,6 +52,8 @@ export class LiveState {
   private readonly cases = new Map<string, LiveCase>();
   private readonly stateless = new Map<string, StatelessLane>();
   private readonly alerts: AlertEvent[] = [];
+
+  constructor(private readonly names: TransitionNames) {}
 
   get openCases(): number {
     return this.cases.size;
@@ -82,16 +87,16 @@ export class LiveState {
     return entry;
   }
 
-  recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationEvent): void {
-    pushCapped(entry.recent, evaluation.trace_score);
-    entry.last = evaluation;
-    if (evaluation.n_events > entry.nEvents) entry.nEvents = evaluation.n_events;
+  recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationRecord): void {
+    pushCapped(entry.recent, evaluation.traceScore);
+    (entry.last ??= new EvaluationRecord()).copyFrom(evaluation);
+    if (evaluation.nEvents > entry.nEvents) entry.nEvents = evaluation.nEvents;
   }
 
-  recordStateless(evaluation: EvaluationEvent): void {
+  recordStateless(evaluation: EvaluationRecord): void {
     let lane = this.stateless.get(evaluation.lane);
     if (lane === undefined) {
-      lane = { recent: [], last: evaluation };
+      lane = { recent: [], last: new EvaluationRecord() };
       if (this.stateless.size >= STATELESS_LANES) {
         const oldest = this.stateless.keys().next();
         if (oldest.done !== true) this.stateless.delete(oldest.value);
@@ -100,8 +105,8 @@ export class LiveState {
       this.stateless.delete(evaluation.lane);
     }
     this.stateless.set(evaluation.lane, lane);
-    pushCapped(lane.recent, evaluation.trace_score);
-    lane.last = evaluation;
+    pushCapped(lane.recent, evaluation.traceScore);
+    lane.last.copyFrom(evaluation);
   }
 
   recordAlert(alert: AlertEvent): void {
@@ -113,7 +118,7 @@ export class LiveState {
     const keep = (entry: LiveCase) =>
       (filter.lane === undefined || entry.lane === filter.lane) &&
       (filter.caseId === undefined || entry.caseId === filter.caseId) &&
-      (filter.minScore === undefined || (entry.last !== undefined && entry.last.trace_score >= filter.minScore));
+      (filter.minScore === undefined || (entry.last !== undefined && entry.last.traceScore >= filter.minScore));
     const matching: LiveCase[] = [];
     for (const entry of this.cases.values()) if (keep(entry)) matching.push(entry);
     const cases: SnapshotCase[] = matching.slice(-SNAPSHOT_CASES).map((entry) => ({
@@ -122,7 +127,7 @@ export class LiveState {
       n_events: entry.nEvents,
       opened: entry.opened,
       recent_scores: [...entry.recent],
-      ...(entry.last !== undefined ? { last: entry.last } : {}),
+      ...(entry.last !== undefined ? { last: entry.last.toEvent(this.names) } : {}),
     }));
     const stateless: SnapshotLane[] = [];
     if (filter.caseId === undefined) {
@@ -130,7 +135,7 @@ export class LiveState {
         if (filter.lane !== undefined && lane !== filter.lane) continue;
         const recent = filter.minScore === undefined ? value.recent : value.recent.filter((s) => s >= filter.minScore!);
         if (recent.length === 0) continue;
-        stateless.push({ lane, recent_scores: [...recent], last: value.last });
+        stateless.push({ lane, recent_scores: [...recent], last: value.last.toEvent(this.names) });
       }
     }
     const alerts = this.alerts.filter((a) => matchesFilter({ lane: filter.lane, caseId: filter.caseId, minScore: filter.minScore }, a));

@@ -88,7 +88,7 @@ export class Subscriber {
       const entry = ring.get(this.cursor + 1);
       if (entry === undefined) return false;
       this.cursor++;
-      if (!matchesFilter(this.filter, entry.event)) continue;
+      if (!matchesFilter(this.filter, entry)) continue;
       chunk += entry.frame;
       this.sent++;
       if (chunk.length >= CHUNK_CHARS) {
@@ -106,8 +106,8 @@ export class Subscriber {
     const counts = new Map<BusEventType, number>();
     for (let id = this.cursor + 1; id <= ring.latestId; id++) {
       const entry = ring.get(id);
-      if (entry === undefined || !matchesFilter(this.filter, entry.event)) continue;
-      counts.set(entry.event.type, (counts.get(entry.event.type) ?? 0) + 1);
+      if (entry === undefined || !matchesFilter(this.filter, entry)) continue;
+      counts.set(entry.type, (counts.get(entry.type) ?? 0) + 1);
     }
     return counts;
   }

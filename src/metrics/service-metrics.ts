@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RouteTimings } from './route-timings.js';
 
 /**
  * Every Prometheus metric the service exports, on a registry of its own (one per app, so tests and embedded apps do
@@ -7,20 +8,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export class ServiceMetrics {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
-    name: 'petrascore_http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern and status code',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
-
-  readonly httpDuration = new Histogram({
-    name: 'petrascore_http_request_duration_seconds',
-    help: 'Time from request received to response sent, by method, route pattern and status code',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
+  /** petrascore_http_requests_total and petrascore_http_request_duration_seconds. */
+  readonly http = new RouteTimings(this.registry, [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
 
   readonly inferenceRuns = new Counter({ name: 'petrascore_inference_runs_total', help: 'ONNX Runtime session runs', registers: [this.registry] });
 

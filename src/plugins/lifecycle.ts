@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 export type ServiceState = 'starting' | 'ready' | 'draining';
@@ -7,6 +8,10 @@ declare module 'fastify' {
     serviceState: () => ServiceState;
     /** Resolves once no request is being handled; plugins await it on close before freeing what handlers use. */
     whenIdle: () => Promise<void>;
+  }
+  interface FastifyRequest {
+    /** Counted in the in-flight total and not yet uncounted. */
+    countedInFlight: boolean;
   }
 }
 
@@ -30,20 +35,29 @@ export const lifecyclePlugin = fp(
       waiters.push(resolve);
       settle();
     }));
-    const open = new WeakSet<object>();
-    app.addHook('onRequest', async (request) => {
-      open.add(request);
+    // Hooks in callback style: an async hook costs a promise and a microtask per request.
+    app.decorateRequest('countedInFlight', false);
+    app.addHook('onRequest', (request, _reply, next) => {
+      request.countedInFlight = true;
       inFlight++;
+      next();
     });
     // onResponse covers every request that got an answer, onRequestAbort those whose client went away first; a
     // request can see both, and counts once.
-    const done = async (request: object) => {
-      if (!open.delete(request)) return;
+    const done = (request: FastifyRequest) => {
+      if (!request.countedInFlight) return;
+      request.countedInFlight = false;
       inFlight--;
       settle();
     };
-    app.addHook('onResponse', done);
-    app.addHook('onRequestAbort', done);
+    app.addHook('onResponse', (request, _reply, next) => {
+      done(request);
+      next();
+    });
+    app.addHook('onRequestAbort', (request, next) => {
+      done(request);
+      next();
+    });
     app.addHook('onReady', async () => {
       state = 'ready';
     });

@@ -12,19 +12,9 @@ export const metricsPlugin = fp(
   async (app) => {
     const metrics = new ServiceMetrics();
     app.decorate('metrics', metrics);
-    // prom-client hashes a label object on every call; the label sets are few, so their children are kept.
-    const children = new Map<string, { requests: { inc(): void }; duration: { observe(value: number): void } }>();
-    app.addHook('onResponse', async (request, reply) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      const key = `${request.method} ${route} ${reply.statusCode}`;
-      let child = children.get(key);
-      if (child === undefined) {
-        const labels = [request.method, route, String(reply.statusCode)] as const;
-        child = { requests: metrics.httpRequests.labels(...labels), duration: metrics.httpDuration.labels(...labels) };
-        children.set(key, child);
-      }
-      child.requests.inc();
-      child.duration.observe(reply.elapsedTime / 1000);
+    app.addHook('onResponse', (request, reply, next) => {
+      metrics.http.record(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+      next();
     });
   },
   { name: 'metrics' },

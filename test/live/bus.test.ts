@@ -73,6 +73,60 @@ describe('the event ring', () => {
     expect(bus.ring.get(7)).toBeUndefined();
     expect([1, 2, 3, 6, 7].map((id) => bus.ring.canResumeAfter(id))).toEqual([false, true, true, true, false]);
   });
+
+  it('reuses its slots for evaluations and other events alike: what a slot holds is always the latest event under its id', () => {
+    const transitions = { ids: ['t_a', 't_b', 't_c', 't_d'], labels: ['a', 'b', 'c', 'd'] };
+    const bus = new LiveBus({ ringSize: 3, maxSubscribers: 1, subscriberBuffer: 4, now: () => Date.UTC(2026, 0, 2, 3, 4, 5, 6), transitions });
+    const evaluate = (caseId: string, residuals: number[]) =>
+      bus.publishEvaluation((record) => {
+        Object.assign(record, { caseId, lane: 'L', source: 'anomaly', nEvents: 2, traceScore: residuals.reduce((a, b) => a + b, 0), closed: false, latencyMs: 0.5, alert: false });
+        residuals.forEach((r, column) => record.offerTop(column, r, r));
+      });
+    for (let round = 0; round < 4; round++) {
+      evaluate(`c${round}`, [0.1, 0.7, 0.7, 0.2]);
+      stats(bus, 1);
+      evaluate(`d${round}`, [0.3]);
+    }
+    const held = [10, 11, 12].map((id) => bus.ring.get(id)!.event);
+    expect(held.map((e) => [e.id, e.type, 'case_id' in e ? e.case_id : undefined])).toEqual([
+      [10, 'evaluation', 'c3'],
+      [11, 'stats', undefined],
+      [12, 'evaluation', 'd3'],
+    ]);
+    // Largest first; the tie between t_b and t_c keeps transition order; only three are listed.
+    expect(held[0]).toEqual({
+      type: 'evaluation',
+      id: 10,
+      ts: '2026-01-02T03:04:05.006Z',
+      case_id: 'c3',
+      lane: 'L',
+      source: 'anomaly',
+      n_events: 2,
+      trace_score: 0.1 + 0.7 + 0.7 + 0.2,
+      closed: false,
+      top: [
+        { id: 't_b', label: 'b', residual: 0.7, activation: 0.7 },
+        { id: 't_c', label: 'c', residual: 0.7, activation: 0.7 },
+        { id: 't_d', label: 'd', residual: 0.2, activation: 0.2 },
+      ],
+      latency_ms: 0.5,
+    });
+    expect(held[2]).toMatchObject({ case_id: 'd3', top: [{ id: 't_a', residual: 0.3 }] });
+    expect(bus.ring.get(10)!.frame).toBe(`id: 10\nevent: evaluation\ndata: ${JSON.stringify(held[0])}\n\n`);
+  });
+
+  it('keeps the top three residuals of any order, as a full sort would (ties in transition order)', () => {
+    let seed = 3;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const bus = new LiveBus({ ringSize: 2, maxSubscribers: 1, subscriberBuffer: 4 });
+    for (let trial = 0; trial < 500; trial++) {
+      const residuals = Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.round(random() * 4) / 4);
+      const record = bus.publishEvaluation((r) => residuals.forEach((value, column) => r.offerTop(column, value, 1 - value)));
+      const expected = residuals.map((value, column) => ({ column, value })).sort((a, b) => b.value - a.value || a.column - b.column).slice(0, 3);
+      const got = [record.column0, record.column1, record.column2].slice(0, record.topCount);
+      expect(got).toEqual(expected.map((e) => e.column));
+    }
+  });
 });
 
 describe('subscribers', () => {
