@@ -1,9 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AnomalyAnswer, BatchAnswer } from '../src/http/score-json.js';
 import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
 import { checkCount } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
 import { errorResponses } from '../src/schemas/common.js';
+
+/** What Fastify sets for the responses its schema serialiser writes; a custom serialiser leaves it to the route. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
   app.post(
@@ -19,13 +23,14 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
         response: { 200: AnomalyResponse, ...errorResponses(400, 413, 415, 422) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
       const { row, observed, ignored } = prepareTrace(app.petra.net, request.body);
       const started = performance.now();
-      const score = await app.petra.scorer.score(row, observed);
+      const score = await app.petra.scorer.scoreRow(row, observed);
       app.live.anomaly(request.id, request.body, score, observed, performance.now() - started);
-      return ignored.length > 0 ? { ...score, ignored_inputs: ignored } : score;
+      reply.type(JSON_TYPE).serializer(app.petra.json.anomaly);
+      return new AnomalyAnswer(score, ignored);
     },
   );
 
@@ -40,20 +45,21 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
         response: { 200: AnomalyBatchResponse, ...errorResponses(400, 413, 415) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       checkCount('body/traces', request.body.traces.length, maxEventsPerRequest, 'traces');
       const started = performance.now();
-      const { observed, ...outcome } = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
+      const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
       const latencyMs = performance.now() - started;
       for (const item of outcome.results) {
-        if ('error' in item) {
+        if (!(item instanceof BatchAnswer)) {
           app.metrics.clientErrors.inc({ error: item.error.error });
           continue;
         }
         // The item passed the /anomaly schema, so it has its events.
         const trace = request.body.traces[item.index] as AnomalyRequest;
-        app.live.anomalyBatchItem(request.id, item.index, trace, item, observed.get(item.index)!, latencyMs);
+        app.live.anomalyBatchItem(request.id, item.index, trace, item.row, item.row.observed, latencyMs);
       }
+      reply.type(JSON_TYPE).serializer(app.petra.json.batch);
       return outcome;
     },
   );

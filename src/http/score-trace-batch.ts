@@ -3,14 +3,15 @@ import type { TraceScorer } from '../inference/trace-scorer.js';
 import type { Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
 import { prepareTrace } from '../scoring/prepare-trace.js';
-import { AnomalyRequest, type AnomalyBatchItem } from '../schemas/anomaly.js';
+import { AnomalyRequest } from '../schemas/anomaly.js';
 import { describeError } from './describe-error.js';
+import { BatchAnswer, type BatchOutcome } from './score-json.js';
 import { checkCount } from './request-limit.js';
 
 const checkItem = TypeCompiler.Compile(AnomalyRequest);
 
 /** The error body /anomaly would have answered for this item alone, with its paths moved under `body/traces/<index>`. */
-function itemError(index: number, error: unknown, item: unknown): AnomalyBatchItem {
+function itemError(index: number, error: unknown, item: unknown): BatchOutcome['results'][number] & { error: unknown } {
   const { status, body } = describeError(error, 0, { body: item, schema: { body: AnomalyRequest } });
   if (status >= 500) throw error;
   const base = `body/traces/${index}`;
@@ -22,8 +23,8 @@ function itemError(index: number, error: unknown, item: unknown): AnomalyBatchIt
  * /anomaly/batch: every item is validated against the /anomaly schema on its own, so one bad item yields an error
  * entry instead of failing the request; the good ones are scored in one inference run.
  */
-export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<{ results: AnomalyBatchItem[]; scored: number; errors: number; observed: Map<number, Observed> }> {
-  const results: AnomalyBatchItem[] = new Array(items.length);
+export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<BatchOutcome> {
+  const results: BatchOutcome['results'] = new Array(items.length);
   const ready: { index: number; row: Float32Array; observed: Observed; ignored: string[] }[] = [];
   items.forEach((item, index) => {
     try {
@@ -40,9 +41,9 @@ export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: read
   const width = net.inputs.length;
   const rows = new Float32Array(ready.length * width);
   ready.forEach((r, i) => rows.set(r.row, i * width));
-  const scores = await scorer.scoreMany(rows, ready.map((r) => r.observed));
+  const scores = await scorer.scoreRows(rows, ready.map((r) => r.observed));
   ready.forEach((r, i) => {
-    results[r.index] = r.ignored.length > 0 ? { index: r.index, ...scores[i]!, ignored_inputs: r.ignored } : { index: r.index, ...scores[i]! };
+    results[r.index] = new BatchAnswer(r.index, scores[i]!, r.ignored);
   });
-  return { results, scored: ready.length, errors: items.length - ready.length, observed: new Map(ready.map((r) => [r.index, r.observed])) };
+  return { results, scored: ready.length, errors: items.length - ready.length };
 }

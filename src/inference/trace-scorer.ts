@@ -1,6 +1,6 @@
 import type { Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
-import { activationsRecord, scoreRow, type TraceScore } from '../scoring/residuals.js';
+import { activationsRecord, scoreRow, ScoredRow, type TraceScore } from '../scoring/residuals.js';
 import type { InferenceBatcher } from './batcher.js';
 
 /** Rows in, PETRA scores out: the one code path that HTTP, streaming and batch scoring share. */
@@ -11,8 +11,19 @@ export class TraceScorer {
   ) {}
 
   async score(row: Float32Array, observed: Observed): Promise<TraceScore> {
-    const activations = await this.batcher.infer(row, 1);
-    return scoreRow(this.net, activations, 0, observed);
+    return (await this.scoreRow(row, observed)).toTraceScore();
+  }
+
+  /** The score kept as the output row, for callers that write it out themselves. */
+  async scoreRow(row: Float32Array, observed: Observed): Promise<ScoredRow> {
+    return new ScoredRow(this.net, await this.batcher.infer(row, 1), 0, observed);
+  }
+
+  /** Many traces in one ONNX run, as output rows. */
+  async scoreRows(rows: Float32Array, observed: readonly Observed[]): Promise<ScoredRow[]> {
+    const activations = await this.batcher.infer(rows, observed.length);
+    const width = this.net.outputs.length;
+    return observed.map((o, i) => new ScoredRow(this.net, activations, i * width, o));
   }
 
   /** Scores many traces in one ONNX run; `rows` holds one input row per entry of `observed`, back to back. */

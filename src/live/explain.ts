@@ -1,6 +1,6 @@
 import { labelOf, type Net } from '../scoring/net.js';
 import { isObserved, type Observed } from '../scoring/observed.js';
-import type { TraceScore } from '../scoring/residuals.js';
+import type { ColumnScore } from '../scoring/residuals.js';
 import type { EvaluationRecord } from './evaluation-record.js';
 import type { ExplanationItem } from './events.js';
 
@@ -26,42 +26,36 @@ export function explanationText(label: string, expected: number, observed: 0 | 1
  * observed and 1 − residual (rounded to float32) when it was.
  */
 export class Explainer {
-  private readonly columns: ReadonlyMap<string, number>;
-
   constructor(
     private readonly net: Net,
     readonly floor: number,
-  ) {
-    this.columns = new Map(net.outputs.map((transition, column) => [transition, column]));
-  }
-
-  observedOf(transition: string, observed: Observed): 0 | 1 {
-    const column = this.columns.get(transition);
-    return column !== undefined && isObserved(observed, column) ? 1 : 0;
-  }
+  ) {}
 
   activationOf(residual: number, observed: 0 | 1): number {
     return observed === 1 ? Math.fround(1 - residual) : residual;
   }
 
   /** Fills the record's `top` with the (up to) three largest residuals, largest first; ties keep transition-id order. */
-  top(record: EvaluationRecord, score: TraceScore, observed: Observed): void {
-    const residuals = score.per_transition_residuals;
+  top(record: EvaluationRecord, score: ColumnScore, observed: Observed): void {
     for (const column of this.net.scoreOrder) {
-      const residual = residuals[this.net.outputs[column]!]!;
+      const residual = score.residualAt(column);
       record.offerTop(column, residual, this.activationOf(residual, isObserved(observed, column) ? 1 : 0));
     }
   }
 
   /** The transitions whose residual exceeds the floor, largest residual first, at most MAX_EXPLAINED; and how many more. */
-  explain(score: TraceScore, observed: Observed): { items: ExplanationItem[]; omitted: number } {
-    const above: [string, number][] = [];
-    const residuals = score.per_transition_residuals;
-    for (const id in residuals) if (residuals[id]! > this.floor) above.push([id, residuals[id]!]);
+  explain(score: ColumnScore, observed: Observed): { items: ExplanationItem[]; omitted: number } {
+    const above: [number, number][] = [];
+    for (const column of this.net.scoreOrder) {
+      const residual = score.residualAt(column);
+      if (residual > this.floor) above.push([column, residual]);
+    }
+    // A stable sort: equal residuals keep transition-id order.
     above.sort((a, b) => b[1] - a[1]);
     const items: ExplanationItem[] = [];
-    for (const [id, residual] of above.slice(0, MAX_EXPLAINED)) {
-      const seen = this.observedOf(id, observed);
+    for (const [column, residual] of above.slice(0, MAX_EXPLAINED)) {
+      const id = this.net.outputs[column]!;
+      const seen = isObserved(observed, column) ? 1 : 0;
       const expected = this.activationOf(residual, seen);
       const label = labelOf(this.net, id);
       items.push({ id, label, residual, expected, observed: seen, kind: seen === 0 ? 'missing' : 'unexpected', text: explanationText(label, expected, seen) });

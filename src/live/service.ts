@@ -2,7 +2,7 @@ import type { CaseState, CaseStoreEvents, EvictionReason } from '../cases/case-s
 import type { Evaluation, EvaluationContext, EvaluatorObserver } from '../cases/streaming-evaluator.js';
 import { labelOf, type Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
-import type { TraceScore } from '../scoring/residuals.js';
+import { columnScore, type ColumnScore } from '../scoring/residuals.js';
 import { LiveBus, NO_LOG, NO_METRICS, type LiveLogger, type LiveMetricsSink, type ResumeRequest } from './bus.js';
 import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
 import { Explainer } from './explain.js';
@@ -38,7 +38,7 @@ interface Scored {
   lane: string;
   source: EvaluationSource;
   nEvents: number;
-  score: TraceScore;
+  score: ColumnScore;
   observed: Observed;
   latencyMs: number;
   closed: boolean;
@@ -105,14 +105,14 @@ export class LiveService {
   }
 
   /** POST /anomaly: one stateless evaluation, under the request id. */
-  anomaly(requestId: string, trace: TraceLike, score: TraceScore, observed: Observed, latencyMs: number): void {
+  anomaly(requestId: string, trace: TraceLike, score: ColumnScore, observed: Observed, latencyMs: number): void {
     this.guard('anomaly evaluation', () =>
       this.evaluated({ caseId: requestId, lane: this.lanes.ofTrace(trace.attributes, trace.events), source: 'anomaly', nEvents: trace.events.length, score, observed, latencyMs, closed: false }, undefined),
     );
   }
 
   /** POST /anomaly/batch: one stateless evaluation per scored item, as `<request id>/<index>`. */
-  anomalyBatchItem(requestId: string, index: number, trace: TraceLike, score: TraceScore, observed: Observed, latencyMs: number): void {
+  anomalyBatchItem(requestId: string, index: number, trace: TraceLike, score: ColumnScore, observed: Observed, latencyMs: number): void {
     this.guard('anomaly batch evaluation', () =>
       this.evaluated(
         { caseId: `${requestId}/${index}`, lane: this.lanes.ofTrace(trace.attributes, trace.events), source: 'anomaly_batch', nEvents: trace.events.length, score, observed, latencyMs, closed: false },
@@ -163,7 +163,7 @@ export class LiveService {
     const entry = this.state.get(evaluation.case_id, context.state);
     const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
     this.evaluated(
-      { caseId: evaluation.case_id, lane, source: context.source, nEvents: evaluation.n_events, score: evaluation, observed: context.observed, latencyMs: context.latencyMs, closed: evaluation.closed },
+      { caseId: evaluation.case_id, lane, source: context.source, nEvents: evaluation.n_events, score: columnScore(this.options.net, evaluation), observed: context.observed, latencyMs: context.latencyMs, closed: evaluation.closed },
       entry,
     );
     if (evaluation.closed) {

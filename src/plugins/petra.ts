@@ -4,12 +4,15 @@ import { readFile } from 'node:fs/promises';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { WorkerRunner } from '../inference/worker-runner.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
+import { ScoreJson } from '../http/score-json.js';
 import type { Net } from '../scoring/net.js';
 
 export interface PetraContext {
   bundle: Bundle;
   net: Net;
   scorer: TraceScorer;
+  /** Score responses written from output rows (/anomaly, /anomaly/batch). */
+  json: ScoreJson;
   /** The one queue to the ONNX session: everything that runs the model shares its runs. */
   batcher: InferenceBatcher;
 }
@@ -55,7 +58,7 @@ export const petraPlugin = fp<PetraPluginOptions>(
       },
       onQueueWait: (seconds) => metrics.inferenceQueueWait.observe(seconds),
     });
-    app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), batcher });
+    app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), json: new ScoreJson(net), batcher });
     app.addHook('onClose', async () => {
       // Fastify may run this before the HTTP server has finished its last requests; they still need the session.
       await app.whenIdle();

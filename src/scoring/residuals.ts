@@ -6,6 +6,27 @@ export interface TraceScore {
   per_transition_residuals: Record<string, number>;
 }
 
+/** A score whose residuals can be read by output column, whichever form it is kept in. */
+export interface ColumnScore {
+  readonly trace_score: number;
+  residualAt(column: number): number;
+}
+
+/** A record-form score read by column. */
+export function columnScore(net: Net, score: TraceScore): ColumnScore {
+  return { trace_score: score.trace_score, residualAt: (column) => score.per_transition_residuals[net.outputs[column]!]! };
+}
+
+/** The labels the events carry, as observed columns (see observeNames). */
+export function observeEvents(net: Net, events: readonly { name: string }[]): Observed {
+  let observed = emptyObserved(net.outputs.length);
+  for (const event of events) {
+    const column = net.labelColumn.get(event.name);
+    if (column !== undefined) observed = markObserved(observed, column);
+  }
+  return observed;
+}
+
 /** A transition is observed iff some event name equals its label exactly; other names are ignored (PETRA 1a). */
 export function observeNames(net: Net, names: Iterable<string>, observed: Observed = emptyObserved(net.outputs.length)): Observed {
   let result = observed;
@@ -17,19 +38,40 @@ export function observeNames(net: Net, names: Iterable<string>, observed: Observ
 }
 
 /**
- * PETRA's `anomaly_score` plus the callers' sum: residual = |activation − observed| in float32, trace_score = the
- * double-precision sum in sorted-id order. `activations` holds the output row starting at `offset`.
+ * One trace's score kept as its output row: PETRA's `anomaly_score` plus the callers' sum, residual = |activation −
+ * observed| in float32 and trace_score = their double-precision sum in sorted-id order. The residuals are computed
+ * when read, so a response can be written straight from the row (on a 200-transition net, building the id-keyed
+ * record cost more than the ONNX run); `toTraceScore()` gives the record form.
  */
-export function scoreRow(net: Net, activations: Float32Array, offset: number, observed: Observed): TraceScore {
-  const residuals: Record<string, number> = {};
-  let total = 0;
-  for (const column of net.scoreOrder) {
-    const activation = activations[offset + column]!;
-    const residual = Math.fround(Math.abs(activation - (isObserved(observed, column) ? 1 : 0)));
-    residuals[net.outputs[column]!] = residual;
-    total += residual;
+export class ScoredRow implements ColumnScore {
+  readonly trace_score: number;
+
+  constructor(
+    readonly net: Net,
+    /** The run's activations; this trace's row starts at `offset`. */
+    private readonly activations: Float32Array,
+    private readonly offset: number,
+    readonly observed: Observed,
+  ) {
+    let total = 0;
+    for (const column of net.scoreOrder) total += this.residualAt(column);
+    this.trace_score = total;
   }
-  return { trace_score: total, per_transition_residuals: residuals };
+
+  residualAt(column: number): number {
+    return Math.fround(Math.abs(this.activations[this.offset + column]! - (isObserved(this.observed, column) ? 1 : 0)));
+  }
+
+  toTraceScore(): TraceScore {
+    const residuals: Record<string, number> = {};
+    for (const column of this.net.scoreOrder) residuals[this.net.outputs[column]!] = this.residualAt(column);
+    return { trace_score: this.trace_score, per_transition_residuals: residuals };
+  }
+}
+
+/** PETRA's score of the output row starting at `offset` of `activations`, in record form. */
+export function scoreRow(net: Net, activations: Float32Array, offset: number, observed: Observed): TraceScore {
+  return new ScoredRow(net, activations, offset, observed).toTraceScore();
 }
 
 /** Output activations keyed by transition id, in output order. */

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { compareCodePoints } from '../../src/scoring/net.js';
+import { testApp } from '../helpers/app.js';
+import { modelPath, readFixture } from '../helpers/fixtures.js';
+
+/**
+ * /anomaly and /anomaly/batch write their answers from the output rows (src/http/score-json.ts) instead of through the
+ * generic schema serialiser: the bytes must be what JSON.stringify would write for the same object, in schema order.
+ */
+describe.each(['onnx_deployment', 'scale_200'])('score responses written from output rows (%s)', (bundle) => {
+  let app: App;
+  const sidecar = readFixture<{ output_transitions: string[]; transition_labels: Record<string, string>; input_marking_places: string[] }>(bundle, 'model.onnx.meta.json');
+  const labels = sidecar.output_transitions.map((t) => sidecar.transition_labels[t] ?? t);
+  const place = sidecar.input_marking_places[0]!;
+  beforeAll(async () => {
+    app = await testApp({ bundle: modelPath(bundle) });
+  });
+  afterAll(async () => app.close());
+
+  const trace = (m: number, extra: Record<string, unknown> = {}) => ({ input_marking: { [place]: m, ...extra }, events: labels.slice(0, 3).map((name) => ({ name })) });
+
+  it('/anomaly: compact JSON, fields in schema order, residuals in sorted-id order, trace_score their sum', async () => {
+    for (const body of [trace(0.3), trace(0.9, { no_such_place: 1 })]) {
+      const response = await app.inject({ method: 'POST', url: '/anomaly', payload: body });
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      const parsed = response.json<{ trace_score: number; per_transition_residuals: Record<string, number>; ignored_inputs?: string[] }>();
+      expect(response.body).toBe(JSON.stringify(parsed));
+      expect(Object.keys(parsed)).toEqual(body.input_marking.no_such_place === undefined ? ['trace_score', 'per_transition_residuals'] : ['trace_score', 'per_transition_residuals', 'ignored_inputs']);
+      const ids = Object.keys(parsed.per_transition_residuals);
+      expect(ids).toEqual([...sidecar.output_transitions].sort(compareCodePoints));
+      const sum = ids.reduce((total, id) => total + parsed.per_transition_residuals[id]!, 0);
+      expect(parsed.trace_score).toBe(sum);
+    }
+  });
+
+  it('/anomaly/batch: compact JSON, results in input order, error items as /anomaly would answer them', async () => {
+    const traces = [trace(0.2), { events: 'not a list' }, trace(0.8, { no_such_place: 1 })];
+    const response = await app.inject({ method: 'POST', url: '/anomaly/batch', payload: { traces } });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    const parsed = response.json<{ results: Record<string, unknown>[]; scored: number; errors: number }>();
+    expect(response.body).toBe(JSON.stringify(parsed));
+    expect(Object.keys(parsed)).toEqual(['results', 'scored', 'errors']);
+    expect([parsed.scored, parsed.errors]).toEqual([2, 1]);
+    expect(parsed.results.map((r) => Object.keys(r))).toEqual([
+      ['index', 'trace_score', 'per_transition_residuals'],
+      ['index', 'error'],
+      ['index', 'trace_score', 'per_transition_residuals', 'ignored_inputs'],
+    ]);
+    const alone = await app.inject({ method: 'POST', url: '/anomaly', payload: traces[1] });
+    const error = alone.json<{ error: string; message: string; details: { path: string; message: string }[] }>();
+    expect(parsed.results[1]!.error).toEqual({
+      ...error,
+      message: error.message.replace(/^body/, 'body/traces/1'),
+      details: error.details.map((d) => ({ ...d, path: d.path.replace(/^body/, 'body/traces/1') })),
+    });
+    for (const index of [0, 2]) {
+      const single = await app.inject({ method: 'POST', url: '/anomaly', payload: traces[index] });
+      expect({ index, ...single.json() }).toEqual(parsed.results[index]);
+    }
+  });
+});
