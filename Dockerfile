@@ -28,5 +28,6 @@ USER node
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PETRASCORE_PORT || 8000) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+# One GC thread: measured faster on 2 cores, where parallel GC helpers only contend with the request thread (README).
+ENTRYPOINT ["node", "--single-threaded-gc", "dist/src/cli/main.js"]
 CMD ["serve", "models/loan_approval/model.onnx"]

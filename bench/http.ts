@@ -30,6 +30,9 @@ const MODELS = {
  */
 const SERVE_FLAGS: Record<string, string[]> = { default: [], scale_200: ['--alert-threshold', '100'] };
 
+/** Node flags of `npm start` and the Docker image; the ceiling runs with the same, so the ratio compares like with like. */
+const NODE_FLAGS = ['--single-threaded-gc'];
+
 interface Server {
   child: ChildProcess;
   url: string;
@@ -47,7 +50,7 @@ function freePort(): Promise<number> {
 /** The service at log level warn (request lines would measure pino, not scoring): ready when /readyz answers 200. */
 async function startService(model: string, flags: string[]): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', model, '--port', String(port), '--log-level', 'warn', ...flags], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'serve', model, '--port', String(port), '--log-level', 'warn', ...flags], { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}`);
@@ -60,7 +63,7 @@ async function startService(model: string, flags: string[]): Promise<Server> {
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();

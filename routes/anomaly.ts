@@ -4,10 +4,7 @@ import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
 import { checkCount } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
-import { errorResponses } from '../src/schemas/common.js';
-
-/** What Fastify sets for the responses its schema serialiser writes; a custom serialiser leaves it to the route. */
-const JSON_TYPE = 'application/json; charset=utf-8';
+import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
   app.post(

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
-import { errorResponses } from '../src/schemas/common.js';
+import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -21,7 +21,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const score = request.query.score ?? app.scoreEveryEvent;
       const outcome = await app.cases.onEvent(request.params.id, request.body, score);
-      if (outcome.kind === 'evaluated') return reply.code(200).send(outcome.evaluation);
+      if (outcome.kind === 'evaluated') return reply.code(200).type(JSON_TYPE).serializer(app.petra.json.evaluation).send(outcome.evaluation);
       return reply.code(202).send(outcome.ack);
     },
   );
@@ -36,7 +36,10 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Evaluation, ...errorResponses(404, 422) },
       },
     },
-    async (request) => app.cases.scoreCase(request.params.id),
+    async (request, reply) => {
+      const evaluation = await app.cases.scoreCase(request.params.id);
+      return reply.type(JSON_TYPE).serializer(app.petra.json.evaluation).send(evaluation);
+    },
   );
 
   app.post(
@@ -50,7 +53,10 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Evaluation, ...errorResponses(404, 422) },
       },
     },
-    async (request) => app.cases.closeCase(request.params.id),
+    async (request, reply) => {
+      const evaluation = await app.cases.closeCase(request.params.id);
+      return reply.type(JSON_TYPE).serializer(app.petra.json.evaluation).send(evaluation);
+    },
   );
 
   app.get(

@@ -3,7 +3,7 @@ import { SpecResolutionError } from '../scoring/input-errors.js';
 import { rowFromAttributes } from '../scoring/inputs.js';
 import { copyObserved, markObserved, type Observed } from '../scoring/observed.js';
 import type { AttributeValue } from '../scoring/python-float.js';
-import type { TraceScore } from '../scoring/residuals.js';
+import type { ScoredRow, TraceScore } from '../scoring/residuals.js';
 import { CaseLimitError, UnknownCaseError } from './case-errors.js';
 import type { CaseState, CaseStore } from './case-store.js';
 
@@ -13,10 +13,22 @@ export interface CaseEvent {
   attributes?: Record<string, AttributeValue> | undefined;
 }
 
-export interface Evaluation extends TraceScore {
-  case_id: string;
-  n_events: number;
-  closed: boolean;
+/** A case's score: the output row, with the record form built only if something reads it. */
+export class Evaluation implements TraceScore {
+  constructor(
+    readonly case_id: string,
+    readonly n_events: number,
+    readonly row: ScoredRow,
+    readonly closed: boolean,
+  ) {}
+
+  get trace_score(): number {
+    return this.row.trace_score;
+  }
+
+  get per_transition_residuals(): Record<string, number> {
+    return this.row.toTraceScore().per_transition_residuals;
+  }
 }
 
 /** Why a case cannot be scored yet (the spec needs an attribute no event has supplied, or one that is not numeric). */
@@ -144,10 +156,10 @@ export class StreamingEvaluator {
     const rows = new Float32Array(pending.length * width);
     pending.forEach(({ snapshot }, i) => rows.set(snapshot.row, i * width));
     const started = performance.now();
-    const scores = await this.scorer.scoreMany(rows, pending.map(({ snapshot }) => snapshot.observed));
+    const scores = await this.scorer.scoreRows(rows, pending.map(({ snapshot }) => snapshot.observed));
     const latencyMs = performance.now() - started;
     pending.forEach(({ index, snapshot }, i) => {
-      const evaluation: Evaluation = { case_id: snapshot.caseId, n_events: snapshot.nEvents, ...scores[i]!, closed: false };
+      const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, scores[i]!, false);
       items[index] = evaluation;
       this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs, source: 'events' });
     });
@@ -187,8 +199,8 @@ export class StreamingEvaluator {
 
   private async evaluate(snapshot: Snapshot, closed: boolean, source: EvaluationSource): Promise<Evaluation> {
     const started = performance.now();
-    const score = await this.scorer.score(snapshot.row, snapshot.observed);
-    const evaluation: Evaluation = { case_id: snapshot.caseId, n_events: snapshot.nEvents, ...score, closed };
+    const score = await this.scorer.scoreRow(snapshot.row, snapshot.observed);
+    const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, score, closed);
     this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs: performance.now() - started, source });
     return evaluation;
   }

@@ -1,3 +1,4 @@
+import type { Evaluation } from '../cases/streaming-evaluator.js';
 import type { Net } from '../scoring/net.js';
 import type { ScoredRow } from '../scoring/residuals.js';
 import type { AnomalyBatchItem, AnomalyResponse } from '../schemas/anomaly.js';
@@ -73,6 +74,10 @@ export class ScoreJson {
   }
 
   anomaly = (answer: AnomalyAnswer): string => `{${this.fields(answer)}}`;
+
+  /** A case evaluation (POST /cases/{id}/events with scoring, GET /cases/{id}, POST /cases/{id}/close). */
+  evaluation = (evaluation: Evaluation): string =>
+    `{"case_id":${JSON.stringify(evaluation.case_id)},"n_events":${evaluation.n_events},"trace_score":${number(evaluation.row.trace_score)},"per_transition_residuals":${this.residuals(evaluation.row)},"closed":${evaluation.closed}}`;
 
   batch = (outcome: BatchOutcome): string => {
     let text = '{"results":[';

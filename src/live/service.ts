@@ -2,7 +2,7 @@ import type { CaseState, CaseStoreEvents, EvictionReason } from '../cases/case-s
 import type { Evaluation, EvaluationContext, EvaluatorObserver } from '../cases/streaming-evaluator.js';
 import { labelOf, type Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
-import { columnScore, type ColumnScore } from '../scoring/residuals.js';
+import type { ColumnScore } from '../scoring/residuals.js';
 import { LiveBus, NO_LOG, NO_METRICS, type LiveLogger, type LiveMetricsSink, type ResumeRequest } from './bus.js';
 import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
 import { Explainer } from './explain.js';
@@ -163,7 +163,7 @@ export class LiveService {
     const entry = this.state.get(evaluation.case_id, context.state);
     const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
     this.evaluated(
-      { caseId: evaluation.case_id, lane, source: context.source, nEvents: evaluation.n_events, score: columnScore(this.options.net, evaluation), observed: context.observed, latencyMs: context.latencyMs, closed: evaluation.closed },
+      { caseId: evaluation.case_id, lane, source: context.source, nEvents: evaluation.n_events, score: evaluation.row, observed: context.observed, latencyMs: context.latencyMs, closed: evaluation.closed },
       entry,
     );
     if (evaluation.closed) {

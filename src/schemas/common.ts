@@ -44,3 +44,6 @@ const ERROR_MEANINGS: Record<number, string> = {
 export function errorResponses(...codes: (keyof typeof ERROR_MEANINGS)[]): Record<number, ReturnType<typeof Type.Ref>> {
   return Object.fromEntries(codes.map((c) => [c, Type.Ref(ErrorBody, { description: ERROR_MEANINGS[c] })]));
 }
+
+/** The content type of JSON answers; routes that write their JSON themselves (src/http/score-json.ts) set it. */
+export const JSON_TYPE = 'application/json; charset=utf-8';

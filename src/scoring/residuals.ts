@@ -12,11 +12,6 @@ export interface ColumnScore {
   residualAt(column: number): number;
 }
 
-/** A record-form score read by column. */
-export function columnScore(net: Net, score: TraceScore): ColumnScore {
-  return { trace_score: score.trace_score, residualAt: (column) => score.per_transition_residuals[net.outputs[column]!]! };
-}
-
 /** The labels the events carry, as observed columns (see observeNames). */
 export function observeEvents(net: Net, events: readonly { name: string }[]): Observed {
   let observed = emptyObserved(net.outputs.length);

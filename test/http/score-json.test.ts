@@ -10,7 +10,17 @@ import { modelPath, readFixture } from '../helpers/fixtures.js';
  */
 describe.each(['onnx_deployment', 'scale_200'])('score responses written from output rows (%s)', (bundle) => {
   let app: App;
-  const sidecar = readFixture<{ output_transitions: string[]; transition_labels: Record<string, string>; input_marking_places: string[] }>(bundle, 'model.onnx.meta.json');
+  const sidecar = readFixture<{
+    output_transitions: string[];
+    transition_labels: Record<string, string>;
+    input_marking_places: string[];
+    input_marking_spec: Record<string, { attribute?: string }>;
+    input_values_spec: Record<string, { attribute?: string }>;
+  }>(bundle, 'model.onnx.meta.json');
+  /** Every attribute the bundle's specs read, so a case can be scored from its attributes. */
+  const attributes = Object.fromEntries(
+    [...Object.values(sidecar.input_marking_spec), ...Object.values(sidecar.input_values_spec)].flatMap((spec) => (spec.attribute === undefined ? [] : [[spec.attribute, '0.5']])),
+  );
   const labels = sidecar.output_transitions.map((t) => sidecar.transition_labels[t] ?? t);
   const place = sidecar.input_marking_places[0]!;
   beforeAll(async () => {
@@ -32,6 +42,25 @@ describe.each(['onnx_deployment', 'scale_200'])('score responses written from ou
       expect(ids).toEqual([...sidecar.output_transitions].sort(compareCodePoints));
       const sum = ids.reduce((total, id) => total + parsed.per_transition_residuals[id]!, 0);
       expect(parsed.trace_score).toBe(sum);
+    }
+  });
+
+  it('case evaluations: compact JSON in schema order, the same score as /anomaly gives the same trace', async () => {
+    const caseId = `json/${bundle}`;
+    const names = labels.slice(0, 3);
+    let scored: { statusCode: number; body: string; headers: Record<string, unknown> } | undefined;
+    for (const name of names) scored = await app.inject({ method: 'POST', url: `/cases/${encodeURIComponent(caseId)}/events?score=true`, payload: { name, attributes } });
+    for (const response of [scored!, await app.inject({ method: 'GET', url: `/cases/${encodeURIComponent(caseId)}` }), await app.inject({ method: 'POST', url: `/cases/${encodeURIComponent(caseId)}/close` })]) {
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      const parsed = JSON.parse(response.body) as Record<string, unknown>;
+      expect(response.body).toBe(JSON.stringify(parsed));
+      expect(Object.keys(parsed)).toEqual(['case_id', 'n_events', 'trace_score', 'per_transition_residuals', 'closed']);
+      expect(parsed.case_id).toBe(caseId);
+      const stateless = await app.inject({ method: 'POST', url: '/anomaly', payload: { events: names.map((name) => ({ name })), attributes } });
+      expect(stateless.statusCode).toBe(200);
+      expect(parsed.per_transition_residuals).toEqual(stateless.json().per_transition_residuals);
+      expect(parsed.trace_score).toBe(stateless.json().trace_score);
     }
   });
 
