@@ -29,9 +29,9 @@ describe('GET /metrics', () => {
     const anomalyOk = '{method="POST",route="/anomaly",status="200"}';
     expect(sample(text, 'petrascore_http_request_duration_seconds_count', anomalyOk)).toBe(5);
     expect(sample(text, 'petrascore_http_request_duration_seconds_sum', anomalyOk)).toBeGreaterThan(0);
-    expect(sample(text, 'petrascore_http_request_duration_seconds_bucket', '{method="POST",route="/anomaly",status="200",le="+Inf"}')).toBe(5);
+    expect(sample(text, 'petrascore_http_request_duration_seconds_bucket', '{le="+Inf",method="POST",route="/anomaly",status="200"}')).toBe(5);
     // Cumulative buckets: never decreasing, and the 2.5 s bucket holds every one of these fast requests.
-    const buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5].map((le) => sample(text, 'petrascore_http_request_duration_seconds_bucket', `{method="POST",route="/anomaly",status="200",le="${le}"}`)!);
+    const buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5].map((le) => sample(text, 'petrascore_http_request_duration_seconds_bucket', `{le="${le}",method="POST",route="/anomaly",status="200"}`)!);
     expect(buckets.every((count, i) => i === 0 || count >= buckets[i - 1]!)).toBe(true);
     expect(buckets.at(-1)).toBe(5);
     const runs = sample(text, 'petrascore_inference_runs_total')!;

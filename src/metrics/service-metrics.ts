@@ -1,9 +1,11 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { DeferredCounter, DeferredHistogram } from './deferred-metrics.js';
 import { RouteTimings } from './route-timings.js';
 
 /**
  * Every Prometheus metric the service exports, on a registry of its own (one per app, so tests and embedded apps do
- * not collide). The README's metrics table describes each one.
+ * not collide). The README's metrics table describes each one. Metrics touched per request or per event are
+ * deferred (src/metrics/deferred-metrics.ts): summed in plain numbers and handed to prom-client at scrape time.
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -11,52 +13,52 @@ export class ServiceMetrics {
   /** petrascore_http_requests_total and petrascore_http_request_duration_seconds. */
   readonly http = new RouteTimings(this.registry, [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
 
-  readonly inferenceRuns = new Counter({ name: 'petrascore_inference_runs_total', help: 'ONNX Runtime session runs', registers: [this.registry] });
+  readonly inferenceRuns = new DeferredCounter({ name: 'petrascore_inference_runs_total', help: 'ONNX Runtime session runs', registry: this.registry });
 
-  readonly inferenceRows = new Histogram({
+  readonly inferenceRows = new DeferredHistogram({
     name: 'petrascore_inference_batch_rows',
     help: 'Rows (traces) per ONNX run: how well concurrent requests share runs',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
-    registers: [this.registry],
+    registry: this.registry,
   });
 
-  readonly inferenceSeconds = new Histogram({
+  readonly inferenceSeconds = new DeferredHistogram({
     name: 'petrascore_inference_duration_seconds',
     help: 'Time of one ONNX run',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    registers: [this.registry],
+    registry: this.registry,
   });
 
-  readonly inferenceQueueWait = new Histogram({
+  readonly inferenceQueueWait = new DeferredHistogram({
     name: 'petrascore_inference_queue_wait_seconds',
     help: 'Time a request\'s rows waited for the ONNX run they share (0 when the model was idle)',
     buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
-    registers: [this.registry],
+    registry: this.registry,
   });
 
   readonly openCases = new Gauge({ name: 'petrascore_open_cases', help: 'Streaming cases currently open', registers: [this.registry] });
 
-  readonly caseEvictions = new Counter({
+  readonly caseEvictions = new DeferredCounter({
     name: 'petrascore_case_evictions_total',
     help: 'Open cases dropped without a close, by reason (idle, capacity)',
     labelNames: ['reason'] as const,
-    registers: [this.registry],
+    registry: this.registry,
   });
 
-  readonly clientErrors = new Counter({
+  readonly clientErrors = new DeferredCounter({
     name: 'petrascore_client_errors_total',
     help: 'Requests (and /anomaly/batch items) refused, by error class (validation_error, missing_attribute, …)',
     labelNames: ['error'] as const,
-    registers: [this.registry],
+    registry: this.registry,
   });
 
   readonly liveSubscribers = new Gauge({ name: 'petrascore_live_subscribers', help: 'Connected GET /live streams', registers: [this.registry] });
 
-  readonly liveEventsPublished = new Counter({
+  readonly liveEventsPublished = new DeferredCounter({
     name: 'petrascore_live_events_published_total',
     help: 'Events published on the live bus, by type (evaluation, alert, case_opened, case_closed, case_evicted, stats)',
     labelNames: ['type'] as const,
-    registers: [this.registry],
+    registry: this.registry,
   });
 
   readonly liveEventsDropped = new Counter({
@@ -73,7 +75,7 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
-  readonly alertsRaised = new Counter({ name: 'petrascore_alerts_total', help: 'Alerts raised (evaluations that reached the alert threshold with a new explanation)', registers: [this.registry] });
+  readonly alertsRaised = new DeferredCounter({ name: 'petrascore_alerts_total', help: 'Alerts raised (evaluations that reached the alert threshold with a new explanation)', registry: this.registry });
 
   readonly alertWebhookDeliveries = new Counter({
     name: 'petrascore_alert_webhook_deliveries_total',

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { LIVE_EVENT_SCHEMAS } from '../live/events.js';
+import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS } from '../live/events.js';
 import { LiveService, parseLaneThresholds } from '../live/service.js';
 import { AlertWebhooks } from '../live/webhook.js';
 import { PETRASCORE_VERSION } from '../version.js';
@@ -35,13 +35,9 @@ export const livePlugin = fp<LivePluginOptions>(
   async (app, options) => {
     for (const schema of LIVE_EVENT_SCHEMAS) app.addSchema(schema);
     const m = app.metrics;
-    // One labelled child per event type, so publishing does not hash a label object every time.
-    const publishedChildren = new Map<string, { inc(): void }>();
-    const publishedByType = (type: string) => {
-      let child = publishedChildren.get(type);
-      if (child === undefined) publishedChildren.set(type, (child = m.liveEventsPublished.labels(type)));
-      return child;
-    };
+    // One series per event type, so publishing does not look up a label set every time.
+    const publishedByType = new Map(BUS_EVENT_TYPES.map((type) => [type, m.liveEventsPublished.series({ type })]));
+    const alertsRaised = m.alertsRaised.series();
     const live = new LiveService({
       net: app.petra.net,
       laneAttribute: options.laneAttribute === '' ? undefined : options.laneAttribute,
@@ -53,11 +49,11 @@ export const livePlugin = fp<LivePluginOptions>(
       subscriberBuffer: options.liveSubscriberBuffer,
       log: app.log,
       metrics: {
-        published: (type) => publishedByType(type).inc(),
+        published: (type) => publishedByType.get(type)!.inc(),
         dropped: (type, count) => m.liveEventsDropped.inc({ type }, count),
         subscribers: (count) => m.liveSubscribers.set(count),
         disconnected: (reason) => m.liveDisconnects.inc({ reason }),
-        alertRaised: () => m.alertsRaised.inc(),
+        alertRaised: () => alertsRaised.inc(),
       },
     });
     app.decorate('live', live);

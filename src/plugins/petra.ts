@@ -50,13 +50,14 @@ export const petraPlugin = fp<PetraPluginOptions>(
     const { metrics } = app;
     // The bundle's own session did the checks and the warm-up; in worker mode a second one runs beside the event loop.
     const worker = options.inferenceThread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName) : undefined;
+    const [runs, rowsPerRun, runSeconds, queueWait] = [metrics.inferenceRuns.series(), metrics.inferenceRows.series(), metrics.inferenceSeconds.series(), metrics.inferenceQueueWait.series()];
     const batcher = new InferenceBatcher(worker ?? runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, {
       onRun: (rows, seconds) => {
-        metrics.inferenceRuns.inc();
-        metrics.inferenceRows.observe(rows);
-        metrics.inferenceSeconds.observe(seconds);
+        runs.inc();
+        rowsPerRun.observe(rows);
+        runSeconds.observe(seconds);
       },
-      onQueueWait: (seconds) => metrics.inferenceQueueWait.observe(seconds),
+      onQueueWait: (seconds) => queueWait.observe(seconds),
     });
     app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), json: new ScoreJson(net), batcher });
     app.addHook('onClose', async () => {

@@ -1,0 +1,46 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { DeferredCounter, DeferredHistogram } from '../src/metrics/deferred-metrics.js';
+
+/** The deferred metrics must scrape exactly as prom-client's own would after the same observations. */
+describe('deferred metrics', () => {
+  const buckets = [0.001, 0.01, 0.1, 1];
+
+  it('a scrape reads the same text as prom-client metrics fed the same observations, scrape after scrape', async () => {
+    const plain = new Registry();
+    const deferred = new Registry();
+    const pc = new Counter({ name: 'c_total', help: 'counter', labelNames: ['kind'], registers: [plain] });
+    const pu = new Counter({ name: 'u_total', help: 'unlabelled', registers: [plain] });
+    const ph = new Histogram({ name: 'h_seconds', help: 'histogram', labelNames: ['route', 'status'], buckets, registers: [plain] });
+    const pn = new Histogram({ name: 'n_rows', help: 'unlabelled histogram', buckets, registers: [plain] });
+    const dc = new DeferredCounter({ name: 'c_total', help: 'counter', labelNames: ['kind'], registry: deferred });
+    const du = new DeferredCounter({ name: 'u_total', help: 'unlabelled', registry: deferred });
+    const dh = new DeferredHistogram({ name: 'h_seconds', help: 'histogram', labelNames: ['route', 'status'], buckets, registry: deferred });
+    const dn = new DeferredHistogram({ name: 'n_rows', help: 'unlabelled histogram', buckets, registry: deferred });
+    const handle = dh.series({ route: '/a', status: '200' });
+    let seed = 11;
+    const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 500; i++) {
+        const kind = ['x', 'y', 'z'][i % 3]!;
+        const value = random() ** 3 * 2;
+        pc.inc({ kind }, i % 4);
+        dc.inc({ kind }, i % 4);
+        pu.inc();
+        du.inc();
+        ph.observe({ route: '/a', status: '200' }, value);
+        if (i % 2 === 0) handle.observe(value);
+        else dh.observe({ route: '/a', status: '200' }, value);
+        ph.observe({ route: '/b', status: '404' }, value / 10);
+        dh.observe({ status: '404', route: '/b' }, value / 10);
+        pn.observe(buckets[i % 4]!);
+        dn.observe(buckets[i % 4]!);
+      }
+      expect(await deferred.metrics()).toBe(await plain.metrics());
+    }
+    // The JSON form too, on what it carries (prom-client adds internals such as `exemplar` and `collect`).
+    const essentials = async (registry: Registry) =>
+      (await registry.getMetricsAsJSON()).map((m) => ({ name: m.name, help: m.help, type: m.type, values: m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: 'metricName' in v ? v.metricName : undefined })) }));
+    expect(await essentials(deferred)).toEqual(await essentials(plain));
+  });
+});
