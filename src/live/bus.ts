@@ -1,3 +1,4 @@
+import type { AlertRecord } from './alert-record.js';
 import type { EvaluationRecord, TransitionNames } from './evaluation-record.js';
 import type { BusEvent, BusEventType, BusPayload, GapEvent, SnapshotEvent } from './events.js';
 import { describeFilter, type LiveFilter } from './filter.js';
@@ -108,6 +109,14 @@ export class LiveBus {
     fill(record);
     this.announce('evaluation');
     return record;
+  }
+
+  /** Publishes an alert record: numbered and stamped here, its words built when read. */
+  publishAlert(alert: AlertRecord): AlertRecord {
+    alert.tsMs = this.now();
+    this.ring.pushAlert(alert);
+    this.announce('alert');
+    return alert;
   }
 
   /** Counts the event just stored and tells the subscribers the head moved. */

@@ -25,6 +25,15 @@ export function explanationText(label: string, expected: number, observed: 0 | 1
  * |activation − observed| in float32 with activations in [0, 1], so activation = residual when the transition was not
  * observed and 1 − residual (rounded to float32) when it was.
  */
+/** What an alert explains, as numbers: output columns, their residuals and whether each was observed. */
+export interface Ranking {
+  readonly columns: readonly number[];
+  readonly residuals: readonly number[];
+  readonly observed: readonly (0 | 1)[];
+  /** Transitions above the floor beyond MAX_EXPLAINED. */
+  readonly omitted: number;
+}
+
 export class Explainer {
   constructor(
     private readonly net: Net,
@@ -43,8 +52,11 @@ export class Explainer {
     }
   }
 
-  /** The transitions whose residual exceeds the floor, largest residual first, at most MAX_EXPLAINED; and how many more. */
-  explain(score: ColumnScore, observed: Observed): { items: ExplanationItem[]; omitted: number } {
+  /**
+   * The transitions whose residual exceeds the floor, largest residual first (equal residuals in transition-id order),
+   * at most MAX_EXPLAINED; and how many more. Numbers only: the words are built when the alert is read.
+   */
+  rank(score: ColumnScore, observed: Observed): Ranking {
     const above: [number, number][] = [];
     for (const column of this.net.scoreOrder) {
       const residual = score.residualAt(column);
@@ -52,15 +64,30 @@ export class Explainer {
     }
     // A stable sort: equal residuals keep transition-id order.
     above.sort((a, b) => b[1] - a[1]);
-    const items: ExplanationItem[] = [];
-    for (const [column, residual] of above.slice(0, MAX_EXPLAINED)) {
+    const kept = above.length > MAX_EXPLAINED ? above.slice(0, MAX_EXPLAINED) : above;
+    return {
+      columns: kept.map(([column]) => column),
+      residuals: kept.map(([, residual]) => residual),
+      observed: kept.map(([column]) => (isObserved(observed, column) ? 1 : 0)),
+      omitted: above.length - kept.length,
+    };
+  }
+
+  /** Which transitions an alert names and how (missing or unexpected): an unchanged anomaly is not alerted twice. */
+  signature(ranking: Ranking): string {
+    return ranking.columns.map((column, i) => `${column}:${ranking.observed[i]}`).join(',');
+  }
+
+  /** The explanation items of a ranking, in words. */
+  items(ranking: Ranking): ExplanationItem[] {
+    return ranking.columns.map((column, i) => {
       const id = this.net.outputs[column]!;
-      const seen = isObserved(observed, column) ? 1 : 0;
+      const seen = ranking.observed[i]!;
+      const residual = ranking.residuals[i]!;
       const expected = this.activationOf(residual, seen);
       const label = labelOf(this.net, id);
-      items.push({ id, label, residual, expected, observed: seen, kind: seen === 0 ? 'missing' : 'unexpected', text: explanationText(label, expected, seen) });
-    }
-    return { items, omitted: above.length - items.length };
+      return { id, label, residual, expected, observed: seen, kind: seen === 0 ? 'missing' : 'unexpected', text: explanationText(label, expected, seen) };
+    });
   }
 
   summary(caseId: string, traceScore: number, threshold: number, items: readonly ExplanationItem[], omitted = 0): string {

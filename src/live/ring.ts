@@ -1,16 +1,18 @@
+import type { AlertRecord } from './alert-record.js';
 import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
 import type { BusEvent, BusEventType } from './events.js';
 import type { FilterSubject } from './filter.js';
 import { sseFrame } from './sse.js';
 
 /**
- * One position of the ring, reused each time the ring wraps: it holds either a published event object, or an
- * evaluation as an EvaluationRecord whose fields are overwritten in place (evaluations are most of the traffic, and
+ * One position of the ring, reused each time the ring wraps: it holds a published event object, an alert record, or
+ * an evaluation as an EvaluationRecord whose fields are overwritten in place (evaluations are most of the traffic, and
  * publishing one then allocates nothing). The SSE frame is serialised at most once, however many subscribers send it.
  */
 export class RingSlot implements FilterSubject {
   id = 0;
   private published: BusEvent | undefined;
+  private lazy: AlertRecord | undefined;
   private record: EvaluationRecord | undefined;
   private cachedFrame: string | undefined;
 
@@ -19,6 +21,15 @@ export class RingSlot implements FilterSubject {
   hold(event: BusEvent): void {
     this.id = event.id;
     this.published = event;
+    this.lazy = undefined;
+    this.cachedFrame = undefined;
+  }
+
+  /** An alert whose words are built when read. */
+  holdAlert(alert: AlertRecord): void {
+    this.id = alert.id;
+    this.published = undefined;
+    this.lazy = alert;
     this.cachedFrame = undefined;
   }
 
@@ -26,6 +37,7 @@ export class RingSlot implements FilterSubject {
   holdEvaluation(id: number): EvaluationRecord {
     this.id = id;
     this.published = undefined;
+    this.lazy = undefined;
     this.cachedFrame = undefined;
     this.record ??= new EvaluationRecord();
     this.record.id = id;
@@ -34,30 +46,30 @@ export class RingSlot implements FilterSubject {
   }
 
   get type(): BusEventType {
-    return this.published?.type ?? 'evaluation';
+    return this.published?.type ?? this.lazy?.type ?? 'evaluation';
   }
 
   get lane(): string | undefined {
     const event = this.published;
-    if (event === undefined) return this.record!.lane;
+    if (event === undefined) return this.lazy?.lane ?? this.record!.lane;
     return event.type === 'stats' ? undefined : event.lane;
   }
 
   get case_id(): string | undefined {
     const event = this.published;
-    if (event === undefined) return this.record!.caseId;
+    if (event === undefined) return this.lazy?.case_id ?? this.record!.caseId;
     return event.type === 'stats' ? undefined : event.case_id;
   }
 
   get trace_score(): number | undefined {
     const event = this.published;
-    if (event === undefined) return this.record!.traceScore;
+    if (event === undefined) return this.lazy?.trace_score ?? this.record!.traceScore;
     return 'trace_score' in event ? event.trace_score : undefined;
   }
 
-  /** The event as published (an evaluation is built anew on every read). */
+  /** The event as published (an evaluation or alert is built anew on every read). */
   get event(): BusEvent {
-    return this.published ?? this.record!.toEvent(this.names);
+    return this.published ?? this.lazy?.toEvent() ?? this.record!.toEvent(this.names);
   }
 
   get frame(): string {
@@ -106,6 +118,12 @@ export class EventRing {
   push(event: BusEvent): void {
     if (event.id !== this.next) throw new Error(`ring expected id ${this.next}, got ${event.id}`);
     this.advance().hold(event);
+  }
+
+  /** Stores an alert record under the next id (which it takes). */
+  pushAlert(alert: AlertRecord): void {
+    alert.id = this.next;
+    this.advance().holdAlert(alert);
   }
 
   /** Stores the next event as an evaluation record, to be filled by the caller at once. */

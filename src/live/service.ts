@@ -5,6 +5,7 @@ import type { Observed } from '../scoring/observed.js';
 import type { ColumnScore } from '../scoring/residuals.js';
 import { LiveBus, NO_LOG, NO_METRICS, type LiveLogger, type LiveMetricsSink, type ResumeRequest } from './bus.js';
 import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
+import { AlertRecord } from './alert-record.js';
 import { Explainer } from './explain.js';
 import type { LiveFilter } from './filter.js';
 import { LaneResolver, type Attributes } from './lanes.js';
@@ -198,29 +199,33 @@ export class LiveService {
       if (entry !== undefined) entry.alertSignature = undefined;
       return;
     }
-    const { items: explanation, omitted } = this.explainer.explain(scored.score, scored.observed);
-    const signature = explanation.map((item) => `${item.id}:${item.kind}`).join(',');
-    // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
-    if (entry !== undefined && entry.alertSignature === signature) return;
-    if (entry !== undefined) entry.alertSignature = signature;
-    const alert = this.bus.publish<AlertEvent>({
-      type: 'alert',
-      evaluation_id: evaluation.id,
-      case_id: scored.caseId,
-      lane: scored.lane,
-      source: scored.source,
-      n_events: scored.nEvents,
-      trace_score: scored.score.trace_score,
-      threshold,
-      closed: scored.closed,
-      explanation,
-      ...(omitted > 0 ? { explanation_omitted: omitted } : {}),
-      summary: this.explainer.summary(scored.caseId, scored.score.trace_score, threshold, explanation, omitted),
-    });
+    const ranking = this.explainer.rank(scored.score, scored.observed);
+    if (entry !== undefined) {
+      // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
+      const signature = this.explainer.signature(ranking);
+      if (entry.alertSignature === signature) return;
+      entry.alertSignature = signature;
+    }
+    const alert = this.bus.publishAlert(
+      new AlertRecord(this.explainer, {
+        evaluationId: evaluation.id,
+        caseId: scored.caseId,
+        lane: scored.lane,
+        source: scored.source,
+        nEvents: scored.nEvents,
+        traceScore: scored.score.trace_score,
+        threshold,
+        closed: scored.closed,
+        ranking,
+      }),
+    );
     this.state.recordAlert(alert);
     this.stats.recordAlert();
     this.metrics.alertRaised();
-    for (const sink of this.alertSinks) sink(alert);
+    if (this.alertSinks.length > 0) {
+      const event = alert.toEvent();
+      for (const sink of this.alertSinks) sink(event);
+    }
   }
 
   /** Publishing must never fail scoring: a bug here is logged, and the request goes on. */

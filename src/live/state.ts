@@ -1,5 +1,6 @@
 import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
-import type { AlertEvent, SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
+import type { AlertRecord } from './alert-record.js';
+import type { SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
 import { matchesFilter, type LiveFilter } from './filter.js';
 import type { StatsNumbers } from './stats.js';
 
@@ -51,7 +52,7 @@ export interface SnapshotContext {
 export class LiveState {
   private readonly cases = new Map<string, LiveCase>();
   private readonly stateless = new Map<string, StatelessLane>();
-  private readonly alerts: AlertEvent[] = [];
+  private readonly alerts: AlertRecord[] = [];
 
   constructor(private readonly names: TransitionNames) {}
 
@@ -109,9 +110,9 @@ export class LiveState {
     lane.last.copyFrom(evaluation);
   }
 
-  recordAlert(alert: AlertEvent): void {
+  recordAlert(alert: AlertRecord): void {
     this.alerts.push(alert);
-    if (this.alerts.length > SNAPSHOT_ALERTS) this.alerts.splice(0, this.alerts.length - SNAPSHOT_ALERTS);
+    if (this.alerts.length > SNAPSHOT_ALERTS) this.alerts.shift();
   }
 
   snapshot(headId: number, ts: string, filter: LiveFilter, context: SnapshotContext): SnapshotEvent {
@@ -138,7 +139,7 @@ export class LiveState {
         stateless.push({ lane, recent_scores: [...recent], last: value.last.toEvent(this.names) });
       }
     }
-    const alerts = this.alerts.filter((a) => matchesFilter({ lane: filter.lane, caseId: filter.caseId, minScore: filter.minScore }, a));
+    const alerts = this.alerts.filter((a) => matchesFilter({ lane: filter.lane, caseId: filter.caseId, minScore: filter.minScore }, a)).map((a) => a.toEvent());
     return {
       type: 'snapshot',
       id: headId,
