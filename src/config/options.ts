@@ -1,3 +1,4 @@
+import type { InferenceThreadSetting } from '../inference/choose-thread.js';
 /**
  * Every setting of `petrascore serve`, once: its flag, its environment variable, its default and what it means.
  * `--help`, the README's configuration table and the parser all read this list.
@@ -16,7 +17,7 @@ export interface ServeConfig {
   scoreEveryEvent: boolean;
   maxBatchRows: number;
   maxBatchWaitMs: number;
-  inferenceThread: 'main' | 'worker';
+  inferenceThread: InferenceThreadSetting;
   shutdownTimeoutMs: number;
   laneAttribute: string;
   alertThreshold: number;
@@ -85,7 +86,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'scoreEveryEvent', flag: 'score-every-event', env: 'PETRASCORE_SCORE_EVERY_EVENT', kind: 'boolean', default: false, description: 'score the case on every streaming event (per request: ?score=true|false)' },
   { key: 'maxBatchRows', flag: 'max-batch-rows', env: 'PETRASCORE_MAX_BATCH_ROWS', kind: 'integer', default: 1024, min: 1, description: 'most rows in one ONNX run; concurrent requests share runs up to this size' },
   { key: 'maxBatchWaitMs', flag: 'max-batch-wait', env: 'PETRASCORE_MAX_BATCH_WAIT', kind: 'integer', default: 0, min: 0, max: 1000, description: 'milliseconds an idle model holds a first request for company before running; 0 runs at once, and requests arriving during a run share the next one' },
-  { key: 'inferenceThread', flag: 'inference-thread', env: 'PETRASCORE_INFERENCE_THREAD', kind: 'string', default: 'main', choices: ['main', 'worker'], description: 'where ONNX runs execute: on the event loop (main, measured faster on 2 cores) or in a worker thread beside it' },
+  { key: 'inferenceThread', flag: 'inference-thread', env: 'PETRASCORE_INFERENCE_THREAD', kind: 'string', default: 'auto', choices: ['auto', 'main', 'worker'], description: 'where ONNX runs execute: on the event loop (main) or in a worker thread beside it (worker); auto picks worker when a single-row run takes 0.1 ms or more (measured at startup)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
   { key: 'laneAttribute', flag: 'lane-attribute', env: 'PETRASCORE_LANE_ATTRIBUTE', kind: 'string', default: '', metavar: 'NAME', description: "case attribute whose value is the live view's lane (e.g. host, queue); empty: one lane per process (the scenario name)" },
   { key: 'alertThreshold', flag: 'alert-threshold', env: 'PETRASCORE_ALERT_THRESHOLD', kind: 'number', default: 0.5, min: 0, description: 'an evaluation whose trace_score reaches this raises an alert (live feed, webhooks)' },

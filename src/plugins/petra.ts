@@ -3,6 +3,7 @@ import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { readFile } from 'node:fs/promises';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { WorkerRunner } from '../inference/worker-runner.js';
+import { chooseThread, singleRowRunMs, type InferenceThreadSetting } from '../inference/choose-thread.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
 import { ScoreJson } from '../http/score-json.js';
 import type { Net } from '../scoring/net.js';
@@ -27,7 +28,7 @@ export interface PetraPluginOptions {
   modelPath: string;
   maxBatchRows: number;
   maxBatchWaitMs: number;
-  inferenceThread: 'main' | 'worker';
+  inferenceThread: InferenceThreadSetting;
 }
 
 /** Loads the bundle at startup (a bad bundle fails `ready()` with a BundleError) and releases the session on close. */
@@ -49,7 +50,10 @@ export const petraPlugin = fp<PetraPluginOptions>(
     for (const warning of bundle.warnings) app.log.warn({ bundle: bundle.sidecarPath }, warning);
     const { metrics } = app;
     // The bundle's own session did the checks and the warm-up; in worker mode a second one runs beside the event loop.
-    const worker = options.inferenceThread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName) : undefined;
+    const singleRowMs = await singleRowRunMs(runner, net);
+    const thread = chooseThread(options.inferenceThread, singleRowMs);
+    app.log.info({ inference_thread: thread, setting: options.inferenceThread, single_row_run_ms: Math.round(singleRowMs * 1000) / 1000 }, 'inference thread chosen');
+    const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName) : undefined;
     const [runs, rowsPerRun, runSeconds, queueWait] = [metrics.inferenceRuns.series(), metrics.inferenceRows.series(), metrics.inferenceSeconds.series(), metrics.inferenceQueueWait.series()];
     const batcher = new InferenceBatcher(worker ?? runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, {
       onRun: (rows, seconds) => {
