@@ -163,17 +163,39 @@ function batchBodies(one: Body, traces: number): Body {
   return () => bodies[i++ % bodies.length]!;
 }
 
-function eventBodies(model: string): { body: Body; path: () => string } {
+/**
+ * A workflow engine's event stream over 10,000 interleaved cases: each case has a risk score (the attribute the
+ * default bundle's spec reads) and its events are the activities the model expects at that risk (asked of the
+ * service's /forward), one event in twenty an unexpected activity instead — the same anomaly rate as the /anomaly
+ * bodies. Requests pick a case at random, so cases grow and interleave.
+ */
+async function eventStream(service: Server, model: string): Promise<{ body: (caseIndex: number) => string; caseIndex: () => number }> {
   const labels = labelsOf(model);
+  const sidecar = JSON.parse(readFileSync(`${model}.meta.json`, 'utf8')) as { output_transitions: string[]; input_marking_places: string[]; input_marking_spec: Record<string, { attribute?: string }> };
+  const place = sidecar.input_marking_places[0]!;
+  const attribute = sidecar.input_marking_spec[place]?.attribute ?? 'risk_score';
   const rnd = random();
+  const risks = Array.from({ length: 100 }, (_, i) => (i + 0.5) / 100);
+  const expected: string[][] = [];
+  for (const risk of risks) {
+    const response = await fetch(`${service.url}/forward`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input_marking: { [place]: risk } }) });
+    const activations = ((await response.json()) as { transition_activations: Record<string, number> }).transition_activations;
+    expected.push(sidecar.output_transitions.flatMap((t, i) => (activations[t]! > 0.5 ? [labels[i]!] : [])));
+  }
+  const caseRisk = Array.from({ length: 10_000 }, () => Math.floor(rnd() * risks.length));
   return {
-    body: () => JSON.stringify({ name: labels[Math.floor(rnd() * labels.length)]!, attributes: { risk_score: String(Math.round(rnd() * 100) / 100) } }),
-    path: () => `/cases/case-${Math.floor(rnd() * 10_000)}/events`,
+    caseIndex: () => Math.floor(rnd() * caseRisk.length),
+    body: (caseIndex) => {
+      const r = caseRisk[caseIndex]!;
+      const normal = expected[r]!;
+      const name = normal.length === 0 || rnd() < 0.05 ? labels[Math.floor(rnd() * labels.length)]! : normal[Math.floor(rnd() * normal.length)]!;
+      return JSON.stringify({ name, attributes: { [attribute]: String(risks[r]) } });
+    },
   };
 }
 
 async function loadEvents(server: Server, connections: number, scored: boolean): Promise<autocannon.Result> {
-  const { body, path } = eventBodies(MODELS.default);
+  const stream = await eventStream(server, MODELS.default);
   return autocannon({
     url: server.url,
     connections,
@@ -181,7 +203,14 @@ async function loadEvents(server: Server, connections: number, scored: boolean):
     duration: DURATION,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    requests: [{ setupRequest: (request) => ({ ...request, path: `${path()}${scored ? '?score=true' : ''}`, body: body() }) }],
+    requests: [
+      {
+        setupRequest: (request) => {
+          const caseIndex = stream.caseIndex();
+          return { ...request, path: `/cases/case-${caseIndex}/events${scored ? '?score=true' : ''}`, body: stream.body(caseIndex) };
+        },
+      },
+    ],
   });
 }
 

@@ -113,13 +113,13 @@ export class LiveService {
   }
 
   /** POST /anomaly/batch: one stateless evaluation per scored item, as `<request id>/<index>`. */
-  anomalyBatchItem(requestId: string, index: number, trace: TraceLike, score: ColumnScore, observed: Observed, latencyMs: number): void {
-    this.guard('anomaly batch evaluation', () =>
-      this.evaluated(
-        { caseId: `${requestId}/${index}`, lane: this.lanes.ofTrace(trace.attributes, trace.events), source: 'anomaly_batch', nEvents: trace.events.length, score, observed, latencyMs, closed: false },
-        undefined,
-      ),
-    );
+  anomalyBatch(requestId: string, items: Iterable<{ index: number; trace: TraceLike; score: ColumnScore; observed: Observed }>, latencyMs: number): void {
+    this.guard('anomaly batch evaluation', () => {
+      for (const { index, trace, score, observed } of items) {
+        const lane = this.lanes.ofTrace(trace.attributes, trace.events);
+        this.evaluated({ caseId: `${requestId}/${index}`, lane, source: 'anomaly_batch', nEvents: trace.events.length, score, observed, latencyMs, closed: false }, undefined);
+      }
+    });
   }
 
   /** Publishes a stats event (the ticker calls this). */

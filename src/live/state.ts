@@ -53,6 +53,8 @@ export class LiveState {
   private readonly cases = new Map<string, LiveCase>();
   private readonly stateless = new Map<string, StatelessLane>();
   private readonly alerts: AlertRecord[] = [];
+  /** The stateless lane evaluated last (the end of `stateless`'s order). */
+  private latestStateless: StatelessLane | undefined;
 
   constructor(private readonly names: TransitionNames) {}
 
@@ -96,6 +98,12 @@ export class LiveState {
 
   recordStateless(evaluation: EvaluationRecord): void {
     let lane = this.stateless.get(evaluation.lane);
+    if (lane !== undefined && lane === this.latestStateless) {
+      // Already the most recent lane (the usual case: one lane, or a batch of one lane); no reordering.
+      pushCapped(lane.recent, evaluation.traceScore);
+      lane.last.copyFrom(evaluation);
+      return;
+    }
     if (lane === undefined) {
       lane = { recent: [], last: new EvaluationRecord() };
       if (this.stateless.size >= STATELESS_LANES) {
@@ -106,6 +114,7 @@ export class LiveState {
       this.stateless.delete(evaluation.lane);
     }
     this.stateless.set(evaluation.lane, lane);
+    this.latestStateless = lane;
     pushCapped(lane.recent, evaluation.traceScore);
     lane.last.copyFrom(evaluation);
   }
