@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 export type ServiceState = 'starting' | 'ready' | 'draining';
@@ -8,10 +7,6 @@ declare module 'fastify' {
     serviceState: () => ServiceState;
     /** Resolves once no request is being handled; plugins await it on close before freeing what handlers use. */
     whenIdle: () => Promise<void>;
-  }
-  interface FastifyRequest {
-    /** Counted in the in-flight total and not yet uncounted. */
-    countedInFlight: boolean;
   }
 }
 
@@ -35,27 +30,16 @@ export const lifecyclePlugin = fp(
       waiters.push(resolve);
       settle();
     }));
-    // Hooks in callback style: an async hook costs a promise and a microtask per request.
-    app.decorateRequest('countedInFlight', false);
-    app.addHook('onRequest', (request, _reply, next) => {
-      request.countedInFlight = true;
-      inFlight++;
-      next();
-    });
-    // onResponse covers every request that got an answer, onRequestAbort those whose client went away first; a
-    // request can see both, and counts once.
-    const done = (request: FastifyRequest) => {
-      if (!request.countedInFlight) return;
-      request.countedInFlight = false;
+    // A request is done when its response closes: that event comes for every response, answered or abandoned by its
+    // client at any stage, where Fastify's onResponse and onRequestAbort hooks missed requests whose client went away
+    // at the end of a load test (the session close then waited for them forever).
+    const closed = () => {
       inFlight--;
       settle();
     };
-    app.addHook('onResponse', (request, _reply, next) => {
-      done(request);
-      next();
-    });
-    app.addHook('onRequestAbort', (request, next) => {
-      done(request);
+    app.addHook('onRequest', (_request, reply, next) => {
+      inFlight++;
+      reply.raw.on('close', closed);
       next();
     });
     app.addHook('onReady', async () => {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVE_OPTIONS } from '../../src/config/options.js';
 import { killAllClis, runCli, serveArgs, startServer, type CliProcess } from '../helpers/cli.js';
-import { modelPath } from '../helpers/fixtures.js';
+import { modelPath, readFixture } from '../helpers/fixtures.js';
 
 afterEach(killAllClis);
 
@@ -133,6 +133,25 @@ describe('petrascore serve lifecycle', () => {
     expect(anomalyLines, server.cli.describe()).toHaveLength(2);
     expect(anomalyLines[1], 'the in-flight request finished during the drain').toBeGreaterThan(shuttingDown);
     expect(lines.map((l) => l.msg)).toContain('shut down cleanly');
+  });
+
+  it('clients that went away with their requests in flight do not hold the shutdown (worker thread, as under a load test)', async () => {
+    const server = await startServer([...serveArgs(modelPath('scale_200')), '--inference-thread', 'worker']);
+    const sidecar = readFixture<{ transition_labels: Record<string, string> }>('scale_200', 'model.onnx.meta.json');
+    const body = JSON.stringify({ input_marking: { p_0: 1 }, events: Object.values(sidecar.transition_labels).slice(0, 50).map((name) => ({ name })) });
+    const request = `POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // Many clients send a whole request and hang up at once, some while the server reads, some while it scores.
+    for (let round = 0; round < 20; round++) {
+      const sockets = await Promise.all(Array.from({ length: 16 }, () => openSocket(server.port)));
+      for (const socket of sockets) socket.write(request);
+      await sleep(round % 4);
+      for (const socket of sockets) socket.destroy();
+    }
+    await sleep(300);
+    server.cli.signal('SIGTERM');
+    const exit = await server.cli.waitForExit(8_000);
+    expect(exit, server.cli.describe()).toEqual({ code: 0, signal: null });
+    expect(server.cli.logLines().map((l) => l.msg)).toContain('shut down cleanly');
   });
 
   it('SIGINT exits 0, also with an idle keep-alive connection open', async () => {
