@@ -13,8 +13,8 @@ export interface BatcherOptions {
 interface Pending {
   rows: Float32Array;
   count: number;
-  /** process.hrtime.bigint() when the rows were queued. */
-  queuedAt: bigint;
+  /** performance.now() when the rows were queued (a double: hrtime.bigint() allocated a BigInt per request). */
+  queuedAt: number;
   resolve: (activations: Float32Array) => void;
   reject: (error: unknown) => void;
 }
@@ -52,7 +52,7 @@ export class InferenceBatcher {
     if (count === 0) return Promise.resolve(new Float32Array(0));
     if (count >= this.options.maxBatch) return this.runChunks(rows, count);
     return new Promise((resolve, reject) => {
-      this.queue.push({ rows, count, queuedAt: process.hrtime.bigint(), resolve, reject });
+      this.queue.push({ rows, count, queuedAt: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -98,8 +98,8 @@ export class InferenceBatcher {
     }
     this.running = true;
     if (this.observer.onQueueWait !== undefined) {
-      const now = process.hrtime.bigint();
-      for (const p of batch) this.observer.onQueueWait(Number(now - p.queuedAt) / 1e9);
+      const now = performance.now();
+      for (const p of batch) this.observer.onQueueWait((now - p.queuedAt) / 1000);
     }
     this.timedRun(rows, total)
       .then(
@@ -119,9 +119,9 @@ export class InferenceBatcher {
   }
 
   private async timedRun(rows: Float32Array, count: number): Promise<Float32Array> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const result = await this.runner.run(rows, count);
-    this.observer.onRun?.(count, Number(process.hrtime.bigint() - started) / 1e9);
+    this.observer.onRun?.(count, (performance.now() - started) / 1000);
     return result;
   }
 }
