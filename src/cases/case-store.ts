@@ -1,12 +1,14 @@
 import { emptyObserved, type Observed } from '../scoring/observed.js';
 import type { AttributeValue } from '../scoring/python-float.js';
 import { CaseLimitError } from './case-errors.js';
+import { RecencyList, type RecencyLinks } from './recency-list.js';
 
 /**
  * What scoring needs of a case, and nothing more: which labels were seen, how many events arrived, the merged
  * attributes (latest wins). The event list itself is not kept.
  */
-export interface CaseState {
+export interface CaseState extends RecencyLinks<CaseState> {
+  readonly caseId: string;
   nEvents: number;
   observed: Observed;
   attributes: Record<string, AttributeValue>;
@@ -29,11 +31,12 @@ export interface CaseStoreEvents {
 }
 
 /**
- * Open cases in least-recently-touched order (a Map keeps insertion order, and a touch re-inserts), so both idle
- * sweeps and capacity eviction take from the front without scanning.
+ * Open cases by id, and in least-recently-touched order (a list through the states), so both idle sweeps and capacity
+ * eviction take from the old end without scanning.
  */
 export class CaseStore {
   private readonly cases = new Map<string, CaseState>();
+  private readonly recency = new RecencyList<CaseState>();
 
   constructor(
     private readonly columns: number,
@@ -75,11 +78,12 @@ export class CaseStore {
     }
     if (state === undefined) {
       this.makeRoom();
-      state = { nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0 };
+      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0, older: undefined, newer: undefined };
+      this.cases.set(caseId, state);
+      this.recency.push(state);
     } else {
-      this.cases.delete(caseId);
+      this.recency.touch(state);
     }
-    this.cases.set(caseId, state);
     state.nEvents += 1;
     state.observed = mark(state.observed);
     if (attributes !== undefined) for (const key of keys) state.attributes[key] = attributes[key]!;
@@ -89,7 +93,11 @@ export class CaseStore {
   }
 
   delete(caseId: string): boolean {
-    return this.cases.delete(caseId);
+    const state = this.cases.get(caseId);
+    if (state === undefined) return false;
+    this.cases.delete(caseId);
+    this.recency.remove(state);
+    return true;
   }
 
   /** Open case ids in code-unit order, from after `after` on, at most `limit`. */
@@ -104,9 +112,8 @@ export class CaseStore {
     if (this.limits.idleTimeoutMs <= 0) return 0;
     const cutoff = this.now() - this.limits.idleTimeoutMs;
     let evicted = 0;
-    for (const [caseId, state] of this.cases) {
-      if (state.lastSeen > cutoff) break;
-      this.evict(caseId, state, 'idle');
+    for (let state = this.recency.oldest; state !== undefined && state.lastSeen <= cutoff; state = this.recency.oldest) {
+      this.evict(state, 'idle');
       evicted++;
     }
     return evicted;
@@ -114,14 +121,15 @@ export class CaseStore {
 
   private makeRoom(): void {
     while (this.cases.size >= this.limits.maxOpenCases) {
-      const oldest = this.cases.entries().next();
-      if (oldest.done === true) return;
-      this.evict(oldest.value[0], oldest.value[1], 'capacity');
+      const oldest = this.recency.oldest;
+      if (oldest === undefined) return;
+      this.evict(oldest, 'capacity');
     }
   }
 
-  private evict(caseId: string, state: CaseState, reason: EvictionReason): void {
-    this.cases.delete(caseId);
-    this.events.onEvict?.(caseId, state, reason);
+  private evict(state: CaseState, reason: EvictionReason): void {
+    this.cases.delete(state.caseId);
+    this.recency.remove(state);
+    this.events.onEvict?.(state.caseId, state, reason);
   }
 }

@@ -1,3 +1,4 @@
+import { RecencyList, type RecencyLinks } from '../cases/recency-list.js';
 import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
 import type { AlertRecord } from './alert-record.js';
 import type { SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
@@ -12,7 +13,7 @@ export const SNAPSHOT_ALERTS = 20;
 const STATELESS_LANES = 200;
 
 /** What the live view remembers of one open case. */
-export interface LiveCase {
+export interface LiveCase extends RecencyLinks<LiveCase> {
   readonly caseId: string;
   lane: string;
   nEvents: number;
@@ -51,6 +52,8 @@ export interface SnapshotContext {
  */
 export class LiveState {
   private readonly cases = new Map<string, LiveCase>();
+  /** The open cases, least recently active first. */
+  private readonly recency = new RecencyList<LiveCase>();
   private readonly stateless = new Map<string, StatelessLane>();
   private readonly alerts: AlertRecord[] = [];
   /** The stateless lane evaluated last (the end of `stateless`'s order). */
@@ -69,9 +72,11 @@ export class LiveState {
   }
 
   open(caseId: string, lane: string, token: object, opened: string): LiveCase {
-    const entry: LiveCase = { caseId, lane, nEvents: 0, opened, token, recent: [], last: undefined, alertSignature: undefined };
-    this.cases.delete(caseId);
+    const entry: LiveCase = { caseId, lane, nEvents: 0, opened, token, recent: [], last: undefined, alertSignature: undefined, older: undefined, newer: undefined };
+    const replaced = this.cases.get(caseId);
+    if (replaced !== undefined) this.recency.remove(replaced);
     this.cases.set(caseId, entry);
+    this.recency.push(entry);
     return entry;
   }
 
@@ -79,14 +84,16 @@ export class LiveState {
   touch(entry: LiveCase, lane: string, nEvents: number): void {
     entry.lane = lane;
     entry.nEvents = nEvents;
-    this.cases.delete(entry.caseId);
-    this.cases.set(entry.caseId, entry);
+    this.recency.touch(entry);
   }
 
   /** Forgets a closed or evicted case, unless a newer case has taken its id meanwhile. */
   remove(caseId: string, token: object): LiveCase | undefined {
     const entry = this.get(caseId, token);
-    if (entry !== undefined) this.cases.delete(caseId);
+    if (entry !== undefined) {
+      this.cases.delete(caseId);
+      this.recency.remove(entry);
+    }
     return entry;
   }
 
@@ -130,7 +137,7 @@ export class LiveState {
       (filter.caseId === undefined || entry.caseId === filter.caseId) &&
       (filter.minScore === undefined || (entry.last !== undefined && entry.last.traceScore >= filter.minScore));
     const matching: LiveCase[] = [];
-    for (const entry of this.cases.values()) if (keep(entry)) matching.push(entry);
+    for (const entry of this.recency) if (keep(entry)) matching.push(entry);
     const cases: SnapshotCase[] = matching.slice(-SNAPSHOT_CASES).map((entry) => ({
       case_id: entry.caseId,
       lane: entry.lane,
