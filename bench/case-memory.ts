@@ -10,6 +10,7 @@ import { CaseStore } from '../src/cases/case-store.js';
 import { StreamingEvaluator } from '../src/cases/streaming-evaluator.js';
 import { InferenceBatcher } from '../src/inference/batcher.js';
 import { TraceScorer } from '../src/inference/trace-scorer.js';
+import { LiveService } from '../src/live/service.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CASES = Number(process.argv.find((a) => a.startsWith('--cases='))?.split('=')[1] ?? 1_000_000);
@@ -43,6 +44,14 @@ const storeBytes = perCase(() => {
   for (let i = 0; i < CASES; i++) evaluator.append(ids[i]!, { name: labels[i % labels.length]!, attributes: { risk_score: '0.5' } });
   return store;
 });
+// As the service runs it: the live view keeps its own record per open case (lane, recent scores, last evaluation).
+const serviceBytes = perCase(() => {
+  const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 10_000, maxSubscribers: 1, subscriberBuffer: 1 });
+  const store = new CaseStore(net.outputs.length, limits, live.caseObserver);
+  const evaluator = new StreamingEvaluator(store, new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 1024 })), live.caseObserver);
+  for (let i = 0; i < CASES; i++) evaluator.append(ids[i]!, { name: labels[i % labels.length]!, attributes: { risk_score: '0.5' } });
+  return [store, live];
+});
 const baselineBytes = perCase(() => {
   const baseline = new Map<string, Record<string, string>>();
   for (let i = 0; i < CASES; i++) baseline.set(ids[i]!, { risk_score: '0.5' });
@@ -53,4 +62,5 @@ console.log(`open cases: ${CASES.toLocaleString('en-US')} (one event, one attrib
 console.log(`baseline  Map<id, attributes>       ${baselineBytes.toFixed(0)} bytes per case`);
 console.log(`petrascore CaseStore                ${storeBytes.toFixed(0)} bytes per case`);
 console.log(`overhead beyond id and attributes   ${(storeBytes - baselineBytes).toFixed(0)} bytes per case (target < 300)`);
+console.log(`with the live view's case record   ${serviceBytes.toFixed(0)} bytes per case, overhead ${(serviceBytes - baselineBytes).toFixed(0)} (as served)`);
 await bundle.runner.close();

@@ -20,7 +20,8 @@ export interface LiveCase extends RecencyLinks<LiveCase> {
   readonly opened: string;
   /** The case store's state object: tells this case from a later one under the same id. */
   readonly token: object;
-  recent: number[];
+  /** trace_score of the latest evaluations; absent until the first (most open cases are never scored between events). */
+  recent: number[] | undefined;
   /** The case's latest evaluation, a copy updated in place. */
   last: EvaluationRecord | undefined;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
@@ -72,7 +73,7 @@ export class LiveState {
   }
 
   open(caseId: string, lane: string, token: object, opened: string): LiveCase {
-    const entry: LiveCase = { caseId, lane, nEvents: 0, opened, token, recent: [], last: undefined, alertSignature: undefined, older: undefined, newer: undefined };
+    const entry: LiveCase = { caseId, lane, nEvents: 0, opened, token, recent: undefined, last: undefined, alertSignature: undefined, older: undefined, newer: undefined };
     const replaced = this.cases.get(caseId);
     if (replaced !== undefined) this.recency.remove(replaced);
     this.cases.set(caseId, entry);
@@ -98,7 +99,7 @@ export class LiveState {
   }
 
   recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationRecord): void {
-    pushCapped(entry.recent, evaluation.traceScore);
+    pushCapped((entry.recent ??= []), evaluation.traceScore);
     (entry.last ??= new EvaluationRecord()).copyFrom(evaluation);
     if (evaluation.nEvents > entry.nEvents) entry.nEvents = evaluation.nEvents;
   }
@@ -143,7 +144,7 @@ export class LiveState {
       lane: entry.lane,
       n_events: entry.nEvents,
       opened: entry.opened,
-      recent_scores: [...entry.recent],
+      recent_scores: entry.recent === undefined ? [] : [...entry.recent],
       ...(entry.last !== undefined ? { last: entry.last.toEvent(this.names) } : {}),
     }));
     const stateless: SnapshotLane[] = [];
