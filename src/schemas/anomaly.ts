@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Attributes, ErrorBody, IgnoredInputs, InputMap, NumericLike, Residuals } from './common.js';
+import { Attributes, ErrorBody, IgnoredInputs, InputMap, MapOf, NumericLike, Residuals } from './common.js';
 
 export const TraceEvent = Type.Object({
   name: Type.String({ description: 'activity name, matched exactly (case-sensitive, untrimmed) against transition labels; names that match no label are ignored, as in PETRA (so "" is accepted here)' }),
@@ -9,7 +9,7 @@ export const TraceEvent = Type.Object({
 export const AnomalyRequest = Type.Object(
   {
     input_marking: Type.Optional(
-      Type.Record(Type.String(), NumericLike, {
+      MapOf(NumericLike, {
         description: "marking inputs; omitted inputs take the bundle's defaults. When the whole field is omitted, marking (and values) are derived from `attributes` through the sidecar's specs, as petra-score does",
       }),
     ),

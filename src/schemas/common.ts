@@ -1,15 +1,24 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TUnsafe, type ObjectOptions } from '@sinclair/typebox';
+
+/**
+ * A JSON object with any keys and values of one schema, as `additionalProperties` (what OpenAPI 3.0 knows). TypeBox's
+ * Record compiles to a key pattern (`^(.*)$`) tested with a regex on an `Object.entries` copy of every such object,
+ * which on a request with a hundred events' attributes was a measurable share of validation.
+ */
+export function MapOf<T extends TSchema>(values: T, options: ObjectOptions = {}): TUnsafe<Record<string, Static<T>>> {
+  return Type.Unsafe<Record<string, Static<T>>>(Type.Object({}, { ...options, additionalProperties: values }));
+}
 
 export const NumericLike = Type.Union([Type.Number(), Type.String()], {
   description: 'a finite JSON number, or a numeric string as Python float() reads it ("0.5", " 1_000 ", "1e3")',
 });
 
-export const InputMap = Type.Record(Type.String(), NumericLike, { description: 'place id → value' });
+export const InputMap = MapOf(NumericLike, { description: 'place id → value' });
 
 export const AttributeValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()], {
   description: 'compared and converted as Python str() would see it (1000 → "1000", true → "True")',
 });
-export const Attributes = Type.Record(Type.String(), AttributeValue);
+export const Attributes = MapOf(AttributeValue);
 
 export const Residuals = Type.Record(Type.String(), Type.Number(), { description: 'transition id → |activation − observed|, transition ids sorted' });
 
