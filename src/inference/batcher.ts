@@ -92,8 +92,9 @@ export class InferenceBatcher {
       rows = new Float32Array(total * this.width);
       let at = 0;
       for (const p of batch) {
-        rows.set(p.rows.subarray(0, p.count * this.width), at);
-        at += p.count * this.width;
+        const length = p.count * this.width;
+        rows.set(p.rows.length === length ? p.rows : p.rows.subarray(0, length), at);
+        at += length;
       }
     }
     this.running = true;

@@ -15,8 +15,9 @@ export class TraceScorer {
   }
 
   /** The score kept as the output row, for callers that write it out themselves. */
-  async scoreRow(row: Float32Array, observed: Observed): Promise<ScoredRow> {
-    return new ScoredRow(this.net, await this.batcher.infer(row, 1), 0, observed);
+  scoreRow(row: Float32Array, observed: Observed): Promise<ScoredRow> {
+    // Not async: one promise less per request on the hottest path.
+    return this.batcher.infer(row, 1).then((activations) => new ScoredRow(this.net, activations, 0, observed));
   }
 
   /** Many traces in one ONNX run, as output rows. */
