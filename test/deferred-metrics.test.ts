@@ -43,4 +43,12 @@ describe('deferred metrics', () => {
       (await registry.getMetricsAsJSON()).map((m) => ({ name: m.name, help: m.help, type: m.type, values: m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: 'metricName' in v ? v.metricName : undefined })) }));
     expect(await essentials(deferred)).toEqual(await essentials(plain));
   });
+
+  it('refuses a non-finite observation, as prom-client does', () => {
+    const registry = new Registry();
+    const plain = new Histogram({ name: 'p_seconds', help: 'h', buckets, registers: [registry] });
+    const deferred = new DeferredHistogram({ name: 'd_seconds', help: 'h', buckets, registry });
+    expect(() => plain.observe(Number.NaN)).toThrow(TypeError);
+    expect(() => deferred.observe(Number.NaN)).toThrow(TypeError);
+  });
 });

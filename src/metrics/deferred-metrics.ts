@@ -95,6 +95,8 @@ export class HistogramSeries {
   }
 
   observe(value: number): void {
+    // As prom-client does: a non-finite observation is a bug in the caller, not a value to count.
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
     let bucket = 0;
     while (bucket < this.bounds.length && value > this.bounds[bucket]!) bucket++;
     this.counts[bucket]!++;
@@ -103,7 +105,11 @@ export class HistogramSeries {
   }
 }
 
-/** A Histogram that keeps its own bucket counts per label set and reports them in prom-client's export shape. */
+/**
+ * A Histogram that keeps its own bucket counts per label set and reports them in prom-client's export shape. Observe
+ * through observe() or series(); prom-client's labels(), startTimer(), zero() and reset() write a store this one does
+ * not report.
+ */
 export class DeferredHistogram<L extends string = string> extends Histogram<L> {
   private readonly byKey = new Map<string, HistogramSeries>();
   private readonly all: HistogramSeries[] = [];
