@@ -97,7 +97,7 @@ export const AlertEvent = Type.Object(
     $id: 'LiveAlert',
     title: 'LiveAlert',
     description:
-      "an evaluation whose trace_score reached the alert threshold; a case re-evaluated with the same explanation while open does not alert again (its evaluation events still say alert: true). Also the --alert-webhook payload.",
+      "an evaluation whose trace_score reached the alert threshold; a case re-evaluated while open with the same anomaly (the same transitions above the explanation floor, each missing or unexpected as before) does not alert again (its evaluation events still say alert: true). Also the --alert-webhook payload.",
   },
 );
 export type AlertEvent = Static<typeof AlertEvent>;

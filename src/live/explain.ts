@@ -73,9 +73,28 @@ export class Explainer {
     };
   }
 
-  /** Which transitions an alert names and how (missing or unexpected): an unchanged anomaly is not alerted twice. */
-  signature(ranking: Ranking): string {
-    return ranking.columns.map((column, i) => `${column}:${ranking.observed[i]}`).join(',');
+  /**
+   * Which transitions are above the floor and how (missing or unexpected), as `column * 2 + observed` in transition
+   * order: an open case whose anomaly has not changed is not alerted again.
+   */
+  signature(score: ColumnScore, observed: Observed): number[] {
+    const signature: number[] = [];
+    for (const column of this.net.scoreOrder) {
+      if (score.residualAt(column) > this.floor) signature.push(column * 2 + (isObserved(observed, column) ? 1 : 0));
+    }
+    return signature;
+  }
+
+  /** Whether the score's signature equals `previous`, found without building it (most re-evaluations are equal). */
+  sameSignature(score: ColumnScore, observed: Observed, previous: readonly number[] | undefined): boolean {
+    if (previous === undefined) return false;
+    let at = 0;
+    for (const column of this.net.scoreOrder) {
+      if (!(score.residualAt(column) > this.floor)) continue;
+      if (previous[at] !== column * 2 + (isObserved(observed, column) ? 1 : 0)) return false;
+      at++;
+    }
+    return at === previous.length;
   }
 
   /** The explanation items of a ranking, in words. */

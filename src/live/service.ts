@@ -202,13 +202,12 @@ export class LiveService {
       if (entry !== undefined) entry.alertSignature = undefined;
       return;
     }
-    const ranking = this.explainer.rank(scored.score, scored.observed);
     if (entry !== undefined) {
       // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
-      const signature = this.explainer.signature(ranking);
-      if (entry.alertSignature === signature) return;
-      entry.alertSignature = signature;
+      if (this.explainer.sameSignature(scored.score, scored.observed, entry.alertSignature)) return;
+      entry.alertSignature = this.explainer.signature(scored.score, scored.observed);
     }
+    const ranking = this.explainer.rank(scored.score, scored.observed);
     const alert = this.bus.publishAlert(
       new AlertRecord(this.explainer, {
         evaluationId: evaluation.id,

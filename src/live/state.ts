@@ -25,7 +25,7 @@ export interface LiveCase extends RecencyLinks<LiveCase> {
   /** The case's latest evaluation, a copy updated in place. */
   last: EvaluationRecord | undefined;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
-  alertSignature: string | undefined;
+  alertSignature: number[] | undefined;
 }
 
 interface StatelessLane {
