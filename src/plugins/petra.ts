@@ -49,11 +49,16 @@ export const petraPlugin = fp<PetraPluginOptions>(
     );
     for (const warning of bundle.warnings) app.log.warn({ bundle: bundle.sidecarPath }, warning);
     const { metrics } = app;
-    // The bundle's own session did the checks and the warm-up; in worker mode a second one runs beside the event loop.
-    const singleRowMs = await singleRowRunMs(runner, net);
-    const thread = chooseThread(options.inferenceThread, singleRowMs);
-    app.log.info({ inference_thread: thread, setting: options.inferenceThread, single_row_run_ms: Math.round(singleRowMs * 1000) / 1000 }, 'inference thread chosen');
+    // The bundle's own session did the checks, the warm-up and the timing; in worker mode the worker's replaces it.
+    const singleRowMs = options.inferenceThread === 'auto' ? await singleRowRunMs(runner, net) : undefined;
+    const thread = chooseThread(options.inferenceThread, singleRowMs ?? 0);
+    app.log.info(
+      { inference_thread: thread, setting: options.inferenceThread, ...(singleRowMs !== undefined ? { single_row_run_ms: Math.round(singleRowMs * 1000) / 1000 } : {}) },
+      'inference thread chosen',
+    );
     const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName) : undefined;
+    // The worker's session does every run from here on; the bundle's own one would only hold a second copy of the model.
+    if (worker !== undefined) await runner.close();
     const [runs, rowsPerRun, runSeconds, queueWait] = [metrics.inferenceRuns.series(), metrics.inferenceRows.series(), metrics.inferenceSeconds.series(), metrics.inferenceQueueWait.series()];
     const batcher = new InferenceBatcher(worker ?? runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs }, {
       onRun: (rows, seconds) => {
