@@ -12,7 +12,7 @@ import { sseFrame } from './sse.js';
 export class RingSlot implements FilterSubject {
   id = 0;
   private published: BusEvent | undefined;
-  private lazy: AlertRecord | undefined;
+  private alert: AlertRecord | undefined;
   private record: EvaluationRecord | undefined;
   private cachedFrame: string | undefined;
 
@@ -21,7 +21,7 @@ export class RingSlot implements FilterSubject {
   hold(event: BusEvent): void {
     this.id = event.id;
     this.published = event;
-    this.lazy = undefined;
+    this.alert = undefined;
     this.cachedFrame = undefined;
   }
 
@@ -29,7 +29,7 @@ export class RingSlot implements FilterSubject {
   holdAlert(alert: AlertRecord): void {
     this.id = alert.id;
     this.published = undefined;
-    this.lazy = alert;
+    this.alert = alert;
     this.cachedFrame = undefined;
   }
 
@@ -37,7 +37,7 @@ export class RingSlot implements FilterSubject {
   holdEvaluation(id: number): EvaluationRecord {
     this.id = id;
     this.published = undefined;
-    this.lazy = undefined;
+    this.alert = undefined;
     this.cachedFrame = undefined;
     this.record ??= new EvaluationRecord();
     this.record.id = id;
@@ -46,30 +46,30 @@ export class RingSlot implements FilterSubject {
   }
 
   get type(): BusEventType {
-    return this.published?.type ?? this.lazy?.type ?? 'evaluation';
+    return this.published?.type ?? this.alert?.type ?? 'evaluation';
   }
 
   get lane(): string | undefined {
     const event = this.published;
-    if (event === undefined) return this.lazy?.lane ?? this.record!.lane;
+    if (event === undefined) return this.alert?.lane ?? this.record!.lane;
     return event.type === 'stats' ? undefined : event.lane;
   }
 
   get case_id(): string | undefined {
     const event = this.published;
-    if (event === undefined) return this.lazy?.case_id ?? this.record!.caseId;
+    if (event === undefined) return this.alert?.case_id ?? this.record!.caseId;
     return event.type === 'stats' ? undefined : event.case_id;
   }
 
   get trace_score(): number | undefined {
     const event = this.published;
-    if (event === undefined) return this.lazy?.trace_score ?? this.record!.traceScore;
+    if (event === undefined) return this.alert?.trace_score ?? this.record!.traceScore;
     return 'trace_score' in event ? event.trace_score : undefined;
   }
 
   /** The event as published (an evaluation or alert is built anew on every read). */
   get event(): BusEvent {
-    return this.published ?? this.lazy?.toEvent() ?? this.record!.toEvent(this.names);
+    return this.published ?? this.alert?.toEvent() ?? this.record!.toEvent(this.names);
   }
 
   get frame(): string {
