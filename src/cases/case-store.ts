@@ -1,4 +1,4 @@
-import { emptyObserved, type Observed } from '../scoring/observed.js';
+import { emptyObserved, markObserved, type Observed } from '../scoring/observed.js';
 import type { AttributeValue } from '../scoring/python-float.js';
 import { CaseLimitError } from './case-errors.js';
 import { RecencyList, type RecencyLinks } from './recency-list.js';
@@ -57,7 +57,8 @@ export class CaseStore {
    * Checks the limits for one more event with these attributes, then applies it; nothing changes when a limit would be
    * exceeded. Returns the state and whether the case was created.
    */
-  record(caseId: string, mark: (observed: Observed) => Observed, attributes: Readonly<Record<string, AttributeValue>> | undefined): { state: CaseState; created: boolean } {
+  /** `column`: the output column the event's label marks as observed, or undefined when it matches no transition. */
+  record(caseId: string, column: number | undefined, attributes: Readonly<Record<string, AttributeValue>> | undefined): { state: CaseState; created: boolean } {
     let state = this.cases.get(caseId);
     const created = state === undefined;
     const keys = attributes === undefined ? [] : Object.keys(attributes);
@@ -85,7 +86,7 @@ export class CaseStore {
       this.recency.touch(state);
     }
     state.nEvents += 1;
-    state.observed = mark(state.observed);
+    if (column !== undefined) state.observed = markObserved(state.observed, column);
     if (attributes !== undefined) for (const key of keys) state.attributes[key] = attributes[key]!;
     state.nAttributes = current + added;
     state.lastSeen = this.now();

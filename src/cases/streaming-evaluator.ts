@@ -1,7 +1,7 @@
 import type { TraceScorer } from '../inference/trace-scorer.js';
 import { SpecResolutionError } from '../scoring/input-errors.js';
 import { rowFromAttributes } from '../scoring/inputs.js';
-import { copyObserved, markObserved, type Observed } from '../scoring/observed.js';
+import { copyObserved, type Observed } from '../scoring/observed.js';
 import type { AttributeValue } from '../scoring/python-float.js';
 import type { ScoredRow, TraceScore } from '../scoring/residuals.js';
 import { CaseLimitError, UnknownCaseError } from './case-errors.js';
@@ -112,9 +112,7 @@ export class StreamingEvaluator {
 
   /** Buffers one event: creates the case on first sight, marks its label, merges its attributes (latest wins). */
   append(caseId: string, event: CaseEvent): CaseState {
-    const column = this.scorer.net.labelColumn.get(event.name);
-    const mark = column === undefined ? (o: Observed) => o : (o: Observed) => markObserved(o, column);
-    const { state, created } = this.store.record(caseId, mark, event.attributes);
+    const { state, created } = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes);
     this.observer.onEvent?.(caseId, state, created);
     return state;
   }
