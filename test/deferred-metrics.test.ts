@@ -44,6 +44,14 @@ describe('deferred metrics', () => {
     expect(await essentials(deferred)).toEqual(await essentials(plain));
   });
 
+  it('refuses a label the metric did not declare, as prom-client does', () => {
+    const registry = new Registry();
+    const counter = new DeferredCounter({ name: 'c_total', help: 'c', labelNames: ['kind'], registry });
+    const histogram = new DeferredHistogram({ name: 'h_seconds', help: 'h', labelNames: ['route'], buckets, registry });
+    expect(() => counter.inc({ kind: 'x', other: 'y' } as never)).toThrow(/not included in initial labelset/);
+    expect(() => histogram.observe({ status: '200' } as never, 1)).toThrow(/not included in initial labelset/);
+  });
+
   it('refuses a non-finite observation, as prom-client does', () => {
     const registry = new Registry();
     const plain = new Histogram({ name: 'p_seconds', help: 'h', buckets, registers: [registry] });

@@ -19,8 +19,11 @@ interface MetricOptions<L extends string> {
   registry: Registry;
 }
 
-/** The label set in the metric's declared label order, as prom-client prints it. */
-function ordered(labelNames: readonly string[], labels: LabelValues<string>): LabelValues<string> {
+/** The label set in the metric's declared label order, as prom-client prints it; an undeclared label throws, as there. */
+function ordered(metric: string, labelNames: readonly string[], labels: LabelValues<string>): LabelValues<string> {
+  for (const name of Object.keys(labels)) {
+    if (!labelNames.includes(name)) throw new Error(`Added label "${name}" is not included in initial labelset: ${JSON.stringify(labelNames)} (${metric})`);
+  }
   const out: LabelValues<string> = {};
   for (const name of labelNames) if (labels[name] !== undefined) out[name] = labels[name];
   return out;
@@ -47,12 +50,14 @@ export class CounterSeries {
 export class DeferredCounter<L extends string = string> extends Counter<L> {
   private readonly byKey = new Map<string, CounterSeries>();
   private readonly all: CounterSeries[] = [];
-  private readonly labelNames: readonly string[];
+  private readonly labelOrder: readonly string[];
+  private readonly metricName: string;
 
   constructor(options: MetricOptions<L>) {
     let flush = () => {};
     super({ name: options.name, help: options.help, labelNames: options.labelNames ?? [], registers: [options.registry], collect: () => flush() });
-    this.labelNames = options.labelNames ?? [];
+    this.labelOrder = options.labelNames ?? [];
+    this.metricName = options.name;
     // prom-client's constructor installs its own inc() on the instance; keep it for the hand-over, defer the rest.
     const add = this.inc.bind(this);
     flush = () => {
@@ -73,7 +78,7 @@ export class DeferredCounter<L extends string = string> extends Counter<L> {
     const key = keyOf(labels);
     let series = this.byKey.get(key);
     if (series === undefined) {
-      series = new CounterSeries(ordered(this.labelNames, labels));
+      series = new CounterSeries(ordered(this.metricName, this.labelOrder, labels));
       this.byKey.set(key, series);
       this.all.push(series);
     }
@@ -117,14 +122,14 @@ export class DeferredHistogram<L extends string = string> extends Histogram<L> {
   private readonly helpText: string;
 
   private readonly bounds: readonly number[];
-  private readonly labelNames: readonly string[];
+  private readonly labelOrder: readonly string[];
 
   constructor(options: MetricOptions<L> & { buckets: readonly number[] }) {
     super({ name: options.name, help: options.help, labelNames: options.labelNames ?? [], buckets: [...options.buckets], registers: [options.registry] });
     this.metricName = options.name;
     this.helpText = options.help;
     this.bounds = options.buckets;
-    this.labelNames = options.labelNames ?? [];
+    this.labelOrder = options.labelNames ?? [];
     // prom-client's constructor installs its own observe() on the instance.
     this.observe = ((labelsOrValue: LabelValues<L> | number, value?: number) => {
       if (typeof labelsOrValue === 'number') this.series().observe(labelsOrValue);
@@ -136,7 +141,7 @@ export class DeferredHistogram<L extends string = string> extends Histogram<L> {
     const key = keyOf(labels);
     let series = this.byKey.get(key);
     if (series === undefined) {
-      series = new HistogramSeries(ordered(this.labelNames, labels), this.bounds);
+      series = new HistogramSeries(ordered(this.metricName, this.labelOrder, labels), this.bounds);
       this.byKey.set(key, series);
       this.all.push(series);
     }
