@@ -12,7 +12,7 @@ export interface PetraContext {
   bundle: Bundle;
   net: Net;
   scorer: TraceScorer;
-  /** Score responses written from output rows (/anomaly, /anomaly/batch). */
+  /** Score responses written from output rows (/anomaly, /anomaly/batch, case evaluations). */
   json: ScoreJson;
   /** The one queue to the ONNX session: everything that runs the model shares its runs. */
   batcher: InferenceBatcher;
