@@ -13,7 +13,7 @@ export interface BatcherOptions {
 interface Pending {
   rows: Float32Array;
   count: number;
-  /** performance.now() when the rows were queued (a double: hrtime.bigint() allocated a BigInt per request). */
+  /** performance.now() when the rows were queued (a double; hrtime.bigint() would allocate a BigInt per request). */
   queuedAt: number;
   resolve: (activations: Float32Array) => void;
   reject: (error: unknown) => void;

@@ -1,6 +1,6 @@
 import type { Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
-import { activationsRecord, scoreRow, ScoredRow, type TraceScore } from '../scoring/residuals.js';
+import { activationsRecord, ScoredRow, type TraceScore } from '../scoring/residuals.js';
 import type { InferenceBatcher } from './batcher.js';
 
 /** Rows in, PETRA scores out: the one code path that HTTP, streaming and batch scoring share. */
@@ -10,28 +10,22 @@ export class TraceScorer {
     private readonly batcher: InferenceBatcher,
   ) {}
 
-  async score(row: Float32Array, observed: Observed): Promise<TraceScore> {
-    return (await this.scoreRow(row, observed)).toTraceScore();
-  }
-
   /** The score kept as the output row, for callers that write it out themselves. */
   scoreRow(row: Float32Array, observed: Observed): Promise<ScoredRow> {
     // Not async: one promise less per request on the hottest path.
     return this.batcher.infer(row, 1).then((activations) => new ScoredRow(this.net, activations, 0, observed));
   }
 
-  /** Many traces in one ONNX run, as output rows. */
+  /** Many traces in one ONNX run, as output rows; `rows` holds one input row per entry of `observed`, back to back. */
   async scoreRows(rows: Float32Array, observed: readonly Observed[]): Promise<ScoredRow[]> {
     const activations = await this.batcher.infer(rows, observed.length);
     const width = this.net.outputs.length;
     return observed.map((o, i) => new ScoredRow(this.net, activations, i * width, o));
   }
 
-  /** Scores many traces in one ONNX run; `rows` holds one input row per entry of `observed`, back to back. */
+  /** scoreRows in record form (the batch report prints the id-keyed residuals). */
   async scoreMany(rows: Float32Array, observed: readonly Observed[]): Promise<TraceScore[]> {
-    const activations = await this.batcher.infer(rows, observed.length);
-    const width = this.net.outputs.length;
-    return observed.map((o, i) => scoreRow(this.net, activations, i * width, o));
+    return (await this.scoreRows(rows, observed)).map((score) => score.toTraceScore());
   }
 
   async forward(row: Float32Array): Promise<Record<string, number>> {

@@ -24,7 +24,7 @@ export class ServiceMetrics {
 
   readonly inferenceSeconds = new DeferredHistogram({
     name: 'petrascore_inference_duration_seconds',
-    help: 'Time of one ONNX run',
+    help: 'Wall time of one ONNX run, from hand-over to result: the run itself plus its wait for a turn of the event loop (or the worker)',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registry: this.registry,
   });

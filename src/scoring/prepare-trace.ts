@@ -2,7 +2,7 @@ import { rowFromAttributes, rowFromRequest, type RequestInputs } from './inputs.
 import type { Net } from './net.js';
 import type { Observed } from './observed.js';
 import type { AttributeValue } from './python-float.js';
-import { observeEvents } from './residuals.js';
+import { observeNames } from './residuals.js';
 
 export interface TraceRequest extends RequestInputs {
   events: readonly { name: string }[];
@@ -25,5 +25,5 @@ export function prepareTrace(net: Net, request: TraceRequest): PreparedTrace {
   if (request.input_marking === undefined) {
     rowFromAttributes(net, request.attributes ?? {}, { marking: true, values: request.input_values === undefined }, row);
   }
-  return { row, observed: observeEvents(net, request.events), ignored };
+  return { row, observed: observeNames(net, request.events.map((e) => e.name)), ignored };
 }

@@ -12,19 +12,9 @@ export interface ColumnScore {
   residualAt(column: number): number;
 }
 
-/** The labels the events carry, as observed columns (see observeNames). */
-export function observeEvents(net: Net, events: readonly { name: string }[]): Observed {
-  let observed = emptyObserved(net.outputs.length);
-  for (const event of events) {
-    const column = net.labelColumn.get(event.name);
-    if (column !== undefined) observed = markObserved(observed, column);
-  }
-  return observed;
-}
-
 /** A transition is observed iff some event name equals its label exactly; other names are ignored (PETRA 1a). */
-export function observeNames(net: Net, names: Iterable<string>, observed: Observed = emptyObserved(net.outputs.length)): Observed {
-  let result = observed;
+export function observeNames(net: Net, names: Iterable<string>): Observed {
+  let result = emptyObserved(net.outputs.length);
   for (const name of names) {
     const column = net.labelColumn.get(name);
     if (column !== undefined) result = markObserved(result, column);
@@ -62,11 +52,6 @@ export class ScoredRow implements ColumnScore {
     for (const column of this.net.scoreOrder) residuals[this.net.outputs[column]!] = this.residualAt(column);
     return { trace_score: this.trace_score, per_transition_residuals: residuals };
   }
-}
-
-/** PETRA's score of the output row starting at `offset` of `activations`, in record form. */
-export function scoreRow(net: Net, activations: Float32Array, offset: number, observed: Observed): TraceScore {
-  return new ScoredRow(net, activations, offset, observed).toTraceScore();
 }
 
 /** Output activations keyed by transition id, in output order. */
