@@ -13,33 +13,23 @@ function fail(message: string, code: number): number {
 }
 
 /**
- * Responses being produced right now. While draining, they are told to close their connection: a keep-alive
- * connection left open after its response would hold `server.close()` (and so the exit) until the keep-alive timeout.
+ * Draining: responses being produced, and those of requests that still arrive on open connections, are told to close
+ * their connection; a keep-alive connection left open after its response would hold `server.close()` (and so the
+ * exit) until the keep-alive timeout.
  */
-function trackResponses(app: App): { drain: () => void } {
-  const inFlight = new Set<ServerResponse>();
-  let draining = false;
+function drainConnections(app: App): void {
   const closeIdle = () => setImmediate(() => app.server.closeIdleConnections());
   const markClosing = (res: ServerResponse) => {
     if (!res.headersSent) res.setHeader('connection', 'close');
     // Backstop for a response whose headers were already out: once it is done its connection is idle and can go.
     res.once('finish', closeIdle);
   };
-  app.server.on('request', (_req, res: ServerResponse) => {
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
-    if (draining) markClosing(res);
-  });
-  return {
-    drain: () => {
-      draining = true;
-      for (const res of inFlight) markClosing(res);
-    },
-  };
+  for (const res of app.openResponses) markClosing(res);
+  app.server.on('request', (_req, res: ServerResponse) => markClosing(res));
 }
 
 /** Stops accepting, lets in-flight requests finish (up to the timeout), then resolves so the process can exit 0. */
-function drainOnSignals(app: App, timeoutMs: number, responses: { drain: () => void }): Promise<number> {
+function drainOnSignals(app: App, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     let closing = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -49,7 +39,7 @@ function drainOnSignals(app: App, timeoutMs: number, responses: { drain: () => v
         return;
       }
       closing = true;
-      responses.drain();
+      drainConnections(app);
       app.log.info({ signal, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
         app.log.error({ timeout_ms: timeoutMs }, 'shutdown timed out with requests still in flight');
@@ -95,7 +85,6 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT_BAD_BUNDLE);
     throw error;
   }
-  const responses = trackResponses(app);
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
@@ -105,5 +94,5 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_FAILURE);
     throw error;
   }
-  return drainOnSignals(app, config.shutdownTimeoutMs, responses);
+  return drainOnSignals(app, config.shutdownTimeoutMs);
 }

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import fp from 'fastify-plugin';
 
 export type ServiceState = 'starting' | 'ready' | 'draining';
@@ -7,6 +8,8 @@ declare module 'fastify' {
     serviceState: () => ServiceState;
     /** Resolves once no request is being handled; plugins await it on close before freeing what handlers use. */
     whenIdle: () => Promise<void>;
+    /** The responses of the requests being handled (a graceful shutdown tells them to close their connection). */
+    openResponses: ReadonlySet<ServerResponse>;
   }
 }
 
@@ -17,15 +20,16 @@ declare module 'fastify' {
 export const lifecyclePlugin = fp(
   async (app) => {
     let state: ServiceState = 'starting';
-    let inFlight = 0;
+    const open = new Set<ServerResponse>();
     let waiters: (() => void)[] = [];
     const settle = () => {
-      if (inFlight > 0) return;
+      if (open.size > 0) return;
       const ready = waiters;
       waiters = [];
       ready.forEach((resolve) => resolve());
     };
     app.decorate('serviceState', () => state);
+    app.decorate('openResponses', open);
     app.decorate('whenIdle', () => new Promise<void>((resolve) => {
       waiters.push(resolve);
       settle();
@@ -33,12 +37,12 @@ export const lifecyclePlugin = fp(
     // A request is done when its response closes: that event comes for every response, answered or abandoned by its
     // client at any stage, where Fastify's onResponse and onRequestAbort hooks missed requests whose client went away
     // at the end of a load test (the session close then waited for them forever).
-    const closed = () => {
-      inFlight--;
+    function closed(this: ServerResponse): void {
+      open.delete(this);
       settle();
-    };
+    }
     app.addHook('onRequest', (_request, reply, next) => {
-      inFlight++;
+      open.add(reply.raw);
       reply.raw.on('close', closed);
       next();
     });
