@@ -40,8 +40,11 @@ export class BatchAnswer extends AnomalyAnswer {
   }
 }
 
+/** A batch item that was refused: the error body /anomaly would have answered for it alone. */
+export type BatchItemError = Extract<AnomalyBatchItem, { error: ErrorBody }>;
+
 export interface BatchOutcome {
-  results: (BatchAnswer | Extract<AnomalyBatchItem, { error: ErrorBody }>)[];
+  results: (BatchAnswer | BatchItemError)[];
   scored: number;
   errors: number;
 }
@@ -49,7 +52,7 @@ export interface BatchOutcome {
 /**
  * Writes score responses straight from the output rows with the net's transition ids quoted once: the generic
  * schema serialiser walks a 200-key record per response, which cost more than the ONNX run on a 200-transition net.
- * The layout is the response schema's (a test compares it with the generic serialiser's output).
+ * The layout is the response schema's (a test compares the bytes with JSON.stringify of the same answer).
  */
 export class ScoreJson {
   /** `{"id":` for the first scored column, `,"id":` for the others, in summation (sorted-id) order. */

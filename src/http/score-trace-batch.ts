@@ -5,13 +5,13 @@ import type { Observed } from '../scoring/observed.js';
 import { prepareTrace } from '../scoring/prepare-trace.js';
 import { AnomalyRequest } from '../schemas/anomaly.js';
 import { describeError } from './describe-error.js';
-import { BatchAnswer, type BatchOutcome } from './score-json.js';
+import { BatchAnswer, type BatchItemError, type BatchOutcome } from './score-json.js';
 import { checkCount } from './request-limit.js';
 
 const checkItem = TypeCompiler.Compile(AnomalyRequest);
 
 /** The error body /anomaly would have answered for this item alone, with its paths moved under `body/traces/<index>`. */
-function itemError(index: number, error: unknown, item: unknown): BatchOutcome['results'][number] & { error: unknown } {
+function itemError(index: number, error: unknown, item: unknown): BatchItemError {
   const { status, body } = describeError(error, 0, { body: item, schema: { body: AnomalyRequest } });
   if (status >= 500) throw error;
   const base = `body/traces/${index}`;
