@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import fp from 'fastify-plugin';
+import { OpenResponses } from '../http/open-responses.js';
 
 export type ServiceState = 'starting' | 'ready' | 'draining';
 
@@ -9,7 +10,7 @@ declare module 'fastify' {
     /** Resolves once no request is being handled; plugins await it on close before freeing what handlers use. */
     whenIdle: () => Promise<void>;
     /** The responses of the requests being handled (a graceful shutdown tells them to close their connection). */
-    openResponses: ReadonlySet<ServerResponse>;
+    openResponses: Iterable<ServerResponse>;
   }
 }
 
@@ -20,7 +21,7 @@ declare module 'fastify' {
 export const lifecyclePlugin = fp(
   async (app) => {
     let state: ServiceState = 'starting';
-    const open = new Set<ServerResponse>();
+    const open = new OpenResponses();
     let waiters: (() => void)[] = [];
     const settle = () => {
       if (open.size > 0) return;
@@ -37,13 +38,13 @@ export const lifecyclePlugin = fp(
     // A request is done when its response closes: that event comes for every response, answered or abandoned by its
     // client at any stage, where Fastify's onResponse and onRequestAbort hooks missed requests whose client went away
     // at the end of a load test (the session close then waited for them forever).
-    function closed(this: ServerResponse): void {
-      open.delete(this);
-      settle();
-    }
     app.addHook('onRequest', (_request, reply, next) => {
-      open.add(reply.raw);
-      reply.raw.on('close', closed);
+      const response = reply.raw;
+      const slot = open.add(response);
+      response.on('close', () => {
+        open.release(slot, response);
+        settle();
+      });
       next();
     });
     app.addHook('onReady', async () => {

@@ -1,0 +1,27 @@
+import { ServerResponse, IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { OpenResponses } from '../../src/http/open-responses.js';
+
+const response = () => new ServerResponse(new IncomingMessage(new Socket()));
+
+describe('OpenResponses', () => {
+  it('keeps the responses in flight, reuses freed slots, and ignores a late second release', () => {
+    const open = new OpenResponses();
+    const [a, b, c] = [response(), response(), response()];
+    const slotA = open.add(a);
+    const slotB = open.add(b);
+    expect(open.size).toBe(2);
+    open.release(slotA, a);
+    expect([...open]).toEqual([b]);
+    const slotC = open.add(c);
+    expect(slotC).toBe(slotA);
+    open.release(slotA, a);
+    expect(open.size).toBe(2);
+    expect(new Set(open)).toEqual(new Set([b, c]));
+    open.release(slotB, b);
+    open.release(slotC, c);
+    expect(open.size).toBe(0);
+    expect([...open]).toEqual([]);
+  });
+});
