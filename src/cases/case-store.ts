@@ -14,6 +14,11 @@ export interface CaseState extends RecencyLinks<CaseState> {
   attributes: Record<string, AttributeValue>;
   nAttributes: number;
   lastSeen: number;
+  /**
+   * What an observer keeps of the case (the live view's record of it), reached from the state the store already
+   * looked up: a second map by case id cost a lookup per event, measurable on a map of thousands of cases.
+   */
+  attachment: object | undefined;
 }
 
 export type EvictionReason = 'idle' | 'capacity';
@@ -79,7 +84,7 @@ export class CaseStore {
     }
     if (state === undefined) {
       this.makeRoom();
-      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0, older: undefined, newer: undefined };
+      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0, attachment: undefined, older: undefined, newer: undefined };
       this.cases.set(caseId, state);
       this.recency.push(state);
     } else {

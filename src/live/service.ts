@@ -78,8 +78,21 @@ export class LiveService {
 
   /** For the case store and the streaming evaluator. */
   readonly caseObserver: EvaluatorObserver & CaseStoreEvents = {
-    onEvent: (caseId, state, created) => this.guard('case event', () => this.caseEvent(caseId, state, created)),
-    onEvaluated: (evaluation, context) => this.guard('case evaluation', () => this.caseEvaluated(evaluation, context)),
+    // The guard written out for the two called per event: a closure per call is garbage per request.
+    onEvent: (caseId, state) => {
+      try {
+        this.caseEvent(caseId, state);
+      } catch (error) {
+        this.log.error({ err: error, what: 'case event' }, 'live view: publishing failed');
+      }
+    },
+    onEvaluated: (evaluation, context) => {
+      try {
+        this.caseEvaluated(evaluation, context);
+      } catch (error) {
+        this.log.error({ err: error, what: 'case evaluation' }, 'live view: publishing failed');
+      }
+    },
     onEvict: (caseId, state, reason) => this.guard('case eviction', () => this.caseEvicted(caseId, state, reason)),
   };
 
@@ -152,19 +165,19 @@ export class LiveService {
     });
   }
 
-  private caseEvent(caseId: string, state: CaseState, created: boolean): void {
+  private caseEvent(caseId: string, state: CaseState): void {
     this.stats.recordEvent();
     const lane = this.lanes.ofCase(state.attributes);
-    let entry = created ? undefined : this.state.get(caseId, state);
+    let entry = this.state.of(state);
     if (entry === undefined) {
       const opened = this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane });
-      entry = this.state.open(caseId, lane, state, opened.ts);
+      entry = this.state.opened(state, lane, opened.ts);
     }
     this.state.touch(entry, lane, state.nEvents);
   }
 
   private caseEvaluated(evaluation: Evaluation, context: EvaluationContext): void {
-    const entry = this.state.get(evaluation.case_id, context.state);
+    const entry = this.state.of(context.state);
     const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
     this.evaluated(
       { caseId: evaluation.case_id, lane, source: context.source, nEvents: evaluation.n_events, score: evaluation.row, observed: context.observed, latencyMs: context.latencyMs, closed: evaluation.closed },
@@ -172,12 +185,12 @@ export class LiveService {
     );
     if (evaluation.closed) {
       this.bus.publish<CaseClosedEvent>({ type: 'case_closed', case_id: evaluation.case_id, lane, n_events: evaluation.n_events, trace_score: evaluation.trace_score });
-      this.state.remove(evaluation.case_id, context.state);
+      this.state.remove(context.state);
     }
   }
 
   private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason): void {
-    const entry = this.state.remove(caseId, state);
+    const entry = this.state.remove(state);
     this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane: entry?.lane ?? this.lanes.ofCase(state.attributes), n_events: state.nEvents, reason });
   }
 

@@ -1,3 +1,4 @@
+import type { CaseState } from '../cases/case-store.js';
 import { RecencyList, type RecencyLinks } from '../cases/recency-list.js';
 import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
 import type { AlertRecord } from './alert-record.js';
@@ -12,20 +13,26 @@ export const SNAPSHOT_ALERTS = 20;
 /** Lanes whose stateless evaluations are remembered; the least recently used is forgotten beyond it. */
 const STATELESS_LANES = 200;
 
-/** What the live view remembers of one open case. */
-export interface LiveCase extends RecencyLinks<LiveCase> {
-  readonly caseId: string;
-  lane: string;
-  nEvents: number;
-  readonly opened: string;
-  /** The case store's state object: tells this case from a later one under the same id. */
-  readonly token: object;
+/**
+ * What the live view remembers of one open case. Kept on the case store's state (its `attachment`), so an event or an
+ * evaluation reaches it without a lookup by id, and a later case under the same id gets a record of its own.
+ */
+export class LiveCase implements RecencyLinks<LiveCase> {
+  nEvents = 0;
   /** trace_score of the latest evaluations; absent until the first (most open cases are never scored between events). */
-  recent: number[] | undefined;
+  recent: number[] | undefined = undefined;
   /** The case's latest evaluation, a copy updated in place. */
-  last: EvaluationRecord | undefined;
+  last: EvaluationRecord | undefined = undefined;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
-  alertSignature: number[] | undefined;
+  alertSignature: number[] | undefined = undefined;
+  older: LiveCase | undefined = undefined;
+  newer: LiveCase | undefined = undefined;
+
+  constructor(
+    readonly caseId: string,
+    public lane: string,
+    readonly opened: string,
+  ) {}
 }
 
 interface StatelessLane {
@@ -52,7 +59,7 @@ export interface SnapshotContext {
  * latest evaluation, recent stateless evaluations per lane, the last alerts. Updated synchronously by the publisher.
  */
 export class LiveState {
-  private readonly cases = new Map<string, LiveCase>();
+  private open = 0;
   /** The open cases, least recently active first. */
   private readonly recency = new RecencyList<LiveCase>();
   private readonly stateless = new Map<string, StatelessLane>();
@@ -63,21 +70,21 @@ export class LiveState {
   constructor(private readonly names: TransitionNames) {}
 
   get openCases(): number {
-    return this.cases.size;
+    return this.open;
   }
 
-  /** The open case under this id, if it is the one `token` belongs to (or any, without a token). */
-  get(caseId: string, token?: object): LiveCase | undefined {
-    const found = this.cases.get(caseId);
-    return found !== undefined && (token === undefined || found.token === token) ? found : undefined;
+  /** The live record of an open case, if it has one. */
+  of(state: CaseState): LiveCase | undefined {
+    return state.attachment instanceof LiveCase ? state.attachment : undefined;
   }
 
-  open(caseId: string, lane: string, token: object, opened: string): LiveCase {
-    const entry: LiveCase = { caseId, lane, nEvents: 0, opened, token, recent: undefined, last: undefined, alertSignature: undefined, older: undefined, newer: undefined };
-    const replaced = this.cases.get(caseId);
-    if (replaced !== undefined) this.recency.remove(replaced);
-    this.cases.set(caseId, entry);
+  /** Starts the live record of a case. */
+  opened(state: CaseState, lane: string, ts: string): LiveCase {
+    this.remove(state);
+    const entry = new LiveCase(state.caseId, lane, ts);
+    state.attachment = entry;
     this.recency.push(entry);
+    this.open++;
     return entry;
   }
 
@@ -88,12 +95,13 @@ export class LiveState {
     this.recency.touch(entry);
   }
 
-  /** Forgets a closed or evicted case, unless a newer case has taken its id meanwhile. */
-  remove(caseId: string, token: object): LiveCase | undefined {
-    const entry = this.get(caseId, token);
+  /** Forgets a closed or evicted case. */
+  remove(state: CaseState): LiveCase | undefined {
+    const entry = this.of(state);
     if (entry !== undefined) {
-      this.cases.delete(caseId);
+      state.attachment = undefined;
       this.recency.remove(entry);
+      this.open--;
     }
     return entry;
   }
