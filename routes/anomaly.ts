@@ -2,9 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AnomalyAnswer, BatchAnswer } from '../src/http/score-json.js';
 import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
 import { checkCount } from '../src/http/request-limit.js';
-import type { Observed } from '../src/scoring/observed.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
-import type { ScoredRow } from '../src/scoring/residuals.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
 import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
@@ -49,16 +47,9 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
       const started = performance.now();
       const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
       const latencyMs = performance.now() - started;
-      const scored: { index: number; trace: AnomalyRequest; score: ScoredRow; observed: Observed }[] = [];
-      for (const item of outcome.results) {
-        if (item instanceof BatchAnswer) {
-          // The item passed the /anomaly schema, so it has its events.
-          scored.push({ index: item.index, trace: request.body.traces[item.index] as AnomalyRequest, score: item.row, observed: item.row.observed });
-        } else {
-          app.metrics.clientErrors.inc({ error: item.error.error });
-        }
-      }
-      app.live.anomalyBatch(request.id, scored, latencyMs);
+      for (const item of outcome.results) if (!(item instanceof BatchAnswer)) app.metrics.clientErrors.inc({ error: item.error.error });
+      // Items that passed the /anomaly schema (the scored ones) have their events.
+      app.live.anomalyBatch(request.id, request.body.traces as AnomalyRequest[], outcome.results, latencyMs);
       reply.type(JSON_TYPE).serializer(app.petra.json.batch);
       return outcome;
     },

@@ -18,7 +18,7 @@ const forward: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { row, ignored } = rowFromRequest(app.petra.net, request.body);
       const transition_activations = await app.petra.scorer.forward(row);
-      return ignored.length > 0 ? { transition_activations, ignored_inputs: ignored } : { transition_activations };
+      return ignored.length > 0 ? { transition_activations, ignored_inputs: [...ignored] } : { transition_activations };
     },
   );
 };

@@ -116,5 +116,5 @@ export async function findCounterfactual(model: BatchModel, nodes: NetNodes, que
         fed_input: fedInput,
         search,
       };
-  return ignored.length > 0 ? { ...answer, ignored_inputs: ignored } : answer;
+  return ignored.length > 0 ? { ...answer, ignored_inputs: [...ignored] } : answer;
 }

@@ -83,7 +83,7 @@ export async function computeSensitivity(model: BatchModel, nodes: NetNodes, que
     },
   };
   if (query.all === true) answer.ranked_gradients = rank(nodes, row, result.gradients);
-  return ignored.length > 0 ? { ...answer, ignored_inputs: ignored } : answer;
+  return ignored.length > 0 ? { ...answer, ignored_inputs: [...ignored] } : answer;
 }
 
 /** Every exported input by decreasing |gradient| (ties in input order), with the trace attribute its spec reads. */

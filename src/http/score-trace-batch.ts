@@ -25,7 +25,10 @@ function itemError(index: number, error: unknown, item: unknown): BatchItemError
  */
 export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<BatchOutcome> {
   const results: BatchOutcome['results'] = new Array(items.length);
-  const ready: { index: number; row: Float32Array; observed: Observed; ignored: string[] }[] = [];
+  const width = net.inputs.length;
+  // The good items' rows, back to back in one buffer: a refused item's row is overwritten by the next.
+  const rows = new Float32Array(items.length * width);
+  const ready: { index: number; observed: Observed; ignored: readonly string[] }[] = [];
   items.forEach((item, index) => {
     try {
       if (!checkItem.Check(item)) {
@@ -33,15 +36,14 @@ export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: read
         throw Object.assign(new Error('invalid batch item'), { validation, validationContext: 'body' });
       }
       checkCount('body/events', item.events.length, maxEvents, 'events');
-      ready.push({ index, ...prepareTrace(net, item) });
+      const at = ready.length * width;
+      const { observed, ignored } = prepareTrace(net, item, rows.subarray(at, at + width));
+      ready.push({ index, observed, ignored });
     } catch (error) {
       results[index] = itemError(index, error, item);
     }
   });
-  const width = net.inputs.length;
-  const rows = new Float32Array(ready.length * width);
-  ready.forEach((r, i) => rows.set(r.row, i * width));
-  const scores = await scorer.scoreRows(rows, ready.map((r) => r.observed));
+  const scores = await scorer.scoreRows(rows.subarray(0, ready.length * width), ready.map((r) => r.observed));
   ready.forEach((r, i) => {
     results[r.index] = new BatchAnswer(r.index, scores[i]!, r.ignored);
   });

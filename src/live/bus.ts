@@ -100,15 +100,18 @@ export class LiveBus {
   }
 
   /**
-   * Publishes an evaluation: `fill` writes its fields into the record the ring keeps (numbered and stamped already),
-   * synchronously; nothing else is allocated. Returns the record, valid until the ring wraps onto it.
+   * The record the next evaluation is written into: the ring's own (numbered and stamped here), so publishing a score
+   * allocates nothing. Fill it, then call `evaluationWritten()`; it stays valid until the ring wraps onto it.
    */
-  publishEvaluation(fill: (record: EvaluationRecord) => void): EvaluationRecord {
+  nextEvaluation(): EvaluationRecord {
     const record = this.ring.pushEvaluation();
     record.tsMs = this.now();
-    fill(record);
-    this.announce('evaluation');
     return record;
+  }
+
+  /** Tells the subscribers about the evaluation just written into `nextEvaluation()`'s record. */
+  evaluationWritten(): void {
+    this.announce('evaluation');
   }
 
   /** Publishes an alert record: numbered and stamped here, its words built when read. */

@@ -39,6 +39,16 @@ export class EvaluationRecord {
   activation1 = 0;
   activation2 = 0;
 
+  /** Who was scored, and how: every field but the score and its `top`. */
+  describe(caseId: string, lane: string, source: EvaluationSource, nEvents: number, closed: boolean, latencyMs: number): void {
+    this.caseId = caseId;
+    this.lane = lane;
+    this.source = source;
+    this.nEvents = nEvents;
+    this.closed = closed;
+    this.latencyMs = Math.round(latencyMs * 1000) / 1000;
+  }
+
   /** Offers one transition for `top`; call in transition-id order so that ties keep the earlier transition. */
   offerTop(column: number, residual: number, activation: number): void {
     if (this.topCount === TOP && !(residual > this.residual2)) return;

@@ -6,6 +6,7 @@ import type { ColumnScore } from '../scoring/residuals.js';
 import { LiveBus, NO_LOG, NO_METRICS, type LiveLogger, type LiveMetricsSink, type ResumeRequest } from './bus.js';
 import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
 import { AlertRecord } from './alert-record.js';
+import type { EvaluationRecord } from './evaluation-record.js';
 import { Explainer } from './explain.js';
 import type { LiveFilter } from './filter.js';
 import { LaneResolver, type Attributes } from './lanes.js';
@@ -34,15 +35,10 @@ export interface TraceLike {
   attributes?: Attributes | undefined;
 }
 
-interface Scored {
-  caseId: string;
-  lane: string;
-  source: EvaluationSource;
-  nEvents: number;
-  score: ColumnScore;
-  observed: Observed;
-  latencyMs: number;
-  closed: boolean;
+/** A scored stateless item of /anomaly/batch: its position in the request, and its score with the labels observed. */
+export interface BatchItemScore {
+  readonly index: number;
+  readonly row: ColumnScore & { readonly observed: Observed };
 }
 
 /** Parses --alert-lane-threshold values (LANE=SCORE; the lane may itself contain '='). */
@@ -122,20 +118,27 @@ export class LiveService {
   anomaly(requestId: string, trace: TraceLike, score: ColumnScore, observed: Observed, latencyMs: number): void {
     // The guard written out: this runs for every request, and a closure per call is garbage per request.
     try {
-      this.evaluated({ caseId: requestId, lane: this.lanes.ofTrace(trace.attributes, trace.events), source: 'anomaly', nEvents: trace.events.length, score, observed, latencyMs, closed: false }, undefined);
+      const record = this.bus.nextEvaluation();
+      record.describe(requestId, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly', trace.events.length, false, latencyMs);
+      this.evaluated(record, score, observed, undefined);
     } catch (error) {
       this.log.error({ err: error, what: 'anomaly evaluation' }, 'live view: publishing failed');
     }
   }
 
-  /** POST /anomaly/batch: one stateless evaluation per scored item, as `<request id>/<index>`. */
-  anomalyBatch(requestId: string, items: Iterable<{ index: number; trace: TraceLike; score: ColumnScore; observed: Observed }>, latencyMs: number): void {
-    this.guard('anomaly batch evaluation', () => {
-      for (const { index, trace, score, observed } of items) {
-        const lane = this.lanes.ofTrace(trace.attributes, trace.events);
-        this.evaluated({ caseId: `${requestId}/${index}`, lane, source: 'anomaly_batch', nEvents: trace.events.length, score, observed, latencyMs, closed: false }, undefined);
+  /** POST /anomaly/batch: one stateless evaluation per scored item (`traces[item.index]`), as `<request id>/<index>`. */
+  anomalyBatch(requestId: string, traces: readonly TraceLike[], items: readonly (BatchItemScore | object)[], latencyMs: number): void {
+    try {
+      for (const item of items) {
+        if (!('row' in item)) continue;
+        const trace = traces[item.index]!;
+        const record = this.bus.nextEvaluation();
+        record.describe(`${requestId}/${item.index}`, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly_batch', trace.events.length, false, latencyMs);
+        this.evaluated(record, item.row, item.row.observed, undefined);
       }
-    });
+    } catch (error) {
+      this.log.error({ err: error, what: 'anomaly batch evaluation' }, 'live view: publishing failed');
+    }
   }
 
   /** Publishes a stats event (the ticker calls this). */
@@ -179,10 +182,9 @@ export class LiveService {
   private caseEvaluated(evaluation: Evaluation, context: EvaluationContext): void {
     const entry = this.state.of(context.state);
     const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
-    this.evaluated(
-      { caseId: evaluation.case_id, lane, source: context.source, nEvents: evaluation.n_events, score: evaluation.row, observed: context.observed, latencyMs: context.latencyMs, closed: evaluation.closed },
-      entry,
-    );
+    const record = this.bus.nextEvaluation();
+    record.describe(evaluation.case_id, lane, context.source, evaluation.n_events, evaluation.closed, context.latencyMs);
+    this.evaluated(record, evaluation.row, context.observed, entry);
     if (evaluation.closed) {
       this.bus.publish<CaseClosedEvent>({ type: 'case_closed', case_id: evaluation.case_id, lane, n_events: evaluation.n_events, trace_score: evaluation.trace_score });
       this.state.remove(context.state);
@@ -194,43 +196,37 @@ export class LiveService {
     this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane: entry?.lane ?? this.lanes.ofCase(state.attributes), n_events: state.nEvents, reason });
   }
 
-  private evaluated(scored: Scored, entry: LiveCase | undefined): void {
-    const threshold = this.thresholdFor(scored.lane);
-    const reached = scored.score.trace_score >= threshold;
-    const evaluation = this.bus.publishEvaluation((record) => {
-      record.caseId = scored.caseId;
-      record.lane = scored.lane;
-      record.source = scored.source;
-      record.nEvents = scored.nEvents;
-      record.traceScore = scored.score.trace_score;
-      record.closed = scored.closed;
-      record.latencyMs = Math.round(scored.latencyMs * 1000) / 1000;
-      record.alert = reached;
-      this.explainer.top(record, scored.score, scored.observed);
-    });
-    this.stats.recordScore(scored.latencyMs);
-    if (entry !== undefined) this.state.recordCaseEvaluation(entry, evaluation);
-    else if (scored.source === 'anomaly' || scored.source === 'anomaly_batch') this.state.recordStateless(evaluation);
+  /** Completes an evaluation whose record `describe()` has filled: its score and top, the snapshot state, an alert. */
+  private evaluated(record: EvaluationRecord, score: ColumnScore, observed: Observed, entry: LiveCase | undefined): void {
+    const threshold = this.thresholdFor(record.lane);
+    const reached = score.trace_score >= threshold;
+    record.traceScore = score.trace_score;
+    record.alert = reached;
+    this.explainer.top(record, score, observed);
+    this.bus.evaluationWritten();
+    this.stats.recordScore(record.latencyMs);
+    if (entry !== undefined) this.state.recordCaseEvaluation(entry, record);
+    else if (record.source === 'anomaly' || record.source === 'anomaly_batch') this.state.recordStateless(record);
     if (!reached) {
       if (entry !== undefined) entry.alertSignature = undefined;
       return;
     }
     if (entry !== undefined) {
       // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
-      if (this.explainer.sameSignature(scored.score, scored.observed, entry.alertSignature)) return;
-      entry.alertSignature = this.explainer.signature(scored.score, scored.observed);
+      if (this.explainer.sameSignature(score, observed, entry.alertSignature)) return;
+      entry.alertSignature = this.explainer.signature(score, observed);
     }
-    const ranking = this.explainer.rank(scored.score, scored.observed);
+    const ranking = this.explainer.rank(score, observed);
     const alert = this.bus.publishAlert(
       new AlertRecord(this.explainer, {
-        evaluationId: evaluation.id,
-        caseId: scored.caseId,
-        lane: scored.lane,
-        source: scored.source,
-        nEvents: scored.nEvents,
-        traceScore: scored.score.trace_score,
+        evaluationId: record.id,
+        caseId: record.caseId,
+        lane: record.lane,
+        source: record.source,
+        nEvents: record.nEvents,
+        traceScore: score.trace_score,
         threshold,
-        closed: scored.closed,
+        closed: record.closed,
         ranking,
       }),
     );

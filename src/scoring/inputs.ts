@@ -13,8 +13,11 @@ export interface RequestInputs {
 export interface ResolvedRow {
   row: Float32Array;
   /** JSON pointers of request keys that are no ONNX input; PETRA ignores them, and so do we, but we say so. */
-  ignored: string[];
+  ignored: readonly string[];
 }
+
+/** Nothing ignored, the usual case: one shared empty list instead of one per request. */
+const NONE_IGNORED: readonly string[] = Object.freeze([]);
 
 function toFinite(value: NumericLike, path: string): number {
   const number = typeof value === 'number' ? value : parsePythonFloat(value);
@@ -28,24 +31,29 @@ function applyChannel(
   slots: ReadonlyMap<string, number>,
   supplied: Record<string, NumericLike>,
   field: string,
-  ignored: string[],
-): void {
+  ignored: string[] | undefined,
+): string[] | undefined {
   for (const place in supplied) {
     const value = supplied[place]!;
     const number = typeof value === 'number' && Number.isFinite(value) ? value : toFinite(value, `/${field}/${escapePointer(place)}`);
     const slot = slots.get(place);
-    if (slot === undefined) ignored.push(`/${field}/${escapePointer(place)}`);
+    if (slot === undefined) (ignored ??= []).push(`/${field}/${escapePointer(place)}`);
     else row[slot] = number;
   }
+  return ignored;
 }
 
-/** PETRA's REST semantics (1b): supplied inputs override, omitted ones take the sidecar's defaults, others are ignored. */
-export function rowFromRequest(net: Net, request: RequestInputs): ResolvedRow {
-  const row = net.defaultRow.slice();
-  const ignored: string[] = [];
-  if (request.input_marking) applyChannel(row, net.markingSlot, request.input_marking, 'input_marking', ignored);
-  if (request.input_values) applyChannel(row, net.valueSlot, request.input_values, 'input_values', ignored);
-  return { row, ignored };
+/**
+ * PETRA's REST semantics (1b): supplied inputs override, omitted ones take the sidecar's defaults, others are ignored.
+ * Written into `row` when given (a batch's rows share one buffer), else into a new row.
+ */
+export function rowFromRequest(net: Net, request: RequestInputs, row?: Float32Array): ResolvedRow {
+  if (row === undefined) row = net.defaultRow.slice();
+  else row.set(net.defaultRow);
+  let ignored: string[] | undefined;
+  if (request.input_marking) ignored = applyChannel(row, net.markingSlot, request.input_marking, 'input_marking', ignored);
+  if (request.input_values) ignored = applyChannel(row, net.valueSlot, request.input_values, 'input_values', ignored);
+  return { row, ignored: ignored ?? NONE_IGNORED };
 }
 
 function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attributes: Readonly<Record<string, AttributeValue>>, section: SpecSection): void {

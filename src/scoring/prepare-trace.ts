@@ -1,8 +1,7 @@
 import { rowFromAttributes, rowFromRequest, type RequestInputs } from './inputs.js';
 import type { Net } from './net.js';
-import type { Observed } from './observed.js';
+import { emptyObserved, markObserved, type Observed } from './observed.js';
 import type { AttributeValue } from './python-float.js';
-import { observeNames } from './residuals.js';
 
 export interface TraceRequest extends RequestInputs {
   events: readonly { name: string }[];
@@ -12,18 +11,26 @@ export interface TraceRequest extends RequestInputs {
 export interface PreparedTrace {
   row: Float32Array;
   observed: Observed;
-  ignored: string[];
+  ignored: readonly string[];
 }
+
+const MARKING_AND_VALUES = { marking: true, values: true };
+const MARKING_ONLY = { marking: true, values: false };
 
 /**
  * An /anomaly request → the input row and observed labels. With `input_marking` present this is PETRA's REST
  * semantics exactly; without it the marking (and the values, unless given) come from `attributes` through the
  * sidecar's specs, as petra-score does. Throws InvalidInputError or SpecResolutionError.
  */
-export function prepareTrace(net: Net, request: TraceRequest): PreparedTrace {
-  const { row, ignored } = rowFromRequest(net, request);
+export function prepareTrace(net: Net, request: TraceRequest, row?: Float32Array): PreparedTrace {
+  const resolved = rowFromRequest(net, request, row);
   if (request.input_marking === undefined) {
-    rowFromAttributes(net, request.attributes ?? {}, { marking: true, values: request.input_values === undefined }, row);
+    rowFromAttributes(net, request.attributes ?? {}, request.input_values === undefined ? MARKING_AND_VALUES : MARKING_ONLY, resolved.row);
   }
-  return { row, observed: observeNames(net, request.events.map((e) => e.name)), ignored };
+  let observed = emptyObserved(net.outputs.length);
+  for (const event of request.events) {
+    const column = net.labelColumn.get(event.name);
+    if (column !== undefined) observed = markObserved(observed, column);
+  }
+  return { row: resolved.row, observed, ignored: resolved.ignored };
 }

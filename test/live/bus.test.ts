@@ -77,11 +77,13 @@ describe('the event ring', () => {
   it('reuses its slots for evaluations and other events alike: what a slot holds is always the latest event under its id', () => {
     const transitions = { ids: ['t_a', 't_b', 't_c', 't_d'], labels: ['a', 'b', 'c', 'd'] };
     const bus = new LiveBus({ ringSize: 3, maxSubscribers: 1, subscriberBuffer: 4, now: () => Date.UTC(2026, 0, 2, 3, 4, 5, 6), transitions });
-    const evaluate = (caseId: string, residuals: number[]) =>
-      bus.publishEvaluation((record) => {
-        Object.assign(record, { caseId, lane: 'L', source: 'anomaly', nEvents: 2, traceScore: residuals.reduce((a, b) => a + b, 0), closed: false, latencyMs: 0.5, alert: false });
-        residuals.forEach((r, column) => record.offerTop(column, r, r));
-      });
+    const evaluate = (caseId: string, residuals: number[]) => {
+      const record = bus.nextEvaluation();
+      record.describe(caseId, 'L', 'anomaly', 2, false, 0.5);
+      Object.assign(record, { traceScore: residuals.reduce((a, b) => a + b, 0), alert: false });
+      residuals.forEach((r, column) => record.offerTop(column, r, r));
+      bus.evaluationWritten();
+    };
     for (let round = 0; round < 4; round++) {
       evaluate(`c${round}`, [0.1, 0.7, 0.7, 0.2]);
       stats(bus, 1);
@@ -121,7 +123,9 @@ describe('the event ring', () => {
     const bus = new LiveBus({ ringSize: 2, maxSubscribers: 1, subscriberBuffer: 4 });
     for (let trial = 0; trial < 500; trial++) {
       const residuals = Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.round(random() * 4) / 4);
-      const record = bus.publishEvaluation((r) => residuals.forEach((value, column) => r.offerTop(column, value, 1 - value)));
+      const record = bus.nextEvaluation();
+      residuals.forEach((value, column) => record.offerTop(column, value, 1 - value));
+      bus.evaluationWritten();
       const expected = residuals.map((value, column) => ({ column, value })).sort((a, b) => b.value - a.value || a.column - b.column).slice(0, 3);
       const got = [record.column0, record.column1, record.column2].slice(0, record.topCount);
       expect(got).toEqual(expected.map((e) => e.column));
