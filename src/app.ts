@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
@@ -9,6 +9,7 @@ import { livePlugin } from './plugins/live.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { petraPlugin } from './plugins/petra.js';
 import { requestLogPlugin } from './plugins/request-log.js';
+import { validatorCompiler } from './http/validator-compiler.js';
 import anomalyRoutes from '../routes/anomaly.js';
 import casesRoutes from '../routes/cases.js';
 import dashboardRoutes from '../routes/dashboard.js';
@@ -42,7 +43,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     // Large nets take seconds to optimise and load (scale_2000: ~6 s on 2 cores).
     pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(validatorCompiler);
 
   await app.register(lifecyclePlugin);
   await app.register(metricsPlugin);
