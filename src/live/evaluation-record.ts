@@ -19,7 +19,13 @@ export class EvaluationRecord {
   id = 0;
   /** Publication time, epoch milliseconds. */
   tsMs = 0;
+  /** The case id, or for a batch item the request id (see `itemIndex`). */
   caseId = '';
+  /**
+   * A batch item's index, -1 otherwise: the item's id `<request id>/<index>` is built when read, not per item (a new
+   * string per item, kept by the ring, survived into the old generation).
+   */
+  itemIndex = -1;
   lane = '';
   source: EvaluationSource = 'anomaly';
   nEvents = 0;
@@ -39,9 +45,15 @@ export class EvaluationRecord {
   activation1 = 0;
   activation2 = 0;
 
+  /** The evaluated case's id as published. */
+  get case_id(): string {
+    return this.itemIndex < 0 ? this.caseId : `${this.caseId}/${this.itemIndex}`;
+  }
+
   /** Who was scored, and how: every field but the score and its `top`. */
-  describe(caseId: string, lane: string, source: EvaluationSource, nEvents: number, closed: boolean, latencyMs: number): void {
+  describe(caseId: string, itemIndex: number, lane: string, source: EvaluationSource, nEvents: number, closed: boolean, latencyMs: number): void {
     this.caseId = caseId;
+    this.itemIndex = itemIndex;
     this.lane = lane;
     this.source = source;
     this.nEvents = nEvents;
@@ -69,6 +81,7 @@ export class EvaluationRecord {
     this.id = other.id;
     this.tsMs = other.tsMs;
     this.caseId = other.caseId;
+    this.itemIndex = other.itemIndex;
     this.lane = other.lane;
     this.source = other.source;
     this.nEvents = other.nEvents;
@@ -98,7 +111,7 @@ export class EvaluationRecord {
       type: 'evaluation',
       id: this.id,
       ts: new Date(this.tsMs).toISOString(),
-      case_id: this.caseId,
+      case_id: this.case_id,
       lane: this.lane,
       source: this.source,
       n_events: this.nEvents,

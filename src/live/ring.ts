@@ -57,7 +57,7 @@ export class RingSlot implements FilterSubject {
 
   get case_id(): string | undefined {
     const event = this.published;
-    if (event === undefined) return this.alert?.case_id ?? this.record!.caseId;
+    if (event === undefined) return this.alert?.case_id ?? this.record!.case_id;
     return event.type === 'stats' ? undefined : event.case_id;
   }
 

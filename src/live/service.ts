@@ -119,7 +119,7 @@ export class LiveService {
     // The guard written out: this runs for every request, and a closure per call is garbage per request.
     try {
       const record = this.bus.nextEvaluation();
-      record.describe(requestId, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly', trace.events.length, false, latencyMs);
+      record.describe(requestId, -1, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly', trace.events.length, false, latencyMs);
       this.evaluated(record, score, observed, undefined);
     } catch (error) {
       this.log.error({ err: error, what: 'anomaly evaluation' }, 'live view: publishing failed');
@@ -133,7 +133,7 @@ export class LiveService {
         if (!('row' in item)) continue;
         const trace = traces[item.index]!;
         const record = this.bus.nextEvaluation();
-        record.describe(`${requestId}/${item.index}`, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly_batch', trace.events.length, false, latencyMs);
+        record.describe(requestId, item.index, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly_batch', trace.events.length, false, latencyMs);
         this.evaluated(record, item.row, item.row.observed, undefined);
       }
     } catch (error) {
@@ -183,7 +183,7 @@ export class LiveService {
     const entry = this.state.of(context.state);
     const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
     const record = this.bus.nextEvaluation();
-    record.describe(evaluation.case_id, lane, context.source, evaluation.n_events, evaluation.closed, context.latencyMs);
+    record.describe(evaluation.case_id, -1, lane, context.source, evaluation.n_events, evaluation.closed, context.latencyMs);
     this.evaluated(record, evaluation.row, context.observed, entry);
     if (evaluation.closed) {
       this.bus.publish<CaseClosedEvent>({ type: 'case_closed', case_id: evaluation.case_id, lane, n_events: evaluation.n_events, trace_score: evaluation.trace_score });
@@ -204,7 +204,7 @@ export class LiveService {
     record.alert = reached;
     this.explainer.top(record, score, observed);
     this.bus.evaluationWritten();
-    this.stats.recordScore(record.latencyMs);
+    this.stats.recordScore(record.latencyMs, record.tsMs);
     if (entry !== undefined) this.state.recordCaseEvaluation(entry, record);
     else if (record.source === 'anomaly' || record.source === 'anomaly_batch') this.state.recordStateless(record);
     if (!reached) {
@@ -220,7 +220,7 @@ export class LiveService {
     const alert = this.bus.publishAlert(
       new AlertRecord(this.explainer, {
         evaluationId: record.id,
-        caseId: record.caseId,
+        caseId: record.case_id,
         lane: record.lane,
         source: record.source,
         nEvents: record.nEvents,

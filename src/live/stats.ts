@@ -69,8 +69,9 @@ export class StatsTracker {
     this.events.add(this.second());
   }
 
-  recordScore(latencyMs: number): void {
-    this.scores.add(this.second());
+  /** `atMs`: when it was scored, if the caller has read the clock already (epoch milliseconds). */
+  recordScore(latencyMs: number, atMs: number = this.now()): void {
+    this.scores.add(Math.floor(atMs / 1000));
     this.latencies[this.latencyCount % LATENCIES] = latencyMs;
     this.latencyCount++;
   }

@@ -79,7 +79,7 @@ describe('the event ring', () => {
     const bus = new LiveBus({ ringSize: 3, maxSubscribers: 1, subscriberBuffer: 4, now: () => Date.UTC(2026, 0, 2, 3, 4, 5, 6), transitions });
     const evaluate = (caseId: string, residuals: number[]) => {
       const record = bus.nextEvaluation();
-      record.describe(caseId, 'L', 'anomaly', 2, false, 0.5);
+      record.describe(caseId, -1, 'L', 'anomaly', 2, false, 0.5);
       Object.assign(record, { traceScore: residuals.reduce((a, b) => a + b, 0), alert: false });
       residuals.forEach((r, column) => record.offerTop(column, r, r));
       bus.evaluationWritten();
