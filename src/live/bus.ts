@@ -34,6 +34,8 @@ export interface LiveBusOptions {
   now?: () => number;
   /** The served net's transitions, for the `top` list of evaluation events. */
   transitions?: TransitionNames;
+  /** Makes an alert record (the ring's slots reuse theirs); without it the bus carries no alerts. */
+  newAlert?: () => AlertRecord;
 }
 
 export interface ResumeRequest {
@@ -66,7 +68,7 @@ export class LiveBus {
   private stamp = '';
 
   constructor(private readonly options: LiveBusOptions) {
-    this.ring = new EventRing(options.ringSize, options.transitions);
+    this.ring = new EventRing(options.ringSize, options.transitions, options.newAlert);
     this.metrics = options.metrics ?? NO_METRICS;
     this.log = options.log ?? NO_LOG;
     this.now = options.now ?? Date.now;
@@ -114,12 +116,16 @@ export class LiveBus {
     this.announce('evaluation');
   }
 
-  /** Publishes an alert record: numbered and stamped here, its words built when read. */
-  publishAlert(alert: AlertRecord): AlertRecord {
+  /** The record the next alert is written into (numbered and stamped here); call `alertWritten()` once it is filled. */
+  nextAlert(): AlertRecord {
+    const alert = this.ring.pushAlert();
     alert.tsMs = this.now();
-    this.ring.pushAlert(alert);
-    this.announce('alert');
     return alert;
+  }
+
+  /** Tells the subscribers about the alert just written into `nextAlert()`'s record. */
+  alertWritten(): void {
+    this.announce('alert');
   }
 
   /** Counts the event just stored and tells the subscribers the head moved. */

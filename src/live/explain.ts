@@ -1,6 +1,7 @@
 import { labelOf, type Net } from '../scoring/net.js';
 import { isObserved, type Observed } from '../scoring/observed.js';
 import type { ColumnScore } from '../scoring/residuals.js';
+import type { AlertRecord } from './alert-record.js';
 import type { EvaluationRecord } from './evaluation-record.js';
 import type { ExplanationItem } from './events.js';
 
@@ -25,15 +26,6 @@ export function explanationText(label: string, expected: number, observed: 0 | 1
  * |activation − observed| in float32 with activations in [0, 1], so activation = residual when the transition was not
  * observed and 1 − residual (rounded to float32) when it was.
  */
-/** What an alert explains, as numbers: output columns, their residuals and whether each was observed. */
-export interface Ranking {
-  readonly columns: readonly number[];
-  readonly residuals: readonly number[];
-  readonly observed: readonly (0 | 1)[];
-  /** Transitions above the floor beyond MAX_EXPLAINED. */
-  readonly omitted: number;
-}
-
 export class Explainer {
   constructor(
     private readonly net: Net,
@@ -53,24 +45,36 @@ export class Explainer {
   }
 
   /**
-   * The transitions whose residual exceeds the floor, largest residual first (equal residuals in transition-id order),
-   * at most MAX_EXPLAINED; and how many more. Numbers only: the words are built when the alert is read.
+   * Writes into `alert` the transitions whose residual exceeds the floor, largest residual first (equal residuals in
+   * transition-id order), at most MAX_EXPLAINED, and how many more there are. Numbers only, into the record's own
+   * arrays: the words are built when the alert is read.
    */
-  rank(score: ColumnScore, observed: Observed): Ranking {
-    const above: [number, number][] = [];
+  rank(score: ColumnScore, observed: Observed, alert: AlertRecord): void {
+    const { columns, residuals } = alert;
+    let count = 0;
+    let omitted = 0;
     for (const column of this.net.scoreOrder) {
       const residual = score.residualAt(column);
-      if (residual > this.floor) above.push([column, residual]);
+      if (!(residual > this.floor)) continue;
+      if (count === MAX_EXPLAINED) {
+        omitted++;
+        if (!(residual > residuals[MAX_EXPLAINED - 1]!)) continue;
+      } else {
+        count++;
+      }
+      // Insertion after every equal residual keeps transition-id order among equals.
+      let at = count - 1;
+      while (at > 0 && residual > residuals[at - 1]!) {
+        columns[at] = columns[at - 1]!;
+        residuals[at] = residuals[at - 1]!;
+        at--;
+      }
+      columns[at] = column;
+      residuals[at] = residual;
     }
-    // A stable sort: equal residuals keep transition-id order.
-    above.sort((a, b) => b[1] - a[1]);
-    const kept = above.length > MAX_EXPLAINED ? above.slice(0, MAX_EXPLAINED) : above;
-    return {
-      columns: kept.map(([column]) => column),
-      residuals: kept.map(([, residual]) => residual),
-      observed: kept.map(([column]) => (isObserved(observed, column) ? 1 : 0)),
-      omitted: above.length - kept.length,
-    };
+    for (let i = 0; i < count; i++) alert.observed[i] = isObserved(observed, columns[i]!) ? 1 : 0;
+    alert.count = count;
+    alert.omitted = omitted;
   }
 
   /**
@@ -97,16 +101,18 @@ export class Explainer {
     return at === previous.length;
   }
 
-  /** The explanation items of a ranking, in words. */
-  items(ranking: Ranking): ExplanationItem[] {
-    return ranking.columns.map((column, i) => {
-      const id = this.net.outputs[column]!;
-      const seen = ranking.observed[i]!;
-      const residual = ranking.residuals[i]!;
+  /** The explanation items of an alert, in words. */
+  items(alert: AlertRecord): ExplanationItem[] {
+    const items: ExplanationItem[] = [];
+    for (let i = 0; i < alert.count; i++) {
+      const id = this.net.outputs[alert.columns[i]!]!;
+      const seen = alert.observed[i] === 1 ? 1 : 0;
+      const residual = alert.residuals[i]!;
       const expected = this.activationOf(residual, seen);
       const label = labelOf(this.net, id);
-      return { id, label, residual, expected, observed: seen, kind: seen === 0 ? 'missing' : 'unexpected', text: explanationText(label, expected, seen) };
-    });
+      items.push({ id, label, residual, expected, observed: seen, kind: seen === 0 ? 'missing' : 'unexpected', text: explanationText(label, expected, seen) });
+    }
+    return items;
   }
 
   summary(caseId: string, traceScore: number, threshold: number, items: readonly ExplanationItem[], omitted = 0): string {

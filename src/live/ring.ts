@@ -13,10 +13,15 @@ export class RingSlot implements FilterSubject {
   id = 0;
   private published: BusEvent | undefined;
   private alert: AlertRecord | undefined;
+  /** This slot's own alert record, reused whenever the slot holds an alert again. */
+  private alertRecord: AlertRecord | undefined;
   private record: EvaluationRecord | undefined;
   private cachedFrame: string | undefined;
 
-  constructor(private readonly names: TransitionNames) {}
+  constructor(
+    private readonly names: TransitionNames,
+    private readonly newAlert: () => AlertRecord,
+  ) {}
 
   hold(event: BusEvent): void {
     this.id = event.id;
@@ -25,12 +30,15 @@ export class RingSlot implements FilterSubject {
     this.cachedFrame = undefined;
   }
 
-  /** An alert whose words are built when read. */
-  holdAlert(alert: AlertRecord): void {
-    this.id = alert.id;
+  /** Makes this slot the alert `id` (its words are built when read); the caller fills the returned record at once. */
+  holdAlert(id: number): AlertRecord {
+    this.id = id;
     this.published = undefined;
-    this.alert = alert;
+    this.alertRecord ??= this.newAlert();
+    this.alert = this.alertRecord;
+    this.alert.id = id;
     this.cachedFrame = undefined;
+    return this.alert;
   }
 
   /** Makes this slot the evaluation `id`; the caller fills the returned record before anyone reads the ring. */
@@ -79,6 +87,9 @@ export class RingSlot implements FilterSubject {
 }
 
 const NO_NAMES: TransitionNames = { ids: [], labels: [] };
+const NO_ALERTS = (): AlertRecord => {
+  throw new Error('this ring was made without alert records');
+};
 
 /**
  * The last `capacity` bus events. Ids are consecutive (every bus event is stored), so finding the events after an id
@@ -91,6 +102,8 @@ export class EventRing {
   constructor(
     readonly capacity: number,
     private readonly names: TransitionNames = NO_NAMES,
+    /** Makes the record a slot reuses for its alerts (they need the service's explainer for their words). */
+    private readonly newAlert: () => AlertRecord = NO_ALERTS,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
     this.slots = new Array<RingSlot | undefined>(capacity);
@@ -120,10 +133,10 @@ export class EventRing {
     this.advance().hold(event);
   }
 
-  /** Stores an alert record under the next id (which it takes). */
-  pushAlert(alert: AlertRecord): void {
-    alert.id = this.next;
-    this.advance().holdAlert(alert);
+  /** Stores the next event as an alert record, to be filled by the caller at once. */
+  pushAlert(): AlertRecord {
+    const id = this.next;
+    return this.advance().holdAlert(id);
   }
 
   /** Stores the next event as an evaluation record, to be filled by the caller at once. */
@@ -146,7 +159,7 @@ export class EventRing {
   private advance(): RingSlot {
     const index = this.next % this.capacity;
     let slot = this.slots[index];
-    if (slot === undefined) this.slots[index] = slot = new RingSlot(this.names);
+    if (slot === undefined) this.slots[index] = slot = new RingSlot(this.names, this.newAlert);
     this.next++;
     return slot;
   }

@@ -97,11 +97,13 @@ export class LiveService {
     this.metrics = options.metrics ?? { ...NO_METRICS, alertRaised: () => {} };
     this.now = options.now ?? Date.now;
     const transitions = { ids: options.net.outputs, labels: options.net.outputs.map((id) => labelOf(options.net, id)) };
-    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, metrics: this.metrics, log: this.log, now: this.now, transitions });
-    this.state = new LiveState(transitions);
+    const explainer = new Explainer(options.net, options.explanationFloor);
+    const newAlert = () => new AlertRecord(explainer);
+    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
+    this.state = new LiveState(transitions, newAlert);
     this.stats = new StatsTracker(this.now);
     this.lanes = new LaneResolver(options.laneAttribute, options.net.scenarioName);
-    this.explainer = new Explainer(options.net, options.explanationFloor);
+    this.explainer = explainer;
     this.laneThresholds = options.laneThresholds ?? new Map();
   }
 
@@ -216,20 +218,10 @@ export class LiveService {
       if (this.explainer.sameSignature(score, observed, entry.alertSignature)) return;
       entry.alertSignature = this.explainer.signature(score, observed);
     }
-    const ranking = this.explainer.rank(score, observed);
-    const alert = this.bus.publishAlert(
-      new AlertRecord(this.explainer, {
-        evaluationId: record.id,
-        caseId: record.case_id,
-        lane: record.lane,
-        source: record.source,
-        nEvents: record.nEvents,
-        traceScore: score.trace_score,
-        threshold,
-        closed: record.closed,
-        ranking,
-      }),
-    );
+    const alert = this.bus.nextAlert();
+    alert.describe(record, threshold);
+    this.explainer.rank(score, observed, alert);
+    this.bus.alertWritten();
     this.state.recordAlert(alert);
     this.stats.recordAlert();
     this.metrics.alertRaised();

@@ -63,11 +63,15 @@ export class LiveState {
   /** The open cases, least recently active first. */
   private readonly recency = new RecencyList<LiveCase>();
   private readonly stateless = new Map<string, StatelessLane>();
+  /** The last alerts, oldest first: copies in records reused as the list moves on. */
   private readonly alerts: AlertRecord[] = [];
   /** The stateless lane evaluated last (the end of `stateless`'s order). */
   private latestStateless: StatelessLane | undefined;
 
-  constructor(private readonly names: TransitionNames) {}
+  constructor(
+    private readonly names: TransitionNames,
+    private readonly newAlert: () => AlertRecord,
+  ) {}
 
   get openCases(): number {
     return this.open;
@@ -135,9 +139,11 @@ export class LiveState {
     lane.last.copyFrom(evaluation);
   }
 
+  /** Keeps a copy of the alert: the ring reuses its record when it wraps, and the snapshot shows the last alerts. */
   recordAlert(alert: AlertRecord): void {
-    this.alerts.push(alert);
-    if (this.alerts.length > SNAPSHOT_ALERTS) this.alerts.shift();
+    const kept = this.alerts.length < SNAPSHOT_ALERTS ? this.newAlert() : this.alerts.shift()!;
+    kept.copyFrom(alert);
+    this.alerts.push(kept);
   }
 
   snapshot(headId: number, ts: string, filter: LiveFilter, context: SnapshotContext): SnapshotEvent {
