@@ -102,12 +102,12 @@ export class LiveBus {
   }
 
   /**
-   * The record the next evaluation is written into: the ring's own (numbered and stamped here), so publishing a score
-   * allocates nothing. Fill it, then call `evaluationWritten()`; it stays valid until the ring wraps onto it.
+   * The record the next evaluation is written into: the ring's own (numbered, and stamped now or at `atMs`), so
+   * publishing a score allocates nothing. Fill it, then call `evaluationWritten()`; it stays valid until the ring wraps onto it.
    */
-  nextEvaluation(): EvaluationRecord {
+  nextEvaluation(atMs: number = this.now()): EvaluationRecord {
     const record = this.ring.pushEvaluation();
-    record.tsMs = this.now();
+    record.tsMs = atMs;
     return record;
   }
 

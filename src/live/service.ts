@@ -131,10 +131,12 @@ export class LiveService {
   /** POST /anomaly/batch: one stateless evaluation per scored item (`traces[item.index]`), as `<request id>/<index>`. */
   anomalyBatch(requestId: string, traces: readonly TraceLike[], items: readonly (BatchItemScore | object)[], latencyMs: number): void {
     try {
+      // One timestamp for the batch's evaluations, as they were scored in one run.
+      const atMs = this.now();
       for (const item of items) {
         if (!('row' in item)) continue;
         const trace = traces[item.index]!;
-        const record = this.bus.nextEvaluation();
+        const record = this.bus.nextEvaluation(atMs);
         record.describe(requestId, item.index, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly_batch', trace.events.length, false, latencyMs);
         this.evaluated(record, item.row, item.row.observed, undefined);
       }

@@ -20,7 +20,7 @@ const STATELESS_LANES = 200;
 export class LiveCase implements RecencyLinks<LiveCase> {
   nEvents = 0;
   /** trace_score of the latest evaluations; absent until the first (most open cases are never scored between events). */
-  recent: number[] | undefined = undefined;
+  recent: ScoreWindow | undefined = undefined;
   /** The case's latest evaluation, a copy updated in place. */
   last: EvaluationRecord | undefined = undefined;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
@@ -36,14 +36,31 @@ export class LiveCase implements RecencyLinks<LiveCase> {
 }
 
 interface StatelessLane {
-  recent: number[];
+  readonly name: string;
+  readonly recent: ScoreWindow;
   readonly last: EvaluationRecord;
 }
 
-function pushCapped(values: number[], value: number): void {
-  values.push(value);
-  // shift() trims the array in place; splice() would allocate the removed part on every score.
-  if (values.length > RECENT_SCORES) values.shift();
+/**
+ * The last RECENT_SCORES scores, oldest first when read. Once full it overwrites in a circle: the array's shift(), as
+ * before, moved all sixty on every score.
+ */
+class ScoreWindow {
+  private readonly values: number[] = [];
+  private head = 0;
+
+  push(score: number): void {
+    if (this.values.length < RECENT_SCORES) {
+      this.values.push(score);
+      return;
+    }
+    this.values[this.head] = score;
+    this.head = (this.head + 1) % RECENT_SCORES;
+  }
+
+  toArray(): number[] {
+    return this.head === 0 ? [...this.values] : [...this.values.slice(this.head), ...this.values.slice(0, this.head)];
+  }
 }
 
 export interface SnapshotContext {
@@ -111,21 +128,22 @@ export class LiveState {
   }
 
   recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationRecord): void {
-    pushCapped((entry.recent ??= []), evaluation.traceScore);
+    (entry.recent ??= new ScoreWindow()).push(evaluation.traceScore);
     (entry.last ??= new EvaluationRecord()).copyFrom(evaluation);
     if (evaluation.nEvents > entry.nEvents) entry.nEvents = evaluation.nEvents;
   }
 
   recordStateless(evaluation: EvaluationRecord): void {
-    let lane = this.stateless.get(evaluation.lane);
-    if (lane !== undefined && lane === this.latestStateless) {
-      // Already the most recent lane (the usual case: one lane, or a batch of one lane); no reordering.
-      pushCapped(lane.recent, evaluation.traceScore);
-      lane.last.copyFrom(evaluation);
+    const latest = this.latestStateless;
+    if (latest !== undefined && latest.name === evaluation.lane) {
+      // Already the most recent lane (the usual case: one lane, or a batch of one lane): no lookup, no reordering.
+      latest.recent.push(evaluation.traceScore);
+      latest.last.copyFrom(evaluation);
       return;
     }
+    let lane = this.stateless.get(evaluation.lane);
     if (lane === undefined) {
-      lane = { recent: [], last: new EvaluationRecord() };
+      lane = { name: evaluation.lane, recent: new ScoreWindow(), last: new EvaluationRecord() };
       if (this.stateless.size >= STATELESS_LANES) {
         const oldest = this.stateless.keys().next();
         if (oldest.done !== true) this.stateless.delete(oldest.value);
@@ -135,7 +153,7 @@ export class LiveState {
     }
     this.stateless.set(evaluation.lane, lane);
     this.latestStateless = lane;
-    pushCapped(lane.recent, evaluation.traceScore);
+    lane.recent.push(evaluation.traceScore);
     lane.last.copyFrom(evaluation);
   }
 
@@ -158,16 +176,16 @@ export class LiveState {
       lane: entry.lane,
       n_events: entry.nEvents,
       opened: entry.opened,
-      recent_scores: entry.recent === undefined ? [] : [...entry.recent],
+      recent_scores: entry.recent === undefined ? [] : entry.recent.toArray(),
       ...(entry.last !== undefined ? { last: entry.last.toEvent(this.names) } : {}),
     }));
     const stateless: SnapshotLane[] = [];
     if (filter.caseId === undefined) {
       for (const [lane, value] of this.stateless) {
         if (filter.lane !== undefined && lane !== filter.lane) continue;
-        const recent = filter.minScore === undefined ? value.recent : value.recent.filter((s) => s >= filter.minScore!);
+        const recent = filter.minScore === undefined ? value.recent.toArray() : value.recent.toArray().filter((s) => s >= filter.minScore!);
         if (recent.length === 0) continue;
-        stateless.push({ lane, recent_scores: [...recent], last: value.last.toEvent(this.names) });
+        stateless.push({ lane, recent_scores: recent, last: value.last.toEvent(this.names) });
       }
     }
     const alerts = this.alerts.filter((a) => matchesFilter({ lane: filter.lane, caseId: filter.caseId, minScore: filter.minScore }, a)).map((a) => a.toEvent());

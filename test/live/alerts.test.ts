@@ -138,6 +138,23 @@ describe('alerts and their explanations', () => {
     expect(snapshot.stateless.map((l) => l.lane)).toEqual(['calm', 'busy', '(no queue)']);
   });
 
+  it('the snapshot keeps the last 60 scores of a lane and of a case, oldest first', async () => {
+    const target = await app('onnx_deployment');
+    const markings = Array.from({ length: 75 }, (_, i) => (i + 1) / 76);
+    const traces = markings.map((p) => ({ input_marking: { p_application: p }, events: [{ name: 'approve loan' }] }));
+    const batch = await target.inject({ method: 'POST', url: '/anomaly/batch', payload: { traces } });
+    const scores = (batch.json() as { results: { trace_score: number }[] }).results.map((r) => r.trace_score);
+    expect(target.live.snapshot().stateless[0]!.recent_scores).toEqual(scores.slice(-60));
+
+    const caseScores: number[] = [];
+    for (let i = 0; i < 64; i++) {
+      const event = await target.inject({ method: 'POST', url: '/cases/c-60/events?score=true', payload: { name: i % 2 === 0 ? 'approve loan' : 'x', attributes: { risk_score: String(markings[i]) } } });
+      caseScores.push((event.json() as { trace_score: number }).trace_score);
+    }
+    const row = target.live.snapshot({ caseId: 'c-60' }).cases[0]!;
+    expect(row.recent_scores).toEqual(caseScores.slice(-60));
+  });
+
   it('/anomaly/batch items are evaluations under <request id>/<index>; bad items are not', async () => {
     const target = await app('onnx_deployment');
     const response = await target.inject({
