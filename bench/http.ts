@@ -2,21 +2,23 @@
  * `npm run bench`: loads the service with autocannon (loopback only, bounded duration, pipelining 1: webhook callers
  * send one request per connection at a time) and, in the same run, a bare Fastify server answering a fixed JSON body
  * of the same size — the stack's ceiling on this machine. Prints one table (requests/s, p50, p99, server peak RSS,
- * ratio to the ceiling) and writes it as JSON under bench/out/.
+ * ratio to the ceiling) and writes it as JSON under bench/out/. Each load runs in a fresh autocannon process.
  *
  * Options: --duration=S (default 5 per scenario), --quick (fewer scenarios).
  */
-import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { promisify } from 'node:util';
+import type { LoadFigures, LoadRequest } from './load-child.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const BARE = join(ROOT, 'dist', 'bench', 'bare-server.js');
+const LOAD = join(ROOT, 'dist', 'bench', 'load-child.js');
 const DURATION = Number(process.argv.find((a) => a.startsWith('--duration='))?.split('=')[1] ?? 5);
 const QUICK = process.argv.includes('--quick');
 const MODELS = {
@@ -107,16 +109,21 @@ interface Row {
 
 type Body = () => string;
 
-async function load(server: Server, path: string, connections: number, body: Body): Promise<autocannon.Result> {
-  return autocannon({
-    url: `${server.url}${path}`,
-    connections,
-    pipelining: 1,
-    duration: DURATION,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }],
-  });
+const scratch = mkdtempSync(join(tmpdir(), 'petrascore-bench-'));
+let loads = 0;
+
+/** Runs one load in a fresh autocannon process (see bench/load-child.ts), sending `requests` in turn. */
+async function runLoad(server: Server, requests: LoadRequest[], connections: number): Promise<LoadFigures> {
+  const file = join(scratch, `requests-${loads++}.json`);
+  writeFileSync(file, JSON.stringify(requests));
+  const { stdout } = await promisify(execFile)(process.execPath, [LOAD, server.url, file, String(connections), String(DURATION)], { maxBuffer: 1 << 20 });
+  rmSync(file);
+  return JSON.parse(stdout) as LoadFigures;
+}
+
+/** `count` bodies of the generator, all to `path`. */
+function requestsOf(path: string, body: Body, count: number): LoadRequest[] {
+  return Array.from({ length: count }, () => ({ path, body: body() }));
 }
 
 function random(): () => number {
@@ -194,39 +201,18 @@ async function eventStream(service: Server, model: string): Promise<{ body: (cas
   };
 }
 
-async function loadEvents(server: Server, connections: number, scored: boolean): Promise<autocannon.Result> {
+/** 50,000 requests of the event stream (the run cycles through them; cases keep growing). */
+async function eventRequests(server: Server, scored: boolean): Promise<LoadRequest[]> {
   const stream = await eventStream(server, MODELS.default);
-  return autocannon({
-    url: server.url,
-    connections,
-    pipelining: 1,
-    duration: DURATION,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    requests: [
-      {
-        setupRequest: (request) => {
-          const caseIndex = stream.caseIndex();
-          return { ...request, path: `/cases/case-${caseIndex}/events${scored ? '?score=true' : ''}`, body: stream.body(caseIndex) };
-        },
-      },
-    ],
+  return Array.from({ length: 50_000 }, () => {
+    const caseIndex = stream.caseIndex();
+    return { path: `/cases/case-${caseIndex}/events${scored ? '?score=true' : ''}`, body: stream.body(caseIndex) };
   });
 }
 
-function row(scenario: string, target: string, connections: number, result: autocannon.Result, server: Server, items = 1): Row {
-  const r: Row = {
-    scenario,
-    target,
-    connections,
-    requestsPerSecond: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    peakRssBytes: peakRss(server),
-  };
-  if (items > 1) r.itemsPerSecond = result.requests.average * items;
+function row(scenario: string, target: string, connections: number, result: LoadFigures, server: Server, items = 1): Row {
+  const r: Row = { scenario, target, connections, ...result, peakRssBytes: peakRss(server) };
+  if (items > 1) r.itemsPerSecond = result.requestsPerSecond * items;
   return r;
 }
 
@@ -248,24 +234,25 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   const sample = bodies();
   const fixed = await (await fetch(`${service.url}/anomaly`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample })).text();
   const bare = await start([BARE, '0', fixed]);
+  const anomalyRequests = requestsOf('/anomaly', bodies, 256);
   for (const connections of connectionCounts) {
-    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await load(bare, '/anomaly', connections, bodies), bare);
+    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections), bare);
     ceiling.set(connections, b.requestsPerSecond);
     rows.push(b);
     print(b);
-    const s = row('POST /anomaly', bundle, connections, await load(service, '/anomaly', connections, bodies), service);
+    const s = row('POST /anomaly', bundle, connections, await runLoad(service, anomalyRequests, connections), service);
     s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
     rows.push(s);
     print(s);
   }
   if (bundle === 'default') {
     for (const scored of [false, true]) {
-      const e = row(`POST /cases/:id/events ${scored ? 'scored' : 'unscored'}`, bundle, 128, await loadEvents(service, 128, scored), service);
+      const e = row(`POST /cases/:id/events ${scored ? 'scored' : 'unscored'}`, bundle, 128, await runLoad(service, await eventRequests(service, scored), 128), service);
       e.ceilingRatio = e.requestsPerSecond / (ceiling.get(128) ?? Number.NaN);
       rows.push(e);
       print(e);
     }
-    const batch = row('POST /anomaly/batch (256 traces)', bundle, 16, await load(service, '/anomaly/batch', 16, batchBodies(bodies, 256)), service, 256);
+    const batch = row('POST /anomaly/batch (256 traces)', bundle, 16, await runLoad(service, requestsOf('/anomaly/batch', batchBodies(bodies, 256), 16), 16), service, 256);
     rows.push(batch);
     print(batch);
   }
@@ -273,6 +260,7 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   await stop(service);
 }
 
+rmSync(scratch, { recursive: true, force: true });
 mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
 const out = join(ROOT, 'bench', 'out', `http-${new Date().toISOString().replaceAll(':', '-')}.json`);
 writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, durationSeconds: DURATION, rows }, null, 2)}\n`);
