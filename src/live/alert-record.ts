@@ -7,8 +7,8 @@ import { MAX_EXPLAINED, type Explainer } from './explain.js';
  * the ranked transitions as columns, their residuals and whether each was observed. The explanation's words (a text
  * per transition, the one-sentence summary) are built when the alert is read — by a subscriber, a snapshot or a
  * webhook. With a few percent of traces anomalous, formatting every explanation at once was a tenth of the service's
- * time, and a new record per alert, kept by the ring until it wrapped, survived into the old generation (alerts were
- * then a tenth of /anomaly/batch's time).
+ * time; and a new record per alert, kept by the ring until it wrapped, survived into the old generation (publishing
+ * an alert took 1.5 µs then, 0.45 µs with reused records, measured in isolation).
  */
 export class AlertRecord {
   readonly type = 'alert';

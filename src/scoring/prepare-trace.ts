@@ -1,7 +1,8 @@
 import { rowFromAttributes, rowFromRequest, type RequestInputs } from './inputs.js';
 import type { Net } from './net.js';
-import { emptyObserved, markObserved, type Observed } from './observed.js';
+import { emptyObserved, type Observed } from './observed.js';
 import type { AttributeValue } from './python-float.js';
+import { observeLabel } from './residuals.js';
 
 export interface TraceRequest extends RequestInputs {
   events: readonly { name: string }[];
@@ -28,9 +29,6 @@ export function prepareTrace(net: Net, request: TraceRequest, row?: Float32Array
     rowFromAttributes(net, request.attributes ?? {}, request.input_values === undefined ? MARKING_AND_VALUES : MARKING_ONLY, resolved.row);
   }
   let observed = emptyObserved(net.outputs.length);
-  for (const event of request.events) {
-    const column = net.labelColumn.get(event.name);
-    if (column !== undefined) observed = markObserved(observed, column);
-  }
+  for (const event of request.events) observed = observeLabel(net, observed, event.name);
   return { row: resolved.row, observed, ignored: resolved.ignored };
 }

@@ -13,12 +13,14 @@ export interface ColumnScore {
 }
 
 /** A transition is observed iff some event name equals its label exactly; other names are ignored (PETRA 1a). */
+export function observeLabel(net: Net, observed: Observed, name: string): Observed {
+  const column = net.labelColumn.get(name);
+  return column === undefined ? observed : markObserved(observed, column);
+}
+
 export function observeNames(net: Net, names: Iterable<string>): Observed {
   let result = emptyObserved(net.outputs.length);
-  for (const name of names) {
-    const column = net.labelColumn.get(name);
-    if (column !== undefined) result = markObserved(result, column);
-  }
+  for (const name of names) result = observeLabel(net, result, name);
   return result;
 }
 
