@@ -103,7 +103,8 @@ export class LiveBus {
 
   /**
    * The record the next evaluation is written into: the ring's own (numbered, and stamped now or at `atMs`), so
-   * publishing a score allocates nothing. Fill it, then call `evaluationWritten()`; it stays valid until the ring wraps onto it.
+   * publishing a score allocates nothing. Fill it, then call `evaluationWritten()`; it stays valid until the ring
+   * wraps onto it.
    */
   nextEvaluation(atMs: number = this.now()): EvaluationRecord {
     const record = this.ring.pushEvaluation();
