@@ -60,12 +60,11 @@ export class CaseStore {
 
   /**
    * Checks the limits for one more event with these attributes, then applies it; nothing changes when a limit would be
-   * exceeded. Returns the state and whether the case was created.
+   * exceeded. Returns the case's state (new on first sight).
    */
   /** `column`: the output column the event's label marks as observed, or undefined when it matches no transition. */
-  record(caseId: string, column: number | undefined, attributes: Readonly<Record<string, AttributeValue>> | undefined): { state: CaseState; created: boolean } {
+  record(caseId: string, column: number | undefined, attributes: Readonly<Record<string, AttributeValue>> | undefined): CaseState {
     let state = this.cases.get(caseId);
-    const created = state === undefined;
     const keys = attributes === undefined ? [] : Object.keys(attributes);
     const current = state?.nAttributes ?? 0;
     let added = 0;
@@ -95,7 +94,7 @@ export class CaseStore {
     if (attributes !== undefined) for (const key of keys) state.attributes[key] = attributes[key]!;
     state.nAttributes = current + added;
     state.lastSeen = this.now();
-    return { state, created };
+    return state;
   }
 
   delete(caseId: string): boolean {

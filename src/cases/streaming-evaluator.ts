@@ -73,7 +73,7 @@ export interface EvaluationContext {
  * quickly and never throw: they run on the scoring path (the live view's publisher is one).
  */
 export interface EvaluatorObserver {
-  onEvent?(caseId: string, state: CaseState, created: boolean): void;
+  onEvent?(caseId: string, state: CaseState): void;
   onEvaluated?(evaluation: Evaluation, context: EvaluationContext): void;
 }
 
@@ -112,8 +112,8 @@ export class StreamingEvaluator {
 
   /** Buffers one event: creates the case on first sight, marks its label, merges its attributes (latest wins). */
   append(caseId: string, event: CaseEvent): CaseState {
-    const { state, created } = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes);
-    this.observer.onEvent?.(caseId, state, created);
+    const state = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes);
+    this.observer.onEvent?.(caseId, state);
     return state;
   }
 

@@ -1,5 +1,5 @@
 import type { AlertEvent, EvaluationSource } from './events.js';
-import type { EvaluationRecord } from './evaluation-record.js';
+import { publishedCaseId, type EvaluationRecord } from './evaluation-record.js';
 import { MAX_EXPLAINED, type Explainer } from './explain.js';
 
 /**
@@ -50,7 +50,7 @@ export class AlertRecord {
   }
 
   get case_id(): string {
-    return this.itemIndex < 0 ? this.caseId : `${this.caseId}/${this.itemIndex}`;
+    return publishedCaseId(this.caseId, this.itemIndex);
   }
 
   get trace_score(): number {

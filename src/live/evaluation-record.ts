@@ -15,6 +15,11 @@ export const TOP = 3;
  * a second; building an event object with its `top` list for each made young garbage that survived into the ring and
  * cost more than the scoring itself. The event object is built only when a subscriber, a snapshot or a test reads it.
  */
+/** A case id as published: a batch item's is `<request id>/<index>` (`itemIndex` ≥ 0), built only when read. */
+export function publishedCaseId(caseId: string, itemIndex: number): string {
+  return itemIndex < 0 ? caseId : `${caseId}/${itemIndex}`;
+}
+
 export class EvaluationRecord {
   id = 0;
   /** Publication time, epoch milliseconds. */
@@ -47,7 +52,7 @@ export class EvaluationRecord {
 
   /** The evaluated case's id as published. */
   get case_id(): string {
-    return this.itemIndex < 0 ? this.caseId : `${this.caseId}/${this.itemIndex}`;
+    return publishedCaseId(this.caseId, this.itemIndex);
   }
 
   /** Who was scored, and how: every field but the score and its `top`. */
