@@ -4,7 +4,8 @@
  * of the same size — the stack's ceiling on this machine. Prints one table (requests/s, p50, p99, server peak RSS,
  * ratio to the ceiling) and writes it as JSON under bench/out/. Each load runs in a fresh autocannon process.
  *
- * Options: --duration=S (default 5 per scenario), --quick (fewer scenarios).
+ * Options: --duration=S (default 5 per load), --runs=N (default 3 rounds; the table shows medians), --quick (fewer
+ * connection counts).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -21,6 +22,8 @@ const BARE = join(ROOT, 'dist', 'bench', 'bare-server.js');
 const LOAD = join(ROOT, 'dist', 'bench', 'load-child.js');
 const DURATION = Number(process.argv.find((a) => a.startsWith('--duration='))?.split('=')[1] ?? 5);
 const QUICK = process.argv.includes('--quick');
+const RUNS = Number(process.argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 3);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${RUNS}`);
 const MODELS = {
   default: join(ROOT, 'models', 'loan_approval', 'model.onnx'),
   scale_200: join(ROOT, 'test', 'fixtures', 'petra', 'scale_200', 'model.onnx'),
@@ -216,18 +219,33 @@ function row(scenario: string, target: string, connections: number, result: Load
   return r;
 }
 
+/**
+ * One measurement of a scenario; with --runs=N each is taken N times, alternating ceiling and service, and the table
+ * shows medians (the ratio is the median of the per-round ratios, each a service load beside the ceiling load just
+ * before it). The machine is noisy: single loads of the same build here differ by ±10%.
+ */
+interface Measurement extends Row {
+  round: number;
+}
+
+const measurements: Measurement[] = [];
 const rows: Row[] = [];
 const connectionCounts = QUICK ? [16, 128] : [1, 16, 128];
-const print = (r: Row) =>
+const print = (r: Row, prefix = '') =>
   console.log(
-    `${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${Math.round(r.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${(r.itemsPerSecond ? Math.round(r.itemsPerSecond).toLocaleString('en-US') : '').padStart(11)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(7)} ${r.ceilingRatio === undefined ? '' : `${(100 * r.ceilingRatio).toFixed(0)}%`.padStart(7)}${r.non2xx + r.errors > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`,
+    `${prefix}${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${Math.round(r.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${(r.itemsPerSecond ? Math.round(r.itemsPerSecond).toLocaleString('en-US') : '').padStart(11)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(7)} ${r.ceilingRatio === undefined ? '' : `${(100 * r.ceilingRatio).toFixed(0)}%`.padStart(7)}${r.non2xx + r.errors > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`,
   );
+const header = `${'scenario'.padEnd(34)} ${'bundle'.padEnd(10)} ${'conns'.padStart(5)} ${'req/s'.padStart(10)} ${'items/s'.padStart(11)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'RSS MB'.padStart(7)} ${'ceiling'.padStart(7)}`;
 
 console.log(`petrascore HTTP benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
-console.log(`autocannon, pipelining 1, ${DURATION} s per scenario, loopback; latency in ms; ceiling = bare Fastify, fixed JSON body\n`);
-console.log(`${'scenario'.padEnd(34)} ${'bundle'.padEnd(10)} ${'conns'.padStart(5)} ${'req/s'.padStart(10)} ${'items/s'.padStart(11)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'RSS MB'.padStart(7)} ${'ceiling'.padStart(7)}`);
+console.log(`autocannon, pipelining 1, ${DURATION} s per load, ${RUNS} round(s), loopback; latency in ms; ceiling = bare Fastify, fixed JSON body\n`);
+console.log(`  ${header}`);
 
-const ceiling = new Map<number, number>();
+function record(m: Measurement): void {
+  measurements.push(m);
+  print(m, `${m.round} `);
+}
+
 for (const [bundle, model] of Object.entries(MODELS)) {
   const service = await startService(model, SERVE_FLAGS[bundle] ?? []);
   const bodies = await anomalyBodies(service, model);
@@ -235,33 +253,65 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   const fixed = await (await fetch(`${service.url}/anomaly`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample })).text();
   const bare = await start([BARE, '0', fixed]);
   const anomalyRequests = requestsOf('/anomaly', bodies, 256);
-  for (const connections of connectionCounts) {
-    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections), bare);
-    ceiling.set(connections, b.requestsPerSecond);
-    rows.push(b);
-    print(b);
-    const s = row('POST /anomaly', bundle, connections, await runLoad(service, anomalyRequests, connections), service);
-    s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
-    rows.push(s);
-    print(s);
-  }
-  if (bundle === 'default') {
-    for (const scored of [false, true]) {
-      const e = row(`POST /cases/:id/events ${scored ? 'scored' : 'unscored'}`, bundle, 128, await runLoad(service, await eventRequests(service, scored), 128), service);
-      e.ceilingRatio = e.requestsPerSecond / (ceiling.get(128) ?? Number.NaN);
-      rows.push(e);
-      print(e);
+  const events = bundle === 'default' ? { unscored: await eventRequests(service, false), scored: await eventRequests(service, true) } : undefined;
+  const batchRequests = bundle === 'default' ? requestsOf('/anomaly/batch', batchBodies(bodies, 256), 16) : undefined;
+  for (let round = 1; round <= RUNS; round++) {
+    const ceiling = new Map<number, number>();
+    for (const connections of connectionCounts) {
+      const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections), bare);
+      ceiling.set(connections, b.requestsPerSecond);
+      record({ ...b, round });
+      const s = row('POST /anomaly', bundle, connections, await runLoad(service, anomalyRequests, connections), service);
+      s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
+      record({ ...s, round });
     }
-    const batch = row('POST /anomaly/batch (256 traces)', bundle, 16, await runLoad(service, requestsOf('/anomaly/batch', batchBodies(bodies, 256), 16), 16), service, 256);
-    rows.push(batch);
-    print(batch);
+    if (events !== undefined && batchRequests !== undefined) {
+      for (const [kind, requests] of Object.entries(events)) {
+        const e = row(`POST /cases/:id/events ${kind}`, bundle, 128, await runLoad(service, requests, 128), service);
+        e.ceilingRatio = e.requestsPerSecond / (ceiling.get(128) ?? Number.NaN);
+        record({ ...e, round });
+      }
+      record({ ...row('POST /anomaly/batch (256 traces)', bundle, 16, await runLoad(service, batchRequests, 16), service, 256), round });
+    }
   }
   await stop(bare);
   await stop(service);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Medians per scenario, bundle and connection count, in the order first measured. */
+for (const m of measurements) {
+  if (m.round !== 1) continue;
+  const same = measurements.filter((o) => o.scenario === m.scenario && o.target === m.target && o.connections === m.connections);
+  const ratios = same.flatMap((o) => (o.ceilingRatio === undefined ? [] : [o.ceilingRatio]));
+  const items = same.flatMap((o) => (o.itemsPerSecond === undefined ? [] : [o.itemsPerSecond]));
+  rows.push({
+    scenario: m.scenario,
+    target: m.target,
+    connections: m.connections,
+    requestsPerSecond: median(same.map((o) => o.requestsPerSecond)),
+    ...(items.length > 0 ? { itemsPerSecond: median(items) } : {}),
+    p50: median(same.map((o) => o.p50)),
+    p99: median(same.map((o) => o.p99)),
+    non2xx: same.reduce((n, o) => n + o.non2xx, 0),
+    errors: same.reduce((n, o) => n + o.errors, 0),
+    peakRssBytes: Math.max(...same.map((o) => o.peakRssBytes)),
+    ...(ratios.length > 0 ? { ceilingRatio: median(ratios) } : {}),
+  });
+}
+if (RUNS > 1) {
+  console.log(`\nmedians of ${RUNS} rounds (peak RSS: the largest; ceiling: the median of the per-round ratios)\n`);
+  console.log(`  ${header}`);
+  for (const r of rows) print(r, '  ');
+}
+
 rmSync(scratch, { recursive: true, force: true });
 mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
 const out = join(ROOT, 'bench', 'out', `http-${new Date().toISOString().replaceAll(':', '-')}.json`);
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, durationSeconds: DURATION, rows }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, durationSeconds: DURATION, runs: RUNS, rows, measurements }, null, 2)}\n`);
 console.log(`\nwrote ${out}`);
