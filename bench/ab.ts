@@ -1,0 +1,104 @@
+/**
+ * `npm run bench:ab -- A B`: one load scenario against two built checkouts of petrascore, in alternating pairs (A then
+ * B, then B then A, …), every service a fresh process and every load a fresh autocannon process. Prints each pair and
+ * the median of the B/A ratios. Single loads of one build differ by ±10% on this machine, so a change of a few percent
+ * shows only in several pairs taken side by side, not in two benchmark runs taken apart.
+ *
+ * A and B are project folders with dependencies installed and built (`npm ci && npm run build`), for instance a
+ * `git worktree add ../petrascore-base HEAD~1` beside this one. Both serve this checkout's copy of the bundle.
+ *
+ * Options: --scenario=anomaly|events|events-unscored|batch (default anomaly), --bundle=default|scale_200 (default
+ * default), --connections=N (default 128, batch 16), --pairs=N (default 4), --duration=S (default 5 per load).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { anomalyBodies, batchBodies, cleanUp, eventRequests, median, MODELS, requestsOf, ROOT, runLoad, SERVE_FLAGS, startService, stop } from './harness.js';
+import type { LoadFigures, LoadRequest } from './load-child.js';
+
+const SCENARIOS = ['anomaly', 'events', 'events-unscored', 'batch'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+/** A usage mistake: one line, exit code 2. */
+function fail(message: string): never {
+  process.stderr.write(`bench:ab: ${message}\n`);
+  process.exit(2);
+}
+
+function option(name: string): string | undefined {
+  return process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+}
+
+function wholeNumber(name: string, fallback: number): number {
+  const value = Number(option(name) ?? fallback);
+  if (!Number.isInteger(value) || value < 1) fail(`--${name} must be a whole number ≥ 1, got ${option(name)}`);
+  return value;
+}
+
+const [a, b] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+if (a === undefined || b === undefined) fail('usage: npm run bench:ab -- <checkout A> <checkout B> [--scenario=…] [--bundle=…] [--connections=N] [--pairs=N] [--duration=S]');
+const checkouts = [resolve(a), resolve(b)] as const;
+for (const dir of checkouts) {
+  if (!existsSync(join(dir, 'dist', 'src', 'cli', 'main.js'))) fail(`${dir}: no dist/src/cli/main.js — run npm ci && npm run build there first`);
+}
+const scenario = (option('scenario') ?? 'anomaly') as Scenario;
+if (!SCENARIOS.includes(scenario)) fail(`--scenario must be one of ${SCENARIOS.join(', ')}`);
+const bundle = option('bundle') ?? 'default';
+if (!(bundle in MODELS)) fail(`--bundle must be one of ${Object.keys(MODELS).join(', ')}`);
+const model = MODELS[bundle as keyof typeof MODELS];
+const flags = SERVE_FLAGS[bundle] ?? [];
+const connections = wholeNumber('connections', scenario === 'batch' ? 16 : 128);
+const pairs = wholeNumber('pairs', 4);
+const duration = wholeNumber('duration', 5);
+const cli = (dir: string) => join(dir, 'dist', 'src', 'cli', 'main.js');
+
+/** The scenario's requests, asked of checkout A's service (the bodies depend on the model, not on the build). */
+async function requests(): Promise<LoadRequest[]> {
+  const service = await startService(model, flags, cli(checkouts[0]));
+  try {
+    if (scenario === 'events' || scenario === 'events-unscored') return await eventRequests(service, scenario === 'events', model);
+    const bodies = await anomalyBodies(service, model);
+    return scenario === 'batch' ? requestsOf('/anomaly/batch', batchBodies(bodies, 256), 16) : requestsOf('/anomaly', bodies, 256);
+  } finally {
+    await stop(service);
+  }
+}
+
+async function measure(dir: string, load: LoadRequest[]): Promise<LoadFigures> {
+  const service = await startService(model, flags, cli(dir));
+  try {
+    return await runLoad(service, load, connections, duration);
+  } finally {
+    await stop(service);
+  }
+}
+
+const load = await requests();
+console.log(`petrascore A/B — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
+console.log(`${scenario} on ${bundle}, ${connections} connections, ${duration} s per load, ${pairs} pairs in alternating order`);
+console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n`);
+console.log(`${'pair'.padStart(4)} ${'A req/s'.padStart(10)} ${'A p99'.padStart(6)} ${'B req/s'.padStart(10)} ${'B p99'.padStart(6)} ${'B/A'.padStart(6)}`);
+const results: { a: LoadFigures; b: LoadFigures; ratio: number }[] = [];
+for (let pair = 1; pair <= pairs; pair++) {
+  const first = pair % 2 === 1 ? 0 : 1;
+  const figures: LoadFigures[] = [];
+  figures[first] = await measure(checkouts[first]!, load);
+  figures[1 - first] = await measure(checkouts[1 - first]!, load);
+  const [fa, fb] = figures as [LoadFigures, LoadFigures];
+  const ratio = fb.requestsPerSecond / fa.requestsPerSecond;
+  results.push({ a: fa, b: fb, ratio });
+  const errors = fa.non2xx + fa.errors + fb.non2xx + fb.errors;
+  console.log(
+    `${String(pair).padStart(4)} ${Math.round(fa.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${String(fa.p99).padStart(6)} ${Math.round(fb.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${String(fb.p99).padStart(6)} ${ratio.toFixed(3).padStart(6)}${errors > 0 ? `  (${errors} non-2xx or errors)` : ''}`,
+  );
+}
+const ratios = results.map((r) => r.ratio);
+console.log(
+  `\nmedian: A ${Math.round(median(results.map((r) => r.a.requestsPerSecond))).toLocaleString('en-US')} req/s, B ${Math.round(median(results.map((r) => r.b.requestsPerSecond))).toLocaleString('en-US')} req/s; ` +
+    `B/A ${median(ratios).toFixed(3)} (pairs ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}, B ahead in ${ratios.filter((r) => r > 1).length} of ${pairs})`,
+);
+cleanUp();
+mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
+const out = join(ROOT, 'bench', 'out', `ab-${new Date().toISOString().replaceAll(':', '-')}.json`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, checkouts, results }, null, 2)}\n`);
+console.log(`wrote ${out}`);
