@@ -1,22 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { seededRandom } from './seeded-random.js';
 
 /** What a synthetic log needs to know of a bundle: activity labels and the attributes its specs read. */
 export interface LogShape {
   labels: readonly string[];
   attributes: readonly string[];
-}
-
-/** A small deterministic PRNG, so every run benchmarks the same logs. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Trace {
@@ -26,7 +16,7 @@ interface Trace {
 }
 
 function* traces(shape: LogShape, count: number): Generator<Trace> {
-  const random = mulberry32(42);
+  const random = seededRandom(42);
   for (let i = 0; i < count; i++) {
     const attributes: Record<string, string> = {};
     for (const name of shape.attributes) attributes[name] = (random() * 1.2).toFixed(3);

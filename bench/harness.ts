@@ -10,11 +10,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LoadFigures, LoadRequest } from './load-child.js';
+import { seededRandom } from './seeded-random.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const BARE = join(ROOT, 'dist', 'bench', 'bare-server.js');
-export const LOAD = join(ROOT, 'dist', 'bench', 'load-child.js');
+const LOAD = join(ROOT, 'dist', 'bench', 'load-child.js');
 export const MODELS = {
   default: join(ROOT, 'models', 'loan_approval', 'model.onnx'),
   scale_200: join(ROOT, 'test', 'fixtures', 'petra', 'scale_200', 'model.onnx'),
@@ -27,14 +28,14 @@ export const MODELS = {
 export const SERVE_FLAGS: Record<string, string[]> = { default: [], scale_200: ['--alert-threshold', '100'] };
 
 /** Node flags of `npm start` and the Docker image; the ceiling runs with the same, so the ratio compares like with like. */
-export const NODE_FLAGS = ['--single-threaded-gc'];
+const NODE_FLAGS = ['--single-threaded-gc'];
 
 export interface Server {
   child: ChildProcess;
   url: string;
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address() as { port: number };
@@ -112,17 +113,7 @@ export function requestsOf(path: string, body: Body, count: number): LoadRequest
   return Array.from({ length: count }, () => ({ path, body: body() }));
 }
 
-export function random(): () => number {
-  let a = 7;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function labelsOf(model: string): string[] {
+function labelsOf(model: string): string[] {
   const sidecar = JSON.parse(readFileSync(`${model}.meta.json`, 'utf8')) as { output_transitions: string[]; transition_labels: Record<string, string> };
   return sidecar.output_transitions.map((t) => sidecar.transition_labels[t] ?? t);
 }
@@ -136,7 +127,7 @@ export async function anomalyBodies(service: Server, model: string): Promise<Bod
   const labels = labelsOf(model);
   const sidecar = JSON.parse(readFileSync(`${model}.meta.json`, 'utf8')) as { output_transitions: string[]; input_marking_places: string[] };
   const place = sidecar.input_marking_places[0]!;
-  const rnd = random();
+  const rnd = seededRandom(7);
   const pool: string[] = [];
   for (let i = 0; i < 256; i++) {
     const input_marking = { [place]: Math.round(rnd() * 1000) / 1000 };
@@ -162,12 +153,12 @@ export function batchBodies(one: Body, traces: number): Body {
  * service's /forward), one event in twenty an unexpected activity instead — the same anomaly rate as the /anomaly
  * bodies. Requests pick a case at random, so cases grow and interleave.
  */
-export async function eventStream(service: Server, model: string): Promise<{ body: (caseIndex: number) => string; caseIndex: () => number }> {
+async function eventStream(service: Server, model: string): Promise<{ body: (caseIndex: number) => string; caseIndex: () => number }> {
   const labels = labelsOf(model);
   const sidecar = JSON.parse(readFileSync(`${model}.meta.json`, 'utf8')) as { output_transitions: string[]; input_marking_places: string[]; input_marking_spec: Record<string, { attribute?: string }> };
   const place = sidecar.input_marking_places[0]!;
   const attribute = sidecar.input_marking_spec[place]?.attribute ?? 'risk_score';
-  const rnd = random();
+  const rnd = seededRandom(7);
   const risks = Array.from({ length: 100 }, (_, i) => (i + 0.5) / 100);
   const expected: string[][] = [];
   for (const risk of risks) {

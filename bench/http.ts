@@ -114,7 +114,6 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   await stop(service);
 }
 
-
 /** Medians per scenario, bundle and connection count, in the order first measured. */
 for (const m of measurements) {
   if (m.round !== 1) continue;
