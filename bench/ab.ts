@@ -7,8 +7,15 @@
  * A and B are project folders with dependencies installed and built (`npm ci && npm run build`), for instance a
  * `git worktree add ../petrascore-base HEAD~1` beside this one. Both serve this checkout's copy of the bundle.
  *
+ * With --together, both services stay up for the whole run and each pair loads them at the same time, each with its own
+ * load generator. This machine's speed drifts by tens of percent within minutes (other tenants), and loads taken one
+ * after the other see different machines; loads taken together see the same one. An A/A run gave pairs within
+ * 0.88–1.12 together against 0.72–1.37 one after the other. The four processes share two cores, so a difference shows
+ * about half as large as it is alone: read the ratio's direction and consistency, not its size.
+ *
  * Options: --scenario=anomaly|events|events-unscored|batch (default anomaly), --bundle=default|scale_200 (default
- * default), --connections=N (default 128, batch 16), --pairs=N (default 4), --duration=S (default 5 per load).
+ * default), --connections=N (default 128, batch 16), --pairs=N (default 4), --duration=S (default 5 per load),
+ * --together.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -36,7 +43,7 @@ function wholeNumber(name: string, fallback: number): number {
 }
 
 const [a, b] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
-if (a === undefined || b === undefined) fail('usage: npm run bench:ab -- <checkout A> <checkout B> [--scenario=…] [--bundle=…] [--connections=N] [--pairs=N] [--duration=S]');
+if (a === undefined || b === undefined) fail('usage: npm run bench:ab -- <checkout A> <checkout B> [--scenario=…] [--bundle=…] [--connections=N] [--pairs=N] [--duration=S] [--together]');
 const checkouts = [resolve(a), resolve(b)] as const;
 for (const dir of checkouts) {
   if (!existsSync(join(dir, 'dist', 'src', 'cli', 'main.js'))) fail(`${dir}: no dist/src/cli/main.js — run npm ci && npm run build there first`);
@@ -73,18 +80,37 @@ async function measure(dir: string, load: LoadRequest[]): Promise<LoadFigures> {
   }
 }
 
+/** One pair: A then B (or B then A), each in a fresh process. */
+async function pairApart(pair: number, load: LoadRequest[]): Promise<[LoadFigures, LoadFigures]> {
+  if (pair % 2 === 1) {
+    const a = await measure(checkouts[0], load);
+    return [a, await measure(checkouts[1], load)];
+  }
+  const b = await measure(checkouts[1], load);
+  return [await measure(checkouts[0], load), b];
+}
+
+/** Both services started once and warmed; `pair()` then loads them at the same time. */
+async function together(load: LoadRequest[]): Promise<{ pair: () => Promise<[LoadFigures, LoadFigures]>; stop: () => Promise<void> }> {
+  const services = await Promise.all(checkouts.map((dir) => startService(model, flags, cli(dir))));
+  await Promise.all(services.map((service) => runLoad(service, load, connections, 2)));
+  return {
+    pair: async () => (await Promise.all(services.map((service) => runLoad(service, load, connections, duration)))) as [LoadFigures, LoadFigures],
+    stop: async () => {
+      await Promise.all(services.map((service) => stop(service)));
+    },
+  };
+}
+
 const load = await requests();
 console.log(`petrascore A/B — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
-console.log(`${scenario} on ${bundle}, ${connections} connections, ${duration} s per load, ${pairs} pairs in alternating order`);
+const concurrent = process.argv.includes('--together') ? await together(load) : undefined;
+console.log(`${scenario} on ${bundle}, ${connections} connections, ${duration} s per load, ${pairs} pairs ${concurrent !== undefined ? 'loaded together' : 'in alternating order'}`);
 console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n`);
 console.log(`${'pair'.padStart(4)} ${'A req/s'.padStart(10)} ${'A p99'.padStart(6)} ${'B req/s'.padStart(10)} ${'B p99'.padStart(6)} ${'B/A'.padStart(6)}`);
 const results: { a: LoadFigures; b: LoadFigures; ratio: number }[] = [];
 for (let pair = 1; pair <= pairs; pair++) {
-  const first = pair % 2 === 1 ? 0 : 1;
-  const figures: LoadFigures[] = [];
-  figures[first] = await measure(checkouts[first]!, load);
-  figures[1 - first] = await measure(checkouts[1 - first]!, load);
-  const [fa, fb] = figures as [LoadFigures, LoadFigures];
+  const [fa, fb] = concurrent !== undefined ? await concurrent.pair() : await pairApart(pair, load);
   const ratio = fb.requestsPerSecond / fa.requestsPerSecond;
   results.push({ a: fa, b: fb, ratio });
   const errors = fa.non2xx + fa.errors + fb.non2xx + fb.errors;
@@ -92,6 +118,7 @@ for (let pair = 1; pair <= pairs; pair++) {
     `${String(pair).padStart(4)} ${Math.round(fa.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${String(fa.p99).padStart(6)} ${Math.round(fb.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${String(fb.p99).padStart(6)} ${ratio.toFixed(3).padStart(6)}${errors > 0 ? `  (${errors} non-2xx or errors)` : ''}`,
   );
 }
+await concurrent?.stop();
 const ratios = results.map((r) => r.ratio);
 console.log(
   `\nmedian: A ${Math.round(median(results.map((r) => r.a.requestsPerSecond))).toLocaleString('en-US')} req/s, B ${Math.round(median(results.map((r) => r.b.requestsPerSecond))).toLocaleString('en-US')} req/s; ` +
@@ -100,5 +127,5 @@ console.log(
 cleanUp();
 mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
 const out = join(ROOT, 'bench', 'out', `ab-${new Date().toISOString().replaceAll(':', '-')}.json`);
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, checkouts, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, together: concurrent !== undefined, checkouts, results }, null, 2)}\n`);
 console.log(`wrote ${out}`);
