@@ -102,18 +102,19 @@ export class LiveBus {
   }
 
   /**
-   * The record the next evaluation is written into: the ring's own (numbered, and stamped now or at `atMs`), so
-   * publishing a score allocates nothing. Fill it, then call `evaluationWritten()`; it stays valid until the ring
-   * wraps onto it.
+   * The record the next evaluation is written into (numbered, and stamped now or at `atMs`), so publishing a score
+   * allocates nothing. Fill it, then call `evaluationWritten()`, which stores it in the ring; it stays readable until
+   * the next call.
    */
   nextEvaluation(atMs: number = this.now()): EvaluationRecord {
-    const record = this.ring.pushEvaluation();
+    const record = this.ring.pendingEvaluation();
     record.tsMs = atMs;
     return record;
   }
 
-  /** Tells the subscribers about the evaluation just written into `nextEvaluation()`'s record. */
+  /** Stores the evaluation written into `nextEvaluation()`'s record and tells the subscribers. */
   evaluationWritten(): void {
+    this.ring.commitEvaluation();
     this.announce('evaluation');
   }
 

@@ -9,17 +9,18 @@ export interface TransitionNames {
 /** Transitions an evaluation event lists in `top`. */
 export const TOP = 3;
 
-/**
- * One evaluation event kept as plain fields, overwritten in place when its holder moves on (a ring slot when the ring
- * wraps, a lane or case when it is evaluated again). Every score the service computes is published, tens of thousands
- * a second; building an event object with its `top` list for each made young garbage that survived into the ring and
- * cost more than the scoring itself. The event object is built only when a subscriber, a snapshot or a test reads it.
- */
 /** A case id as published: a batch item's is `<request id>/<index>` (`itemIndex` ≥ 0), built only when read. */
 export function publishedCaseId(caseId: string, itemIndex: number): string {
   return itemIndex < 0 ? caseId : `${caseId}/${itemIndex}`;
 }
 
+/**
+ * One evaluation event kept as plain fields, overwritten in place: the record the publisher fills before the ring
+ * stores it as a row of numbers (EvaluationTable), and the copies the snapshot keeps of a case's or lane's latest
+ * evaluation. Every score the service computes is published, tens of thousands a second; building an event object with
+ * its `top` list for each made young garbage that survived into the ring and cost more than the scoring itself. The
+ * event object is built only when a subscriber, a snapshot or a test reads it.
+ */
 export class EvaluationRecord {
   id = 0;
   /** Publication time, epoch milliseconds. */

@@ -1,88 +1,72 @@
 import type { AlertRecord } from './alert-record.js';
-import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
+import { EvaluationRecord, publishedCaseId, type TransitionNames } from './evaluation-record.js';
+import { EvaluationTable } from './evaluation-table.js';
 import type { BusEvent, BusEventType } from './events.js';
 import type { FilterSubject } from './filter.js';
 import { sseFrame } from './sse.js';
 
+const EVENT = 0;
+const ALERT = 1;
+const EVALUATION = 2;
+
 /**
- * One position of the ring, reused each time the ring wraps: it holds a published event object, an alert record, or
- * an evaluation as an EvaluationRecord whose fields are overwritten in place (evaluations are most of the traffic, and
- * publishing one then allocates nothing). The SSE frame is serialised at most once, however many subscribers send it.
+ * What `EventRing.get()` returns: one held event, read where it is stored. The ring has one and repoints it on every
+ * `get()`, so it is valid until the next call (readers take an event's fields and frame and move on).
  */
-export class RingSlot implements FilterSubject {
+export class RingEntry implements FilterSubject {
   id = 0;
-  private published: BusEvent | undefined;
-  private alert: AlertRecord | undefined;
-  /** This slot's own alert record, reused whenever the slot holds an alert again. */
-  private alertRecord: AlertRecord | undefined;
-  private record: EvaluationRecord | undefined;
-  private cachedFrame: string | undefined;
+  private index = 0;
+  private readonly scratch = new EvaluationRecord();
 
-  constructor(
-    private readonly names: TransitionNames,
-    private readonly newAlert: () => AlertRecord,
-  ) {}
+  constructor(private readonly ring: EventRing) {}
 
-  hold(event: BusEvent): void {
-    this.id = event.id;
-    this.published = event;
-    this.alert = undefined;
-    this.cachedFrame = undefined;
-  }
-
-  /** Makes this slot the alert `id` (its words are built when read); the caller fills the returned record at once. */
-  holdAlert(id: number): AlertRecord {
+  /** @internal Points this entry at slot `index`, holding event `id`. */
+  at(index: number, id: number): this {
+    this.index = index;
     this.id = id;
-    this.published = undefined;
-    this.alertRecord ??= this.newAlert();
-    this.alert = this.alertRecord;
-    this.alert.id = id;
-    this.cachedFrame = undefined;
-    return this.alert;
-  }
-
-  /** Makes this slot the evaluation `id`; the caller fills the returned record before anyone reads the ring. */
-  holdEvaluation(id: number): EvaluationRecord {
-    this.id = id;
-    this.published = undefined;
-    this.alert = undefined;
-    this.cachedFrame = undefined;
-    this.record ??= new EvaluationRecord();
-    this.record.id = id;
-    this.record.clearTop();
-    return this.record;
+    return this;
   }
 
   get type(): BusEventType {
-    return this.published?.type ?? this.alert?.type ?? 'evaluation';
+    const kind = this.ring.kindAt(this.index);
+    return kind === EVALUATION ? 'evaluation' : kind === ALERT ? 'alert' : this.ring.eventAt(this.index)!.type;
   }
 
   get lane(): string | undefined {
-    const event = this.published;
-    if (event === undefined) return this.alert?.lane ?? this.record!.lane;
+    const kind = this.ring.kindAt(this.index);
+    if (kind === EVALUATION) return this.ring.evaluations.lane(this.index);
+    if (kind === ALERT) return this.ring.alertAt(this.index)!.lane;
+    const event = this.ring.eventAt(this.index)!;
     return event.type === 'stats' ? undefined : event.lane;
   }
 
   get case_id(): string | undefined {
-    const event = this.published;
-    if (event === undefined) return this.alert?.case_id ?? this.record!.case_id;
+    const kind = this.ring.kindAt(this.index);
+    if (kind === EVALUATION) return publishedCaseId(this.ring.evaluations.caseId(this.index), this.ring.evaluations.itemIndex(this.index));
+    if (kind === ALERT) return this.ring.alertAt(this.index)!.case_id;
+    const event = this.ring.eventAt(this.index)!;
     return event.type === 'stats' ? undefined : event.case_id;
   }
 
   get trace_score(): number | undefined {
-    const event = this.published;
-    if (event === undefined) return this.alert?.trace_score ?? this.record!.traceScore;
+    const kind = this.ring.kindAt(this.index);
+    if (kind === EVALUATION) return this.ring.evaluations.traceScore(this.index);
+    if (kind === ALERT) return this.ring.alertAt(this.index)!.trace_score;
+    const event = this.ring.eventAt(this.index)!;
     return 'trace_score' in event ? event.trace_score : undefined;
   }
 
   /** The event as published (an evaluation or alert is built anew on every read). */
   get event(): BusEvent {
-    return this.published ?? this.alert?.toEvent() ?? this.record!.toEvent(this.names);
+    const kind = this.ring.kindAt(this.index);
+    if (kind === EVALUATION) return this.ring.evaluations.read(this.index, this.id, this.scratch).toEvent(this.ring.names);
+    if (kind === ALERT) return this.ring.alertAt(this.index)!.toEvent();
+    return this.ring.eventAt(this.index)!;
   }
 
+  /** The SSE frame, serialised once per event however many subscribers send it. */
   get frame(): string {
-    this.cachedFrame ??= sseFrame(this.event);
-    return this.cachedFrame;
+    return this.ring.frameAt(this.index) ?? this.ring.cacheFrame(this.index, sseFrame(this.event));
   }
 }
 
@@ -96,17 +80,30 @@ const NO_ALERTS = (): AlertRecord => {
  * is arithmetic, not a search.
  */
 export class EventRing {
-  private readonly slots: (RingSlot | undefined)[];
+  /** What each slot holds: EVENT (`events`), ALERT (`alerts`) or EVALUATION (`evaluations`). */
+  private readonly kinds: Uint8Array;
+  private readonly events: (BusEvent | undefined)[];
+  /** Each slot's alert record, made the first time the slot holds an alert and reused after. */
+  private readonly alerts: (AlertRecord | undefined)[];
+  private readonly frames: (string | undefined)[];
+  readonly evaluations: EvaluationTable;
+  /** The record the next evaluation is written into before `commitEvaluation()` stores it. */
+  private readonly pending = new EvaluationRecord();
+  private readonly entry = new RingEntry(this);
   private next = 1;
 
   constructor(
     readonly capacity: number,
-    private readonly names: TransitionNames = NO_NAMES,
+    readonly names: TransitionNames = NO_NAMES,
     /** Makes the record a slot reuses for its alerts (they need the service's explainer for their words). */
     private readonly newAlert: () => AlertRecord = NO_ALERTS,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
-    this.slots = new Array<RingSlot | undefined>(capacity);
+    this.kinds = new Uint8Array(capacity);
+    this.events = new Array<BusEvent | undefined>(capacity).fill(undefined);
+    this.alerts = new Array<AlertRecord | undefined>(capacity).fill(undefined);
+    this.frames = new Array<string | undefined>(capacity).fill(undefined);
+    this.evaluations = new EvaluationTable(capacity);
   }
 
   /** Id of the latest event; 0 before the first. */
@@ -130,25 +127,41 @@ export class EventRing {
 
   push(event: BusEvent): void {
     if (event.id !== this.next) throw new Error(`ring expected id ${this.next}, got ${event.id}`);
-    this.advance().hold(event);
+    const index = this.advance(EVENT);
+    this.events[index] = event;
   }
 
   /** Stores the next event as an alert record, to be filled by the caller at once. */
   pushAlert(): AlertRecord {
     const id = this.next;
-    return this.advance().holdAlert(id);
+    const index = this.advance(ALERT);
+    const alert = (this.alerts[index] ??= this.newAlert());
+    alert.id = id;
+    return alert;
   }
 
-  /** Stores the next event as an evaluation record, to be filled by the caller at once. */
-  pushEvaluation(): EvaluationRecord {
+  /**
+   * The record to fill with the next evaluation (numbered `nextId`); `commitEvaluation()` then stores it. It stays
+   * readable until the next call.
+   */
+  pendingEvaluation(): EvaluationRecord {
+    const record = this.pending;
+    record.id = this.next;
+    record.clearTop();
+    return record;
+  }
+
+  /** Stores the record `pendingEvaluation()` returned as the next event. */
+  commitEvaluation(): void {
     const id = this.next;
-    return this.advance().holdEvaluation(id);
+    if (this.pending.id !== id) throw new Error(`ring expected evaluation ${id}, got ${this.pending.id}`);
+    this.evaluations.write(this.advance(EVALUATION), this.pending);
   }
 
-  /** The slot with this id, or undefined when it is not (or no longer) held. */
-  get(id: number): RingSlot | undefined {
+  /** The event with this id, or undefined when it is not (or no longer) held; valid until the next `get()`. */
+  get(id: number): RingEntry | undefined {
     if (id < this.oldestId || id > this.latestId) return undefined;
-    return this.slots[id % this.capacity];
+    return this.entry.at(id % this.capacity, id);
   }
 
   /** Whether every event after `id` is still held, so a client that saw `id` can be resumed without a gap. */
@@ -156,11 +169,39 @@ export class EventRing {
     return id >= this.oldestId - 1 && id <= this.latestId;
   }
 
-  private advance(): RingSlot {
+  /** @internal For RingEntry. */
+  kindAt(index: number): number {
+    return this.kinds[index]!;
+  }
+
+  /** @internal For RingEntry. */
+  eventAt(index: number): BusEvent | undefined {
+    return this.events[index];
+  }
+
+  /** @internal For RingEntry. */
+  alertAt(index: number): AlertRecord | undefined {
+    return this.alerts[index];
+  }
+
+  /** @internal For RingEntry. */
+  frameAt(index: number): string | undefined {
+    return this.frames[index];
+  }
+
+  /** @internal For RingEntry. */
+  cacheFrame(index: number, frame: string): string {
+    this.frames[index] = frame;
+    return frame;
+  }
+
+  /** Takes the next slot for an event of `kind`, dropping what it held. */
+  private advance(kind: number): number {
     const index = this.next % this.capacity;
-    let slot = this.slots[index];
-    if (slot === undefined) this.slots[index] = slot = new RingSlot(this.names, this.newAlert);
+    this.kinds[index] = kind;
+    this.events[index] = undefined;
+    this.frames[index] = undefined;
     this.next++;
-    return slot;
+    return index;
   }
 }

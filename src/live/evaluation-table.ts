@@ -1,0 +1,105 @@
+import { EvaluationRecord } from './evaluation-record.js';
+import { EvaluationSource } from './events.js';
+
+const SOURCES: readonly EvaluationSource[] = EvaluationSource.anyOf.map((literal) => literal.const);
+const SOURCE_CODE = new Map(SOURCES.map((source, code) => [source, code]));
+
+// Where each number of a row sits; 16 doubles are two cache lines.
+const TS = 0;
+const ITEM = 1;
+const N_EVENTS = 2;
+const SCORE = 3;
+const LATENCY = 4;
+/** closed + 2 × alert + 4 × source code. */
+const FLAGS = 5;
+const TOP_COUNT = 6;
+const COLUMNS = 7;
+const RESIDUALS = 10;
+const ACTIVATIONS = 13;
+const STRIDE = 16;
+
+/**
+ * Evaluation records stored row by row in one Float64Array, with their two strings in parallel arrays: what the ring
+ * keeps of the evaluations it holds. An object per record (with a box per double field) put each publish on a dozen
+ * cold cache lines scattered over a 4 MB ring; a row here is two lines, next to the row written before it. A ring of
+ * 256 records served 5% more than one of 10,000 with objects; the rows are meant to keep the 10,000 at that cost.
+ */
+export class EvaluationTable {
+  private readonly numbers: Float64Array;
+  private readonly caseIds: string[];
+  private readonly lanes: string[];
+
+  constructor(readonly capacity: number) {
+    this.numbers = new Float64Array(capacity * STRIDE);
+    this.caseIds = new Array<string>(capacity).fill('');
+    this.lanes = new Array<string>(capacity).fill('');
+  }
+
+  write(index: number, record: EvaluationRecord): void {
+    const n = this.numbers;
+    const at = index * STRIDE;
+    n[at + TS] = record.tsMs;
+    n[at + ITEM] = record.itemIndex;
+    n[at + N_EVENTS] = record.nEvents;
+    n[at + SCORE] = record.traceScore;
+    n[at + LATENCY] = record.latencyMs;
+    n[at + FLAGS] = (record.closed ? 1 : 0) + (record.alert ? 2 : 0) + 4 * SOURCE_CODE.get(record.source)!;
+    n[at + TOP_COUNT] = record.topCount;
+    n[at + COLUMNS] = record.column0;
+    n[at + COLUMNS + 1] = record.column1;
+    n[at + COLUMNS + 2] = record.column2;
+    n[at + RESIDUALS] = record.residual0;
+    n[at + RESIDUALS + 1] = record.residual1;
+    n[at + RESIDUALS + 2] = record.residual2;
+    n[at + ACTIVATIONS] = record.activation0;
+    n[at + ACTIVATIONS + 1] = record.activation1;
+    n[at + ACTIVATIONS + 2] = record.activation2;
+    this.caseIds[index] = record.caseId;
+    this.lanes[index] = record.lane;
+  }
+
+  /** Fills `record` with row `index`, as evaluation `id`. */
+  read(index: number, id: number, record: EvaluationRecord): EvaluationRecord {
+    const n = this.numbers;
+    const at = index * STRIDE;
+    const flags = n[at + FLAGS]!;
+    record.id = id;
+    record.tsMs = n[at + TS]!;
+    record.caseId = this.caseIds[index]!;
+    record.itemIndex = n[at + ITEM]!;
+    record.lane = this.lanes[index]!;
+    record.source = SOURCES[Math.floor(flags / 4)]!;
+    record.nEvents = n[at + N_EVENTS]!;
+    record.traceScore = n[at + SCORE]!;
+    record.closed = (flags & 1) === 1;
+    record.latencyMs = n[at + LATENCY]!;
+    record.alert = (flags & 2) === 2;
+    record.topCount = n[at + TOP_COUNT]!;
+    record.column0 = n[at + COLUMNS]!;
+    record.column1 = n[at + COLUMNS + 1]!;
+    record.column2 = n[at + COLUMNS + 2]!;
+    record.residual0 = n[at + RESIDUALS]!;
+    record.residual1 = n[at + RESIDUALS + 1]!;
+    record.residual2 = n[at + RESIDUALS + 2]!;
+    record.activation0 = n[at + ACTIVATIONS]!;
+    record.activation1 = n[at + ACTIVATIONS + 1]!;
+    record.activation2 = n[at + ACTIVATIONS + 2]!;
+    return record;
+  }
+
+  lane(index: number): string {
+    return this.lanes[index]!;
+  }
+
+  caseId(index: number): string {
+    return this.caseIds[index]!;
+  }
+
+  itemIndex(index: number): number {
+    return this.numbers[index * STRIDE + ITEM]!;
+  }
+
+  traceScore(index: number): number {
+    return this.numbers[index * STRIDE + SCORE]!;
+  }
+}
