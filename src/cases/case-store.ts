@@ -105,6 +105,11 @@ export class CaseStore {
     return true;
   }
 
+  /** The open cases, least recently touched first. */
+  byRecency(): Iterable<CaseState> {
+    return this.recency;
+  }
+
   /** Open case ids in code-unit order, from after `after` on, at most `limit`. */
   ids(limit = Number.POSITIVE_INFINITY, after?: string): string[] {
     const all = [...this.cases.keys()].sort();

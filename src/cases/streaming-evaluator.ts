@@ -105,6 +105,11 @@ export class StreamingEvaluator {
     return this.store.size;
   }
 
+  /** The open cases' states, least recently active first. */
+  openStates(): Iterable<CaseState> {
+    return this.store.byRecency();
+  }
+
   /** Open case ids, sorted, for paging through them. */
   listCases(limit: number, after?: string): string[] {
     return this.store.ids(limit, after);

@@ -1,5 +1,4 @@
 import type { CaseState } from '../cases/case-store.js';
-import { RecencyList, type RecencyLinks } from '../cases/recency-list.js';
 import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
 import type { AlertRecord } from './alert-record.js';
 import type { SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
@@ -15,9 +14,11 @@ const STATELESS_LANES = 200;
 
 /**
  * What the live view remembers of one open case. Kept on the case store's state (its `attachment`), so an event or an
- * evaluation reaches it without a lookup by id, and a later case under the same id gets a record of its own.
+ * evaluation reaches it without a lookup by id, and a later case under the same id gets a record of its own. Its place
+ * in the order of activity is the state's, in the case store's list: a second list here moved on every event too, in
+ * the same order, at the cost of two pointers per case and the cache misses of relinking them.
  */
-export class LiveCase implements RecencyLinks<LiveCase> {
+export class LiveCase {
   nEvents = 0;
   /** trace_score of the latest evaluations; absent until the first (most open cases are never scored between events). */
   recent: ScoreWindow | undefined = undefined;
@@ -25,8 +26,6 @@ export class LiveCase implements RecencyLinks<LiveCase> {
   last: EvaluationRecord | undefined = undefined;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
   alertSignature: number[] | undefined = undefined;
-  older: LiveCase | undefined = undefined;
-  newer: LiveCase | undefined = undefined;
 
   constructor(
     readonly caseId: string,
@@ -77,8 +76,8 @@ export interface SnapshotContext {
  */
 export class LiveState {
   private open = 0;
-  /** The open cases, least recently active first. */
-  private readonly recency = new RecencyList<LiveCase>();
+  /** The open cases' states, least recently active first (the case store's order). */
+  private openStates: () => Iterable<CaseState> = () => [];
   private readonly stateless = new Map<string, StatelessLane>();
   /** The last alerts, oldest first: copies in records reused as the list moves on. */
   private readonly alerts: AlertRecord[] = [];
@@ -94,6 +93,11 @@ export class LiveState {
     return this.open;
   }
 
+  /** Where the open cases are listed in order of activity: the case store, which is made after the live view. */
+  followCases(openStates: () => Iterable<CaseState>): void {
+    this.openStates = openStates;
+  }
+
   /** The live record of an open case, if it has one. */
   of(state: CaseState): LiveCase | undefined {
     return state.attachment instanceof LiveCase ? state.attachment : undefined;
@@ -104,16 +108,14 @@ export class LiveState {
     this.remove(state);
     const entry = new LiveCase(state.caseId, lane, ts);
     state.attachment = entry;
-    this.recency.push(entry);
     this.open++;
     return entry;
   }
 
-  /** An event arrived: the case moves to the most-recent end. */
+  /** An event arrived (the case store has moved the case to the most-recent end). */
   touch(entry: LiveCase, lane: string, nEvents: number): void {
     entry.lane = lane;
     entry.nEvents = nEvents;
-    this.recency.touch(entry);
   }
 
   /** Forgets a closed or evicted case. */
@@ -121,7 +123,6 @@ export class LiveState {
     const entry = this.of(state);
     if (entry !== undefined) {
       state.attachment = undefined;
-      this.recency.remove(entry);
       this.open--;
     }
     return entry;
@@ -170,7 +171,10 @@ export class LiveState {
       (filter.caseId === undefined || entry.caseId === filter.caseId) &&
       (filter.minScore === undefined || (entry.last !== undefined && entry.last.traceScore >= filter.minScore));
     const matching: LiveCase[] = [];
-    for (const entry of this.recency) if (keep(entry)) matching.push(entry);
+    for (const state of this.openStates()) {
+      const entry = this.of(state);
+      if (entry !== undefined && keep(entry)) matching.push(entry);
+    }
     const cases: SnapshotCase[] = matching.slice(-SNAPSHOT_CASES).map((entry) => ({
       case_id: entry.caseId,
       lane: entry.lane,

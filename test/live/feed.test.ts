@@ -285,3 +285,18 @@ describe('GET /live on a listening server', () => {
     await client.until(() => client.ended, 5000, 'the end of the stream');
   });
 });
+
+describe('the snapshot of open cases', () => {
+  it('lists them least recently active first, moves a case on each event, and drops a closed one', async () => {
+    const { url, app } = await serve();
+    for (const id of ['a', 'b', 'c']) expect((await postJson(url, `/cases/${id}/events`, APPROVE)).status).toBe(202);
+    expect((await postJson(url, '/cases/a/events', { name: 'reject loan' })).status).toBe(202);
+    expect((await postJson(url, '/cases/b/close', undefined)).status).toBe(200);
+    const snapshot = app.live.snapshot();
+    expect(snapshot.cases.map((c) => [c.case_id, c.n_events])).toEqual([
+      ['c', 1],
+      ['a', 2],
+    ]);
+    expect(snapshot.open_cases).toBe(2);
+  });
+});
