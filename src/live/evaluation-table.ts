@@ -18,6 +18,60 @@ const RESIDUALS = 10;
 const ACTIVATIONS = 13;
 const STRIDE = 16;
 
+/** Numbers per row: two cache lines. */
+export const ROW = STRIDE;
+
+/** Writes `record`'s numbers into `numbers` from `at` on (its strings and id are kept by the caller). */
+export function writeRow(numbers: Float64Array, at: number, record: EvaluationRecord): void {
+  const n = numbers;
+  n[at + TS] = record.tsMs;
+  n[at + ITEM] = record.itemIndex;
+  n[at + N_EVENTS] = record.nEvents;
+  n[at + SCORE] = record.traceScore;
+  n[at + LATENCY] = record.latencyMs;
+  n[at + FLAGS] = (record.closed ? 1 : 0) + (record.alert ? 2 : 0) + 4 * SOURCE_CODE.get(record.source)!;
+  n[at + TOP_COUNT] = record.topCount;
+  n[at + COLUMNS] = record.column0;
+  n[at + COLUMNS + 1] = record.column1;
+  n[at + COLUMNS + 2] = record.column2;
+  n[at + RESIDUALS] = record.residual0;
+  n[at + RESIDUALS + 1] = record.residual1;
+  n[at + RESIDUALS + 2] = record.residual2;
+  n[at + ACTIVATIONS] = record.activation0;
+  n[at + ACTIVATIONS + 1] = record.activation1;
+  n[at + ACTIVATIONS + 2] = record.activation2;
+}
+
+/** Fills `record`'s numbers from the row at `at` (its strings and id are the caller's to set). */
+export function readRow(numbers: Float64Array, at: number, record: EvaluationRecord): EvaluationRecord {
+  const n = numbers;
+  const flags = n[at + FLAGS]!;
+  record.tsMs = n[at + TS]!;
+  record.itemIndex = n[at + ITEM]!;
+  record.source = SOURCES[Math.floor(flags / 4)]!;
+  record.nEvents = n[at + N_EVENTS]!;
+  record.traceScore = n[at + SCORE]!;
+  record.closed = (flags & 1) === 1;
+  record.latencyMs = n[at + LATENCY]!;
+  record.alert = (flags & 2) === 2;
+  record.topCount = n[at + TOP_COUNT]!;
+  record.column0 = n[at + COLUMNS]!;
+  record.column1 = n[at + COLUMNS + 1]!;
+  record.column2 = n[at + COLUMNS + 2]!;
+  record.residual0 = n[at + RESIDUALS]!;
+  record.residual1 = n[at + RESIDUALS + 1]!;
+  record.residual2 = n[at + RESIDUALS + 2]!;
+  record.activation0 = n[at + ACTIVATIONS]!;
+  record.activation1 = n[at + ACTIVATIONS + 1]!;
+  record.activation2 = n[at + ACTIVATIONS + 2]!;
+  return record;
+}
+
+/** The trace score in the row at `at`. */
+export function rowScore(numbers: Float64Array, at: number): number {
+  return numbers[at + SCORE]!;
+}
+
 /**
  * Evaluation records stored row by row in one Float64Array, with their two strings in parallel arrays: what the ring
  * keeps of the evaluations it holds. An object per record (with a box per double field) put each publish on a dozen
@@ -36,54 +90,17 @@ export class EvaluationTable {
   }
 
   write(index: number, record: EvaluationRecord): void {
-    const n = this.numbers;
-    const at = index * STRIDE;
-    n[at + TS] = record.tsMs;
-    n[at + ITEM] = record.itemIndex;
-    n[at + N_EVENTS] = record.nEvents;
-    n[at + SCORE] = record.traceScore;
-    n[at + LATENCY] = record.latencyMs;
-    n[at + FLAGS] = (record.closed ? 1 : 0) + (record.alert ? 2 : 0) + 4 * SOURCE_CODE.get(record.source)!;
-    n[at + TOP_COUNT] = record.topCount;
-    n[at + COLUMNS] = record.column0;
-    n[at + COLUMNS + 1] = record.column1;
-    n[at + COLUMNS + 2] = record.column2;
-    n[at + RESIDUALS] = record.residual0;
-    n[at + RESIDUALS + 1] = record.residual1;
-    n[at + RESIDUALS + 2] = record.residual2;
-    n[at + ACTIVATIONS] = record.activation0;
-    n[at + ACTIVATIONS + 1] = record.activation1;
-    n[at + ACTIVATIONS + 2] = record.activation2;
+    writeRow(this.numbers, index * STRIDE, record);
     this.caseIds[index] = record.caseId;
     this.lanes[index] = record.lane;
   }
 
   /** Fills `record` with row `index`, as evaluation `id`. */
   read(index: number, id: number, record: EvaluationRecord): EvaluationRecord {
-    const n = this.numbers;
-    const at = index * STRIDE;
-    const flags = n[at + FLAGS]!;
+    readRow(this.numbers, index * STRIDE, record);
     record.id = id;
-    record.tsMs = n[at + TS]!;
     record.caseId = this.caseIds[index]!;
-    record.itemIndex = n[at + ITEM]!;
     record.lane = this.lanes[index]!;
-    record.source = SOURCES[Math.floor(flags / 4)]!;
-    record.nEvents = n[at + N_EVENTS]!;
-    record.traceScore = n[at + SCORE]!;
-    record.closed = (flags & 1) === 1;
-    record.latencyMs = n[at + LATENCY]!;
-    record.alert = (flags & 2) === 2;
-    record.topCount = n[at + TOP_COUNT]!;
-    record.column0 = n[at + COLUMNS]!;
-    record.column1 = n[at + COLUMNS + 1]!;
-    record.column2 = n[at + COLUMNS + 2]!;
-    record.residual0 = n[at + RESIDUALS]!;
-    record.residual1 = n[at + RESIDUALS + 1]!;
-    record.residual2 = n[at + RESIDUALS + 2]!;
-    record.activation0 = n[at + ACTIVATIONS]!;
-    record.activation1 = n[at + ACTIVATIONS + 1]!;
-    record.activation2 = n[at + ACTIVATIONS + 2]!;
     return record;
   }
 
@@ -100,6 +117,6 @@ export class EvaluationTable {
   }
 
   traceScore(index: number): number {
-    return this.numbers[index * STRIDE + SCORE]!;
+    return rowScore(this.numbers, index * STRIDE);
   }
 }

@@ -1,6 +1,7 @@
 import type { CaseState } from '../cases/case-store.js';
 import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
 import type { AlertRecord } from './alert-record.js';
+import { CaseScores, type ScoredCase } from './case-scores.js';
 import type { SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
 import { matchesFilter, type LiveFilter } from './filter.js';
 import type { StatsNumbers } from './stats.js';
@@ -18,12 +19,13 @@ const STATELESS_LANES = 200;
  * in the order of activity is the state's, in the case store's list: a second list here moved on every event too, in
  * the same order, at the cost of two pointers per case and the cache misses of relinking them.
  */
-export class LiveCase {
+export class LiveCase implements ScoredCase {
   nEvents = 0;
-  /** trace_score of the latest evaluations; absent until the first (most open cases are never scored between events). */
-  recent: ScoreWindow | undefined = undefined;
-  /** The case's latest evaluation, a copy updated in place. */
-  last: EvaluationRecord | undefined = undefined;
+  /** Its row in CaseScores, -1 until the first evaluation (most open cases are never scored between events). */
+  row = -1;
+  scores = 0;
+  /** The lane of its latest evaluation (the rest is in its row). */
+  lastLane = '';
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
   alertSignature: number[] | undefined = undefined;
 
@@ -76,6 +78,7 @@ export interface SnapshotContext {
  */
 export class LiveState {
   private open = 0;
+  private readonly caseScores = new CaseScores(RECENT_SCORES);
   /** The open cases' states, least recently active first (the case store's order). */
   private openStates: () => Iterable<CaseState> = () => [];
   private readonly stateless = new Map<string, StatelessLane>();
@@ -124,13 +127,14 @@ export class LiveState {
     if (entry !== undefined) {
       state.attachment = undefined;
       this.open--;
+      this.caseScores.release(entry);
     }
     return entry;
   }
 
   recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationRecord): void {
-    (entry.recent ??= new ScoreWindow()).push(evaluation.traceScore);
-    (entry.last ??= new EvaluationRecord()).copyFrom(evaluation);
+    this.caseScores.record(entry, evaluation);
+    entry.lastLane = evaluation.lane;
     if (evaluation.nEvents > entry.nEvents) entry.nEvents = evaluation.nEvents;
   }
 
@@ -165,11 +169,19 @@ export class LiveState {
     this.alerts.push(kept);
   }
 
+  /** An open case's latest evaluation, read into a new record. */
+  private lastOf(entry: LiveCase): EvaluationRecord {
+    const record = this.caseScores.latest(entry, new EvaluationRecord());
+    record.caseId = entry.caseId;
+    record.lane = entry.lastLane;
+    return record;
+  }
+
   snapshot(headId: number, ts: string, filter: LiveFilter, context: SnapshotContext): SnapshotEvent {
     const keep = (entry: LiveCase) =>
       (filter.lane === undefined || entry.lane === filter.lane) &&
       (filter.caseId === undefined || entry.caseId === filter.caseId) &&
-      (filter.minScore === undefined || (entry.last !== undefined && entry.last.traceScore >= filter.minScore));
+      (filter.minScore === undefined || (entry.row >= 0 && this.caseScores.latestScore(entry) >= filter.minScore));
     const matching: LiveCase[] = [];
     for (const state of this.openStates()) {
       const entry = this.of(state);
@@ -180,8 +192,8 @@ export class LiveState {
       lane: entry.lane,
       n_events: entry.nEvents,
       opened: entry.opened,
-      recent_scores: entry.recent === undefined ? [] : entry.recent.toArray(),
-      ...(entry.last !== undefined ? { last: entry.last.toEvent(this.names) } : {}),
+      recent_scores: this.caseScores.recentScores(entry),
+      ...(entry.row >= 0 ? { last: this.lastOf(entry).toEvent(this.names) } : {}),
     }));
     const stateless: SnapshotLane[] = [];
     if (filter.caseId === undefined) {

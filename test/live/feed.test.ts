@@ -299,4 +299,22 @@ describe('the snapshot of open cases', () => {
     ]);
     expect(snapshot.open_cases).toBe(2);
   });
+
+  it("shows each case's latest evaluation as it was published, also when a closed case's place is reused", async () => {
+    const { url, app } = await serve();
+    expect((await postJson(url, '/cases/a/events?score=true', APPROVE)).status).toBe(200);
+    expect((await postJson(url, '/cases/b/events?score=true', { name: 'reject loan', attributes: { risk_score: '0.2' } })).status).toBe(200);
+    expect((await postJson(url, '/cases/a/close', undefined)).status).toBe(200);
+    expect((await postJson(url, '/cases/c/events?score=true', { name: 'unknown step', attributes: { risk_score: '0.7' } })).status).toBe(200);
+    expect((await postJson(url, '/cases/b/events', { name: 'approve loan' })).status).toBe(202);
+
+    const cases = app.live.snapshot().cases;
+    expect(cases.map((c) => c.case_id)).toEqual(['c', 'b']);
+    for (const row of cases) expect(row.last).toEqual(app.live.bus.ring.get(row.last!.id)!.event);
+    expect(cases.map((c) => [c.n_events, c.last!.n_events])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
+    expect(app.live.snapshot({ minScore: cases[0]!.last!.trace_score }).cases.map((c) => c.case_id)).toContain('c');
+  });
 });
