@@ -28,7 +28,7 @@ import {
   stop,
   type Server,
 } from './harness.js';
-import type { LoadFigures } from './load-child.js';
+import type { LoadFigures, LoadRequest } from './load-child.js';
 
 const DURATION = Number(process.argv.find((a) => a.startsWith('--duration='))?.split('=')[1] ?? 5);
 const QUICK = process.argv.includes('--quick');
@@ -56,9 +56,10 @@ function row(scenario: string, target: string, connections: number, result: Load
 }
 
 /**
- * One measurement of a scenario; with --runs=N each is taken N times, alternating ceiling and service, and the table
- * shows medians (the ratio is the median of the per-round ratios, each a service load beside the ceiling load just
- * before it). The machine is noisy: single loads of the same build here differ by ±10%.
+ * One measurement of a scenario; with --runs=N each is taken N times, and the table shows medians. Every scenario with a
+ * ratio has its own ceiling load just before it (the events scenarios too, which once shared the one taken for
+ * /anomaly a minute earlier: the machine's speed drifts within a minute), and the ratio is the median of the per-round
+ * ratios. The machine is noisy: single loads of the same build here differ by ±10%.
  */
 interface Measurement extends Row {
   round: number;
@@ -91,22 +92,18 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   const anomalyRequests = requestsOf('/anomaly', bodies, 256);
   const events = bundle === 'default' ? { unscored: await eventRequests(service, false), scored: await eventRequests(service, true) } : undefined;
   const batchRequests = bundle === 'default' ? requestsOf('/anomaly/batch', batchBodies(bodies, 256), 16) : undefined;
+  /** The ceiling, then the service right after it: the ratio of two loads a few seconds apart. */
+  const besideCeiling = async (round: number, scenario: string, connections: number, requests: LoadRequest[]) => {
+    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections, DURATION), bare);
+    record({ ...b, round });
+    const s = row(scenario, bundle, connections, await runLoad(service, requests, connections, DURATION), service);
+    s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
+    record({ ...s, round });
+  };
   for (let round = 1; round <= RUNS; round++) {
-    const ceiling = new Map<number, number>();
-    for (const connections of connectionCounts) {
-      const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections, DURATION), bare);
-      ceiling.set(connections, b.requestsPerSecond);
-      record({ ...b, round });
-      const s = row('POST /anomaly', bundle, connections, await runLoad(service, anomalyRequests, connections, DURATION), service);
-      s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
-      record({ ...s, round });
-    }
+    for (const connections of connectionCounts) await besideCeiling(round, 'POST /anomaly', connections, anomalyRequests);
     if (events !== undefined && batchRequests !== undefined) {
-      for (const [kind, requests] of Object.entries(events)) {
-        const e = row(`POST /cases/:id/events ${kind}`, bundle, 128, await runLoad(service, requests, 128, DURATION), service);
-        e.ceilingRatio = e.requestsPerSecond / (ceiling.get(128) ?? Number.NaN);
-        record({ ...e, round });
-      }
+      for (const [kind, requests] of Object.entries(events)) await besideCeiling(round, `POST /cases/:id/events ${kind}`, 128, requests);
       record({ ...row('POST /anomaly/batch (256 traces)', bundle, 16, await runLoad(service, batchRequests, 16, DURATION), service, 256), round });
     }
   }

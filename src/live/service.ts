@@ -113,6 +113,8 @@ export class LiveService {
   }
 
   thresholdFor(lane: string): number {
+    // Asked for every evaluation; most services set no lane thresholds.
+    if (this.laneThresholds.size === 0) return this.options.alertThreshold;
     return this.laneThresholds.get(lane) ?? this.options.alertThreshold;
   }
 
