@@ -113,7 +113,7 @@ for (const [bundle, model] of Object.entries(MODELS)) {
 
 /** Medians per scenario, bundle and connection count, in the order first measured. */
 for (const m of measurements) {
-  if (m.round !== 1) continue;
+  if (m.round !== 1 || rows.some((r) => r.scenario === m.scenario && r.target === m.target && r.connections === m.connections)) continue;
   const same = measurements.filter((o) => o.scenario === m.scenario && o.target === m.target && o.connections === m.connections);
   const ratios = same.flatMap((o) => (o.ceilingRatio === undefined ? [] : [o.ceilingRatio]));
   const items = same.flatMap((o) => (o.itemsPerSecond === undefined ? [] : [o.itemsPerSecond]));

@@ -12,7 +12,7 @@ describe.each(BUNDLES)('PETRA parity of /anomaly on %s', (bundle) => {
   beforeAll(async () => {
     app = await testApp({ bundle: modelPath(bundle) });
   });
-  afterAll(async () => app.close());
+  afterAll(async () => app?.close());
 
   it(`scores all ${cases.length} anomaly cases one request at a time`, async () => {
     for (const c of cases) {

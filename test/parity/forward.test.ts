@@ -11,7 +11,7 @@ describe.each(BUNDLES)('PETRA parity of /forward on %s', (bundle) => {
   beforeAll(async () => {
     app = await testApp({ bundle: modelPath(bundle) });
   });
-  afterAll(async () => app.close());
+  afterAll(async () => app?.close());
 
   it(`gives PETRA's output-transition activations for all ${cases.length} forward cases`, async () => {
     for (const c of cases) {

@@ -16,7 +16,7 @@ describe.each(STREAM_BUNDLES)("PETRA's StreamingEvaluator replay on %s", (bundle
   beforeAll(async () => {
     app = await testApp({ bundle: modelPath(bundle), scoreEveryEvent: true });
   });
-  afterAll(async () => app.close());
+  afterAll(async () => app?.close());
 
   it(`matches every one of the ${script.steps.length} steps through the case routes`, async () => {
     for (const step of script.steps) {
