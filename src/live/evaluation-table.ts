@@ -75,7 +75,7 @@ export function rowScore(numbers: Float64Array, at: number): number {
  * Evaluation records stored row by row in one Float64Array, with their two strings in parallel arrays: what the ring
  * keeps of the evaluations it holds. An object per record (with a box per double field) put each publish on a dozen
  * cold cache lines scattered over a 4 MB ring; a row here is two lines, next to the row written before it. A ring of
- * 256 records served 5% more than one of 10,000 with objects; the rows are meant to keep the 10,000 at that cost.
+ * 256 object records served /anomaly 2.4% more than one of 10,000; rows keep the 10,000 without that cost (README).
  */
 export class EvaluationTable {
   private readonly numbers: Float64Array;
