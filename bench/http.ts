@@ -57,9 +57,9 @@ function row(scenario: string, target: string, connections: number, result: Load
 
 /**
  * One measurement of a scenario; with --runs=N each is taken N times, and the table shows medians. Every scenario with a
- * ratio has its own ceiling load just before it (the events scenarios too, which once shared the one taken for
- * /anomaly a minute earlier: the machine's speed drifts within a minute), and the ratio is the median of the per-round
- * ratios. The machine is noisy: single loads of the same build here differ by ±10%.
+ * ratio has its own ceiling load just before or after it (the events scenarios too, which once shared the one taken
+ * for /anomaly a minute earlier: the machine's speed drifts within a minute), and the ratio is the median of the
+ * per-round ratios. The machine is noisy: single loads of the same build here differ by ±10%.
  */
 interface Measurement extends Row {
   round: number;
@@ -92,12 +92,24 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   const anomalyRequests = requestsOf('/anomaly', bodies, 256);
   const events = bundle === 'default' ? { unscored: await eventRequests(service, false), scored: await eventRequests(service, true) } : undefined;
   const batchRequests = bundle === 'default' ? requestsOf('/anomaly/batch', batchBodies(bodies, 256), 16) : undefined;
-  /** The ceiling, then the service right after it: the ratio of two loads a few seconds apart. */
+  /**
+   * The service beside a ceiling load of its own: the ratio of two loads a few seconds apart, the ceiling first in odd
+   * rounds and second in even ones, so that a machine slowing down (or speeding up) over a round favours neither.
+   */
   const besideCeiling = async (round: number, scenario: string, connections: number, requests: LoadRequest[]) => {
-    const b = row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections, DURATION), bare);
-    record({ ...b, round });
-    const s = row(scenario, bundle, connections, await runLoad(service, requests, connections, DURATION), service);
+    const ceiling = async () => row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections, DURATION), bare);
+    const served = async () => row(scenario, bundle, connections, await runLoad(service, requests, connections, DURATION), service);
+    let b: Row;
+    let s: Row;
+    if (round % 2 === 1) {
+      b = await ceiling();
+      s = await served();
+    } else {
+      s = await served();
+      b = await ceiling();
+    }
     s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
+    record({ ...b, round });
     record({ ...s, round });
   };
   for (let round = 1; round <= RUNS; round++) {
