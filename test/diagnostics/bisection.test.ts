@@ -5,8 +5,11 @@ import type { BatchModel } from '../../src/diagnostics/model.js';
 import { testApp } from '../helpers/app.js';
 import { modelPath } from '../helpers/fixtures.js';
 
-/** The bundle's ONNX session itself, one run per call. */
-const onnxModel = (app: App): BatchModel => ({ width: app.petra.net.inputs.length, outputs: app.petra.net.outputs.length, infer: (rows, count) => app.petra.bundle.runner.run(rows, count) });
+/**
+ * The service's ONNX session, one run per call, through its batcher: with `--inference-thread auto` a machine under
+ * load can time a small net past the worker threshold, and the bundle's own session is then closed.
+ */
+const onnxModel = (app: App): BatchModel => ({ width: app.petra.net.inputs.length, outputs: app.petra.net.outputs.length, infer: (rows, count) => app.petra.batcher.infer(rows, count) });
 
 /** A one-input, one-output stand-in whose activation crosses 0.5 wherever sin(x) changes sign: 0.5 + 0.4·sin(x). */
 const wave: BatchModel = {

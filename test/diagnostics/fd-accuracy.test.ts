@@ -25,7 +25,7 @@ const track = (w: Worst, estimate: number, exact: number): void => {
 describe('finite-difference step, measured against closed-form derivatives', () => {
   let creditApp: App;
   let deploymentApp: App;
-  const model = (app: App): BatchModel => ({ width: app.petra.net.inputs.length, outputs: app.petra.net.outputs.length, infer: (rows, count) => app.petra.bundle.runner.run(rows, count) });
+  const model = (app: App): BatchModel => ({ width: app.petra.net.inputs.length, outputs: app.petra.net.outputs.length, infer: (rows, count) => app.petra.batcher.infer(rows, count) });
 
   beforeAll(async () => {
     creditApp = await testApp({ bundle: modelPath('credit_approval_coloured') });
@@ -67,14 +67,14 @@ describe('finite-difference step, measured against closed-form derivatives', () 
     for (const m of CREDIT_MARKINGS) {
       for (const v of CREDIT_AMOUNTS) {
         const row = new Float32Array([m, v]);
-        const out = await creditApp.petra.bundle.runner.run(row, 1);
+        const out = await creditApp.petra.batcher.infer(row, 1);
         const exact = credit(row[0]!, row[1]!);
         worst = Math.max(worst, Math.abs(out[0]! - exact.activation[0]), Math.abs(out[1]! - exact.activation[1]));
       }
     }
     for (const m of DEPLOYMENT_MARKINGS) {
       const row = new Float32Array([m]);
-      const out = await deploymentApp.petra.bundle.runner.run(row, 1);
+      const out = await deploymentApp.petra.batcher.infer(row, 1);
       const exact = deployment(row[0]!);
       worst = Math.max(worst, Math.abs(out[0]! - exact.activation[0]), Math.abs(out[1]! - exact.activation[1]));
     }
