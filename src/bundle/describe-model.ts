@@ -5,7 +5,7 @@ import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
 import type { Bundle } from './load-bundle.js';
 
 /** What a client (or `petrascore inspect`) needs to know to call the model, computed once per bundle. */
-export function describeModel(bundle: Bundle): Static<typeof SchemaResponse> {
+export function describeModel(bundle: Omit<Bundle, 'runner'>): Static<typeof SchemaResponse> {
   const { sidecar, net } = bundle;
   const markingSpec = (sidecar.input_marking_spec ?? {}) as Record<string, unknown>;
   const valuesSpec = (sidecar.input_values_spec ?? {}) as Record<string, unknown>;

@@ -9,7 +9,8 @@ import { ScoreJson } from '../http/score-json.js';
 import type { Net } from '../scoring/net.js';
 
 export interface PetraContext {
-  bundle: Bundle;
+  /** What was loaded, without its session: worker mode closes that one, and every run goes through `batcher`. */
+  bundle: Omit<Bundle, 'runner'>;
   net: Net;
   scorer: TraceScorer;
   /** Score responses written from output rows (/anomaly, /anomaly/batch, case evaluations). */
@@ -68,7 +69,8 @@ export const petraPlugin = fp<PetraPluginOptions>(
       },
       onQueueWait: (seconds) => queueWait.observe(seconds),
     });
-    app.decorate('petra', { bundle, net, scorer: new TraceScorer(net, batcher), json: new ScoreJson(net), batcher });
+    const { runner: _session, ...loaded } = bundle;
+    app.decorate('petra', { bundle: loaded, net, scorer: new TraceScorer(net, batcher), json: new ScoreJson(net), batcher });
     app.addHook('onClose', async () => {
       // Fastify may run this before the HTTP server has finished its last requests; they still need the session.
       await app.whenIdle();
