@@ -9,6 +9,7 @@ import { livePlugin } from './plugins/live.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { petraPlugin } from './plugins/petra.js';
 import { requestLogPlugin } from './plugins/request-log.js';
+import { requestTrackingPlugin } from './plugins/request-tracking.js';
 import { validatorCompiler } from './http/validator-compiler.js';
 import anomalyRoutes from '../routes/anomaly.js';
 import casesRoutes from '../routes/cases.js';
@@ -47,6 +48,8 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
 
   await app.register(lifecyclePlugin);
   await app.register(metricsPlugin);
+  // Before any route: it binds its hook to each route as the route is declared.
+  await app.register(requestTrackingPlugin);
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });
   await app.register(requestLogPlugin);
   await app.register(docsPlugin);

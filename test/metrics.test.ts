@@ -45,4 +45,28 @@ describe('GET /metrics', () => {
     expect(sample(text, 'petrascore_case_evictions_total', '{reason="capacity"}')).toBe(1);
     expect(text).toMatch(/^petrascore_process_resident_memory_bytes /m);
   });
+
+  it('echoes the request id and times every answer once, unknown routes as unmatched and HEAD under its GET route', async () => {
+    const fresh = await testApp();
+    try {
+      const ok = await fresh.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'probe-1' } });
+      expect(ok.headers['x-request-id']).toBe('probe-1');
+      const head = await fresh.inject({ method: 'HEAD', url: '/healthz' });
+      expect(head.statusCode).toBe(200);
+      const missing = await fresh.inject({ method: 'POST', url: '/nowhere', headers: { 'x-request-id': 'lost-1' }, payload: {} });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.headers['x-request-id']).toBe('lost-1');
+      const wrongMethod = await fresh.inject({ method: 'DELETE', url: '/anomaly' });
+      expect(wrongMethod.statusCode).toBe(405);
+      expect(typeof wrongMethod.headers['x-request-id']).toBe('string');
+
+      const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(sample(text, 'petrascore_http_requests_total', '{method="GET",route="/healthz",status="200"}')).toBe(1);
+      expect(sample(text, 'petrascore_http_requests_total', '{method="HEAD",route="/healthz",status="200"}')).toBe(1);
+      expect(sample(text, 'petrascore_http_requests_total', '{method="POST",route="unmatched",status="404"}')).toBe(1);
+      expect(sample(text, 'petrascore_http_requests_total', '{method="DELETE",route="unmatched",status="405"}')).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

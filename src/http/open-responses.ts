@@ -10,6 +10,7 @@ export class OpenResponses implements Iterable<ServerResponse> {
   private readonly slots: (ServerResponse | undefined)[] = [];
   private readonly free: number[] = [];
   private count = 0;
+  private waiters: (() => void)[] = [];
 
   get size(): number {
     return this.count;
@@ -28,7 +29,21 @@ export class OpenResponses implements Iterable<ServerResponse> {
     if (this.slots[slot] !== response) return;
     this.slots[slot] = undefined;
     this.free.push(slot);
-    this.count--;
+    if (--this.count === 0 && this.waiters.length > 0) this.wake();
+  }
+
+  /** Resolves once no response is in flight (at once when none is). */
+  whenEmpty(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      if (this.count === 0) this.wake();
+    });
+  }
+
+  private wake(): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    waiting.forEach((resolve) => resolve());
   }
 
   *[Symbol.iterator](): Iterator<ServerResponse> {

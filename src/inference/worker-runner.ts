@@ -89,7 +89,8 @@ export class WorkerRunner implements ModelRunner {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, columns, count }, columns.map((c) => c.buffer as ArrayBuffer));
+      // The columns are views of one buffer (transferred once; a transfer list may not name a buffer twice).
+      this.worker.postMessage({ id, columns, count }, columns.length > 0 ? [columns[0]!.buffer as ArrayBuffer] : []);
     });
   }
 

@@ -9,11 +9,48 @@ interface RouteSeries {
 }
 
 /**
- * HTTP request counts and durations by method, route pattern and status: a request costs three map lookups and a
- * few additions (the label sets are few, so their series are found without building a key).
+ * One route pattern's requests, by method and status. Bound to its route once, so a request finds its series without
+ * building a key: a route answers mostly with one method and one status, so the last series used is checked first.
  */
+export class RouteRecorder {
+  private readonly byMethod = new Map<string, Map<number, RouteSeries>>();
+  private lastMethod = '';
+  private lastStatus = 0;
+  private last: RouteSeries | undefined;
+
+  constructor(
+    private readonly timings: RouteTimings,
+    readonly route: string,
+  ) {}
+
+  record(method: string, status: number, seconds: number): void {
+    let series = this.last;
+    if (series === undefined || method !== this.lastMethod || status !== this.lastStatus) {
+      series = this.series(method, status);
+      this.last = series;
+      this.lastMethod = method;
+      this.lastStatus = status;
+    }
+    series.requests.inc();
+    series.duration.observe(seconds);
+  }
+
+  private series(method: string, status: number): RouteSeries {
+    let byStatus = this.byMethod.get(method);
+    if (byStatus === undefined) this.byMethod.set(method, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      const labels = { method, route: this.route, status: String(status) };
+      series = { requests: this.timings.requests.series(labels), duration: this.timings.duration.series(labels) };
+      byStatus.set(status, series);
+    }
+    return series;
+  }
+}
+
+/** HTTP request counts and durations by method, route pattern and status. */
 export class RouteTimings {
-  private readonly byRoute = new Map<string, Map<string, Map<number, RouteSeries>>>();
+  private readonly recorders = new Map<string, RouteRecorder>();
   readonly requests: DeferredCounter<Label>;
   readonly duration: DeferredHistogram<Label>;
 
@@ -29,23 +66,10 @@ export class RouteTimings {
     });
   }
 
-  record(method: string, route: string, status: number, seconds: number): void {
-    const series = this.series(method, route, status);
-    series.requests.inc();
-    series.duration.observe(seconds);
-  }
-
-  private series(method: string, route: string, status: number): RouteSeries {
-    let byMethod = this.byRoute.get(route);
-    if (byMethod === undefined) this.byRoute.set(route, (byMethod = new Map()));
-    let byStatus = byMethod.get(method);
-    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
-    let series = byStatus.get(status);
-    if (series === undefined) {
-      const labels = { method, route, status: String(status) };
-      series = { requests: this.requests.series(labels), duration: this.duration.series(labels) };
-      byStatus.set(status, series);
-    }
-    return series;
+  /** The recorder of one route pattern (the same one for every caller, so a GET route and its HEAD share series). */
+  forRoute(route: string): RouteRecorder {
+    let recorder = this.recorders.get(route);
+    if (recorder === undefined) this.recorders.set(route, (recorder = new RouteRecorder(this, route)));
+    return recorder;
   }
 }

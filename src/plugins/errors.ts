@@ -86,7 +86,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       return send(reply, status, body);
     });
 
-    app.setNotFoundHandler((request, reply) => {
+    // 404s and 405s have no route, so no route hook: they are tracked (id, in flight, timing) as `unmatched`.
+    app.setNotFoundHandler({ preValidation: app.requestTracker('unmatched') }, (request, reply) => {
       const path = request.url.split('?')[0] ?? request.url;
       const allowed = new Set<string>();
       for (const route of routes) if (route.pattern.test(path)) route.methods.forEach((m) => allowed.add(m));
@@ -100,5 +101,5 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}; see /docs for the API`, details: [] });
     });
   },
-  { name: 'errors', dependencies: ['metrics'] },
+  { name: 'errors', dependencies: ['metrics', 'request-tracking'] },
 );

@@ -7,15 +7,10 @@ declare module 'fastify' {
   }
 }
 
-/** Creates the app's metrics and times every request by its route pattern (not its URL, which would explode labels). */
+/** Creates the app's metrics (requests are timed by the request-tracking plugin, the rest where they happen). */
 export const metricsPlugin = fp(
   async (app) => {
-    const metrics = new ServiceMetrics();
-    app.decorate('metrics', metrics);
-    app.addHook('onResponse', (request, reply, next) => {
-      metrics.http.record(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-      next();
-    });
+    app.decorate('metrics', new ServiceMetrics());
   },
   { name: 'metrics' },
 );

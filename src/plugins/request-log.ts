@@ -1,13 +1,8 @@
 import fp from 'fastify-plugin';
 
-/** One log line per request (id, route, status, latency) instead of Fastify's two, and the id echoed to the caller. */
+/** One log line per request (id, route, status, latency) instead of Fastify's two (the id is echoed by request-tracking). */
 export const requestLogPlugin = fp(
   async (app) => {
-    // Callback-style hooks: an async hook costs a promise and a microtask on every request.
-    app.addHook('onRequest', (request, reply, next) => {
-      reply.header('x-request-id', request.id);
-      next();
-    });
     // At a level above info (as in production) there is no request line, and no hook to run per request for it.
     if (!['trace', 'debug', 'info'].includes(app.log.level)) return;
     app.addHook('onResponse', (request, reply, next) => {
