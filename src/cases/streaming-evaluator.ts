@@ -75,6 +75,8 @@ export interface EvaluationContext {
 export interface EvaluatorObserver {
   onEvent?(caseId: string, state: CaseState): void;
   onEvaluated?(evaluation: Evaluation, context: EvaluationContext): void;
+  /** A close whose final evaluation failed (the model failed): the case is gone, without an evaluation. */
+  onCloseFailed?(caseId: string, state: CaseState): void;
 }
 
 interface Snapshot {
@@ -177,8 +179,14 @@ export class StreamingEvaluator {
   /** Scores with `closed: true` and frees the case; a case that cannot be scored stays open (PETRA). */
   async closeCase(caseId: string): Promise<Evaluation> {
     const snapshot = this.snapshot(caseId, this.mustGet(caseId));
+    // Deleted before the run: events that arrive for the id meanwhile start a new case instead of joining a closed one.
     this.store.delete(caseId);
-    return this.evaluate(snapshot, true, 'case_close');
+    try {
+      return await this.evaluate(snapshot, true, 'case_close');
+    } catch (error) {
+      this.observer.onCloseFailed?.(caseId, snapshot.state);
+      throw error;
+    }
   }
 
   private mustGet(caseId: string): CaseState {

@@ -90,6 +90,7 @@ export class LiveService {
       }
     },
     onEvict: (caseId, state, reason) => this.guard('case eviction', () => this.caseEvicted(caseId, state, reason)),
+    onCloseFailed: (caseId, state) => this.guard('failed close', () => this.caseEvicted(caseId, state, 'close_failed')),
   };
 
   constructor(private readonly options: LiveServiceOptions) {
@@ -197,7 +198,7 @@ export class LiveService {
     }
   }
 
-  private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason): void {
+  private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
     const entry = this.state.remove(state);
     this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane: entry?.lane ?? this.lanes.ofCase(state.attributes), n_events: state.nEvents, reason });
   }
