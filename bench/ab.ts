@@ -11,11 +11,14 @@
  * load generator. This machine's speed drifts by tens of percent within minutes (other tenants), and loads taken one
  * after the other see different machines; loads taken together see the same one. An A/A run gave pairs within
  * 0.88–1.12 together against 0.72–1.37 one after the other. The four processes share two cores, so a difference shows
- * about half as large as it is alone: read the ratio's direction and consistency, not its size.
+ * about half as large as it is alone: read the ratio's direction and consistency, not its size. Both services are
+ * restarted every --restart-every pairs (default 4), spawned in the other order each time: with one pair of processes
+ * for a whole run, an ablation once read 1.080× with B ahead in 12 of 12 pairs, and 0.989× (4 of 12) on a repeat — an
+ * advantage of one process's placement, carried through every pair. The medians per block of fresh processes show it.
  *
  * Options: --scenario=anomaly|events|events-unscored|batch (default anomaly), --bundle=default|scale_200 (default
  * default), --connections=N (default 128, batch 16), --pairs=N (default 4), --duration=S (default 5 per load),
- * --together.
+ * --together, --restart-every=N (with --together).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -57,6 +60,7 @@ const flags = SERVE_FLAGS[bundle] ?? [];
 const connections = wholeNumber('connections', scenario === 'batch' ? 16 : 128);
 const pairs = wholeNumber('pairs', 4);
 const duration = wholeNumber('duration', 5);
+const restartEvery = wholeNumber('restart-every', 4);
 const cli = (dir: string) => join(dir, 'dist', 'src', 'cli', 'main.js');
 
 /** The scenario's requests, asked of checkout A's service (the bodies depend on the model, not on the build). */
@@ -90,9 +94,11 @@ async function pairApart(pair: number, load: LoadRequest[]): Promise<[LoadFigure
   return [await measure(checkouts[0], load), b];
 }
 
-/** Both services started once and warmed; `pair()` then loads them at the same time. */
-async function together(load: LoadRequest[]): Promise<{ pair: () => Promise<[LoadFigures, LoadFigures]>; stop: () => Promise<void> }> {
-  const services = await Promise.all(checkouts.map((dir) => startService(model, flags, cli(dir))));
+/** Both services started and warmed (B spawned first when `bFirst`); `pair()` then loads them at the same time. */
+async function together(load: LoadRequest[], bFirst: boolean): Promise<{ pair: () => Promise<[LoadFigures, LoadFigures]>; stop: () => Promise<void> }> {
+  const order = bFirst ? [checkouts[1], checkouts[0]] : [checkouts[0], checkouts[1]];
+  const started = await Promise.all(order.map((dir) => startService(model, flags, cli(dir))));
+  const services = bFirst ? [started[1]!, started[0]!] : started;
   await Promise.all(services.map((service) => runLoad(service, load, connections, 2)));
   return {
     pair: async () => (await Promise.all(services.map((service) => runLoad(service, load, connections, duration)))) as [LoadFigures, LoadFigures],
@@ -104,12 +110,17 @@ async function together(load: LoadRequest[]): Promise<{ pair: () => Promise<[Loa
 
 const load = await requests();
 console.log(`petrascore A/B — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
-const concurrent = process.argv.includes('--together') ? await together(load) : undefined;
-console.log(`${scenario} on ${bundle}, ${connections} connections, ${duration} s per load, ${pairs} pairs ${concurrent !== undefined ? 'loaded together' : 'in alternating order'}`);
+const isTogether = process.argv.includes('--together');
+let concurrent: Awaited<ReturnType<typeof together>> | undefined;
+console.log(`${scenario} on ${bundle}, ${connections} connections, ${duration} s per load, ${pairs} pairs ${isTogether ? `loaded together, fresh services every ${restartEvery} pairs` : 'in alternating order'}`);
 console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n`);
 console.log(`${'pair'.padStart(4)} ${'A req/s'.padStart(10)} ${'A p99'.padStart(6)} ${'B req/s'.padStart(10)} ${'B p99'.padStart(6)} ${'B/A'.padStart(6)}`);
 const results: { a: LoadFigures; b: LoadFigures; ratio: number }[] = [];
 for (let pair = 1; pair <= pairs; pair++) {
+  if (isTogether && (pair - 1) % restartEvery === 0) {
+    await concurrent?.stop();
+    concurrent = await together(load, Math.floor((pair - 1) / restartEvery) % 2 === 1);
+  }
   const [fa, fb] = concurrent !== undefined ? await concurrent.pair() : await pairApart(pair, load);
   const ratio = fb.requestsPerSecond / fa.requestsPerSecond;
   results.push({ a: fa, b: fb, ratio });
@@ -124,8 +135,13 @@ console.log(
   `\nmedian: A ${Math.round(median(results.map((r) => r.a.requestsPerSecond))).toLocaleString('en-US')} req/s, B ${Math.round(median(results.map((r) => r.b.requestsPerSecond))).toLocaleString('en-US')} req/s; ` +
     `B/A ${median(ratios).toFixed(3)} (pairs ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}, B ahead in ${ratios.filter((r) => r > 1).length} of ${pairs})`,
 );
+if (isTogether && pairs > restartEvery) {
+  const blocks: string[] = [];
+  for (let start = 0; start < pairs; start += restartEvery) blocks.push(median(ratios.slice(start, start + restartEvery)).toFixed(3));
+  console.log(`B/A per block of fresh services: ${blocks.join(', ')}`);
+}
 cleanUp();
 mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
 const out = join(ROOT, 'bench', 'out', `ab-${new Date().toISOString().replaceAll(':', '-')}.json`);
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, together: concurrent !== undefined, checkouts, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, together: isTogether, restartEvery: isTogether ? restartEvery : undefined, checkouts, results }, null, 2)}\n`);
 console.log(`wrote ${out}`);
