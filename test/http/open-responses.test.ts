@@ -24,4 +24,20 @@ describe('OpenResponses', () => {
     expect(open.size).toBe(0);
     expect([...open]).toEqual([]);
   });
+
+  it('resolves whenEmpty at once when nothing is in flight, else when the last response is released', async () => {
+    const open = new OpenResponses();
+    await open.whenEmpty();
+    const [a, b] = [response(), response()];
+    const slotA = open.add(a);
+    const slotB = open.add(b);
+    let settled = false;
+    const idle = open.whenEmpty().then(() => (settled = true));
+    open.release(slotA, a);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    open.release(slotB, b);
+    await idle;
+    expect(settled).toBe(true);
+  });
 });
