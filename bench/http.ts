@@ -47,7 +47,11 @@ interface Row {
   errors: number;
   peakRssBytes: number;
   ceilingRatio?: number;
+  /** In the medians: the service's median req/s over the median of every ceiling load at its bundle and connections. */
+  ratioOfMedians?: number;
 }
+
+const CEILING = 'bare Fastify, fixed body (ceiling)';
 
 function row(scenario: string, target: string, connections: number, result: LoadFigures, server: Server, items = 1): Row {
   const r: Row = { scenario, target, connections, ...result, peakRssBytes: peakRss(server) };
@@ -97,7 +101,7 @@ for (const [bundle, model] of Object.entries(MODELS)) {
    * rounds and second in even ones, so that a machine slowing down (or speeding up) over a round favours neither.
    */
   const besideCeiling = async (round: number, scenario: string, connections: number, requests: LoadRequest[]) => {
-    const ceiling = async () => row('bare Fastify, fixed body (ceiling)', bundle, connections, await runLoad(bare, anomalyRequests, connections, DURATION), bare);
+    const ceiling = async () => row(CEILING, bundle, connections, await runLoad(bare, anomalyRequests, connections, DURATION), bare);
     const served = async () => row(scenario, bundle, connections, await runLoad(service, requests, connections, DURATION), service);
     let b: Row;
     let s: Row;
@@ -143,10 +147,21 @@ for (const m of measurements) {
     ...(ratios.length > 0 ? { ceilingRatio: median(ratios) } : {}),
   });
 }
+for (const r of rows) {
+  if (r.ceilingRatio === undefined) continue;
+  const ceilings = measurements.filter((o) => o.scenario === CEILING && o.target === r.target && o.connections === r.connections);
+  if (ceilings.length > 0) r.ratioOfMedians = r.requestsPerSecond / median(ceilings.map((o) => o.requestsPerSecond));
+}
 if (RUNS > 1) {
   console.log(`\nmedians of ${RUNS} rounds (peak RSS: the largest; ceiling: the median of the per-round ratios)\n`);
   console.log(`  ${header}`);
   for (const r of rows) print(r, '  ');
+  // The per-round ratio pairs each load with the ceiling load beside it; on a noisy machine which loads fall beside
+  // which moves it by several points, so the ratio of the medians is printed as a second reading.
+  console.log(`\nratio of the medians (service median over the median of every ceiling load at the same bundle and connections)\n`);
+  for (const r of rows) {
+    if (r.ratioOfMedians !== undefined) console.log(`  ${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${`${(100 * r.ratioOfMedians).toFixed(0)}%`.padStart(7)}`);
+  }
 }
 
 cleanUp();
