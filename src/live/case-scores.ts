@@ -18,10 +18,10 @@ const WINDOW = ROW + 1;
 
 /**
  * What the live view keeps of each scored open case, as one row of numbers in blocks of Float64Arrays: its latest
- * evaluation (as EvaluationTable stores one, with its bus id) and its last `window` trace scores, in a circle. Rows of closed cases are
- * reused. An EvaluationRecord copy and a score array per case put a scored event on eight or so cold cache lines of
- * its case: with 10,000 cases interleaved, copying into them cost 6–7% of the scored-events throughput, and the score
- * array about 3% more. A row is written on three lines, with no allocation.
+ * evaluation (as EvaluationTable stores one, with its bus id) and its last `window` trace scores, in a circle. Rows
+ * of closed cases are reused. An EvaluationRecord copy and a score array per case put a scored event on eight or so
+ * cold cache lines of its case: with 10,000 cases interleaved, copying into them cost 6–7% of the scored-events
+ * throughput, and the score array about 3% more. A row is written on three lines, with no allocation.
  */
 export class CaseScores {
   private readonly width: number;
@@ -36,8 +36,8 @@ export class CaseScores {
   /** Stores a case's evaluation as its latest, and its score in its window. */
   record(scored: ScoredCase, evaluation: EvaluationRecord): void {
     if (scored.row < 0) scored.row = this.take();
-    const block = this.blocks[Math.floor(scored.row / BLOCK_ROWS)]!;
-    const at = (scored.row % BLOCK_ROWS) * this.width;
+    const block = this.blockOf(scored);
+    const at = this.offsetOf(scored);
     writeRow(block, at, evaluation);
     block[at + ID] = evaluation.id;
     block[at + WINDOW + (scored.scores % this.window)] = evaluation.traceScore;
