@@ -65,10 +65,10 @@ export class CaseStore {
   /** `column`: the output column the event's label marks as observed, or undefined when it matches no transition. */
   record(caseId: string, column: number | undefined, attributes: Readonly<Record<string, AttributeValue>> | undefined): CaseState {
     let state = this.cases.get(caseId);
-    const keys = attributes === undefined ? [] : Object.keys(attributes);
     const current = state?.nAttributes ?? 0;
     let added = 0;
-    for (const key of keys) if (state === undefined || !Object.hasOwn(state.attributes, key)) added++;
+    // for…in, not Object.keys: no array per event. The attributes are a parsed JSON object, with no inherited keys.
+    if (attributes !== undefined) for (const key in attributes) if (state === undefined || !Object.hasOwn(state.attributes, key)) added++;
     const { maxEventsPerCase, maxAttributesPerCase } = this.limits;
     if ((state?.nEvents ?? 0) + 1 > maxEventsPerCase) {
       throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${maxEventsPerCase} events, the most one case may have; close it`);
@@ -91,7 +91,7 @@ export class CaseStore {
     }
     state.nEvents += 1;
     if (column !== undefined) state.observed = markObserved(state.observed, column);
-    if (attributes !== undefined) for (const key of keys) state.attributes[key] = attributes[key]!;
+    if (attributes !== undefined) for (const key in attributes) state.attributes[key] = attributes[key]!;
     state.nAttributes = current + added;
     state.lastSeen = this.now();
     return state;

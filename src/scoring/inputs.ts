@@ -86,7 +86,14 @@ function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attrib
  * petra-score's marking (1c): the sidecar's specs applied to trace attributes; marking first, then values (the values
  * spec only when non-empty, which an empty entry list already means).
  */
-export function rowFromAttributes(net: Net, attributes: Readonly<Record<string, AttributeValue>>, channels: { marking: boolean; values: boolean } = { marking: true, values: true }, base?: Float32Array): Float32Array {
+const BOTH_CHANNELS = Object.freeze({ marking: true, values: true });
+
+export function rowFromAttributes(
+  net: Net,
+  attributes: Readonly<Record<string, AttributeValue>>,
+  channels: { readonly marking: boolean; readonly values: boolean } = BOTH_CHANNELS,
+  base?: Float32Array,
+): Float32Array {
   const row = base ?? net.defaultRow.slice();
   if (channels.marking) resolveSection(row, net.markingSpec, attributes, 'input_marking');
   if (channels.values) resolveSection(row, net.valuesSpec, attributes, 'input_values');

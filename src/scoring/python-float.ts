@@ -11,9 +11,17 @@ const SPECIAL = /^([+-]?)(nan|inf|infinity)$/i;
 // Python strips Unicode whitespace; JS's \s covers the same characters for practical purposes.
 const SURROUNDING_SPACE = /^\s+|\s+$/g;
 
+/** Printable ASCII other than the space: no character here is whitespace to Python or to JS's `\s`. */
+function isVisibleAscii(code: number): boolean {
+  return code > 0x20 && code < 0x7f;
+}
+
 export function parsePythonFloat(text: string): number | undefined {
-  const s = text.replace(SURROUNDING_SPACE, '');
-  if (DECIMAL.test(s)) return Number(s.replaceAll('_', ''));
+  // A streamed attribute is parsed on every scored event; most are plain numerals with nothing to trim or strip, and
+  // then no new string is made.
+  const plain = isVisibleAscii(text.charCodeAt(0)) && isVisibleAscii(text.charCodeAt(text.length - 1));
+  const s = plain ? text : text.replace(SURROUNDING_SPACE, '');
+  if (DECIMAL.test(s)) return Number(s.includes('_') ? s.replaceAll('_', '') : s);
   const special = SPECIAL.exec(s);
   if (special === null) return undefined;
   if (special[2]!.toLowerCase() === 'nan') return Number.NaN;

@@ -86,6 +86,13 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expectScoreClose(second, await reference(app, 0.9, ['approve loan']), 'after an unknown name');
     });
 
+    it('reads ?score the way TypeBox converts a boolean: true/false, any case, 1/0', async () => {
+      expectEvaluation(await post(app, caseUrl('spelt', '/events?score=TRUE'), { name: 'approve loan', attributes: { risk_score: '0.4' } }), 'spelt', 1);
+      expectEvaluation(await post(app, caseUrl('spelt', '/events?score=1'), { name: 'x' }), 'spelt', 2);
+      expect(expectAck(await post(app, caseUrl('spelt', '/events?score=0'), { name: 'x' }))).toEqual({ case_id: 'spelt', n_events: 3 });
+      expect(expectAck(await post(app, caseUrl('spelt', '/events?score=False'), { name: 'x' }))).toEqual({ case_id: 'spelt', n_events: 4 });
+    });
+
     it('scores every event when the server says so, unless ?score=false', async () => {
       const eager = await testApp({ scoreEveryEvent: true });
       try {

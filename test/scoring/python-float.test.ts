@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { parsePythonFloat } from '../../src/scoring/python-float.js';
+
+// Expected values are what CPython's float(str) returns (undefined where it raises ValueError).
+describe("parsePythonFloat reads attributes as Python's float() does", () => {
+  it.each([
+    ['0.765', 0.765],
+    ['42', 42],
+    ['+3', 3],
+    ['-2.5', -2.5],
+    ['.5', 0.5],
+    ['5.', 5],
+    ['1e3', 1000],
+    ['1E-2', 0.01],
+    ['1_000.5', 1000.5],
+    ['1_0e1_0', 1e11],
+    [' 1.5\n', 1.5],
+    ['\t-7 ', -7],
+    ['\u00a01.5', 1.5],
+    ['2.25\u3000', 2.25],
+    ['inf', Infinity],
+    ['-Infinity', -Infinity],
+    ['  INF ', Infinity],
+  ])('%j -> %s', (text, expected) => {
+    expect(parsePythonFloat(text)).toBe(expected);
+  });
+
+  it('reads nan in any case', () => {
+    expect(parsePythonFloat('NaN')).toBeNaN();
+    expect(parsePythonFloat(' -nan')).toBeNaN();
+  });
+
+  it.each(['', ' ', 'abc', '0x10', '1,5', 'True', '1e', '1__0', '_1', '1_', '1._5', 'infinit', '--1', '1 2'])('%j is not a number', (text) => {
+    expect(parsePythonFloat(text)).toBeUndefined();
+  });
+});
