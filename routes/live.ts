@@ -4,6 +4,7 @@ import type { LiveFilter } from '../src/live/filter.js';
 import { sseRetry } from '../src/live/sse.js';
 import { LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
 import { errorResponses } from '../src/schemas/common.js';
+import { logRequestLine } from '../src/plugins/request-log.js';
 import { refTo, SnapshotEvent } from '../src/live/events.js';
 
 /** How long an EventSource waits before reconnecting after the stream ends. */
@@ -53,7 +54,10 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
       });
       request.raw.socket.setNoDelay(true);
       const subscriber = app.live.subscribe(res, filterOf(request.query), { lastEventId, snapshot: request.query.snapshot }, sseRetry(RECONNECT_MS));
-      res.once('close', () => app.live.bus.unsubscribe(subscriber, 'client_closed'));
+      res.once('close', () => {
+        app.live.bus.unsubscribe(subscriber, 'client_closed');
+        logRequestLine(request, 200, reply.elapsedTime);
+      });
     },
   );
 

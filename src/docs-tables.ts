@@ -1,4 +1,4 @@
-import { SERVE_OPTIONS } from './config/options.js';
+import { describeOption, SERVE_OPTIONS } from './config/options.js';
 import { ServiceMetrics } from './metrics/service-metrics.js';
 
 /** Markdown tables for the README, generated from the one place each fact lives; a test keeps the README in step. */
@@ -6,7 +6,7 @@ export function configurationTable(): string {
   const rows = SERVE_OPTIONS.map((o) => {
     const flag = o.kind === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag}`;
     const value = Array.isArray(o.default) ? (o.default.length === 0 ? '—' : o.default.join(' ')) : o.default === '' ? '""' : String(o.default);
-    return `| \`${flag}\` | \`${o.env}\` | ${value} | ${o.description.replaceAll('|', '\\|')} |`;
+    return `| \`${flag}\` | \`${o.env}\` | ${value} | ${describeOption(o).replaceAll('|', '\\|')} |`;
   });
   return ['| flag | environment variable | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }

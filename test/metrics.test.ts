@@ -69,4 +69,37 @@ describe('GET /metrics', () => {
       await fresh.close();
     }
   });
+
+  it('counts a URL refused before routing (bad percent-encoding) as unmatched, with its error class', async () => {
+    const fresh = await testApp();
+    try {
+      const bad = await fresh.inject({ method: 'POST', url: '/cases/%FF/events', headers: { 'x-request-id': 'bad-1' }, payload: { name: 'x' } });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json<{ error: string }>().error).toBe('bad_url');
+      expect(bad.headers['x-request-id']).toBe('bad-1');
+      const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(sample(text, 'petrascore_http_requests_total', '{method="POST",route="unmatched",status="400"}')).toBe(1);
+      expect(sample(text, 'petrascore_client_errors_total', '{error="bad_url"}')).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('counts a /live stream when its client closes it', async () => {
+    const fresh = await testApp();
+    try {
+      const url = await fresh.listen({ host: '127.0.0.1', port: 0 });
+      const abort = new AbortController();
+      const stream = await fetch(`${url}/live`, { signal: abort.signal });
+      expect(stream.status).toBe(200);
+      await stream.body!.getReader().read(); // the snapshot
+      const counted = async () => sample((await fresh.inject({ method: 'GET', url: '/metrics' })).body, 'petrascore_http_requests_total', '{method="GET",route="/live",status="200"}');
+      expect(await counted()).toBeUndefined();
+      abort.abort();
+      for (let i = 0; i < 100 && (await counted()) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await counted()).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

@@ -48,7 +48,7 @@ export class ReportWriter {
     await this.flushChunk();
     if (this.format === 'json') this.out.write(this.count === 0 ? '[]\n' : '\n]\n');
     if (this.out === process.stdout) {
-      await new Promise<void>((resolve) => this.out.write('', () => resolve()));
+      await new Promise<void>((resolve, reject) => this.out.write('', (error) => (error ? reject(error) : resolve())));
       return;
     }
     this.out.end();

@@ -13,7 +13,7 @@ Loads the bundle as 'serve' would (sidecar schema, graph against sidecar, one in
 0 when it can be served, 1 with the reasons when not.`;
 
 function specText(spec: unknown): string {
-  if (spec === undefined) return 'not in the spec: requests supply it or the default is used';
+  if (spec === undefined) return 'requests only (no spec entry; otherwise the default)';
   const entry = spec as { attribute?: unknown; constant?: unknown };
   if (entry.constant !== undefined) return `constant ${JSON.stringify(entry.constant)}`;
   return `attribute '${String(entry.attribute)}'`;

@@ -124,14 +124,21 @@ export async function score(argv: readonly string[]): Promise<number> {
     },
   });
   const out = args.output === undefined ? process.stdout : createWriteStream(args.output);
+  // A failed write (a full disk; a reader that stopped early, as `| head` does) stops the scoring at the next entry.
+  let writeError: NodeJS.ErrnoException | undefined;
+  out.on('error', (error: NodeJS.ErrnoException) => {
+    writeError ??= error;
+  });
   const writer = new ReportWriter(out, args.outputFormat);
   const started = performance.now();
   try {
     const stats = await scoreLog(scorer, items, args.batchSize, (entry) => {
+      if (writeError !== undefined) throw writeError;
       progress.tick();
       return writer.write(entry);
     });
     await writer.end();
+    if (writeError !== undefined) throw writeError;
     progress.done();
     const seconds = (performance.now() - started) / 1000;
     process.stderr.write(`scored ${stats.traces} traces (${stats.errors} errors) in ${seconds.toFixed(2)} s → ${args.output ?? 'stdout'}\n`);
@@ -139,6 +146,8 @@ export async function score(argv: readonly string[]): Promise<number> {
   } catch (error) {
     progress.done();
     if (error instanceof LogInputError) return fail(error.message, 2);
+    // The reader has all it wanted: quiet, like the other tools of a pipeline.
+    if (args.output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
     if ((error as NodeJS.ErrnoException).syscall !== undefined) return fail(`cannot write ${args.output ?? 'stdout'}: ${(error as Error).message}`, 2);
     throw error;
   } finally {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { defaultConfig, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './options.js';
+import { defaultConfig, describeOption, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './options.js';
 
 /** A mistake on the command line or in the environment; the CLI prints it with the usage and exits 2. */
 export class UsageError extends Error {}
@@ -76,7 +76,7 @@ export function serveUsage(): string {
   const lines = SERVE_OPTIONS.map((o) => {
     const flag = o.kind === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag} ${o.metavar ?? (o.kind === 'integer' ? 'N' : o.kind === 'number' ? 'X' : 'VALUE')}`;
     const choices = o.choices === undefined ? '' : ` (${o.choices.join(', ')})`;
-    return `  ${flag.padEnd(34)} ${o.description}${choices}\n  ${''.padEnd(34)} env ${o.env}, default ${JSON.stringify(o.default)}`;
+    return `  ${flag.padEnd(34)} ${describeOption(o)}${choices}\n  ${''.padEnd(34)} env ${o.env}, default ${JSON.stringify(o.default)}`;
   });
   return ['Usage: petrascore serve [BUNDLE.onnx] [options]', '', 'Options (each also read from its environment variable):', ...lines, '  --help'.padEnd(36) + ' show this help'].join('\n');
 }

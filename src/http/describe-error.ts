@@ -164,6 +164,11 @@ function validationDetail(part: Part, instancePath: string, message: string, req
       if (expected !== undefined) text = `Expected ${expected}`;
     }
   }
+  if (text.startsWith('Expected string to match')) {
+    // A schema may say in words what its pattern accepts: a regex is no answer for a person.
+    const expected = schemaAt(partSchema, at)?.['x-expected'];
+    if (typeof expected === 'string') text = `Expected ${expected}`;
+  }
   const value = valueAt(root, at);
   return { path: `${part}${path}`, message: value === undefined ? text : `${text}, got ${describeValue(value)}` };
 }

@@ -16,7 +16,7 @@ function itemError(index: number, error: unknown, item: unknown): BatchItemError
   if (status >= 500) throw error;
   const base = `body/traces/${index}`;
   const rebase = (text: string) => text.replace(/^body(?=[/:]|$)/, base);
-  return { index, error: { ...body, message: rebase(body.message), details: body.details.map((d) => ({ ...d, path: rebase(d.path) })) } };
+  return { index, error: { ...body, message: rebase(body.message), details: body.details.map((d) => ({ ...d, path: rebase(d.path), message: rebase(d.message) })) } };
 }
 
 /**

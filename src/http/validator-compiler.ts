@@ -1,6 +1,6 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
 
 /**
@@ -12,7 +12,7 @@ import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastif
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const check = TypeCompiler.Compile(schema);
   const errors = (value: unknown): { error: FastifySchemaValidationError[] } => ({
-    error: [...check.Errors(value)].map((error) => ({ message: error.message, instancePath: error.path, keyword: ValueErrorType[error.type], schemaPath: '', params: {} })),
+    error: withoutEchoes([...check.Errors(value)]).map((error) => ({ message: error.message, instancePath: error.path, keyword: ValueErrorType[error.type], schemaPath: '', params: {} })),
   });
   const flags = httpPart === 'body' ? [] : booleanProperties(schema);
   return (value: unknown) => {
@@ -40,4 +40,10 @@ function withFlags(value: unknown, flags: readonly string[]): Record<string, unk
     else if (copy[flag] === 'false') copy[flag] = false;
   }
   return copy;
+}
+
+/** A missing property is reported once: TypeBox also says what type the absent value should have had, at the same path. */
+function withoutEchoes(errors: ValueError[]): ValueError[] {
+  const missing = new Set(errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty).map((e) => e.path));
+  return missing.size === 0 ? errors : errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty || !missing.has(e.path));
 }

@@ -43,8 +43,13 @@ function jsonProblem(body: string): string {
  * not valid percent-encoding, a path parameter longer than the router's `maxParamLength`): the same JSON error body.
  */
 export function frameworkErrorHandler(bodyLimit: number): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
-  return (error, _request, reply) => {
+  return (error, request, reply) => {
     const { status, body } = describeError(error, bodyLimit);
+    // No route's hook sees a request refused before routing: it is tracked, counted and logged here, like a 404.
+    const app = request.server;
+    app.requestTracker('unmatched')(request, reply, () => undefined);
+    app.metrics.clientErrors.inc({ error: body.error });
+    request.log.info({ method: request.method, url: request.url, status, error: body.error }, 'refused before routing');
     void send(reply, status, body);
   };
 }

@@ -1,15 +1,21 @@
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
-/** One log line per request (id, route, status, latency) instead of Fastify's two (the id is echoed by request-tracking). */
+/** The one log line of a request: id (from the request's logger), route, status, latency. */
+export function logRequestLine(request: FastifyRequest, status: number, ms: number): void {
+  request.log.info({ method: request.method, url: request.url, route: request.routeOptions.url, status, ms: Math.round(ms * 100) / 100 }, 'request');
+}
+
+/**
+ * One log line per request instead of Fastify's two (the id is echoed by request-tracking). A hijacked response (a
+ * /live stream) gets no onResponse: its route writes the line when the stream ends.
+ */
 export const requestLogPlugin = fp(
   async (app) => {
     // At a level above info (as in production) there is no request line, and no hook to run per request for it.
     if (!['trace', 'debug', 'info'].includes(app.log.level)) return;
     app.addHook('onResponse', (request, reply, next) => {
-      request.log.info(
-        { method: request.method, url: request.url, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
-        'request',
-      );
+      logRequestLine(request, reply.statusCode, reply.elapsedTime);
       next();
     });
   },

@@ -22,7 +22,8 @@ declare module 'fastify' {
  * The response's `close` event comes for every response, answered or abandoned by its client at any stage, where
  * Fastify's onResponse and onRequestAbort hooks missed requests whose client went away at the end of a load test (the
  * session close then waited for them forever). Only answered responses are timed, as onResponse timed them: a client
- * that goes away first closes the response before it is ended.
+ * that goes away first closes the response before its head is sent. A /live stream is timed when it closes, whoever
+ * closed it: its time is the stream's.
  */
 export const requestTrackingPlugin = fp(
   async (app) => {
@@ -46,6 +47,7 @@ function track(open: OpenResponses, recorder: RouteRecorder, method: string, res
   const slot = open.add(response);
   response.on('close', () => {
     open.release(slot, response);
-    if (response.writableEnded) recorder.record(method, response.statusCode, (performance.now() - started) / 1000);
+    // Answered: ended, or (a /live stream that its client closed) its head sent.
+    if (response.writableEnded || response.headersSent) recorder.record(method, response.statusCode, (performance.now() - started) / 1000);
   });
 }

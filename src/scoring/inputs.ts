@@ -19,10 +19,19 @@ export interface ResolvedRow {
 /** Nothing ignored, the usual case: one shared empty list instead of one per request. */
 const NONE_IGNORED: readonly string[] = Object.freeze([]);
 
+/**
+ * Whether the model can be fed `value`: its inputs are float32, where anything beyond ±3.4e38 becomes ±Infinity and
+ * the activations NaN.
+ */
+export function fitsFloat32(value: number): boolean {
+  return Number.isFinite(Math.fround(value));
+}
+
 function toFinite(value: NumericLike, path: string): number {
   const number = typeof value === 'number' ? value : parsePythonFloat(value);
   if (number === undefined) throw new InvalidInputError(path, `must be a number, got ${JSON.stringify(value)}`);
   if (!Number.isFinite(number)) throw new InvalidInputError(path, `must be a finite number, got ${JSON.stringify(value)}`);
+  if (!fitsFloat32(number)) throw new InvalidInputError(path, `must be within ±3.4e38 (the model's inputs are float32), got ${JSON.stringify(value)}`);
   return number;
 }
 
@@ -35,7 +44,7 @@ function applyChannel(
 ): string[] | undefined {
   for (const place in supplied) {
     const value = supplied[place]!;
-    const number = typeof value === 'number' && Number.isFinite(value) ? value : toFinite(value, `/${field}/${escapePointer(place)}`);
+    const number = typeof value === 'number' && fitsFloat32(value) ? value : toFinite(value, `/${field}/${escapePointer(place)}`);
     const slot = slots.get(place);
     if (slot === undefined) (ignored ??= []).push(`/${field}/${escapePointer(place)}`);
     else row[slot] = number;
@@ -67,13 +76,13 @@ function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attrib
         throw new SpecResolutionError('missing_attribute', name, entry.place, section, `trace missing attribute '${name}' required by ${section} for place '${entry.place}'`);
       }
       const parsed = attributeToFloat(raw);
-      if (parsed === undefined || !Number.isFinite(parsed)) {
+      if (parsed === undefined || !fitsFloat32(parsed)) {
         throw new SpecResolutionError(
           'non_numeric_attribute',
           name,
           entry.place,
           section,
-          `attribute '${name}' = ${JSON.stringify(pythonStr(raw))} required by ${section} for place '${entry.place}' is not a finite number`,
+          `attribute '${name}' = ${JSON.stringify(pythonStr(raw))} required by ${section} for place '${entry.place}' ${parsed !== undefined && Number.isFinite(parsed) ? "is beyond ±3.4e38 (the model's inputs are float32)" : 'is not a finite number'}`,
         );
       }
       value = parsed;

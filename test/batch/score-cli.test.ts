@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { CliProcess, runCli } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {
@@ -96,6 +96,15 @@ describe('petrascore score output and exit codes', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toContain('Usage: petrascore score');
+  });
+
+  it('stops quietly with exit 0 when the reader of its output goes away (| head)', async () => {
+    const cli = new CliProcess(['score', model, '--traces', log]);
+    // The reading end closes before anything is written: every write to stdout fails with EPIPE.
+    cli.child.stdout?.destroy();
+    const status = await cli.exited;
+    expect(status.code, cli.describe()).toBe(0);
+    expect(cli.stderr).not.toMatch(/EPIPE|Error|^\s+at /m);
   });
 
   it('exits 2 naming the file for an unreadable log, a malformed XES, an unknown format and a bad bundle, without a stack trace', async () => {

@@ -160,6 +160,11 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect((await app.inject({ method: 'GET', url: '/cases/c' })).statusCode).toBe(404);
     });
 
+    it('reports a missing field once, not also the type its absent value lacks', async () => {
+      const body = expectError(await post('/anomaly', {}), 400, 'validation_error');
+      expect(body.details).toEqual([{ path: 'body/events', message: 'Expected required property' }]);
+    });
+
     it('lists every wrong field in details', async () => {
       const body = expectError(await post('/cases/c/events', { name: 1, timestamp: [], attributes: 'x' }), 400, 'validation_error');
       expect(body.details.map((d) => d.path).sort()).toEqual(['body/attributes', 'body/name', 'body/timestamp']);
@@ -189,6 +194,25 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(forward.details[0]!.path).toBe('body/input_marking/p_application');
       const values = expectError(await post('/anomaly', { events: [], input_marking: {}, input_values: { p_other: '-nan' } }), 400, 'invalid_input');
       expect(values.details[0]!.path).toBe('body/input_values/p_other');
+    });
+
+    it('refuses numbers beyond float32 (the model would be fed ±Infinity), on scoring and the diagnostics', async () => {
+      for (const value of [1e39, -1e39, '1e39', '-3.5e38']) {
+        const body = expectError(await post('/anomaly', { events: [], input_marking: { p_application: value } }), 400, 'invalid_input');
+        expect(body.details).toEqual([{ path: 'body/input_marking/p_application', message: `must be within ±3.4e38 (the model's inputs are float32), got ${JSON.stringify(value)}` }]);
+      }
+      const sensitivity = expectError(await post('/sensitivity', { input_marking: { p_application: -1e39 }, target_transition: 't_approve' }), 400, 'invalid_input');
+      expect(sensitivity.details[0]!.path).toBe('body/input_marking/p_application');
+      const all = expectError(await post('/sensitivity', { input_marking: { p_application: '1e39' }, target_transition: 't_approve', all: true }), 400, 'invalid_input');
+      expect(all.details[0]!.path).toBe('body/input_marking/p_application');
+      const counterfactual = expectError(
+        await post('/counterfactual', { input_marking: { p_application: 1e39 }, flip_place: 'p_application', target_transition: 't_approve' }),
+        400,
+        'invalid_input',
+      );
+      expect(counterfactual.details[0]!.path).toBe('body/input_marking/p_application');
+      // The largest float32 itself is fed as it is.
+      expect((await post('/anomaly', { events: [], input_marking: { p_application: 3.4028234663852886e38 } })).statusCode).toBe(200);
     });
 
     it('refuses strings Python’s float() would not read', async () => {
@@ -295,6 +319,11 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       const body = expectError(await post('/anomaly', { events: [], attributes: { risk_score: value } }), 422, 'non_numeric_attribute');
       expect(body.message).toBe(`attribute 'risk_score' = ${shown} required by input_marking for place 'p_application' is not a finite number`);
       expect(body.details[0]!.path).toBe('body/attributes/risk_score');
+    });
+
+    it('answers an attribute beyond float32 with 422 non_numeric_attribute saying so', async () => {
+      const body = expectError(await post('/anomaly', { events: [], attributes: { risk_score: '1e39' } }), 422, 'non_numeric_attribute');
+      expect(body.message).toBe("attribute 'risk_score' = \"1e39\" required by input_marking for place 'p_application' is beyond ±3.4e38 (the model's inputs are float32)");
     });
 
     it('derives the marking from a numeric attribute exactly as from input_marking', async () => {

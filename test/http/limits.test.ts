@@ -102,7 +102,10 @@ describe('maxEventsPerRequest (413 too_many_items, nothing applied)', () => {
     const bad = results[1];
     if (bad === undefined || !('error' in bad)) return expect.fail(`expected an error entry, got ${JSON.stringify(bad)}`);
     expect(bad.error.error).toBe('too_many_items');
-    expect(bad.error.details[0]!.path.startsWith('body/traces/1/')).toBe(true);
+    expect(bad.error.details[0]!.path).toBe('body/traces/1/events');
+    // The words name the item's own path too, not /anomaly's.
+    expect(bad.error.message.startsWith('body/traces/1/events has 4 events')).toBe(true);
+    expect(bad.error.details[0]!.message.startsWith('body/traces/1/events has 4 events')).toBe(true);
     expect(results.filter((r) => 'trace_score' in r).map((r) => r.index)).toEqual([0, 2]);
   });
 });

@@ -182,7 +182,10 @@ describe('GET /live on a listening server', () => {
 
     const bad = await fetch(`${url}/live?types=evaluation,nonsense`);
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toBe('validation_error');
+    const refused = (await bad.json()) as { error: string; message: string };
+    expect(refused.error).toBe('validation_error');
+    // In words, not the pattern's regex.
+    expect(refused.message).toBe('querystring/types: Expected a comma-separated list of evaluation, alert, case_opened, case_closed, case_evicted, stats, got "evaluation,nonsense"');
   });
 
   it('cuts off a subscriber that stops reading, with bounded backlog and buffer, while others keep up; it can resume', async () => {
