@@ -58,16 +58,16 @@ export interface OptionSpec {
 /** The accepted range in words where it is not just "not negative" or "at least one", e.g. `at least 1024`, `0–65535`. */
 export function rangeOf(option: OptionSpec): string | undefined {
   const { min, max } = option;
-  if (min !== undefined && max !== undefined) return `${min.toLocaleString('en-US')}–${max.toLocaleString('en-US')}`;
-  if (max !== undefined) return `at most ${max.toLocaleString('en-US')}`;
-  if (min !== undefined && min > 1) return `at least ${min.toLocaleString('en-US')}`;
+  if (min !== undefined && max !== undefined) return `${min}–${max}`;
+  if (max !== undefined) return `at most ${max}`;
+  if (min !== undefined && min > 1) return `at least ${min}`;
   return undefined;
 }
 
 /** The option's meaning, with its range when that says more than the kind does (the --help text and the README table). */
 export function describeOption(option: OptionSpec): string {
   const range = rangeOf(option);
-  return range === undefined ? option.description : `${option.description} (${range})`;
+  return range === undefined ? option.description : `${option.description}; ${range}`;
 }
 
 function checkHttpUrl(value: string): string | undefined {
