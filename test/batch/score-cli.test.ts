@@ -77,13 +77,14 @@ describe('petrascore score output and exit codes', () => {
 
   it('reports a non-numeric or empty attribute per trace where PETRA aborts, and goes on (exit 0)', async () => {
     const file = join(dir, 'bad-values.csv');
-    writeFileSync(file, 'case_id,activity,risk_score\nA,approve loan,abc\nB,decline loan,\nC,decline loan,0.1\n');
+    writeFileSync(file, 'case_id,activity,risk_score\nA,approve loan,abc\nB,decline loan,\nC,decline loan,0.1\nD,approve loan,1e39\n');
     const result = await runCli(['score', model, '--traces', file]);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Entry[];
-    expect(report.map((e) => e.error === undefined)).toEqual([false, false, true]);
+    expect(report.map((e) => e.error === undefined)).toEqual([false, false, true, false]);
     expect(report[0]!.error).toMatch(/risk_score.*"abc".*not a finite number/);
-    expect(result.stderr).toMatch(/scored 3 traces \(2 errors\)/);
+    expect(report[3]!.error).toMatch(/risk_score.*"1e39".*beyond ±3\.4e38/);
+    expect(result.stderr).toMatch(/scored 4 traces \(3 errors\)/);
   });
 
   it.each([
