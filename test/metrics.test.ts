@@ -76,6 +76,7 @@ describe('GET /metrics', () => {
       const bad = await fresh.inject({ method: 'POST', url: '/cases/%FF/events', headers: { 'x-request-id': 'bad-1' }, payload: { name: 'x' } });
       expect(bad.statusCode).toBe(400);
       expect(bad.json<{ error: string }>().error).toBe('bad_url');
+      expect(bad.json<{ details: unknown[] }>().details).toEqual([{ path: 'url', message: 'not valid percent-encoding' }]);
       expect(bad.headers['x-request-id']).toBe('bad-1');
       const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
       expect(sample(text, 'petrascore_http_requests_total', '{method="POST",route="unmatched",status="400"}')).toBe(1);

@@ -16,9 +16,23 @@ const MAX_SHOWN_STRING = 60;
 export class MalformedJsonError extends Error {
   readonly statusCode = 400;
 
-  constructor(readonly reason: string) {
-    super(`body is not valid JSON: ${reason}`);
+  /** `refused`: valid JSON with a key refused on purpose (prototype poisoning), not a syntax error. */
+  constructor(
+    readonly reason: string,
+    refused = false,
+  ) {
+    super(refused ? `body is refused: ${reason}` : `body is not valid JSON: ${reason}`);
     this.name = 'MalformedJsonError';
+  }
+}
+
+/** A body sent compressed (Content-Encoding), which the service does not decode. */
+export class UnsupportedEncodingError extends Error {
+  readonly statusCode = 415;
+
+  constructor(readonly encoding: string) {
+    super(`Content-Encoding ${JSON.stringify(encoding)} is not supported; send the body uncompressed`);
+    this.name = 'UnsupportedEncodingError';
   }
 }
 
@@ -198,6 +212,9 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof UnknownCaseError) return { status: 404, body: { error: 'case_not_found', message: error.message, details: [{ path: 'params/id', message: error.message }] } };
   if (error instanceof RequestLimitError) return { status: 413, body: { error: 'too_many_items', message: error.message, details: [{ path: error.path, message: error.message }] } };
   if (error instanceof RunnerClosedError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
+  if (error instanceof UnsupportedEncodingError) {
+    return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: 'headers/content-encoding', message: 'not supported' }] } };
+  }
   if (error instanceof MalformedJsonError) {
     return { status: 400, body: { error: 'malformed_json', message: error.message, details: [{ path: 'body', message: error.reason }] } };
   }
@@ -211,18 +228,13 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: { error: 'body_too_large', message: `request body exceeds the limit of ${bodyLimit} bytes (--body-limit)`, details: [{ path: 'body', message: `larger than ${bodyLimit} bytes` }] } };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return {
-        status: 415,
-        body: {
-          error: 'unsupported_media_type',
-          message:
-            request?.contentType === undefined
-              ? 'the body has no Content-Type header; send it as application/json'
-              : `Content-Type ${JSON.stringify(request.contentType)} is not supported; send the body as application/json`,
-          details: [],
-        },
-      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const message =
+        request?.contentType === undefined
+          ? 'the body has no Content-Type header; send it as application/json'
+          : `Content-Type ${JSON.stringify(request.contentType)} is not supported; send the body as application/json`;
+      return { status: 415, body: { error: 'unsupported_media_type', message, details: [{ path: 'headers/content-type', message: request?.contentType === undefined ? 'missing' : 'not application/json' }] } };
+    }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: { error: 'empty_body', message: 'the request has Content-Type application/json but no body', details: [{ path: 'body', message: 'is empty' }] } };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -230,7 +242,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, body: { error: 'invalid_content_length', message: 'the body size does not match the Content-Length header', details: [] } };
     case 'FST_ERR_BAD_URL':
-      return { status: 400, body: { error: 'bad_url', message: `the URL is not valid percent-encoding: ${fastifyError.message ?? ''}`, details: [] } };
+      return { status: 400, body: { error: 'bad_url', message: `the URL is not valid percent-encoding: ${fastifyError.message ?? ''}`, details: [{ path: 'url', message: 'not valid percent-encoding' }] } };
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return { status: 414, body: { error: 'uri_too_long', message: `a path parameter is too long: ${fastifyError.message ?? ''}`, details: [{ path: 'params', message: 'too long' }] } };
   }

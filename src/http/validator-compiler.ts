@@ -4,40 +4,61 @@ import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
 
 /**
- * @fastify/type-provider-typebox's validator compiler, with the same checks and the same errors, except that a
- * querystring or params object that already passes its schema is not converted first: an id or a string parameter is
- * already what the schema wants, and Value.Convert walked and copied it on every request. A boolean flag sent as
- * `true` or `false` (`?score=true`, on every streamed event) is converted directly, as Value.Convert would.
+ * @fastify/type-provider-typebox's validator compiler, with the same checks and the same errors, except for the query
+ * string and path parameters, which arrive as strings: a value that already passes its schema is not converted (an id
+ * is already what the schema wants), and the others are converted strictly, by `fromText` below, where Value.Convert
+ * read `limit=1e1` as 1 and `limit=2.5` as 2.
  */
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const check = TypeCompiler.Compile(schema);
   const errors = (value: unknown): { error: FastifySchemaValidationError[] } => ({
     error: withoutEchoes([...check.Errors(value)]).map((error) => ({ message: error.message, instancePath: error.path, keyword: ValueErrorType[error.type], schemaPath: '', params: {} })),
   });
-  const flags = httpPart === 'body' ? [] : booleanProperties(schema);
+  if (httpPart === 'body') return (value: unknown) => (check.Check(value) ? { value } : errors(value));
+  const kinds = propertyKinds(schema);
   return (value: unknown) => {
     if (check.Check(value)) return { value };
-    if (httpPart === 'body') return errors(value);
-    const flagged = flags.length > 0 ? withFlags(value, flags) : undefined;
-    if (flagged !== undefined && check.Check(flagged)) return { value: flagged };
-    const converted = Value.Convert(schema, value);
+    const converted = kinds === undefined ? Value.Convert(schema, value) : fromText(value, kinds);
     return check.Check(converted) ? { value: converted } : errors(converted);
   };
 };
 
-/** The names of an object schema's boolean properties. */
-function booleanProperties(schema: TSchema): string[] {
-  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
-  return Object.keys(properties).filter((name) => properties[name]![Kind] === 'Boolean');
+type PrimitiveKind = 'Boolean' | 'Integer' | 'Number' | 'String';
+
+/** The kinds of an object schema's properties, when every one is a primitive (all query and params schemas here). */
+function propertyKinds(schema: TSchema): Map<string, PrimitiveKind> | undefined {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties;
+  if (schema[Kind] !== 'Object' || properties === undefined) return undefined;
+  const kinds = new Map<string, PrimitiveKind>();
+  for (const [name, property] of Object.entries(properties)) {
+    const kind = property[Kind];
+    if (kind !== 'Boolean' && kind !== 'Integer' && kind !== 'Number' && kind !== 'String') return undefined;
+    kinds.set(name, kind);
+  }
+  return kinds;
 }
 
-/** A copy with the flags spelt `true` or `false` as booleans; anything else is left for Value.Convert. */
-function withFlags(value: unknown, flags: readonly string[]): Record<string, unknown> | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A copy with each text converted to its property's kind when it spells one exactly: booleans as Value.Convert reads
+ * them (`true`/`false` in any case, `1`/`0`), integers as digits, numbers as decimal numerals. Anything else is left as
+ * text, for the check to refuse with its path.
+ */
+function fromText(value: unknown, kinds: ReadonlyMap<string, PrimitiveKind>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
   const copy: Record<string, unknown> = { ...value };
-  for (const flag of flags) {
-    if (copy[flag] === 'true') copy[flag] = true;
-    else if (copy[flag] === 'false') copy[flag] = false;
+  for (const [name, kind] of kinds) {
+    const text = copy[name];
+    if (typeof text !== 'string') continue;
+    if (kind === 'Boolean') {
+      const lower = text.toLowerCase();
+      if (lower === 'true' || text === '1') copy[name] = true;
+      else if (lower === 'false' || text === '0') copy[name] = false;
+    } else if (kind === 'Integer' ? INTEGER.test(text) : kind === 'Number' && DECIMAL.test(text)) {
+      copy[name] = Number(text);
+    }
   }
   return copy;
 }

@@ -2,15 +2,18 @@ import { basename } from 'node:path';
 import { LogInputError } from './errors.js';
 import type { LogFormat } from './types.js';
 
-/** PETRA's `_guess_format`: by file-name suffix, case-insensitive. */
+/**
+ * PETRA's `_guess_format`: by file-name suffix, case-insensitive. PETRA knows `.xes.gz` only; any format may be
+ * gzipped here (`isGzipped`), so `.csv.gz` and `.json.gz` are recognised too.
+ */
 export function detectFormat(path: string): LogFormat {
-  const name = basename(path).toLowerCase();
-  if (name.endsWith('.xes') || name.endsWith('.xes.gz')) return 'xes';
+  const name = basename(path).toLowerCase().replace(/\.gz$/, '');
+  if (name.endsWith('.xes')) return 'xes';
   if (name.endsWith('.csv')) return 'csv';
   if (name.endsWith('.json')) return 'json';
   throw new LogInputError(
     path,
-    'cannot tell the log format from the file name; expected a name ending in .xes, .xes.gz, .csv or .json (or give the format explicitly: xes, csv or json)',
+    'cannot tell the log format from the file name; expected a name ending in .xes, .csv or .json, each optionally followed by .gz (or give the format explicitly: xes, csv or json)',
   );
 }
 

@@ -1,6 +1,6 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { describeError, MalformedJsonError, type RequestParts } from '../http/describe-error.js';
+import { describeError, MalformedJsonError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
 import type { ErrorBody } from '../schemas/common.js';
 
 function send(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
@@ -29,13 +29,25 @@ function partsOf(request: FastifyRequest): RequestParts {
 }
 
 /** Why a body the default parser refused is not acceptable JSON: the parser's own message (with the position), or the prototype key. */
-function jsonProblem(body: string): string {
+function jsonProblem(body: string): { reason: string; refused: boolean } {
   try {
     JSON.parse(body);
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return { reason: error instanceof Error ? error.message : String(error), refused: false };
   }
-  return 'it contains a "__proto__" key or a "constructor" key with a "prototype", which are refused';
+  return { reason: 'it is valid JSON, but it has a "__proto__" key or a "constructor" key with a "prototype" (refused against prototype poisoning)', refused: true };
+}
+
+/** The route declares no body schema: a close, a GET. */
+function takesNoBody(request: FastifyRequest): boolean {
+  return request.routeOptions.schema?.body === undefined;
+}
+
+/** The body's Content-Encoding when it is one the service would have to decode (it decodes none). */
+function compressedWith(request: FastifyRequest): string | undefined {
+  const encoding = request.headers['content-encoding'];
+  if (encoding === undefined || encoding.trim() === '' || encoding.trim().toLowerCase() === 'identity') return undefined;
+  return encoding;
 }
 
 /**
@@ -73,11 +85,25 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
     const parseJson = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser(['application/json', 'text/plain']);
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const encoding = compressedWith(request);
+      if (encoding !== undefined) return done(new UnsupportedEncodingError(encoding), undefined);
       const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (text === '' && takesNoBody(request)) return done(null, undefined);
       void parseJson(request, text, (error, value) => {
         if (error === null || error === undefined) done(null, value);
-        else done((error as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? new MalformedJsonError(jsonProblem(text)) : error, undefined);
+        else if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') done(error, undefined);
+        else {
+          const problem = jsonProblem(text);
+          done(new MalformedJsonError(problem.reason, problem.refused), undefined);
+        }
       });
+    });
+    // A route that takes no body (a close, a GET) accepts an empty one of any type: curl -d '' sends
+    // application/x-www-form-urlencoded, as the command Swagger UI shows for such a route does. Any other body that is
+    // not JSON is a 415, as without this parser.
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+      if (body.length === 0 && takesNoBody(request)) return done(null, undefined);
+      done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type']), undefined);
     });
 
     app.setErrorHandler((error, request, reply) => {
@@ -100,10 +126,10 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
         const allow = [...allowed].sort().join(', ');
         reply.header('allow', allow);
         app.metrics.clientErrors.inc({ error: 'method_not_allowed' });
-        return send(reply, 405, { error: 'method_not_allowed', message: `${request.method} is not allowed on ${path}; allowed: ${allow}`, details: [] });
+        return send(reply, 405, { error: 'method_not_allowed', message: `${request.method} is not allowed on ${path}; allowed: ${allow}`, details: [{ path: 'method', message: `allowed: ${allow}` }] });
       }
       app.metrics.clientErrors.inc({ error: 'not_found' });
-      return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}; see /docs for the API`, details: [] });
+      return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}; see /docs for the API`, details: [{ path: 'url', message: 'no such route' }] });
     });
   },
   { name: 'errors', dependencies: ['metrics', 'request-tracking'] },

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
@@ -80,6 +81,8 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
     it('refuses prototype-poisoning keys as malformed JSON, saying which key', async () => {
       const proto = expectError(await postRaw('/anomaly', '{"events": [], "attributes": {"__proto__": {"risk_score": "0.9"}}}'), 400, 'malformed_json');
       expect(proto.message).toContain('__proto__');
+      // Valid JSON refused on purpose is not called invalid.
+      expect(proto.message.startsWith('body is refused: it is valid JSON')).toBe(true);
       const ctor = expectError(await postRaw('/cases/c/events', '{"name": "x", "attributes": {"constructor": {"prototype": {"a": 1}}}}'), 400, 'malformed_json');
       expect(ctor.message).toContain('constructor');
       expect((await app.inject({ method: 'GET', url: '/cases/c' })).statusCode).toBe(404);
@@ -110,7 +113,32 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       const form = expectError(await postRaw('/anomaly', 'events=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type');
       expect(form.message).toContain('application/x-www-form-urlencoded');
       expectError(await postRaw('/cases/c/events', '<event name="x"/>', { 'content-type': 'application/xml' }), 415, 'unsupported_media_type');
-      expectError(await postRaw('/events', '{"events": []}', {}), 415, 'unsupported_media_type');
+      const none = expectError(await postRaw('/events', '{"events": []}', {}), 415, 'unsupported_media_type');
+      expect(none.details).toEqual([{ path: 'headers/content-type', message: 'missing' }]);
+      expect(form.details).toEqual([{ path: 'headers/content-type', message: 'not application/json' }]);
+    });
+
+    it('answers a compressed body with 415 naming the encoding, not with its bytes', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/anomaly',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        payload: gzipSync('{"events": []}'),
+      });
+      const body = expectError(response, 415, 'unsupported_media_type');
+      expect(body.message).toBe('Content-Encoding "gzip" is not supported; send the body uncompressed');
+      expect(body.details).toEqual([{ path: 'headers/content-encoding', message: 'not supported' }]);
+    });
+
+    it('lets a route without a body take an empty one of any type, as curl -d "" sends it (Swagger UI shows that command)', async () => {
+      expect((await post('/cases/bodiless/events', { name: 'approve loan', attributes: { risk_score: '0.7' } })).statusCode).toBe(202);
+      const form = await app.inject({ method: 'POST', url: '/cases/bodiless/close', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
+      expect(form.statusCode, form.body).toBe(200);
+      expect((await post('/cases/bodiless/events', { name: 'approve loan', attributes: { risk_score: '0.7' } })).statusCode).toBe(202);
+      expect((await postRaw('/cases/bodiless/close', '')).statusCode).toBe(200);
+      // A body there that is not JSON is still refused.
+      expect((await post('/cases/bodiless/events', { name: 'approve loan', attributes: { risk_score: '0.7' } })).statusCode).toBe(202);
+      expectError(await postRaw('/cases/bodiless/close', 'a=b', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type');
     });
 
     it('accepts application/json with a charset parameter', async () => {
@@ -156,6 +184,13 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(limit.message).toContain('"abc"');
       expectValidationError(await app.inject({ method: 'GET', url: '/cases?limit=0' }), 'querystring/limit');
       expectValidationError(await post('/cases/c/events?score=maybe', { name: 'x' }), 'querystring/score');
+      // An integer is digits: not read parseInt-style as 1, 2 and 3.
+      for (const limit of ['1e1', '2.5', '0x3', '', '10abc']) {
+        const body = expectValidationError(await app.inject({ method: 'GET', url: `/cases?limit=${limit}` }), 'querystring/limit');
+        expect(body.message).toContain(JSON.stringify(limit));
+      }
+      expect((await app.inject({ method: 'GET', url: '/cases?limit=10' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/cases?limit=%2B10' })).statusCode).toBe(200);
       // None of these created the case.
       expect((await app.inject({ method: 'GET', url: '/cases/c' })).statusCode).toBe(404);
     });
@@ -270,6 +305,7 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       ] as const) {
         const body = expectError(await app.inject({ method, url }), 404, 'not_found');
         expect(body.message).toContain(`${method} ${url}`);
+        expect(body.details).toEqual([{ path: 'url', message: 'no such route' }]);
       }
       const withQuery = expectError(await app.inject({ method: 'GET', url: '/nope?x=1' }), 404, 'not_found');
       expect(withQuery.message).toContain('GET /nope');
@@ -290,6 +326,7 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       const body = expectError(response, 405, 'method_not_allowed');
       expect(response.headers.allow).toBe(allow);
       expect(body.message).toBe(`${method} is not allowed on ${url}; allowed: ${allow}`);
+      expect(body.details).toEqual([{ path: 'method', message: `allowed: ${allow}` }]);
     });
 
     it('answers an unknown case with 404 case_not_found on GET and on close', async () => {

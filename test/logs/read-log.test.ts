@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { LogInputError, detectFormat } from '../../src/logs/index.js';
 import { readAll, readError, tempFile } from './helpers.js';
@@ -11,13 +12,16 @@ describe('detectFormat', () => {
     ['log.csv', 'csv'],
     ['log.CSV', 'csv'],
     ['log.json', 'json'],
+    ['log.csv.gz', 'csv'],
+    ['gz.CSV.GZ', 'csv'],
+    ['log.json.gz', 'json'],
   ] as const)('%s -> %s', (path, format) => {
     expect(detectFormat(path)).toBe(format);
   });
 
-  it.each(['log.txt', 'log.csv.gz', 'log.xml', 'log'])('rejects %s', (path) => {
+  it.each(['log.txt', 'log.txt.gz', 'log.gz', 'log.xml', 'log'])('rejects %s', (path) => {
     expect(() => detectFormat(path)).toThrow(LogInputError);
-    expect(() => detectFormat(path)).toThrow(/expected a name ending in .xes, .xes.gz, .csv or .json/);
+    expect(() => detectFormat(path)).toThrow(/expected a name ending in .xes, .csv or .json, each optionally followed by .gz/);
   });
 });
 
@@ -30,6 +34,13 @@ describe('readLog', () => {
   it('reads any file name when the format is given', async () => {
     expect(await readAll(tempFile('export.txt', 'case_id,activity\nA,b\n'), { format: 'csv' })).toHaveLength(1);
     expect(await readAll(tempFile('export.dat', '<log><trace/></log>'), { format: 'xes' })).toHaveLength(1);
+  });
+
+  it('reads gzipped CSV and JSON logs by their names alone, as the same logs uncompressed', async () => {
+    const csv = 'case_id,activity,risk_score\nA,approve loan,0.9\nA,decline loan,0.9\nB,decline loan,0.2\n';
+    expect(await readAll(tempFile('log.csv.gz', gzipSync(csv)))).toEqual(await readAll(tempFile('plain.csv', csv)));
+    const json = JSON.stringify([{ case_id: 'A', events: [{ name: 'approve loan' }], attributes: { risk_score: '0.9' } }]);
+    expect(await readAll(tempFile('LOG.JSON.GZ', gzipSync(json)))).toEqual(await readAll(tempFile('plain.json', json)));
   });
 
   it('rejects an unknown format option', async () => {
