@@ -56,7 +56,8 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
       const subscriber = app.live.subscribe(res, filterOf(request.query), { lastEventId, snapshot: request.query.snapshot }, sseRetry(RECONNECT_MS));
       res.once('close', () => {
         app.live.bus.unsubscribe(subscriber, 'client_closed');
-        logRequestLine(request, 200, reply.elapsedTime);
+        // A stream the server ended (shutdown, a subscriber cut off) got Fastify's onResponse line already.
+        if (!res.writableEnded) logRequestLine(request, 200, reply.elapsedTime);
       });
     },
   );

@@ -37,7 +37,8 @@ async function readOrFail(path: string): Promise<Buffer> {
 }
 
 async function readSidecar(path: string): Promise<Sidecar> {
-  const text = (await readOrFail(path)).toString('utf8');
+  // A byte-order mark (some Windows editors write one) is not part of the JSON.
+  const text = (await readOrFail(path)).toString('utf8').replace(/^\uFEFF/, '');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -82,6 +83,9 @@ function checkGraph(runner: OnnxRunner, net: Net, outputName: string, modelPath:
  */
 export async function loadBundle(modelFile: string, options: RunnerOptions = {}): Promise<Bundle> {
   const modelPath = resolve(modelFile);
+  if (modelPath.endsWith('.meta.json')) {
+    throw new BundleError(modelPath, `is a sidecar; give the model beside it: ${modelPath.slice(0, -'.meta.json'.length)}`);
+  }
   const sidecarPath = `${modelPath}.meta.json`;
   const model = await readOrFail(modelPath);
   const sidecar = await readSidecar(sidecarPath);

@@ -95,6 +95,9 @@ function schemaAt(schema: unknown, segments: readonly string[]): Record<string, 
   return isRecord(schema.additionalProperties) ? schemaAt(schema.additionalProperties, rest) : undefined;
 }
 
+/** The error class of a 4xx that carries no code of its own (e.g. @fastify/static's 403 for a path outside its root). */
+const STATUS_ERRORS: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 410: 'gone' };
+
 const TYPE_NAMES: Record<string, string> = {
   number: 'a finite number',
   integer: 'an integer',
@@ -251,7 +254,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    return { status, body: { error: (fastifyError.code ?? 'bad_request').toLowerCase(), message: fastifyError.message ?? 'bad request', details: [] } };
+    return { status, body: { error: (fastifyError.code ?? STATUS_ERRORS[status] ?? 'bad_request').toLowerCase(), message: fastifyError.message ?? 'bad request', details: [] } };
   }
   return { status: 500, body: { error: 'internal_error', message: 'the server failed to handle this request; see its log', details: [] } };
 }

@@ -36,6 +36,19 @@ export function redactUrl(url: string): string {
 
 class PermanentFailure extends Error {}
 
+/**
+ * The URL to POST to and the headers its credentials become: fetch refuses a URL with `user:password@`, so they are
+ * sent as HTTP Basic authorization instead, as curl would.
+ */
+function endpointOf(url: string): { url: string; headers: Record<string, string> } {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { url, headers: {} };
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, headers: { authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` } };
+}
+
 /** One webhook URL: a bounded queue drained by one delivery loop, so alerts arrive in order. */
 class WebhookTarget {
   private readonly queue: AlertEvent[] = [];
@@ -44,7 +57,9 @@ class WebhookTarget {
   private readonly abort = new AbortController();
   private droppedSinceLog = 0;
   private lastDropLog = 0;
+  private dropLogTimer: NodeJS.Timeout | undefined;
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  private readonly endpoint: { url: string; headers: Record<string, string> };
   readonly shown: string;
 
   constructor(
@@ -52,6 +67,7 @@ class WebhookTarget {
     private readonly options: WebhookOptions,
   ) {
     this.shown = redactUrl(url);
+    this.endpoint = endpointOf(url);
   }
 
   get pending(): number {
@@ -64,12 +80,9 @@ class WebhookTarget {
       this.queue.shift();
       this.options.metrics.outcome('dropped');
       this.droppedSinceLog++;
-      const now = Date.now();
-      if (now - this.lastDropLog >= DROP_LOG_INTERVAL_MS) {
-        this.options.log.warn({ webhook: this.shown, dropped: this.droppedSinceLog, queue: this.options.queueSize }, 'alert webhook queue full: oldest alerts dropped');
-        this.droppedSinceLog = 0;
-        this.lastDropLog = now;
-      }
+      // One line per interval at most, with every drop counted: the first of a burst is logged once the burst is over.
+      this.dropLogTimer ??= setTimeout(() => this.logDrops(), Math.max(0, this.lastDropLog + DROP_LOG_INTERVAL_MS - Date.now()));
+      this.dropLogTimer.unref();
     }
     this.queue.push(alert);
     if (!this.running) {
@@ -79,14 +92,25 @@ class WebhookTarget {
     }
   }
 
+  private logDrops(): void {
+    this.dropLogTimer = undefined;
+    if (this.droppedSinceLog === 0) return;
+    this.options.log.warn({ webhook: this.shown, dropped: this.droppedSinceLog, queue: this.options.queueSize }, 'alert webhook queue full: oldest alerts dropped');
+    this.droppedSinceLog = 0;
+    this.lastDropLog = Date.now();
+  }
+
+  /** Stops at once; returns how many alerts were waiting or in flight (the one in flight is aborted). */
   close(): number {
+    const lost = this.pending;
     this.closed = true;
     this.abort.abort();
     if (this.sleeping !== undefined) {
       clearTimeout(this.sleeping.timer);
       this.sleeping.wake();
     }
-    const lost = this.queue.length;
+    if (this.dropLogTimer !== undefined) clearTimeout(this.dropLogTimer);
+    this.logDrops();
     this.queue.length = 0;
     return lost;
   }
@@ -109,7 +133,8 @@ class WebhookTarget {
         this.options.metrics.outcome('sent');
         return;
       } catch (error) {
-        problem = error instanceof Error ? error.message : String(error);
+        // An error text may quote the URL, which may carry a token.
+        problem = (error instanceof Error ? error.message : String(error)).replaceAll(this.url, this.shown).replaceAll(this.endpoint.url, this.shown);
         if (error instanceof PermanentFailure || this.closed) break;
         if (attempt < attempts) {
           this.options.metrics.retried();
@@ -127,9 +152,10 @@ class WebhookTarget {
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]);
     let response: Response;
     try {
-      response = await fetch(this.url, {
+      response = await fetch(this.endpoint.url, {
         method: 'POST',
         headers: {
+          ...this.endpoint.headers,
           'content-type': 'application/json',
           'user-agent': this.options.userAgent,
           'x-petrascore-alert-id': String(alertId),
@@ -137,7 +163,8 @@ class WebhookTarget {
         },
         body,
         signal,
-        redirect: 'error',
+        // A redirect is answered, not followed: re-posting an alert elsewhere is the receiver's configuration to fix.
+        redirect: 'manual',
       });
     } catch (error) {
       const name = (error as Error).name;
@@ -148,7 +175,7 @@ class WebhookTarget {
     await response.body?.cancel().catch(() => {});
     if (response.ok) return;
     const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
-    const message = `HTTP ${response.status}`;
+    const message = response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}`;
     throw retryable ? new Error(message) : new PermanentFailure(message);
   }
 
@@ -192,10 +219,16 @@ export class AlertWebhooks {
     for (const target of this.targets) target.enqueue(alert);
   }
 
-  /** Stops delivering: in-flight requests are aborted, waiting alerts are logged as lost. */
-  close(): void {
+  /**
+   * Stops delivering, after giving the alerts already raised up to `graceMs` to go out (those of the last requests of
+   * a drain, most often); what is still waiting or in flight then is aborted, counted as dropped and logged as lost.
+   */
+  async close(graceMs = this.options.timeoutMs): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (this.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const target of this.targets) {
       const lost = target.close();
+      for (let i = 0; i < lost; i++) this.options.metrics.outcome('dropped');
       if (lost > 0) this.options.log.warn({ webhook: target.shown, lost }, 'alert webhook: undelivered alerts dropped at shutdown');
     }
   }

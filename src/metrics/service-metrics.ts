@@ -79,7 +79,7 @@ export class ServiceMetrics {
 
   readonly alertWebhookDeliveries = new Counter({
     name: 'petrascore_alert_webhook_deliveries_total',
-    help: 'Alert webhook deliveries by outcome: sent, failed (retries exhausted or a 4xx answer), dropped (queue full); one per alert and URL',
+    help: 'Alert webhook deliveries by outcome: sent, failed (retries exhausted, or a 3xx or 4xx answer), dropped (queue full, or still undelivered at shutdown); one per alert and URL',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -122,7 +122,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       const path = request.url.split('?')[0] ?? request.url;
       const allowed = new Set<string>();
       for (const route of routes) if (route.pattern.test(path)) route.methods.forEach((m) => allowed.add(m));
-      if (allowed.size > 0) {
+      // A route that takes this method and found nothing (a file the dashboard does not have) is a 404, not a 405.
+      if (allowed.size > 0 && !allowed.has(request.method)) {
         const allow = [...allowed].sort().join(', ');
         reply.header('allow', allow);
         app.metrics.clientErrors.inc({ error: 'method_not_allowed' });

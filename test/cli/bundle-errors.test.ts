@@ -225,8 +225,15 @@ describe('petrascore serve on a broken bundle', () => {
     expectOneLineFailure(result, bundle.dir, /is a directory/);
   });
 
-  it('the unbroken copy serves (the breakages above are what fails, not the copying)', async () => {
+  it('the sidecar given as the bundle: exit 2 naming it and the model to give instead', async () => {
+    const bundle = copyBundle('onnx_deployment');
+    const result = await runCli(serveArgs(bundle.sidecar));
+    expectOneLineFailure(result, bundle.sidecar, new RegExp(`is a sidecar; give the model beside it: ${bundle.model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  });
+
+  it('the unbroken copy serves (the breakages above are what fails, not the copying); a byte-order mark on the sidecar is fine', async () => {
     const bundle = copyBundle('credit_approval_coloured');
+    writeFileSync(bundle.sidecar, `\uFEFF${readFileSync(bundle.sidecar, 'utf8')}`);
     const server = await startServer(serveArgs(bundle.model));
     const response = await fetch(`${server.url}/readyz`);
     expect(response.status).toBe(200);

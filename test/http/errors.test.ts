@@ -307,6 +307,8 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
         expect(body.message).toContain(`${method} ${url}`);
         expect(body.details).toEqual([{ path: 'url', message: 'no such route' }]);
       }
+      // A file the dashboard does not have: its route takes GET, so this is a 404, not a 405.
+      expectError(await app.inject({ method: 'GET', url: '/dashboard/nope.js' }), 404, 'not_found');
       const withQuery = expectError(await app.inject({ method: 'GET', url: '/nope?x=1' }), 404, 'not_found');
       expect(withQuery.message).toContain('GET /nope');
       expect(withQuery.message).not.toContain('x=1');

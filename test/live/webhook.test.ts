@@ -126,6 +126,38 @@ describe('--alert-webhook', () => {
     expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(0);
   });
 
+  it('sends credentials in the URL as Basic authorization, and fails a redirect at once without following it', async () => {
+    const guarded = await receiver();
+    const withCredentials = guarded.url.replace('http://', 'http://alerts:p%40ss@');
+    const moved = await receiver((_i, res) => {
+      res.writeHead(301, { location: guarded.url }).end();
+    });
+    const server = await serve({ alertWebhooks: [withCredentials, moved.url], alertWebhookBackoffMs: 20 });
+    await score(server.url);
+    await until(() => guarded.received.length === 1 && moved.received.length === 1 && server.app.live.webhooks!.pending === 0, 5000, 'both deliveries');
+    expect(guarded.received[0]!.headers.authorization).toBe(`Basic ${Buffer.from('alerts:p@ss').toString('base64')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Not retried, not followed (the guarded receiver got only its own delivery).
+    expect(moved.received.length).toBe(1);
+    expect(guarded.received.length).toBe(1);
+    const text = await metrics(server);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="failed"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(0);
+  });
+
+  it('delivers the alerts of the last requests before a shutdown completes', async () => {
+    const slow = await receiver((_i, res) => {
+      setTimeout(() => res.writeHead(204).end(), 150);
+      return false;
+    });
+    const server = await listening({ alertWebhooks: [slow.url] });
+    await score(server.url);
+    await score(server.url);
+    await server.app.close();
+    expect(slow.received.length).toBe(2);
+  });
+
   it('a dead receiver (refused, or never answering) does not slow scoring; its queue stays bounded', async () => {
     const hanging = await receiver(() => false);
     const baseline = await serve({});
