@@ -23,7 +23,7 @@ import metricsRoutes from '../routes/metrics.js';
 import schemaRoutes from '../routes/schema.js';
 import sensitivityRoutes from '../routes/sensitivity.js';
 
-export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'logLevel' | 'shutdownTimeoutMs'>;
+export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'logLevel' | 'shutdownTimeoutMs' | 'drainDelayMs'>;
 
 export type App = FastifyInstance;
 

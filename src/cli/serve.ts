@@ -28,8 +28,11 @@ function drainConnections(app: App): void {
   app.server.on('request', (_req, res: ServerResponse) => markClosing(res));
 }
 
-/** Stops accepting, lets in-flight requests finish (up to the timeout), then resolves so the process can exit 0. */
-function drainOnSignals(app: App, timeoutMs: number): Promise<number> {
+/**
+ * After `delayMs` of answering /readyz with 503 (and everything else as usual), stops accepting, lets in-flight requests
+ * finish (up to the timeout), then resolves so the process can exit 0.
+ */
+function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<number> {
   return new Promise((resolve) => {
     let closing = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -39,6 +42,14 @@ function drainOnSignals(app: App, timeoutMs: number): Promise<number> {
         return;
       }
       closing = true;
+      if (delayMs === 0) drain(signal);
+      else {
+        app.beginDraining();
+        app.log.info({ signal, delay_ms: delayMs }, 'shutting down: /readyz is 503, serving on until the drain');
+        setTimeout(() => drain(signal), delayMs);
+      }
+    };
+    const drain = (signal: NodeJS.Signals) => {
       drainConnections(app);
       app.log.info({ signal, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
@@ -94,5 +105,5 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_FAILURE);
     throw error;
   }
-  return drainOnSignals(app, config.shutdownTimeoutMs);
+  return drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
 }

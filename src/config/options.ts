@@ -19,6 +19,7 @@ export interface ServeConfig {
   maxBatchWaitMs: number;
   inferenceThread: InferenceThreadSetting;
   shutdownTimeoutMs: number;
+  drainDelayMs: number;
   laneAttribute: string;
   alertThreshold: number;
   alertLaneThresholds: string[];
@@ -103,6 +104,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxBatchWaitMs', flag: 'max-batch-wait', env: 'PETRASCORE_MAX_BATCH_WAIT', kind: 'integer', default: 0, min: 0, max: 1000, description: 'milliseconds an idle model holds a first request for company before running; 0 runs at once, and requests arriving during a run share the next one' },
   { key: 'inferenceThread', flag: 'inference-thread', env: 'PETRASCORE_INFERENCE_THREAD', kind: 'string', default: 'auto', choices: ['auto', 'main', 'worker'], description: 'where ONNX runs execute: on the event loop (main) or in a worker thread beside it (worker); auto picks worker when a single-row run takes 0.1 ms or more (measured at startup)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
+  {
+    key: 'drainDelayMs',
+    flag: 'drain-delay',
+    env: 'PETRASCORE_DRAIN_DELAY',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 600000,
+    description: 'milliseconds between SIGTERM/SIGINT and the drain, serving as usual but with /readyz at 503, so a load balancer stops sending first; the shutdown timeout starts after it',
+  },
   { key: 'laneAttribute', flag: 'lane-attribute', env: 'PETRASCORE_LANE_ATTRIBUTE', kind: 'string', default: '', metavar: 'NAME', description: "case attribute whose value is the live view's lane (e.g. host, queue); empty: one lane per process (the scenario name)" },
   { key: 'alertThreshold', flag: 'alert-threshold', env: 'PETRASCORE_ALERT_THRESHOLD', kind: 'number', default: 0.5, min: 0, description: 'an evaluation whose trace_score reaches this raises an alert (live feed, webhooks)' },
   { key: 'alertLaneThresholds', flag: 'alert-lane-threshold', env: 'PETRASCORE_ALERT_LANE_THRESHOLDS', kind: 'list', default: [], metavar: 'LANE=SCORE', check: checkLaneThreshold, description: 'the alert threshold of one lane (repeatable; whitespace-separated in the env var)' },

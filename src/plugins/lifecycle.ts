@@ -6,6 +6,8 @@ export type ServiceState = 'starting' | 'ready' | 'draining';
 declare module 'fastify' {
   interface FastifyInstance {
     serviceState: () => ServiceState;
+    /** Readiness turns to draining now, ahead of close (a drain delay): requests are still served as usual. */
+    beginDraining: () => void;
     /** Resolves once no request is being handled; plugins await it on close before freeing what handlers use. */
     whenIdle: () => Promise<void>;
     /**
@@ -25,6 +27,9 @@ export const lifecyclePlugin = fp(
     let state: ServiceState = 'starting';
     const open = new OpenResponses();
     app.decorate('serviceState', () => state);
+    app.decorate('beginDraining', () => {
+      state = 'draining';
+    });
     app.decorate('openResponses', open);
     app.decorate('whenIdle', () => open.whenEmpty());
     app.addHook('onReady', async () => {

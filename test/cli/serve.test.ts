@@ -154,6 +154,24 @@ describe('petrascore serve lifecycle', () => {
     expect(server.cli.logLines().map((l) => l.msg)).toContain('shut down cleanly');
   });
 
+  it('--drain-delay: after SIGTERM /readyz is 503 while requests are still served, then the drain, exit 0', async () => {
+    const server = await startServer(serveArgs(LOAN, '--drain-delay', '1500'));
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    server.cli.signal('SIGTERM');
+    await server.cli.waitForStdout(/"msg":"shutting down: \/readyz is 503, serving on until the drain"/, 5_000);
+    const readiness = await fetch(`${server.url}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(await readiness.json()).toEqual({ status: 'draining' });
+    const scored = await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] });
+    expect(scored.status).toBe(200);
+    expect(server.cli.exitStatus, 'still serving during the delay').toBeUndefined();
+    const exit = await server.cli.waitForExit(15_000);
+    expect(exit, server.cli.describe()).toEqual({ code: 0, signal: null });
+    const messages = server.cli.logLines().map((l) => l.msg);
+    expect(messages.indexOf('shutting down: finishing in-flight requests')).toBeGreaterThan(messages.indexOf('shutting down: /readyz is 503, serving on until the drain'));
+    expect(messages).toContain('shut down cleanly');
+  });
+
   it('SIGINT exits 0, also with an idle keep-alive connection open', async () => {
     const server = await startServer(serveArgs(LOAN));
     // fetch keeps its connection alive after this
