@@ -50,7 +50,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Score a case a final time and free it (close_case)',
         description: 'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason. The same id afterwards starts a fresh case.',
         params: CaseParams,
-        response: { 200: Evaluation, ...errorResponses(400, 404, 415, 422) },
+        response: { 200: Evaluation, ...errorResponses(400, 404, 413, 415, 422) },
       },
     },
     async (request, reply) => {

@@ -47,7 +47,8 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Live dashboard (HTML): swim lanes of open cases, the latest alert explained, stats',
         description: 'A static page that follows GET /live; it survives reloads (the snapshot) and reconnects (Last-Event-ID). No external resources.',
         response: {
-          200: { description: 'the page (/dashboard redirects to /dashboard/, so the page can use relative URLs)', content: { 'text/html': { schema: Type.String() } } },
+          200: { description: 'the page', content: { 'text/html': { schema: Type.String() } } },
+          302: { description: '/dashboard redirects to /dashboard/, so that the page can use relative URLs', headers: { location: { schema: { type: 'string' } } } },
           503: Type.Unsafe<ErrorBody>(Type.Ref('ErrorBody', { description: 'the dashboard files (public/dashboard/) are not installed' })),
         },
       },

@@ -64,7 +64,7 @@ function fromText(value: unknown, kinds: ReadonlyMap<string, PrimitiveKind>): un
 }
 
 /** A missing property is reported once: TypeBox also says what type the absent value should have had, at the same path. */
-function withoutEchoes(errors: ValueError[]): ValueError[] {
+export function withoutEchoes(errors: ValueError[]): ValueError[] {
   const missing = new Set(errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty).map((e) => e.path));
   return missing.size === 0 ? errors : errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty || !missing.has(e.path));
 }

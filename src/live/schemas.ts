@@ -6,7 +6,7 @@ const typeAlternatives = BUS_EVENT_TYPES.join('|');
 const filterFields = {
   lane: Type.Optional(Type.String({ minLength: 1, description: 'only this lane (events without a lane, such as stats, still pass)' })),
   case: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'only this case id' })),
-  min_score: Type.Optional(Type.Number({ description: 'only evaluations, alerts and closes whose trace_score is at least this' })),
+  min_score: Type.Optional(Type.Number({ description: 'evaluations, alerts and closes only when their trace_score is at least this; events without a score (case_opened, case_evicted, stats) pass' })),
 };
 
 export const LiveQuery = Type.Object({

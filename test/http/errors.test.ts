@@ -373,6 +373,14 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
   });
 
   describe('/anomaly/batch with bad items among good ones', () => {
+    it("reports a missing field of an item once, as /anomaly does for the same body", async () => {
+      const response = await post('/anomaly/batch', { traces: [{ events: [{}] }] });
+      const item = response.json<{ results: { error: ErrorBody }[] }>().results[0]!;
+      expect(item.error.details).toEqual([{ path: 'body/traces/0/events/0/name', message: 'Expected required property' }]);
+      const alone = expectError(await post('/anomaly', { events: [{}] }), 400, 'validation_error');
+      expect(alone.details).toEqual([{ path: 'body/events/0/name', message: 'Expected required property' }]);
+    });
+
     it('gives each bad item an error entry at its own path and scores the others, in order', async () => {
       const good0 = { events: [{ name: 'approve loan' }], input_marking: { p_application: 0.9 } };
       const good2 = { events: [{ name: 'decline loan' }], attributes: { risk_score: '0.1' } };
