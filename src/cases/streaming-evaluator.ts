@@ -75,6 +75,11 @@ export interface EvaluationContext {
 export interface EvaluatorObserver {
   onEvent?(caseId: string, state: CaseState): void;
   onEvaluated?(evaluation: Evaluation, context: EvaluationContext): void;
+  /**
+   * A close has taken the case out of the store and is being scored; its evaluation (or onCloseFailed) follows. Events
+   * for the same id meanwhile start a new case, whose onEvent comes before that evaluation.
+   */
+  onCloseStarted?(caseId: string, state: CaseState): void;
   /** A close whose final evaluation failed (the model failed): the case is gone, without an evaluation. */
   onCloseFailed?(caseId: string, state: CaseState): void;
 }
@@ -181,6 +186,7 @@ export class StreamingEvaluator {
     const snapshot = this.snapshot(caseId, this.mustGet(caseId));
     // Deleted before the run: events that arrive for the id meanwhile start a new case instead of joining a closed one.
     this.store.delete(caseId);
+    this.observer.onCloseStarted?.(caseId, snapshot.state);
     try {
       return await this.evaluate(snapshot, true, 'case_close');
     } catch (error) {

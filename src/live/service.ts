@@ -71,6 +71,12 @@ export class LiveService {
   private readonly metrics: LiveMetricsSink & { alertRaised(): void };
   private readonly now: () => number;
   private readonly laneThresholds: ReadonlyMap<string, number>;
+  /**
+   * Per case id with a close being scored, oldest close first: the case_opened events of the cases opened under that
+   * id meanwhile, published once that close's case_closed is (else a feed reader would see the new case opened, then
+   * the old one closed, and drop the new one).
+   */
+  private readonly closing = new Map<string, (() => void)[][]>();
 
   /** For the case store and the streaming evaluator. */
   readonly caseObserver: EvaluatorObserver & CaseStoreEvents = {
@@ -90,7 +96,12 @@ export class LiveService {
       }
     },
     onEvict: (caseId, state, reason) => this.guard('case eviction', () => this.caseEvicted(caseId, state, reason)),
-    onCloseFailed: (caseId, state) => this.guard('failed close', () => this.caseEvicted(caseId, state, 'close_failed')),
+    onCloseStarted: (caseId) => this.guard('close', () => this.closeStarted(caseId)),
+    onCloseFailed: (caseId, state) =>
+      this.guard('failed close', () => {
+        this.caseEvicted(caseId, state, 'close_failed');
+        this.closeSettled(caseId);
+      }),
   };
 
   constructor(private readonly options: LiveServiceOptions) {
@@ -180,8 +191,14 @@ export class LiveService {
     const lane = this.lanes.ofCase(state.attributes);
     let entry = this.state.of(state);
     if (entry === undefined) {
-      const opened = this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane });
-      entry = this.state.opened(state, lane, opened.ts);
+      const held = this.closing.get(caseId)?.at(-1);
+      if (held === undefined) {
+        const opened = this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane });
+        entry = this.state.opened(state, lane, opened.ts);
+      } else {
+        entry = this.state.opened(state, lane, new Date(this.now()).toISOString());
+        held.push(() => this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane }));
+      }
     }
     this.state.touch(entry, lane, state.nEvents);
   }
@@ -195,7 +212,22 @@ export class LiveService {
     if (evaluation.closed) {
       this.bus.publish<CaseClosedEvent>({ type: 'case_closed', case_id: evaluation.case_id, lane, n_events: evaluation.n_events, trace_score: evaluation.trace_score });
       this.state.remove(context.state);
+      this.closeSettled(evaluation.case_id);
     }
+  }
+
+  private closeStarted(caseId: string): void {
+    const generations = this.closing.get(caseId);
+    if (generations === undefined) this.closing.set(caseId, [[]]);
+    else generations.push([]);
+  }
+
+  /** The oldest close under `caseId` is published: the case_opened events held behind it follow it. */
+  private closeSettled(caseId: string): void {
+    const generations = this.closing.get(caseId);
+    const held = generations?.shift();
+    if (generations !== undefined && generations.length === 0) this.closing.delete(caseId);
+    for (const publish of held ?? []) publish();
   }
 
   private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
