@@ -16,16 +16,40 @@ function isVisibleAscii(code: number): boolean {
   return code > 0x20 && code < 0x7f;
 }
 
+const DECIMAL_DIGIT = /\p{Nd}/u;
+const NON_ASCII_DIGITS = /[^\x00-\x7f]/;
+
+/**
+ * The ASCII digit of a Unicode decimal digit (category Nd, as Python's float() reads them: "１", "١"). Unicode
+ * lays every Nd digit out in runs of ten from its zero, runs that may adjoin (the mathematical digits), so the
+ * value is the distance from the start of the whole run, modulo ten.
+ */
+function asciiDigit(char: string): string {
+  let start = char.codePointAt(0)!;
+  while (start > 0 && DECIMAL_DIGIT.test(String.fromCodePoint(start - 1))) start--;
+  return String((char.codePointAt(0)! - start) % 10);
+}
+
 export function parsePythonFloat(text: string): number | undefined {
   // A streamed attribute is parsed on every scored event; most are plain numerals with nothing to trim or strip, and
   // then no new string is made.
   const plain = isVisibleAscii(text.charCodeAt(0)) && isVisibleAscii(text.charCodeAt(text.length - 1));
   const s = plain ? text : text.replace(SURROUNDING_SPACE, '');
-  if (DECIMAL.test(s)) return Number(s.includes('_') ? s.replaceAll('_', '') : s);
+  if (DECIMAL.test(s)) return decimal(s);
+  // Only a numeral that fails as ASCII is looked at again for other scripts' digits: no cost on the usual path.
+  if (NON_ASCII_DIGITS.test(s)) {
+    const ascii = s.replace(/\p{Nd}/gu, (digit) => (digit < '\x80' ? digit : asciiDigit(digit)));
+    if (DECIMAL.test(ascii)) return decimal(ascii);
+  }
   const special = SPECIAL.exec(s);
   if (special === null) return undefined;
   if (special[2]!.toLowerCase() === 'nan') return Number.NaN;
   return special[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+}
+
+/** A numeral DECIMAL accepts, underscores between digits allowed. */
+function decimal(numeral: string): number {
+  return Number(numeral.includes('_') ? numeral.replaceAll('_', '') : numeral);
 }
 
 /** A value as it may arrive in JSON attributes; Python would see it through `str()`. */

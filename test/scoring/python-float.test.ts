@@ -21,6 +21,12 @@ describe("parsePythonFloat reads attributes as Python's float() does", () => {
     ['inf', Infinity],
     ['-Infinity', -Infinity],
     ['  INF ', Infinity],
+    // Unicode decimal digits, which float() reads as their values.
+    ['\uff11', 1],
+    ['\u0661\u0662.\u0665', 12.5],
+    ['\u{1d7cf}\u{1d7d0}', 12],
+    ['\u{1d7d9}.\u{1d7dd}', 1.5],
+    ['\u0663e\u0662', 300],
   ])('%j -> %s', (text, expected) => {
     expect(parsePythonFloat(text)).toBe(expected);
   });
@@ -30,7 +36,7 @@ describe("parsePythonFloat reads attributes as Python's float() does", () => {
     expect(parsePythonFloat(' -nan')).toBeNaN();
   });
 
-  it.each(['', ' ', 'abc', '0x10', '1,5', 'True', '1e', '1__0', '_1', '1_', '1._5', 'infinit', '--1', '1 2'])('%j is not a number', (text) => {
+  it.each(['', ' ', 'abc', '0x10', '1,5', 'True', '1e', '1__0', '_1', '1_', '1._5', 'infinit', '--1', '1 2', '\u0661\u0662\u066b\u0665'])('%j is not a number', (text) => {
     expect(parsePythonFloat(text)).toBeUndefined();
   });
 });
