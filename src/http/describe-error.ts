@@ -232,11 +232,12 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: { error: 'body_too_large', message: `request body exceeds the limit of ${bodyLimit} bytes (--body-limit)`, details: [{ path: 'body', message: `larger than ${bodyLimit} bytes` }] } };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
-      const message =
-        request?.contentType === undefined
-          ? 'the body has no Content-Type header; send it as application/json'
-          : `Content-Type ${JSON.stringify(request.contentType)} is not supported; send the body as application/json`;
-      return { status: 415, body: { error: 'unsupported_media_type', message, details: [{ path: 'headers/content-type', message: request?.contentType === undefined ? 'missing' : 'not application/json' }] } };
+      const type = request?.contentType;
+      const [message, detail] =
+        type === undefined
+          ? ['the body has no Content-Type header; send it as application/json', 'missing']
+          : [`Content-Type ${JSON.stringify(type)} is not supported; send the body as application/json`, 'not application/json'];
+      return { status: 415, body: { error: 'unsupported_media_type', message, details: [{ path: 'headers/content-type', message: detail }] } };
     }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: { error: 'empty_body', message: 'the request has Content-Type application/json but no body', details: [{ path: 'body', message: 'is empty' }] } };

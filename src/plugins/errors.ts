@@ -45,9 +45,8 @@ function takesNoBody(request: FastifyRequest): boolean {
 
 /** The body's Content-Encoding when it is one the service would have to decode (it decodes none). */
 function compressedWith(request: FastifyRequest): string | undefined {
-  const encoding = request.headers['content-encoding'];
-  if (encoding === undefined || encoding.trim() === '' || encoding.trim().toLowerCase() === 'identity') return undefined;
-  return encoding;
+  const encoding = request.headers['content-encoding']?.trim();
+  return encoding === undefined || encoding === '' || encoding.toLowerCase() === 'identity' ? undefined : encoding;
 }
 
 /**

@@ -8,7 +8,10 @@ type TrackingHook = (request: FastifyRequest, reply: FastifyReply, next: HookHan
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The tracking hook for answers given outside the routes (the not-found handler's), under the label `route`. */
+    /**
+     * The tracking hook for answers given outside the routes (404s, 405s, URLs refused before routing), under the label
+     * `route`; one per label.
+     */
     requestTracker: (route: string) => TrackingHook;
   }
 }
@@ -33,7 +36,12 @@ export const requestTrackingPlugin = fp(
       track(open, recorder, request.method, reply.raw);
       next();
     };
-    app.decorate('requestTracker', (route: string) => tracker(app.metrics.http.forRoute(route)));
+    const outside = new Map<string, TrackingHook>();
+    app.decorate('requestTracker', (route: string) => {
+      let hook = outside.get(route);
+      if (hook === undefined) outside.set(route, (hook = tracker(app.metrics.http.forRoute(route))));
+      return hook;
+    });
     app.addHook('onRoute', (route) => {
       const own = tracker(app.metrics.http.forRoute(route.url));
       route.onRequest = route.onRequest === undefined ? own : [own, ...[route.onRequest].flat()];
@@ -47,7 +55,7 @@ function track(open: OpenResponses, recorder: RouteRecorder, method: string, res
   const slot = open.add(response);
   response.on('close', () => {
     open.release(slot, response);
-    // Answered: ended, or (a /live stream that its client closed) its head sent.
-    if (response.writableEnded || response.headersSent) recorder.record(method, response.statusCode, (performance.now() - started) / 1000);
+    // Answered: its head was sent (ending a response sends it; a /live stream its client closed has sent it too).
+    if (response.headersSent) recorder.record(method, response.statusCode, (performance.now() - started) / 1000);
   });
 }
