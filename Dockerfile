@@ -3,7 +3,7 @@
 # Another bundle: mount it and pass its path, e.g.
 #   docker run -p 8000:8000 -v $PWD/my-model:/bundle:ro petrascore serve /bundle/model.onnx
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # .npmrc carries onnxruntime-node-install=skip: the CPU runtime ships inside the package, and the install script
 # would otherwise try to download GPU binaries.
@@ -14,7 +14,7 @@ COPY scripts ./scripts
 # `npm ci` runs the prepare script, which compiles TypeScript into dist/; then drop the dev dependencies.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     PETRASCORE_HOST=0.0.0.0 \
     PETRASCORE_PORT=8000

@@ -18,7 +18,8 @@
  *
  * Options: --scenario=anomaly|events|events-unscored|batch (default anomaly), --bundle=default|scale_200 (default
  * default), --connections=N (default 128, batch 16), --pairs=N (default 4), --duration=S (default 5 per load),
- * --together, --restart-every=N (with --together).
+ * --together, --restart-every=N (with --together), --node-a=PATH and --node-b=PATH (the node binary that runs each side's
+ * service, default this one: the same checkout twice with two binaries compares Node.js versions).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -62,10 +63,14 @@ const pairs = wholeNumber('pairs', 4);
 const duration = wholeNumber('duration', 5);
 const restartEvery = wholeNumber('restart-every', 4);
 const cli = (dir: string) => join(dir, 'dist', 'src', 'cli', 'main.js');
+const nodes = [option('node-a') ?? process.execPath, option('node-b') ?? process.execPath] as const;
+for (const node of nodes) if (!existsSync(node)) fail(`${node}: no such node binary`);
+type Side = 0 | 1;
+const serve = (side: Side) => startService(model, flags, cli(checkouts[side]), nodes[side]);
 
 /** The scenario's requests, asked of checkout A's service (the bodies depend on the model, not on the build). */
 async function requests(): Promise<LoadRequest[]> {
-  const service = await startService(model, flags, cli(checkouts[0]));
+  const service = await serve(0);
   try {
     if (scenario === 'events' || scenario === 'events-unscored') return await eventRequests(service, scenario === 'events', model);
     const bodies = await anomalyBodies(service, model);
@@ -75,8 +80,8 @@ async function requests(): Promise<LoadRequest[]> {
   }
 }
 
-async function measure(dir: string, load: LoadRequest[]): Promise<LoadFigures> {
-  const service = await startService(model, flags, cli(dir));
+async function measure(side: Side, load: LoadRequest[]): Promise<LoadFigures> {
+  const service = await serve(side);
   try {
     return await runLoad(service, load, connections, duration);
   } finally {
@@ -87,17 +92,17 @@ async function measure(dir: string, load: LoadRequest[]): Promise<LoadFigures> {
 /** One pair: A then B (or B then A), each in a fresh process. */
 async function pairApart(pair: number, load: LoadRequest[]): Promise<[LoadFigures, LoadFigures]> {
   if (pair % 2 === 1) {
-    const a = await measure(checkouts[0], load);
-    return [a, await measure(checkouts[1], load)];
+    const a = await measure(0, load);
+    return [a, await measure(1, load)];
   }
-  const b = await measure(checkouts[1], load);
-  return [await measure(checkouts[0], load), b];
+  const b = await measure(1, load);
+  return [await measure(0, load), b];
 }
 
 /** Both services started and warmed (B spawned first when `bFirst`); `pair()` then loads them at the same time. */
 async function together(load: LoadRequest[], bFirst: boolean): Promise<{ pair: () => Promise<[LoadFigures, LoadFigures]>; stop: () => Promise<void> }> {
-  const order = bFirst ? [checkouts[1], checkouts[0]] : [checkouts[0], checkouts[1]];
-  const started = await Promise.all(order.map((dir) => startService(model, flags, cli(dir))));
+  const order: Side[] = bFirst ? [1, 0] : [0, 1];
+  const started = await Promise.all(order.map((side) => serve(side)));
   const services = bFirst ? [started[1]!, started[0]!] : started;
   await Promise.all(services.map((service) => runLoad(service, load, connections, 2)));
   return {
@@ -113,7 +118,7 @@ console.log(`petrascore A/B — ${new Date().toISOString()} — ${cpus().length}
 const isTogether = process.argv.includes('--together');
 let concurrent: Awaited<ReturnType<typeof together>> | undefined;
 console.log(`${scenario} on ${bundle}, ${connections} connections, ${duration} s per load, ${pairs} pairs ${isTogether ? `loaded together, fresh services every ${restartEvery} pairs` : 'in alternating order'}`);
-console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n`);
+console.log(`A ${checkouts[0]} (${nodes[0]})\nB ${checkouts[1]} (${nodes[1]})\n`);
 console.log(`${'pair'.padStart(4)} ${'A req/s'.padStart(10)} ${'A p99'.padStart(6)} ${'B req/s'.padStart(10)} ${'B p99'.padStart(6)} ${'B/A'.padStart(6)}`);
 const results: { a: LoadFigures; b: LoadFigures; ratio: number }[] = [];
 for (let pair = 1; pair <= pairs; pair++) {
@@ -143,5 +148,5 @@ if (isTogether && pairs > restartEvery) {
 cleanUp();
 mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
 const out = join(ROOT, 'bench', 'out', `ab-${new Date().toISOString().replaceAll(':', '-')}.json`);
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, together: isTogether, restartEvery: isTogether ? restartEvery : undefined, checkouts, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, together: isTogether, restartEvery: isTogether ? restartEvery : undefined, checkouts, nodes, results }, null, 2)}\n`);
 console.log(`wrote ${out}`);

@@ -45,9 +45,9 @@ function freePort(): Promise<number> {
 }
 
 /** The service at log level warn (request lines would measure pino, not scoring): ready when /readyz answers 200. */
-export async function startService(model: string, flags: string[], cli = CLI): Promise<Server> {
+export async function startService(model: string, flags: string[], cli = CLI, node = process.execPath): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, cli, 'serve', model, '--port', String(port), '--log-level', 'warn', ...flags], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(node, [...NODE_FLAGS, cli, 'serve', model, '--port', String(port), '--log-level', 'warn', ...flags], { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}`);
