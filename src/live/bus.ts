@@ -27,8 +27,13 @@ export const NO_LOG: LiveLogger = { info: () => {}, warn: () => {}, error: () =>
 export interface LiveBusOptions {
   ringSize: number;
   maxSubscribers: number;
-  /** Events a subscriber may fall behind the bus head while its connection is blocked. */
+  /** Events a subscriber may fall behind the bus head while its connection is blocked... */
   subscriberBuffer: number;
+  /**
+   * ...for longer than this many milliseconds (default 0: not at all). One request can publish thousands of events in
+   * one synchronous stretch, during which no connection drains: a grace lets a reader that keeps reading catch up.
+   */
+  subscriberGraceMs?: number;
   metrics?: LiveMetricsSink;
   log?: LiveLogger;
   now?: () => number;
@@ -139,7 +144,7 @@ export class LiveBus {
       if (subscriber.blocked) {
         const backlog = subscriber.backlog(head);
         if (backlog > subscriber.maxBacklog) subscriber.maxBacklog = backlog;
-        if (backlog > this.options.subscriberBuffer) this.disconnect(subscriber, 'overflow', `blocked with ${backlog} events unsent, more than --live-subscriber-buffer ${this.options.subscriberBuffer}`);
+        if (backlog > this.options.subscriberBuffer) this.overBuffer(subscriber, backlog);
       } else if (head - subscriber.cursor >= this.pumpEvery) {
         this.pump(subscriber);
       }
@@ -217,6 +222,24 @@ export class LiveBus {
   private pump(subscriber: Subscriber): void {
     if (subscriber.closed) return;
     if (!subscriber.pump(this.ring)) this.disconnect(subscriber, 'overflow', 'fell further behind than the ring holds (--live-ring-size)');
+    else if (subscriber.overBufferSince !== undefined && subscriber.backlog(this.ring.latestId) <= this.options.subscriberBuffer) subscriber.overBufferSince = undefined;
+  }
+
+  /**
+   * A blocked subscriber more than the buffer behind: cut off once it has been so for longer than the grace, or at
+   * once when the ring no longer holds its next event (waiting would only end in a gap).
+   */
+  private overBuffer(subscriber: Subscriber, backlog: number): void {
+    const { subscriberBuffer, subscriberGraceMs = 0 } = this.options;
+    if (!this.ring.canResumeAfter(subscriber.cursor)) {
+      this.disconnect(subscriber, 'overflow', 'fell further behind than the ring holds (--live-ring-size)');
+      return;
+    }
+    const now = this.now();
+    subscriber.overBufferSince ??= now;
+    if (now - subscriber.overBufferSince >= subscriberGraceMs) {
+      this.disconnect(subscriber, 'overflow', `blocked with ${backlog} events unsent, more than --live-subscriber-buffer ${subscriberBuffer} for ${now - subscriber.overBufferSince} ms (--live-subscriber-grace ${subscriberGraceMs})`);
+    }
   }
 
   private scheduleFlush(): void {

@@ -24,6 +24,8 @@ export interface LiveServiceOptions {
   ringSize: number;
   maxSubscribers: number;
   subscriberBuffer: number;
+  /** Milliseconds a blocked subscriber may stay more than the buffer behind (LiveBusOptions.subscriberGraceMs). */
+  subscriberGraceMs?: number;
   metrics?: LiveMetricsSink & { alertRaised(): void };
   log?: LiveLogger;
   now?: () => number;
@@ -111,7 +113,7 @@ export class LiveService {
     const transitions = { ids: options.net.outputs, labels: options.net.outputs.map((id) => labelOf(options.net, id)) };
     const explainer = new Explainer(options.net, options.explanationFloor);
     const newAlert = () => new AlertRecord(explainer);
-    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
+    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, subscriberGraceMs: options.subscriberGraceMs, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
     this.state = new LiveState(transitions, newAlert);
     this.stats = new StatsTracker(this.now);
     this.lanes = new LaneResolver(options.laneAttribute, options.net.scenarioName);

@@ -22,7 +22,7 @@ const CHUNK_CHARS = 64 * 1024;
  * One /live connection. It owns no copy of the events: its backlog is the stretch of the shared ring between its
  * cursor and the bus head, so the memory it can hold is its sink's buffer (which stops being fed as soon as `write`
  * says it is full) plus nothing. A subscriber whose sink stays blocked while the bus runs more than `bufferLimit`
- * events ahead is disconnected (by the bus); it resumes later with Last-Event-ID.
+ * events ahead for longer than its grace is disconnected (by the bus); it resumes later with Last-Event-ID.
  */
 export class Subscriber {
   /** Id of the last bus event handed to the sink (or skipped by the filter). */
@@ -32,8 +32,13 @@ export class Subscriber {
   closeReason: DisconnectReason | undefined;
   /** Bus events written so far (after filtering). */
   sent = 0;
-  /** The largest backlog seen at a publish, in events: at most the buffer limit + 1 (the event that cut it off). */
+  /** The largest backlog seen at a publish while blocked, in events. */
   maxBacklog = 0;
+  /**
+   * When (ms) the subscriber, blocked, first fell more than the bus's buffer behind; undefined while it is within it.
+   * The bus cuts it off once this is older than its grace: a burst puts even a fast reader far behind for a moment.
+   */
+  overBufferSince: number | undefined;
   /** The largest sink buffer seen right after a write, in bytes. */
   maxWritable = 0;
   private lastWriteAt: number;

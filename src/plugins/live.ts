@@ -22,6 +22,7 @@ export interface LivePluginOptions {
   liveRingSize: number;
   liveMaxSubscribers: number;
   liveSubscriberBuffer: number;
+  liveSubscriberGraceMs: number;
   liveHeartbeatMs: number;
   liveStatsIntervalMs: number;
   alertWebhookBackoffMs: number;
@@ -48,6 +49,7 @@ export const livePlugin = fp<LivePluginOptions>(
       ringSize: options.liveRingSize,
       maxSubscribers: options.liveMaxSubscribers,
       subscriberBuffer: options.liveSubscriberBuffer,
+      subscriberGraceMs: options.liveSubscriberGraceMs,
       log: app.log,
       metrics: {
         // Evaluations are most of the events: their series without a lookup.

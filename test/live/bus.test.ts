@@ -169,6 +169,52 @@ describe('subscribers', () => {
     expect(slow.ids()).toEqual(Array.from({ length: 800 }, (_, i) => i + 1));
   });
 
+  it('a reader caught behind by a burst survives the grace; one still behind after it is cut at the next publish', async () => {
+    let now = 1_000_000;
+    const bus = new LiveBus({ ringSize: 1000, maxSubscribers: 2, subscriberBuffer: 50, subscriberGraceMs: 500, now: () => now });
+    const reader = new FakeSink(2000);
+    const stalled = new FakeSink(2000);
+    bus.subscribe(reader, {}, { snapshot: false }, snapshot);
+    bus.subscribe(stalled, {}, { snapshot: false }, snapshot);
+    // One synchronous burst of 300 events: both sinks fill, and both fall far more than the buffer behind.
+    stats(bus, 300);
+    expect(bus.subscriberStats().map((s) => [s.serial, s.blocked])).toEqual([
+      [1, true],
+      [2, true],
+    ]);
+    now += 100;
+    reader.drain();
+    while (reader.writableLength > 0) {
+      await tick();
+      reader.drain();
+    }
+    stats(bus, 1);
+    now += 450; // the stalled sink has been behind for 550 ms, the reader caught up 450 ms ago
+    stats(bus, 1);
+    await tick();
+    expect(stalled.destroyed).toBe(true);
+    expect(reader.destroyed).toBe(false);
+    expect(bus.subscriberStats().map((s) => s.serial)).toEqual([1]);
+    reader.drain();
+    await tick();
+    expect(reader.ids()).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+  });
+
+  it('without a grace, a subscriber more than the buffer behind is cut at once; past the ring, whatever the grace', () => {
+    const strict = new LiveBus({ ringSize: 1000, maxSubscribers: 1, subscriberBuffer: 50 });
+    const a = new FakeSink(2000);
+    strict.subscribe(a, {}, { snapshot: false }, snapshot);
+    stats(strict, 300);
+    expect(a.destroyed).toBe(true);
+    const lenient = new LiveBus({ ringSize: 100, maxSubscribers: 1, subscriberBuffer: 50, subscriberGraceMs: 60_000 });
+    const b = new FakeSink(2000);
+    lenient.subscribe(b, {}, { snapshot: false }, snapshot);
+    stats(lenient, 99);
+    expect(b.destroyed).toBe(false);
+    stats(lenient, 100); // its next event is no longer in the ring: no use waiting
+    expect(b.destroyed).toBe(true);
+  });
+
   it('resumes after Last-Event-ID from the ring, or says gap and sends a snapshot', async () => {
     const bus = new LiveBus({ ringSize: 8, maxSubscribers: 4, subscriberBuffer: 8 });
     stats(bus, 20);

@@ -191,7 +191,7 @@ describe('GET /live on a listening server', () => {
   it('cuts off a subscriber that stops reading, with bounded backlog and buffer, while others keep up; it can resume', async () => {
     // Each batch below is one synchronous burst of 1000 events: a reading subscriber never falls 2000 behind.
     const buffer = 2000;
-    const { url, app } = await serve({ liveSubscriberBuffer: buffer, liveRingSize: 100_000 });
+    const { url, app } = await serve({ liveSubscriberBuffer: buffer, liveSubscriberGraceMs: 0, liveRingSize: 100_000 });
     const stalled = await open(`${url}/live`);
     const healthy = await open(`${url}/live?types=alert`);
     await stalled.next();
@@ -240,6 +240,35 @@ describe('GET /live on a listening server', () => {
     await resumed.until(() => resumed.messages.some((m) => Number(m.id) === head), 20_000, 'the replay');
     expect(resumed.messages[0]!.id).toBe(String(lastSeen + 1));
     expect(resumed.messages.length).toBe(head - lastSeen);
+  });
+
+  it('a reader that keeps reading survives a burst far beyond the buffer; a stalled one is cut once the grace is over', async () => {
+    const { url, app } = await serve({ liveSubscriberBuffer: 200, liveSubscriberGraceMs: 1000, liveRingSize: 100_000, liveStatsIntervalMs: 0 });
+    const reader = await open(`${url}/live`);
+    const stalled = await open(`${url}/live`);
+    await stalled.next();
+    stalled.pause();
+    const stats = (serial: number) => app.live.bus.subscriberStats().find((s) => s.serial === serial);
+    // One request, one synchronous burst: 3,000 anomalous traces publish 6,000 events (an evaluation and an alert each).
+    const burst = { traces: Array.from({ length: 3000 }, () => ANOMALOUS) };
+    expect((await postJson(url, '/anomaly/batch', burst)).status).toBe(200);
+    // The reader fell far more than the buffer behind (nothing drains during the burst), yet it is not cut.
+    expect(stats(1)!.maxBacklog).toBeGreaterThan(200);
+    let head = app.live.bus.latestId;
+    await reader.until(() => reader.messages.some((m) => Number(m.id) === head), 10_000, 'the end of the burst');
+    expect(stats(1)).toBeDefined();
+
+    // The stalled client's socket buffers take megabytes before its stream blocks: publish until it does.
+    const small = { traces: Array.from({ length: 500 }, () => ANOMALOUS) };
+    for (let i = 0; i < 60 && stats(2)?.blocked !== true; i++) expect((await postJson(url, '/anomaly/batch', small)).status).toBe(200);
+    expect(stats(2)?.blocked).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await postJson(url, '/anomaly', ANOMALOUS)).status).toBe(200);
+    head = app.live.bus.latestId;
+    expect(stats(2)).toBeUndefined();
+    await reader.until(() => reader.messages.some((m) => Number(m.id) === head), 10_000, 'the last alert');
+    expect(stats(1)).toBeDefined();
+    expect(reader.messages.filter((m) => m.event !== 'snapshot').map((m) => Number(m.id))).toEqual(Array.from({ length: head }, (_, i) => i + 1));
   });
 
   it('refuses subscribers beyond --live-max-subscribers with a 503 JSON error', async () => {
