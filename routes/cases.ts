@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
 import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
@@ -32,13 +33,32 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['streaming'],
         summary: 'Score an open case without closing it (score_case)',
+        description: 'Publishes the evaluation on the live feed (and an alert if it reaches the threshold). HEAD /cases/{id} asks only whether the case is open: 200, else 404, without scoring it.',
         params: CaseParams,
         response: { 200: Evaluation, ...errorResponses(400, 404, 422) },
       },
+      // HEAD must be safe (RFC 9110): run as this GET, a probe would score the case, publish it and fire alert webhooks.
+      exposeHeadRoute: false,
     },
     async (request, reply) => {
       const evaluation = await app.cases.scoreCase(request.params.id);
       return reply.type(JSON_TYPE).serializer(app.petra.json.evaluation).send(evaluation);
+    },
+  );
+
+  app.head(
+    '/cases/:id',
+    {
+      schema: {
+        tags: ['streaming'],
+        summary: 'Whether a case is open (200, else 404), without scoring it',
+        params: CaseParams,
+        response: { 200: Type.Null({ description: 'no body' }), ...errorResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      app.cases.mustBeOpen(request.params.id);
+      return reply.type(JSON_TYPE).send(null);
     },
   );
 

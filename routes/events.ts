@@ -21,7 +21,13 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async
     async (request) => {
       checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
       const results = await app.cases.processStream(request.body.events, request.query.score ?? app.scoreEveryEvent);
-      return { accepted: results.filter((r) => !('rejected' in r)).length, results };
+      let accepted = 0;
+      // A refused event is the 422 that POST /cases/{id}/events would answer: counted alike.
+      for (const result of results) {
+        if ('rejected' in result) app.metrics.clientErrors.inc({ error: result.rejected.limit });
+        else accepted++;
+      }
+      return { accepted, results };
     },
   );
 };

@@ -26,7 +26,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
           'A `text/event-stream`: each event has `id:` (one increasing sequence), `event:` (its type) and one `data:` line of JSON; a comment heartbeat keeps idle streams open. ' +
           'A new connection starts with a `snapshot` (open cases, recent alerts, stats). A reconnect with `Last-Event-ID` (header, as EventSource sends it, or `last_event_id`) ' +
           'receives exactly the events after that id while they are in the ring (--live-ring-size); an older or unknown id gets a `gap` event and a snapshot. ' +
-          'A client that stays blocked more than --live-subscriber-buffer events behind is disconnected and can resume. Beyond --live-max-subscribers: 503.',
+          'A client that stays blocked more than --live-subscriber-buffer events behind for longer than --live-subscriber-grace is disconnected and can resume. Beyond --live-max-subscribers: 503.',
         querystring: LiveQuery,
         response: { 200: LiveStreamResponse, ...errorResponses(400), 503: liveUnavailable },
       },
@@ -41,6 +41,8 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
           .header('retry-after', '5')
           .send({ error: 'too_many_subscribers', message: `${app.live.bus.subscriberCount} /live streams are open, the most allowed (--live-max-subscribers)`, details: [] });
       }
+      // HEAD: the stream's headers only. Run as GET, it would subscribe and hold a connection that can carry nothing.
+      if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
       const header = request.headers['last-event-id'];
       const lastEventId = request.query.last_event_id ?? (Array.isArray(header) ? header[0] : header);
       reply.hijack();

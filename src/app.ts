@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
+import { clientErrorHandler } from './http/client-error.js';
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
 import { livePlugin } from './plugins/live.js';
@@ -41,6 +42,8 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     // A case id may be 512 characters, 6144 when fully percent-encoded; the router's default cap is 100.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 6144 },
     frameworkErrors: frameworkErrorHandler(config.bodyLimit),
+    // Called only once the server listens, when the metrics exist.
+    clientErrorHandler: clientErrorHandler((label) => app.metrics.clientErrors.inc({ error: label })),
     // Large nets take seconds to optimise and load (scale_2000: ~6 s on 2 cores).
     pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -195,6 +195,11 @@ export class StreamingEvaluator {
     }
   }
 
+  /** Throws UnknownCaseError unless the case is open; touches nothing. */
+  mustBeOpen(caseId: string): void {
+    this.mustGet(caseId);
+  }
+
   private mustGet(caseId: string): CaseState {
     const state = this.store.get(caseId);
     if (state === undefined) throw new UnknownCaseError(caseId);

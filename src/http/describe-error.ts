@@ -120,16 +120,20 @@ function describeUnion(schema: Record<string, unknown> | undefined): string | un
   return names.length <= 2 ? names.join(' or ') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
 }
 
+/** At most MAX_SHOWN_STRING code units and an ellipsis, never half of a surrogate pair (it would print as a lone \ud83d). */
+function shortened(value: string): string {
+  if (value.length <= MAX_SHOWN_STRING) return value;
+  const cut = /[\uD800-\uDBFF]/.test(value[MAX_SHOWN_STRING - 1]!) ? MAX_SHOWN_STRING - 1 : MAX_SHOWN_STRING;
+  return `${value.slice(0, cut)}…`;
+}
+
 /** The value a client sent, as a short phrase for an error message. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'number') {
     // JSON has no NaN/Infinity literals: a non-finite number is one too large for a double, e.g. 1e400.
     return Number.isFinite(value) ? String(value) : `a number too large to be finite (it reads as ${value})`;
   }
-  if (typeof value === 'string') {
-    const shown = value.length > MAX_SHOWN_STRING ? `${value.slice(0, MAX_SHOWN_STRING)}…` : value;
-    return JSON.stringify(shown);
-  }
+  if (typeof value === 'string') return JSON.stringify(shortened(value));
   if (value === null || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
@@ -203,7 +207,8 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     return { status: 400, body: { error: 'invalid_input', message: `body${error.path}: ${error.message}`, details: [{ path: `body${error.path}`, message: error.message }] } };
   }
   if (error instanceof SpecResolutionError) {
-    // On the case routes the attribute is one the case's events should have supplied; the case is named by params/id.
+    // On the case routes the attribute is one the case's events should have supplied: the case is named by params/id.
+    // The message stays PETRA's own text (the streaming replay compares it).
     const path = isRecord(request?.params) && typeof request.params.id === 'string' ? 'params/id' : `body/attributes/${error.attribute}`;
     return { status: 422, body: { error: error.reason, message: error.message, details: [{ path, message: error.message }] } };
   }

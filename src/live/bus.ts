@@ -50,8 +50,8 @@ export interface ResumeRequest {
   snapshot?: boolean | undefined;
 }
 
-/** Builds the snapshot a new connection starts with, as of bus event `headId`. */
-export type SnapshotBuilder = (headId: number, filter: LiveFilter) => SnapshotEvent;
+/** Builds the snapshot a new connection starts with, as of bus event `headId`; `subscribers` counts that connection. */
+export type SnapshotBuilder = (headId: number, filter: LiveFilter, subscribers: number) => SnapshotEvent;
 
 /**
  * The in-process event bus: numbers and stamps events, keeps them in the ring, and hands them to subscribers.
@@ -177,11 +177,11 @@ export class LiveBus {
           ...(this.ring.size > 0 ? { oldest: this.ring.oldestId } : {}),
           reason: requested !== undefined && requested < this.ring.oldestId ? 'expired' : 'unknown',
         };
-        opening += sseFrame(gap) + sseFrame(buildSnapshot(head, filter));
+        opening += sseFrame(gap) + sseFrame(buildSnapshot(head, filter, this.subscribers.size + 1));
         mode = 'gap';
       }
     } else if (resume.snapshot !== false) {
-      opening += sseFrame(buildSnapshot(head, filter));
+      opening += sseFrame(buildSnapshot(head, filter, this.subscribers.size + 1));
       mode = 'snapshot';
     }
     const subscriber = new Subscriber(serial, sink, filter, start, head, (s) => this.pump(s), this.now);

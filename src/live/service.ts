@@ -175,16 +175,16 @@ export class LiveService {
   }
 
   subscribe(sink: SseSink, filter: LiveFilter, resume: ResumeRequest, preamble = ''): Subscriber {
-    return this.bus.subscribe(sink, filter, resume, (head, f) => this.buildSnapshot(head, f), preamble);
+    return this.bus.subscribe(sink, filter, resume, (head, f, subscribers) => this.buildSnapshot(head, f, subscribers), preamble);
   }
 
-  private buildSnapshot(headId: number, filter: LiveFilter): SnapshotEvent {
+  private buildSnapshot(headId: number, filter: LiveFilter, subscribers = this.bus.subscriberCount): SnapshotEvent {
     return this.state.snapshot(headId, new Date(this.now()).toISOString(), filter, {
       scenario: this.options.net.scenarioName,
       laneAttribute: this.options.laneAttribute,
       alertThreshold: this.options.alertThreshold,
       laneThresholds: this.laneThresholds,
-      stats: this.stats.compute(this.state.openCases, this.bus.subscriberCount),
+      stats: this.stats.compute(this.state.openCases, subscribers),
     });
   }
 

@@ -47,7 +47,7 @@ export class ServiceMetrics {
 
   readonly clientErrors = new DeferredCounter({
     name: 'petrascore_client_errors_total',
-    help: 'Requests (and /anomaly/batch items) refused, by error class (validation_error, missing_attribute, …)',
+    help: 'Requests (and /anomaly/batch items, /events events) refused, by error class (validation_error, missing_attribute, max_events_per_case, headers_too_large, …)',
     labelNames: ['error'] as const,
     registry: this.registry,
   });

@@ -3,6 +3,17 @@ import { Attributes, Residuals } from './common.js';
 
 export const CaseParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512, description: 'case (process instance) id' }) });
 
+/**
+ * A case id given in a body. A URL can only carry well-formed Unicode (anything else is a 400 bad_url), so a JSON
+ * string with a lone surrogate (`"\ud800"`) would open a case that no URL can read or close.
+ */
+const BodyCaseId = Type.String({
+  minLength: 1,
+  maxLength: 512,
+  pattern: '^(?:[^\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$',
+  'x-expected': 'well-formed Unicode (no lone surrogate), as a URL can carry',
+});
+
 export const ScoreQuery = Type.Object({
   score: Type.Optional(Type.Boolean({ description: "score the case after this event (default: the server's --score-every-event)" })),
 });
@@ -54,7 +65,7 @@ export const CaseListQuery = Type.Object({
 });
 
 export const StreamRequest = Type.Object(
-  { events: Type.Array(Type.Object({ case_id: Type.String({ minLength: 1, maxLength: 512 }), ...eventFields })) },
+  { events: Type.Array(Type.Object({ case_id: BodyCaseId, ...eventFields })) },
   {
     examples: [
       {

@@ -210,6 +210,19 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expect(second).toEqual(first);
       expect(expectAck(await post(app, caseUrl('peek', '/events'), { name: 'x' })).n_events).toBe(2);
     });
+
+    it('HEAD /cases/:id says whether the case is open without scoring it: nothing published, no alert', async () => {
+      expectAck(await post(app, caseUrl('probe', '/events'), { name: 'decline loan', attributes: { risk_score: '0.9' } }));
+      const published = app.live.bus.latestId;
+      const open = await app.inject({ method: 'HEAD', url: caseUrl('probe') });
+      expect([open.statusCode, open.body]).toEqual([200, '']);
+      expect(open.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect((await app.inject({ method: 'HEAD', url: caseUrl('no-such-case') })).statusCode).toBe(404);
+      expect(app.live.bus.latestId).toBe(published);
+      // GET still scores (and publishes its evaluation).
+      expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('probe') }), 'probe', 1);
+      expect(app.live.bus.latestId).toBeGreaterThan(published);
+    });
   });
 
   describe('POST /events (process_stream)', () => {
@@ -237,6 +250,34 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expectScoreClose(results[3] as Evaluation, await reference(app, 0.2, ['decline loan']), 'ps-2 #2');
       // The same state the single-case routes see.
       expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('ps-2') }), 'ps-2', 2);
+    });
+
+    it('refuses a case id that no URL could address (a lone surrogate), with the path', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/events',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"events":[{"case_id":"fine 😀","name":"x"},{"case_id":"lone\\ud800","name":"x"}]}',
+      });
+      expect(response.statusCode, response.body).toBe(400);
+      const body = response.json<ErrorBody>();
+      expect(body.details.map((d) => d.path)).toEqual(['body/events/1/case_id']);
+      expect(body.message).toContain('well-formed Unicode');
+      expect(app.cases.listCases(10, 'fine')).not.toContain('fine 😀');
+    });
+
+    it('counts an event a case limit refuses among the client errors, as the single-event route does', async () => {
+      const limited = await testApp({ maxEventsPerCase: 1 });
+      try {
+        const errors = async () => /petrascore_client_errors_total\{error="max_events_per_case"\} (\d+)/.exec((await limited.inject({ method: 'GET', url: '/metrics' })).body)?.[1];
+        const response = await post(limited, '/events', { events: [1, 2, 3].map(() => ({ case_id: 'busy', name: 'x' })) });
+        expect(response.json<{ accepted: number }>().accepted).toBe(1);
+        expect(await errors()).toBe('2');
+        expect((await post(limited, caseUrl('busy', '/events'), { name: 'x' })).statusCode).toBe(422);
+        expect(await errors()).toBe('3');
+      } finally {
+        await limited.close();
+      }
     });
   });
 });

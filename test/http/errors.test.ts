@@ -465,6 +465,15 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
     });
   });
 
+  it('shortens a long value in a message without splitting a surrogate pair', async () => {
+    const id = `a${'😀'.repeat(256)}`; // 513 code units: one over the limit, the 60-unit cut falls inside an emoji
+    const response = await app.inject({ method: 'GET', url: `/cases/${encodeURIComponent(id)}` });
+    expect(response.statusCode).toBe(400);
+    const { message } = response.json<ErrorBody>();
+    expect(message).toContain(`"a${'😀'.repeat(29)}…"`);
+    expect(message).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+
   it('never answers 5xx to a zoo of odd requests', async () => {
     const deep: Record<string, unknown> = {};
     let cursor = deep;

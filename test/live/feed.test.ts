@@ -48,6 +48,11 @@ describe('GET /live on a listening server', () => {
     const snapshot = await client.next();
     expect(snapshot).toMatchObject({ type: 'snapshot', id: 0, open_cases: 0, cases: [], alerts: [], scenario: 'onnx_deployment', alert_threshold: 0.5 });
     expect(client.retry).toBe(1000);
+    // The stream the snapshot opens counts among the subscribers, as in /live/snapshot asked meanwhile.
+    expect(snapshot.stats).toMatchObject({ subscribers: 1 });
+    const second = await open(`${url}/live`);
+    expect((await second.next()).stats).toMatchObject({ subscribers: 2 });
+    expect(((await (await fetch(`${url}/live/snapshot`)).json()) as LiveJson).stats).toMatchObject({ subscribers: 2 });
 
     expect((await postJson(url, '/cases/a/events?score=true', APPROVE)).status).toBe(200);
     expect((await postJson(url, '/anomaly', ANOMALOUS)).status).toBe(200);
@@ -269,6 +274,14 @@ describe('GET /live on a listening server', () => {
     await reader.until(() => reader.messages.some((m) => Number(m.id) === head), 10_000, 'the last alert');
     expect(stats(1)).toBeDefined();
     expect(reader.messages.filter((m) => m.event !== 'snapshot').map((m) => Number(m.id))).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+  });
+
+  it('answers HEAD /live with the stream headers and ends, without subscribing', async () => {
+    const { url, app } = await serve();
+    const head = await fetch(`${url}/live`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(app.live.bus.subscriberCount).toBe(0);
   });
 
   it('refuses subscribers beyond --live-max-subscribers with a 503 JSON error', async () => {

@@ -1,0 +1,38 @@
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ErrorBody } from '../schemas/common.js';
+
+/**
+ * What Node's HTTP parser refuses before a request exists (no route, no hooks): headers beyond the size limit, a
+ * request that is not HTTP, a client too slow to send its headers. Fastify's own answer is `{error, message,
+ * statusCode}`; this one has the service's shape, so that every client mistake reads alike.
+ */
+export function clientErrorAnswer(error: Error & { code?: string }): { status: number; label: string; body: ErrorBody } {
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    const message = `the request line and headers exceed ${maxHeaderSize} bytes, the most this server reads (a case id is at most 512 characters)`;
+    return { status: 431, label: 'headers_too_large', body: { error: 'headers_too_large', message, details: [{ path: 'headers', message }] } };
+  }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    const message = 'the request was not received in time';
+    return { status: 408, label: 'request_timeout', body: { error: 'request_timeout', message, details: [] } };
+  }
+  const message = `the request is not valid HTTP/1.1${error.code === undefined ? '' : ` (${error.code})`}`;
+  return { status: 400, label: 'bad_request', body: { error: 'bad_request', message, details: [{ path: 'request', message }] } };
+}
+
+/** Fastify's `clientErrorHandler`: writes the answer on the raw socket (there is no reply) and closes it. */
+export function clientErrorHandler(onAnswered: (label: string) => void): (error: Error & { code?: string }, socket: Socket) => void {
+  return (error, socket) => {
+    // A reset connection has nobody to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const { status, label, body } = clientErrorAnswer(error);
+    onAnswered(label);
+    if (socket.writable) {
+      const text = JSON.stringify(body);
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
+      );
+    }
+    socket.destroy(error);
+  };
+}
