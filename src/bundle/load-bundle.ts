@@ -38,7 +38,14 @@ async function readOrFail(path: string): Promise<Buffer> {
 
 async function readSidecar(path: string): Promise<Sidecar> {
   // A byte-order mark (some Windows editors write one) is not part of the JSON.
-  const text = (await readOrFail(path)).toString('utf8').replace(/^\uFEFF/, '');
+  let text: string;
+  try {
+    // JSON is UTF-8 (RFC 8259): a sidecar in another encoding would have its labels silently garbled.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await readOrFail(path)).replace(/^\uFEFF/, '');
+  } catch (error) {
+    if (error instanceof BundleError) throw error;
+    throw new BundleError(path, 'is not valid UTF-8 (JSON must be UTF-8; was it saved in another encoding?)');
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -74,13 +74,7 @@ export function netFromSidecar(sidecar: Sidecar): DerivedNet {
   const valueSlot = new Map<string, number>();
   const addSlot = (channel: 'marking' | 'value', place: string): void => {
     const name = inputName(channel, place);
-    let defaultValue: number;
-    if (derivedDefaults) defaultValue = channel === 'value' ? 1 : Object.hasOwn(initial, place) ? 1 : 0;
-    else {
-      const given = sidecar.input_defaults![name];
-      if (given === undefined) throw new SidecarProblem(`input_defaults has no entry for ONNX input '${name}'`);
-      defaultValue = given;
-    }
+    const defaultValue = derivedDefaults ? (channel === 'value' ? 1 : Object.hasOwn(initial, place) ? 1 : 0) : (sidecar.input_defaults![name] ?? Number.NaN);
     (channel === 'marking' ? markingSlot : valueSlot).set(place, inputs.length);
     inputs.push({ name, place, channel, defaultValue });
   };
@@ -88,16 +82,33 @@ export function netFromSidecar(sidecar: Sidecar): DerivedNet {
   sidecar.input_value_places.forEach((place) => addSlot('value', place));
   if (inputs.length === 0) throw new SidecarProblem('declares no ONNX inputs (input_marking_places and input_value_places are both empty)');
 
+  // The places first: a wrong place list also shows as missing defaults, which would hide the real fault.
   if (sidecar.onnx_input_names !== undefined && !sameSet(sidecar.onnx_input_names, inputs.map((i) => i.name))) {
     throw new SidecarProblem(
       `onnx_input_names ${JSON.stringify(sidecar.onnx_input_names)} disagree with input_marking_places/input_value_places, which give ${JSON.stringify(inputs.map((i) => i.name))}`,
     );
+  }
+  if (sidecar.places !== undefined) {
+    const places = new Set(sidecar.places);
+    const missing = inputs.find((i) => !places.has(i.place));
+    if (missing !== undefined) throw new SidecarProblem(`places does not list '${missing.place}', an input place of input_${missing.channel === 'marking' ? 'marking' : 'value'}_places`);
   }
   if (derivedDefaults) {
     warnings.push(
       `input_defaults absent: derived from initial_marking (${inputs.map((i) => `${i.name}=${i.defaultValue}`).join(', ')}); ` +
         'this is right only for source places — a non-source marking input needs the activation PETRA computes, so add input_defaults to the sidecar',
     );
+  } else {
+    for (const input of inputs) {
+      if (!Object.hasOwn(sidecar.input_defaults!, input.name)) throw new SidecarProblem(`input_defaults has no entry for ONNX input '${input.name}'`);
+      // The model's inputs are float32: a default beyond its range would be fed as ±Infinity whenever a request omits it.
+      if (!Number.isFinite(Math.fround(input.defaultValue))) {
+        throw new SidecarProblem(`input_defaults/${input.name} is ${input.defaultValue}, beyond float32's range (±3.4e38): the model would read it as infinite`);
+      }
+    }
+    for (const name of Object.keys(sidecar.input_defaults!)) {
+      if (!inputs.some((i) => i.name === name)) warnings.push(`input_defaults has an entry for '${name}', which is no ONNX input the sidecar declares; it is ignored`);
+    }
   }
 
   const outputs = sidecar.output_transitions;

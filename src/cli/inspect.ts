@@ -33,9 +33,9 @@ export function renderInspection(bundle: Bundle): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function load(argv: readonly string[], usage: string): Promise<{ bundle?: Bundle; code?: number; json: boolean }> {
-  const json = argv.includes('--json');
-  const positionals = argv.filter((a) => a !== '--json');
+async function load(argv: readonly string[], usage: string, options: readonly string[] = []): Promise<{ bundle?: Bundle; code?: number; json: boolean }> {
+  const json = options.includes('--json') && argv.includes('--json');
+  const positionals = argv.filter((a) => !options.includes(a));
   const unknown = positionals.filter((a) => a.startsWith('-'));
   if (positionals.length !== 1 || unknown.length > 0) {
     process.stderr.write(`petrascore: ${unknown.length > 0 ? `unknown option ${unknown[0]}` : 'expected one BUNDLE.onnx'}\n\n${usage}\n`);
@@ -58,7 +58,7 @@ export async function inspect(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${INSPECT_USAGE}\n`);
     return 0;
   }
-  const { bundle, code, json } = await load(argv, INSPECT_USAGE);
+  const { bundle, code, json } = await load(argv, INSPECT_USAGE, ['--json']);
   if (bundle === undefined) return code === 1 ? 2 : code!;
   process.stdout.write(json ? `${JSON.stringify(describeModel(bundle), null, 2)}\n` : renderInspection(bundle));
   await bundle.runner.close();

@@ -245,8 +245,11 @@ export async function batchedBisection(model: BatchModel, problem: Counterfactua
   });
 
   const target = options.nearestTo;
+  // One crossing, bracketed by the range: PETRA's bisection reaches it too, so nearest answers exactly what it does
+  // (refined inside its grid cell alone, the same crossing would come out a little differently).
+  const onlyCrossing = cells.length === 1 && cells[0]![0] !== cells[0]![1] && side(loAct) * side(hiAct) < 0;
   let replays: BisectionReplay[];
-  if (target === undefined) {
+  if (target === undefined || onlyCrossing) {
     if (side(loAct) * side(hiAct) > 0) return result();
     replays = [new BisectionReplay(lo, hi, loAct, problem.tolerance, intervalTolerance)];
   } else {

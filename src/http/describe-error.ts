@@ -108,14 +108,18 @@ const TYPE_NAMES: Record<string, string> = {
   array: 'an array',
 };
 
-/** "a finite number or a string" for a union of simple types; undefined when a branch is not a plain type. */
+/**
+ * "a finite number or a string" for a union of simple types, `'marking' or 'value'` for a union of literals (a literal
+ * is a string branch too, which read "a string or a string"); undefined when a branch is neither.
+ */
 function describeUnion(schema: Record<string, unknown> | undefined): string | undefined {
   if (schema === undefined || !Array.isArray(schema.anyOf)) return undefined;
   const names: string[] = [];
   for (const branch of schema.anyOf) {
+    const literal = isRecord(branch) && 'const' in branch ? JSON.stringify(branch.const)?.replace(/^"(.*)"$/, "'$1'") : undefined;
     const type = isRecord(branch) && typeof branch.type === 'string' ? TYPE_NAMES[branch.type] : undefined;
-    if (type === undefined) return undefined;
-    names.push(type);
+    if (literal === undefined && type === undefined) return undefined;
+    names.push(literal ?? type!);
   }
   return names.length <= 2 ? names.join(' or ') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
 }

@@ -122,6 +122,43 @@ const BROKEN: BrokenBundle[] = [
     problem: /input_defaults has no entry for ONNX input 'value__p_submitted'/,
   },
   {
+    name: 'an input default beyond float32 (the model would read it as infinite)',
+    fixture: 'onnx_deployment',
+    breakIt: (b) =>
+      editSidecar(b, (s) => {
+        s.input_defaults = { marking__p_application: 1e39 };
+      }),
+    file: 'sidecar',
+    problem: /input_defaults\/marking__p_application is 1e\+39, beyond float32's range/,
+  },
+  {
+    name: 'places leaves out an input place',
+    fixture: 'onnx_deployment',
+    breakIt: (b) =>
+      editSidecar(b, (s) => {
+        s.places = ['p_approved'];
+      }),
+    file: 'sidecar',
+    problem: /places does not list 'p_application', an input place of input_marking_places/,
+  },
+  {
+    name: 'an input place the exporter did not write (named as such, not as a missing default)',
+    fixture: 'onnx_deployment',
+    breakIt: (b) =>
+      editSidecar(b, (s) => {
+        s.input_marking_places = ['p_zzz'];
+      }),
+    file: 'sidecar',
+    problem: /onnx_input_names \["marking__p_application"\] disagree with input_marking_places\/input_value_places, which give \["marking__p_zzz"\]/,
+  },
+  {
+    name: 'a sidecar that is not UTF-8',
+    fixture: 'onnx_deployment',
+    breakIt: (b) => writeFileSync(b.sidecar, Buffer.from(readFileSync(b.sidecar, 'utf8').replace('"scenario_name"', '"scenario_name_\u00e9"'), 'latin1')),
+    file: 'sidecar',
+    problem: /is not valid UTF-8/,
+  },
+  {
     name: 'an output transition listed twice',
     fixture: 'onnx_deployment',
     breakIt: (b) =>

@@ -179,6 +179,14 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(body.message).not.toContain('union');
     });
 
+    it('names the values a union of literals accepts', async () => {
+      const body = expectValidationError(
+        await post('/counterfactual', { input_marking: {}, flip_place: 'p_application', target_transition: 't_approve', flip_channel: 'colour' }),
+        'body/flip_channel',
+      );
+      expect(body.message).toBe(`body/flip_channel: Expected 'marking' or 'value', got "colour"`);
+    });
+
     it('reports the query string and its path', async () => {
       const limit = expectValidationError(await app.inject({ method: 'GET', url: '/cases?limit=abc' }), 'querystring/limit');
       expect(limit.message).toContain('"abc"');

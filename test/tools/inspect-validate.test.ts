@@ -32,6 +32,12 @@ describe('petrascore validate', () => {
     expect(result.stdout).toMatch(/^ok: .*loan_approval\/model\.onnx .*loads and runs/);
   });
 
+  it('refuses an option it does not take (inspect’s --json) with exit 2 and its usage', async () => {
+    const result = await runCli(['validate', 'models/loan_approval/model.onnx', '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown option --json');
+  });
+
   it('exits 1 with the reason for a bundle whose sidecar disagrees with its graph', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'petrascore-validate-'));
     copyFileSync(modelPath('onnx_deployment'), join(dir, 'model.onnx'));
