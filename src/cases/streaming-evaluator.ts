@@ -5,7 +5,7 @@ import { copyObserved, type Observed } from '../scoring/observed.js';
 import type { AttributeValue } from '../scoring/python-float.js';
 import type { ScoredRow, TraceScore } from '../scoring/residuals.js';
 import { CaseLimitError, UnknownCaseError } from './case-errors.js';
-import type { CaseState, CaseStore } from './case-store.js';
+import type { CaseState, CaseStore, EvictionReason } from './case-store.js';
 
 export interface CaseEvent {
   name: string;
@@ -82,6 +82,16 @@ export interface EvaluatorObserver {
   onCloseStarted?(caseId: string, state: CaseState): void;
   /** A close whose final evaluation failed (the model failed): the case is gone, without an evaluation. */
   onCloseFailed?(caseId: string, state: CaseState): void;
+  /**
+   * The store evicted the case. Told after every evaluation of it already under way in a POST /events, so that the
+   * eviction never precedes the evaluation of an event acknowledged before it.
+   */
+  onEvict?(caseId: string, state: CaseState, reason: EvictionReason): void;
+  /**
+   * The store evicted a case whose POST /events evaluation is still running: onEvict follows once it is published.
+   * Events for the same id meanwhile start a new case, whose onEvent comes before that onEvict.
+   */
+  onEvictHeld?(caseId: string, state: CaseState): void;
 }
 
 interface Snapshot {
@@ -102,11 +112,26 @@ export function scoreProblem(error: SpecResolutionError): ScoreProblem {
  * never lose updates and a scored reply reflects exactly the events acknowledged before it.
  */
 export class StreamingEvaluator {
+  /** States with evaluations of a POST /events still running, and how many. */
+  private readonly streamScoring = new Map<CaseState, number>();
+  /** Evictions of such states, told to the observer once their evaluations are published. */
+  private readonly heldEvictions = new Map<CaseState, () => void>();
+
   constructor(
     private readonly store: CaseStore,
     private readonly scorer: TraceScorer,
     private readonly observer: EvaluatorObserver = {},
   ) {}
+
+  /** The store's evictions come through here (the plugin wires them), to keep them after the evaluations before them. */
+  evicted(caseId: string, state: CaseState, reason: EvictionReason): void {
+    if (!this.streamScoring.has(state)) {
+      this.observer.onEvict?.(caseId, state, reason);
+      return;
+    }
+    this.observer.onEvictHeld?.(caseId, state);
+    this.heldEvictions.set(state, () => this.observer.onEvict?.(caseId, state, reason));
+  }
 
   get openCases(): number {
     return this.store.size;
@@ -144,36 +169,67 @@ export class StreamingEvaluator {
   async processStream(events: readonly (CaseEvent & { case_id: string })[], score: boolean): Promise<StreamItem[]> {
     const items: StreamItem[] = [];
     const pending: { index: number; snapshot: Snapshot }[] = [];
-    for (const event of events) {
-      let state: CaseState;
-      try {
-        state = this.append(event.case_id, event);
-      } catch (error) {
-        if (!(error instanceof CaseLimitError)) throw error;
-        items.push({ case_id: event.case_id, rejected: { limit: error.limit, message: error.message } });
-        continue;
+    let published = 0;
+    try {
+      for (const event of events) {
+        let state: CaseState;
+        try {
+          state = this.append(event.case_id, event);
+        } catch (error) {
+          if (!(error instanceof CaseLimitError)) throw error;
+          items.push({ case_id: event.case_id, rejected: { limit: error.limit, message: error.message } });
+          continue;
+        }
+        const ack: Acknowledgement = { case_id: event.case_id, n_events: state.nEvents };
+        if (score) {
+          const snapshot = this.trySnapshot(event.case_id, state);
+          if ('problem' in snapshot) ack.not_scored = snapshot.problem;
+          else {
+            pending.push({ index: items.length, snapshot });
+            // A later event of this request may evict the case: its eviction then waits for this evaluation.
+            this.streamScoring.set(state, (this.streamScoring.get(state) ?? 0) + 1);
+          }
+        }
+        items.push(ack);
       }
-      const ack: Acknowledgement = { case_id: event.case_id, n_events: state.nEvents };
-      if (score) {
-        const snapshot = this.trySnapshot(event.case_id, state);
-        if ('problem' in snapshot) ack.not_scored = snapshot.problem;
-        else pending.push({ index: items.length, snapshot });
+      if (pending.length === 0) return items;
+      const width = this.scorer.net.inputs.length;
+      const rows = new Float32Array(pending.length * width);
+      pending.forEach(({ snapshot }, i) => rows.set(snapshot.row, i * width));
+      const started = performance.now();
+      const scores = await this.scorer.scoreRows(rows, pending.map(({ snapshot }) => snapshot.observed));
+      const latencyMs = performance.now() - started;
+      for (const { index, snapshot } of pending) {
+        const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, scores[published]!, false);
+        items[index] = evaluation;
+        this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs, source: 'events' });
+        published++;
+        // Right after the case's last evaluation here: its held eviction, and a case reopened under its id after it.
+        this.streamScored(snapshot.state);
       }
-      items.push(ack);
+      return items;
+    } finally {
+      // A failed run: the evaluations not published release their holds all the same.
+      for (const { snapshot } of pending.slice(published)) this.streamScored(snapshot.state);
     }
-    if (pending.length === 0) return items;
-    const width = this.scorer.net.inputs.length;
-    const rows = new Float32Array(pending.length * width);
-    pending.forEach(({ snapshot }, i) => rows.set(snapshot.row, i * width));
-    const started = performance.now();
-    const scores = await this.scorer.scoreRows(rows, pending.map(({ snapshot }) => snapshot.observed));
-    const latencyMs = performance.now() - started;
-    pending.forEach(({ index, snapshot }, i) => {
-      const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, scores[i]!, false);
-      items[index] = evaluation;
-      this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs, source: 'events' });
-    });
-    return items;
+  }
+
+  /**
+   * A POST /events evaluation of `state` is published (or failed): an eviction held for it is told once the last is.
+   * Only the bulk route keeps this count: within one request, a later event can evict a case scored by an earlier
+   * one; a single scored event's case has just been touched, so capacity and idle eviction take other cases first.
+   */
+  private streamScored(state: CaseState): void {
+    const left = this.streamScoring.get(state)! - 1;
+    if (left > 0) {
+      this.streamScoring.set(state, left);
+      return;
+    }
+    this.streamScoring.delete(state);
+    const eviction = this.heldEvictions.get(state);
+    if (eviction === undefined) return;
+    this.heldEvictions.delete(state);
+    eviction();
   }
 
   /** Scores without closing. Throws UnknownCaseError or SpecResolutionError. */

@@ -1,4 +1,4 @@
-import type { CaseState, CaseStoreEvents, EvictionReason } from '../cases/case-store.js';
+import type { CaseState, EvictionReason } from '../cases/case-store.js';
 import type { Evaluation, EvaluationContext, EvaluatorObserver } from '../cases/streaming-evaluator.js';
 import { labelOf, type Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
@@ -79,9 +79,11 @@ export class LiveService {
    * the old one closed, and drop the new one).
    */
   private readonly closing = new Map<string, (() => void)[][]>();
+  /** Evicted cases whose eviction the evaluator holds until their POST /events evaluations are published. */
+  private readonly heldEvictions = new Set<CaseState>();
 
   /** For the case store and the streaming evaluator. */
-  readonly caseObserver: EvaluatorObserver & CaseStoreEvents = {
+  readonly caseObserver: EvaluatorObserver = {
     // The guard written out for the two called per event: a closure per call is garbage per request.
     onEvent: (caseId, state) => {
       try {
@@ -98,6 +100,12 @@ export class LiveService {
       }
     },
     onEvict: (caseId, state, reason) => this.guard('case eviction', () => this.caseEvicted(caseId, state, reason)),
+    onEvictHeld: (caseId, state) =>
+      this.guard('held eviction', () => {
+        // Like a close being scored: a case opened under the id meanwhile is announced after this eviction.
+        this.heldEvictions.add(state);
+        this.closeStarted(caseId);
+      }),
     onCloseStarted: (caseId) => this.guard('close', () => this.closeStarted(caseId)),
     onCloseFailed: (caseId, state) =>
       this.guard('failed close', () => {
@@ -235,6 +243,7 @@ export class LiveService {
   private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
     const entry = this.state.remove(state);
     this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane: entry?.lane ?? this.lanes.ofCase(state.attributes), n_events: state.nEvents, reason });
+    if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
   }
 
   /** Completes an evaluation whose record `describe()` has filled: its score and top, the snapshot state, an alert. */

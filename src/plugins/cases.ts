@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { CaseStore, type CaseLimits, type CaseStoreEvents } from '../cases/case-store.js';
+import { CaseStore, type CaseLimits } from '../cases/case-store.js';
 import { StreamingEvaluator, type EvaluatorObserver } from '../cases/streaming-evaluator.js';
 
 declare module 'fastify' {
@@ -14,7 +14,7 @@ export interface CasesPluginOptions extends CaseLimits {
   /** How often idle cases are looked for; defaults to a tenth of the idle timeout, at most once a minute. */
   sweepIntervalMs?: number;
   /** Told of every event, evaluation and eviction (the live view); synchronous, must not throw. */
-  observer?: EvaluatorObserver & CaseStoreEvents;
+  observer?: EvaluatorObserver;
 }
 
 /** The per-case streaming state, its idle sweep, and the log line for every eviction. */
@@ -24,10 +24,12 @@ export const casesPlugin = fp<CasesPluginOptions>(
       onEvict: (caseId, state, reason) => {
         app.metrics.caseEvictions.inc({ reason });
         app.log.info({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
-        options.observer?.onEvict?.(caseId, state, reason);
+        // The evaluator tells the observer, after any evaluation of the case still under way.
+        evaluator.evicted(caseId, state, reason);
       },
     });
-    app.decorate('cases', new StreamingEvaluator(store, app.petra.scorer, options.observer));
+    const evaluator = new StreamingEvaluator(store, app.petra.scorer, options.observer);
+    app.decorate('cases', evaluator);
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
     if (options.idleTimeoutMs > 0) {
       const interval = options.sweepIntervalMs ?? Math.min(60_000, Math.max(100, Math.floor(options.idleTimeoutMs / 10)));
