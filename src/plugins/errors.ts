@@ -38,6 +38,9 @@ function jsonProblem(body: string): { reason: string; refused: boolean } {
   return { reason: 'it is valid JSON, but it has a "__proto__" key or a "constructor" key with a "prototype" (refused against prototype poisoning)', refused: true };
 }
 
+const NOT_UTF8 =
+  'it is not valid UTF-8, which JSON must be (RFC 8259): it holds bytes that decode to U+FFFD (was it sent as Latin-1 or Windows-1252? a U+FFFD meant literally must be written \\ufffd)';
+
 /** The route declares no body schema: a close, a GET. */
 function takesNoBody(request: FastifyRequest): boolean {
   return request.routeOptions.schema?.body === undefined;
@@ -88,6 +91,9 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       if (encoding !== undefined) return done(new UnsupportedEncodingError(encoding), undefined);
       const text = typeof body === 'string' ? body : body.toString('utf8');
       if (text === '' && takesNoBody(request)) return done(null, undefined);
+      // Bytes that are not UTF-8 were read as U+FFFD: a Latin-1 'é' in an event name would silently match no label.
+      // The check is free for the usual body: V8 answers at once for a string with no character beyond Latin-1.
+      if (text.includes('\uFFFD')) return done(new MalformedJsonError(NOT_UTF8), undefined);
       void parseJson(request, text, (error, value) => {
         if (error === null || error === undefined) done(null, value);
         else if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') done(error, undefined);

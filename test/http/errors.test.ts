@@ -78,6 +78,16 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(trailingComma.details[0]!.path).toBe('body');
     });
 
+    it('refuses a body that is not UTF-8 instead of reading its bytes as U+FFFD; UTF-8 and an escaped U+FFFD pass', async () => {
+      const latin1 = Buffer.from('{"name": "approve loan", "attributes": {"channel": "caf\u00e9"}}', 'latin1');
+      const refused = await app.inject({ method: 'POST', url: '/cases/enc/events', payload: latin1, headers: JSON_TYPE });
+      const body = expectError(refused, 400, 'malformed_json');
+      expect(body.message).toContain('not valid UTF-8');
+      expect((await app.inject({ method: 'GET', url: '/cases/enc' })).statusCode).toBe(404);
+      const utf8 = Buffer.from('{"name": "approve loan", "attributes": {"channel": "caf\u00e9 \\ufffd"}}', 'utf8');
+      expect((await app.inject({ method: 'POST', url: '/cases/enc/events', payload: utf8, headers: JSON_TYPE })).statusCode).toBe(202);
+    });
+
     it('refuses prototype-poisoning keys as malformed JSON, saying which key', async () => {
       const proto = expectError(await postRaw('/anomaly', '{"events": [], "attributes": {"__proto__": {"risk_score": "0.9"}}}'), 400, 'malformed_json');
       expect(proto.message).toContain('__proto__');
