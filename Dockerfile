@@ -2,6 +2,8 @@
 # petrascore: serves the default PETRA bundle (models/loan_approval) on port 8000.
 # Another bundle: mount it and pass its path, e.g.
 #   docker run -p 8000:8000 -v $PWD/my-model:/bundle:ro petrascore serve /bundle/model.onnx
+# or set PETRASCORE_BUNDLE=/bundle/model.onnx (CMD names no bundle, so the variable is read; the default is below).
+# Stopping: node is PID 1 and drains on SIGTERM; give `docker stop -t` at least --drain-delay + --shutdown-timeout.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -30,4 +32,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PETRASCORE_PORT || 8000) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # One GC thread: measured faster on 2 cores, where parallel GC helpers only contend with the request thread (README).
 ENTRYPOINT ["node", "--single-threaded-gc", "dist/src/cli/main.js"]
-CMD ["serve", "models/loan_approval/model.onnx"]
+CMD ["serve"]

@@ -4,6 +4,7 @@ import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler } from './http/client-error.js';
+import { requestIdGenerator } from './http/request-id.js';
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
 import { livePlugin } from './plugins/live.js';
@@ -38,12 +39,17 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     bodyLimit: config.bodyLimit,
     // The request-log plugin writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: 'x-request-id',
+    // The id comes from genReqId, which checks the caller's x-request-id before taking it.
+    requestIdHeader: false,
+    genReqId: requestIdGenerator(),
     // A case id may be 512 characters, 6144 when fully percent-encoded; the router's default cap is 100.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 6144 },
     frameworkErrors: frameworkErrorHandler(config.bodyLimit),
-    // Called only once the server listens, when the metrics exist.
-    clientErrorHandler: clientErrorHandler((label) => app.metrics.clientErrors.inc({ error: label })),
+    // Called only once the server listens, when the metrics exist. No request exists: counted and logged here.
+    clientErrorHandler: clientErrorHandler((label, status) => {
+      app.metrics.clientErrors.inc({ error: label });
+      app.log.info({ status, error: label }, 'refused by the HTTP parser');
+    }),
     // Large nets take seconds to optimise and load (scale_2000: ~6 s on 2 cores).
     pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -59,9 +59,15 @@ describe('GET /metrics', () => {
       const wrongMethod = await fresh.inject({ method: 'DELETE', url: '/anomaly' });
       expect(wrongMethod.statusCode).toBe(405);
       expect(typeof wrongMethod.headers['x-request-id']).toBe('string');
+      // An id too long, or with characters a header or log line should not carry, is replaced by one of the server's.
+      for (const unfit of ['x'.repeat(129), 'two words', 'tab\there']) {
+        const answered = await fresh.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': unfit } });
+        expect(answered.headers['x-request-id']).toMatch(/^req-[0-9a-z]+$/);
+      }
+      expect((await fresh.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'y'.repeat(128) } })).headers['x-request-id']).toBe('y'.repeat(128));
 
       const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
-      expect(sample(text, 'petrascore_http_requests_total', '{method="GET",route="/healthz",status="200"}')).toBe(1);
+      expect(sample(text, 'petrascore_http_requests_total', '{method="GET",route="/healthz",status="200"}')).toBe(5);
       expect(sample(text, 'petrascore_http_requests_total', '{method="HEAD",route="/healthz",status="200"}')).toBe(1);
       expect(sample(text, 'petrascore_http_requests_total', '{method="POST",route="unmatched",status="404"}')).toBe(1);
       expect(sample(text, 'petrascore_http_requests_total', '{method="DELETE",route="unmatched",status="405"}')).toBe(1);

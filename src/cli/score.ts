@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { scoreLog } from '../batch/score-log.js';
@@ -9,6 +8,7 @@ import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
 import { LogInputError, readLog } from '../logs/index.js';
 import { ProgressLine } from './progress.js';
+import { openReportFile } from './report-file.js';
 
 export const DEFAULT_BATCH_SIZE = 1024;
 
@@ -17,7 +17,7 @@ const USAGE = `Usage: petrascore score BUNDLE.onnx --traces FILE [options]
 Scores every trace of an audit log like PETRA's petra-score and writes the same JSON report.
 
 Options:
-  --traces FILE              the log: .csv, .xes, .xes.gz or .json (required)
+  --traces FILE              the log: .csv, .xes or .json, each also gzipped (.gz) (required)
   --format FORMAT            auto (from the file name, default), csv, xes or json
   --case-column NAME         CSV column with the case id (default case_id)
   --activity-column NAME     CSV column with the activity (default activity)
@@ -29,7 +29,8 @@ Options:
   --help                     show this help
 
 Exit codes: 0 scored (also when some traces carry error entries), 2 usage error, unreadable or
-unparseable log, or bad bundle, 1 unexpected failure.`;
+unparseable log, bad bundle, or an output that cannot be written (a report already at OUT is
+then left as it was), 1 unexpected failure.`;
 
 class ScoreUsageError extends Error {}
 
@@ -123,7 +124,8 @@ export async function score(argv: readonly string[]): Promise<number> {
       bytesRead = n;
     },
   });
-  const out = args.output === undefined ? process.stdout : createWriteStream(args.output);
+  const report = args.output === undefined ? undefined : await openReportFile(args.output);
+  const out = report?.stream ?? process.stdout;
   // A failed write (a full disk; a reader that stopped early, as `| head` does) stops the scoring at the next entry.
   let writeError: NodeJS.ErrnoException | undefined;
   out.on('error', (error: NodeJS.ErrnoException) => {
@@ -139,12 +141,15 @@ export async function score(argv: readonly string[]): Promise<number> {
     });
     await writer.end();
     if (writeError !== undefined) throw writeError;
+    await report?.commit();
     progress.done();
     const seconds = (performance.now() - started) / 1000;
-    process.stderr.write(`scored ${stats.traces} traces (${stats.errors} errors) in ${seconds.toFixed(2)} s → ${args.output ?? 'stdout'}\n`);
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    process.stderr.write(`scored ${plural(stats.traces, 'trace')} (${plural(stats.errors, 'error')}) in ${seconds.toFixed(2)} s → ${args.output ?? 'stdout'}\n`);
     return 0;
   } catch (error) {
     progress.done();
+    await report?.abort();
     if (error instanceof LogInputError) return fail(error.message, 2);
     // The reader has all it wanted: quiet, like the other tools of a pipeline.
     if (args.output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return 0;

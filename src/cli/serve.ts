@@ -87,23 +87,36 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) return fail(`${error.message}\n\n${serveUsage()}`, EXIT_USAGE);
     throw error;
   }
+  // A large net takes seconds to load. A stop asked for meanwhile ends the process at once: as PID 1 in a container,
+  // a signal without a handler is ignored, and `docker stop` would wait out its grace and kill.
+  const stopWhileStarting = (signal: NodeJS.Signals) => {
+    process.stderr.write(`petrascore: ${signal} while starting: exiting without serving\n`);
+    process.exit(0);
+  };
+  process.once('SIGTERM', stopWhileStarting);
+  process.once('SIGINT', stopWhileStarting);
   let app: App;
   try {
-    app = await buildApp(config, { level: config.logLevel });
-    await app.ready();
-  } catch (error) {
-    // One line, whatever the underlying library put into its message.
-    if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT_BAD_BUNDLE);
-    throw error;
-  }
-  try {
-    await app.listen({ host: config.host, port: config.port });
-  } catch (error) {
-    await app.close();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT_FAILURE);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_FAILURE);
-    throw error;
+    try {
+      app = await buildApp(config, { level: config.logLevel });
+      await app.ready();
+    } catch (error) {
+      // One line, whatever the underlying library put into its message.
+      if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT_BAD_BUNDLE);
+      throw error;
+    }
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      await app.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT_FAILURE);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_FAILURE);
+      throw error;
+    }
+  } finally {
+    process.off('SIGTERM', stopWhileStarting);
+    process.off('SIGINT', stopWhileStarting);
   }
   return drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
 }

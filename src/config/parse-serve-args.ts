@@ -5,33 +5,40 @@ import { defaultConfig, describeOption, SERVE_OPTIONS, type OptionSpec, type Ser
 export class UsageError extends Error {}
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
 function convert(option: OptionSpec, raw: string | boolean, source: string): string | number | boolean {
   if (option.kind === 'string' || option.kind === 'list') {
     if (typeof raw !== 'string' || raw === '') throw new UsageError(`${source} needs a value`);
-    if (option.choices !== undefined && !option.choices.includes(raw)) throw new UsageError(`${source} must be one of ${option.choices.join(', ')}, got '${raw}'`);
+    if (option.choices !== undefined) {
+      // The choices are lower case words (log levels, thread settings): INFO means info.
+      const choice = raw.trim().toLowerCase();
+      if (!option.choices.includes(choice)) throw new UsageError(`${source} must be one of ${option.choices.join(', ')}, got '${raw}'`);
+      return choice;
+    }
     const problem = option.check?.(raw);
     if (problem !== undefined) throw new UsageError(`${source}: ${problem}`);
     return raw;
   }
   if (option.kind === 'number') {
     const text = String(raw).trim();
-    const value = Number(text);
-    if (text === '' || !Number.isFinite(value)) throw new UsageError(`${source} must be a number, got '${String(raw)}'`);
+    // Decimal numerals only: Number() would also read '0x10' as 16 and '' as 0.
+    const value = DECIMAL.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isFinite(value)) throw new UsageError(`${source} must be a number, got '${String(raw)}'`);
     if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${value}`);
     if (option.max !== undefined && value > option.max) throw new UsageError(`${source} must be at most ${option.max}, got ${value}`);
     return value;
   }
   if (option.kind === 'boolean') {
     if (typeof raw === 'boolean') return raw;
-    const lower = raw.toLowerCase();
+    const lower = raw.trim().toLowerCase();
     if (TRUE.has(lower)) return true;
     if (FALSE.has(lower)) return false;
     throw new UsageError(`${source} must be true or false, got '${raw}'`);
   }
-  const text = String(raw);
-  if (!/^\d+$/.test(text)) throw new UsageError(`${source} must be a whole number, got '${text}'`);
+  const text = String(raw).trim();
+  if (!/^\d+$/.test(text)) throw new UsageError(`${source} must be a whole number, got '${String(raw)}'`);
   const value = Number(text);
   if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${value}`);
   if (option.max !== undefined && value > option.max) throw new UsageError(`${source} must be at most ${option.max}, got ${value}`);
@@ -57,18 +64,25 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     if (option.kind === 'list') {
       // Flags replace the environment's list rather than add to it, as for every other option.
       const fromEnv = env[option.env];
-      if (fromEnv !== undefined && fromEnv.trim() !== '') config[option.key] = fromEnv.trim().split(/\s+/).map((v) => convert(option, v, option.env) as string);
       const fromFlags = parsed.values[option.flag];
       if (Array.isArray(fromFlags)) config[option.key] = fromFlags.map((v) => convert(option, v, `--${option.flag}`) as string);
+      else if (fromEnv !== undefined && fromEnv.trim() !== '') config[option.key] = fromEnv.trim().split(/\s+/).map((v) => convert(option, v, option.env) as string);
       continue;
     }
-    const fromEnv = env[option.env];
-    if (fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
     const fromFlag = parsed.values[option.flag];
+    const negated = parsed.values[`no-${option.flag}`] === true;
+    const fromEnv = env[option.env];
+    // A flag wins, so the variable it overrides is not read at all (a stale bad value there does not stop the server).
     if (fromFlag !== undefined && !Array.isArray(fromFlag)) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
-    if (parsed.values[`no-${option.flag}`] === true) config[option.key] = false;
+    else if (!negated && fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
+    if (negated) config[option.key] = false;
   }
-  if (parsed.positionals[0] !== undefined) config.bundle = parsed.positionals[0];
+  const positional = parsed.positionals[0];
+  if (positional !== undefined && parsed.values.bundle !== undefined) {
+    throw new UsageError(`give the bundle once, as the first argument or as --bundle, not both ('${positional}' and '${String(parsed.values.bundle)}')`);
+  }
+  // The first argument is --bundle by another name: it too wins over PETRASCORE_BUNDLE.
+  if (positional !== undefined) config.bundle = positional;
   return config as unknown as ServeConfig;
 }
 

@@ -21,12 +21,12 @@ export function clientErrorAnswer(error: Error & { code?: string }): { status: n
 }
 
 /** Fastify's `clientErrorHandler`: writes the answer on the raw socket (there is no reply) and closes it. */
-export function clientErrorHandler(onAnswered: (label: string) => void): (error: Error & { code?: string }, socket: Socket) => void {
+export function clientErrorHandler(onAnswered: (label: string, status: number) => void): (error: Error & { code?: string }, socket: Socket) => void {
   return (error, socket) => {
     // A reset connection has nobody to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const { status, label, body } = clientErrorAnswer(error);
-    onAnswered(label);
+    onAnswered(label, status);
     if (socket.writable) {
       const text = JSON.stringify(body);
       socket.write(

@@ -127,7 +127,7 @@ export class CsvRowParser {
 
   private tooLong(chars: number): LogInputError | undefined {
     if (chars <= this.maxRowChars) return undefined;
-    return new LogInputError(this.file, `a row is longer than ${this.maxRowChars} characters; is a quote left open?`, { line: this.restLine });
+    return new LogInputError(this.file, `a row is longer than ${this.maxRowChars} characters, the most one CSV row may hold: a quote left open, or a field that large (JSON and XES logs have no such limit)`, { line: this.restLine });
   }
 }
 

@@ -7,6 +7,7 @@ import { chooseThread, singleRowRunMs, type InferenceThreadSetting } from '../in
 import { TraceScorer } from '../inference/trace-scorer.js';
 import { ScoreJson } from '../http/score-json.js';
 import type { Net } from '../scoring/net.js';
+import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
 
 export interface PetraContext {
   /** What was loaded, without its session: worker mode closes that one, and every run goes through `batcher`. */
@@ -35,6 +36,8 @@ export interface PetraPluginOptions {
 /** Loads the bundle at startup (a bad bundle fails `ready()` with a BundleError) and releases the session on close. */
 export const petraPlugin = fp<PetraPluginOptions>(
   async (app, options) => {
+    // A large net takes seconds: the line says what is being waited for, and with which versions.
+    app.log.info({ bundle: options.modelPath, petrascore: PETRASCORE_VERSION, onnxruntime: ONNXRUNTIME_VERSION, node: process.version }, 'loading bundle');
     const bundle = await loadBundle(options.modelPath);
     const { net, runner } = bundle;
     app.log.info(

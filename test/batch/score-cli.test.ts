@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +41,8 @@ describe.each(LOG_BUNDLES)('petrascore score on %s matches petra-score', (bundle
     const shape = (text: string) => text.replace(/-?\d+\.\d+(e[-+]\d+)?|-?\d+e[-+]\d+/g, 'F');
     expect(shape(result.stdout)).toBe(shape(readFileSync(join(FIXTURES, bundle, `score_${format}_expected.json`), 'utf8')));
     const errors = expected.filter((e) => e.error !== undefined).length;
-    expect(result.stderr).toMatch(new RegExp(`^scored ${expected.length} traces \\(${errors} errors\\) in [\\d.]+ s → stdout$`, 'm'));
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    expect(result.stderr).toMatch(new RegExp(`^scored ${plural(expected.length, 'trace')} \\(${plural(errors, 'error')}\\) in [\\d.]+ s → stdout$`, 'm'));
   });
 });
 
@@ -59,6 +60,23 @@ describe('petrascore score output and exit codes', () => {
     expect(result.stderr).toContain(`→ ${ndjson}`);
     const lines = readFileSync(ndjson, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Entry);
     expect(lines).toEqual(JSON.parse(readFileSync(json, 'utf8')));
+  });
+
+  it('a failed run leaves the previous report at -o as it was; a good one replaces it, keeping its permissions', async () => {
+    const out = join(dir, 'nightly.json');
+    writeFileSync(out, 'previous report\n');
+    chmodSync(out, 0o640);
+    const broken = join(dir, 'broken.csv');
+    writeFileSync(broken, 'case_id,activity\nA,"approve loan\n');
+    for (const traces of [join(dir, 'missing.csv'), broken]) {
+      const failed = await runCli(['score', model, '--traces', traces, '-o', out]);
+      expect(failed.code, failed.stderr).toBe(2);
+      expect(readFileSync(out, 'utf8')).toBe('previous report\n');
+    }
+    expect((await runCli(['score', model, '--traces', log, '-o', out])).code).toBe(0);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as Entry[]).length).toBeGreaterThan(0);
+    expect(statSync(out).mode & 0o777).toBe(0o640);
+    expect(readdirSync(dir).filter((name) => name.includes('.partial'))).toEqual([]);
   });
 
   it('gives the same report for --sorted on a log ordered by case, and refuses an unsorted one with the line', async () => {

@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVE_OPTIONS } from '../../src/config/options.js';
-import { killAllClis, runCli, serveArgs, startServer, type CliProcess } from '../helpers/cli.js';
+import { CliProcess, killAllClis, runCli, serveArgs, startServer } from '../helpers/cli.js';
 import { modelPath, readFixture } from '../helpers/fixtures.js';
 
 afterEach(killAllClis);
@@ -170,6 +170,17 @@ describe('petrascore serve lifecycle', () => {
     const messages = server.cli.logLines().map((l) => l.msg);
     expect(messages.indexOf('shutting down: finishing in-flight requests')).toBeGreaterThan(messages.indexOf('shutting down: /readyz is 503, serving on until the drain'));
     expect(messages).toContain('shut down cleanly');
+  });
+
+  it('SIGTERM while a large bundle is still loading: exits 0 at once, saying so, without serving', async () => {
+    const cli = new CliProcess(serveArgs(modelPath('scale_2000')));
+    // Logged before the load starts, with the stop handler in place: scale_2000 then takes seconds to load.
+    await cli.waitForStdout(/"msg":"loading bundle"/, 10_000);
+    cli.signal('SIGTERM');
+    const exit = await cli.waitForExit(30_000);
+    expect(exit, cli.describe()).toEqual({ code: 0, signal: null });
+    expect(cli.stderr).toBe('petrascore: SIGTERM while starting: exiting without serving\n');
+    expect(cli.stdout).not.toContain('Server listening');
   });
 
   it('SIGINT exits 0, also with an idle keep-alive connection open', async () => {

@@ -98,6 +98,6 @@ describe('CsvRowParser', () => {
     expect(parser.push('case_id,activity\nA,"').error).toBeUndefined();
     let error: LogInputError | undefined;
     for (let i = 0; i < 20 && !error; i++) error = parser.push('x'.repeat(10)).error;
-    expect(error?.message).toBe('f.csv (line 2): a row is longer than 100 characters; is a quote left open?');
+    expect(error?.message).toBe('f.csv (line 2): a row is longer than 100 characters, the most one CSV row may hold: a quote left open, or a field that large (JSON and XES logs have no such limit)');
   });
 });

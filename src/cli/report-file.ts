@@ -1,0 +1,43 @@
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Where `petrascore score -o OUT` writes. A regular file (or a new one) is written beside OUT under a temporary name
+ * and renamed over it only when the run succeeds: a nightly job whose log turns out unreadable keeps its last good
+ * report instead of an empty or half-written one. Anything else (/dev/null, a pipe) is written directly.
+ */
+export interface ReportFile {
+  stream: WriteStream;
+  /** The report is complete (the stream has ended): put it in place. */
+  commit(): Promise<void>;
+  /** The run failed: leave OUT as it was. */
+  abort(): Promise<void>;
+}
+
+export async function openReportFile(path: string): Promise<ReportFile> {
+  const existing = await stat(path).catch(() => undefined);
+  if (existing !== undefined && !existing.isFile()) {
+    const stream = createWriteStream(path);
+    return { stream, commit: async () => {}, abort: async () => {} };
+  }
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+  const stream = createWriteStream(temporary);
+  return {
+    stream,
+    commit: async () => {
+      // The new report keeps the permissions the old one had.
+      if (existing !== undefined) await chmod(temporary, existing.mode & 0o7777);
+      await rename(temporary, path);
+    },
+    abort: async () => {
+      if (!stream.closed) {
+        const closed = once(stream, 'close').catch(() => undefined);
+        stream.destroy();
+        await closed;
+      }
+      await unlink(temporary).catch(() => undefined);
+    },
+  };
+}

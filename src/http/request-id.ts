@@ -1,0 +1,19 @@
+import type { IncomingMessage } from 'node:http';
+
+/** Longest `x-request-id` honoured: it is echoed, logged on every line and kept as a live-feed case id. */
+export const MAX_REQUEST_ID = 128;
+
+/**
+ * Fastify's `genReqId`: the caller's `x-request-id` when it is 1–128 visible ASCII characters, else one of ours
+ * (`req-<n>` in base 36, as Fastify numbers them). An id of any length or with control characters would be echoed
+ * into a header, every log line and the live feed.
+ */
+export function requestIdGenerator(): (req: IncomingMessage) => string {
+  let next = 0;
+  return (req) => {
+    const given = req.headers['x-request-id'];
+    if (typeof given === 'string' && given.length > 0 && given.length <= MAX_REQUEST_ID && /^[\x21-\x7e]+$/.test(given)) return given;
+    next = (next + 1) % Number.MAX_SAFE_INTEGER;
+    return `req-${next.toString(36)}`;
+  };
+}

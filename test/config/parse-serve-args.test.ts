@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { parseServeArgs, UsageError } from '../../src/config/parse-serve-args.js';
+
+describe('petrascore serve: flags, then the environment, then the defaults', () => {
+  it('PETRASCORE_BUNDLE serves when no bundle is given; an argument or --bundle wins over it; both at once is a mistake', () => {
+    const env = { PETRASCORE_BUNDLE: '/bundle/model.onnx' };
+    expect(parseServeArgs([], env).bundle).toBe('/bundle/model.onnx');
+    expect(parseServeArgs(['other.onnx'], env).bundle).toBe('other.onnx');
+    expect(parseServeArgs(['--bundle', 'flag.onnx'], env).bundle).toBe('flag.onnx');
+    expect(() => parseServeArgs(['a.onnx', '--bundle', 'b.onnx'], {})).toThrow(/give the bundle once/);
+  });
+
+  it('does not read a variable its flag overrides, so a stale bad value there does not stop the server', () => {
+    expect(parseServeArgs(['--port', '9000'], { PETRASCORE_PORT: 'abc' }).port).toBe(9000);
+    expect(() => parseServeArgs([], { PETRASCORE_PORT: 'abc' })).toThrow(UsageError);
+    expect(parseServeArgs(['--no-score-every-event'], { PETRASCORE_SCORE_EVERY_EVENT: 'maybe' }).scoreEveryEvent).toBe(false);
+    expect(parseServeArgs(['--alert-webhook', 'http://a/'], { PETRASCORE_ALERT_WEBHOOKS: 'not-a-url' }).alertWebhooks).toEqual(['http://a/']);
+  });
+
+  it('reads numbers as decimal numerals, trims every kind alike, and takes choices in any case', () => {
+    expect(parseServeArgs([], { PETRASCORE_PORT: ' 8441 ' }).port).toBe(8441);
+    expect(parseServeArgs([], { PETRASCORE_ALERT_THRESHOLD: ' 0.75 ' }).alertThreshold).toBe(0.75);
+    expect(parseServeArgs([], { PETRASCORE_ALERT_THRESHOLD: '1e-1' }).alertThreshold).toBe(0.1);
+    expect(() => parseServeArgs([], { PETRASCORE_ALERT_THRESHOLD: '0x10' })).toThrow(/must be a number, got '0x10'/);
+    expect(() => parseServeArgs(['--alert-threshold', ' '], {})).toThrow(/must be a number/);
+    expect(parseServeArgs([], { PETRASCORE_LOG_LEVEL: 'INFO' }).logLevel).toBe('info');
+    expect(parseServeArgs(['--inference-thread', 'Worker'], {}).inferenceThread).toBe('worker');
+    expect(parseServeArgs([], { PETRASCORE_SCORE_EVERY_EVENT: ' Yes ' }).scoreEveryEvent).toBe(true);
+  });
+});
