@@ -26,6 +26,12 @@ export const NO_LOG: LiveLogger = { info: () => {}, warn: () => {}, error: () =>
 
 export interface LiveBusOptions {
   ringSize: number;
+  /**
+   * Event ids start after this one (default 0). The service starts them at its start time in microseconds, so that
+   * ids are unique to a server instance: a client resuming with an id from before a restart, or from another replica,
+   * gets a gap and a snapshot instead of a replay of unrelated events that happen to carry the same numbers.
+   */
+  firstIdAfter?: number;
   maxSubscribers: number;
   /** Events a subscriber may fall behind the bus head while its connection is blocked... */
   subscriberBuffer: number;
@@ -73,7 +79,7 @@ export class LiveBus {
   private stamp = '';
 
   constructor(private readonly options: LiveBusOptions) {
-    this.ring = new EventRing(options.ringSize, options.transitions, options.newAlert);
+    this.ring = new EventRing(options.ringSize, options.transitions, options.newAlert, options.firstIdAfter);
     this.metrics = options.metrics ?? NO_METRICS;
     this.log = options.log ?? NO_LOG;
     this.now = options.now ?? Date.now;
@@ -164,7 +170,7 @@ export class LiveBus {
     let opening = preamble;
     let mode: 'resume' | 'snapshot' | 'gap' | 'live' = 'live';
     if (resume.lastEventId !== undefined) {
-      const requested = /^\d{1,15}$/.test(resume.lastEventId.trim()) ? Number(resume.lastEventId.trim()) : undefined;
+      const requested = /^\d{1,16}$/.test(resume.lastEventId.trim()) ? Number(resume.lastEventId.trim()) : undefined;
       if (requested !== undefined && this.ring.canResumeAfter(requested)) {
         start = requested;
         mode = 'resume';
@@ -175,7 +181,8 @@ export class LiveBus {
           ts: new Date(this.now()).toISOString(),
           requested: resume.lastEventId,
           ...(this.ring.size > 0 ? { oldest: this.ring.oldestId } : {}),
-          reason: requested !== undefined && requested < this.ring.oldestId ? 'expired' : 'unknown',
+          // Below this server's first id: issued by another instance (before a restart, or another replica).
+          reason: requested !== undefined && requested >= this.ring.startsAfter && requested < this.ring.oldestId ? 'expired' : 'unknown',
         };
         opening += sseFrame(gap) + sseFrame(buildSnapshot(head, filter, this.subscribers.size + 1));
         mode = 'gap';

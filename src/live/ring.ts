@@ -90,15 +90,19 @@ export class EventRing {
   /** The record the next evaluation is written into before `commitEvaluation()` stores it. */
   private readonly pending = new EvaluationRecord();
   private readonly entry = new RingEntry(this);
-  private next = 1;
+  private next: number;
 
   constructor(
     readonly capacity: number,
     readonly names: TransitionNames = NO_NAMES,
     /** Makes the record a slot reuses for its alerts (they need the service's explainer for their words). */
     private readonly newAlert: () => AlertRecord = NO_ALERTS,
+    /** Ids start after this one (the id of a snapshot taken before the first event). */
+    readonly startsAfter = 0,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isSafeInteger(startsAfter) || startsAfter < 0) throw new RangeError(`ring ids must start after a safe non-negative integer, got ${startsAfter}`);
+    this.next = startsAfter + 1;
     this.kinds = new Uint8Array(capacity);
     this.events = new Array<BusEvent | undefined>(capacity).fill(undefined);
     this.alerts = new Array<AlertRecord | undefined>(capacity).fill(undefined);
@@ -106,14 +110,14 @@ export class EventRing {
     this.evaluations = new EvaluationTable(capacity);
   }
 
-  /** Id of the latest event; 0 before the first. */
+  /** Id of the latest event; `startsAfter` before the first. */
   get latestId(): number {
     return this.next - 1;
   }
 
   /** Id of the oldest event still held; latestId + 1 when empty. */
   get oldestId(): number {
-    return Math.max(1, this.next - this.capacity);
+    return Math.max(this.startsAfter + 1, this.next - this.capacity);
   }
 
   get size(): number {

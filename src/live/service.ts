@@ -22,6 +22,8 @@ export interface LiveServiceOptions {
   laneThresholds?: ReadonlyMap<string, number>;
   explanationFloor: number;
   ringSize: number;
+  /** Event ids start after this one; default: the start time in microseconds (LiveBusOptions.firstIdAfter). */
+  firstIdAfter?: number;
   maxSubscribers: number;
   subscriberBuffer: number;
   /** Milliseconds a blocked subscriber may stay more than the buffer behind (LiveBusOptions.subscriberGraceMs). */
@@ -121,7 +123,10 @@ export class LiveService {
     const transitions = { ids: options.net.outputs, labels: options.net.outputs.map((id) => labelOf(options.net, id)) };
     const explainer = new Explainer(options.net, options.explanationFloor);
     const newAlert = () => new AlertRecord(explainer);
-    this.bus = new LiveBus({ ringSize: options.ringSize, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, subscriberGraceMs: options.subscriberGraceMs, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
+    // Milliseconds × 1000: a thousand events a millisecond before a restart could catch up with the next instance's
+    // ids, and the largest stays below 2^53 for centuries.
+    const firstIdAfter = options.firstIdAfter ?? this.now() * 1000;
+    this.bus = new LiveBus({ ringSize: options.ringSize, firstIdAfter, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, subscriberGraceMs: options.subscriberGraceMs, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
     this.state = new LiveState(transitions, newAlert);
     this.stats = new StatsTracker(this.now);
     this.lanes = new LaneResolver(options.laneAttribute, options.net.scenarioName);

@@ -46,7 +46,11 @@ describe('GET /live on a listening server', () => {
     expect(client.response.headers['cache-control']).toContain('no-cache');
 
     const snapshot = await client.next();
-    expect(snapshot).toMatchObject({ type: 'snapshot', id: 0, open_cases: 0, cases: [], alerts: [], scenario: 'onnx_deployment', alert_threshold: 0.5 });
+    // Ids are this instance's: they start after its start time in microseconds, so no other instance issued them.
+    const base = snapshot.id as number;
+    expect(base).toBe(app.live.bus.ring.startsAfter);
+    expect(Math.abs(base / 1000 - Date.now())).toBeLessThan(60_000);
+    expect(snapshot).toMatchObject({ type: 'snapshot', open_cases: 0, cases: [], alerts: [], scenario: 'onnx_deployment', alert_threshold: 0.5 });
     expect(client.retry).toBe(1000);
     // The stream the snapshot opens counts among the subscribers, as in /live/snapshot asked meanwhile.
     expect(snapshot.stats).toMatchObject({ subscribers: 1 });
@@ -60,9 +64,9 @@ describe('GET /live on a listening server', () => {
     const events = await client.nextUntil((e) => e.type === 'case_closed');
 
     expect(events.map((e) => e.type)).toEqual(['case_opened', 'evaluation', 'evaluation', 'alert', 'evaluation', 'case_closed']);
-    expect(events.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(events.map((e) => (e.id as number) - base)).toEqual([1, 2, 3, 4, 5, 6]);
     const wire = client.messages.slice(1, 7);
-    expect(wire.map((m) => m.id)).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(wire.map((m) => m.id)).toEqual([1, 2, 3, 4, 5, 6].map((n) => String(base + n)));
     expect(wire.map((m) => m.event)).toEqual(events.map((e) => e.type));
     for (const event of events) expect(Date.parse(event.ts)).toBeGreaterThan(0);
 
@@ -73,7 +77,7 @@ describe('GET /live on a listening server', () => {
     expect((first!.top as unknown[]).length).toBe(2);
     expect(stateless).toMatchObject({ source: 'anomaly', n_events: 0, alert: true });
     expect(stateless!.case_id).toMatch(/^req-/);
-    expect(alert).toMatchObject({ evaluation_id: 3, case_id: stateless!.case_id, threshold: 0.5 });
+    expect(alert).toMatchObject({ evaluation_id: base + 3, case_id: stateless!.case_id, threshold: 0.5 });
     expect(last).toMatchObject({ case_id: 'a', source: 'case_close', closed: true });
     expect(closed).toMatchObject({ case_id: 'a', n_events: 1, trace_score: last!.trace_score });
 
@@ -85,14 +89,15 @@ describe('GET /live on a listening server', () => {
   });
 
   it('a reconnect with Last-Event-ID receives exactly the missed events, and no snapshot', async () => {
-    const { url } = await serve();
+    const { url, app } = await serve();
+    const base = app.live.bus.ring.startsAfter;
     const reference = await open(`${url}/live`);
     const first = await open(`${url}/live`);
     for (const id of ['r1', 'r2']) await postJson(url, `/cases/${id}/events?score=true`, APPROVE);
-    await receivedUpTo(first, 4);
+    await receivedUpTo(first, base + 4);
     first.close();
     const seen = Math.max(...first.messages.map((m) => Number(m.id)));
-    expect(seen).toBe(4);
+    expect(seen).toBe(base + 4);
 
     // Missed while away: cases, evaluations, an alert, a close.
     await postJson(url, '/anomaly', ANOMALOUS);
@@ -108,29 +113,32 @@ describe('GET /live on a listening server', () => {
     expect(expected.length).toBeGreaterThan(6);
     expect(resumed.messages).toEqual(expected);
     expect(viaQuery.messages).toEqual(expected);
-    expect(busEvents(reference).map((e) => e.id)).toEqual(Array.from({ length: busEvents(reference).length }, (_, i) => i + 1));
+    expect(busEvents(reference).map((e) => e.id)).toEqual(Array.from({ length: busEvents(reference).length }, (_, i) => base + i + 1));
   });
 
   it('an id older than the ring gets a gap and then a snapshot; an id this server never issued too', async () => {
-    const { url } = await serve({ liveRingSize: 16 });
+    const { url, app } = await serve({ liveRingSize: 16 });
+    const base = app.live.bus.ring.startsAfter;
+    const id = (n: number) => base + n;
     for (let i = 0; i < 10; i++) await postJson(url, `/cases/g${i}/events?score=true`, APPROVE);
-    // 10 case_opened + 10 evaluations: ids 1..20, the ring holds 5..20.
-    const expired = await open(`${url}/live`, { 'last-event-id': '2' });
+    // 10 case_opened + 10 evaluations: ids base+1..base+20, the ring holds base+5..base+20.
+    const expired = await open(`${url}/live`, { 'last-event-id': String(id(2)) });
     const [gap, snapshot] = [await expired.next(), await expired.next()];
-    expect(gap).toEqual({ type: 'gap', id: 20, ts: gap.ts, requested: '2', oldest: 5, reason: 'expired' });
-    expect(snapshot).toMatchObject({ type: 'snapshot', id: 20, open_cases: 10 });
+    expect(gap).toEqual({ type: 'gap', id: id(20), ts: gap.ts, requested: String(id(2)), oldest: id(5), reason: 'expired' });
+    expect(snapshot).toMatchObject({ type: 'snapshot', id: id(20), open_cases: 10 });
     expect((snapshot.cases as unknown[]).length).toBe(10);
 
-    // The ring holds 5..20, so a client that saw 4 misses nothing.
-    const edge = await open(`${url}/live`, { 'last-event-id': '4' });
+    // The ring holds base+5..base+20, so a client that saw base+4 misses nothing.
+    const edge = await open(`${url}/live`, { 'last-event-id': String(id(4)) });
     await postJson(url, '/cases/edge/events', APPROVE);
     const replayed = await edge.nextUntil((e) => e.case_id === 'edge');
-    expect(replayed.map((e) => e.id)).toEqual(Array.from({ length: 17 }, (_, i) => i + 5));
+    expect(replayed.map((e) => e.id)).toEqual(Array.from({ length: 17 }, (_, i) => id(i + 5)));
 
-    for (const bogus of ['999', 'not-a-number']) {
+    // Ids this instance never issued: from the future, from before it started (another instance's), not a number.
+    for (const bogus of [String(id(999)), '2', String(base - 5), 'not-a-number']) {
       const unknown = await open(`${url}/live`, { 'last-event-id': bogus });
       expect(await unknown.next()).toMatchObject({ type: 'gap', requested: bogus, reason: 'unknown' });
-      expect(await unknown.next()).toMatchObject({ type: 'snapshot', id: 21 });
+      expect(await unknown.next()).toMatchObject({ type: 'snapshot', id: id(21) });
     }
   });
 
@@ -217,7 +225,7 @@ describe('GET /live on a listening server', () => {
       if (stalledCut < 0 && !stats.some((s) => s.serial === 1)) stalledCut = i;
     }
     const head = app.live.bus.latestId;
-    expect(head).toBe(40_000);
+    expect(head - app.live.bus.ring.startsAfter).toBe(40_000);
     await healthy.until(() => healthy.messages.some((m) => Number(m.id) === head), 10_000, 'the last alert');
     expect(healthy.messages.length).toBe(20_001);
 
@@ -273,7 +281,8 @@ describe('GET /live on a listening server', () => {
     expect(stats(2)).toBeUndefined();
     await reader.until(() => reader.messages.some((m) => Number(m.id) === head), 10_000, 'the last alert');
     expect(stats(1)).toBeDefined();
-    expect(reader.messages.filter((m) => m.event !== 'snapshot').map((m) => Number(m.id))).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+    const base = app.live.bus.ring.startsAfter;
+    expect(reader.messages.filter((m) => m.event !== 'snapshot').map((m) => Number(m.id))).toEqual(Array.from({ length: head - base }, (_, i) => base + i + 1));
   });
 
   it('answers HEAD /live with the stream headers and ends, without subscribing', async () => {
