@@ -197,7 +197,7 @@ function applySnapshot(s) {
   model.histCount = 0;
   for (const sc of s.cases) {
     const c = addCase(sc.case_id, sc.lane, Date.parse(sc.opened));
-    c.nEvents = sc.last ? sc.last.n_events : 0;
+    c.nEvents = sc.n_events ?? (sc.last ? sc.last.n_events : 0);
     c.scores = sc.recent_scores.slice(-MAX_CELLS);
     c.last = sc.last ?? null;
     c.touched = sc.last ? Date.parse(sc.last.ts) : c.opened;
@@ -221,7 +221,27 @@ function applySnapshot(s) {
 // Connection: EventSource reconnects by itself with Last-Event-ID; when it gives up (e.g. a 503), we reconnect with
 // ?last_event_id= so that nothing is lost either way.
 
-const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0 };
+const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0, lastMessageAt: 0, lastStatsAt: 0, statsEvery: 0 };
+
+// A server that stops sending (a hung process, a connection a proxy dropped without closing it) would look live for
+// good: the server publishes stats at a steady pace, so silence for several of its intervals means the stream is dead.
+const STALE_AFTER_INTERVALS = 5;
+const STALE_MIN_MS = 5000;
+setInterval(() => {
+  if (conn.es === null || conn.statsEvery === 0 || conn.es.readyState !== EventSource.OPEN) return;
+  const quiet = Date.now() - conn.lastMessageAt;
+  const staleAfter = Math.max(STALE_MIN_MS, STALE_AFTER_INTERVALS * conn.statsEvery);
+  if (quiet < staleAfter) return;
+  if (quiet < 2 * staleAfter) {
+    setConn('stale', `stale · nothing from the server for ${Math.round(quiet / 1000)} s`);
+    return;
+  }
+  // Reconnect: EventSource resumes after the last id, so nothing still in the server's ring is lost.
+  conn.es.close();
+  conn.reconnecting = true;
+  setConn('reconnecting', 'reconnecting… (the stream went silent)');
+  connect();
+}, 1000);
 
 function setConn(state, text) {
   const el = $('conn');
@@ -236,6 +256,7 @@ function connect() {
   const es = new EventSource(url);
   conn.es = es;
   conn.sawSnapshot = false;
+  conn.lastMessageAt = Date.now();
   es.onopen = () => {
     if (conn.reconnecting) {
       setConn('resumed', `resumed after #${model.lastId}`);
@@ -263,6 +284,8 @@ function connect() {
         return;
       }
       if (typeof data.id === 'number' && data.id > model.lastId) model.lastId = data.id;
+      conn.lastMessageAt = Date.now();
+      if (conn.es === es && document.getElementById('conn').dataset.state === 'stale') setConn('live', 'live');
       handler(data);
       schedule();
     });
@@ -283,6 +306,9 @@ function connect() {
   on('case_closed', (e) => onEnded(e, 'closed'));
   on('case_evicted', (e) => onEnded(e, `evicted (${e.reason})`));
   on('stats', (s) => {
+    const now = Date.now();
+    if (conn.lastStatsAt > 0) conn.statsEvery = now - conn.lastStatsAt;
+    conn.lastStatsAt = now;
     model.stats = s;
     dirty.stats = true;
   });
@@ -572,6 +598,13 @@ function renderAlert() {
     li.append(num);
     list.append(li);
   }
+  if (a.explanation_omitted > 0) {
+    // The explanation is cut at its largest residuals: say so, or the list reads as complete.
+    const li = document.createElement('li');
+    li.className = 'omitted';
+    li.textContent = `…and ${a.explanation_omitted} more transition${a.explanation_omitted === 1 ? '' : 's'} above the explanation floor`;
+    list.append(li);
+  }
   const history = $('alert-history');
   history.replaceChildren();
   const earlier = model.alerts.slice(0, -1).reverse();
@@ -642,9 +675,12 @@ function frame(now) {
     renderLegend();
     dirty.legend = false;
   }
-  if (dirty.layout || (orderBy !== 'opened' && dirty.rows && now - lastSort > RESORT_MS)) {
+  // Rows that changed since the last sort are sorted again once RESORT_MS has passed, even if nothing else comes.
+  if (orderBy !== 'opened' && dirty.rows) dirty.order = true;
+  if (dirty.layout || (dirty.order && now - lastSort > RESORT_MS)) {
     buildLayout();
     dirty.layout = false;
+    dirty.order = false;
     dirty.rows = true;
   }
   if (dirty.rows || fading) {
@@ -665,7 +701,7 @@ function frame(now) {
     dirty.hist = false;
     lastHist = now;
   }
-  if (fading || dirty.hist || (orderBy !== 'opened' && dirty.layout)) schedule();
+  if (fading || dirty.hist || dirty.order || (orderBy !== 'opened' && dirty.layout)) schedule();
 }
 
 $('viewport').addEventListener('scroll', () => {

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/fixtures.js';
+import { startServer, serveArgs } from '../helpers/cli.js';
+import { DEFAULT_MODEL, ROOT } from '../helpers/fixtures.js';
 import { listening, logEvents, postJson, type Listening } from './helpers.js';
 
 /**
@@ -188,6 +189,28 @@ describe('GET /dashboard in headless Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('says the stream is stale when a frozen server stops sending, and is live again when it resumes', async () => {
+    // A real server process, frozen with SIGSTOP: its connection stays open and silent, as a hung process's would.
+    const frozen = await startServer(serveArgs(DEFAULT_MODEL, '--live-stats-interval', '200'));
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${frozen.url}/dashboard/`);
+      await waitLive(page);
+      // The page learns the stats pace from two stats events, then goes quiet with the server.
+      await page.waitForFunction(() => Number(document.querySelector('#stat-open')?.textContent) === 0, undefined, { timeout: 5000 });
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      frozen.cli.signal('SIGSTOP');
+      await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'stale', undefined, { timeout: 15_000 });
+      expect(await page.locator('#conn-text').textContent()).toMatch(/^stale · nothing from the server for \d+ s$/);
+      frozen.cli.signal('SIGCONT');
+      await page.waitForFunction(() => ['live', 'resumed'].includes(document.querySelector('#conn')?.dataset.state ?? ''), undefined, { timeout: 15_000 });
+    } finally {
+      frozen.cli.signal('SIGCONT');
+      await page.close();
+      await frozen.cli.kill();
+    }
+  }, 60_000);
 
   it('shows reconnecting, then resumed, when the stream is cut', async () => {
     const page = await browser.newPage();
