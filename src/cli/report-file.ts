@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
  * Where `petrascore score -o OUT` writes. A regular file (or a new one) is written beside OUT under a temporary name
  * and renamed over it only when the run succeeds: a nightly job whose log turns out unreadable keeps its last good
- * report instead of an empty or half-written one. Anything else (/dev/null, a pipe) is written directly.
+ * report instead of an empty or half-written one. Anything else (/dev/null, a pipe, a symbolic link) is written directly.
  */
 export interface ReportFile {
   stream: WriteStream;
@@ -17,7 +17,8 @@ export interface ReportFile {
 }
 
 export async function openReportFile(path: string): Promise<ReportFile> {
-  const existing = await stat(path).catch(() => undefined);
+  // lstat: a symbolic link is written through, as before, rather than replaced by a file of its own.
+  const existing = await lstat(path).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) {
     const stream = createWriteStream(path);
     return { stream, commit: async () => {}, abort: async () => {} };

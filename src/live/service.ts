@@ -125,7 +125,7 @@ export class LiveService {
     const newAlert = () => new AlertRecord(explainer);
     // Milliseconds × 1000: a thousand events a millisecond before a restart could catch up with the next instance's
     // ids, and the largest stays below 2^53 for centuries.
-    const firstIdAfter = options.firstIdAfter ?? this.now() * 1000;
+    const firstIdAfter = options.firstIdAfter ?? Math.floor(this.now()) * 1000;
     this.bus = new LiveBus({ ringSize: options.ringSize, firstIdAfter, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, subscriberGraceMs: options.subscriberGraceMs, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
     this.state = new LiveState(transitions, newAlert);
     this.stats = new StatsTracker(this.now);
