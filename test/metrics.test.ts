@@ -46,6 +46,18 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/^petrascore_process_resident_memory_bytes /m);
   });
 
+  it('exports every outcome of the labelled counters at 0 before the first one, so rate() and absent() work', async () => {
+    const fresh = await testApp();
+    try {
+      const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
+      for (const reason of ['idle', 'capacity']) expect(sample(text, 'petrascore_case_evictions_total', `{reason="${reason}"}`)).toBe(0);
+      for (const reason of ['client_closed', 'overflow', 'shutdown']) expect(sample(text, 'petrascore_live_disconnects_total', `{reason="${reason}"}`)).toBe(0);
+      for (const outcome of ['sent', 'failed', 'dropped']) expect(sample(text, 'petrascore_alert_webhook_deliveries_total', `{outcome="${outcome}"}`)).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('echoes the request id and times every answer once, unknown routes as unmatched and HEAD under its GET route', async () => {
     const fresh = await testApp();
     try {

@@ -17,6 +17,8 @@ interface MetricOptions<L extends string> {
   help: string;
   labelNames?: readonly L[];
   registry: Registry;
+  /** Label sets exported at 0 from the start, so that rate() and absent() work before the first increment. */
+  known?: readonly LabelValues<L>[];
 }
 
 /** The label set in the metric's declared label order, as prom-client prints it; an undeclared label throws, as there. */
@@ -67,6 +69,7 @@ export class DeferredCounter<L extends string = string> extends Counter<L> {
         series.pending = 0;
       }
     };
+    for (const labels of options.known ?? []) add(labels, 0);
     // Exemplars are not enabled on these metrics, so the exemplar overload never applies.
     this.inc = ((labelsOrValue?: LabelValues<L> | number, value?: number) => {
       if (typeof labelsOrValue === 'number' || labelsOrValue === undefined) this.series().inc(labelsOrValue ?? 1);

@@ -43,6 +43,7 @@ export class ServiceMetrics {
     help: 'Open cases dropped without a close, by reason (idle, capacity)',
     labelNames: ['reason'] as const,
     registry: this.registry,
+    known: [{ reason: 'idle' }, { reason: 'capacity' }],
   });
 
   readonly clientErrors = new DeferredCounter({
@@ -88,5 +89,8 @@ export class ServiceMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'petrascore_' });
+    // Every outcome is exported from the start at 0, so that rate() and absent() work before the first one.
+    for (const reason of ['client_closed', 'overflow', 'shutdown']) this.liveDisconnects.inc({ reason }, 0);
+    for (const outcome of ['sent', 'failed', 'dropped']) this.alertWebhookDeliveries.inc({ outcome }, 0);
   }
 }
