@@ -2,8 +2,10 @@ import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply,
 import fp from 'fastify-plugin';
 import { describeError, MalformedJsonError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
 import type { ErrorBody } from '../schemas/common.js';
+import { noteErrorClass } from './request-log.js';
 
 function send(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
+  noteErrorClass(reply.request, body.error);
   return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
 }
 

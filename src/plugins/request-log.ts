@@ -1,9 +1,19 @@
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
-/** The one log line of a request: id (from the request's logger), route, status, latency. */
+/** The error class of each refused request, for its line; a WeakMap, so that answered requests hold nothing. */
+const errorClasses = new WeakMap<FastifyRequest, string>();
+
+/** The error handlers tell which class of error a request was refused with (validation_error, not_found, …). */
+export function noteErrorClass(request: FastifyRequest, error: string): void {
+  errorClasses.set(request, error);
+}
+
+/** The one log line of a request: id (from the request's logger), route, status, latency, and why it was refused. */
 export function logRequestLine(request: FastifyRequest, status: number, ms: number): void {
-  request.log.info({ method: request.method, url: request.url, route: request.routeOptions.url, status, ms: Math.round(ms * 100) / 100 }, 'request');
+  const line = { method: request.method, url: request.url, route: request.routeOptions.url ?? 'unmatched', status, ms: Math.round(ms * 100) / 100 };
+  const error = errorClasses.get(request);
+  request.log.info(error === undefined ? line : { ...line, error }, 'request');
 }
 
 /**

@@ -172,6 +172,20 @@ describe('petrascore serve lifecycle', () => {
     expect(messages).toContain('shut down cleanly');
   });
 
+  it('logs one line per request, a refused one with its error class, a 404 under route unmatched', async () => {
+    const server = await startServer(serveArgs(LOAN));
+    expect((await postJson(`${server.url}/anomaly`, { events: 'nope' })).status).toBe(400);
+    expect((await fetch(`${server.url}/nowhere`)).status).toBe(404);
+    expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [] })).status).toBe(200);
+    await server.cli.waitForStdout(/"status":200/, 5_000);
+    const requests = server.cli.logLines().filter((l) => l.msg === 'request');
+    expect(requests.map((l) => [l.route, l.status, l.error])).toEqual([
+      ['/anomaly', 400, 'validation_error'],
+      ['unmatched', 404, 'not_found'],
+      ['/anomaly', 200, undefined],
+    ]);
+  });
+
   it('SIGTERM while a large bundle is still loading: exits 0 at once, saying so, without serving', async () => {
     const cli = new CliProcess(serveArgs(modelPath('scale_2000')));
     // Logged before the load starts, with the stop handler in place: scale_2000 then takes seconds to load.
