@@ -185,6 +185,8 @@ function onEnded(e, how) {
   if (e.n_events !== undefined) c.nEvents = e.n_events;
   c.version++;
   dirty.rows = true;
+  // The count leaves out an ending case at once, as the lane headers do; its row fades out meanwhile.
+  dirty.count = true;
 }
 
 function applySnapshot(s) {
@@ -353,9 +355,13 @@ function buildLayout() {
   layout.height = y;
   $('spacer').style.height = `${y}px`;
   $('empty').hidden = items.length > 0;
+  renderCount();
+  lastSort = performance.now();
+}
+
+function renderCount() {
   const open = [...model.cases.values()].filter((c) => !c.ending).length;
   $('lanes-count').textContent = `${model.lanes.size} lane${model.lanes.size === 1 ? '' : 's'} · ${open} open case${open === 1 ? '' : 's'} shown`;
-  lastSort = performance.now();
 }
 
 function firstVisible(top) {
@@ -690,6 +696,10 @@ function frame(now) {
   if (dirty.stats) {
     renderStats();
     dirty.stats = false;
+  }
+  if (dirty.count) {
+    renderCount();
+    dirty.count = false;
   }
   if (dirty.alert) {
     renderAlert();
