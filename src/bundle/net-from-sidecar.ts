@@ -106,8 +106,9 @@ export function netFromSidecar(sidecar: Sidecar): DerivedNet {
         throw new SidecarProblem(`input_defaults/${input.name} is ${input.defaultValue}, beyond float32's range (±3.4e38): the model would read it as infinite`);
       }
     }
+    const declared = new Set(inputs.map((i) => i.name));
     for (const name of Object.keys(sidecar.input_defaults!)) {
-      if (!inputs.some((i) => i.name === name)) warnings.push(`input_defaults has an entry for '${name}', which is no ONNX input the sidecar declares; it is ignored`);
+      if (!declared.has(name)) warnings.push(`input_defaults has an entry for '${name}', which is no ONNX input the sidecar declares; it is ignored`);
     }
   }
 

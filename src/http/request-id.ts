@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
 /** Longest `x-request-id` honoured: it is echoed, logged on every line and kept as a live-feed case id. */
-export const MAX_REQUEST_ID = 128;
+const MAX_REQUEST_ID = 128;
 
 /**
  * Fastify's `genReqId`: the caller's `x-request-id` when it is 1–128 visible ASCII characters, else one of ours
