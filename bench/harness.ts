@@ -103,7 +103,7 @@ export async function runLoad(server: Server, requests: LoadRequest[], connectio
   scratch ??= mkdtempSync(join(tmpdir(), 'petrascore-bench-'));
   const file = join(scratch, `requests-${loads++}.json`);
   writeFileSync(file, JSON.stringify(requests));
-  const { stdout } = await promisify(execFile)(process.execPath, [LOAD, server.url, file, String(connections), String(durationSeconds)], { maxBuffer: 1 << 20 });
+  const { stdout } = await promisify(execFile)(process.execPath, [LOAD, server.url, file, String(connections), String(durationSeconds), String(server.child.pid)], { maxBuffer: 1 << 20 });
   rmSync(file);
   return JSON.parse(stdout) as LoadFigures;
 }

@@ -46,15 +46,25 @@ interface Row {
   non2xx: number;
   errors: number;
   peakRssBytes: number;
+  /** CPU time per answered request: the server process's (all threads) and the load generator's, in microseconds. */
+  serverCpuUs: number;
+  clientCpuUs: number;
   ceilingRatio?: number;
   /** In the medians: the service's median req/s over the median of every ceiling load at its bundle and connections. */
   ratioOfMedians?: number;
+  /**
+   * In the medians: the CPU time per request of the ceiling (server + load generator) over the service's, the ratio
+   * the two would reach if both filled the two cores. It drifts less than requests per second do.
+   */
+  cpuRatio?: number;
 }
 
 const CEILING = 'bare Fastify, fixed body (ceiling)';
 
 function row(scenario: string, target: string, connections: number, result: LoadFigures, server: Server, items = 1): Row {
-  const r: Row = { scenario, target, connections, ...result, peakRssBytes: peakRss(server) };
+  const { requests, clientCpuMs, serverCpuMs, ...figures } = result;
+  const perRequestUs = (ms: number) => (1000 * ms) / Math.max(1, requests);
+  const r: Row = { scenario, target, connections, ...figures, peakRssBytes: peakRss(server), serverCpuUs: perRequestUs(serverCpuMs ?? Number.NaN), clientCpuUs: perRequestUs(clientCpuMs) };
   if (items > 1) r.itemsPerSecond = result.requestsPerSecond * items;
   return r;
 }
@@ -74,9 +84,9 @@ const rows: Row[] = [];
 const connectionCounts = QUICK ? [16, 128] : [1, 16, 128];
 const print = (r: Row, prefix = '') =>
   console.log(
-    `${prefix}${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${Math.round(r.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${(r.itemsPerSecond ? Math.round(r.itemsPerSecond).toLocaleString('en-US') : '').padStart(11)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(7)} ${r.ceilingRatio === undefined ? '' : `${(100 * r.ceilingRatio).toFixed(0)}%`.padStart(7)}${r.non2xx + r.errors > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`,
+    `${prefix}${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${Math.round(r.requestsPerSecond).toLocaleString('en-US').padStart(10)} ${(r.itemsPerSecond ? Math.round(r.itemsPerSecond).toLocaleString('en-US') : '').padStart(11)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(7)} ${r.serverCpuUs.toFixed(0).padStart(7)} ${r.clientCpuUs.toFixed(0).padStart(7)} ${r.ceilingRatio === undefined ? '' : `${(100 * r.ceilingRatio).toFixed(0)}%`.padStart(7)}${r.non2xx + r.errors > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`,
   );
-const header = `${'scenario'.padEnd(34)} ${'bundle'.padEnd(10)} ${'conns'.padStart(5)} ${'req/s'.padStart(10)} ${'items/s'.padStart(11)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'RSS MB'.padStart(7)} ${'ceiling'.padStart(7)}`;
+const header = `${'scenario'.padEnd(34)} ${'bundle'.padEnd(10)} ${'conns'.padStart(5)} ${'req/s'.padStart(10)} ${'items/s'.padStart(11)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'RSS MB'.padStart(7)} ${'srv µs'.padStart(7)} ${'gen µs'.padStart(7)} ${'ceiling'.padStart(7)}`;
 
 console.log(`petrascore HTTP benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
 console.log(`autocannon, pipelining 1, ${DURATION} s per load, ${RUNS} round(s), loopback; latency in ms; ceiling = bare Fastify, fixed JSON body\n`);
@@ -144,13 +154,17 @@ for (const m of measurements) {
     non2xx: same.reduce((n, o) => n + o.non2xx, 0),
     errors: same.reduce((n, o) => n + o.errors, 0),
     peakRssBytes: Math.max(...same.map((o) => o.peakRssBytes)),
+    serverCpuUs: median(same.map((o) => o.serverCpuUs)),
+    clientCpuUs: median(same.map((o) => o.clientCpuUs)),
     ...(ratios.length > 0 ? { ceilingRatio: median(ratios) } : {}),
   });
 }
 for (const r of rows) {
   if (r.ceilingRatio === undefined) continue;
   const ceilings = measurements.filter((o) => o.scenario === CEILING && o.target === r.target && o.connections === r.connections);
-  if (ceilings.length > 0) r.ratioOfMedians = r.requestsPerSecond / median(ceilings.map((o) => o.requestsPerSecond));
+  if (ceilings.length === 0) continue;
+  r.ratioOfMedians = r.requestsPerSecond / median(ceilings.map((o) => o.requestsPerSecond));
+  r.cpuRatio = median(ceilings.map((o) => o.serverCpuUs + o.clientCpuUs)) / (r.serverCpuUs + r.clientCpuUs);
 }
 if (RUNS > 1) {
   console.log(`\nmedians of ${RUNS} rounds (peak RSS: the largest; ceiling: the median of the per-round ratios)\n`);
@@ -162,6 +176,15 @@ if (RUNS > 1) {
   for (const r of rows) {
     if (r.ratioOfMedians !== undefined) console.log(`  ${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${`${(100 * r.ratioOfMedians).toFixed(0)}%`.padStart(7)}`);
   }
+}
+// A third reading, from CPU time rather than requests per second: at 16 and 128 connections server and load generator
+// keep both cores busy, so the ratio of their CPU time per request is the ratio of throughputs the machine allows.
+console.log(`\nCPU time per request (medians; srv = server process, all threads; gen = load generator), and the ceiling's over the service's\n`);
+for (const r of rows) {
+  if (r.cpuRatio === undefined) continue;
+  const ceiling = rows.find((o) => o.scenario === CEILING && o.target === r.target && o.connections === r.connections);
+  const us = (row: Row | undefined) => (row === undefined ? '' : `${row.serverCpuUs.toFixed(0)} + ${row.clientCpuUs.toFixed(0)} µs`);
+  console.log(`  ${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${us(r).padStart(14)}  ceiling ${us(ceiling).padStart(14)} ${`${(100 * r.cpuRatio).toFixed(0)}%`.padStart(7)}`);
 }
 
 cleanUp();

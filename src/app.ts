@@ -66,6 +66,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     modelPath: config.bundle,
     maxBatchRows: config.maxBatchRows,
     maxBatchWaitMs: config.maxBatchWaitMs,
+    batchHoldFrom: config.batchHoldFrom,
     inferenceThread: config.inferenceThread,
   });
   // Before the cases: the evaluator reports events, evaluations and evictions to the live view.

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBundle, type Bundle } from '../../src/bundle/load-bundle.js';
+import { InferenceBatcher, type BatcherOptions } from '../../src/inference/batcher.js';
+import { DEFAULT_MODEL } from '../helpers/fixtures.js';
+
+/**
+ * The batcher on the default bundle's real ONNX session. Whether a run is held is read from the order of microtasks,
+ * not from clocks: without a hold a run starts in the microtask after its first row, so a row queued one `await` later
+ * runs on its own; with a hold it joins the held run.
+ */
+let bundle: Bundle;
+beforeAll(async () => {
+  bundle = await loadBundle(DEFAULT_MODEL);
+});
+afterAll(async () => {
+  await bundle.runner.close();
+});
+
+/** A batcher over the bundle's session and the row counts of its runs, in the order they started. */
+function batcher(options: BatcherOptions): { batcher: InferenceBatcher; runs: number[] } {
+  const runs: number[] = [];
+  const { runner, net } = bundle;
+  const counting = { run: (rows: Float32Array, count: number) => (runs.push(count), runner.run(rows, count)), close: () => runner.close() };
+  return { batcher: new InferenceBatcher(counting, net.inputs.length, net.outputs.length, options), runs };
+}
+
+/** `count` copies of the bundle's default row, the k-th with its first input set to k / count (distinct rows). */
+function rows(count: number): Float32Array {
+  const { net } = bundle;
+  const out = new Float32Array(count * net.inputs.length);
+  for (let k = 0; k < count; k++) {
+    out.set(net.defaultRow, k * net.inputs.length);
+    out[k * net.inputs.length] = k / count;
+  }
+  return out;
+}
+
+/**
+ * Runs `count` rows and waits until the batcher is idle: a caller resumes before the run's own bookkeeping has marked
+ * the model free, so a row queued at once would wait for that, not for a hold.
+ */
+async function primed(b: InferenceBatcher, count: number): Promise<void> {
+  await b.infer(rows(count), count);
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Queues one row, then a second one an `await` later; resolves when both are answered. */
+async function twoRowsOneAwaitApart(b: InferenceBatcher): Promise<void> {
+  const first = b.infer(rows(1), 1);
+  await Promise.resolve();
+  await Promise.all([first, b.infer(rows(1), 1)]);
+}
+
+describe('the inference batcher', () => {
+  it('gives each caller exactly its own rows, the same as a run of its own', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 1024 });
+    const all = rows(6);
+    const width = bundle.net.inputs.length;
+    const together = await Promise.all([0, 2, 3].map((at, i) => b.infer(all.slice(at * width, (at + [2, 1, 3][i]!) * width), [2, 1, 3][i]!)));
+    expect(runs).toEqual([6]);
+    const alone = await bundle.runner.run(all.slice(), 6);
+    expect(Float32Array.from(together.flatMap((part) => [...part]))).toEqual(alone);
+  });
+
+  it('starts a lone row at once, however large the run before it, when holding is off', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 1024 });
+    await primed(b, 40);
+    await twoRowsOneAwaitApart(b);
+    expect(runs).toEqual([40, 1, 1]);
+  });
+
+  it('does not hold after a run smaller than --batch-hold-from (a lone request never waits)', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromRows: 16 });
+    await primed(b, 15);
+    await twoRowsOneAwaitApart(b);
+    expect(runs).toEqual([15, 1, 1]);
+  });
+
+  it('holds the run after a saturated one for company, and the rows that come meanwhile share it', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromRows: 16 });
+    await primed(b, 16);
+    await twoRowsOneAwaitApart(b);
+    // The shared run had 2 rows, below the threshold: the next one starts at once again.
+    await new Promise((resolve) => setImmediate(resolve));
+    await twoRowsOneAwaitApart(b);
+    expect(runs).toEqual([16, 2, 1, 1]);
+  });
+
+  it('does not hold back a full batch: the run starts as soon as maxBatch rows wait', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 4, holdFromRows: 2 });
+    await primed(b, 2);
+    const held = b.infer(rows(1), 1);
+    expect(runs).toEqual([2]);
+    const filling = b.infer(rows(3), 3);
+    // Started synchronously by the row that filled the batch, before any microtask or timer.
+    expect(runs).toEqual([2, 4]);
+    await Promise.all([held, filling]);
+  });
+
+  it('holds every first row for --max-batch-wait when it is set, and cuts the wait short for a full batch', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 3, maxWaitMs: 1000 });
+    const first = b.infer(rows(1), 1);
+    await Promise.resolve();
+    const second = b.infer(rows(1), 1);
+    expect(runs).toEqual([]);
+    const third = b.infer(rows(1), 1);
+    expect(runs).toEqual([3]);
+    await Promise.all([first, second, third]);
+  });
+});
