@@ -9,11 +9,13 @@ export interface BatcherOptions {
    */
   maxWaitMs?: number;
   /**
-   * A run of at least this many rows marks the model as saturated, and the run after it holds SATURATED_HOLD_MS for
-   * company (unless a full batch is already waiting). 0 or absent: never. Chosen by measurement (README → Performance):
-   * with scale_200's runs in a worker thread, holding at 128 connections served 20% more; elsewhere it measured neutral.
+   * A run shared by at least this many callers marks the model as saturated, and the run after it holds
+   * SATURATED_HOLD_MS for company (unless a full batch is already waiting). Callers, not rows: one caller's large run
+   * (a diagnostics search, an /anomaly/batch request) says nothing of the load, and its next call must not wait. 0 or
+   * absent: never. Chosen by measurement (README → Performance): with scale_200's runs in a worker thread, holding at
+   * 128 connections served 15–20% more; elsewhere it measured neutral.
    */
-  holdFromRows?: number;
+  holdFromCallers?: number;
 }
 
 /**
@@ -41,8 +43,8 @@ export interface BatchObserver {
  * Shares ONNX runs between concurrent callers, group-commit style: when the model is idle a run starts at once (a lone
  * request does not wait), and whatever arrives while a run is in progress goes into the next run together, up to
  * `maxBatch` rows. A run costs almost the same for 1 row as for 1,000, so under load the cost per request falls with
- * the load. Once a run of `holdFromRows` rows shows the model saturated, the next run waits a millisecond for more
- * company: fewer, larger runs, and fewer hand-overs to a worker thread. Each caller gets a view of exactly its own rows; results do not depend on the company (the graphs are
+ * the load. Once a run shared by `holdFromCallers` callers shows the model saturated, the next run waits a millisecond
+ * for more company: fewer, larger runs, and fewer hand-overs to a worker thread. Each caller gets a view of exactly its own rows; results do not depend on the company (the graphs are
  * row-wise).
  */
 export class InferenceBatcher {
@@ -53,7 +55,7 @@ export class InferenceBatcher {
   private scheduled = false;
   /** The pending hold's timer: cut short when a full batch has gathered. */
   private holdTimer: NodeJS.Timeout | undefined;
-  private lastRunRows = 0;
+  private lastRunCallers = 0;
 
   constructor(
     private readonly runner: ModelRunner,
@@ -82,8 +84,8 @@ export class InferenceBatcher {
     if (this.running || this.scheduled) return;
     this.scheduled = true;
     const wait = this.options.maxWaitMs ?? 0;
-    const holdFrom = this.options.holdFromRows ?? 0;
-    const saturated = holdFrom > 0 && this.lastRunRows >= holdFrom && this.queuedRows < this.options.maxBatch;
+    const holdFrom = this.options.holdFromCallers ?? 0;
+    const saturated = holdFrom > 0 && this.lastRunCallers >= holdFrom && this.queuedRows < this.options.maxBatch;
     if (wait > 0 || saturated) this.holdTimer = setTimeout(() => this.flush(), Math.max(wait, saturated ? SATURATED_HOLD_MS : 0));
     else queueMicrotask(() => this.flush());
   }
@@ -111,7 +113,7 @@ export class InferenceBatcher {
       total += next.count;
     }
     this.queuedRows -= total;
-    this.lastRunRows = total;
+    this.lastRunCallers = batch.length;
     let rows: Float32Array;
     if (batch.length === 1) rows = batch[0]!.rows;
     else {

@@ -65,7 +65,7 @@ export const petraPlugin = fp<PetraPluginOptions>(
     // The worker's session does every run from here on; the bundle's own one would only hold a second copy of the model.
     if (worker !== undefined) await runner.close();
     const [runs, rowsPerRun, runSeconds, queueWait] = [metrics.inferenceRuns.series(), metrics.inferenceRows.series(), metrics.inferenceSeconds.series(), metrics.inferenceQueueWait.series()];
-    const batcher = new InferenceBatcher(worker ?? runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs, holdFromRows: options.batchHoldFrom }, {
+    const batcher = new InferenceBatcher(worker ?? runner, net.inputs.length, net.outputs.length, { maxBatch: options.maxBatchRows, maxWaitMs: options.maxBatchWaitMs, holdFromCallers: options.batchHoldFrom }, {
       onRun: (rows, seconds) => {
         runs.inc();
         rowsPerRun.observe(rows);

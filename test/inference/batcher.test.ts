@@ -36,11 +36,13 @@ function rows(count: number): Float32Array {
 }
 
 /**
- * Runs `count` rows and waits until the batcher is idle: a caller resumes before the run's own bookkeeping has marked
- * the model free, so a row queued at once would wait for that, not for a hold.
+ * One run shared by `callers` callers of one row each (or one caller's `rows` rows), then waits until the batcher is
+ * idle: a caller resumes before the run's own bookkeeping has marked the model free, so a row queued at once would wait
+ * for that, not for a hold.
  */
-async function primed(b: InferenceBatcher, count: number): Promise<void> {
-  await b.infer(rows(count), count);
+async function primed(b: InferenceBatcher, callers: number, { rows: count }: { rows?: number } = {}): Promise<void> {
+  if (count !== undefined) await b.infer(rows(count), count);
+  else await Promise.all(Array.from({ length: callers }, () => b.infer(rows(1), 1)));
   await new Promise((resolve) => setImmediate(resolve));
 }
 
@@ -69,25 +71,32 @@ describe('the inference batcher', () => {
     expect(runs).toEqual([40, 1, 1]);
   });
 
-  it('does not hold after a run smaller than --batch-hold-from (a lone request never waits)', async () => {
-    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromRows: 16 });
+  it('does not hold after a run shared by fewer callers than --batch-hold-from (a lone request never waits)', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromCallers: 16 });
     await primed(b, 15);
     await twoRowsOneAwaitApart(b);
     expect(runs).toEqual([15, 1, 1]);
   });
 
+  it("does not hold after one caller's large run: a diagnostics search's next call must not wait", async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromCallers: 16 });
+    await primed(b, 1, { rows: 300 });
+    await twoRowsOneAwaitApart(b);
+    expect(runs).toEqual([300, 1, 1]);
+  });
+
   it('holds the run after a saturated one for company, and the rows that come meanwhile share it', async () => {
-    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromRows: 16 });
+    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromCallers: 16 });
     await primed(b, 16);
     await twoRowsOneAwaitApart(b);
-    // The shared run had 2 rows, below the threshold: the next one starts at once again.
+    // The shared run had 2 callers, below the threshold: the next one starts at once again.
     await new Promise((resolve) => setImmediate(resolve));
     await twoRowsOneAwaitApart(b);
     expect(runs).toEqual([16, 2, 1, 1]);
   });
 
   it('does not hold back a full batch: the run starts as soon as maxBatch rows wait', async () => {
-    const { batcher: b, runs } = batcher({ maxBatch: 4, holdFromRows: 2 });
+    const { batcher: b, runs } = batcher({ maxBatch: 4, holdFromCallers: 2 });
     await primed(b, 2);
     const held = b.infer(rows(1), 1);
     expect(runs).toEqual([2]);
