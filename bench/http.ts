@@ -177,8 +177,9 @@ if (RUNS > 1) {
     if (r.ratioOfMedians !== undefined) console.log(`  ${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${`${(100 * r.ratioOfMedians).toFixed(0)}%`.padStart(7)}`);
   }
 }
-// A third reading, from CPU time rather than requests per second: at 16 and 128 connections server and load generator
-// keep both cores busy, so the ratio of their CPU time per request is the ratio of throughputs the machine allows.
+// A third reading, from CPU time rather than requests per second: at 128 connections server and load generator keep
+// both cores busy, so the ratio of their CPU time per request is the ratio of throughputs the machine allows (at 1 and
+// 16 connections the cores idle between requests, and the CPU ratio bounds nothing).
 console.log(`\nCPU time per request (medians; srv = server process, all threads; gen = load generator), and the ceiling's over the service's\n`);
 for (const r of rows) {
   if (r.cpuRatio === undefined) continue;

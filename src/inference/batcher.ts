@@ -44,8 +44,8 @@ export interface BatchObserver {
  * request does not wait), and whatever arrives while a run is in progress goes into the next run together, up to
  * `maxBatch` rows. A run costs almost the same for 1 row as for 1,000, so under load the cost per request falls with
  * the load. Once a run shared by `holdFromCallers` callers shows the model saturated, the next run waits a millisecond
- * for more company: fewer, larger runs, and fewer hand-overs to a worker thread. Each caller gets a view of exactly its own rows; results do not depend on the company (the graphs are
- * row-wise).
+ * for more company: fewer, larger runs, and fewer hand-overs to a worker thread. Each caller gets a view of exactly its
+ * own rows; results do not depend on the company (the graphs are row-wise).
  */
 export class InferenceBatcher {
   private queue: Pending[] = [];
