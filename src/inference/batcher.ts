@@ -83,10 +83,11 @@ export class InferenceBatcher {
   private schedule(): void {
     if (this.running || this.scheduled) return;
     this.scheduled = true;
-    const wait = this.options.maxWaitMs ?? 0;
     const holdFrom = this.options.holdFromCallers ?? 0;
-    const saturated = holdFrom > 0 && this.lastRunCallers >= holdFrom && this.queuedRows < this.options.maxBatch;
-    if (wait > 0 || saturated) this.holdTimer = setTimeout(() => this.flush(), Math.max(wait, saturated ? SATURATED_HOLD_MS : 0));
+    const saturated = holdFrom > 0 && this.lastRunCallers >= holdFrom;
+    // A full batch has no company to wait for.
+    const hold = this.queuedRows >= this.options.maxBatch ? 0 : Math.max(this.options.maxWaitMs ?? 0, saturated ? SATURATED_HOLD_MS : 0);
+    if (hold > 0) this.holdTimer = setTimeout(() => this.flush(), hold);
     else queueMicrotask(() => this.flush());
   }
 

@@ -116,4 +116,15 @@ describe('the inference batcher', () => {
     expect(runs).toEqual([3]);
     await Promise.all([first, second, third]);
   });
+
+  it('does not hold a full batch that queued during a run, with --max-batch-wait set either', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 2, maxWaitMs: 1000 });
+    const running = [b.infer(rows(1), 1), b.infer(rows(1), 1)];
+    expect(runs).toEqual([2]);
+    const queued = [b.infer(rows(1), 1), b.infer(rows(1), 1)];
+    await Promise.all(running);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toEqual([2, 2]);
+    await Promise.all(queued);
+  });
 });
