@@ -9,13 +9,15 @@ export interface BatcherOptions {
    */
   maxWaitMs?: number;
   /**
-   * A run shared by at least this many callers marks the model as saturated, and the run after it holds
-   * SATURATED_HOLD_MS for company (unless a full batch is already waiting). Callers, not rows: one caller's large run
-   * (a diagnostics search, an /anomaly/batch request) says nothing of the load, and its next call must not wait. 0 or
-   * absent: never. Chosen by measurement (README → Performance): with scale_200's runs in a worker thread, holding at
+   * A run shared by at least this many callers marks the model as saturated, and the run after it, if it starts within
+   * SATURATION_WINDOW_MS, holds SATURATED_HOLD_MS for company (unless a full batch is already waiting). Callers, not
+   * rows: one caller's large run (a diagnostics search, an /anomaly/batch request) says nothing of the load, and its next
+   * call must not wait. 0 or absent: never. Chosen by measurement (README → Performance): with scale_200's runs in a worker thread, holding at
    * 128 connections served 15–20% more; elsewhere it measured neutral.
    */
   holdFromCallers?: number;
+  /** How long a saturated run's mark lasts after it ends, in milliseconds (default SATURATION_WINDOW_MS). */
+  saturationWindowMs?: number;
 }
 
 /**
@@ -23,6 +25,12 @@ export interface BatcherOptions {
  * for a run or more, so one more millisecond is small beside the latency, and fewer, larger runs mean fewer hand-overs.
  */
 export const SATURATED_HOLD_MS = 1;
+
+/**
+ * How long a saturated run's mark lasts after it ends. Under load the next requests arrive within microseconds of a
+ * run's end; a request that comes to a model idle for longer is a lone one after the burst, and runs at once.
+ */
+export const SATURATION_WINDOW_MS = 10;
 
 interface Pending {
   rows: Float32Array;
@@ -56,6 +64,8 @@ export class InferenceBatcher {
   /** The pending hold's timer: cut short when a full batch has gathered. */
   private holdTimer: NodeJS.Timeout | undefined;
   private lastRunCallers = 0;
+  /** performance.now() when the last run ended. */
+  private lastRunEnded = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly runner: ModelRunner,
@@ -84,14 +94,16 @@ export class InferenceBatcher {
     if (this.running || this.scheduled) return;
     this.scheduled = true;
     const holdFrom = this.options.holdFromCallers ?? 0;
-    const saturated = holdFrom > 0 && this.lastRunCallers >= holdFrom;
+    const saturated = holdFrom > 0 && this.lastRunCallers >= holdFrom && performance.now() - this.lastRunEnded < (this.options.saturationWindowMs ?? SATURATION_WINDOW_MS);
     // A full batch has no company to wait for.
     const hold = this.queuedRows >= this.options.maxBatch ? 0 : Math.max(this.options.maxWaitMs ?? 0, saturated ? SATURATED_HOLD_MS : 0);
     if (hold > 0) this.holdTimer = setTimeout(() => this.flush(), hold);
     else queueMicrotask(() => this.flush());
   }
 
+  /** A caller with a full batch of its own runs at once, beside the queue (its wait is 0). */
   private async runChunks(rows: Float32Array, count: number): Promise<Float32Array> {
+    this.observer.onQueueWait?.(0);
     const out = new Float32Array(count * this.outputs);
     for (let start = 0; start < count; start += this.options.maxBatch) {
       const n = Math.min(this.options.maxBatch, count - start);
@@ -144,6 +156,7 @@ export class InferenceBatcher {
       )
       .finally(() => {
         this.running = false;
+        this.lastRunEnded = performance.now();
         if (this.queue.length > 0) this.schedule();
       });
   }

@@ -16,12 +16,16 @@ afterAll(async () => {
   await bundle.runner.close();
 });
 
-/** A batcher over the bundle's session and the row counts of its runs, in the order they started. */
-function batcher(options: BatcherOptions): { batcher: InferenceBatcher; runs: number[] } {
+/**
+ * A batcher over the bundle's session, the row counts of its runs in the order they started, and the queue waits. The
+ * saturation window is a minute unless a test sets it, so that a slow machine's pause cannot end it mid-test.
+ */
+function batcher(options: BatcherOptions): { batcher: InferenceBatcher; runs: number[]; waits: number[] } {
   const runs: number[] = [];
+  const waits: number[] = [];
   const { runner, net } = bundle;
   const counting = { run: (rows: Float32Array, count: number) => (runs.push(count), runner.run(rows, count)), close: () => runner.close() };
-  return { batcher: new InferenceBatcher(counting, net.inputs.length, net.outputs.length, options), runs };
+  return { batcher: new InferenceBatcher(counting, net.inputs.length, net.outputs.length, { saturationWindowMs: 60_000, ...options }, { onQueueWait: (s) => waits.push(s) }), runs, waits };
 }
 
 /** `count` copies of the bundle's default row, the k-th with its first input set to k / count (distinct rows). */
@@ -93,6 +97,21 @@ describe('the inference batcher', () => {
     await new Promise((resolve) => setImmediate(resolve));
     await twoRowsOneAwaitApart(b);
     expect(runs).toEqual([16, 2, 1, 1]);
+  });
+
+  it('does not hold a lone request that comes after the saturation window (the burst is over)', async () => {
+    const { batcher: b, runs } = batcher({ maxBatch: 1024, holdFromCallers: 16, saturationWindowMs: 1 });
+    await primed(b, 16);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await twoRowsOneAwaitApart(b);
+    expect(runs).toEqual([16, 1, 1]);
+  });
+
+  it('counts a caller with a full batch of its own once in the queue waits, at 0: it runs beside the queue', async () => {
+    const { batcher: b, runs, waits } = batcher({ maxBatch: 4 });
+    await b.infer(rows(9), 9);
+    expect(runs).toEqual([4, 4, 1]);
+    expect(waits).toEqual([0]);
   });
 
   it('does not hold back a full batch: the run starts as soon as maxBatch rows wait', async () => {
