@@ -12,8 +12,8 @@ export interface BatcherOptions {
    * A run shared by at least this many callers marks the model as saturated, and the run after it, if it starts within
    * SATURATION_WINDOW_MS, holds SATURATED_HOLD_MS for company (unless a full batch is already waiting). Callers, not
    * rows: one caller's large run (a diagnostics search, an /anomaly/batch request) says nothing of the load, and its next
-   * call must not wait. 0 or absent: never. Chosen by measurement (README → Performance): with scale_200's runs in a worker thread, holding at
-   * 128 connections served 15–20% more; elsewhere it measured neutral.
+   * call must not wait. 0 or absent: never. Chosen by measurement (README → Performance): with scale_200's runs in a
+   * worker thread, holding at 128 connections served 4–23% more (medians of 12 pairs); elsewhere it measured neutral.
    */
   holdFromCallers?: number;
   /** How long a saturated run's mark lasts after it ends, in milliseconds (default SATURATION_WINDOW_MS). */
