@@ -58,7 +58,7 @@ async function twoRowsOneAwaitApart(b: InferenceBatcher): Promise<void> {
 }
 
 describe('the inference batcher', () => {
-  it('gives each caller exactly its own rows, the same as a run of its own', async () => {
+  it('gives each caller exactly its own rows of the shared run', async () => {
     const { batcher: b, runs } = batcher({ maxBatch: 1024 });
     const all = rows(6);
     const width = bundle.net.inputs.length;
