@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LoadFigures, LoadRequest } from './load-child.js';
+import { nodeFlagsOfStartScript } from './node-flags.js';
 import { seededRandom } from './seeded-random.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,8 +28,11 @@ export const MODELS = {
  */
 export const SERVE_FLAGS: Record<string, string[]> = { default: [], scale_200: ['--alert-threshold', '100'] };
 
-/** Node flags of `npm start` and the Docker image; the ceiling runs with the same, so the ratio compares like with like. */
-const NODE_FLAGS = ['--single-threaded-gc'];
+/**
+ * Node flags of `npm start` (and the Docker image, which a test keeps equal), read from package.json's start script;
+ * the ceiling runs with the same, so the ratio compares like with like.
+ */
+export const NODE_FLAGS = nodeFlagsOfStartScript((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start);
 
 export interface Server {
   child: ChildProcess;
