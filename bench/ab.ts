@@ -5,7 +5,8 @@
  * shows only in several pairs taken side by side, not in two benchmark runs taken apart.
  *
  * A and B are project folders with dependencies installed and built (`npm ci && npm run build`), for instance a
- * `git worktree add ../petrascore-base HEAD~1` beside this one. Both serve this checkout's copy of the bundle.
+ * `git worktree add ../petrascore-base HEAD~1` beside this one. Both serve this checkout's copy of the bundle, with
+ * this checkout's node flags (its package.json start script): a change of flags is compared with --node-a/--node-b.
  *
  * With --together, both services stay up for the whole run and each pair loads them at the same time, each with its own
  * load generator. This machine's speed drifts by tens of percent within minutes (other tenants), and loads taken one
