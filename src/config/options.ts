@@ -1,3 +1,4 @@
+import { SATURATED_HOLD_MS, SATURATION_WINDOW_MS } from '../inference/batcher.js';
 import type { InferenceThreadSetting } from '../inference/choose-thread.js';
 /**
  * Every setting of `petrascore serve`, once: its flag, its environment variable, its default and what it means.
@@ -104,7 +105,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'scoreEveryEvent', flag: 'score-every-event', env: 'PETRASCORE_SCORE_EVERY_EVENT', kind: 'boolean', default: false, description: 'score the case on every streaming event (per request: ?score=true|false)' },
   { key: 'maxBatchRows', flag: 'max-batch-rows', env: 'PETRASCORE_MAX_BATCH_ROWS', kind: 'integer', default: 1024, min: 1, description: 'most rows in one ONNX run; concurrent requests share runs up to this size' },
   { key: 'maxBatchWaitMs', flag: 'max-batch-wait', env: 'PETRASCORE_MAX_BATCH_WAIT', kind: 'integer', default: 0, min: 0, max: 1000, description: 'milliseconds an idle model holds a first request for company before running (a full batch runs at once); 0 runs at once, and requests arriving during a run share the next one' },
-  { key: 'batchHoldFrom', flag: 'batch-hold-from', env: 'PETRASCORE_BATCH_HOLD_FROM', kind: 'integer', default: 16, min: 0, description: 'requests sharing one ONNX run from which the model counts as saturated: a run starting within 10 ms of such a run waits 1 ms for company (fewer, larger runs under heavy load; a request to a model idle for 10 ms runs at once); 0 never waits' },
+  { key: 'batchHoldFrom', flag: 'batch-hold-from', env: 'PETRASCORE_BATCH_HOLD_FROM', kind: 'integer', default: 16, min: 0, description: `requests sharing one ONNX run from which the model counts as saturated: a run starting within ${SATURATION_WINDOW_MS} ms of such a run waits ${SATURATED_HOLD_MS} ms for company (fewer, larger runs under heavy load; a request to a model idle for ${SATURATION_WINDOW_MS} ms runs at once); 0 never waits` },
   { key: 'inferenceThread', flag: 'inference-thread', env: 'PETRASCORE_INFERENCE_THREAD', kind: 'string', default: 'auto', choices: ['auto', 'main', 'worker'], description: 'where ONNX runs execute: on the event loop (main) or in a worker thread beside it (worker); auto picks worker when a single-row run takes 0.1 ms or more (measured at startup)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
   {
