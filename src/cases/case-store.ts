@@ -19,6 +19,12 @@ export interface CaseState extends RecencyLinks<CaseState> {
    * looked up: a second map by case id cost a lookup per event, measurable on a map of thousands of cases.
    */
   attachment: object | undefined;
+  /**
+   * Evaluations of the case under way (scored, not yet published). An eviction meanwhile is told once the last is
+   * published, so that the feed never shows a case's evaluation after its eviction. A count on the state, not a map
+   * beside the store: it changes twice per scored event.
+   */
+  scoring: number;
 }
 
 export type EvictionReason = 'idle' | 'capacity';
@@ -83,7 +89,7 @@ export class CaseStore {
     }
     if (state === undefined) {
       this.makeRoom();
-      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0, attachment: undefined, older: undefined, newer: undefined };
+      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0, attachment: undefined, scoring: 0, older: undefined, newer: undefined };
       this.cases.set(caseId, state);
       this.recency.push(state);
     } else {

@@ -83,13 +83,13 @@ export interface EvaluatorObserver {
   /** A close whose final evaluation failed (the model failed): the case is gone, without an evaluation. */
   onCloseFailed?(caseId: string, state: CaseState): void;
   /**
-   * The store evicted the case. Told after every evaluation of it already under way in a POST /events, so that the
-   * eviction never precedes the evaluation of an event acknowledged before it.
+   * The store evicted the case. Told after every evaluation of it already under way, so that the eviction never
+   * precedes the evaluation of an event acknowledged before it.
    */
   onEvict?(caseId: string, state: CaseState, reason: EvictionReason): void;
   /**
-   * The store evicted a case whose POST /events evaluation is still running: onEvict follows once it is published.
-   * Events for the same id meanwhile start a new case, whose onEvent comes before that onEvict.
+   * The store evicted a case whose evaluation is still running: onEvict follows once the last is published. Events for
+   * the same id meanwhile start a new case, whose onEvent comes before that onEvict.
    */
   onEvictHeld?(caseId: string, state: CaseState): void;
 }
@@ -112,9 +112,7 @@ export function scoreProblem(error: SpecResolutionError): ScoreProblem {
  * never lose updates and a scored reply reflects exactly the events acknowledged before it.
  */
 export class StreamingEvaluator {
-  /** States with evaluations of a POST /events still running, and how many. */
-  private readonly streamScoring = new Map<CaseState, number>();
-  /** Evictions of such states, told to the observer once their evaluations are published. */
+  /** Evictions of states with evaluations under way, told to the observer once the last is published. */
   private readonly heldEvictions = new Map<CaseState, () => void>();
 
   constructor(
@@ -125,7 +123,7 @@ export class StreamingEvaluator {
 
   /** The store's evictions come through here (the plugin wires them), to keep them after the evaluations before them. */
   evicted(caseId: string, state: CaseState, reason: EvictionReason): void {
-    if (!this.streamScoring.has(state)) {
+    if (state.scoring === 0) {
       this.observer.onEvict?.(caseId, state, reason);
       return;
     }
@@ -187,7 +185,7 @@ export class StreamingEvaluator {
           else {
             pending.push({ index: items.length, snapshot });
             // A later event of this request may evict the case: its eviction then waits for this evaluation.
-            this.streamScoring.set(state, (this.streamScoring.get(state) ?? 0) + 1);
+            state.scoring++;
           }
         }
         items.push(ack);
@@ -205,27 +203,22 @@ export class StreamingEvaluator {
         this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs, source: 'events' });
         published++;
         // Right after the case's last evaluation here: its held eviction, and a case reopened under its id after it.
-        this.streamScored(snapshot.state);
+        this.published(snapshot.state);
       }
       return items;
     } finally {
       // A failed run: the evaluations not published release their holds all the same.
-      for (const { snapshot } of pending.slice(published)) this.streamScored(snapshot.state);
+      for (const { snapshot } of pending.slice(published)) this.published(snapshot.state);
     }
   }
 
   /**
-   * A POST /events evaluation of `state` is published (or failed): an eviction held for it is told once the last is.
-   * Only the bulk route keeps this count: within one request, a later event can evict a case scored by an earlier
-   * one; a single scored event's case has just been touched, so capacity and idle eviction take other cases first.
+   * An evaluation of `state` is published (or failed): an eviction held for it is told once the last is. Within one
+   * POST /events a later event can evict a case scored by an earlier one; between requests, other requests can evict a
+   * case during its model run when --max-open-cases is small beside the traffic.
    */
-  private streamScored(state: CaseState): void {
-    const left = this.streamScoring.get(state)! - 1;
-    if (left > 0) {
-      this.streamScoring.set(state, left);
-      return;
-    }
-    this.streamScoring.delete(state);
+  private published(state: CaseState): void {
+    if (--state.scoring > 0) return;
     const eviction = this.heldEvictions.get(state);
     if (eviction === undefined) return;
     this.heldEvictions.delete(state);
@@ -281,10 +274,17 @@ export class StreamingEvaluator {
   }
 
   private async evaluate(snapshot: Snapshot, closed: boolean, source: EvaluationSource): Promise<Evaluation> {
-    const started = performance.now();
-    const score = await this.scorer.scoreRow(snapshot.row, snapshot.observed);
-    const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, score, closed);
-    this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs: performance.now() - started, source });
-    return evaluation;
+    const { state } = snapshot;
+    // Other requests may evict the case during the run (a closed case has left the store and cannot be).
+    state.scoring++;
+    try {
+      const started = performance.now();
+      const score = await this.scorer.scoreRow(snapshot.row, snapshot.observed);
+      const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, score, closed);
+      this.observer.onEvaluated?.(evaluation, { state, observed: snapshot.observed, latencyMs: performance.now() - started, source });
+      return evaluation;
+    } finally {
+      this.published(state);
+    }
   }
 }

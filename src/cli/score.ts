@@ -8,7 +8,7 @@ import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
 import { LogInputError, readLog } from '../logs/index.js';
 import { ProgressLine } from './progress.js';
-import { openReportFile } from './report-file.js';
+import { openReportFile, type ReportFile } from './report-file.js';
 
 export const DEFAULT_BATCH_SIZE = 1024;
 
@@ -113,18 +113,22 @@ export async function score(argv: readonly string[]): Promise<number> {
   const { net, runner } = bundle;
   const scorer = new TraceScorer(net, new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: args.batchSize }));
   const size = await stat(args.traces).then((s) => s.size, () => undefined);
-  let bytesRead = 0;
-  const progress = new ProgressLine(process.stderr, size, () => bytesRead);
+  const progress = new ProgressLine(process.stderr, size);
   const items = readLog(args.traces, {
     format: args.format,
     caseColumn: args.caseColumn,
     activityColumn: args.activityColumn,
     sorted: args.sorted,
-    onProgress: (n) => {
-      bytesRead = n;
-    },
+    onProgress: (bytes) => progress.read(bytes),
+    onTotal: (traces) => progress.expect(traces),
   });
-  const report = args.output === undefined ? undefined : await openReportFile(args.output);
+  let report: ReportFile | undefined;
+  try {
+    report = args.output === undefined ? undefined : await openReportFile(args.output);
+  } catch (error) {
+    await runner.close();
+    return fail(`cannot write ${args.output}: ${(error as Error).message}`, 2);
+  }
   const out = report?.stream ?? process.stdout;
   // A failed write (a full disk; a reader that stopped early, as `| head` does) stops the scoring at the next entry.
   let writeError: NodeJS.ErrnoException | undefined;

@@ -12,6 +12,8 @@ export interface CsvColumns {
   caseColumn: string;
   activityColumn: string;
   sorted: boolean;
+  /** Unsorted only: told the number of cases once the file is read, before the first is yielded. */
+  onTotal?: ((traces: number) => void) | undefined;
 }
 
 /** What scoring needs from a case; later rows only contribute activity names. */
@@ -109,6 +111,7 @@ class CaseGrouper {
   }
 
   *finish(): Generator<UnindexedItem> {
+    if (!this.columns.sorted) this.columns.onTotal?.(this.open.size);
     yield* this.takeOpen();
   }
 

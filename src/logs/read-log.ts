@@ -26,6 +26,7 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
         caseColumn: options.caseColumn ?? 'case_id',
         activityColumn: options.activityColumn ?? 'activity',
         sorted: options.sorted ?? false,
+        onTotal: options.onTotal,
       });
       break;
     case 'xes':

@@ -34,6 +34,11 @@ export interface ReadOptions {
   sorted?: boolean;
   /** Told how many bytes of the file have been read so far (for a progress percentage). */
   onProgress?: (bytesRead: number) => void;
+  /**
+   * Told how many traces the log holds, before the first is handed out, by a reader that knows it by then: unsorted CSV,
+   * which holds every case until the end of the file. The other readers hand traces out as they read, and never call it.
+   */
+  onTotal?: (traces: number) => void;
 }
 
 /** What a format reader yields; `readLog` numbers the items. */

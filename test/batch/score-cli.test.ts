@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { CliProcess, runCli } from '../helpers/cli.js';
+import { CliProcess, permissionsCanApply, runCli } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {
@@ -77,6 +77,33 @@ describe('petrascore score output and exit codes', () => {
     expect((JSON.parse(readFileSync(out, 'utf8')) as Entry[]).length).toBeGreaterThan(0);
     expect(statSync(out).mode & 0o777).toBe(0o640);
     expect(readdirSync(dir).filter((name) => name.includes('.partial'))).toEqual([]);
+  });
+
+  it('an -o OUT in a missing directory: exit 2 and one line naming OUT', async () => {
+    const out = join(dir, 'no-such-dir', 'report.json');
+    const result = await runCli(['score', model, '--traces', log, '-o', out]);
+    expect(result.code, result.describe).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`^petrascore score: cannot write ${out.replaceAll('.', '\\.')}: ENOENT[^\n]*\n$`));
+  });
+
+  it.skipIf(!permissionsCanApply)('writes an existing report in a read-only directory in place; refuses a new one there (exit 2)', async () => {
+    const readOnly = join(dir, 'read-only');
+    mkdirSync(readOnly);
+    const out = join(readOnly, 'nightly.json');
+    writeFileSync(out, 'previous report\n');
+    chmodSync(readOnly, 0o555);
+    try {
+      const written = await runCli(['score', model, '--traces', log, '-o', out], { permissionsApply: true });
+      expect(written.code, written.describe).toBe(0);
+      expect((JSON.parse(readFileSync(out, 'utf8')) as Entry[]).length).toBeGreaterThan(0);
+      const fresh = join(readOnly, 'new.json');
+      const refused = await runCli(['score', model, '--traces', log, '-o', fresh], { permissionsApply: true });
+      expect(refused.code, refused.describe).toBe(2);
+      expect(refused.stderr).toMatch(/^petrascore score: cannot write \S+new\.json: EACCES: permission denied[^\n]*\n$/);
+      expect(readdirSync(readOnly)).toEqual(['nightly.json']);
+    } finally {
+      chmodSync(readOnly, 0o755);
+    }
   });
 
   it('gives the same report for --sorted on a log ordered by case, and refuses an unsorted one with the line', async () => {

@@ -95,3 +95,28 @@ describe('a POST /events whose model run fails', () => {
     }
   });
 });
+
+describe('a single scored event whose case other requests evict during its model run', () => {
+  it('publishes its evaluation before the eviction, and a case reopened under its id after both', async () => {
+    const bundle = await loadBundle(DEFAULT_MODEL);
+    const { net } = bundle;
+    try {
+      const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
+      const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
+      const store = new CaseStore(net.outputs.length, { maxOpenCases: 1, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10 }, { onEvict: (id, state, reason) => evaluator.evicted(id, state, reason) });
+      const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
+      live.state.followCases(() => evaluator.openStates());
+      const event = { name: 'approve loan', attributes: { risk_score: '0.5' } };
+      // A's run is under way when B's event evicts it (one open case at most), and A's id comes back before it ends.
+      const scored = evaluator.onEvent('A', event, true);
+      evaluator.append('B', event);
+      evaluator.append('A', event);
+      expect((await scored).kind).toBe('evaluated');
+      expect(feed(live, live.bus.ring.startsAfter)).toEqual(['case_opened A', 'case_opened B', 'case_evicted B', 'evaluation A #1', 'case_evicted A', 'case_opened A']);
+      expect(live.state.openCases).toBe(1);
+      expect(store.get('A')?.scoring).toBe(0);
+    } finally {
+      await bundle.runner.close();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,19 @@ export interface ExitStatus {
 export interface CliOptions {
   env?: Record<string, string>;
   cwd?: string;
+  /** Run the CLI as file permissions apply to it: as root, without the capabilities that override them. */
+  permissionsApply?: boolean;
 }
+
+const isRoot = process.getuid?.() === 0;
+/** setpriv (util-linux) drops root's permission override from the child's capabilities; root keeps its own files. */
+const DROP_OVERRIDE = ['setpriv', '--bounding-set=-dac_override,-dac_read_search'];
+
+/**
+ * Whether `permissionsApply` can be honoured here: always for another user; for root, when setpriv can drop the
+ * capabilities (CI runs as root).
+ */
+export const permissionsCanApply = !isRoot || spawnSync(DROP_OVERRIDE[0]!, [...DROP_OVERRIDE.slice(1), 'true']).status === 0;
 
 const live = new Set<CliProcess>();
 
@@ -72,7 +84,9 @@ export class CliProcess {
     options: CliOptions = {},
   ) {
     checkBuild();
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: childEnv(options.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = [process.execPath, CLI, ...args];
+    if (options.permissionsApply === true && isRoot) command.unshift(...DROP_OVERRIDE);
+    this.child = spawn(command[0]!, command.slice(1), { cwd: options.cwd ?? ROOT, env: childEnv(options.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
       this.notify();

@@ -233,4 +233,15 @@ describe('CSV reader', () => {
     const error = await readError(tempFile('header-only.csv', 'case_id,activity\n'));
     expect((error as LogInputError).message).toContain('no traces parsed from the input file');
   });
+
+  it('tells an unsorted read how many traces the log holds before the first is handed out, and a sorted one never', async () => {
+    const file = tempFile('total.csv', INTERLEAVED);
+    const seen: string[] = [];
+    for await (const item of readLog(file, { onTotal: (n) => seen.push(`total ${n}`) })) seen.push(`trace ${item.index}`);
+    expect(seen).toEqual(['total 3', 'trace 0', 'trace 1', 'trace 2']);
+    const sorted = tempFile('total-sorted.csv', 'case_id,activity\nA,x\nA,y\nB,x\n');
+    const told: number[] = [];
+    expect(await readAll(sorted, { sorted: true, onTotal: (n) => told.push(n) })).toHaveLength(2);
+    expect(told).toEqual([]);
+  });
 });
