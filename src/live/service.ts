@@ -176,7 +176,12 @@ export class LiveService {
 
   /** Publishes a stats event (the ticker calls this). */
   tick(): StatsEvent {
-    return this.bus.publish<StatsEvent>({ type: 'stats', ...this.stats.compute(this.state.openCases, this.bus.subscriberCount) });
+    return this.bus.publish<StatsEvent>({ type: 'stats', ...this.stats.compute(this.openCases, this.bus.subscriberCount) });
+  }
+
+  /** Open cases as the case store counts them: an evicted case whose eviction is held until its evaluation is not. */
+  get openCases(): number {
+    return this.state.openCases - this.heldEvictions.size;
   }
 
   snapshot(filter: LiveFilter = {}): SnapshotEvent {
@@ -197,7 +202,7 @@ export class LiveService {
       laneAttribute: this.options.laneAttribute,
       alertThreshold: this.options.alertThreshold,
       laneThresholds: this.laneThresholds,
-      stats: this.stats.compute(this.state.openCases, subscribers),
+      stats: this.stats.compute(this.openCases, subscribers),
     });
   }
 

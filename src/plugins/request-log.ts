@@ -17,13 +17,27 @@ export function logRequestLine(request: FastifyRequest, status: number, ms: numb
 }
 
 /**
+ * The line of a request whose client went away before its answer: a webhook caller that timed out shows here, with
+ * how long it waited.
+ */
+export function logAbandonedRequest(request: FastifyRequest, ms: number): void {
+  const line = { method: request.method, url: request.url, route: request.routeOptions.url ?? 'unmatched', abandoned: true, ms: Math.round(ms * 100) / 100 };
+  request.log.info(line, 'request abandoned by its client');
+}
+
+/** Whether requests get their line: at a level above info (as in production) there is none, and no work per request for it. */
+export function logsRequests(level: string): boolean {
+  return ['trace', 'debug', 'info'].includes(level);
+}
+
+/**
  * One log line per request instead of Fastify's two (the id is echoed by request-tracking). A hijacked response (a
- * /live stream) gets no onResponse: its route writes the line when the stream ends.
+ * /live stream) gets no onResponse: its route writes the line when the stream ends. A request whose client went away
+ * before its answer gets no onResponse either: request-tracking writes its line when the response closes.
  */
 export const requestLogPlugin = fp(
   async (app) => {
-    // At a level above info (as in production) there is no request line, and no hook to run per request for it.
-    if (!['trace', 'debug', 'info'].includes(app.log.level)) return;
+    if (!logsRequests(app.log.level)) return;
     app.addHook('onResponse', (request, reply, next) => {
       logRequestLine(request, reply.statusCode, reply.elapsedTime);
       next();

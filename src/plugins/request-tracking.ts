@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import fp from 'fastify-plugin';
 import type { OpenResponses } from '../http/open-responses.js';
 import type { RouteRecorder } from '../metrics/route-timings.js';
+import { logAbandonedRequest, logsRequests } from './request-log.js';
 
 type TrackingHook = (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => void;
 
@@ -31,9 +32,10 @@ declare module 'fastify' {
 export const requestTrackingPlugin = fp(
   async (app) => {
     const open = app.openResponses;
+    const onAbandoned = logsRequests(app.log.level) ? logAbandonedRequest : undefined;
     const tracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
       reply.header('x-request-id', request.id);
-      track(open, recorder, request.method, reply.raw);
+      track(open, recorder, request, reply.raw, onAbandoned);
       next();
     };
     const outside = new Map<string, TrackingHook>();
@@ -50,12 +52,19 @@ export const requestTrackingPlugin = fp(
   { name: 'request-tracking', dependencies: ['lifecycle', 'metrics'] },
 );
 
-function track(open: OpenResponses, recorder: RouteRecorder, method: string, response: ServerResponse): void {
+function track(
+  open: OpenResponses,
+  recorder: RouteRecorder,
+  request: FastifyRequest,
+  response: ServerResponse,
+  onAbandoned: ((request: FastifyRequest, ms: number) => void) | undefined,
+): void {
   const started = performance.now();
   const slot = open.add(response);
   response.on('close', () => {
     open.release(slot, response);
     // Answered: its head was sent (ending a response sends it; a /live stream its client closed has sent it too).
-    if (response.headersSent) recorder.record(method, response.statusCode, (performance.now() - started) / 1000);
+    if (response.headersSent) recorder.record(request.method, response.statusCode, (performance.now() - started) / 1000);
+    else onAbandoned?.(request, performance.now() - started);
   });
 }

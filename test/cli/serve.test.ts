@@ -186,6 +186,20 @@ describe('petrascore serve lifecycle', () => {
     ]);
   });
 
+  it('logs a request whose client went away before its answer, with its route and how long it waited', async () => {
+    const server = await startServer(serveArgs(LOAN));
+    // Half a body, then the client hangs up: the webhook caller that timed out.
+    const socket = await openSocket(server.port);
+    socket.write('POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"input_marking":');
+    await sleep(50);
+    socket.destroy();
+    await server.cli.waitForStdout(/"msg":"request abandoned by its client"/, 5_000);
+    const line = server.cli.logLines().find((l) => l.msg === 'request abandoned by its client');
+    expect(line, server.cli.describe()).toMatchObject({ level: 30, method: 'POST', url: '/anomaly', route: '/anomaly', abandoned: true });
+    expect(line?.ms).toBeGreaterThanOrEqual(40);
+    expect(server.cli.logLines().filter((l) => l.msg === 'request')).toEqual([]);
+  });
+
   it('SIGTERM while a large bundle is still loading: exits 0 at once, saying so, without serving', async () => {
     const cli = new CliProcess(serveArgs(modelPath('scale_2000')));
     // Logged before the load starts, with the stop handler in place: scale_2000 then takes seconds to load.
