@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { loadBundle } from '../../src/bundle/load-bundle.js';
+import { loadBundle, type Bundle } from '../../src/bundle/load-bundle.js';
 import { CaseStore } from '../../src/cases/case-store.js';
 import { StreamingEvaluator } from '../../src/cases/streaming-evaluator.js';
 import { InferenceBatcher } from '../../src/inference/batcher.js';
@@ -35,6 +35,25 @@ function openFromFeed(lines: readonly string[], open = new Set<string>()): Set<s
     if (type === 'case_evicted' || type === 'case_closed') open.delete(id);
   }
   return open;
+}
+
+/**
+ * The real model, live view, case store and evaluator, wired as the cases plugin wires them (the store's evictions go
+ * through the evaluator), with at most `maxOpenCases` open cases.
+ */
+async function withCases(maxOpenCases: number, test: (parts: { bundle: Bundle; live: LiveService; store: CaseStore; evaluator: StreamingEvaluator }) => Promise<void>): Promise<void> {
+  const bundle = await loadBundle(DEFAULT_MODEL);
+  const { net } = bundle;
+  try {
+    const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
+    const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
+    const store = new CaseStore(net.outputs.length, { maxOpenCases, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10 }, { onEvict: (id, state, reason) => evaluator.evicted(id, state, reason) });
+    const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
+    live.state.followCases(() => evaluator.openStates());
+    await test({ bundle, live, store, evaluator });
+  } finally {
+    await bundle.runner.close();
+  }
 }
 
 describe('POST /events that evicts cases it scores (more cases than --max-open-cases)', () => {
@@ -76,36 +95,19 @@ describe('POST /events that evicts cases it scores (more cases than --max-open-c
 
 describe('a POST /events whose model run fails', () => {
   it('still publishes the evictions it held, so the feed does not keep the evicted case open', async () => {
-    const bundle = await loadBundle(DEFAULT_MODEL);
-    const { net } = bundle;
-    try {
-      const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
-      const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
-      // Wired as the cases plugin wires them: the store's evictions go through the evaluator.
-      const store = new CaseStore(net.outputs.length, { maxOpenCases: 1, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10 }, { onEvict: (id, state, reason) => evaluator.evicted(id, state, reason) });
-      const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
-      live.state.followCases(() => evaluator.openStates());
+    await withCases(1, async ({ bundle, live, evaluator }) => {
       await bundle.runner.close();
       const events = ['A', 'B'].map((case_id) => ({ case_id, name: 'approve loan', attributes: { risk_score: '0.5' } }));
       await expect(evaluator.processStream(events, true)).rejects.toBeInstanceOf(RunnerClosedError);
       expect(feed(live, live.bus.ring.startsAfter)).toEqual(['case_opened A', 'case_opened B', 'case_evicted A']);
       expect(live.state.openCases).toBe(1);
-    } finally {
-      await bundle.runner.close();
-    }
+    });
   });
 });
 
 describe('a single scored event whose case other requests evict during its model run', () => {
   it('publishes its evaluation before the eviction, and a case reopened under its id after both', async () => {
-    const bundle = await loadBundle(DEFAULT_MODEL);
-    const { net } = bundle;
-    try {
-      const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
-      const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
-      const store = new CaseStore(net.outputs.length, { maxOpenCases: 1, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10 }, { onEvict: (id, state, reason) => evaluator.evicted(id, state, reason) });
-      const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
-      live.state.followCases(() => evaluator.openStates());
+    await withCases(1, async ({ live, store, evaluator }) => {
       const event = { name: 'approve loan', attributes: { risk_score: '0.5' } };
       // A's run is under way when B's event evicts it (one open case at most), and A's id comes back before it ends.
       const scored = evaluator.onEvent('A', event, true);
@@ -117,8 +119,6 @@ describe('a single scored event whose case other requests evict during its model
       expect(feed(live, live.bus.ring.startsAfter)).toEqual(['case_opened A', 'case_opened B', 'case_evicted B', 'evaluation A #1', 'case_evicted A', 'case_opened A']);
       expect([live.openCases, live.tick().open_cases]).toEqual([1, 1]);
       expect(store.get('A')?.scoring).toBe(0);
-    } finally {
-      await bundle.runner.close();
-    }
+    });
   });
 });
