@@ -24,7 +24,12 @@ function parseSpec(raw: Record<string, unknown> | undefined, section: SpecSectio
     }
     const entry = table as Record<string, unknown>;
     const slot = slots.get(place) ?? -1;
-    if (slot < 0) warnings.push(`${where} names place '${place}', which is no ONNX input of the ${section === 'input_marking' ? 'marking' : 'value'} channel; it is ignored`);
+    if (slot < 0) {
+      const noInput = `${where} names place '${place}', which is no ONNX input of the ${section === 'input_marking' ? 'marking' : 'value'} channel: its value does not reach the model`;
+      // PETRA resolves every entry of the spec before it looks at the model's inputs.
+      const stillRead = typeof entry.attribute === 'string' && !('constant' in entry) ? `, but as in PETRA a trace scored through the specs must still carry attribute '${entry.attribute}' as a number` : '';
+      warnings.push(noInput + stillRead);
+    }
     if ('constant' in entry) {
       const constant = entry.constant;
       const value =

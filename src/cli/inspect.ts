@@ -10,7 +10,7 @@ each spec reads, the scored transitions with labels, the opset. --json prints GE
 const VALIDATE_USAGE = `Usage: petrascore validate BUNDLE.onnx
 
 Loads the bundle as 'serve' would (sidecar schema, graph against sidecar, one inference) and exits
-0 when it can be served, 1 with the reasons when not.`;
+0 when it can be served, 1 with the first problem found when not (2: a usage error).`;
 
 function specText(spec: unknown): string {
   if (spec === undefined) return 'requests only (no spec entry; otherwise the default)';

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, lstat, open, rename, unlink } from 'node:fs/promises';
+import { constants, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
+import { access, chmod, chown, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -12,36 +12,85 @@ import { basename, dirname, join } from 'node:path';
  */
 export interface ReportFile {
   stream: WriteStream;
+  /** Whether OUT changes only on commit (else the report is written into OUT as it goes). */
+  replacesOnCommit: boolean;
   /** The report is complete (the stream has ended): put it in place. */
   commit(): Promise<void>;
-  /** The run failed: leave OUT as it was. */
+  /** The run failed: leave OUT as it was (a direct write cannot). */
   abort(): Promise<void>;
+  /** The same, at once, for a process about to exit on a signal. */
+  discardNow(): void;
 }
+
+/** OUT cannot be written; the message says why in the user's terms (OUT and its directory, not the temporary file). */
+export class ReportFileError extends Error {}
 
 /** Why a directory refuses a new file while an existing file in it may still be writable. */
 const DIRECTORY_REFUSES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 function direct(path: string): ReportFile {
-  return { stream: createWriteStream(path), commit: async () => {}, abort: async () => {} };
+  return { stream: createWriteStream(path), replacesOnCommit: false, commit: async () => {}, abort: async () => {}, discardNow: () => {} };
 }
 
+function whyNot(path: string, error: NodeJS.ErrnoException): ReportFileError {
+  const directory = dirname(path);
+  switch (error.code) {
+    case 'ENOENT':
+      return new ReportFileError(`directory ${directory} does not exist`);
+    case 'ENOTDIR':
+      return new ReportFileError(`${directory} is not a directory`);
+    case 'EACCES':
+    case 'EPERM':
+      return new ReportFileError(`permission denied: directory ${directory} takes no new file`);
+    case 'EROFS':
+      return new ReportFileError(`directory ${directory} is on a read-only file system`);
+    default:
+      // Node's message names the temporary file after a comma ("…, open '/x/.y.partial'").
+      return new ReportFileError(error.message.replace(/, \w+ '.*'$/s, ''));
+  }
+}
+
+/**
+ * Throws ReportFileError when OUT's directory is missing or not a directory: checked before the log is read, so that a
+ * mistyped -o fails at once rather than after a long read. Whether the directory takes the file shows when it is opened.
+ */
+export async function checkReportDirectory(path: string): Promise<void> {
+  const directory = dirname(path);
+  const found = await lstat(directory).then(
+    (stats) => stats.isDirectory() || stats.isSymbolicLink(),
+    (error: NodeJS.ErrnoException) => {
+      // Unreadable on the way (EACCES): opening the file will say what is wrong.
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw whyNot(path, error);
+      return true;
+    },
+  );
+  if (!found) throw new ReportFileError(`${directory} is not a directory`);
+}
+
+/** Throws ReportFileError when OUT cannot be written. */
 export async function openReportFile(path: string): Promise<ReportFile> {
   // lstat: a symbolic link is written through, as before, rather than replaced by a file of its own.
   const existing = await lstat(path).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) return direct(path);
+  // A report the user cannot write is not replaced behind their back, as `>` would not write it either.
+  if (existing !== undefined && !(await access(path, constants.W_OK).then(() => true, () => false))) throw new ReportFileError('permission denied');
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
   // Opened here rather than by the stream, to learn now whether the directory takes a new file.
   const handle = await open(temporary, 'w').catch((error: NodeJS.ErrnoException) => {
     if (existing !== undefined && DIRECTORY_REFUSES.has(error.code ?? '')) return undefined;
-    throw error;
+    throw whyNot(path, error);
   });
   if (handle === undefined) return direct(path);
   const stream = handle.createWriteStream();
   return {
     stream,
+    replacesOnCommit: true,
     commit: async () => {
-      // The new report keeps the permissions the old one had.
-      if (existing !== undefined) await chmod(temporary, existing.mode & 0o7777);
+      if (existing !== undefined) {
+        // The new report keeps the old one's permissions, and its owner where this user may give it (root may).
+        await chown(temporary, existing.uid, existing.gid).catch(() => undefined);
+        await chmod(temporary, existing.mode & 0o7777);
+      }
       await rename(temporary, path);
     },
     abort: async () => {
@@ -51,6 +100,14 @@ export async function openReportFile(path: string): Promise<ReportFile> {
         await closed;
       }
       await unlink(temporary).catch(() => undefined);
+    },
+    discardNow: () => {
+      stream.destroy();
+      try {
+        unlinkSync(temporary);
+      } catch {
+        // already gone
+      }
     },
   };
 }

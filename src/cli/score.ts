@@ -6,11 +6,13 @@ import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { BundleError } from '../bundle/errors.js';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
-import { LogInputError, readLog } from '../logs/index.js';
+import { LogInputError, readLog, type LogItem } from '../logs/index.js';
 import { ProgressLine } from './progress.js';
-import { openReportFile, type ReportFile } from './report-file.js';
+import { checkReportDirectory, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
 
 export const DEFAULT_BATCH_SIZE = 1024;
+/** Beyond 4,096 a larger batch measured no faster (README → Performance), and its buffers grow with the net. */
+const MAX_BATCH_SIZE = 65_536;
 
 const USAGE = `Usage: petrascore score BUNDLE.onnx --traces FILE [options]
 
@@ -23,14 +25,17 @@ Options:
   --activity-column NAME     CSV column with the activity (default activity)
   --sorted                   CSV rows are grouped by case: stream case by case (memory: one id
                              per finished case, kept to detect a file that is not sorted)
-  -o, --output OUT           write the report to OUT instead of standard output
+  -o, --output OUT           write the report to OUT instead of standard output (- for standard
+                             output); it replaces OUT only when the run succeeds
   --output-format FORMAT     json (petra-score's document, default) or ndjson (one trace per line)
-  --batch-size N             traces per ONNX run (default ${DEFAULT_BATCH_SIZE})
+  --batch-size N             traces per ONNX run, 1 to ${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE})
   --help                     show this help
 
 Exit codes: 0 scored (also when some traces carry error entries), 2 usage error, unreadable or
-unparseable log, bad bundle, or an output that cannot be written (a report already at OUT is
-then left as it was), 1 unexpected failure.`;
+unparseable log, bad bundle, or an output that cannot be written, 130 or 143 interrupted by
+SIGINT or SIGTERM, 1 unexpected failure. A run that does not succeed leaves a report already at
+OUT as it was, unless OUT is a symbolic link, device or pipe, or sits in a directory that takes
+no new file: those are written in place once the log's first trace has been read.`;
 
 class ScoreUsageError extends Error {}
 
@@ -71,7 +76,12 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
   if (values.traces === undefined) throw new ScoreUsageError('missing --traces FILE');
   if (!['auto', 'csv', 'xes', 'json'].includes(values.format)) throw new ScoreUsageError(`--format must be auto, csv, xes or json, got '${values.format}'`);
   if (!['json', 'ndjson'].includes(values['output-format'])) throw new ScoreUsageError(`--output-format must be json or ndjson, got '${values['output-format']}'`);
-  if (!/^[1-9]\d*$/.test(values['batch-size'])) throw new ScoreUsageError(`--batch-size must be a positive whole number, got '${values['batch-size']}'`);
+  if (!/^[1-9]\d*$/.test(values['batch-size']) || Number(values['batch-size']) > MAX_BATCH_SIZE) {
+    throw new ScoreUsageError(`--batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}, got '${values['batch-size']}'`);
+  }
+  const output = values.output === '-' ? undefined : values.output;
+  if (output === '') throw new ScoreUsageError('-o needs a file name, got an empty one');
+  if (output?.endsWith('/')) throw new ScoreUsageError(`-o needs a file name, got the directory '${output}'`);
   return {
     bundle: positionals[0]!,
     traces: values.traces,
@@ -79,7 +89,7 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
     caseColumn: values['case-column'],
     activityColumn: values['activity-column'],
     sorted: values.sorted,
-    output: values.output,
+    output,
     outputFormat: values['output-format'] as OutputFormat,
     batchSize: Number(values['batch-size']),
   };
@@ -123,11 +133,58 @@ export async function score(argv: readonly string[]): Promise<number> {
     onTotal: (traces) => progress.expect(traces),
   });
   let report: ReportFile | undefined;
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    progress.done();
+    const left = report === undefined ? '' : report.replacesOnCommit ? `; ${args.output} is left as it was` : `; ${args.output} is incomplete`;
+    process.stderr.write(`petrascore score: interrupted by ${signal}${left}\n`);
+    report?.discardNow();
+    // Exit status 128 + the signal's number, as a shell reports a command the signal ended.
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
   try {
-    report = args.output === undefined ? undefined : await openReportFile(args.output);
-  } catch (error) {
+    return await scoreTo(args, scorer, items, progress, (opened) => (report = opened));
+  } finally {
+    process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
     await runner.close();
-    return fail(`cannot write ${args.output}: ${(error as Error).message}`, 2);
+  }
+}
+
+/**
+ * The log's first item, read before OUT is touched: a missing or unreadable log (and for an unsorted CSV, which is
+ * read whole first, any error in it) then leaves OUT as it was, whatever kind of file OUT is. Resolves to every item.
+ */
+async function startReading<T>(items: AsyncIterable<T>): Promise<AsyncIterable<T>> {
+  const iterator = items[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return {
+    async *[Symbol.asyncIterator]() {
+      if (first.done === true) return;
+      yield first.value;
+      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+    },
+  };
+}
+
+async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<LogItem>, progress: ProgressLine, opened: (report: ReportFile) => void): Promise<number> {
+  const started = performance.now();
+  let items: AsyncIterable<LogItem>;
+  try {
+    if (args.output !== undefined) await checkReportDirectory(args.output);
+    items = await startReading(log);
+  } catch (error) {
+    progress.done();
+    if (error instanceof LogInputError) return fail(error.message, 2);
+    if (error instanceof ReportFileError) return fail(`cannot write ${args.output}: ${error.message}`, 2);
+    throw error;
+  }
+  let report: ReportFile | undefined;
+  try {
+    if (args.output !== undefined) opened((report = await openReportFile(args.output)));
+  } catch (error) {
+    progress.done();
+    if (error instanceof ReportFileError) return fail(`cannot write ${args.output}: ${error.message}`, 2);
+    throw error;
   }
   const out = report?.stream ?? process.stdout;
   // A failed write (a full disk; a reader that stopped early, as `| head` does) stops the scoring at the next entry.
@@ -136,7 +193,6 @@ export async function score(argv: readonly string[]): Promise<number> {
     writeError ??= error;
   });
   const writer = new ReportWriter(out, args.outputFormat);
-  const started = performance.now();
   try {
     const stats = await scoreLog(scorer, items, args.batchSize, (entry) => {
       if (writeError !== undefined) throw writeError;
@@ -159,7 +215,5 @@ export async function score(argv: readonly string[]): Promise<number> {
     if (args.output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
     if ((error as NodeJS.ErrnoException).syscall !== undefined) return fail(`cannot write ${args.output ?? 'stdout'}: ${(error as Error).message}`, 2);
     throw error;
-  } finally {
-    await runner.close();
   }
 }

@@ -21,9 +21,17 @@ export class RunnerClosedError extends Error {
   }
 }
 
+/**
+ * onnxruntime's own warnings go to stderr as coloured text, outside the JSON log: a telemetry id it cannot persist
+ * where HOME is not writable (a service account), a graph's declared output shape that the sidecar check reports
+ * anyway in its own words. Errors still show. Read once, when the first session is made in the process.
+ */
+ort.env.logLevel = 'error';
+
 /** The session options every runner uses, main thread or worker. */
 export function sessionOptions(options: RunnerOptions): ort.InferenceSession.SessionOptions {
   return {
+    logSeverityLevel: 3,
     executionProviders: ['cpu'],
     graphOptimizationLevel: options.graphOptimization ?? 'basic',
     executionMode: 'sequential',

@@ -10,6 +10,7 @@ import { RunnerClosedError, sessionOptions, type RunnerOptions } from './onnx-ru
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
+ort.env.logLevel = 'error';
 ort.InferenceSession.create(workerData.model, workerData.sessionOptions).then((session) => {
   parentPort.on('message', ({ id, columns, count }) => {
     const feeds = {};

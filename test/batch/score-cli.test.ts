@@ -1,6 +1,7 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
 import { CliProcess, permissionsCanApply, runCli } from '../helpers/cli.js';
@@ -83,7 +84,7 @@ describe('petrascore score output and exit codes', () => {
     const out = join(dir, 'no-such-dir', 'report.json');
     const result = await runCli(['score', model, '--traces', log, '-o', out]);
     expect(result.code, result.describe).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`^petrascore score: cannot write ${out.replaceAll('.', '\\.')}: ENOENT[^\n]*\n$`));
+    expect(result.stderr).toBe(`petrascore score: cannot write ${out}: directory ${join(dir, 'no-such-dir')} does not exist\n`);
   });
 
   it.skipIf(!permissionsCanApply)('writes an existing report in a read-only directory in place; refuses a new one there (exit 2)', async () => {
@@ -99,11 +100,19 @@ describe('petrascore score output and exit codes', () => {
       const fresh = join(readOnly, 'new.json');
       const refused = await runCli(['score', model, '--traces', log, '-o', fresh], { permissionsApply: true });
       expect(refused.code, refused.describe).toBe(2);
-      expect(refused.stderr).toMatch(/^petrascore score: cannot write \S+new\.json: EACCES: permission denied[^\n]*\n$/);
+      expect(refused.stderr).toBe(`petrascore score: cannot write ${fresh}: permission denied: directory ${readOnly} takes no new file\n`);
       expect(readdirSync(readOnly)).toEqual(['nightly.json']);
     } finally {
       chmodSync(readOnly, 0o755);
     }
+  });
+
+  it.skipIf(!permissionsCanApply)('prints only its summary on stderr, also where HOME is not writable (onnxruntime warns there)', async () => {
+    const home = join(dir, 'read-only-home');
+    mkdirSync(home, { mode: 0o555 });
+    const result = await runCli(['score', model, '--traces', log, '-o', '/dev/null'], { env: { HOME: home }, permissionsApply: true });
+    expect(result.code, result.describe).toBe(0);
+    expect(result.stderr).toMatch(/^scored 30 traces \(1 error\) in [\d.]+ s → \/dev\/null\n$/);
   });
 
   it('gives the same report for --sorted on a log ordered by case, and refuses an unsorted one with the line', async () => {
@@ -168,6 +177,64 @@ describe('petrascore score output and exit codes', () => {
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  it('refuses a --batch-size beyond its range, an empty -o and a directory -o before reading, and takes -o - as stdout', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--batch-size', '99999999999'], /--batch-size must be a whole number from 1 to 65536, got '99999999999'/],
+      [['-o', ''], /-o needs a file name, got an empty one/],
+      [['-o', join(dir, 'newdir') + '/'], /-o needs a file name, got the directory/],
+    ];
+    for (const [extra, message] of cases) {
+      const result = await runCli(['score', model, '--traces', log, ...extra]);
+      expect(result.code, result.describe).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+    }
+    const dash = await runCli(['score', model, '--traces', log, '-o', '-']);
+    expect(dash.code, dash.describe).toBe(0);
+    expect(dash.stdout).toBe((await runCli(['score', model, '--traces', log])).stdout);
+    expect(existsSync(join(process.cwd(), '-'))).toBe(false);
+  });
+
+  it('leaves what a symbolic link -o points to as it was when the log cannot be read, though it writes through the link', async () => {
+    const target = join(dir, 'linked-report.json');
+    const link = join(dir, 'report-link.json');
+    writeFileSync(target, 'previous report\n');
+    symlinkSync(target, link);
+    for (const traces of [join(dir, 'missing.csv'), join(dir, 'empty.csv')]) {
+      writeFileSync(join(dir, 'empty.csv'), 'case_id,activity\n');
+      const failed = await runCli(['score', model, '--traces', traces, '-o', link]);
+      expect(failed.code, failed.describe).toBe(2);
+      expect(readFileSync(target, 'utf8')).toBe('previous report\n');
+    }
+    expect((await runCli(['score', model, '--traces', log, '-o', link])).code).toBe(0);
+    expect(readFileSync(target, 'utf8')).toMatch(/^\[/);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  it('SIGTERM or SIGINT mid-run: exit 143 or 130, the report at -o as it was, no temporary file left', async () => {
+    // Long enough to be interrupted while it writes: 200,000 one-event cases, read case by case (--sorted).
+    const long = join(dir, 'long.csv');
+    writeFileSync(long, `case_id,activity,risk_score\n${Array.from({ length: 200_000 }, (_, i) => `C${i},approve loan,0.${i % 10}\n`).join('')}`);
+    const runDir = join(dir, 'interrupted');
+    mkdirSync(runDir);
+    const out = join(runDir, 'nightly.json');
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+      writeFileSync(out, 'previous report\n');
+      const cli = new CliProcess(['score', model, '--traces', long, '--sorted', '-o', out]);
+      const deadline = Date.now() + 10_000;
+      while (!readdirSync(runDir).some((name) => name.endsWith('.partial'))) {
+        if (Date.now() > deadline || cli.exitStatus !== undefined) throw new Error(`no report being written\n${cli.describe()}`);
+        await sleep(5);
+      }
+      cli.signal(signal);
+      const exit = await cli.waitForExit();
+      expect(exit, cli.describe()).toEqual({ code, signal: null });
+      expect(cli.stderr).toBe(`petrascore score: interrupted by ${signal}; ${out} is left as it was\n`);
+      expect(readFileSync(out, 'utf8')).toBe('previous report\n');
+      expect(readdirSync(runDir)).toEqual(['nightly.json']);
     }
   });
 });
