@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -78,6 +78,17 @@ describe('petrascore score output and exit codes', () => {
     expect((JSON.parse(readFileSync(out, 'utf8')) as Entry[]).length).toBeGreaterThan(0);
     expect(statSync(out).mode & 0o777).toBe(0o640);
     expect(readdirSync(dir).filter((name) => name.includes('.partial'))).toEqual([]);
+  });
+
+  // Only root can make a file another user owns, and give the new report to that user.
+  it.skipIf(process.getuid?.() !== 0)('a report replaced by root keeps its owner (a service account can still read it)', async () => {
+    const out = join(dir, 'owned.json');
+    writeFileSync(out, 'previous report\n', { mode: 0o600 });
+    chownSync(out, 65534, 65534);
+    expect((await runCli(['score', model, '--traces', log, '-o', out])).code).toBe(0);
+    const stats = statSync(out);
+    expect([stats.uid, stats.gid, stats.mode & 0o777]).toEqual([65534, 65534, 0o600]);
+    expect(readFileSync(out, 'utf8')).toMatch(/^\[/);
   });
 
   it('an -o OUT in a missing directory: exit 2 and one line naming OUT', async () => {
