@@ -23,7 +23,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['live'],
         summary: 'Server-Sent Events feed of every evaluation, alert and case change',
         description:
-          'A `text/event-stream`: each event has `id:` (one increasing sequence, unique to this server instance: it starts after its start time in microseconds), `event:` (its type) and one `data:` line of JSON; a comment heartbeat keeps idle streams open. ' +
+          'A `text/event-stream`: each event has `id:` (one increasing sequence, unique to this server instance: it starts after its start time in microseconds), `event:` (its type) and one `data:` line of JSON; an idle stream gets a heartbeat (a comment, and an `id:` line without data: the last event the stream has passed, sent or filtered out, for EventSource to resume from). ' +
           'A new connection starts with a `snapshot` (open cases, recent alerts, stats). A reconnect with `Last-Event-ID` (header, as EventSource sends it, or `last_event_id`) ' +
           'receives exactly the events after that id while they are in the ring (--live-ring-size); an older or unknown id gets a `gap` event and a snapshot. ' +
           'A client that stays blocked more than --live-subscriber-buffer events behind for longer than --live-subscriber-grace is disconnected and can resume. Beyond --live-max-subscribers: 503.',

@@ -79,7 +79,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     maxAttributesPerCase: config.maxAttributesPerCase,
     scoreEveryEvent: config.scoreEveryEvent,
   });
-  app.live.state.followCases(() => app.cases.openStates());
+  app.live.state.followCases(app.cases);
   const limits = { maxEventsPerRequest: config.maxEventsPerRequest };
   await app.register(healthRoutes);
   await app.register(metricsRoutes);

@@ -131,7 +131,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'liveMaxSubscribers', flag: 'live-max-subscribers', env: 'PETRASCORE_LIVE_MAX_SUBSCRIBERS', kind: 'integer', default: 64, min: 0, description: 'concurrent GET /live streams; more get 503' },
   { key: 'liveSubscriberBuffer', flag: 'live-subscriber-buffer', env: 'PETRASCORE_LIVE_SUBSCRIBER_BUFFER', kind: 'integer', default: 5000, min: 1, description: 'events a /live subscriber may fall behind while its connection is blocked; beyond it for longer than --live-subscriber-grace it is disconnected (it can resume)' },
   { key: 'liveSubscriberGraceMs', flag: 'live-subscriber-grace', env: 'PETRASCORE_LIVE_SUBSCRIBER_GRACE', kind: 'integer', default: 5000, min: 0, max: 600_000, description: 'milliseconds a /live subscriber may stay more than --live-subscriber-buffer events behind before it is disconnected, so that a reader that keeps reading survives a burst (one large POST /events or /anomaly/batch publishes its events at once); 0 disconnects at once' },
-  { key: 'liveHeartbeatMs', flag: 'live-heartbeat', env: 'PETRASCORE_LIVE_HEARTBEAT', kind: 'integer', default: 15000, min: 100, description: 'milliseconds between comment heartbeats on idle /live streams' },
+  { key: 'liveHeartbeatMs', flag: 'live-heartbeat', env: 'PETRASCORE_LIVE_HEARTBEAT', kind: 'integer', default: 15000, min: 100, description: 'milliseconds between heartbeats on idle /live streams (a comment and the id of the last event passed)' },
   { key: 'liveStatsIntervalMs', flag: 'live-stats-interval', env: 'PETRASCORE_LIVE_STATS_INTERVAL', kind: 'integer', default: 1000, min: 0, description: 'milliseconds between live stats events; 0 none' },
 ];
 

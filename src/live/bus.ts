@@ -3,7 +3,7 @@ import type { EvaluationRecord, TransitionNames } from './evaluation-record.js';
 import type { BusEvent, BusEventType, BusPayload, GapEvent, SnapshotEvent } from './events.js';
 import { describeFilter, type LiveFilter } from './filter.js';
 import { EventRing } from './ring.js';
-import { sseComment, sseFrame } from './sse.js';
+import { sseFrame } from './sse.js';
 import { Subscriber, type DisconnectReason, type SseSink } from './subscriber.js';
 
 /** What the live view counts; the plugin maps it onto the service's Prometheus metrics. */
@@ -209,11 +209,10 @@ export class LiveBus {
     this.log.info({ subscriber: subscriber.serial, reason, sent: subscriber.sent, subscribers: this.subscribers.size }, 'live subscriber disconnected');
   }
 
-  /** A comment on every stream idle for `idleMs`, so proxies keep it open. */
+  /** A heartbeat on every stream idle for `idleMs` (Subscriber.heartbeat). */
   heartbeat(idleMs: number): void {
     const now = this.now();
-    const comment = sseComment(`heartbeat ${this.ring.latestId}`);
-    for (const subscriber of this.subscribers) subscriber.heartbeat(comment, idleMs, now);
+    for (const subscriber of this.subscribers) subscriber.heartbeat(idleMs, now);
   }
 
   /** Ends every stream (shutdown): each ends cleanly and its client may reconnect to the next server. */

@@ -176,12 +176,7 @@ export class LiveService {
 
   /** Publishes a stats event (the ticker calls this). */
   tick(): StatsEvent {
-    return this.bus.publish<StatsEvent>({ type: 'stats', ...this.stats.compute(this.openCases, this.bus.subscriberCount) });
-  }
-
-  /** Open cases as the case store counts them: an evicted case whose eviction is held until its evaluation is not. */
-  get openCases(): number {
-    return this.state.openCases - this.heldEvictions.size;
+    return this.bus.publish<StatsEvent>({ type: 'stats', ...this.stats.compute(this.state.openCases, this.bus.subscriberCount) });
   }
 
   snapshot(filter: LiveFilter = {}): SnapshotEvent {
@@ -202,7 +197,7 @@ export class LiveService {
       laneAttribute: this.options.laneAttribute,
       alertThreshold: this.options.alertThreshold,
       laneThresholds: this.laneThresholds,
-      stats: this.stats.compute(this.openCases, subscribers),
+      stats: this.stats.compute(this.state.openCases, subscribers),
     });
   }
 

@@ -64,6 +64,15 @@ class ScoreWindow {
   }
 }
 
+/** What the live view reads of the open cases. */
+export interface OpenCases {
+  readonly openCases: number;
+  /** Least recently active first. */
+  openStates(): Iterable<CaseState>;
+}
+
+const NO_CASES: OpenCases = { openCases: 0, openStates: () => [] };
+
 export interface SnapshotContext {
   scenario: string;
   laneAttribute: string | undefined;
@@ -77,10 +86,9 @@ export interface SnapshotContext {
  * latest evaluation, recent stateless evaluations per lane, the last alerts. Updated synchronously by the publisher.
  */
 export class LiveState {
-  private open = 0;
   private readonly caseScores = new CaseScores(RECENT_SCORES);
-  /** The open cases' states, least recently active first (the case store's order). */
-  private openStates: () => Iterable<CaseState> = () => [];
+  /** The open cases: the case store, which is made after the live view. */
+  private cases: OpenCases = NO_CASES;
   private readonly stateless = new Map<string, StatelessLane>();
   /** The last alerts, oldest first: copies in records reused as the list moves on. */
   private readonly alerts: AlertRecord[] = [];
@@ -92,13 +100,16 @@ export class LiveState {
     private readonly newAlert: () => AlertRecord,
   ) {}
 
+  /**
+   * As the case store counts them: a case whose close or eviction waits for its evaluation is out of the store already
+   * (and out of the snapshot), though its record here stays until that evaluation is published.
+   */
   get openCases(): number {
-    return this.open;
+    return this.cases.openCases;
   }
 
-  /** Where the open cases are listed in order of activity: the case store, which is made after the live view. */
-  followCases(openStates: () => Iterable<CaseState>): void {
-    this.openStates = openStates;
+  followCases(cases: OpenCases): void {
+    this.cases = cases;
   }
 
   /** The live record of an open case, if it has one. */
@@ -111,7 +122,6 @@ export class LiveState {
     this.remove(state);
     const entry = new LiveCase(state.caseId, lane, ts);
     state.attachment = entry;
-    this.open++;
     return entry;
   }
 
@@ -126,7 +136,6 @@ export class LiveState {
     const entry = this.of(state);
     if (entry !== undefined) {
       state.attachment = undefined;
-      this.open--;
       this.caseScores.release(entry);
     }
     return entry;
@@ -183,7 +192,7 @@ export class LiveState {
       (filter.caseId === undefined || entry.caseId === filter.caseId) &&
       (filter.minScore === undefined || (entry.row >= 0 && this.caseScores.latestScore(entry) >= filter.minScore));
     const matching: LiveCase[] = [];
-    for (const state of this.openStates()) {
+    for (const state of this.cases.openStates()) {
       const entry = this.of(state);
       if (entry !== undefined && keep(entry)) matching.push(entry);
     }

@@ -76,10 +76,15 @@ export class Subscriber {
     this.writeChunk(chunk);
   }
 
-  /** Heartbeat: a comment when nothing was written for `idleMs`, so proxies keep the stream open. */
-  heartbeat(comment: string, idleMs: number, now: number): void {
+  /**
+   * Heartbeat when nothing was written for `idleMs`, so proxies keep the stream open: a comment, and the id of the last
+   * event this stream has passed, sent or filtered out. EventSource takes an `id:` without data as its Last-Event-ID and
+   * dispatches nothing, so a filtered reader (alerts only) that reconnects resumes from there: without it, it had no id
+   * before its first alert, and later one the ring may long have dropped.
+   */
+  heartbeat(idleMs: number, now: number): void {
     if (this.closed || this.blocked || now - this.lastWriteAt < idleMs) return;
-    this.writeChunk(comment);
+    this.writeChunk(`: heartbeat ${this.cursor}\nid: ${this.cursor}\n\n`);
   }
 
   /**

@@ -30,7 +30,7 @@ describe('a close whose model run fails', () => {
       const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
       const store = new CaseStore(net.outputs.length, { maxOpenCases: 10, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10 }, live.caseObserver);
       const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
-      live.state.followCases(() => evaluator.openStates());
+      live.state.followCases(evaluator);
       const sink = new CollectingSink();
       live.subscribe(sink, {}, { snapshot: false });
 

@@ -49,7 +49,7 @@ async function withCases(maxOpenCases: number, test: (parts: { bundle: Bundle; l
     const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
     const store = new CaseStore(net.outputs.length, { maxOpenCases, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10 }, { onEvict: (id, state, reason) => evaluator.evicted(id, state, reason) });
     const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
-    live.state.followCases(() => evaluator.openStates());
+    live.state.followCases(evaluator);
     await test({ bundle, live, store, evaluator });
   } finally {
     await bundle.runner.close();
@@ -117,7 +117,7 @@ describe('a single scored event whose case other requests evict during its model
       evaluator.append('A', event);
       expect((await scored).kind).toBe('evaluated');
       expect(feed(live, live.bus.ring.startsAfter)).toEqual(['case_opened A', 'case_opened B', 'case_evicted B', 'evaluation A #1', 'case_evicted A', 'case_opened A']);
-      expect([live.openCases, live.tick().open_cases]).toEqual([1, 1]);
+      expect([live.state.openCases, live.tick().open_cases]).toEqual([1, 1]);
       expect(store.get('A')?.scoring).toBe(0);
     });
   });

@@ -196,7 +196,7 @@ describe('petrascore serve lifecycle', () => {
     await server.cli.waitForStdout(/"msg":"request abandoned by its client"/, 5_000);
     const line = server.cli.logLines().find((l) => l.msg === 'request abandoned by its client');
     expect(line, server.cli.describe()).toMatchObject({ level: 30, method: 'POST', url: '/anomaly', route: '/anomaly', abandoned: true });
-    expect(line?.ms).toBeGreaterThanOrEqual(40);
+    expect(line?.ms).toBeGreaterThan(0);
     expect(server.cli.logLines().filter((l) => l.msg === 'request')).toEqual([]);
   });
 

@@ -240,7 +240,7 @@ describe('subscribers', () => {
     expect(sink.chunks.length).toBe(before);
     now += 20_000;
     bus.heartbeat(15_000);
-    expect(sink.chunks.at(-1)).toBe(': heartbeat 0\n\n');
+    expect(sink.chunks.at(-1)).toBe(': heartbeat 0\nid: 0\n\n');
     bus.closeAll();
     expect(sink.ended).toBe(true);
     expect(bus.subscriberCount).toBe(0);

@@ -316,6 +316,23 @@ describe('GET /live on a listening server', () => {
     expect(stats.latency_p50_ms as number).toBeLessThanOrEqual(stats.latency_p99_ms as number);
   });
 
+  it('gives a filtered stream the id of the events it passed over in its heartbeats, so it resumes without a gap or a loss', async () => {
+    const { url } = await serve({ liveHeartbeatMs: 100, liveStatsIntervalMs: 0 });
+    const alertsOnly = await open(`${url}/live?types=alert&snapshot=false`);
+    const all = await open(`${url}/live?snapshot=false`);
+    await postJson(url, '/cases/h1/events?score=true', APPROVE);
+    const evaluation = (await all.nextUntil((e) => e.type === 'evaluation')).at(-1)!;
+    // What EventSource would hold as its Last-Event-ID: the evaluation's id, though the stream sent no event.
+    await alertsOnly.until(() => alertsOnly.lastEventId === String(evaluation.id), 5000, 'a heartbeat with the id');
+    expect(alertsOnly.messages).toEqual([]);
+    alertsOnly.close();
+    expect((await postJson(url, '/anomaly', ANOMALOUS)).status).toBe(200);
+    const resumed = await open(`${url}/live?types=alert&snapshot=false`, { 'last-event-id': alertsOnly.lastEventId! });
+    const [first] = await resumed.nextUntil((e) => e.type === 'alert');
+    expect(first).toMatchObject({ type: 'alert', source: 'anomaly' });
+    expect(resumed.messages.map((m) => m.event)).toEqual(['alert']);
+  });
+
   it('publishes evictions with their reason', async () => {
     const { url } = await serve({ maxOpenCases: 1 });
     const client = await open(`${url}/live?types=case_opened,case_evicted`);

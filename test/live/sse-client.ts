@@ -21,6 +21,8 @@ export interface LiveJson {
 export class SseClient {
   readonly messages: SseMessage[] = [];
   readonly comments: string[] = [];
+  /** What EventSource would send as Last-Event-ID: the last `id:` field seen, also in a block without data. */
+  lastEventId: string | undefined;
   retry: number | undefined;
   ended = false;
   error: Error | undefined;
@@ -145,6 +147,7 @@ export class SseClient {
       else if (field === 'data') data.push(value);
       else if (field === 'retry') this.retry = Number(value);
     }
+    if (id !== undefined) this.lastEventId = id;
     if (data.length > 0) this.messages.push({ id, event, data: data.join('\n') });
   }
 
