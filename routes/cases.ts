@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
+import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
 import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const cases: FastifyPluginAsyncTypebox = async (app) => {
@@ -68,7 +68,8 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['streaming'],
         summary: 'Score a case a final time and free it (close_case)',
-        description: 'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason. The same id afterwards starts a fresh case.',
+        description:
+          'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason (send the missing attribute with its next event, or DELETE the case). The same id afterwards starts a fresh case.',
         params: CaseParams,
         response: { 200: Evaluation, ...errorResponses(400, 404, 413, 415, 422) },
       },
@@ -77,6 +78,22 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       const evaluation = await app.cases.closeCase(request.params.id);
       return reply.type(JSON_TYPE).serializer(app.petra.json.evaluation).send(evaluation);
     },
+  );
+
+  app.delete(
+    '/cases/:id',
+    {
+      schema: {
+        tags: ['streaming'],
+        summary: 'Drop an open case without scoring it',
+        description:
+          'For a case that cannot be scored (an attribute its spec needs never came, so a close answers 422) and can take no more events, or one the ' +
+          'workflow abandoned. Published on the live feed as case_evicted with reason `deleted`, and counted as an eviction. The same id afterwards starts a fresh case.',
+        params: CaseParams,
+        response: { 200: Discarded, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => app.cases.discardCase(request.params.id),
   );
 
   app.get(

@@ -50,7 +50,7 @@ describe('GET /metrics', () => {
     const fresh = await testApp();
     try {
       const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
-      for (const reason of ['idle', 'capacity']) expect(sample(text, 'petrascore_case_evictions_total', `{reason="${reason}"}`)).toBe(0);
+      for (const reason of ['idle', 'capacity', 'deleted']) expect(sample(text, 'petrascore_case_evictions_total', `{reason="${reason}"}`)).toBe(0);
       for (const reason of ['client_closed', 'overflow', 'shutdown']) expect(sample(text, 'petrascore_live_disconnects_total', `{reason="${reason}"}`)).toBe(0);
       for (const outcome of ['sent', 'failed', 'dropped']) expect(sample(text, 'petrascore_alert_webhook_deliveries_total', `{outcome="${outcome}"}`)).toBe(0);
     } finally {

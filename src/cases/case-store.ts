@@ -27,7 +27,8 @@ export interface CaseState extends RecencyLinks<CaseState> {
   scoring: number;
 }
 
-export type EvictionReason = 'idle' | 'capacity';
+/** Why a case left the store without a close: its idle timeout, the open-case limit, or a DELETE. */
+export type EvictionReason = 'idle' | 'capacity' | 'deleted';
 
 export interface CaseLimits {
   maxOpenCases: number;
@@ -77,7 +78,7 @@ export class CaseStore {
     if (attributes !== undefined) for (const key in attributes) if (state === undefined || !Object.hasOwn(state.attributes, key)) added++;
     const { maxEventsPerCase, maxAttributesPerCase } = this.limits;
     if ((state?.nEvents ?? 0) + 1 > maxEventsPerCase) {
-      throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${maxEventsPerCase} events, the most one case may have; close it`);
+      throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${maxEventsPerCase} events, the most one case may have; close it, or delete it if it cannot be scored`);
     }
     if (current + added > maxAttributesPerCase) {
       throw new CaseLimitError(
@@ -100,6 +101,13 @@ export class CaseStore {
     if (attributes !== undefined) for (const key in attributes) state.attributes[key] = attributes[key]!;
     state.nAttributes = current + added;
     state.lastSeen = this.now();
+    return state;
+  }
+
+  /** Drops an open case without a close, as an eviction with reason `deleted` (told to the store's onEvict). */
+  discard(caseId: string): CaseState | undefined {
+    const state = this.cases.get(caseId);
+    if (state !== undefined) this.evict(state, 'deleted');
     return state;
   }
 

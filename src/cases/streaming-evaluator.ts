@@ -244,6 +244,17 @@ export class StreamingEvaluator {
     }
   }
 
+  /**
+   * Drops an open case without scoring it: the way out for a case that cannot be scored (an attribute its spec needs
+   * never came) and can take no more events. Published as an eviction (reason `deleted`), after any evaluation of it
+   * still under way. Throws UnknownCaseError.
+   */
+  discardCase(caseId: string): { case_id: string; n_events: number } {
+    const state = this.store.discard(caseId);
+    if (state === undefined) throw new UnknownCaseError(caseId);
+    return { case_id: caseId, n_events: state.nEvents };
+  }
+
   /** Throws UnknownCaseError unless the case is open; touches nothing. */
   mustBeOpen(caseId: string): void {
     this.mustGet(caseId);

@@ -119,8 +119,9 @@ export const CaseEvictedEvent = Type.Object(
     case_id: caseId,
     lane,
     n_events: Type.Integer(),
-    reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('close_failed')], {
-      description: 'idle: --case-idle-timeout passed; capacity: --max-open-cases reached; close_failed: POST /cases/{id}/close could not run the model (its caller got the error), and the case is gone',
+    reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('deleted'), Type.Literal('close_failed')], {
+      description:
+        'idle: --case-idle-timeout passed; capacity: --max-open-cases reached; deleted: DELETE /cases/{id}; close_failed: POST /cases/{id}/close could not run the model (its caller got the error), and the case is gone',
     }),
   },
   { $id: 'LiveCaseEvicted', title: 'LiveCaseEvicted', description: 'an open case was dropped without a closing evaluation' },

@@ -40,10 +40,10 @@ export class ServiceMetrics {
 
   readonly caseEvictions = new DeferredCounter({
     name: 'petrascore_case_evictions_total',
-    help: 'Open cases dropped without a close, by reason (idle, capacity)',
+    help: 'Open cases dropped without a close, by reason (idle, capacity, deleted)',
     labelNames: ['reason'] as const,
     registry: this.registry,
-    known: [{ reason: 'idle' }, { reason: 'capacity' }],
+    known: [{ reason: 'idle' }, { reason: 'capacity' }, { reason: 'deleted' }],
   });
 
   readonly clientErrors = new DeferredCounter({

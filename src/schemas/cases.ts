@@ -41,6 +41,11 @@ export const Acknowledgement = Type.Object({
   not_scored: Type.Optional(Type.Object(ScoreProblem.properties, { description: 'present when scoring was asked for but the case cannot be scored yet' })),
 });
 
+export const Discarded = Type.Object({
+  case_id: Type.String(),
+  n_events: Type.Integer({ description: 'events the case had received' }),
+});
+
 export const Evaluation = Type.Object({
   case_id: Type.String(),
   n_events: Type.Integer(),

@@ -335,7 +335,7 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
     it.each([
       { method: 'GET', url: '/anomaly', allow: 'POST' },
       { method: 'PUT', url: '/anomaly/batch', allow: 'POST' },
-      { method: 'DELETE', url: '/cases/x', allow: 'GET, HEAD' },
+      { method: 'PUT', url: '/cases/x', allow: 'DELETE, GET, HEAD' },
       { method: 'GET', url: '/cases/x/events', allow: 'POST' },
       { method: 'GET', url: '/cases/x/close', allow: 'POST' },
       { method: 'GET', url: '/events', allow: 'POST' },

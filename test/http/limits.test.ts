@@ -174,7 +174,7 @@ describe('maxEventsPerCase (422 until the case is closed)', () => {
   it('refuses the fourth event, keeps n_events at 3, and a close frees the id for a fresh case', async () => {
     for (let i = 1; i <= 3; i++) expect((await sendEvent(app, 'long', 'approve loan', { risk_score: '0.9' })).n_events).toBe(i);
     const body = expectError(await post(app, '/cases/long/events', { name: 'decline loan' }), 422, 'max_events_per_case');
-    expect(body.message).toBe("case 'long' already has 3 events, the most one case may have; close it");
+    expect(body.message).toBe("case 'long' already has 3 events, the most one case may have; close it, or delete it if it cannot be scored");
     expect(body.details[0]!.path).toBe('params/id');
     const open = await evaluation(app, 'long');
     expect(open.n_events).toBe(3);
@@ -187,6 +187,23 @@ describe('maxEventsPerCase (422 until the case is closed)', () => {
     expect(final.per_transition_residuals).toEqual(open.per_transition_residuals);
 
     expect((await sendEvent(app, 'long', 'decline loan')).n_events).toBe(1);
+  });
+
+  it('a full case that cannot be scored (its attribute never came) is not stuck: DELETE drops it, published and counted', async () => {
+    for (let i = 1; i <= 3; i++) expect((await sendEvent(app, 'stuck', 'approve loan')).n_events).toBe(i);
+    expectError(await post(app, '/cases/stuck/events', { name: 'x', attributes: { risk_score: '0.5' } }), 422, 'max_events_per_case');
+    expectError(await post(app, '/cases/stuck/close'), 422, 'missing_attribute');
+    const feedBefore = app.live.bus.latestId;
+    const deleted = await app.inject({ method: 'DELETE', url: '/cases/stuck' });
+    expect(deleted.statusCode, deleted.body).toBe(200);
+    expect(deleted.json()).toEqual({ case_id: 'stuck', n_events: 3 });
+    expect((await app.inject({ method: 'HEAD', url: '/cases/stuck' })).statusCode).toBe(404);
+    expect((await listCases(app)).case_ids).not.toContain('stuck');
+    expect(app.live.bus.ring.get(feedBefore + 1)?.event).toMatchObject({ type: 'case_evicted', case_id: 'stuck', n_events: 3, reason: 'deleted' });
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^petrascore_case_evictions_total\{reason="deleted"\} 1$/m);
+    expectError(await app.inject({ method: 'DELETE', url: '/cases/stuck' }), 404, 'case_not_found');
+    // The id is free: the next event opens a fresh case.
+    expect((await sendEvent(app, 'stuck', 'approve loan', { risk_score: '0.9' })).n_events).toBe(1);
   });
 });
 
