@@ -38,6 +38,7 @@ export const lifecyclePlugin = fp(
     app.addHook('preClose', async () => {
       state = 'draining';
     });
+    app.addHook('onClose', async () => open.stop());
   },
   { name: 'lifecycle' },
 );

@@ -40,4 +40,22 @@ describe('OpenResponses', () => {
     await idle;
     expect(settled).toBe(true);
   });
+
+  it('lets go of a response whose connection is gone (a queued pipelined response never closes)', async () => {
+    const open = new OpenResponses();
+    try {
+      const [live, gone] = [response(), response()];
+      const slot = open.add(live);
+      open.add(gone);
+      gone.req.socket!.destroy();
+      let settled = false;
+      const idle = open.whenEmpty().then(() => (settled = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([settled, [...open]]).toEqual([false, [live]]);
+      open.release(slot, live);
+      await idle;
+    } finally {
+      open.stop();
+    }
+  });
 });
