@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
+import { ORDERED_PER_CONNECTION } from '../src/http/connection-turns.js';
 import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/cases/:id/events',
     {
+      config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
         summary: 'Feed one event into a case (PETRA StreamingEvaluator.on_event)',
@@ -30,6 +32,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/cases/:id',
     {
+      config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
         summary: 'Score an open case without closing it (score_case)',
@@ -49,6 +52,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.head(
     '/cases/:id',
     {
+      config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
         summary: 'Whether a case is open (200, else 404), without scoring it',
@@ -65,6 +69,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/cases/:id/close',
     {
+      config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
         summary: 'Score a case a final time and free it (close_case)',
@@ -83,6 +88,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/cases/:id',
     {
+      config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
         summary: 'Drop an open case without scoring it',
@@ -99,6 +105,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/cases',
     {
+      config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
         summary: 'List open case ids, sorted',

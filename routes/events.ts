@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkCount } from '../src/http/request-limit.js';
 import { ScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
+import { ORDERED_PER_CONNECTION } from '../src/http/connection-turns.js';
 import { errorResponses } from '../src/schemas/common.js';
 
 const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
   app.post(
     '/events',
     {
+      config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
         summary: 'Feed many events for many cases, in order (PETRA process_stream)',

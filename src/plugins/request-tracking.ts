@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
+import { endTurn, takeTurn } from '../http/connection-turns.js';
 import type { OpenResponses } from '../http/open-responses.js';
 import type { RouteRecorder } from '../metrics/route-timings.js';
 import { logAbandonedRequest, logsRequests } from './request-log.js';
@@ -8,6 +10,11 @@ import { logAbandonedRequest, logsRequests } from './request-log.js';
 type TrackingHook = (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => void;
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads or changes case state: on a pipelined connection its requests are handled in arrival order. */
+    orderedPerConnection?: boolean;
+  }
+
   interface FastifyInstance {
     /**
      * The tracking hook for answers given outside the routes (404s, 405s, URLs refused before routing), under the label
@@ -35,8 +42,14 @@ export const requestTrackingPlugin = fp(
     const onAbandoned = logsRequests(app.log.level) ? logAbandonedRequest : undefined;
     const tracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
       reply.header('x-request-id', request.id);
-      track(open, recorder, request, reply.raw, onAbandoned);
+      track(open, recorder, request, reply.raw, onAbandoned, undefined);
       next();
+    };
+    const orderedTracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
+      reply.header('x-request-id', request.id);
+      const socket = request.raw.socket;
+      track(open, recorder, request, reply.raw, onAbandoned, socket);
+      takeTurn(socket, next);
     };
     const outside = new Map<string, TrackingHook>();
     app.decorate('requestTracker', (route: string) => {
@@ -45,7 +58,7 @@ export const requestTrackingPlugin = fp(
       return hook;
     });
     app.addHook('onRoute', (route) => {
-      const own = tracker(app.metrics.http.forRoute(route.url));
+      const own = (route.config?.orderedPerConnection === true ? orderedTracker : tracker)(app.metrics.http.forRoute(route.url));
       route.onRequest = route.onRequest === undefined ? own : [own, ...[route.onRequest].flat()];
     });
   },
@@ -58,11 +71,14 @@ function track(
   request: FastifyRequest,
   response: ServerResponse,
   onAbandoned: ((request: FastifyRequest, ms: number) => void) | undefined,
+  /** The connection whose turn this request takes (takeTurn), to pass on when its answer closes. */
+  turnOf: Socket | undefined,
 ): void {
   const started = performance.now();
   const slot = open.add(response);
   response.on('close', () => {
     open.release(slot, response);
+    if (turnOf !== undefined) endTurn(turnOf);
     // Answered: its head was sent (ending a response sends it; a /live stream its client closed has sent it too).
     if (response.headersSent) recorder.record(request.method, response.statusCode, (performance.now() - started) / 1000);
     else onAbandoned?.(request, performance.now() - started);
