@@ -12,7 +12,8 @@ const filterFields = {
 export const LiveQuery = Type.Object({
   types: Type.Optional(
     Type.String({
-      pattern: `^(${typeAlternatives})(,(${typeAlternatives}))*$`,
+      // Spaces around the commas are allowed (`evaluation, alert`), as people type lists; the route trims them.
+      pattern: `^ *(${typeAlternatives}) *(, *(${typeAlternatives}) *)*$`,
       // What a client is told instead of the pattern when it does not match (see describe-error).
       'x-expected': `a comma-separated list of ${BUS_EVENT_TYPES.join(', ')}`,
       description: `comma-separated event types to receive (${BUS_EVENT_TYPES.join(', ')}); snapshot and gap are always sent`,

@@ -199,6 +199,11 @@ describe('GET /live on a listening server', () => {
     expect(refused.error).toBe('validation_error');
     // In words, not the pattern's regex.
     expect(refused.message).toBe('querystring/types: Expected a comma-separated list of evaluation, alert, case_opened, case_closed, case_evicted, stats, got "evaluation,nonsense"');
+    // A list typed with spaces after the commas is taken.
+    const controller = new AbortController();
+    const spaced = await fetch(`${url}/live?types=evaluation,%20alert`, { signal: controller.signal });
+    expect(spaced.status).toBe(200);
+    controller.abort();
   });
 
   it('cuts off a subscriber that stops reading, with bounded backlog and buffer, while others keep up; it can resume', async () => {
