@@ -64,7 +64,7 @@ export class ServiceMetrics {
 
   readonly liveEventsDropped = new Counter({
     name: 'petrascore_live_events_dropped_total',
-    help: 'Events a /live subscriber never received because it was cut off for falling behind, by type',
+    help: 'Events not yet written to a /live subscriber when it was cut off for falling behind, by type (those written but still unread are lost with the connection too; a resume sends them all again)',
     labelNames: ['type'] as const,
     registers: [this.registry],
   });
