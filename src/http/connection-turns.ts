@@ -19,7 +19,11 @@ type WithTurns = Socket & { [kTurns]?: Turns };
  * hands each over as soon as its head is parsed, so a GET or a close without a body would overtake an event whose
  * body is still being read, and see the case without it.
  */
-export function takeTurn(socket: Socket, start: () => void): void {
+export function takeTurn(socket: Socket | null, start: () => void): void {
+  if (socket === null) {
+    start();
+    return;
+  }
   const owner = socket as WithTurns;
   const turns = owner[kTurns];
   if (turns === undefined) {
@@ -37,7 +41,8 @@ export function takeTurn(socket: Socket, start: () => void): void {
  * The answer of the request holding the turn has closed: the next one waiting starts. A connection that is gone drops
  * the requests still waiting, unhandled, as it drops their answers.
  */
-export function endTurn(socket: Socket): void {
+export function endTurn(socket: Socket | null): void {
+  if (socket === null) return;
   const turns = (socket as WithTurns)[kTurns];
   if (turns === undefined) return;
   const next = socket.destroyed === true ? undefined : turns.waiting.shift();

@@ -72,7 +72,7 @@ function track(
   response: ServerResponse,
   onAbandoned: ((request: FastifyRequest, ms: number) => void) | undefined,
   /** The connection whose turn this request takes (takeTurn), to pass on when its answer closes. */
-  turnOf: Socket | undefined,
+  turnOf: Socket | null | undefined,
 ): void {
   const started = performance.now();
   const slot = open.add(response);
