@@ -28,6 +28,14 @@ export class RunnerClosedError extends Error {
  */
 ort.env.logLevel = 'error';
 
+/**
+ * onnxruntime 1.30 on Linux keeps a telemetry device id and database under ~/.cache/Microsoft (or, where HOME is not
+ * writable, a `:memory:.ses` file in the working directory) and tries to upload telemetry over HTTPS. A scoring
+ * service writes nothing of the sort and calls nowhere. Read when the first session is made in the process, so set
+ * here, before any; an operator who sets the variable keeps their value.
+ */
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** The session options every runner uses, main thread or worker. */
 export function sessionOptions(options: RunnerOptions): ort.InferenceSession.SessionOptions {
   return {

@@ -118,12 +118,18 @@ describe('petrascore score output and exit codes', () => {
     }
   });
 
-  it.skipIf(!permissionsCanApply)('prints only its summary on stderr, also where HOME is not writable (onnxruntime warns there)', async () => {
-    const home = join(dir, 'read-only-home');
-    mkdirSync(home, { mode: 0o555 });
-    const result = await runCli(['score', model, '--traces', log, '-o', '/dev/null'], { env: { HOME: home }, permissionsApply: true });
-    expect(result.code, result.describe).toBe(0);
-    expect(result.stderr).toMatch(/^scored 30 traces \(1 error\) in [\d.]+ s → \/dev\/null\n$/);
+  it.skipIf(!permissionsCanApply)('leaves no onnxruntime telemetry behind and prints only its summary, also where HOME is not writable', async () => {
+    for (const writable of [true, false]) {
+      const home = join(dir, `home-${writable}`);
+      const cwd = join(dir, `cwd-${writable}`);
+      mkdirSync(home, { mode: writable ? 0o755 : 0o555 });
+      mkdirSync(cwd);
+      const result = await runCli(['score', model, '--traces', log, '-o', '/dev/null'], { env: { HOME: home }, cwd, permissionsApply: true });
+      expect(result.code, result.describe).toBe(0);
+      expect(result.stderr).toMatch(/^scored 30 traces \(1 error\) in [\d.]+ s → \/dev\/null\n$/);
+      // onnxruntime's own telemetry keeps a device id under ~/.cache/Microsoft, or a ':memory:.ses' file in the working directory.
+      expect([readdirSync(home), readdirSync(cwd)]).toEqual([[], []]);
+    }
   });
 
   it('gives the same report for --sorted on a log ordered by case, and refuses an unsorted one with the line', async () => {

@@ -39,10 +39,13 @@ function checkBuild(): void {
   }
 }
 
-/** The parent's environment without any PETRASCORE_* setting (so a developer's shell cannot steer a test), plus `env`. */
+/**
+ * The parent's environment without any PETRASCORE_* or ORT_* setting (so neither a developer's shell nor the test
+ * process, where loading the runner sets ORT_DISABLE_TELEMETRY, can steer a test), plus `env`.
+ */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('PETRASCORE_')) base[key] = value;
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('PETRASCORE_') && !key.startsWith('ORT_')) base[key] = value;
   return { ...base, ...env };
 }
 
