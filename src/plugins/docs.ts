@@ -16,7 +16,9 @@ export const docsPlugin = fp(
           version: PETRASCORE_VERSION,
           description:
             'Scores workflow traces with a PETRA model exported to ONNX: webhook scoring (/anomaly), streaming cases (/cases), ' +
-            'raw forward passes (/forward). Scores equal PETRA\'s to 1e-5. Errors are JSON `{error, message, details}`.',
+            'raw forward passes (/forward). Scores equal PETRA\'s to 1e-5. Errors are JSON `{error, message, details}`. ' +
+            'The examples are written for the default bundle (loan_approval: place p_application, transitions t_approve and t_decline); ' +
+            'GET /schema tells the places, transitions and attributes of the bundle this server loaded.',
         },
         tags: [
           { name: 'scoring', description: 'stateless scoring, PETRA REST compatible' },

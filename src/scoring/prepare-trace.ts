@@ -26,7 +26,8 @@ const MARKING_ONLY = { marking: true, values: false };
 export function prepareTrace(net: Net, request: TraceRequest, row?: Float32Array): PreparedTrace {
   const resolved = rowFromRequest(net, request, row);
   if (request.input_marking === undefined) {
-    rowFromAttributes(net, request.attributes ?? {}, request.input_values === undefined ? MARKING_AND_VALUES : MARKING_ONLY, resolved.row);
+    // null as absent: a workflow template writes null for a variable it has no value for, and meant no values given.
+    rowFromAttributes(net, request.attributes ?? {}, request.input_values == null ? MARKING_AND_VALUES : MARKING_ONLY, resolved.row);
   }
   let observed = emptyObserved(net.outputs.length);
   for (const event of request.events) observed = observeLabel(net, observed, event.name);

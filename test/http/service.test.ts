@@ -27,3 +27,27 @@ describe('GET /healthz and GET /schema carry what PETRA says of the net', () => 
     expect(body.has_silent_transitions).toBe(false);
   });
 });
+
+describe('POST /anomaly without input_marking on a coloured net: the value channel from the attributes', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ bundle: modelPath('credit_approval_coloured') });
+  });
+  afterAll(async () => app.close());
+
+  const score = async (extra: Record<string, unknown>) => {
+    const response = await app.inject({ method: 'POST', url: '/anomaly', payload: { events: [{ name: 'approve loan' }], attributes: { amount: '5000' }, ...extra } });
+    expect(response.statusCode, response.body).toBe(200);
+    return response.json<{ trace_score: number }>().trace_score;
+  };
+
+  it('reads input_values: null as omitted (the values from the attributes) and {} as the defaults', async () => {
+    const derived = await score({});
+    const explicit = await score({ input_values: { p_submitted: 5000 } });
+    const defaults = await score({ input_values: { p_submitted: 1 } });
+    expect(derived).toBe(explicit);
+    expect(derived).not.toBe(defaults);
+    expect(await score({ input_values: null })).toBe(derived);
+    expect(await score({ input_values: {} })).toBe(defaults);
+  });
+});
