@@ -46,7 +46,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   404: 'no such case (or route)',
   413: 'body larger than --body-limit, or more items than --max-events-per-request',
   415: 'body is not application/json',
-  422: 'well-formed but unusable: a trace attribute the spec needs is missing or not numeric, or a per-case limit is reached',
+  422: 'well-formed but unusable, `error` says why: for instance a trace attribute the spec needs is missing or not numeric (scoring), a per-case limit is reached (streaming), a value-channel search lacks its value (diagnostics)',
 };
 
 /** Error responses by status, each a reference to the one ErrorBody schema. */
