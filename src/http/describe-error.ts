@@ -5,12 +5,12 @@ import type { FastifyError } from 'fastify';
 import { CaseLimitError, UnknownCaseError } from '../cases/case-errors.js';
 import { DiagnosticsError } from '../diagnostics/errors.js';
 import { InvalidInputError, SpecResolutionError } from '../scoring/input-errors.js';
+import { shortened } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { RequestLimitError } from './request-limit.js';
 import { RunnerClosedError } from '../inference/onnx-runner.js';
 
 const MAX_DETAILS = 20;
-const MAX_SHOWN_STRING = 60;
 
 /** The body was not JSON (or was JSON that smuggles a prototype key); `reason` says what the parser objected to. */
 export class MalformedJsonError extends Error {
@@ -122,13 +122,6 @@ function describeUnion(schema: Record<string, unknown> | undefined): string | un
     names.push(literal ?? type!);
   }
   return names.length <= 2 ? names.join(' or ') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
-}
-
-/** At most MAX_SHOWN_STRING code units and an ellipsis, never half of a surrogate pair (it would print as a lone \ud83d). */
-function shortened(value: string): string {
-  if (value.length <= MAX_SHOWN_STRING) return value;
-  const cut = /[\uD800-\uDBFF]/.test(value[MAX_SHOWN_STRING - 1]!) ? MAX_SHOWN_STRING - 1 : MAX_SHOWN_STRING;
-  return `${value.slice(0, cut)}…`;
 }
 
 /** The value a client sent, as a short phrase for an error message. */

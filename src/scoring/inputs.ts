@@ -1,6 +1,7 @@
 import { InvalidInputError, SpecResolutionError } from './input-errors.js';
 import type { Net, SpecEntry, SpecSection } from './net.js';
 import { attributeToFloat, parsePythonFloat, pythonStr, type AttributeValue } from './python-float.js';
+import { quoteValue } from './quote-value.js';
 
 /** A number as a client may send it: a JSON number, or a numeric string as Python's `float()` reads it. */
 export type NumericLike = number | string;
@@ -29,9 +30,9 @@ export function fitsFloat32(value: number): boolean {
 
 function toFinite(value: NumericLike, path: string): number {
   const number = typeof value === 'number' ? value : parsePythonFloat(value);
-  if (number === undefined) throw new InvalidInputError(path, `must be a number, got ${JSON.stringify(value)}`);
-  if (!Number.isFinite(number)) throw new InvalidInputError(path, `must be a finite number, got ${JSON.stringify(value)}`);
-  if (!fitsFloat32(number)) throw new InvalidInputError(path, `must be within ±3.4e38 (the model's inputs are float32), got ${JSON.stringify(value)}`);
+  if (number === undefined) throw new InvalidInputError(path, `must be a number, got ${quoteValue(value)}`);
+  if (!Number.isFinite(number)) throw new InvalidInputError(path, `must be a finite number, got ${quoteValue(value)}`);
+  if (!fitsFloat32(number)) throw new InvalidInputError(path, `must be within ±3.4e38 (the model's inputs are float32), got ${quoteValue(value)}`);
   return number;
 }
 
@@ -82,7 +83,7 @@ function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attrib
           name,
           entry.place,
           section,
-          `attribute '${name}' = ${JSON.stringify(pythonStr(raw))} required by ${section} for place '${entry.place}' ${parsed !== undefined && Number.isFinite(parsed) ? "is beyond ±3.4e38 (the model's inputs are float32)" : 'is not a finite number'}`,
+          `attribute '${name}' = ${quoteValue(pythonStr(raw))} required by ${section} for place '${entry.place}' ${parsed !== undefined && Number.isFinite(parsed) ? "is beyond ±3.4e38 (the model's inputs are float32)" : 'is not a finite number'}`,
         );
       }
       value = parsed;

@@ -8,8 +8,10 @@ const DECIMAL = new RegExp(
   String.raw`^[+-]?(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`,
 );
 const SPECIAL = /^([+-]?)(nan|inf|infinity)$/i;
-// Python strips Unicode whitespace; JS's \s covers the same characters for practical purposes.
-const SURROUNDING_SPACE = /^\s+|\s+$/g;
+// What float() strips in Python: the characters str.isspace() takes but for \x1c-\x1f (measured with CPython 3). JS's
+// \s differs in two: it lacks NEL (\x85) and has the byte-order mark (\ufeff), which Python refuses.
+const PYTHON_SPACE = String.raw`[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]`;
+const SURROUNDING_SPACE = new RegExp(`^${PYTHON_SPACE}+|${PYTHON_SPACE}+$`, 'g');
 
 /** Printable ASCII other than the space: no character here is whitespace to Python or to JS's `\s`. */
 function isVisibleAscii(code: number): boolean {

@@ -242,6 +242,13 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(body.details).toEqual([{ path: 'body/input_marking/p_application', message: `must be a finite number, got ${JSON.stringify(text)}` }]);
     });
 
+    it('quotes a long refused value shortened, so that a 1 MB value does not make a 2 MB answer', async () => {
+      const response = await post('/anomaly', { events: [], input_marking: { p_application: '1'.repeat(1_000_000) + 'x' } });
+      const body = expectError(response, 400, 'invalid_input');
+      expect(body.details).toEqual([{ path: 'body/input_marking/p_application', message: `must be a number, got "${'1'.repeat(60)}…"` }]);
+      expect(response.body.length).toBeLessThan(1000);
+    });
+
     it('refuses non-finite numeric strings on /forward and in input_values too', async () => {
       const forward = expectError(await post('/forward', { input_marking: { p_application: 'inf' } }), 400, 'invalid_input');
       expect(forward.details[0]!.path).toBe('body/input_marking/p_application');

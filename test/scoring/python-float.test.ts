@@ -18,6 +18,9 @@ describe("parsePythonFloat reads attributes as Python's float() does", () => {
     ['\t-7 ', -7],
     ['\u00a01.5', 1.5],
     ['2.25\u3000', 2.25],
+    // NEL is white space to Python, not to JS's \s.
+    ['1\u0085', 1],
+    ['\u0085\u20282', 2],
     ['inf', Infinity],
     ['-Infinity', -Infinity],
     ['  INF ', Infinity],
@@ -36,7 +39,7 @@ describe("parsePythonFloat reads attributes as Python's float() does", () => {
     expect(parsePythonFloat(' -nan')).toBeNaN();
   });
 
-  it.each(['', ' ', 'abc', '0x10', '1,5', 'True', '1e', '1__0', '_1', '1_', '1._5', 'infinit', '--1', '1 2', '\u0661\u0662\u066b\u0665'])('%j is not a number', (text) => {
+  it.each(['', ' ', 'abc', '0x10', '1,5', 'True', '1e', '1__0', '_1', '1_', '1._5', 'infinit', '--1', '1 2', '\u0661\u0662\u066b\u0665', '1\ufeff', '\ufeff1', '1\u001c'])('%j is not a number', (text) => {
     expect(parsePythonFloat(text)).toBeUndefined();
   });
 });
