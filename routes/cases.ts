@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
-import { ORDERED_PER_CONNECTION } from '../src/http/connection-turns.js';
+import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
 import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const cases: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkCount } from '../src/http/request-limit.js';
 import { ScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
-import { ORDERED_PER_CONNECTION } from '../src/http/connection-turns.js';
+import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
 import { errorResponses } from '../src/schemas/common.js';
 
 const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {

@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
-import { endTurn, takeTurn } from '../http/connection-turns.js';
+import { afterEarlierAnswers } from '../http/pipelining.js';
 import type { OpenResponses } from '../http/open-responses.js';
 import type { RouteRecorder } from '../metrics/route-timings.js';
 import { logAbandonedRequest, logsRequests } from './request-log.js';
@@ -39,17 +38,17 @@ declare module 'fastify' {
 export const requestTrackingPlugin = fp(
   async (app) => {
     const open = app.openResponses;
-    const onAbandoned = logsRequests(app.log.level) ? logAbandonedRequest : undefined;
+    // Two variants, so that without request lines (a level above info) no closure per request holds the request.
+    const track = logsRequests(app.log.level) ? trackAndLogAbandoned : trackOnly;
     const tracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
       reply.header('x-request-id', request.id);
-      track(open, recorder, request, reply.raw, onAbandoned, undefined);
+      track(open, recorder, request, reply.raw);
       next();
     };
     const orderedTracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
       reply.header('x-request-id', request.id);
-      const socket = request.raw.socket;
-      track(open, recorder, request, reply.raw, onAbandoned, socket);
-      takeTurn(socket, next);
+      track(open, recorder, request, reply.raw);
+      afterEarlierAnswers(reply.raw, next);
     };
     const outside = new Map<string, TrackingHook>();
     app.decorate('requestTracker', (route: string) => {
@@ -65,22 +64,24 @@ export const requestTrackingPlugin = fp(
   { name: 'request-tracking', dependencies: ['lifecycle', 'metrics'] },
 );
 
-function track(
-  open: OpenResponses,
-  recorder: RouteRecorder,
-  request: FastifyRequest,
-  response: ServerResponse,
-  onAbandoned: ((request: FastifyRequest, ms: number) => void) | undefined,
-  /** The connection whose turn this request takes (takeTurn), to pass on when its answer closes. */
-  turnOf: Socket | null | undefined,
-): void {
+function trackOnly(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {
+  const started = performance.now();
+  const slot = open.add(response);
+  const method = request.method;
+  response.on('close', () => {
+    open.release(slot, response);
+    // Answered: its head was sent (ending a response sends it; a /live stream its client closed has sent it too).
+    if (response.headersSent) recorder.record(method, response.statusCode, (performance.now() - started) / 1000);
+  });
+}
+
+/** trackOnly, and the line of a request whose client went away before its answer. */
+function trackAndLogAbandoned(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {
   const started = performance.now();
   const slot = open.add(response);
   response.on('close', () => {
     open.release(slot, response);
-    if (turnOf !== undefined) endTurn(turnOf);
-    // Answered: its head was sent (ending a response sends it; a /live stream its client closed has sent it too).
     if (response.headersSent) recorder.record(request.method, response.statusCode, (performance.now() - started) / 1000);
-    else onAbandoned?.(request, performance.now() - started);
+    else logAbandonedRequest(request, performance.now() - started);
   });
 }
