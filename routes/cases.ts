@@ -52,7 +52,8 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.head(
     '/cases/:id',
     {
-      config: ORDERED_PER_CONNECTION,
+      // @fastify/swagger leaves HEAD routes out unless asked: this one is a route of its own, not GET's shadow.
+      config: { ...ORDERED_PER_CONNECTION, swagger: { exposeHeadRoute: true } },
       schema: {
         tags: ['streaming'],
         summary: 'Whether a case is open (200, else 404), without scoring it',

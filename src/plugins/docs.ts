@@ -18,7 +18,9 @@ export const docsPlugin = fp(
             'Scores workflow traces with a PETRA model exported to ONNX: webhook scoring (/anomaly), streaming cases (/cases), ' +
             'raw forward passes (/forward). Scores equal PETRA\'s to 1e-5. Errors are JSON `{error, message, details}`. ' +
             'The examples are written for the default bundle (loan_approval: place p_application, transitions t_approve and t_decline); ' +
-            'GET /schema tells the places, transitions and attributes of the bundle this server loaded.',
+            'GET /schema tells the places, transitions and attributes of the bundle this server loaded. ' +
+            'Every answer carries an `x-request-id` header: the request\'s own x-request-id when it is 1–128 visible ASCII characters, else one the server made; ' +
+            'log lines and the live feed name requests by it.',
         },
         tags: [
           { name: 'scoring', description: 'stateless scoring, PETRA REST compatible' },
