@@ -6,7 +6,7 @@ import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { BundleError } from '../bundle/errors.js';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
-import { LogInputError, readLog, type LogItem } from '../logs/index.js';
+import { detectFormat, LogInputError, readLog, type LogFormat, type LogItem } from '../logs/index.js';
 import { ProgressLine } from './progress.js';
 import { checkReportDirectory, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
 
@@ -113,6 +113,7 @@ export async function score(argv: readonly string[]): Promise<number> {
     if (error instanceof ScoreUsageError) return fail(`${error.message}\n\n${USAGE}`, 2);
     throw error;
   }
+  warnCsvOnlyOptions(args);
   let bundle: Bundle;
   try {
     bundle = await loadBundle(args.bundle);
@@ -148,6 +149,21 @@ export async function score(argv: readonly string[]): Promise<number> {
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
     await runner.close();
   }
+}
+
+/** Options that only a CSV reader reads: said once on stderr when the log is another format, rather than ignored unsaid. */
+function warnCsvOnlyOptions(args: ScoreArgs): void {
+  const given = [args.sorted && '--sorted', args.caseColumn !== 'case_id' && '--case-column', args.activityColumn !== 'activity' && '--activity-column'].filter(
+    (flag): flag is string => flag !== false,
+  );
+  if (given.length === 0) return;
+  let format: LogFormat;
+  try {
+    format = args.format === 'auto' ? detectFormat(args.traces) : args.format;
+  } catch {
+    return; // the reader says what is wrong with the name
+  }
+  if (format !== 'csv') process.stderr.write(`petrascore score: ${new Intl.ListFormat('en').format(given)} ${given.length === 1 ? 'applies' : 'apply'} to CSV logs only; ${args.traces} is read as ${format.toUpperCase()}\n`);
 }
 
 /**

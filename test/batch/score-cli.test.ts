@@ -215,6 +215,15 @@ describe('petrascore score output and exit codes', () => {
     expect(existsSync(join(process.cwd(), '-'))).toBe(false);
   });
 
+  it('says that --sorted and the CSV column options do not apply to an XES or JSON log, and scores it', async () => {
+    const xes = join(FIXTURES, 'onnx_deployment', 'log.xes');
+    const result = await runCli(['score', model, '--traces', xes, '--sorted', '--case-column', 'id', '-o', '/dev/null']);
+    expect(result.code, result.describe).toBe(0);
+    expect(result.stderr.split('\n')[0]).toBe(`petrascore score: --sorted and --case-column apply to CSV logs only; ${xes} is read as XES`);
+    const csv = await runCli(['score', model, '--traces', log, '--sorted', '-o', '/dev/null']);
+    expect(csv.stderr).not.toMatch(/CSV logs only/);
+  });
+
   it('leaves what a symbolic link -o points to as it was when the log cannot be read, though it writes through the link', async () => {
     const target = join(dir, 'linked-report.json');
     const link = join(dir, 'report-link.json');
