@@ -1,20 +1,6 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRaw } from '../helpers/raw-http.js';
 import { listening, metricValue, type Listening } from '../live/helpers.js';
-
-/** Sends raw bytes and reads until the server closes the connection (the HTTP parser's refusals end it). */
-function raw(url: string, request: string): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (answer += chunk));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-    socket.write(request);
-  });
-}
 
 interface ErrorBody {
   error: string;
@@ -35,7 +21,7 @@ describe("requests Node's HTTP parser refuses, on a listening server", () => {
   afterAll(async () => server.app.close());
 
   it('answers a URL beyond the header size limit with 431 in the service’s error shape, and counts it', async () => {
-    const answer = parse(await raw(server.url, `GET /cases/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    const answer = parse(await sendRaw(server.url, `GET /cases/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`));
     expect(answer.status).toBe(431);
     expect(answer.headers).toContain('Content-Type: application/json; charset=utf-8');
     expect(answer.body.error).toBe('headers_too_large');
@@ -46,7 +32,7 @@ describe("requests Node's HTTP parser refuses, on a listening server", () => {
   });
 
   it('answers bytes that are not HTTP with 400 bad_request', async () => {
-    const answer = parse(await raw(server.url, 'HELLO THERE\r\n\r\n'));
+    const answer = parse(await sendRaw(server.url, 'HELLO THERE\r\n\r\n'));
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: 'bad_request', details: [{ path: 'request' }] });
   });

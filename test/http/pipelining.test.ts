@@ -1,25 +1,13 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRaw } from '../helpers/raw-http.js';
 import { listening, type Listening } from '../live/helpers.js';
 
-/** Writes all `requests` in one go on one connection (HTTP/1.1 pipelining) and reads until the server closes it. */
-function pipelined(url: string, requests: string[]): Promise<{ status: number; body: string }[]> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const answers: { status: number; body: string }[] = [];
-      for (const part of text.split(/(?=HTTP\/1\.1 \d{3} )/)) {
-        const [head, body = ''] = part.split('\r\n\r\n', 2) as [string, string?];
-        answers.push({ status: Number(head.split(' ')[1]), body });
-      }
-      resolve(answers);
-    });
-    socket.write(requests.join(''));
+/** Writes all `requests` in one go on one connection (HTTP/1.1 pipelining); the answers, in order. */
+async function pipelined(url: string, requests: string[]): Promise<{ status: number; body: string }[]> {
+  const text = await sendRaw(url, requests.join(''));
+  return text.split(/(?=HTTP\/1\.1 \d{3} )/).map((part) => {
+    const [head, body = ''] = part.split('\r\n\r\n', 2) as [string, string?];
+    return { status: Number(head.split(' ')[1]), body };
   });
 }
 
