@@ -175,9 +175,14 @@ async function startReading<T>(items: AsyncIterable<T>): Promise<AsyncIterable<T
   const first = await iterator.next();
   return {
     async *[Symbol.asyncIterator]() {
-      if (first.done === true) return;
-      yield first.value;
-      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+      try {
+        if (first.done === true) return;
+        yield first.value;
+        for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+      } finally {
+        // A consumer that stops early (a reader of stdout gone) closes the log file as the reader's own loop would.
+        await iterator.return?.();
+      }
     },
   };
 }
