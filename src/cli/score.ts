@@ -190,20 +190,15 @@ async function startReading<T>(items: AsyncIterable<T>): Promise<AsyncIterable<T
 async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<LogItem>, progress: ProgressLine, opened: (report: ReportFile) => void): Promise<number> {
   const started = performance.now();
   let items: AsyncIterable<LogItem>;
-  try {
-    if (args.output !== undefined) await checkReportDirectory(args.output);
-    items = await startReading(log);
-  } catch (error) {
-    progress.done();
-    if (error instanceof LogInputError) return fail(error.message, 2);
-    if (error instanceof ReportFileError) return fail(`cannot write ${args.output}: ${error.message}`, 2);
-    throw error;
-  }
   let report: ReportFile | undefined;
   try {
+    // OUT's directory before the log (a mistyped -o fails at once), OUT itself after the log's first trace.
+    if (args.output !== undefined) await checkReportDirectory(args.output);
+    items = await startReading(log);
     if (args.output !== undefined) opened((report = await openReportFile(args.output)));
   } catch (error) {
     progress.done();
+    if (error instanceof LogInputError) return fail(error.message, 2);
     if (error instanceof ReportFileError) return fail(`cannot write ${args.output}: ${error.message}`, 2);
     throw error;
   }

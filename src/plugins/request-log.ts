@@ -9,9 +9,16 @@ export function noteErrorClass(request: FastifyRequest, error: string): void {
   errorClasses.set(request, error);
 }
 
+/** What every request line says of its request. */
+function requestFields(request: FastifyRequest): { method: string; url: string; route: string } {
+  return { method: request.method, url: request.url, route: request.routeOptions.url ?? 'unmatched' };
+}
+
+const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
+
 /** The one log line of a request: id (from the request's logger), route, status, latency, and why it was refused. */
 export function logRequestLine(request: FastifyRequest, status: number, ms: number): void {
-  const line = { method: request.method, url: request.url, route: request.routeOptions.url ?? 'unmatched', status, ms: Math.round(ms * 100) / 100 };
+  const line = { ...requestFields(request), status, ms: roundMs(ms) };
   const error = errorClasses.get(request);
   request.log.info(error === undefined ? line : { ...line, error }, 'request');
 }
@@ -21,8 +28,7 @@ export function logRequestLine(request: FastifyRequest, status: number, ms: numb
  * how long it waited.
  */
 export function logAbandonedRequest(request: FastifyRequest, ms: number): void {
-  const line = { method: request.method, url: request.url, route: request.routeOptions.url ?? 'unmatched', abandoned: true, ms: Math.round(ms * 100) / 100 };
-  request.log.info(line, 'request abandoned by its client');
+  request.log.info({ ...requestFields(request), abandoned: true, ms: roundMs(ms) }, 'request abandoned by its client');
 }
 
 /** Whether requests get their line: at a level above info (as in production) there is none, and no work per request for it. */
