@@ -32,6 +32,7 @@ export interface ServeConfig {
   alertWebhookQueue: number;
   alertWebhookBackoffMs: number;
   liveRingSize: number;
+  liveAlertHistory: number;
   liveMaxSubscribers: number;
   liveSubscriberBuffer: number;
   liveSubscriberGraceMs: number;
@@ -128,6 +129,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'alertWebhookBackoffMs', flag: 'alert-webhook-backoff', env: 'PETRASCORE_ALERT_WEBHOOK_BACKOFF', kind: 'integer', default: 500, min: 1, description: 'milliseconds before the first webhook retry; doubles per retry, at most 30 s' },
   { key: 'alertWebhookQueue', flag: 'alert-webhook-queue', env: 'PETRASCORE_ALERT_WEBHOOK_QUEUE', kind: 'integer', default: 1000, min: 1, description: 'alerts waiting per webhook; beyond it the oldest is dropped (logged, counted)' },
   { key: 'liveRingSize', flag: 'live-ring-size', env: 'PETRASCORE_LIVE_RING_SIZE', kind: 'integer', default: 10000, min: 16, max: 1_000_000, description: 'recent live events kept for replay after Last-Event-ID; older ids get a gap and a snapshot (about 170 bytes each, taken at startup)' },
+  { key: 'liveAlertHistory', flag: 'live-alert-history', env: 'PETRASCORE_LIVE_ALERT_HISTORY', kind: 'integer', default: 1000, min: 0, max: 100_000, description: 'alerts kept after they leave the live ring, so that a reader of alerts alone (types=alert) resumes after Last-Event-ID without a gap while they last (about 2 KB each, taken as alerts come)' },
   { key: 'liveMaxSubscribers', flag: 'live-max-subscribers', env: 'PETRASCORE_LIVE_MAX_SUBSCRIBERS', kind: 'integer', default: 64, min: 0, description: 'concurrent GET /live streams; more get 503' },
   { key: 'liveSubscriberBuffer', flag: 'live-subscriber-buffer', env: 'PETRASCORE_LIVE_SUBSCRIBER_BUFFER', kind: 'integer', default: 5000, min: 1, description: 'events a /live subscriber may fall behind while its connection is blocked; beyond it for longer than --live-subscriber-grace it is disconnected (it can resume)' },
   { key: 'liveSubscriberGraceMs', flag: 'live-subscriber-grace', env: 'PETRASCORE_LIVE_SUBSCRIBER_GRACE', kind: 'integer', default: 5000, min: 0, max: 600_000, description: 'milliseconds a /live subscriber may stay more than --live-subscriber-buffer events behind before it is disconnected, so that a reader that keeps reading survives a burst (one large POST /events or /anomaly/batch publishes its events at once); 0 disconnects at once' },

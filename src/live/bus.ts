@@ -1,7 +1,7 @@
 import type { AlertRecord } from './alert-record.js';
 import type { EvaluationRecord, TransitionNames } from './evaluation-record.js';
 import type { BusEvent, BusEventType, BusPayload, GapEvent, SnapshotEvent } from './events.js';
-import { describeFilter, type LiveFilter } from './filter.js';
+import { describeFilter, readsAlertsOnly, type LiveFilter } from './filter.js';
 import { EventRing } from './ring.js';
 import { sseFrame } from './sse.js';
 import { Subscriber, type DisconnectReason, type SseSink } from './subscriber.js';
@@ -26,6 +26,8 @@ export const NO_LOG: LiveLogger = { info: () => {}, warn: () => {}, error: () =>
 
 export interface LiveBusOptions {
   ringSize: number;
+  /** Alerts kept after they leave the ring, so that a reader of alerts alone can resume further back (default 0). */
+  alertHistory?: number;
   /**
    * Event ids start after this one (default 0). The service starts them at its start time in microseconds, so that
    * ids are unique to a server instance: a client resuming with an id from before a restart, or from another replica,
@@ -79,7 +81,7 @@ export class LiveBus {
   private stamp = '';
 
   constructor(private readonly options: LiveBusOptions) {
-    this.ring = new EventRing(options.ringSize, options.transitions, options.newAlert, options.firstIdAfter);
+    this.ring = new EventRing(options.ringSize, options.transitions, options.newAlert, options.firstIdAfter, options.alertHistory);
     this.metrics = options.metrics ?? NO_METRICS;
     this.log = options.log ?? NO_LOG;
     this.now = options.now ?? Date.now;
@@ -171,7 +173,8 @@ export class LiveBus {
     let mode: 'resume' | 'snapshot' | 'gap' | 'live' = 'live';
     if (resume.lastEventId !== undefined) {
       const requested = /^\d{1,16}$/.test(resume.lastEventId.trim()) ? Number(resume.lastEventId.trim()) : undefined;
-      if (requested !== undefined && this.ring.canResumeAfter(requested)) {
+      const alertsOnly = readsAlertsOnly(filter);
+      if (requested !== undefined && this.ring.canResumeAfter(requested, alertsOnly)) {
         start = requested;
         mode = 'resume';
       } else {
@@ -180,7 +183,7 @@ export class LiveBus {
           id: head,
           ts: new Date(this.now()).toISOString(),
           requested: resume.lastEventId,
-          ...(this.ring.size > 0 ? { oldest: this.ring.oldestId } : {}),
+          ...(this.ring.size > 0 ? { oldest: alertsOnly ? Math.min(this.ring.oldestId, this.ring.alertHistory.complete + 1) : this.ring.oldestId } : {}),
           // Below this server's first id: issued by another instance (before a restart, or another replica).
           reason: requested !== undefined && requested >= this.ring.startsAfter && requested < this.ring.oldestId ? 'expired' : 'unknown',
         };
@@ -237,7 +240,7 @@ export class LiveBus {
    */
   private overBuffer(subscriber: Subscriber, backlog: number): void {
     const { subscriberBuffer, subscriberGraceMs = 0 } = this.options;
-    if (!this.ring.canResumeAfter(subscriber.cursor)) {
+    if (!this.ring.canResumeAfter(subscriber.cursor, subscriber.alertsOnly)) {
       this.disconnect(subscriber, 'overflow', 'fell further behind than the ring holds (--live-ring-size)');
       return;
     }

@@ -183,7 +183,7 @@ export const GapEvent = Type.Object(
     id: Type.Integer({ description: 'the latest bus event id' }),
     ts,
     requested: Type.String({ description: 'the Last-Event-ID the client sent' }),
-    oldest: Type.Optional(Type.Integer({ description: 'oldest id still replayable; omitted when the ring is empty' })),
+    oldest: Type.Optional(Type.Integer({ description: 'oldest id still replayable to this reader (a Last-Event-ID one below it resumes without a gap); for a reader of alerts alone it counts the alert history; omitted when the ring is empty' })),
     reason: Type.Union([Type.Literal('expired'), Type.Literal('unknown')], { description: 'expired: older than the ring; unknown: not an id of this server (e.g. it restarted)' }),
   },
   { $id: 'LiveGap', title: 'LiveGap', description: 'events after Last-Event-ID are no longer in memory; a snapshot follows' },

@@ -28,6 +28,11 @@ export function matchesFilter(filter: LiveFilter, event: FilterSubject): boolean
   return true;
 }
 
+/** A reader of alerts alone: it can resume from the ring's alert history after the ring itself has moved on. */
+export function readsAlertsOnly(filter: LiveFilter): boolean {
+  return filter.types !== undefined && filter.types.size === 1 && filter.types.has('alert');
+}
+
 export function describeFilter(filter: LiveFilter): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (filter.types !== undefined) out.types = [...filter.types];

@@ -1,3 +1,4 @@
+import { AlertHistory } from './alert-history.js';
 import type { AlertRecord } from './alert-record.js';
 import { EvaluationRecord, publishedCaseId, type TransitionNames } from './evaluation-record.js';
 import { EvaluationTable } from './evaluation-table.js';
@@ -77,7 +78,7 @@ const NO_ALERTS = (): AlertRecord => {
 
 /**
  * The last `capacity` bus events. Ids are consecutive (every bus event is stored), so finding the events after an id
- * is arithmetic, not a search.
+ * is arithmetic, not a search. Alerts that leave it go on to its alert history.
  */
 export class EventRing {
   /** What each slot holds: EVENT (`events`), ALERT (`alerts`) or EVALUATION (`evaluations`). */
@@ -90,6 +91,8 @@ export class EventRing {
   /** The record the next evaluation is written into before `commitEvaluation()` stores it. */
   private readonly pending = new EvaluationRecord();
   private readonly entry = new RingEntry(this);
+  /** The alerts older than the ring's oldest event, for readers of alerts alone. */
+  readonly alertHistory: AlertHistory;
   private next: number;
 
   constructor(
@@ -99,6 +102,8 @@ export class EventRing {
     private readonly newAlert: () => AlertRecord = NO_ALERTS,
     /** Ids start after this one (the id of a snapshot taken before the first event). */
     readonly startsAfter = 0,
+    /** Alerts kept after they leave the ring (AlertHistory). */
+    alertHistorySize = 0,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
     if (!Number.isSafeInteger(startsAfter) || startsAfter < 0) throw new RangeError(`ring ids must start after a safe non-negative integer, got ${startsAfter}`);
@@ -108,6 +113,7 @@ export class EventRing {
     this.alerts = new Array<AlertRecord | undefined>(capacity).fill(undefined);
     this.frames = new Array<string | undefined>(capacity).fill(undefined);
     this.evaluations = new EvaluationTable(capacity);
+    this.alertHistory = new AlertHistory(alertHistorySize, startsAfter);
   }
 
   /** Id of the latest event; `startsAfter` before the first. */
@@ -168,9 +174,18 @@ export class EventRing {
     return this.entry.at(id % this.capacity, id);
   }
 
-  /** Whether every event after `id` is still held, so a client that saw `id` can be resumed without a gap. */
-  canResumeAfter(id: number): boolean {
-    return id >= this.oldestId - 1 && id <= this.latestId;
+  /**
+   * Whether every event after `id` is still held, so a client that saw `id` can be resumed without a gap; for a reader
+   * of alerts alone, every alert after it, in the ring or its alert history.
+   */
+  canResumeAfter(id: number, alertsOnly = false): boolean {
+    if (id > this.latestId) return false;
+    return id >= this.oldestId - 1 || (alertsOnly && id >= this.alertHistory.complete);
+  }
+
+  /** The oldest alert after `id` that has left the ring, or undefined; valid until the next event is stored. */
+  earlierAlertAfter(id: number): AlertRecord | undefined {
+    return this.alertHistory.firstAfter(id);
   }
 
   /** @internal For RingEntry. */
@@ -202,6 +217,7 @@ export class EventRing {
   /** Takes the next slot for an event of `kind`, dropping what it held. */
   private advance(kind: number): number {
     const index = this.next % this.capacity;
+    if (this.kinds[index] === ALERT) this.alerts[index] = this.alertHistory.keep(this.alerts[index]!);
     this.kinds[index] = kind;
     this.events[index] = undefined;
     this.frames[index] = undefined;

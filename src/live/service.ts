@@ -22,6 +22,8 @@ export interface LiveServiceOptions {
   laneThresholds?: ReadonlyMap<string, number>;
   explanationFloor: number;
   ringSize: number;
+  /** Alerts kept after they leave the ring, for readers of alerts alone (LiveBusOptions.alertHistory). */
+  alertHistory?: number;
   /** Event ids start after this one; default: the start time in microseconds (LiveBusOptions.firstIdAfter). */
   firstIdAfter?: number;
   maxSubscribers: number;
@@ -126,7 +128,7 @@ export class LiveService {
     // Milliseconds × 1000: a thousand events a millisecond before a restart could catch up with the next instance's
     // ids, and the largest stays below 2^53 for centuries.
     const firstIdAfter = options.firstIdAfter ?? Math.floor(this.now()) * 1000;
-    this.bus = new LiveBus({ ringSize: options.ringSize, firstIdAfter, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, subscriberGraceMs: options.subscriberGraceMs, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
+    this.bus = new LiveBus({ ringSize: options.ringSize, alertHistory: options.alertHistory, firstIdAfter, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, subscriberGraceMs: options.subscriberGraceMs, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
     this.state = new LiveState(transitions, newAlert);
     this.stats = new StatsTracker(this.now);
     this.lanes = new LaneResolver(options.laneAttribute, options.net.scenarioName);

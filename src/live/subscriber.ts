@@ -1,6 +1,7 @@
 import type { BusEventType } from './events.js';
-import { matchesFilter, type LiveFilter } from './filter.js';
+import { matchesFilter, readsAlertsOnly, type LiveFilter } from './filter.js';
 import type { EventRing } from './ring.js';
+import { sseFrame } from './sse.js';
 
 /** Where a subscriber's frames go: an HTTP response in the service, anything writable in tests. */
 export interface SseSink {
@@ -41,6 +42,8 @@ export class Subscriber {
   overBufferSince: number | undefined;
   /** The largest sink buffer seen right after a write, in bytes. */
   maxWritable = 0;
+  /** A reader of alerts alone, which the ring's alert history can serve once the ring has moved on. */
+  readonly alertsOnly: boolean;
   private lastWriteAt: number;
   private waitingForDrain = false;
   private readonly onDrain = () => {
@@ -63,6 +66,7 @@ export class Subscriber {
   ) {
     this.cursor = start;
     this.lastWriteAt = now();
+    this.alertsOnly = readsAlertsOnly(filter);
   }
 
   /** Bus events published since the subscriber came that it has not been handed yet. */
@@ -95,11 +99,25 @@ export class Subscriber {
     if (this.closed || this.blocked) return true;
     let chunk = '';
     while (this.cursor < ring.latestId) {
+      let frame: string | undefined;
       const entry = ring.get(this.cursor + 1);
-      if (entry === undefined) return false;
-      this.cursor++;
-      if (!matchesFilter(this.filter, entry)) continue;
-      chunk += entry.frame;
+      if (entry !== undefined) {
+        this.cursor++;
+        if (!matchesFilter(this.filter, entry)) continue;
+        frame = entry.frame;
+      } else {
+        if (!this.alertsOnly || !ring.canResumeAfter(this.cursor, true)) return false;
+        // Before the ring: the alerts that left it, one at a time so that a full sink can stop between two.
+        const alert = ring.earlierAlertAfter(this.cursor);
+        if (alert === undefined) {
+          this.cursor = ring.oldestId - 1;
+          continue;
+        }
+        this.cursor = alert.id;
+        if (!matchesFilter(this.filter, alert)) continue;
+        frame = sseFrame(alert.toEvent());
+      }
+      chunk += frame;
       this.sent++;
       if (chunk.length >= CHUNK_CHARS) {
         const ok = this.writeChunk(chunk);

@@ -20,6 +20,7 @@ export interface LivePluginOptions {
   alertWebhookRetries: number;
   alertWebhookQueue: number;
   liveRingSize: number;
+  liveAlertHistory: number;
   liveMaxSubscribers: number;
   liveSubscriberBuffer: number;
   liveSubscriberGraceMs: number;
@@ -47,6 +48,7 @@ export const livePlugin = fp<LivePluginOptions>(
       laneThresholds: parseLaneThresholds(options.alertLaneThresholds),
       explanationFloor: options.alertExplanationFloor,
       ringSize: options.liveRingSize,
+      alertHistory: options.liveAlertHistory,
       maxSubscribers: options.liveMaxSubscribers,
       subscriberBuffer: options.liveSubscriberBuffer,
       subscriberGraceMs: options.liveSubscriberGraceMs,

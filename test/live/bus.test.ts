@@ -4,6 +4,7 @@ import { LiveBus } from '../../src/live/bus.js';
 import type { SnapshotEvent, StatsEvent } from '../../src/live/events.js';
 import { EventRing } from '../../src/live/ring.js';
 import type { SseSink } from '../../src/live/subscriber.js';
+import { testApp } from '../helpers/app.js';
 
 /** A sink with a fixed capacity in bytes: full means write() returns false until drain() is called. */
 class FakeSink extends EventEmitter implements SseSink {
@@ -244,5 +245,35 @@ describe('subscribers', () => {
     bus.closeAll();
     expect(sink.ended).toBe(true);
     expect(bus.subscriberCount).toBe(0);
+  });
+});
+
+describe('the alert history', () => {
+  it('replays the alerts that left the ring to a reader of alerts alone, in order and once each, also when its connection fills', async () => {
+    const app = await testApp({ liveRingSize: 16, liveAlertHistory: 1000, liveStatsIntervalMs: 0 });
+    try {
+      const base = app.live.bus.ring.startsAfter;
+      for (let i = 0; i < 300; i++) {
+        const answer = await app.inject({ method: 'POST', url: '/anomaly', payload: { input_marking: { p_application: 0.9 }, events: [] } });
+        expect(answer.statusCode).toBe(200);
+      }
+      const ring = app.live.bus.ring;
+      expect(ring.alertHistory.size).toBeGreaterThan(280);
+      // 10 KB of room: the 64 KB chunks of the replay fill it many times over.
+      const sink = new FakeSink(10_000);
+      app.live.subscribe(sink, { types: new Set(['alert']) }, { lastEventId: String(base) });
+      for (let rounds = 0; rounds < 100 && sink.ids().length < 300; rounds++) {
+        sink.drain();
+        await tick();
+      }
+      const alertIds = Array.from({ length: 300 }, (_, i) => base + 2 * i + 2);
+      expect(sink.ids()).toEqual(alertIds);
+      expect(sink.chunks.length).toBeGreaterThan(2);
+      // Every frame is the alert as published: its evaluation is the event before it.
+      const frames = sink.chunks.join('').split('\n\n').filter((f) => f !== '');
+      expect(frames.map((f) => (JSON.parse(f.split('\ndata: ')[1]!) as { evaluation_id: number }).evaluation_id)).toEqual(alertIds.map((id) => id - 1));
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -338,6 +338,52 @@ describe('GET /live on a listening server', () => {
     expect(resumed.messages.map((m) => m.event)).toEqual(['alert']);
   });
 
+  it('resumes a reader of alerts alone from the alert history after the ring has moved on, and gaps it once alerts are lost', async () => {
+    const { url, app } = await serve({ liveRingSize: 16, liveAlertHistory: 3, liveStatsIntervalMs: 0 });
+    const reference = await open(`${url}/live?types=alert&snapshot=false`);
+    const away = await open(`${url}/live?types=alert&snapshot=false`);
+    const all = await open(`${url}/live?snapshot=false`);
+    await postJson(url, '/anomaly', ANOMALOUS);
+    await away.nextUntil((e) => e.type === 'alert');
+    away.close();
+    const seen = away.lastEventId!;
+
+    // Missed while away: two alerts, then twenty events without one, so that the ring (16) holds neither.
+    for (let i = 0; i < 2; i++) await postJson(url, '/anomaly', ANOMALOUS);
+    for (let i = 0; i < 10; i++) await postJson(url, `/cases/q${i}/events?score=true`, APPROVE);
+    await receivedUpTo(all, app.live.bus.latestId);
+    const missed = reference.messages.filter((m) => Number(m.id) > Number(seen));
+    expect(missed.map((m) => m.event)).toEqual(['alert', 'alert']);
+    expect(Number(missed[1]!.id)).toBeLessThan(app.live.bus.ring.oldestId);
+
+    const resumed = await open(`${url}/live?types=alert`, { 'last-event-id': seen });
+    await postJson(url, '/anomaly', ANOMALOUS);
+    await reference.until(() => reference.messages.length === 4, 5000, 'the fourth alert');
+    await resumed.until(() => resumed.messages.length === 3, 5000, 'three alerts');
+    expect(resumed.messages).toEqual(reference.messages.slice(1));
+    // A reader of every event resuming from the same id has lost events, and is told so.
+    const everything = await open(`${url}/live`, { 'last-event-id': seen });
+    expect(await everything.next()).toMatchObject({ type: 'gap', reason: 'expired' });
+
+    // Four more alerts pushed out of the ring: the history (3) no longer holds every alert after `seen`.
+    for (let i = 0; i < 4; i++) await postJson(url, '/anomaly', ANOMALOUS);
+    for (let i = 0; i < 10; i++) await postJson(url, `/cases/r${i}/events?score=true`, APPROVE);
+    await reference.until(() => reference.messages.length === 8, 5000, 'eight alerts');
+    const expired = await open(`${url}/live?types=alert`, { 'last-event-id': seen });
+    const gap = await expired.next();
+    expect(gap).toMatchObject({ type: 'gap', requested: seen, reason: 'expired' });
+    expect(await expired.next()).toMatchObject({ type: 'snapshot' });
+    // The gap names the oldest id such a reader can resume before: from there it misses nothing.
+    const oldest = gap.oldest as number;
+    const later = await open(`${url}/live?types=alert`, { 'last-event-id': String(oldest - 1) });
+    await postJson(url, '/anomaly', ANOMALOUS);
+    await reference.until(() => reference.messages.length === 9, 5000, 'nine alerts');
+    const expected = reference.messages.filter((m) => Number(m.id) >= oldest);
+    expect(expected.length).toBeGreaterThanOrEqual(4);
+    await later.until(() => later.messages.length === expected.length, 5000, 'the alerts after the oldest');
+    expect(later.messages).toEqual(expected);
+  });
+
   it('publishes evictions with their reason', async () => {
     const { url } = await serve({ maxOpenCases: 1 });
     const client = await open(`${url}/live?types=case_opened,case_evicted`);
