@@ -3,10 +3,11 @@ import { Type } from '@sinclair/typebox';
 import { levelsPerCall } from '../src/diagnostics/bisection.js';
 import { findCounterfactual } from '../src/diagnostics/counterfactual.js';
 import { netNodes } from '../src/diagnostics/net-nodes.js';
+import { checkInputCounts } from '../src/http/request-limit.js';
 import { ErrorBody, errorResponses } from '../src/schemas/common.js';
 import { CounterfactualRequest, CounterfactualResponse } from '../src/schemas/diagnostics.js';
 
-const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number }> = async (app, { maxBatchRows }) => {
+const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPerRequest: number }> = async (app, { maxBatchRows, maxEventsPerRequest }) => {
   const { net, bundle } = app.petra;
   const nodes = netNodes(net, bundle.sidecar);
   const levels = levelsPerCall(maxBatchRows, net.outputs.length);
@@ -40,7 +41,10 @@ const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number }> = asyn
         },
       },
     },
-    async (request) => findCounterfactual(model, nodes, request.body, levels),
+    async (request) => {
+      checkInputCounts(request.body, maxEventsPerRequest);
+      return findCounterfactual(model, nodes, request.body, levels);
+    },
   );
 };
 

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { checkInputCounts } from '../src/http/request-limit.js';
 import { rowFromRequest } from '../src/scoring/inputs.js';
 import { errorResponses } from '../src/schemas/common.js';
 import { ForwardRequest, ForwardResponse } from '../src/schemas/forward.js';
 
-const forward: FastifyPluginAsyncTypebox = async (app) => {
+const forward: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
   app.post(
     '/forward',
     {
@@ -16,6 +17,7 @@ const forward: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
+      checkInputCounts(request.body, maxEventsPerRequest);
       const { row, ignored } = rowFromRequest(app.petra.net, request.body);
       const transition_activations = await app.petra.scorer.forward(row);
       return ignored.length > 0 ? { transition_activations, ignored_inputs: [...ignored] } : { transition_activations };

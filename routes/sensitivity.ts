@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { netNodes } from '../src/diagnostics/net-nodes.js';
 import { computeSensitivity } from '../src/diagnostics/sensitivity.js';
+import { checkInputCounts } from '../src/http/request-limit.js';
 import { ErrorBody, errorResponses } from '../src/schemas/common.js';
 import { SensitivityRequest, SensitivityResponse } from '../src/schemas/diagnostics.js';
 
-const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number }> = async (app, { maxBatchRows }) => {
+const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPerRequest: number }> = async (app, { maxBatchRows, maxEventsPerRequest }) => {
   const { net, bundle } = app.petra;
   const nodes = netNodes(net, bundle.sidecar);
   const model = app.petra.batcher;
@@ -32,7 +33,10 @@ const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number }> = async (
         },
       },
     },
-    async (request) => computeSensitivity(model, nodes, request.body),
+    async (request) => {
+      checkInputCounts(request.body, maxEventsPerRequest);
+      return computeSensitivity(model, nodes, request.body);
+    },
   );
 };
 

@@ -84,13 +84,13 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(schemaRoutes);
-  await app.register(forwardRoutes);
+  await app.register(forwardRoutes, limits);
   await app.register(anomalyRoutes, limits);
   await app.register(casesRoutes);
   await app.register(eventsRoutes, limits);
   await app.register(liveRoutes);
   await app.register(dashboardRoutes);
-  await app.register(counterfactualRoutes, { maxBatchRows: config.maxBatchRows });
-  await app.register(sensitivityRoutes, { maxBatchRows: config.maxBatchRows });
+  await app.register(counterfactualRoutes, { maxBatchRows: config.maxBatchRows, ...limits });
+  await app.register(sensitivityRoutes, { maxBatchRows: config.maxBatchRows, ...limits });
   return app;
 }

@@ -9,7 +9,8 @@ Commands:
   inspect BUNDLE.onnx   print what a bundle expects (inputs, defaults, specs, scored transitions)
   validate BUNDLE.onnx  load a bundle and run one inference: exit 0, or 1 with the reasons
 
-Run 'petrascore <command> --help' for a command's options.`;
+Run 'petrascore <command> --help' (or 'petrascore help <command>') for a command's options;
+'petrascore --version' prints the version.`;
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
@@ -27,6 +28,12 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`petrascore: no command given\n\n${USAGE}\n`);
     return 2;
   }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`petrascore ${(await import('../version.js')).PETRASCORE_VERSION}\n`);
+    return 0;
+  }
+  // `help serve` as `serve --help`.
+  if (command === 'help' && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) return (await commands[rest[0]]!())(['--help']);
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;

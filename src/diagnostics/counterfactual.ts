@@ -1,4 +1,4 @@
-import { rowFromRequest, type RequestInputs } from '../scoring/inputs.js';
+import { escapePointer, rowFromRequest, type RequestInputs } from '../scoring/inputs.js';
 import { labelOf, type Channel } from '../scoring/net.js';
 import { parsePythonFloat } from '../scoring/python-float.js';
 import { batchedBisection } from './bisection.js';
@@ -70,7 +70,7 @@ export async function findCounterfactual(model: BatchModel, nodes: NetNodes, que
       throw new DiagnosticsError('missing_flip_value', '/input_values', `flip_channel 'value' varies input_values[${JSON.stringify(place)}], so input_values must be given and hold it`);
     }
     const supplied = Object.hasOwn(values, place) ? values[place] : undefined;
-    if (supplied === undefined) throw new DiagnosticsError('missing_flip_value', '/input_values', `flip_channel 'value' varies input_values[${JSON.stringify(place)}], but input_values has no ${JSON.stringify(place)}`);
+    if (supplied === undefined) throw new DiagnosticsError('missing_flip_value', `/input_values/${escapePointer(place)}`, `flip_channel 'value' varies input_values[${JSON.stringify(place)}], but input_values has no ${JSON.stringify(place)}`);
     originalInput = numberOf(supplied);
   } else {
     const supplied = Object.hasOwn(query.input_marking ?? {}, place) ? query.input_marking?.[place] : undefined;

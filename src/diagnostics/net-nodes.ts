@@ -1,4 +1,5 @@
 import { pythonStrRepr } from '../batch/python-repr.js';
+import { shortened } from '../scoring/quote-value.js';
 import { compareCodePoints, type Channel, type Net } from '../scoring/net.js';
 import { DiagnosticsError } from './errors.js';
 
@@ -61,7 +62,7 @@ export function netNodes(net: Net, sidecar: SidecarNodes): NetNodes {
 /** PETRA's 400 for a `target_transition` that is no transition of the net. */
 export function checkTransition(nodes: NetNodes, transition: string): void {
   if (!nodes.transitions.has(transition)) {
-    throw new DiagnosticsError('unknown_transition', '/target_transition', `target_transition ${pythonStrRepr(transition)} is not in the net's transition set`);
+    throw new DiagnosticsError('unknown_transition', '/target_transition', `target_transition ${pythonStrRepr(shortened(transition))} is not in the net's transition set`);
   }
 }
 
@@ -72,7 +73,7 @@ export function outputColumn(nodes: NetNodes, transition: string): number {
     throw new DiagnosticsError(
       'transition_not_output',
       '/target_transition',
-      `target_transition ${pythonStrRepr(transition)} is a transition of the net but no output of the ONNX graph, so its activation cannot be computed; outputs: ${nodes.net.outputs.join(', ')}`,
+      `target_transition ${pythonStrRepr(shortened(transition))} is a transition of the net but no output of the ONNX graph, so its activation cannot be computed; outputs: ${nodes.net.outputs.join(', ')}`,
     );
   }
   return column;
@@ -80,7 +81,7 @@ export function outputColumn(nodes: NetNodes, transition: string): number {
 
 /** PETRA's 400 for a `flip_place` that is no place (checked before the transition, as PETRA does). */
 export function checkPlace(nodes: NetNodes, place: string): void {
-  if (!nodes.places.has(place)) throw new DiagnosticsError('unknown_place', '/flip_place', `flip_place ${pythonStrRepr(place)} is not in the net's place set`);
+  if (!nodes.places.has(place)) throw new DiagnosticsError('unknown_place', '/flip_place', `flip_place ${pythonStrRepr(shortened(place))} is not in the net's place set`);
 }
 
 /** Our 422 for a place of the net that is no exported input on the channel; else its input slot. */
@@ -91,7 +92,7 @@ export function flipSlot(nodes: NetNodes, place: string, channel: Channel): numb
     throw new DiagnosticsError(
       'place_not_flippable',
       '/flip_place',
-      `flip_place ${pythonStrRepr(place)} is a place of the net but no ONNX input on the ${channel} channel, so it cannot be varied; ` +
+      `flip_place ${pythonStrRepr(shortened(place))} is a place of the net but no ONNX input on the ${channel} channel, so it cannot be varied; ` +
         (flippable.length > 0 ? `flippable places on that channel: ${flippable.join(', ')}` : 'no place is flippable on that channel') +
         ' (GET /schema lists them under flippable_places)',
     );

@@ -187,6 +187,11 @@ function validationDetail(part: Part, instancePath: string, message: string, req
     const expected = schemaAt(partSchema, at)?.['x-expected'];
     if (typeof expected === 'string') text = `Expected ${expected}`;
   }
+  if (text === 'Unexpected property') {
+    // A misspelt field: say which ones there are (its value is beside the point).
+    const known = schemaAt(partSchema, segments.slice(0, -1))?.properties;
+    if (isRecord(known)) return { path: `${part}${path}`, message: `Unknown field; the fields are ${Object.keys(known).join(', ')}` };
+  }
   const value = valueAt(root, at);
   return { path: `${part}${path}`, message: value === undefined ? text : `${text}, got ${describeValue(value)}` };
 }

@@ -1,3 +1,5 @@
+import type { RequestInputs } from '../scoring/inputs.js';
+
 /** More items in one request than the configured limit allows (answered with 413). */
 export class RequestLimitError extends Error {
   constructor(
@@ -13,4 +15,14 @@ export class RequestLimitError extends Error {
 
 export function checkCount(path: string, count: number, max: number, what: string): void {
   if (count > max) throw new RequestLimitError(path, count, max, what);
+}
+
+/**
+ * input_marking and input_values may each name at most `max` inputs. A net's own places are few; keys that are no input
+ * are listed back in ignored_inputs (and echoed by /sensitivity's gradients), so without a cap a body of short unknown
+ * keys made an answer twice its size and held the event loop for most of a second.
+ */
+export function checkInputCounts(inputs: RequestInputs, max: number): void {
+  if (inputs.input_marking) checkCount('body/input_marking', Object.keys(inputs.input_marking).length, max, 'inputs');
+  if (inputs.input_values) checkCount('body/input_values', Object.keys(inputs.input_values).length, max, 'inputs');
 }

@@ -99,7 +99,7 @@ export class Subscriber {
     if (this.closed || this.blocked) return true;
     let chunk = '';
     while (this.cursor < ring.latestId) {
-      let frame: string | undefined;
+      let frame: string;
       const entry = ring.get(this.cursor + 1);
       if (entry !== undefined) {
         this.cursor++;

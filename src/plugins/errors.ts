@@ -114,6 +114,11 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
     });
 
     app.setErrorHandler((error, request, reply) => {
+      // No route matched, and the body was refused before the not-found handler ran: the URL or method is what is wrong.
+      if (request.is404) {
+        app.requestTracker('unmatched')(request, reply, () => undefined);
+        return answerUnmatched(request, reply);
+      }
       const { status, body } = describeError(error, options.bodyLimit, partsOf(request));
       if (status === 503) request.log.info({ error: body.error }, 'refused while shutting down');
       else if (status >= 500) request.log.error({ err: error }, 'request failed');
@@ -125,7 +130,10 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
     });
 
     // 404s and 405s have no route, so no route hook: they are tracked (id, in flight, timing) as `unmatched`.
-    app.setNotFoundHandler({ preValidation: app.requestTracker('unmatched') }, (request, reply) => {
+    app.setNotFoundHandler({ preValidation: app.requestTracker('unmatched') }, (request, reply) => answerUnmatched(request, reply));
+
+    /** 404 for an unknown URL, 405 with Allow for a known one asked with another method. */
+    function answerUnmatched(request: FastifyRequest, reply: FastifyReply): FastifyReply {
       const path = request.url.split('?')[0] ?? request.url;
       const allowed = new Set<string>();
       for (const route of routes) if (route.pattern.test(path)) route.methods.forEach((m) => allowed.add(m));
@@ -138,7 +146,7 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       }
       app.metrics.clientErrors.inc({ error: 'not_found' });
       return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}; see /docs for the API`, details: [{ path: 'url', message: 'no such route' }] });
-    });
+    }
   },
   { name: 'errors', dependencies: ['metrics', 'request-tracking'] },
 );

@@ -44,7 +44,7 @@ export type ErrorBody = Static<typeof ErrorBody>;
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'invalid request: malformed JSON, a wrong type or a non-finite number; `message` names the field path',
   404: 'no such case (or route)',
-  413: 'body larger than --body-limit, or more items than --max-events-per-request',
+  413: 'body larger than --body-limit, or more items (events, traces, input keys) than --max-events-per-request',
   415: 'body is not application/json',
   422: 'well-formed but unusable, `error` says why: for instance a trace attribute the spec needs is missing or not numeric (scoring), a per-case limit is reached (streaming), a value-channel search lacks its value (diagnostics)',
 };

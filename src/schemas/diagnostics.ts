@@ -32,6 +32,8 @@ export const CounterfactualRequest = Type.Object(
     ),
   },
   {
+    // Unlike PETRA, which ignores them: a misspelt search_range or tolerance would silently search with the default.
+    additionalProperties: false,
     examples: [
       { input_marking: { p_application: 0.9 }, flip_place: 'p_application', target_transition: 't_approve' },
       { input_marking: { p_application: 0.2 }, flip_place: 'p_application', target_transition: 't_decline', search_range: [0, 1], tolerance: 0.0001, nearest: true },
@@ -81,6 +83,7 @@ export const SensitivityRequest = Type.Object(
     all: Type.Optional(Type.Boolean({ default: false, description: 'not in PETRA: also rank the gradients of every exported input by magnitude (ranked_gradients)' })),
   },
   {
+    additionalProperties: false,
     examples: [
       { input_marking: { p_application: 0.5 }, target_transition: 't_approve' },
       { input_marking: {}, input_values: null, target_transition: 't_decline', all: true },

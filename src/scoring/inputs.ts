@@ -110,6 +110,7 @@ export function rowFromAttributes(
   return row;
 }
 
-function escapePointer(key: string): string {
+/** A key as one segment of a JSON Pointer (RFC 6901), as error paths name it. */
+export function escapePointer(key: string): string {
   return key.replaceAll('~', '~0').replaceAll('/', '~1');
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dumpsPython, PyInt, pythonFloatRepr, type PyJson } from '../../src/batch/python-json.js';
+import { pythonStrRepr } from '../../src/batch/python-repr.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 /** Re-type a parsed petra-score document: `trace_index` is Python's only integer there. */
@@ -41,5 +42,23 @@ describe("Python's json.dumps, as petra-score writes its report", () => {
 
   it('escapes non-ASCII as Python does with ensure_ascii', () => {
     expect(dumpsPython({ b: 'é😀', a: [new PyInt(1), 2] })).toBe('{"a": [1, 2.0], "b": "\\u00e9\\ud83d\\ude00"}');
+  });
+});
+
+describe("Python's repr(str), as PETRA's messages quote a client's string", () => {
+  it.each([
+    ['é\x01', "'é\\x01'"],
+    ['\ud800', "'\\ud800'"],
+    ['a\u2028b', "'a\\u2028b'"],
+    ["it's", `"it's"`],
+    [`both ' and "`, `'both \\' and "'`],
+    ['x\u00a0y', "'x\\xa0y'"],
+    ['tab\t back\\slash\n', "'tab\\t back\\\\slash\\n'"],
+    ['\u{e0001}', "'\\U000e0001'"],
+    ['\u200b', "'\\u200b'"],
+    ['é日本 😀', "'é日本 😀'"],
+    ['\x7f\x85', "'\\x7f\\x85'"],
+  ])('repr(%j) is %s', (text, expected) => {
+    expect(pythonStrRepr(text)).toBe(expected);
   });
 });

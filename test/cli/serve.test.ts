@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,6 +34,22 @@ describe('petrascore serve --help', () => {
       expect(result.stdout).not.toContain('Server listening');
     });
   }
+});
+
+describe('petrascore --version and help <command>', () => {
+  it('prints the version of package.json, and a command\'s own help', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V', 'version']) {
+      const result = await runCli([flag]);
+      expect(result.code, result.describe).toBe(0);
+      expect(result.stdout).toBe(`petrascore ${version}\n`);
+    }
+    const [viaHelp, viaFlag] = [await runCli(['help', 'serve']), await runCli(['serve', '--help'])];
+    expect(viaHelp.code, viaHelp.describe).toBe(0);
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+    expect(viaHelp.stdout).toMatch(/^Usage: petrascore serve/);
+    expect((await runCli(['help', 'score'])).stdout).toMatch(/^Usage: petrascore score/);
+  });
 });
 
 describe('petrascore serve configured by environment variables', () => {

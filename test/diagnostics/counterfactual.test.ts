@@ -117,8 +117,13 @@ describe('POST /counterfactual on credit_approval_coloured (value channel, guard
   });
 
   it('answers 422 missing_flip_value for flip_channel "value" without input_values[flip_place] (PETRA: 500)', async () => {
-    for (const input_values of [undefined, null, {}, { p_other: 3 }]) {
-      const body = expectError(await post(app, '/counterfactual', { ...base, input_values, target_transition: 't_approve' }), 422, 'missing_flip_value', 'body/input_values');
+    for (const [input_values, path] of [
+      [undefined, 'body/input_values'],
+      [null, 'body/input_values'],
+      [{}, 'body/input_values/p_submitted'],
+      [{ p_other: 3 }, 'body/input_values/p_submitted'],
+    ] as const) {
+      const body = expectError(await post(app, '/counterfactual', { ...base, input_values, target_transition: 't_approve' }), 422, 'missing_flip_value', path);
       expect(body.message).toMatch(/flip_channel 'value' varies input_values\["p_submitted"\]/);
     }
   });
@@ -134,6 +139,13 @@ describe('POST /counterfactual on credit_approval_coloured (value channel, guard
     expectError(await post(app, '/counterfactual', { input_marking: {}, target_transition: 't_approve' }), 400, 'validation_error', 'body/flip_place');
     expectError(await post(app, '/counterfactual', { flip_place: 'p_submitted', target_transition: 't_approve' }), 400, 'validation_error', 'body/input_marking');
     expectError(await post(app, '/counterfactual', { ...base, input_values: { p_submitted: 'lots' }, target_transition: 't_approve' }), 400, 'invalid_input', 'body/input_values/p_submitted');
+  });
+
+  it('refuses a field it does not know (PETRA ignores it), naming the ones there are: a misspelt search_range would search [0, 1]', async () => {
+    const body = expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', searchRange: [0, 10000] }), 400, 'validation_error', 'body/searchRange');
+    expect(body.message).toBe('body/searchRange: Unknown field; the fields are input_marking, input_values, flip_place, target_transition, flip_channel, search_range, tolerance, nearest');
+    const sensitivity = expectError(await post(app, '/sensitivity', { input_marking: {}, target_transition: 't_approve', All: true }), 400, 'validation_error', 'body/All');
+    expect(sensitivity.message).toBe('body/All: Unknown field; the fields are input_marking, input_values, target_transition, all');
   });
 });
 

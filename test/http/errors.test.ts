@@ -339,6 +339,26 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(withQuery.message).not.toContain('x=1');
     });
 
+    it('answers a wrong URL or method with 404 or 405 whatever its body, and counts it as unmatched', async () => {
+      const unmatched = async () => {
+        const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+        return [...text.matchAll(/^petrascore_http_requests_total\{[^}]*route="unmatched"[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      };
+      const before = await unmatched();
+      for (const [method, url, type, payload, status] of [
+        ['POST', '/nonexistent', 'application/json', '{', 404],
+        ['PUT', '/nonexistent', 'text/plain', 'x', 404],
+        ['PUT', '/counterfactual', 'text/plain', 'x', 405],
+        ['PUT', '/counterfactual', 'application/json', '{', 405],
+        ['POST', '/nonexistent', 'application/json', 'x'.repeat(5 << 20), 404],
+      ] as const) {
+        const response = await app.inject({ method, url, headers: { 'content-type': type }, payload });
+        expectError(response, status, status === 404 ? 'not_found' : 'method_not_allowed');
+        expect(response.headers['x-request-id']).toBeDefined();
+      }
+      expect(await unmatched()).toBe(before + 5);
+    });
+
     it.each([
       { method: 'GET', url: '/anomaly', allow: 'POST' },
       { method: 'PUT', url: '/anomaly/batch', allow: 'POST' },

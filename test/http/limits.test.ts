@@ -93,6 +93,22 @@ describe('maxEventsPerRequest (413 too_many_items, nothing applied)', () => {
     expect(body.details[0]!.path).toBe('body/events');
   });
 
+  it.each([
+    { url: '/anomaly', extra: { events: [] } },
+    { url: '/forward', extra: {} },
+    { url: '/sensitivity', extra: { target_transition: 't_approve' } },
+    { url: '/counterfactual', extra: { flip_place: 'p_application', target_transition: 't_approve' } },
+  ])('$url: 3 keys in input_marking or input_values pass, 4 are refused', async ({ url, extra }) => {
+    const keys = (n: number) => Object.fromEntries([['p_application', 0.9], ...Array.from({ length: n - 1 }, (_, i) => [`unknown_${i}`, 1])]);
+    const ok = await post(app, url, { ...extra, input_marking: keys(3), input_values: keys(3) });
+    expect(ok.statusCode, ok.body).toBe(200);
+    for (const field of ['input_marking', 'input_values']) {
+      const body = expectError(await post(app, url, { ...extra, input_marking: keys(3), [field]: keys(4) }), 413, 'too_many_items');
+      expect(body.message).toBe(`body/${field} has 4 inputs, more than the 3 allowed in one request (--max-events-per-request)`);
+      expect(body.details[0]!.path).toBe(`body/${field}`);
+    }
+  });
+
   it('a batch item with too many events gets its own error entry; the others are scored', async () => {
     const good = { events: [{ name: 'approve loan' }], input_marking: { p_application: 0.9 } };
     const response = await post(app, '/anomaly/batch', { traces: [good, { events: events(4), input_marking: {} }, good] });
