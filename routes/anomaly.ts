@@ -4,7 +4,7 @@ import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
 import { checkCount, checkInputCounts } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
-import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
+import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
   app.post(
@@ -17,7 +17,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
           "PETRA's request and response. residual = |activation − observed| per scored transition, trace_score their sum. " +
           'Without input_marking the marking is derived from `attributes` through the bundle\'s specs; a missing or non-numeric attribute is a 422.',
         body: AnomalyRequest,
-        response: { 200: AnomalyResponse, ...errorResponses(400, 413, 415, 422) },
+        response: { 200: answer(AnomalyResponse, 'the trace\'s score'), ...errorResponses(400, 413, 415, 422) },
       },
     },
     async (request, reply) => {
@@ -40,7 +40,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
         summary: 'Score many traces in one ONNX run',
         description: 'Each item is an /anomaly body. Results come in input order; a bad item gets an `error` entry (same shape as an error response) and does not fail the request.',
         body: AnomalyBatchRequest,
-        response: { 200: AnomalyBatchResponse, ...errorResponses(400, 413, 415) },
+        response: { 200: answer(AnomalyBatchResponse, 'one result per trace, in input order: a score or an error'), ...errorResponses(400, 413, 415) },
       },
     },
     async (request, reply) => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
-import { errorResponses, JSON_TYPE } from '../src/schemas/common.js';
+import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -18,7 +18,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         params: CaseParams,
         querystring: ScoreQuery,
         body: CaseEvent,
-        response: { 200: Evaluation, 202: Acknowledgement, ...errorResponses(400, 413, 415, 422) },
+        response: { 200: answer(Evaluation, 'stored and scored: the case\'s evaluation after this event'), 202: answer(Acknowledgement, 'stored, not scored'), ...errorResponses(400, 413, 415, 422) },
       },
     },
     async (request, reply) => {
@@ -38,7 +38,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Score an open case without closing it (score_case)',
         description: 'Publishes the evaluation on the live feed (and an alert if it reaches the threshold). HEAD /cases/{id} asks only whether the case is open: 200, else 404, without scoring it.',
         params: CaseParams,
-        response: { 200: Evaluation, ...errorResponses(400, 404, 422) },
+        response: { 200: answer(Evaluation, 'the open case scored as it stands (it stays open)'), ...errorResponses(400, 404, 422) },
       },
       // HEAD must be safe (RFC 9110): run as this GET, a probe would score the case, publish it and fire alert webhooks.
       exposeHeadRoute: false,
@@ -80,7 +80,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason (send the missing attribute with its next event, or DELETE the case). The same id afterwards starts a fresh case.',
         params: CaseParams,
-        response: { 200: Evaluation, ...errorResponses(400, 404, 413, 415, 422) },
+        response: { 200: answer(Evaluation, 'the final evaluation; the case is closed and freed'), ...errorResponses(400, 404, 413, 415, 422) },
       },
     },
     async (request, reply) => {
@@ -100,7 +100,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
           'For a case that cannot be scored (an attribute its spec needs never came, so a close answers 422) and can take no more events, or one the ' +
           'workflow abandoned. Published on the live feed as case_evicted with reason `deleted`, and counted as an eviction. The same id afterwards starts a fresh case.',
         params: CaseParams,
-        response: { 200: Discarded, ...errorResponses(400, 404) },
+        response: { 200: answer(Discarded, 'the case is dropped, unscored'), ...errorResponses(400, 404) },
       },
     },
     async (request) => app.cases.discardCase(request.params.id),
@@ -114,7 +114,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['streaming'],
         summary: 'List open case ids, sorted',
         querystring: CaseListQuery,
-        response: { 200: CaseList, ...errorResponses(400) },
+        response: { 200: answer(CaseList, 'a page of open case ids'), ...errorResponses(400) },
       },
     },
     async (request) => ({ count: app.cases.openCases, case_ids: app.cases.listCases(request.query.limit ?? 1000, request.query.after) }),

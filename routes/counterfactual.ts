@@ -4,7 +4,7 @@ import { levelsPerCall } from '../src/diagnostics/bisection.js';
 import { findCounterfactual } from '../src/diagnostics/counterfactual.js';
 import { netNodes } from '../src/diagnostics/net-nodes.js';
 import { checkInputCounts } from '../src/http/request-limit.js';
-import { ErrorBody, errorResponses } from '../src/schemas/common.js';
+import { answer, ErrorBody, errorResponses } from '../src/schemas/common.js';
 import { CounterfactualRequest, CounterfactualResponse } from '../src/schemas/diagnostics.js';
 
 const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPerRequest: number }> = async (app, { maxBatchRows, maxEventsPerRequest }) => {
@@ -29,7 +29,7 @@ const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEvent
           '"value" without input_values[flip_place]), this is a 422 missing_flip_value.',
         body: CounterfactualRequest,
         response: {
-          200: CounterfactualResponse,
+          200: answer(CounterfactualResponse, 'the counterfactual, or found: false when the activation does not cross 0.5 on search_range'),
           ...errorResponses(413, 415),
           400: Type.Ref(ErrorBody, {
             description:

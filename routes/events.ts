@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkCount } from '../src/http/request-limit.js';
 import { ScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
-import { errorResponses } from '../src/schemas/common.js';
+import { answer, errorResponses } from '../src/schemas/common.js';
 
 const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
   app.post(
@@ -17,7 +17,7 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async
           'else the acknowledgement (with `not_scored` when scoring was asked for but impossible), or `rejected` when a case limit refused the event.',
         querystring: ScoreQuery,
         body: StreamRequest,
-        response: { 200: StreamResponse, ...errorResponses(400, 413, 415) },
+        response: { 200: answer(StreamResponse, 'every event applied, with the evaluations asked for'), ...errorResponses(400, 413, 415) },
       },
     },
     async (request) => {

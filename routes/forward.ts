@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkInputCounts } from '../src/http/request-limit.js';
 import { rowFromRequest } from '../src/scoring/inputs.js';
-import { errorResponses } from '../src/schemas/common.js';
+import { answer, errorResponses } from '../src/schemas/common.js';
 import { ForwardRequest, ForwardResponse } from '../src/schemas/forward.js';
 
 const forward: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
@@ -13,7 +13,7 @@ const forward: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
         summary: 'Activations of the output transitions for a marking (PETRA /forward)',
         description: "Omitted inputs take the bundle's defaults; keys that are no ONNX input are ignored and listed in ignored_inputs. PETRA also returns place activations, which the ONNX graph does not expose.",
         body: ForwardRequest,
-        response: { 200: ForwardResponse, ...errorResponses(400, 413, 415) },
+        response: { 200: answer(ForwardResponse, 'the activations of the output transitions'), ...errorResponses(400, 413, 415) },
       },
     },
     async (request) => {

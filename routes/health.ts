@@ -1,19 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { answer } from '../src/schemas/common.js';
 import { Health, Readiness } from '../src/schemas/service.js';
 import { PETRASCORE_VERSION } from '../src/version.js';
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   const { sidecar } = app.petra.bundle;
   const body = { status: 'ok' as const, version: PETRASCORE_VERSION, n_places: sidecar.places?.length ?? 0, n_transitions: Object.keys(sidecar.transition_labels).length };
-  app.get('/healthz', { schema: { tags: ['service'], summary: 'Liveness: the process is up (PETRA\'s /healthz fields)', response: { 200: Health } } }, async () => body);
+  app.get('/healthz', { schema: { tags: ['service'], summary: 'Liveness: the process is up (PETRA\'s /healthz fields)', response: { 200: answer(Health, 'the process is up') } } }, async () => body);
 
   app.get(
     '/readyz',
     {
       schema: {
         tags: ['service'],
-        summary: 'Readiness: 200 once the model is loaded and warmed up, 503 while starting or draining',
-        response: { 200: Readiness, 503: Readiness },
+        summary: 'Readiness: 200 while serving, 503 once shutting down (the server listens only after the model is loaded and warmed up)',
+        response: { 200: answer(Readiness, 'ready: serving'), 503: answer(Readiness, 'draining: shutting down, take this instance out of rotation') },
       },
     },
     async (_request, reply) => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { answer } from '../src/schemas/common.js';
 import { describeModel } from '../src/bundle/describe-model.js';
 import { SchemaResponse } from '../src/schemas/service.js';
 
@@ -11,7 +12,7 @@ const schema: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['service'],
         summary: 'What the loaded model expects',
         description: 'Places, transitions with labels, scored transitions in output order, input places per channel with defaults and specs, versions.',
-        response: { 200: SchemaResponse },
+        response: { 200: answer(SchemaResponse, 'what the served bundle expects and scores') },
       },
     },
     async () => description,

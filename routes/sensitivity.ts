@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { netNodes } from '../src/diagnostics/net-nodes.js';
 import { computeSensitivity } from '../src/diagnostics/sensitivity.js';
 import { checkInputCounts } from '../src/http/request-limit.js';
-import { ErrorBody, errorResponses } from '../src/schemas/common.js';
+import { answer, ErrorBody, errorResponses } from '../src/schemas/common.js';
 import { SensitivityRequest, SensitivityResponse } from '../src/schemas/diagnostics.js';
 
 const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPerRequest: number }> = async (app, { maxBatchRows, maxEventsPerRequest }) => {
@@ -24,7 +24,7 @@ const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPe
           'input by decreasing |gradient|.',
         body: SensitivityRequest,
         response: {
-          200: SensitivityResponse,
+          200: answer(SensitivityResponse, 'the gradients of the target activation'),
           ...errorResponses(413, 415),
           400: Type.Ref(ErrorBody, {
             description: "invalid request (validation_error, invalid_input), or PETRA's own 400 unknown_transition (\"target_transition '…' is not in the net's transition set\")",

@@ -1,7 +1,7 @@
 import { escapePointer, rowFromRequest, type RequestInputs } from '../scoring/inputs.js';
 import { labelOf, type Channel } from '../scoring/net.js';
 import { parsePythonFloat } from '../scoring/python-float.js';
-import { batchedBisection } from './bisection.js';
+import { batchedBisection, FIRING_THRESHOLD } from './bisection.js';
 import { DiagnosticsError } from './errors.js';
 import type { BatchModel } from './model.js';
 import { checkPlace, checkTransition, flipSlot, outputColumn, type NetNodes } from './net-nodes.js';
@@ -33,6 +33,7 @@ export interface CounterfactualAnswer {
     grid_points: number;
     crossings_on_grid: number;
     iterations: number;
+    within_tolerance: boolean;
     inference_calls: number;
     rows: number;
   };
@@ -86,6 +87,8 @@ export async function findCounterfactual(model: BatchModel, nodes: NetNodes, que
     grid_points: result.gridPoints ?? 0,
     crossings_on_grid: result.crossingsOnGrid ?? 0,
     iterations: result.iterations,
+    // PETRA also stops when the bracket is narrower than 1e-4 of the range: on a wide range that can be far from 0.5.
+    within_tolerance: result.activation !== null && Math.abs(result.activation - FIRING_THRESHOLD) < tolerance,
     inference_calls: result.calls,
     rows: result.rows,
   };

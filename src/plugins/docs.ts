@@ -16,7 +16,8 @@ export const docsPlugin = fp(
           version: PETRASCORE_VERSION,
           description:
             'Scores workflow traces with a PETRA model exported to ONNX: webhook scoring (/anomaly), streaming cases (/cases), ' +
-            'raw forward passes (/forward). Scores equal PETRA\'s to 1e-5. Errors are JSON `{error, message, details}`. ' +
+            'raw forward passes (/forward). Scores equal PETRA\'s to 1e-5. Errors are JSON `{error, message, details}`; an unknown path is a 404 ' +
+            '`not_found` and a method a path does not take a 405 `method_not_allowed` with an `Allow` header, whatever the body. ' +
             'The examples are written for the default bundle (loan_approval: place p_application, transitions t_approve and t_decline); ' +
             'GET /schema tells the places, transitions and attributes of the bundle this server loaded. ' +
             'Every answer carries an `x-request-id` header: the request\'s own x-request-id when it is 1–128 visible ASCII characters, else one the server made; ' +

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema, type TUnsafe, type ObjectOptions } from '@sinclair/typebox';
+import { CloneType, Type, type Static, type TSchema, type TUnsafe, type ObjectOptions } from '@sinclair/typebox';
 
 /**
  * A JSON object with any keys and values of one schema, as `additionalProperties` (what OpenAPI 3.0 knows). TypeBox's
@@ -56,3 +56,8 @@ export function errorResponses(...codes: (keyof typeof ERROR_MEANINGS)[]): Recor
 
 /** The content type of JSON answers; routes that write their JSON themselves (src/http/score-json.ts) set it. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A success response's schema with the words the OpenAPI document gives its status (Swagger's own: "Default Response"). */
+export function answer<T extends TSchema>(schema: T, description: string): T {
+  return CloneType(schema, { description });
+}

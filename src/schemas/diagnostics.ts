@@ -53,6 +53,10 @@ export const CounterfactualSearch = Type.Object(
       description: 'crossings of 0.5 the grid shows (grid points at exactly 0.5, cells whose ends are on opposite sides); more than 1 means bisection answers one of several',
     }),
     iterations: Type.Integer({ description: 'bisection midpoints on the way to the answer (PETRA stops after 50)' }),
+    within_tolerance: Type.Boolean({
+      description:
+        'whether |counterfactual_activation − 0.5| < tolerance. false when nothing was found, or when the search stopped because the bracket became narrower than 1e-4 of search_range (or after 50 midpoints): on a wide range the answer can then lie far from the crossing, so narrow search_range and ask again',
+    }),
     inference_calls: Type.Integer({ description: 'batched inference calls (one ONNX run each, unless a call exceeds --max-batch-rows)' }),
     rows: Type.Integer({ description: 'input rows evaluated in those calls' }),
   },

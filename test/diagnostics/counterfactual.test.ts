@@ -17,7 +17,7 @@ interface Counterfactual {
   original_activation: number | null;
   counterfactual_activation: number | null;
   fed_input: number;
-  search: { strategy: string; levels_per_call: number; grid_points: number; crossings_on_grid: number; iterations: number; inference_calls: number; rows: number };
+  search: { strategy: string; levels_per_call: number; grid_points: number; crossings_on_grid: number; iterations: number; within_tolerance: boolean; inference_calls: number; rows: number };
   ignored_inputs?: string[];
 }
 
@@ -166,8 +166,19 @@ describe('POST /counterfactual on onnx_deployment (marking channel)', () => {
         const there = await forwardActivation(app, target, { p_application: cf.counterfactual_input! });
         expect(there).toBe(cf.counterfactual_activation);
         expect(Math.abs(there - 0.5)).toBeLessThan(tolerance);
+        expect(cf.search.within_tolerance).toBe(true);
       }
     }
+  });
+
+  it('says when PETRA\'s interval rule, not the tolerance, ended the search: on a wide range far from the crossing', async () => {
+    const wide = await counterfactual(app, { input_marking: { p_application: 0.9 }, flip_place: 'p_application', target_transition: 't_approve', search_range: [-1e6, 1e6] });
+    expect(wide.found).toBe(true);
+    expect(Math.abs(wide.counterfactual_activation! - 0.5)).toBeGreaterThan(1e-3);
+    expect(wide.search.within_tolerance).toBe(false);
+    expect(wide.search.iterations).toBeLessThan(50);
+    const none = await counterfactual(app, { input_marking: { p_application: 0.9 }, flip_place: 'p_application', target_transition: 't_approve', search_range: [0.8, 1] });
+    expect(none).toMatchObject({ found: false, search: { within_tolerance: false } });
   });
 
   it("reports PETRA's literal original_input 0.0 for an omitted place, and the default it was fed as fed_input", async () => {
