@@ -15,6 +15,16 @@ function filterOf(query: { types?: string | undefined; lane?: string | undefined
   return { types, lane: query.lane, caseId: query.case, minScore: query.min_score };
 }
 
+/**
+ * The id to resume after. The header wins over the query: a page that reconnected itself with ?last_event_id= keeps
+ * that URL, and its EventSource's own reconnects carry the newer id in the header. Empty means none, in either.
+ */
+function lastEventIdOf(header: string | string[] | undefined, query: string | undefined): string | undefined {
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  if (fromHeader !== undefined && fromHeader.trim() !== '') return fromHeader;
+  return query !== undefined && query.trim() !== '' ? query : undefined;
+}
+
 const live: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/live',
@@ -24,7 +34,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Server-Sent Events feed of every evaluation, alert and case change',
         description:
           'A `text/event-stream`: each event has `id:` (one increasing sequence, unique to this server instance: it starts after its start time in microseconds), `event:` (its type) and one `data:` line of JSON; an idle stream gets a heartbeat (a comment, and an `id:` line without data: the last event the stream has passed, sent or filtered out, for EventSource to resume from). ' +
-          'A new connection starts with a `snapshot` (open cases, recent alerts, stats). A reconnect with `Last-Event-ID` (header, as EventSource sends it, or `last_event_id`) ' +
+          'A new connection starts with a `snapshot` (open cases, recent alerts, stats). A reconnect with `Last-Event-ID` (header, as EventSource sends it, or `last_event_id`; the header wins when both are given, an empty one counts as none) ' +
           'receives exactly the events after that id while they are in the ring (--live-ring-size), or for a reader of alerts alone (`types=alert`) while every alert after it is in the ring or the alert history (--live-alert-history); an older or unknown id gets a `gap` event and a snapshot. ' +
           'A client that stays blocked more than --live-subscriber-buffer events behind for longer than --live-subscriber-grace is disconnected and can resume. Beyond --live-max-subscribers: 503.',
         querystring: LiveQuery,
@@ -43,8 +53,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
       }
       // HEAD: the stream's headers only. Run as GET, it would subscribe and hold a connection that can carry nothing.
       if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
-      const header = request.headers['last-event-id'];
-      const lastEventId = request.query.last_event_id ?? (Array.isArray(header) ? header[0] : header);
+      const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.last_event_id);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

@@ -12,8 +12,15 @@ describe('node flags', () => {
   it('the Docker image runs node with the flags of npm start', () => {
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
     expect(entrypoint, 'Dockerfile has an exec-form ENTRYPOINT').not.toBeNull();
-    expect(JSON.parse(entrypoint![1]!)).toEqual(['node', ...NODE_FLAGS, 'dist/src/cli/main.js']);
+    expect(JSON.parse(entrypoint![1]!)).toEqual(['node', ...NODE_FLAGS, '/app/dist/src/cli/main.js']);
     expect(NODE_FLAGS).toContain('--single-threaded-gc');
+  });
+
+  it('the Docker image runs the Node.js version CI tests on', () => {
+    const images = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^FROM node:(\S+?)-bookworm-slim/gm)].map((m) => m[1]);
+    const ci = /^NODE_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, '.ci', 'run'), 'utf8'))?.[1];
+    expect(ci).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(images).toEqual([ci, ci]);
   });
 
   it('this node accepts them', () => {

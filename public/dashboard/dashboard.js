@@ -223,7 +223,7 @@ function applySnapshot(s) {
 // Connection: EventSource reconnects by itself with Last-Event-ID; when it gives up (e.g. a 503), we reconnect with
 // ?last_event_id= so that nothing is lost either way.
 
-const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0, lastMessageAt: 0, lastStatsAt: 0, statsEvery: 0 };
+const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0, noticeTimer: 0, lastMessageAt: 0, lastStatsAt: 0, statsEvery: 0 };
 
 // A server that stops sending (a hung process, a connection a proxy dropped without closing it) would look live for
 // good: the server publishes stats at a steady pace, so silence for several of its intervals means the stream is dead.
@@ -245,10 +245,19 @@ setInterval(() => {
   connect();
 }, 1000);
 
+// "resumed" and "resynced" are news about the last reconnect: after a while the stream is simply live again.
+const NOTICE_MS = 10_000;
+
 function setConn(state, text) {
   const el = $('conn');
   el.dataset.state = state;
   $('conn-text').textContent = text;
+  clearTimeout(conn.noticeTimer);
+  if (state === 'resumed' || state === 'resynced') {
+    conn.noticeTimer = setTimeout(() => {
+      if (el.dataset.state === state) setConn('live', 'live');
+    }, NOTICE_MS);
+  }
 }
 
 function connect() {
@@ -285,9 +294,13 @@ function connect() {
       } catch {
         return;
       }
-      if (typeof data.id === 'number' && data.id > model.lastId) model.lastId = data.id;
       conn.lastMessageAt = Date.now();
       if (conn.es === es && document.getElementById('conn').dataset.state === 'stale') setConn('live', 'live');
+      if (typeof data.id === 'number' && type !== 'snapshot' && type !== 'gap') {
+        // Already shown: a resume replays from the id the server was given, which may be older than what the page has.
+        if (data.id <= model.lastId) return;
+        model.lastId = data.id;
+      }
       handler(data);
       schedule();
     });
@@ -296,7 +309,7 @@ function connect() {
   });
   on('snapshot', (s) => {
     applySnapshot(s);
-    if (conn.gap) setConn('resynced', `resynced from snapshot #${s.id}: events after #${conn.gap.requested} ${conn.gap.reason === 'expired' ? 'had expired' : 'were unknown'}`);
+    if (conn.gap) setConn('resynced', `resynced from snapshot #${s.id}: ${conn.gap.reason === 'expired' ? `events after #${conn.gap.requested} had left the server's memory` : 'the server restarted (or is another instance)'}`);
     else setConn('live', `live · from snapshot #${s.id}`);
     conn.gap = null;
     conn.sawSnapshot = true;
@@ -379,27 +392,28 @@ function firstVisible(top) {
 const pool = [];
 
 function rowElement(i) {
-  let el = pool[i];
-  if (!el) {
-    el = document.createElement('div');
-    const cid = document.createElement('span');
-    const meta = document.createElement('span');
-    const canvas = document.createElement('canvas');
-    const state = document.createElement('span');
-    const why = document.createElement('span');
-    cid.className = 'cid';
-    meta.className = 'meta';
-    state.className = 'state';
-    why.className = 'why';
-    canvas.width = MAX_CELLS * (CELL_W + CELL_GAP);
-    canvas.height = 12;
-    el.append(cid, meta, canvas, state, why);
-    el._parts = { cid, meta, canvas, state, why, ctx: canvas.getContext('2d') };
-    el._key = null;
-    el._version = -1;
-    pool[i] = el;
-    $('rows').append(el);
-  }
+  pool[i] ??= newRowElement();
+  return pool[i];
+}
+
+function newRowElement() {
+  const el = document.createElement('div');
+  const cid = document.createElement('span');
+  const meta = document.createElement('span');
+  const canvas = document.createElement('canvas');
+  const state = document.createElement('span');
+  const why = document.createElement('span');
+  cid.className = 'cid';
+  meta.className = 'meta';
+  state.className = 'state';
+  why.className = 'why';
+  canvas.width = MAX_CELLS * (CELL_W + CELL_GAP);
+  canvas.height = 12;
+  el.append(cid, meta, canvas, state, why);
+  el._parts = { cid, meta, canvas, state, why, ctx: canvas.getContext('2d') };
+  el._key = null;
+  el._version = -1;
+  $('rows').append(el);
   return el;
 }
 
@@ -460,6 +474,11 @@ function bindHead(el, lane) {
   p.state.textContent = alerting > 0 ? `${alerting} at or above the threshold now` : '';
   el._key = key;
   el.title = '';
+  // A recycled element may have been a fading case row.
+  if (el._opacity !== 1) {
+    el.style.opacity = '1';
+    el._opacity = 1;
+  }
 }
 
 function bindRow(el, item, now) {
@@ -531,6 +550,24 @@ function renderRows(now) {
     }
   }
   for (let k = used; k < pool.length; k++) if (!pool[k].hidden) pool[k].hidden = true;
+  pinHead(top);
+}
+
+/** Pins the header of the lane at the top of the view when that lane's own header has scrolled out of it. */
+let pinned = null;
+function pinHead(top) {
+  const at = layout.items.length > 0 ? firstVisible(top) : -1;
+  const item = at >= 0 ? layout.items[at] : undefined;
+  const showPin = item !== undefined && !(item.kind === 'head' && layout.offsets[at] >= top);
+  if (!showPin) {
+    if (pinned) pinned.hidden = true;
+    return;
+  }
+  pinned ??= newRowElement();
+  pinned.hidden = false;
+  bindHead(pinned, item.lane);
+  pinned.classList.add('pinned');
+  pinned.style.transform = `translateY(${top}px)`;
 }
 
 function renderStats() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 
 const USAGE = `Usage: petrascore <command> [options]
+       petrascore [BUNDLE.onnx] [options]   (serve, the default command)
 
 Commands:
   serve [BUNDLE.onnx]   serve a PETRA ONNX bundle over HTTP (petrascore serve --help)
@@ -38,6 +39,9 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // serve is the default command: options or a bundle first (`petrascore --port 9000`, `docker run petrascore
+  // /bundle/model.onnx`, which replaces the image's CMD) mean `serve` with them.
+  if (command.startsWith('-') || command.endsWith('.onnx')) return (await commands.serve!())(argv);
   const load = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (load === undefined) {
     process.stderr.write(`petrascore: unknown command '${command}'\n\n${USAGE}\n`);

@@ -2,13 +2,15 @@ import type { CaseState } from '../cases/case-store.js';
 import { EvaluationRecord, type TransitionNames } from './evaluation-record.js';
 import type { AlertRecord } from './alert-record.js';
 import { CaseScores, type ScoredCase } from './case-scores.js';
-import type { SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
+import type { BusEventType, SnapshotCase, SnapshotEvent, SnapshotLane } from './events.js';
 import { matchesFilter, type LiveFilter } from './filter.js';
 import type { StatsNumbers } from './stats.js';
 
 /** Cells a case row shows, and scores kept per case for the snapshot. */
 export const RECENT_SCORES = 60;
 export const SNAPSHOT_CASES = 2000;
+/** The event types a snapshot's cases and stateless lanes are the starting picture for. */
+const BOARD_TYPES: ReadonlySet<BusEventType> = new Set<BusEventType>(['evaluation', 'case_opened', 'case_closed', 'case_evicted']);
 export const SNAPSHOT_ALERTS = 20;
 /** Lanes whose stateless evaluations are remembered; the least recently used is forgotten beyond it. */
 const STATELESS_LANES = 200;
@@ -196,7 +198,9 @@ export class LiveState {
       const entry = this.of(state);
       if (entry !== undefined && keep(entry)) matching.push(entry);
     }
-    const cases: SnapshotCase[] = matching.slice(-SNAPSHOT_CASES).map((entry) => ({
+    // A reader of alerts or stats alone has no use for the board: up to 2,000 cases are a megabyte on every (re)connect.
+    const board = filter.types === undefined || [...filter.types].some((type) => BOARD_TYPES.has(type));
+    const cases: SnapshotCase[] = (board ? matching.slice(-SNAPSHOT_CASES) : []).map((entry) => ({
       case_id: entry.caseId,
       lane: entry.lane,
       n_events: entry.nEvents,
@@ -205,7 +209,7 @@ export class LiveState {
       ...(entry.row >= 0 ? { last: this.lastOf(entry).toEvent(this.names) } : {}),
     }));
     const stateless: SnapshotLane[] = [];
-    if (filter.caseId === undefined) {
+    if (filter.caseId === undefined && board) {
       for (const [lane, value] of this.stateless) {
         if (filter.lane !== undefined && lane !== filter.lane) continue;
         const recent = filter.minScore === undefined ? value.recent.toArray() : value.recent.toArray().filter((s) => s >= filter.minScore!);

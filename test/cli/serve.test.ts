@@ -50,6 +50,17 @@ describe('petrascore --version and help <command>', () => {
     expect(viaHelp.stdout).toMatch(/^Usage: petrascore serve/);
     expect((await runCli(['help', 'score'])).stdout).toMatch(/^Usage: petrascore score/);
   });
+
+  it('serves when the first argument is an option or a bundle, as `docker run petrascore --port 9000` passes it', async () => {
+    for (const args of [serveArgs(CREDIT).slice(1), ['--host', '127.0.0.1', '--port', '0', '--bundle', CREDIT]]) {
+      const server = await startServer(args);
+      const health = (await (await fetch(`${server.url}/healthz`)).json()) as { status: string };
+      expect(health.status).toBe('ok');
+      const schema = (await (await fetch(`${server.url}/schema`)).json()) as { scenario_name: string };
+      expect(schema.scenario_name).toBe('credit_approval_coloured');
+      await server.cli.kill();
+    }
+  });
 });
 
 describe('petrascore serve configured by environment variables', () => {

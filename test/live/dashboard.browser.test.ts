@@ -38,7 +38,14 @@ declare const document: {
   querySelectorAll(selector: string): Iterable<PageElement> & { length: number };
   getElementsByTagName(tag: string): { length: number };
 };
-declare const window: { petrascoreDashboard: { model: { cases: Map<string, PageCase> } }; recordState(state: string): void };
+declare const window: {
+  petrascoreDashboard: { model: { cases: Map<string, PageCase & { last: object | null }> }; connection: { es: { dispatchEvent(event: object): boolean } } };
+  recordState(state: string): void;
+};
+declare function getComputedStyle(element: PageElement): { display: string; opacity: string };
+declare class MessageEvent {
+  constructor(type: string, init: { data: string });
+}
 declare class MutationObserver {
   constructor(callback: () => void);
   observe(target: PageElement, options: { attributes: boolean }): void;
@@ -189,6 +196,46 @@ describe('GET /dashboard in headless Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('ignores an event it has shown already, pins the header of a long lane, and hides the rows of ended cases', async () => {
+    const own = await listening({ laneAttribute: 'channel', liveStatsIntervalMs: 250 });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 600 } });
+    try {
+      await page.goto(`${own.url}/dashboard/`);
+      await waitLive(page);
+      const ids = Array.from({ length: 80 }, (_, i) => `long-${String(i).padStart(2, '0')}`);
+      const fed = await postJson(own.url, '/events?score=true', { events: ids.map((case_id) => ({ case_id, name: 'approve loan', attributes: { risk_score: '0.9', channel: 'long' } })) });
+      expect(fed.status).toBe(200);
+      await page.waitForFunction(() => window.petrascoreDashboard.model.cases.size === 80, undefined, { timeout: 5000 });
+
+      // The same evaluation again, as a resume from an older id would replay it: still one cell.
+      const cells = await page.evaluate(() => {
+        const shown = window.petrascoreDashboard.model.cases.get('long-00')!;
+        window.petrascoreDashboard.connection.es.dispatchEvent(new MessageEvent('evaluation', { data: JSON.stringify(shown.last) }));
+        return window.petrascoreDashboard.model.cases.get('long-00')!.scores.length;
+      });
+      expect(cells).toBe(1);
+
+      // Scrolled into the middle of the lane, its header stays at the top of the view.
+      await page.locator('#viewport').evaluate((el) => (el as unknown as { scrollTop: number }).scrollTop = 700);
+      await page.waitForFunction(() => {
+        const pinned = document.querySelector('#rows .lane-head.pinned');
+        return pinned !== null && getComputedStyle(pinned).display !== 'none' && pinned.dataset.lane === 'long' && pinned.style.transform === 'translateY(700px)';
+      }, undefined, { timeout: 5000 });
+
+      for (const id of ids) expect((await fetch(`${own.url}/cases/${id}`, { method: 'DELETE' })).status).toBe(200);
+      // Each row fades for 4 s, then leaves: nothing of the lane stays drawn, and no header stays greyed.
+      await page.waitForFunction(() => window.petrascoreDashboard.model.cases.size === 0, undefined, { timeout: 10_000 });
+      const drawn = await page.evaluate(() =>
+        [...document.querySelectorAll('#rows .item')].filter((el) => getComputedStyle(el).display !== 'none').map((el) => el.dataset.case ?? `head ${el.dataset.lane}`),
+      );
+      expect(drawn).toEqual([]);
+      expect(await page.locator('#lanes-count').textContent()).toBe('0 lanes · 0 open cases shown');
+    } finally {
+      await page.close();
+      await own.app.close();
+    }
+  }, 60_000);
 
   it('says the stream is stale when a frozen server stops sending, and is live again when it resumes', async () => {
     // A real server process, frozen with SIGSTOP: its connection stays open and silent, as a hung process's would.

@@ -384,6 +384,35 @@ describe('GET /live on a listening server', () => {
     expect(later.messages).toEqual(expected);
   });
 
+  it('resumes after the header\'s id when a query id is also given (an EventSource reconnecting from a ?last_event_id= URL); empty ids count as none', async () => {
+    const { url, app } = await serve({ liveStatsIntervalMs: 0 });
+    for (const id of ['k1', 'k2']) await postJson(url, `/cases/${id}/events?score=true`, APPROVE);
+    const base = app.live.bus.ring.startsAfter;
+    // The URL's id is older than the header's: the header's is what the client has seen last.
+    const both = await open(`${url}/live?last_event_id=${base + 1}`, { 'last-event-id': String(base + 3) });
+    await postJson(url, '/cases/k3/events', APPROVE);
+    const replayed = await both.nextUntil((e) => e.case_id === 'k3');
+    expect(replayed.map((e) => e.id)).toEqual([base + 4, base + 5]);
+
+    for (const [query, header] of [['', undefined], [undefined, ''], ['', ' ']] as const) {
+      const client = await open(`${url}/live${query === undefined ? '' : `?last_event_id=${query}`}`, header === undefined ? {} : { 'last-event-id': header });
+      expect(await client.next()).toMatchObject({ type: 'snapshot' });
+    }
+  });
+
+  it('gives a reader of alerts or stats alone a snapshot without the board of open cases', async () => {
+    const { url } = await serve({ liveStatsIntervalMs: 0 });
+    await postJson(url, '/cases/b1/events?score=true', APPROVE);
+    await postJson(url, '/anomaly', ANOMALOUS);
+    const board = await (await open(`${url}/live?types=evaluation`)).next();
+    expect([(board.cases as unknown[]).length, (board.stateless as unknown[]).length, board.open_cases]).toEqual([1, 1, 1]);
+    for (const types of ['alert', 'alert,stats', 'stats']) {
+      const snapshot = await (await open(`${url}/live?types=${types}`)).next();
+      expect(snapshot).toMatchObject({ type: 'snapshot', open_cases: 1, cases: [], stateless: [] });
+      expect((snapshot.alerts as unknown[]).length).toBe(1);
+    }
+  });
+
   it('publishes evictions with their reason', async () => {
     const { url } = await serve({ maxOpenCases: 1 });
     const client = await open(`${url}/live?types=case_opened,case_evicted`);
