@@ -78,13 +78,16 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['streaming'],
         summary: 'Score a case a final time and free it (close_case)',
         description:
-          'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason (send the missing attribute with its next event, or DELETE the case). The same id afterwards starts a fresh case.',
+          'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason (send the missing attribute with its next event, or DELETE the case). The same id afterwards starts a fresh case. ' +
+          "A close of a case that is not open is a 404, as PETRA's close answers None; its message says how and when the case ended, if it did lately (--ended-case-memory). " +
+          'With --repeat-close, a close repeated after the case closed (a retry after a timeout) answers the same evaluation again, with `x-petrascore-repeated: true`, and publishes nothing.',
         params: CaseParams,
         response: { 200: answer(Evaluation, 'the final evaluation; the case is closed and freed'), ...errorResponses(400, 404, 413, 415, 422) },
       },
     },
     async (request, reply) => {
       const evaluation = await app.cases.closeCase(request.params.id);
+      if (evaluation.repeated) reply.header('x-petrascore-repeated', 'true');
       return reply.type(JSON_TYPE).serializer(app.petra.json.evaluation).send(evaluation);
     },
   );

@@ -78,6 +78,8 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     maxEventsPerCase: config.maxEventsPerCase,
     maxAttributesPerCase: config.maxAttributesPerCase,
     scoreEveryEvent: config.scoreEveryEvent,
+    endedCaseMemory: config.endedCaseMemory,
+    repeatClose: config.repeatClose,
   });
   app.live.state.followCases(app.cases);
   const limits = { maxEventsPerRequest: config.maxEventsPerRequest };

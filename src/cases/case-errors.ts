@@ -11,9 +11,34 @@ export class CaseLimitError extends Error {
   }
 }
 
+/** How a case no longer open ended, as far as the evaluator still remembers (EndedCases). */
+export interface EndedCase {
+  kind: 'closed' | 'evicted';
+  /** For an eviction: idle, capacity or deleted. */
+  reason?: string | undefined;
+  nEvents: number;
+  atMs: number;
+}
+
 export class UnknownCaseError extends Error {
-  constructor(readonly caseId: string) {
-    super(`no open case '${caseId}'`);
+  constructor(
+    readonly caseId: string,
+    readonly ended?: EndedCase | undefined,
+    /** Whether a repeated close answers the final evaluation again (--repeat-close), for the words. */
+    repeatsCloses = false,
+    now: number = Date.now(),
+  ) {
+    super(`no open case '${caseId}'${ended === undefined ? '' : `: ${howItEnded(ended, repeatsCloses, now)}`}`);
     this.name = 'UnknownCaseError';
   }
+}
+
+function howItEnded(ended: EndedCase, repeatsCloses: boolean, now: number): string {
+  const ago = `${Math.max(0, Math.round((now - ended.atMs) / 1000))} s ago, after ${ended.nEvents} event${ended.nEvents === 1 ? '' : 's'}`;
+  const how = ended.kind === 'closed' ? 'closed' : ended.reason === 'deleted' ? 'deleted' : `evicted (${ended.reason ?? 'unknown'})`;
+  const next =
+    ended.kind === 'closed' && repeatsCloses
+      ? '; a repeated close answers its final evaluation again, and an event under this id starts a new case'
+      : '; an event under this id starts a new case';
+  return `it was ${how} ${ago}${next}`;
 }

@@ -6,6 +6,7 @@ import type { AttributeValue } from '../scoring/python-float.js';
 import type { ScoredRow, TraceScore } from '../scoring/residuals.js';
 import { CaseLimitError, UnknownCaseError } from './case-errors.js';
 import type { CaseState, CaseStore, EvictionReason } from './case-store.js';
+import { EndedCases } from './ended-cases.js';
 
 export interface CaseEvent {
   name: string;
@@ -20,6 +21,8 @@ export class Evaluation implements TraceScore {
     readonly n_events: number,
     readonly row: ScoredRow,
     readonly closed: boolean,
+    /** The answer of an earlier close, given again to a repeated one (its caller timed out and retried). */
+    readonly repeated = false,
   ) {}
 
   get trace_score(): number {
@@ -114,15 +117,28 @@ export function scoreProblem(error: SpecResolutionError): ScoreProblem {
 export class StreamingEvaluator {
   /** Evictions of states with evaluations under way, told to the observer once the last is published. */
   private readonly heldEvictions = new Map<CaseState, () => void>();
+  private readonly ended: EndedCases<Evaluation>;
+  /** Closes whose model run is under way, by case id: a retry that overtakes one waits for its answer. */
+  private readonly closing = new Map<string, Promise<Evaluation>>();
 
   constructor(
     private readonly store: CaseStore,
     private readonly scorer: TraceScorer,
     private readonly observer: EvaluatorObserver = {},
-  ) {}
+    /** How many ended case ids to remember (EndedCases); 0 none. */
+    endedCaseMemory = 0,
+    /**
+     * A close of a case closed moments ago answers its evaluation again (not PETRA, whose close of a closed case
+     * answers None: a 404). For engines that retry a close whose answer timed out.
+     */
+    private readonly repeatCloses = false,
+  ) {
+    this.ended = new EndedCases(endedCaseMemory);
+  }
 
   /** The store's evictions come through here (the plugin wires them), to keep them after the evaluations before them. */
   evicted(caseId: string, state: CaseState, reason: EvictionReason): void {
+    this.ended.remember(caseId, { kind: 'evicted', reason, nEvents: state.nEvents, atMs: Date.now() });
     if (state.scoring === 0) {
       this.observer.onEvict?.(caseId, state, reason);
       return;
@@ -148,6 +164,8 @@ export class StreamingEvaluator {
   /** Buffers one event: creates the case on first sight, marks its label, merges its attributes (latest wins). */
   append(caseId: string, event: CaseEvent): CaseState {
     const state = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes);
+    // A new case under an id that ended: a close of it is a close of this one now.
+    if (state.nEvents === 1 && this.ended.size > 0) this.ended.forget(caseId);
     this.observer.onEvent?.(caseId, state);
     return state;
   }
@@ -230,17 +248,38 @@ export class StreamingEvaluator {
     return this.evaluate(this.snapshot(this.mustGet(caseId)), false, 'case_score');
   }
 
-  /** Scores with `closed: true` and frees the case; a case that cannot be scored stays open (PETRA). */
+  /**
+   * Scores with `closed: true` and frees the case; a case that cannot be scored stays open (PETRA). With
+   * `repeatCloses`, a close of a case closed moments ago (a retry) answers that close's evaluation again, marked
+   * `repeated`, and publishes nothing.
+   */
   async closeCase(caseId: string): Promise<Evaluation> {
-    const snapshot = this.snapshot(this.mustGet(caseId));
+    const open = this.store.get(caseId);
+    if (open === undefined) {
+      await this.closing.get(caseId)?.catch(() => undefined);
+      const ended = this.ended.lookup(caseId);
+      if (ended?.kind === 'closed' && this.repeatCloses) return ended.evaluation;
+      throw new UnknownCaseError(caseId, ended, this.repeatCloses);
+    }
+    const snapshot = this.snapshot(open);
     // Deleted before the run: events that arrive for the id meanwhile start a new case instead of joining a closed one.
     this.store.delete(caseId);
     this.observer.onCloseStarted?.(caseId, snapshot.state);
+    const closing = this.evaluate(snapshot, true, 'case_close');
+    this.closing.set(caseId, closing);
     try {
-      return await this.evaluate(snapshot, true, 'case_close');
+      const evaluation = await closing;
+      // Unless a new case has opened under the id during the run: a close then is that case's.
+      if (this.store.get(caseId) === undefined) {
+        const kept = new Evaluation(evaluation.case_id, evaluation.n_events, evaluation.row.detached(), true, true);
+        this.ended.remember(caseId, { kind: 'closed', evaluation: kept, nEvents: kept.n_events, atMs: Date.now() });
+      }
+      return evaluation;
     } catch (error) {
       this.observer.onCloseFailed?.(caseId, snapshot.state);
       throw error;
+    } finally {
+      if (this.closing.get(caseId) === closing) this.closing.delete(caseId);
     }
   }
 
@@ -251,7 +290,7 @@ export class StreamingEvaluator {
    */
   discardCase(caseId: string): { case_id: string; n_events: number } {
     const state = this.store.discard(caseId);
-    if (state === undefined) throw new UnknownCaseError(caseId);
+    if (state === undefined) throw new UnknownCaseError(caseId, this.ended.lookup(caseId), this.repeatCloses);
     return { case_id: caseId, n_events: state.nEvents };
   }
 
@@ -262,7 +301,7 @@ export class StreamingEvaluator {
 
   private mustGet(caseId: string): CaseState {
     const state = this.store.get(caseId);
-    if (state === undefined) throw new UnknownCaseError(caseId);
+    if (state === undefined) throw new UnknownCaseError(caseId, this.ended.lookup(caseId), this.repeatCloses);
     return state;
   }
 

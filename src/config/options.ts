@@ -31,6 +31,8 @@ export interface ServeConfig {
   alertWebhookRetries: number;
   alertWebhookQueue: number;
   alertWebhookBackoffMs: number;
+  endedCaseMemory: number;
+  repeatClose: boolean;
   liveRingSize: number;
   liveAlertHistory: number;
   liveMaxSubscribers: number;
@@ -103,6 +105,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'caseIdleTimeoutSeconds', flag: 'case-idle-timeout', env: 'PETRASCORE_CASE_IDLE_TIMEOUT', kind: 'integer', default: 3600, min: 0, description: 'seconds without events after which an open case is evicted (logged, counted); 0 never' },
   { key: 'maxEventsPerCase', flag: 'max-events-per-case', env: 'PETRASCORE_MAX_EVENTS_PER_CASE', kind: 'integer', default: 100000, min: 1, description: 'events one case may receive; the next one gets 422 until the case is closed (or deleted)' },
   { key: 'maxAttributesPerCase', flag: 'max-attributes-per-case', env: 'PETRASCORE_MAX_ATTRIBUTES_PER_CASE', kind: 'integer', default: 256, min: 1, description: 'distinct attribute names one case may hold; an event that would exceed it gets 422' },
+  { key: 'endedCaseMemory', flag: 'ended-case-memory', env: 'PETRASCORE_ENDED_CASE_MEMORY', kind: 'integer', default: 10000, min: 0, max: 1_000_000, description: 'closed and evicted case ids remembered (a few hundred bytes each): the 404 for an ended case says how and when it ended, and --repeat-close can answer a retried close; 0 none' },
+  { key: 'repeatClose', flag: 'repeat-close', env: 'PETRASCORE_REPEAT_CLOSE', kind: 'boolean', default: false, description: "a close of a case closed moments ago (a retry after a timeout) answers the same final evaluation again, with x-petrascore-repeated: true, instead of PETRA's None (404); needs --ended-case-memory" },
   { key: 'scoreEveryEvent', flag: 'score-every-event', env: 'PETRASCORE_SCORE_EVERY_EVENT', kind: 'boolean', default: false, description: 'score the case on every streaming event (per request: ?score=true|false)' },
   { key: 'maxBatchRows', flag: 'max-batch-rows', env: 'PETRASCORE_MAX_BATCH_ROWS', kind: 'integer', default: 1024, min: 1, max: 65_536, description: 'most rows in one ONNX run; concurrent requests share runs up to this size' },
   { key: 'maxBatchWaitMs', flag: 'max-batch-wait', env: 'PETRASCORE_MAX_BATCH_WAIT', kind: 'integer', default: 0, min: 0, max: 1000, description: 'milliseconds an idle model holds a first request for company before running (a full batch runs at once); 0 runs at once, and requests arriving during a run share the next one' },

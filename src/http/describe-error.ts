@@ -13,6 +13,16 @@ import { RunnerClosedError } from '../inference/onnx-runner.js';
 const MAX_DETAILS = 20;
 
 /** The body was not JSON (or was JSON that smuggles a prototype key); `reason` says what the parser objected to. */
+/** A body sent to a route that takes none (a close, a GET): refused, where it would be silently dropped. */
+export class UnexpectedBodyError extends Error {
+  readonly statusCode = 400;
+
+  constructor(method: string, path: string) {
+    super(`${method} ${path} takes no body (an empty one, {} or null are accepted); an event goes to POST /cases/{id}/events before the close`);
+    this.name = 'UnexpectedBodyError';
+  }
+}
+
 export class MalformedJsonError extends Error {
   readonly statusCode = 400;
 
@@ -225,6 +235,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof UnsupportedEncodingError) {
     return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: 'headers/content-encoding', message: 'not supported' }] } };
   }
+  if (error instanceof UnexpectedBodyError) return { status: 400, body: { error: 'unexpected_body', message: error.message, details: [{ path: 'body', message: 'this route takes no body' }] } };
   if (error instanceof MalformedJsonError) {
     return { status: 400, body: { error: 'malformed_json', message: error.message, details: [{ path: 'body', message: error.reason }] } };
   }

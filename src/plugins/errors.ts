@@ -1,6 +1,6 @@
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { describeError, MalformedJsonError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
+import { describeError, MalformedJsonError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { noteErrorClass } from './request-log.js';
 
@@ -46,6 +46,11 @@ const NOT_UTF8 =
 /** The route declares no body schema: a close, a GET. */
 function takesNoBody(request: FastifyRequest): boolean {
   return request.routeOptions.schema?.body === undefined;
+}
+
+/** What a client library sends as "no body" with a JSON content type: null, or an empty object. */
+function isNothing(value: unknown): boolean {
+  return value === null || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
 }
 
 /** The body's Content-Encoding when it is one the service would have to decode (it decodes none). */
@@ -97,7 +102,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       // The check is free for the usual body: V8 answers at once for a string with no character beyond Latin-1.
       if (text.includes('\uFFFD')) return done(new MalformedJsonError(NOT_UTF8), undefined);
       void parseJson(request, text, (error, value) => {
-        if (error === null || error === undefined) done(null, value);
+        if ((error === null || error === undefined) && takesNoBody(request) && !isNothing(value)) done(new UnexpectedBodyError(request.method, request.url.split('?')[0] ?? request.url), undefined);
+        else if (error === null || error === undefined) done(null, value);
         else if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') done(error, undefined);
         else {
           const problem = jsonProblem(text);

@@ -49,6 +49,12 @@ export class ScoredRow implements ColumnScore {
     return Math.fround(Math.abs(this.activations[this.offset + column]! - (isObserved(this.observed, column) ? 1 : 0)));
   }
 
+  /** The same score holding a copy of its own row, so that keeping it does not keep the whole run's activations. */
+  detached(): ScoredRow {
+    const width = this.net.outputs.length;
+    return new ScoredRow(this.net, this.activations.slice(this.offset, this.offset + width), 0, this.observed);
+  }
+
   toTraceScore(): TraceScore {
     const residuals: Record<string, number> = {};
     for (const column of this.net.scoreOrder) residuals[this.net.outputs[column]!] = this.residualAt(column);

@@ -193,9 +193,12 @@ describe('petrascore serve lifecycle', () => {
     expect(await readiness.json()).toEqual({ status: 'draining' });
     const scored = await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] });
     expect(scored.status).toBe(200);
+    for (const id of ['open-1', 'open-2']) expect((await postJson(`${server.url}/cases/${id}/events`, { name: 'approve loan' })).status).toBe(202);
     expect(server.cli.exitStatus, 'still serving during the delay').toBeUndefined();
     const exit = await server.cli.waitForExit(15_000);
     expect(exit, server.cli.describe()).toEqual({ code: 0, signal: null });
+    // Streaming state is in memory: what a restart loses is said.
+    expect(server.cli.logLines().find((l) => l.msg === 'open cases dropped at shutdown (streaming state is kept in memory)')).toMatchObject({ open_cases: 2 });
     const messages = server.cli.logLines().map((l) => l.msg);
     expect(messages.indexOf('shutting down: finishing in-flight requests')).toBeGreaterThan(messages.indexOf('shutting down: /readyz is 503, serving on until the drain'));
     expect(messages).toContain('shut down cleanly');

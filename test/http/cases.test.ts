@@ -1,5 +1,5 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { App } from '../../src/app.js';
 import { testApp } from '../helpers/app.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
@@ -178,7 +178,10 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       const closed = expectEvaluation(await post(app, caseUrl('life', '/close')), 'life', 2, true);
       expectScoreClose(closed, await reference(app, 0.8, ['approve loan', 'decline loan']), 'close');
 
-      expect((await app.inject({ method: 'GET', url: caseUrl('life') })).statusCode).toBe(404);
+      const gone = await app.inject({ method: 'GET', url: caseUrl('life') });
+      expect(gone.statusCode).toBe(404);
+      expect(gone.json<ErrorBody>().message).toMatch(/^no open case 'life': it was closed \d+ s ago, after 2 events; an event under this id starts a new case$/);
+      // PETRA's close of a closed case answers None.
       expect((await post(app, caseUrl('life', '/close'))).statusCode).toBe(404);
       const list = await app.inject({ method: 'GET', url: '/cases' });
       expect(list.json<{ case_ids: string[] }>().case_ids).not.toContain('life');
@@ -188,6 +191,57 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expect(fresh).toEqual({ case_id: 'life', n_events: 1, not_scored: { reason: 'missing_attribute', attribute: 'risk_score', place: 'p_application', message: MISSING } });
       const rescored = expectEvaluation(await post(app, caseUrl('life', '/events?score=true'), { name: 'x', attributes: { risk_score: '0.8' } }), 'life', 2);
       expectScoreClose(rescored, await reference(app, 0.8, ['decline loan']), 'fresh case');
+    });
+
+    it('with --repeat-close, answers a repeated close (a retry after a timeout) with the same evaluation, marked, and publishes nothing', async () => {
+      const app = await testApp({ repeatClose: true });
+      onTestFinished(() => app.close());
+      expectAck(await post(app, caseUrl('retried', '/events'), { name: 'approve loan', attributes: { risk_score: '0.8' } }));
+      // Two closes on one connection's worth of time: the second overtakes nothing, it waits for the first's run.
+      const [first, overtaking] = await Promise.all([post(app, caseUrl('retried', '/close')), post(app, caseUrl('retried', '/close'))]);
+      expect(first.statusCode, first.body).toBe(200);
+      expect(first.headers['x-petrascore-repeated']).toBeUndefined();
+      const published = app.live.bus.latestId;
+      const again = await post(app, caseUrl('retried', '/close'));
+      for (const repeat of [overtaking, again]) {
+        expect(repeat.statusCode, repeat.body).toBe(200);
+        expect(repeat.headers['x-petrascore-repeated']).toBe('true');
+        expect(repeat.body).toBe(first.body);
+      }
+      expect(app.live.bus.latestId).toBe(published);
+      // A new case under the id: its close is its own.
+      expectAck(await post(app, caseUrl('retried', '/events'), { name: 'decline loan', attributes: { risk_score: '0.8' } }));
+      const second = await post(app, caseUrl('retried', '/close'));
+      expect(second.headers['x-petrascore-repeated']).toBeUndefined();
+      expect(second.body).not.toBe(first.body);
+      expect(second.json<{ n_events: number }>().n_events).toBe(1);
+    });
+
+    it('refuses an event sent with a close, rather than dropping it; an empty body, {} or null are no body', async () => {
+      expectAck(await post(app, caseUrl('with-body', '/events'), { name: 'approve loan', attributes: { risk_score: '0.8' } }));
+      const refused = await app.inject({ method: 'POST', url: caseUrl('with-body', '/close'), headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'decline loan' }) });
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json<ErrorBody>()).toMatchObject({ error: 'unexpected_body', details: [{ path: 'body', message: 'this route takes no body' }] });
+      expect(refused.json<ErrorBody>().message).toContain('POST /cases/with-body/close takes no body');
+      expect((await app.inject({ method: 'HEAD', url: caseUrl('with-body') })).statusCode).toBe(200);
+      for (const payload of ['{}', 'null', '']) {
+        expectAck(await post(app, caseUrl('nothing', '/events'), { name: 'approve loan', attributes: { risk_score: '0.8' } }));
+        const closed = await app.inject({ method: 'POST', url: caseUrl('nothing', '/close'), headers: { 'content-type': 'application/json' }, payload });
+        expect(closed.statusCode, `${payload}: ${closed.body}`).toBe(200);
+      }
+    });
+
+    it('tells a request for a deleted or evicted case how it ended', async () => {
+      expectAck(await post(app, caseUrl('dropped', '/events'), { name: 'approve loan' }));
+      expect((await app.inject({ method: 'DELETE', url: caseUrl('dropped') })).statusCode).toBe(200);
+      for (const request of [{ method: 'POST', url: caseUrl('dropped', '/close') }, { method: 'GET', url: caseUrl('dropped') }, { method: 'DELETE', url: caseUrl('dropped') }] as const) {
+        const response = await app.inject(request);
+        expect(response.statusCode).toBe(404);
+        expect(response.json<ErrorBody>()).toMatchObject({ error: 'case_not_found' });
+        expect(response.json<ErrorBody>().message).toMatch(/^no open case 'dropped': it was deleted \d+ s ago, after 1 event; an event under this id starts a new case$/);
+      }
+      const never = await app.inject({ method: 'GET', url: caseUrl('never-seen-here') });
+      expect(never.json<ErrorBody>().message).toBe("no open case 'never-seen-here'");
     });
 
     it('answers 422 for a case that cannot be scored and keeps it open, unchanged, until it can', async () => {
