@@ -4,7 +4,7 @@ import type { LiveFilter } from '../src/live/filter.js';
 import { sseRetry } from '../src/live/sse.js';
 import { LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
 import { errorResponses } from '../src/schemas/common.js';
-import { logRequestLine } from '../src/plugins/request-log.js';
+import { logRequestLine, noteErrorClass } from '../src/plugins/request-log.js';
 import { refTo, SnapshotEvent } from '../src/live/events.js';
 
 /** How long an EventSource waits before reconnecting after the stream ends. */
@@ -43,9 +43,11 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       if (app.serviceState() === 'draining') {
+        noteErrorClass(request, 'draining');
         return reply.code(503).send({ error: 'draining', message: 'the server is shutting down; reconnect to another instance', details: [] });
       }
       if (!app.live.hasRoom()) {
+        noteErrorClass(request, 'too_many_subscribers');
         return reply
           .code(503)
           .header('retry-after', '5')

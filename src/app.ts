@@ -52,6 +52,8 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     }),
     // Large nets take seconds to optimise and load (scale_2000: ~6 s on 2 cores).
     pluginTimeout: 120_000,
+    // Requests that arrive while the server closes get our JSON 503 (request-tracking), not Fastify's.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
 

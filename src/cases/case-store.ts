@@ -132,11 +132,15 @@ export class CaseStore {
   }
 
   /** Evicts every case idle for longer than the idle timeout; returns how many. */
-  sweepIdle(): number {
+  /**
+   * Evicts idle cases, the least recently touched first, at most `limit` of them (the caller sweeps again for the
+   * rest: 200,000 evictions in one go held the event loop for most of a second).
+   */
+  sweepIdle(limit = Number.POSITIVE_INFINITY): number {
     if (this.limits.idleTimeoutMs <= 0) return 0;
     const cutoff = this.now() - this.limits.idleTimeoutMs;
     let evicted = 0;
-    for (let state = this.recency.oldest; state !== undefined && state.lastSeen <= cutoff; state = this.recency.oldest) {
+    for (let state = this.recency.oldest; state !== undefined && state.lastSeen <= cutoff && evicted < limit; state = this.recency.oldest) {
       this.evict(state, 'idle');
       evicted++;
     }

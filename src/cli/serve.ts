@@ -7,6 +7,8 @@ export const EXIT_USAGE = 2;
 export const EXIT_BAD_BUNDLE = 2;
 export const EXIT_FAILURE = 1;
 
+const SEE_HELP = "(petrascore serve --help lists every option and its environment variable)";
+
 function fail(message: string, code: number): number {
   process.stderr.write(`petrascore: ${message}\n`);
   return code;
@@ -84,7 +86,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
   try {
     config = parseServeArgs(argv, process.env);
   } catch (error) {
-    if (error instanceof UsageError) return fail(`${error.message}\n\n${serveUsage()}`, EXIT_USAGE);
+    // The mistake alone, and where the options are: the whole usage would bury it at the bottom of a container's log.
+    if (error instanceof UsageError) return fail(`${error.message}\n${SEE_HELP}`, EXIT_USAGE);
     throw error;
   }
   // A large net takes seconds to load. A stop asked for meanwhile ends the process at once: as PID 1 in a container,
@@ -110,8 +113,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
     } catch (error) {
       await app.close();
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT_FAILURE);
-      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_FAILURE);
+      if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT_USAGE);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_USAGE);
       throw error;
     }
   } finally {

@@ -94,6 +94,9 @@ function checkLaneThreshold(value: string): string | undefined {
   return undefined;
 }
 
+/** setTimeout's longest delay: a longer one fires at once (Node warns, and a 3e9 ms shutdown timeout ended the drain in 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'bundle', flag: 'bundle', env: 'PETRASCORE_BUNDLE', kind: 'string', default: 'models/loan_approval/model.onnx', description: 'ONNX model to serve (also the first positional argument); its sidecar is <model>.meta.json beside it' },
   { key: 'host', flag: 'host', env: 'PETRASCORE_HOST', kind: 'string', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for all interfaces)' },
@@ -101,8 +104,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'logLevel', flag: 'log-level', env: 'PETRASCORE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   { key: 'bodyLimit', flag: 'body-limit', env: 'PETRASCORE_BODY_LIMIT', kind: 'integer', default: 4 * 1024 * 1024, min: 1024, description: 'largest request body in bytes; larger bodies get 413' },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
-  { key: 'maxOpenCases', flag: 'max-open-cases', env: 'PETRASCORE_MAX_OPEN_CASES', kind: 'integer', default: 100000, min: 1, description: 'open streaming cases; a new case beyond it evicts the least recently touched one (logged, counted)' },
-  { key: 'caseIdleTimeoutSeconds', flag: 'case-idle-timeout', env: 'PETRASCORE_CASE_IDLE_TIMEOUT', kind: 'integer', default: 3600, min: 0, description: 'seconds without events after which an open case is evicted (logged, counted); 0 never' },
+  { key: 'maxOpenCases', flag: 'max-open-cases', env: 'PETRASCORE_MAX_OPEN_CASES', kind: 'integer', default: 100000, min: 1, description: 'open streaming cases; a new case beyond it evicts the least recently touched one (counted, published; logged as one sum per 10 s, each case at debug)' },
+  { key: 'caseIdleTimeoutSeconds', flag: 'case-idle-timeout', env: 'PETRASCORE_CASE_IDLE_TIMEOUT', kind: 'integer', default: 3600, min: 0, description: 'seconds without events after which an open case is evicted (counted, published; logged as one line per sweep, each case at debug); 0 never' },
   { key: 'maxEventsPerCase', flag: 'max-events-per-case', env: 'PETRASCORE_MAX_EVENTS_PER_CASE', kind: 'integer', default: 100000, min: 1, description: 'events one case may receive; the next one gets 422 until the case is closed (or deleted)' },
   { key: 'maxAttributesPerCase', flag: 'max-attributes-per-case', env: 'PETRASCORE_MAX_ATTRIBUTES_PER_CASE', kind: 'integer', default: 256, min: 1, description: 'distinct attribute names one case may hold; an event that would exceed it gets 422' },
   { key: 'endedCaseMemory', flag: 'ended-case-memory', env: 'PETRASCORE_ENDED_CASE_MEMORY', kind: 'integer', default: 10000, min: 0, max: 1_000_000, description: 'closed and evicted case ids remembered (a few hundred bytes each): the 404 for an ended case says how and when it ended, and --repeat-close can answer a retried close; 0 none' },
@@ -112,7 +115,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxBatchWaitMs', flag: 'max-batch-wait', env: 'PETRASCORE_MAX_BATCH_WAIT', kind: 'integer', default: 0, min: 0, max: 1000, description: 'milliseconds an idle model holds a first request for company before running (a full batch runs at once); 0 runs at once, and requests arriving during a run share the next one' },
   { key: 'batchHoldFrom', flag: 'batch-hold-from', env: 'PETRASCORE_BATCH_HOLD_FROM', kind: 'integer', default: 16, min: 0, description: `requests sharing one ONNX run from which the model counts as saturated: a run starting within ${SATURATION_WINDOW_MS} ms of such a run waits ${SATURATED_HOLD_MS} ms for company (fewer, larger runs under heavy load; a request to a model idle for ${SATURATION_WINDOW_MS} ms runs at once); 0 never waits` },
   { key: 'inferenceThread', flag: 'inference-thread', env: 'PETRASCORE_INFERENCE_THREAD', kind: 'string', default: 'auto', choices: ['auto', 'main', 'worker'], description: 'where ONNX runs execute: on the event loop (main) or in a worker thread beside it (worker); auto picks worker when a single-row run takes 0.1 ms or more (measured at startup)' },
-  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
+  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, max: MAX_TIMER_MS, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
   {
     key: 'drainDelayMs',
     flag: 'drain-delay',
@@ -128,17 +131,17 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'alertLaneThresholds', flag: 'alert-lane-threshold', env: 'PETRASCORE_ALERT_LANE_THRESHOLDS', kind: 'list', default: [], metavar: 'LANE=SCORE', check: checkLaneThreshold, description: 'the alert threshold of one lane (repeatable; whitespace-separated in the env var)' },
   { key: 'alertExplanationFloor', flag: 'alert-explanation-floor', env: 'PETRASCORE_ALERT_EXPLANATION_FLOOR', kind: 'number', default: 0.25, min: 0, max: 1, description: "an alert's explanation lists every transition whose residual exceeds this" },
   { key: 'alertWebhooks', flag: 'alert-webhook', env: 'PETRASCORE_ALERT_WEBHOOKS', kind: 'list', default: [], metavar: 'URL', check: checkHttpUrl, description: 'URL to POST every alert to as JSON (repeatable; whitespace-separated in the env var)' },
-  { key: 'alertWebhookTimeoutMs', flag: 'alert-webhook-timeout', env: 'PETRASCORE_ALERT_WEBHOOK_TIMEOUT', kind: 'integer', default: 5000, min: 1, description: 'milliseconds one webhook delivery attempt may take' },
+  { key: 'alertWebhookTimeoutMs', flag: 'alert-webhook-timeout', env: 'PETRASCORE_ALERT_WEBHOOK_TIMEOUT', kind: 'integer', default: 5000, min: 1, max: MAX_TIMER_MS, description: 'milliseconds one webhook delivery attempt may take' },
   { key: 'alertWebhookRetries', flag: 'alert-webhook-retries', env: 'PETRASCORE_ALERT_WEBHOOK_RETRIES', kind: 'integer', default: 3, min: 0, max: 20, description: 'retries of a failed webhook delivery (network error, timeout, 408, 429, 5xx), with exponential backoff' },
-  { key: 'alertWebhookBackoffMs', flag: 'alert-webhook-backoff', env: 'PETRASCORE_ALERT_WEBHOOK_BACKOFF', kind: 'integer', default: 500, min: 1, description: 'milliseconds before the first webhook retry; doubles per retry, at most 30 s' },
+  { key: 'alertWebhookBackoffMs', flag: 'alert-webhook-backoff', env: 'PETRASCORE_ALERT_WEBHOOK_BACKOFF', kind: 'integer', default: 500, min: 1, max: MAX_TIMER_MS, description: 'milliseconds before the first webhook retry; doubles per retry, at most 30 s' },
   { key: 'alertWebhookQueue', flag: 'alert-webhook-queue', env: 'PETRASCORE_ALERT_WEBHOOK_QUEUE', kind: 'integer', default: 1000, min: 1, description: 'alerts waiting per webhook; beyond it the oldest is dropped (logged, counted)' },
   { key: 'liveRingSize', flag: 'live-ring-size', env: 'PETRASCORE_LIVE_RING_SIZE', kind: 'integer', default: 10000, min: 16, max: 1_000_000, description: 'recent live events kept for replay after Last-Event-ID; older ids get a gap and a snapshot (about 170 bytes each, taken at startup)' },
   { key: 'liveAlertHistory', flag: 'live-alert-history', env: 'PETRASCORE_LIVE_ALERT_HISTORY', kind: 'integer', default: 1000, min: 0, max: 100_000, description: 'alerts kept after they leave the live ring, so that a reader of alerts alone (types=alert) resumes after Last-Event-ID without a gap while they last (about 2 KB each, taken as alerts come)' },
   { key: 'liveMaxSubscribers', flag: 'live-max-subscribers', env: 'PETRASCORE_LIVE_MAX_SUBSCRIBERS', kind: 'integer', default: 64, min: 0, description: 'concurrent GET /live streams; more get 503' },
   { key: 'liveSubscriberBuffer', flag: 'live-subscriber-buffer', env: 'PETRASCORE_LIVE_SUBSCRIBER_BUFFER', kind: 'integer', default: 5000, min: 1, description: 'events a /live subscriber may fall behind while its connection is blocked; beyond it for longer than --live-subscriber-grace it is disconnected (it can resume)' },
   { key: 'liveSubscriberGraceMs', flag: 'live-subscriber-grace', env: 'PETRASCORE_LIVE_SUBSCRIBER_GRACE', kind: 'integer', default: 5000, min: 0, max: 600_000, description: 'milliseconds a /live subscriber may stay more than --live-subscriber-buffer events behind before it is disconnected, so that a reader that keeps reading survives a burst (one large POST /events or /anomaly/batch publishes its events at once); 0 disconnects at once' },
-  { key: 'liveHeartbeatMs', flag: 'live-heartbeat', env: 'PETRASCORE_LIVE_HEARTBEAT', kind: 'integer', default: 15000, min: 100, description: 'milliseconds between heartbeats on idle /live streams (a comment and the id of the last event passed)' },
-  { key: 'liveStatsIntervalMs', flag: 'live-stats-interval', env: 'PETRASCORE_LIVE_STATS_INTERVAL', kind: 'integer', default: 1000, min: 0, description: 'milliseconds between live stats events; 0 none' },
+  { key: 'liveHeartbeatMs', flag: 'live-heartbeat', env: 'PETRASCORE_LIVE_HEARTBEAT', kind: 'integer', default: 15000, min: 100, max: MAX_TIMER_MS, description: 'milliseconds between heartbeats on idle /live streams (a comment and the id of the last event passed)' },
+  { key: 'liveStatsIntervalMs', flag: 'live-stats-interval', env: 'PETRASCORE_LIVE_STATS_INTERVAL', kind: 'integer', default: 1000, min: 0, max: MAX_TIMER_MS, description: 'milliseconds between live stats events; 0 none' },
 ];
 
 export function defaultConfig(): ServeConfig {

@@ -10,16 +10,18 @@ const FALSE = new Set(['0', 'false', 'no', 'off']);
 
 function convert(option: OptionSpec, raw: string | boolean, source: string): string | number | boolean {
   if (option.kind === 'string' || option.kind === 'list') {
-    if (typeof raw !== 'string' || raw === '') throw new UsageError(`${source} needs a value`);
+    // Whitespace around a value is ignored, as for numbers: a trailing space in a .env file or a ConfigMap is invisible.
+    const text = typeof raw === 'string' ? raw.trim() : '';
+    if (text === '') throw new UsageError(`${source} needs a value`);
     if (option.choices !== undefined) {
       // The choices are lower case words (log levels, thread settings): INFO means info.
-      const choice = raw.trim().toLowerCase();
-      if (!option.choices.includes(choice)) throw new UsageError(`${source} must be one of ${option.choices.join(', ')}, got '${raw}'`);
+      const choice = text.toLowerCase();
+      if (!option.choices.includes(choice)) throw new UsageError(`${source} must be one of ${option.choices.join(', ')}, got '${String(raw)}'`);
       return choice;
     }
-    const problem = option.check?.(raw);
+    const problem = option.check?.(text);
     if (problem !== undefined) throw new UsageError(`${source}: ${problem}`);
-    return raw;
+    return text;
   }
   if (option.kind === 'number') {
     const text = String(raw).trim();

@@ -13,6 +13,14 @@ import { RunnerClosedError } from '../inference/onnx-runner.js';
 const MAX_DETAILS = 20;
 
 /** The body was not JSON (or was JSON that smuggles a prototype key); `reason` says what the parser objected to. */
+/** A request that arrived on an open connection after the server began to close (Fastify's own 503 had another shape). */
+export class ServerClosingError extends Error {
+  constructor() {
+    super('the server is shutting down; send this request to another instance');
+    this.name = 'ServerClosingError';
+  }
+}
+
 /** A body sent to a route that takes none (a close, a GET): refused, where it would be silently dropped. */
 export class UnexpectedBodyError extends Error {
   readonly statusCode = 400;
@@ -231,6 +239,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof DiagnosticsError) return { status: error.status, body: { error: error.code, message: error.message, details: [{ path: `body${error.path}`, message: error.message }] } };
   if (error instanceof UnknownCaseError) return { status: 404, body: { error: 'case_not_found', message: error.message, details: [{ path: 'params/id', message: error.message }] } };
   if (error instanceof RequestLimitError) return { status: 413, body: { error: 'too_many_items', message: error.message, details: [{ path: error.path, message: error.message }] } };
+  if (error instanceof ServerClosingError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
   if (error instanceof RunnerClosedError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
   if (error instanceof UnsupportedEncodingError) {
     return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: 'headers/content-encoding', message: 'not supported' }] } };

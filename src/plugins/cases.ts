@@ -21,13 +21,26 @@ export interface CasesPluginOptions extends CaseLimits {
   observer?: EvaluatorObserver;
 }
 
-/** The per-case streaming state, its idle sweep, and the log line for every eviction. */
+/** Idle cases evicted per turn of the event loop. */
+const SWEEP_SLICE = 2_000;
+
+/** The per-case streaming state, its idle sweep, and the log lines of its evictions. */
 export const casesPlugin = fp<CasesPluginOptions>(
   async (app, options) => {
+    // One line per eviction only at debug: at capacity every new case evicts one, and an idle sweep can evict
+    // hundreds of thousands at once. Capacity evictions are summed into one info line per ten seconds.
+    let capacityEvictions = 0;
+    const capacityLog = setInterval(() => {
+      if (capacityEvictions === 0) return;
+      app.log.info({ reason: 'capacity', evicted: capacityEvictions, max_open_cases: options.maxOpenCases }, 'cases evicted for capacity in the last 10 s (--max-open-cases)');
+      capacityEvictions = 0;
+    }, 10_000);
+    capacityLog.unref();
     const store = new CaseStore(app.petra.net.outputs.length, options, {
       onEvict: (caseId, state, reason) => {
         app.metrics.caseEvictions.inc({ reason });
-        app.log.info({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
+        if (reason === 'capacity') capacityEvictions++;
+        app.log.debug({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
         // The evaluator tells the observer, after any evaluation of the case still under way.
         evaluator.evicted(caseId, state, reason);
       },
@@ -36,13 +49,37 @@ export const casesPlugin = fp<CasesPluginOptions>(
     app.decorate('cases', evaluator);
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
     app.addHook('onClose', async () => {
+      clearInterval(capacityLog);
       if (store.size > 0) app.log.warn({ open_cases: store.size }, 'open cases dropped at shutdown (streaming state is kept in memory)');
     });
     if (options.idleTimeoutMs > 0) {
       const interval = options.sweepIntervalMs ?? Math.min(60_000, Math.max(100, Math.floor(options.idleTimeoutMs / 10)));
-      const timer = setInterval(() => store.sweepIdle(), interval);
+      // In slices of SWEEP_SLICE evictions, each in its own turn of the event loop, so requests go on between them.
+      let sweeping = false;
+      let stopped = false;
+      let swept = 0;
+      const sweep = () => {
+        if (stopped) return;
+        const evicted = store.sweepIdle(SWEEP_SLICE);
+        swept += evicted;
+        if (evicted === SWEEP_SLICE) {
+          setImmediate(sweep);
+          return;
+        }
+        if (swept > 0) app.log.info({ reason: 'idle', evicted: swept, idle_timeout_s: options.idleTimeoutMs / 1000 }, 'idle cases evicted (--case-idle-timeout)');
+        swept = 0;
+        sweeping = false;
+      };
+      const timer = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        sweep();
+      }, interval);
       timer.unref();
-      app.addHook('onClose', async () => clearInterval(timer));
+      app.addHook('onClose', async () => {
+        stopped = true;
+        clearInterval(timer);
+      });
     }
   },
   { name: 'cases', dependencies: ['petra', 'metrics'] },

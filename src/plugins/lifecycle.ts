@@ -6,6 +6,8 @@ export type ServiceState = 'starting' | 'ready' | 'draining';
 declare module 'fastify' {
   interface FastifyInstance {
     serviceState: () => ServiceState;
+    /** True once close() has begun (after any drain delay): requests still arriving get our 503. */
+    closing: boolean;
     /** Readiness turns to draining now, ahead of close (a drain delay): requests are still served as usual. */
     beginDraining: () => void;
     /** Resolves once no request is being handled; plugins await it on close before freeing what handlers use. */
@@ -35,8 +37,10 @@ export const lifecyclePlugin = fp(
     app.addHook('onReady', async () => {
       state = 'ready';
     });
+    app.decorate('closing', false);
     app.addHook('preClose', async () => {
       state = 'draining';
+      app.closing = true;
     });
     app.addHook('onClose', async () => open.stop());
   },

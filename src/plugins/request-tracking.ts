@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
+import { ServerClosingError } from '../http/describe-error.js';
 import { afterEarlierAnswers } from '../http/pipelining.js';
 import type { OpenResponses } from '../http/open-responses.js';
 import type { RouteRecorder } from '../metrics/route-timings.js';
@@ -43,12 +44,14 @@ export const requestTrackingPlugin = fp(
     const tracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
       reply.header('x-request-id', request.id);
       track(open, recorder, request, reply.raw);
-      next();
+      if (app.closing) refuseWhileClosing(reply, next);
+      else next();
     };
     const orderedTracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
       reply.header('x-request-id', request.id);
       track(open, recorder, request, reply.raw);
-      afterEarlierAnswers(reply.raw, next);
+      if (app.closing) refuseWhileClosing(reply, next);
+      else afterEarlierAnswers(reply.raw, next);
     };
     const outside = new Map<string, TrackingHook>();
     app.decorate('requestTracker', (route: string) => {
@@ -63,6 +66,15 @@ export const requestTrackingPlugin = fp(
   },
   { name: 'request-tracking', dependencies: ['lifecycle', 'metrics'] },
 );
+
+/**
+ * A request on a keep-alive connection after the server began to close: our 503 (Fastify's return503OnClosing is off,
+ * its body had another shape and its log line another form), and the connection is not kept.
+ */
+function refuseWhileClosing(reply: FastifyReply, next: HookHandlerDoneFunction): void {
+  reply.header('connection', 'close');
+  next(new ServerClosingError());
+}
 
 function trackOnly(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {
   const started = performance.now();

@@ -364,7 +364,7 @@ describe('petrascore serve on a minimal sidecar (export_onnx schema + transition
 describe('petrascore usage errors', () => {
   const bundle = modelPath('onnx_deployment');
 
-  async function expectUsageError(args: string[], message: RegExp, env: Record<string, string> = {}, usage = 'Usage: petrascore serve'): Promise<void> {
+  async function expectUsageError(args: string[], message: RegExp, env: Record<string, string> = {}, usage = 'petrascore serve --help lists every option'): Promise<void> {
     const result = await runCli(args, { env });
     expect(result.code, result.describe).toBe(2);
     expect(result.stderr, result.describe).toMatch(/^petrascore: /);

@@ -163,6 +163,21 @@ describe('petrascore serve lifecycle', () => {
     expect(lines.map((l) => l.msg)).toContain('shut down cleanly');
   });
 
+  it('evicts many idle cases in slices, logged as one line with their number, and a sum for capacity evictions', async () => {
+    const server = await startServer(serveArgs(LOAN, '--case-idle-timeout', '1', '--max-open-cases', '4000'));
+    const events = Array.from({ length: 5000 }, (_, i) => ({ case_id: `idle-${i}`, name: 'approve loan' }));
+    expect((await postJson(`${server.url}/events`, { events })).status).toBe(200);
+    const line = await server.cli.waitForStdout(/"msg":"idle cases evicted \(--case-idle-timeout\)"/, 10_000);
+    const idle = server.cli.logLines().filter((l) => l.msg === 'idle cases evicted (--case-idle-timeout)');
+    expect(idle, line[0]).toHaveLength(1);
+    expect(idle[0]).toMatchObject({ reason: 'idle', evicted: 4000, idle_timeout_s: 1 });
+    expect(server.cli.logLines().filter((l) => l.msg === 'case evicted')).toEqual([]);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^petrascore_case_evictions_total\{reason="idle"\} 4000$/m);
+    expect(metrics).toMatch(/^petrascore_case_evictions_total\{reason="capacity"\} 1000$/m);
+    await server.cli.kill();
+  });
+
   it('clients that went away with their requests in flight, pipelined or not, do not hold the shutdown (worker thread, as under a load test)', async () => {
     const server = await startServer([...serveArgs(modelPath('scale_200')), '--inference-thread', 'worker']);
     const sidecar = readFixture<{ transition_labels: Record<string, string> }>('scale_200', 'model.onnx.meta.json');

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { App } from '../../src/app.js';
 import { testApp } from '../helpers/app.js';
 import { modelPath } from '../helpers/fixtures.js';
@@ -337,6 +337,20 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       const withQuery = expectError(await app.inject({ method: 'GET', url: '/nope?x=1' }), 404, 'not_found');
       expect(withQuery.message).toContain('GET /nope');
       expect(withQuery.message).not.toContain('x=1');
+    });
+
+    it('answers a request that arrives once the server is closing with the JSON 503 shutting_down and connection: close', async () => {
+      const closing = await testApp();
+      onTestFinished(() => closing.close());
+      // What the lifecycle's preClose hook sets when close() begins (a real close would refuse inject itself).
+      closing.closing = true;
+      for (const [method, url] of [['POST', '/anomaly'], ['GET', '/cases/x'], ['GET', '/healthz']] as const) {
+        const response = await closing.inject({ method, url, payload: method === 'POST' ? { events: [] } : undefined });
+        expect(response.statusCode, response.body).toBe(503);
+        expect(response.headers.connection).toBe('close');
+        expect(response.headers['x-request-id']).toBeDefined();
+        expect(response.json()).toEqual({ error: 'shutting_down', message: 'the server is shutting down; send this request to another instance', details: [] });
+      }
     });
 
     it('answers a wrong URL or method with 404 or 405 whatever its body, and counts it as unmatched', async () => {
