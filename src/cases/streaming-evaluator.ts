@@ -10,8 +10,8 @@ import { EndedCases } from './ended-cases.js';
 
 export interface CaseEvent {
   name: string;
-  timestamp?: number | string | undefined;
-  attributes?: Record<string, AttributeValue> | undefined;
+  timestamp?: number | string | null | undefined;
+  attributes?: Record<string, AttributeValue> | null | undefined;
 }
 
 /** A case's score: the output row, with the record form built only if something reads it. */
@@ -163,7 +163,7 @@ export class StreamingEvaluator {
 
   /** Buffers one event: creates the case on first sight, marks its label, merges its attributes (latest wins). */
   append(caseId: string, event: CaseEvent): CaseState {
-    const state = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes);
+    const state = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes ?? undefined);
     // A new case under an id that ended: a close of it is a close of this one now.
     if (state.nEvents === 1 && this.ended.size > 0) this.ended.forget(caseId);
     this.observer.onEvent?.(caseId, state);

@@ -5,8 +5,8 @@ const MAX_LANE_CHARS = 128;
 export type Attributes = Readonly<Record<string, AttributeValue>>;
 
 /** Own properties only: an attribute called "constructor" must not find Object.prototype's. */
-function own(attributes: Attributes | undefined, key: string): AttributeValue | undefined {
-  return attributes !== undefined && Object.hasOwn(attributes, key) ? attributes[key] : undefined;
+function own(attributes: Attributes | null | undefined, key: string): AttributeValue | undefined {
+  return attributes != null && Object.hasOwn(attributes, key) ? attributes[key] : undefined;
 }
 
 /**
@@ -30,7 +30,7 @@ export class LaneResolver {
   }
 
   /** The lane of a stateless trace: its trace attributes, else the latest event that carries the attribute. */
-  ofTrace(attributes: Attributes | undefined, events: readonly { attributes?: Attributes | undefined }[]): string {
+  ofTrace(attributes: Attributes | null | undefined, events: readonly { attributes?: Attributes | null | undefined }[]): string {
     if (this.attribute === undefined) return this.scenario;
     const value = this.valueOf(own(attributes, this.attribute));
     if (value !== undefined) return value;

@@ -37,8 +37,8 @@ export interface LiveServiceOptions {
 
 /** A stateless trace as /anomaly receives it (only what the live view looks at). */
 export interface TraceLike {
-  events: readonly { name: string; attributes?: Attributes | undefined }[];
-  attributes?: Attributes | undefined;
+  events: readonly { name: string; attributes?: Attributes | null | undefined }[];
+  attributes?: Attributes | null | undefined;
 }
 
 /** A scored stateless item of /anomaly/batch: its position in the request, and its score with the labels observed. */

@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Attributes, ErrorBody, IgnoredInputs, InputMap, MapOf, NumericLike, Residuals } from './common.js';
+import { ErrorBody, IgnoredInputs, InputMap, MapOf, NumericLike, OptionalAttributes, Residuals } from './common.js';
 
 export const TraceEvent = Type.Object({
   name: Type.String({ description: 'activity name, matched exactly (case-sensitive, untrimmed) against transition labels; names that match no label are ignored, as in PETRA (so "" is accepted here)' }),
-  attributes: Type.Optional(Attributes),
+  attributes: OptionalAttributes,
 });
 
 export const AnomalyRequest = Type.Object(
@@ -15,7 +15,7 @@ export const AnomalyRequest = Type.Object(
     ),
     input_values: Type.Optional(Type.Union([InputMap, Type.Null()], { description: "value-channel inputs (coloured nets); with input_marking, null and {} both mean the defaults; without it, null (like an omitted field) means derived from `attributes` through the specs, {} the defaults" })),
     events: Type.Array(TraceEvent, { description: 'the trace; order and repetitions do not matter, only which labels occur' }),
-    attributes: Type.Optional(Attributes),
+    attributes: OptionalAttributes,
   },
   {
     examples: [

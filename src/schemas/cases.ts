@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Attributes, Residuals } from './common.js';
+import { OptionalAttributes, Residuals } from './common.js';
 
 export const CaseParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512, description: 'case (process instance) id' }) });
 
@@ -20,8 +20,8 @@ export const ScoreQuery = Type.Object({
 
 const eventFields = {
   name: Type.String({ minLength: 1, description: 'activity name' }),
-  timestamp: Type.Optional(Type.Union([Type.Number(), Type.String()], { description: 'carried but unused, as in PETRA' })),
-  attributes: Type.Optional(Attributes),
+  timestamp: Type.Optional(Type.Union([Type.Number(), Type.String(), Type.Null()], { description: 'carried but unused, as in PETRA: events apply in arrival order' })),
+  attributes: OptionalAttributes,
 };
 
 export const CaseEvent = Type.Object(eventFields, {

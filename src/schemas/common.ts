@@ -20,10 +20,14 @@ export const AttributeValue = Type.Union([Type.String(), Type.Number(), Type.Boo
 });
 export const Attributes = MapOf(AttributeValue);
 
+/** Attributes where a serialiser may write null for none (Jackson and others do by default): null is no attributes. */
+export const OptionalAttributes = Type.Optional(Type.Union([Attributes, Type.Null()], { description: 'attribute name → value; null means none' }));
+
 export const Residuals = Type.Record(Type.String(), Type.Number(), { description: 'transition id → |activation − observed|, transition ids sorted' });
 
 export const IgnoredInputs = Type.Array(Type.String(), {
-  description: 'JSON pointers of input_marking / input_values keys that are no ONNX input; PETRA ignores them too. Omitted when empty.',
+  description:
+    'JSON pointers of what was ignored, as PETRA ignores it: input_marking / input_values keys that are no ONNX input, and (/anomaly) events whose name matches no transition label exactly. Omitted when empty.',
 });
 
 export const ErrorDetail = Type.Object({

@@ -1,12 +1,11 @@
 import { rowFromAttributes, rowFromRequest, type RequestInputs } from './inputs.js';
 import type { Net } from './net.js';
-import { emptyObserved, type Observed } from './observed.js';
+import { emptyObserved, markObserved, type Observed } from './observed.js';
 import type { AttributeValue } from './python-float.js';
-import { observeLabel } from './residuals.js';
 
 export interface TraceRequest extends RequestInputs {
   events: readonly { name: string }[];
-  attributes?: Record<string, AttributeValue> | undefined;
+  attributes?: Record<string, AttributeValue> | null | undefined;
 }
 
 export interface PreparedTrace {
@@ -30,6 +29,13 @@ export function prepareTrace(net: Net, request: TraceRequest, row?: Float32Array
     rowFromAttributes(net, request.attributes ?? {}, request.input_values == null ? MARKING_AND_VALUES : MARKING_ONLY, resolved.row);
   }
   let observed = emptyObserved(net.outputs.length);
-  for (const event of request.events) observed = observeLabel(net, observed, event.name);
-  return { row: resolved.row, observed, ignored: resolved.ignored };
+  let ignored: string[] | undefined;
+  const events = request.events;
+  for (let i = 0; i < events.length; i++) {
+    const column = net.labelColumn.get(events[i]!.name);
+    // Ignored as PETRA ignores it, and said so: "Approve Loan" for "approve loan" is the integrator's usual mistake.
+    if (column === undefined) (ignored ??= [...resolved.ignored]).push(`/events/${i}/name`);
+    else observed = markObserved(observed, column);
+  }
+  return { row: resolved.row, observed, ignored: ignored ?? resolved.ignored };
 }

@@ -231,6 +231,18 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       }
     });
 
+    it('reads null attributes and a null timestamp as none, as Java serialisers write absent fields', async () => {
+      expect(expectAck(await post(app, caseUrl('nulls', '/events'), { name: 'approve loan', timestamp: null, attributes: null }))).toEqual({ case_id: 'nulls', n_events: 1 });
+      const scored = expectEvaluation(await post(app, caseUrl('nulls', '/events?score=true'), { name: 'x', attributes: { risk_score: '0.8' } }), 'nulls', 2);
+      expectScoreClose(scored, await reference(app, 0.8, ['approve loan']), 'after a null');
+      const batch = await post(app, '/events', { events: [{ case_id: 'nulls', name: 'decline loan', attributes: null }] });
+      expect(batch.statusCode, batch.body).toBe(200);
+      const stateless = await post(app, '/anomaly', { input_marking: { p_application: 0.8 }, events: [{ name: 'approve loan', attributes: null }], attributes: null });
+      expect(stateless.statusCode, stateless.body).toBe(200);
+      const derived = await post(app, '/anomaly', { events: [{ name: 'approve loan' }], attributes: null });
+      expect(derived.statusCode, derived.body).toBe(422);
+    });
+
     it('tells a request for a deleted or evicted case how it ended', async () => {
       expectAck(await post(app, caseUrl('dropped', '/events'), { name: 'approve loan' }));
       expect((await app.inject({ method: 'DELETE', url: caseUrl('dropped') })).statusCode).toBe(200);

@@ -313,10 +313,16 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect((await app.inject({ method: 'GET', url: '/cases/e1' })).statusCode).toBe(404);
     });
 
-    it('accepts "" on /anomaly as PETRA does: a name that matches no label, ignored', async () => {
+    it('accepts "" on /anomaly as PETRA does: a name that matches no label, ignored and listed as ignored', async () => {
       const withEmpty = await score({ events: [{ name: '' }, { name: 'decline loan' }], input_marking: { p_application: 0.3 } });
       const without = await score({ events: [{ name: 'decline loan' }], input_marking: { p_application: 0.3 } });
-      expect(withEmpty).toEqual(without);
+      expect(withEmpty).toEqual({ ...without, ignored_inputs: ['/events/0/name'] });
+    });
+
+    it('lists the events whose name matches no label, after the unknown input keys', async () => {
+      const mismatched = await score({ events: [{ name: 'Approve Loan' }, { name: 'decline loan' }, { name: 'approve loan ' }], input_marking: { p_application: 0.3, p_other: 1 } });
+      const exact = await score({ events: [{ name: 'decline loan' }], input_marking: { p_application: 0.3 } });
+      expect(mismatched).toEqual({ ...exact, ignored_inputs: ['/input_marking/p_other', '/events/0/name', '/events/2/name'] });
     });
   });
 
