@@ -5,7 +5,7 @@ import { rowFromAttributes } from '../scoring/inputs.js';
 import type { Observed } from '../scoring/observed.js';
 import { observeNames } from '../scoring/residuals.js';
 import type { TraceScore } from '../scoring/residuals.js';
-import { pythonStrRepr } from './python-repr.js';
+import { pythonStrRepr } from '../scoring/python-repr.js';
 
 /** One entry of petra-score's report: a trace's score, or why it has none. */
 export type ReportEntry =

@@ -1,4 +1,4 @@
-import { pythonStrRepr } from '../batch/python-repr.js';
+import { pythonStrRepr } from '../scoring/python-repr.js';
 import { shortened } from '../scoring/quote-value.js';
 import { compareCodePoints, type Channel, type Net } from '../scoring/net.js';
 import { DiagnosticsError } from './errors.js';

@@ -1,4 +1,4 @@
-import type { AttributeValue } from '../scoring/python-float.js';
+import { pythonStr, type AttributeValue } from '../scoring/python-float.js';
 
 const MAX_LANE_CHARS = 128;
 
@@ -43,7 +43,7 @@ export class LaneResolver {
 
   private valueOf(value: AttributeValue | undefined): string | undefined {
     if (value === undefined || value === null) return undefined;
-    const text = typeof value === 'boolean' ? (value ? 'True' : 'False') : String(value);
+    const text = pythonStr(value);
     if (text === '') return undefined;
     return text.length > MAX_LANE_CHARS ? `${text.slice(0, MAX_LANE_CHARS - 1)}…` : text;
   }

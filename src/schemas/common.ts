@@ -15,8 +15,11 @@ export const NumericLike = Type.Union([Type.Number(), Type.String()], {
 
 export const InputMap = MapOf(NumericLike, { description: 'place id → value' });
 
-export const AttributeValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()], {
-  description: 'compared and converted as Python str() would see it (1000 → "1000", true → "True")',
+// Any JSON value, as PETRA takes them: a workflow engine's structured variables (objects, lists, Camunda's typed
+// values) are kept and ignored unless a spec reads them, and a spec that reads one finds it not numeric.
+export const AttributeValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.Unknown()), Type.Object({})], {
+  description:
+    'any JSON value (a number must be finite); compared and converted as Python str() would see it (1000 → "1000", true → "True"). A spec reads numbers and numeric strings: an object or list is kept but not numeric',
 });
 export const Attributes = MapOf(AttributeValue);
 

@@ -66,6 +66,11 @@ export function rowFromRequest(net: Net, request: RequestInputs, row?: Float32Ar
   return { row, ignored: ignored ?? NONE_IGNORED };
 }
 
+/** `{"value": …, "type": …}`: how Camunda's REST API and others wrap a process variable. */
+function typedValue(raw: AttributeValue): boolean {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.hasOwn(raw, 'value');
+}
+
 function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attributes: Readonly<Record<string, AttributeValue>>, section: SpecSection): void {
   for (const entry of entries) {
     let value: number;
@@ -83,7 +88,7 @@ function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attrib
           name,
           entry.place,
           section,
-          `attribute '${name}' = ${quoteValue(pythonStr(raw))} required by ${section} for place '${entry.place}' ${parsed !== undefined && Number.isFinite(parsed) ? "is beyond ±3.4e38 (the model's inputs are float32)" : 'is not a finite number'}`,
+          `attribute '${name}' = ${quoteValue(pythonStr(raw))} required by ${section} for place '${entry.place}' ${parsed !== undefined && Number.isFinite(parsed) ? "is beyond ±3.4e38 (the model's inputs are float32)" : 'is not a finite number'}${typedValue(raw) ? ' (a typed variable, as Camunda writes them? send its "value" alone)' : ''}`,
         );
       }
       value = parsed;

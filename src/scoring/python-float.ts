@@ -1,3 +1,4 @@
+import { pythonStrRepr } from './python-repr.js';
 /**
  * Python's `float(str)` as PETRA applies it to trace attributes: surrounding whitespace allowed, `_` between digits,
  * exponents, and `nan` / `inf` / `infinity` in any case with an optional sign. Returns undefined where Python raises
@@ -54,10 +55,13 @@ function decimal(numeral: string): number {
   return Number(numeral.includes('_') ? numeral.replaceAll('_', '') : numeral);
 }
 
-/** A value as it may arrive in JSON attributes; Python would see it through `str()`. */
-export type AttributeValue = string | number | boolean | null;
+/** A value as it may arrive in JSON attributes (any JSON value); Python would see it through `str()`. */
+export type AttributeValue = unknown;
 
-/** `float(str(value))`: numbers pass through, booleans and null become "True"/"False"/"None" and are not numeric. */
+/**
+ * `float(str(value))`: numbers pass through, numeric strings are parsed; booleans, null, objects and lists become
+ * "True", "None", "{'value': 0.9}" and are not numeric.
+ */
 export function attributeToFloat(value: AttributeValue): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value === 'string') return parsePythonFloat(value);
@@ -66,7 +70,14 @@ export function attributeToFloat(value: AttributeValue): number | undefined {
 
 /** Python's `str()` of a JSON value, for reporting attributes the way PETRA would have seen them. */
 export function pythonStr(value: AttributeValue): string {
-  if (value === null) return 'None';
+  return typeof value === 'string' ? value : pythonReprOfJson(value);
+}
+
+function pythonReprOfJson(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'string') return pythonStrRepr(value);
+  if (Array.isArray(value)) return `[${value.map(pythonReprOfJson).join(', ')}]`;
+  if (typeof value === 'object') return `{${Object.entries(value).map(([key, item]) => `${pythonStrRepr(key)}: ${pythonReprOfJson(item)}`).join(', ')}}`;
   return String(value);
 }

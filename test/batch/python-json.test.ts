@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dumpsPython, PyInt, pythonFloatRepr, type PyJson } from '../../src/batch/python-json.js';
-import { pythonStrRepr } from '../../src/batch/python-repr.js';
+import { pythonStrRepr } from '../../src/scoring/python-repr.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 /** Re-type a parsed petra-score document: `trace_index` is Python's only integer there. */

@@ -168,7 +168,6 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       { what: 'an input_values value that is null', url: '/anomaly', payload: { events: [], input_values: { p_application: null } }, path: 'body/input_values/p_application', mentions: 'got null' },
       { what: 'an event name that is a number', url: '/anomaly', payload: { events: [{ name: 'approve loan' }, { name: 5 }] }, path: 'body/events/1/name', mentions: 'got 5' },
       { what: 'an event without a name', url: '/anomaly', payload: { events: [{ attributes: {} }] }, path: 'body/events/0/name', mentions: 'required' },
-      { what: 'an attribute that is an array', url: '/anomaly', payload: { events: [], attributes: { risk_score: [0.9] } }, path: 'body/attributes/risk_score', mentions: 'got an array' },
       { what: 'a key with a slash, escaped as a JSON pointer', url: '/anomaly', payload: { events: [], input_marking: { 'a/b~c': [] } }, path: 'body/input_marking/a~1b~0c', mentions: 'got an array' },
       { what: '/forward without input_marking', url: '/forward', payload: { input_values: {} }, path: 'body/input_marking', mentions: 'required' },
       { what: 'a case event name that is a number', url: '/cases/c/events', payload: { name: 7 }, path: 'body/name', mentions: 'got 7' },
@@ -181,6 +180,24 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
     it.each(cases)('$what → 400 at $path', async ({ url, payload, path, mentions }) => {
       const body = expectValidationError(await post(url, payload), path);
       expect(body.message).toContain(mentions);
+    });
+
+    it('keeps structured attribute values (objects, lists) as PETRA does: ignored unless a spec reads one, which finds it not numeric', async () => {
+      const structured = { applicant: { name: 'Zoë', age: 41 }, documents: ['id', 'payslip'] };
+      const plain = await post('/anomaly', { events: [{ name: 'approve loan' }], attributes: { risk_score: '0.9' } });
+      const withThem = await post('/anomaly', { events: [{ name: 'approve loan', attributes: structured }], attributes: { risk_score: '0.9', ...structured } });
+      expect(withThem.statusCode, withThem.body).toBe(200);
+      expect(withThem.body).toBe(plain.body);
+      expect((await post('/cases/structured/events?score=true', { name: 'approve loan', attributes: { risk_score: '0.9', ...structured } })).statusCode).toBe(200);
+      // Read by the spec: not numeric, as float(str([0.9])) fails in Python; a typed variable gets a hint.
+      const list = await post('/anomaly', { events: [], attributes: { risk_score: [0.9] } });
+      expect(list.statusCode).toBe(422);
+      expect(list.json()).toMatchObject({ error: 'non_numeric_attribute', details: [{ path: 'body/attributes/risk_score' }] });
+      expect(list.json<{ message: string }>().message).toBe("attribute 'risk_score' = \"[0.9]\" required by input_marking for place 'p_application' is not a finite number");
+      const typed = await post('/anomaly', { events: [], attributes: { risk_score: { value: 0.9, type: 'Double' } } });
+      expect(typed.json<{ message: string }>().message).toBe(
+        "attribute 'risk_score' = \"{'value': 0.9, 'type': 'Double'}\" required by input_marking for place 'p_application' is not a finite number (a typed variable, as Camunda writes them? send its \"value\" alone)",
+      );
     });
 
     it('says which types a union accepts instead of TypeBox’s "Expected union value"', async () => {
