@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
@@ -11,6 +12,9 @@ const SEE_HELP = "(petrascore serve --help lists every option and its environmen
 
 function fail(message: string, code: number): number {
   process.stderr.write(`petrascore: ${message}\n`);
+  // Also as a JSON log line on stdout, where a log pipeline reading only the service's JSON would otherwise see
+  // "loading bundle" and then nothing.
+  process.stdout.write(`${JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, hostname: hostname(), msg: `petrascore: ${message.split('\n')[0]}`, exit_code: code })}\n`);
   return code;
 }
 

@@ -48,7 +48,7 @@ export class ServiceMetrics {
 
   readonly clientErrors = new DeferredCounter({
     name: 'petrascore_client_errors_total',
-    help: 'Requests (and /anomaly/batch items, /events events) refused, by error class (validation_error, missing_attribute, max_events_per_case, headers_too_large, …)',
+    help: 'Requests (and /anomaly/batch items, /events events) refused, by error class (validation_error, missing_attribute, max_events_per_case, headers_too_large, …); a HEAD /cases/{id} 404 is an answer, not counted',
     labelNames: ['error'] as const,
     registry: this.registry,
   });

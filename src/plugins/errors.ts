@@ -140,7 +140,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       if (status === 503) request.log.info({ error: body.error }, 'refused while shutting down');
       else if (status >= 500) request.log.error({ err: error }, 'request failed');
       else {
-        app.metrics.clientErrors.inc({ error: body.error });
+        // HEAD /cases/{id} asks whether a case is open: its 404 is an answer, not a client's mistake.
+        if (request.method !== 'HEAD') app.metrics.clientErrors.inc({ error: body.error });
         request.log.debug({ error: body.error, message: body.message }, 'client error');
       }
       return send(reply, status, body);

@@ -371,6 +371,12 @@ describe('petrascore usage errors', () => {
     expect(result.stderr, result.describe).toMatch(message);
     expect(result.stderr, result.describe).toContain(usage);
     expect(result.stderr, result.describe).not.toMatch(/^\s+at /m);
+    if (usage.startsWith('petrascore serve')) {
+      // The same line for a log pipeline that reads only the JSON on stdout.
+      const fatal = result.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; exit_code: number });
+      expect(fatal.at(-1), result.describe).toMatchObject({ level: 60, exit_code: 2 });
+      expect(result.stderr).toContain(fatal.at(-1)!.msg);
+    }
     // Rejected before the bundle is even opened.
     expect(result.stdout, result.describe).not.toContain('bundle loaded');
     expect(result.stdout, result.describe).not.toContain('Server listening');

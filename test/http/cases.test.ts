@@ -285,7 +285,13 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expect(open.headers['content-type']).toBe('application/json; charset=utf-8');
       // Not the length of a body it does not have: a GET's length is known only once the case is scored.
       expect(open.headers['content-length']).toBeUndefined();
+      const notFound = async () => Number(/^petrascore_client_errors_total\{error="case_not_found"\} (\d+)$/m.exec((await app.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+      const before = await notFound();
       expect((await app.inject({ method: 'HEAD', url: caseUrl('no-such-case') })).statusCode).toBe(404);
+      // An answer to "is it open?", not a client's mistake; a GET of it is one.
+      expect(await notFound()).toBe(before);
+      expect((await app.inject({ method: 'GET', url: caseUrl('no-such-case') })).statusCode).toBe(404);
+      expect(await notFound()).toBe(before + 1);
       expect(app.live.bus.latestId).toBe(published);
       // GET still scores (and publishes its evaluation).
       expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('probe') }), 'probe', 1);
