@@ -1,5 +1,5 @@
 import { emptyObserved, markObserved, type Observed } from '../scoring/observed.js';
-import type { AttributeValue } from '../scoring/python-float.js';
+import { pythonStr, type AttributeValue } from '../scoring/python-float.js';
 import { CaseLimitError } from './case-errors.js';
 import { RecencyList, type RecencyLinks } from './recency-list.js';
 
@@ -98,7 +98,7 @@ export class CaseStore {
     }
     state.nEvents += 1;
     if (column !== undefined) state.observed = markObserved(state.observed, column);
-    if (attributes !== undefined) for (const key in attributes) state.attributes[key] = attributes[key]!;
+    if (attributes !== undefined) for (const key in attributes) state.attributes[key] = kept(attributes[key]);
     state.nAttributes = current + added;
     state.lastSeen = this.now();
     return state;
@@ -160,4 +160,13 @@ export class CaseStore {
     this.recency.remove(state);
     this.events.onEvict?.(state.caseId, state, reason);
   }
+}
+
+/**
+ * An attribute value as the case keeps it: an object or list (a structured variable, which no spec can read as a
+ * number) as its Python str(), cut short, rather than the parsed structure: a 4 MB body of nested lists would
+ * otherwise stay in the case's state at many times its size. A spec reading it still finds it not numeric, as before.
+ */
+function kept(value: AttributeValue): AttributeValue {
+  return typeof value === 'object' && value !== null ? pythonStr(value) : value;
 }

@@ -1,7 +1,7 @@
 import type { EvictionReason } from './case-store.js';
 
 /** How a case left the store: closed (with its final evaluation), or evicted (idle, capacity, deleted). */
-export type Ending<E> = { kind: 'closed'; evaluation: E; nEvents: number; atMs: number } | { kind: 'evicted'; reason: EvictionReason; nEvents: number; atMs: number };
+export type Ending<E> = { kind: 'closed'; evaluation: E | undefined; nEvents: number; atMs: number } | { kind: 'evicted'; reason: EvictionReason; nEvents: number; atMs: number };
 
 /**
  * The last `capacity` case ids that ended, and how. A workflow engine retries a close whose answer timed out: the

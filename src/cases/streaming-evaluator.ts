@@ -258,7 +258,7 @@ export class StreamingEvaluator {
     if (open === undefined) {
       await this.closing.get(caseId)?.catch(() => undefined);
       const ended = this.ended.lookup(caseId);
-      if (ended?.kind === 'closed' && this.repeatCloses) return ended.evaluation;
+      if (ended?.kind === 'closed' && ended.evaluation !== undefined) return ended.evaluation;
       throw new UnknownCaseError(caseId, ended, this.repeatCloses);
     }
     const snapshot = this.snapshot(open);
@@ -268,11 +268,15 @@ export class StreamingEvaluator {
     const closing = this.evaluate(snapshot, true, 'case_close');
     this.closing.set(caseId, closing);
     try {
+      const startedAtMs = Date.now();
       const evaluation = await closing;
-      // Unless a new case has opened under the id during the run: a close then is that case's.
-      if (this.store.get(caseId) === undefined) {
-        const kept = new Evaluation(evaluation.case_id, evaluation.n_events, evaluation.row.detached(), true, true);
-        this.ended.remember(caseId, { kind: 'closed', evaluation: kept, nEvents: kept.n_events, atMs: Date.now() });
+      // Unless a new case has opened under the id during the run (a close then is that case's), or has already ended
+      // too (its ending is the newer one).
+      const since = this.ended.lookup(caseId);
+      if (this.store.get(caseId) === undefined && !(since !== undefined && since.atMs >= startedAtMs)) {
+        // The answer itself only where a repeated close gives it again: on a wide net it is kilobytes a case.
+        const kept = this.repeatCloses ? new Evaluation(evaluation.case_id, evaluation.n_events, evaluation.row.detached(), true, true) : undefined;
+        this.ended.remember(caseId, { kind: 'closed', evaluation: kept, nEvents: evaluation.n_events, atMs: Date.now() });
       }
       return evaluation;
     } catch (error) {

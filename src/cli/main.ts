@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 
 const USAGE = `Usage: petrascore <command> [options]
-       petrascore [BUNDLE.onnx] [options]   (serve, the default command)
+       petrascore BUNDLE.onnx [options]     (serve is the default command: a bundle
+       petrascore --option … [BUNDLE.onnx]   or an option first means serve)
 
 Commands:
   serve [BUNDLE.onnx]   serve a PETRA ONNX bundle over HTTP (petrascore serve --help)

@@ -119,7 +119,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT_USAGE);
       if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_USAGE);
-      throw error;
+      if (code === 'EACCES') return fail(`cannot listen on ${config.host}:${config.port}: permission denied (ports below 1024 need privileges; --port / PETRASCORE_PORT)`, EXIT_USAGE);
+      return fail(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, EXIT_FAILURE);
     }
   } finally {
     process.off('SIGTERM', stopWhileStarting);

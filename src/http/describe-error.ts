@@ -12,7 +12,6 @@ import { RunnerClosedError } from '../inference/onnx-runner.js';
 
 const MAX_DETAILS = 20;
 
-/** The body was not JSON (or was JSON that smuggles a prototype key); `reason` says what the parser objected to. */
 /** A request that arrived on an open connection after the server began to close (Fastify's own 503 had another shape). */
 export class ServerClosingError extends Error {
   constructor() {
@@ -21,7 +20,7 @@ export class ServerClosingError extends Error {
   }
 }
 
-/** A body sent to a route that takes none (a close, a GET): refused, where it would be silently dropped. */
+/** A body sent to a POST, PUT, PATCH or DELETE route that takes none (a close): refused, where it would be dropped. */
 export class UnexpectedBodyError extends Error {
   readonly statusCode = 400;
 
@@ -31,6 +30,7 @@ export class UnexpectedBodyError extends Error {
   }
 }
 
+/** The body was not JSON (or was JSON that smuggles a prototype key); `reason` says what the parser objected to. */
 export class MalformedJsonError extends Error {
   readonly statusCode = 400;
 

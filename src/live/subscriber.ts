@@ -132,7 +132,13 @@ export class Subscriber {
   /** The types of the bus events this subscriber will never receive (its backlog), for the dropped-events metric. */
   undelivered(ring: EventRing): Map<BusEventType, number> {
     const counts = new Map<BusEventType, number>();
-    for (let id = this.cursor + 1; id <= ring.latestId; id++) {
+    // An alert reader's cursor may be far back in the alert history: count those alerts, then walk only the ring.
+    if (this.alertsOnly) {
+      for (let alert = ring.earlierAlertAfter(this.cursor); alert !== undefined; alert = ring.earlierAlertAfter(alert.id)) {
+        if (matchesFilter(this.filter, alert)) counts.set('alert', (counts.get('alert') ?? 0) + 1);
+      }
+    }
+    for (let id = Math.max(this.cursor + 1, ring.oldestId); id <= ring.latestId; id++) {
       const entry = ring.get(id);
       if (entry === undefined || !matchesFilter(this.filter, entry)) continue;
       counts.set(entry.type, (counts.get(entry.type) ?? 0) + 1);

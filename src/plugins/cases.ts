@@ -30,6 +30,7 @@ export const casesPlugin = fp<CasesPluginOptions>(
     // One line per eviction only at debug: at capacity every new case evicts one, and an idle sweep can evict
     // hundreds of thousands at once. Capacity evictions are summed into one info line per ten seconds.
     let capacityEvictions = 0;
+    const logsEach = app.log.level === 'debug' || app.log.level === 'trace';
     const capacityLog = setInterval(() => {
       if (capacityEvictions === 0) return;
       app.log.info({ reason: 'capacity', evicted: capacityEvictions, max_open_cases: options.maxOpenCases }, 'cases evicted for capacity in the last 10 s (--max-open-cases)');
@@ -40,7 +41,7 @@ export const casesPlugin = fp<CasesPluginOptions>(
       onEvict: (caseId, state, reason) => {
         app.metrics.caseEvictions.inc({ reason });
         if (reason === 'capacity') capacityEvictions++;
-        app.log.debug({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
+        if (logsEach) app.log.debug({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
         // The evaluator tells the observer, after any evaluation of the case still under way.
         evaluator.evicted(caseId, state, reason);
       },

@@ -1,6 +1,6 @@
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { describeError, MalformedJsonError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
+import { describeError, MalformedJsonError, ServerClosingError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { noteErrorClass } from './request-log.js';
 
@@ -132,8 +132,9 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
 
     app.setErrorHandler((error, request, reply) => {
       // No route matched, and the body was refused before the not-found handler ran: the URL or method is what is wrong.
-      if (request.is404) {
-        app.requestTracker('unmatched')(request, reply, () => undefined);
+      if (request.is404 && !(error instanceof ServerClosingError)) {
+        // Its tracking hook (preValidation) did not run: it comes after the body is parsed.
+        if (!reply.hasHeader('x-request-id')) app.requestTracker('unmatched')(request, reply, () => undefined);
         return answerUnmatched(request, reply);
       }
       const { status, body } = describeError(error, options.bodyLimit, partsOf(request));
@@ -141,7 +142,7 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       else if (status >= 500) request.log.error({ err: error }, 'request failed');
       else {
         // HEAD /cases/{id} asks whether a case is open: its 404 is an answer, not a client's mistake.
-        if (request.method !== 'HEAD') app.metrics.clientErrors.inc({ error: body.error });
+        if (!(request.method === 'HEAD' && status === 404)) app.metrics.clientErrors.inc({ error: body.error });
         request.log.debug({ error: body.error, message: body.message }, 'client error');
       }
       return send(reply, status, body);

@@ -68,16 +68,44 @@ export function attributeToFloat(value: AttributeValue): number | undefined {
   return undefined;
 }
 
-/** Python's `str()` of a JSON value, for reporting attributes the way PETRA would have seen them. */
+/** Longest text `pythonStr` builds for an object or list: it is quoted in messages and lanes, never parsed. */
+export const MAX_STRUCTURED_CHARS = 200;
+
+/**
+ * Python's `str()` of a JSON value, for reporting attributes the way PETRA would have seen them. An object or list is
+ * cut at MAX_STRUCTURED_CHARS with "…": a body may nest thousands deep, and a whole repr would overflow the stack.
+ */
 export function pythonStr(value: AttributeValue): string {
-  return typeof value === 'string' ? value : pythonReprOfJson(value);
+  if (typeof value === 'string') return value;
+  const out = { text: '' };
+  appendRepr(value, out);
+  return out.text.length > MAX_STRUCTURED_CHARS ? `${out.text.slice(0, MAX_STRUCTURED_CHARS - 1)}…` : out.text;
 }
 
-function pythonReprOfJson(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (typeof value === 'string') return pythonStrRepr(value);
-  if (Array.isArray(value)) return `[${value.map(pythonReprOfJson).join(', ')}]`;
-  if (typeof value === 'object') return `{${Object.entries(value).map(([key, item]) => `${pythonStrRepr(key)}: ${pythonReprOfJson(item)}`).join(', ')}}`;
-  return String(value);
+/** Appends Python's repr of `value` to `out.text`, stopping once it is longer than MAX_STRUCTURED_CHARS. */
+function appendRepr(value: unknown, out: { text: string }): void {
+  if (out.text.length > MAX_STRUCTURED_CHARS) return;
+  if (value === null || value === undefined) out.text += 'None';
+  else if (typeof value === 'boolean') out.text += value ? 'True' : 'False';
+  else if (typeof value === 'string') out.text += pythonStrRepr(value.length > MAX_STRUCTURED_CHARS ? value.slice(0, MAX_STRUCTURED_CHARS) : value);
+  else if (Array.isArray(value)) {
+    out.text += '[';
+    for (let i = 0; i < value.length && out.text.length <= MAX_STRUCTURED_CHARS; i++) {
+      if (i > 0) out.text += ', ';
+      appendRepr(value[i], out);
+    }
+    out.text += ']';
+  } else if (typeof value === 'object') {
+    out.text += '{';
+    let first = true;
+    for (const key in value) {
+      if (out.text.length > MAX_STRUCTURED_CHARS) break;
+      if (!Object.hasOwn(value, key)) continue;
+      if (!first) out.text += ', ';
+      first = false;
+      out.text += `${pythonStrRepr(key.length > MAX_STRUCTURED_CHARS ? key.slice(0, MAX_STRUCTURED_CHARS) : key)}: `;
+      appendRepr((value as Record<string, unknown>)[key], out);
+    }
+    out.text += '}';
+  } else out.text += String(value);
 }

@@ -200,6 +200,19 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       );
     });
 
+    it('quotes a deeply nested attribute value cut short: a 422, not a stack overflow, also when a case keeps it', async () => {
+      // Sent as text: the test's own JSON.stringify would overflow on it.
+      const deep = `${'['.repeat(6000)}0.9${']'.repeat(6000)}`;
+      const json = { 'content-type': 'application/json' };
+      const stateless = await postRaw('/anomaly', `{"events":[],"attributes":{"risk_score":${deep}}}`, json);
+      expect(stateless.statusCode, stateless.body).toBe(422);
+      expect(stateless.json<{ message: string }>().message).toMatch(/^attribute 'risk_score' = "\[+…" required by input_marking/);
+      expect((await postRaw('/cases/deep/events?score=true', `{"name":"approve loan","attributes":{"risk_score":${deep}}}`, json)).statusCode).toBe(202);
+      const closed = await post('/cases/deep/close', undefined);
+      expect(closed.statusCode, closed.body).toBe(422);
+      expect((await app.inject({ method: 'DELETE', url: '/cases/deep' })).statusCode).toBe(200);
+    });
+
     it('says which types a union accepts instead of TypeBox’s "Expected union value"', async () => {
       const body = expectValidationError(await post('/anomaly', { events: [], input_marking: { p_application: { value: 1 } } }), 'body/input_marking/p_application');
       expect(body.message).toBe('body/input_marking/p_application: Expected a finite number or a string, got an object');
