@@ -14,7 +14,8 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Feed one event into a case (PETRA StreamingEvaluator.on_event)',
         description:
           'Creates the case on first sight and merges the attributes (latest wins). Answers 202 {case_id, n_events}; with scoring ' +
-          '(?score=true or --score-every-event) 200 with the evaluation, or 202 with `not_scored` saying why the case cannot be scored yet.',
+          '(?score=true or --score-every-event) 200 with the evaluation, or 202 with `not_scored` saying why the case cannot be scored yet. ' +
+          'An event that opens a new case under an id that ended lately (--ended-case-memory) says how that one ended in `x-petrascore-reopened` (closed, deleted, evicted (idle), evicted (capacity)): the new case has none of its events.',
         params: CaseParams,
         querystring: ScoreQuery,
         body: CaseEvent,
@@ -24,6 +25,8 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const score = request.query.score ?? app.scoreEveryEvent;
       const outcome = await app.cases.onEvent(request.params.id, request.body, score);
+      // The event opened a new case under an id that ended lately: its earlier events are not in it.
+      if (outcome.reopened !== undefined) reply.header('x-petrascore-reopened', outcome.reopened);
       if (outcome.kind === 'evaluated') return reply.code(200).type(JSON_TYPE).serializer(app.petra.json.evaluation).send(outcome.evaluation);
       return reply.code(202).send(outcome.ack);
     },

@@ -56,7 +56,8 @@ export interface Rejection {
 
 export type StreamItem = Evaluation | Acknowledgement | Rejection;
 
-export type EventOutcome = { kind: 'acknowledged'; ack: Acknowledgement } | { kind: 'evaluated'; evaluation: Evaluation };
+/** What a streamed event did; `reopened` when it opened a new case under an id that ended lately (how it ended). */
+export type EventOutcome = ({ kind: 'acknowledged'; ack: Acknowledgement } | { kind: 'evaluated'; evaluation: Evaluation }) & { reopened?: string };
 
 /** Which call produced an evaluation: POST /cases/:id/events, GET /cases/:id, POST /cases/:id/close, POST /events. */
 export type EvaluationSource = 'stream_event' | 'case_score' | 'case_close' | 'events';
@@ -120,6 +121,11 @@ export class StreamingEvaluator {
   private readonly ended: EndedCases<Evaluation>;
   /** Closes whose model run is under way, by case id: a retry that overtakes one waits for its answer. */
   private readonly closing = new Map<string, Promise<Evaluation>>();
+  /**
+   * How the id of the case the last append() opened had ended, if it had lately; read by onEvent right after. A field
+   * rather than a second return value: append runs for every streamed event, and an object per event is garbage.
+   */
+  private reopened: string | undefined;
 
   constructor(
     private readonly store: CaseStore,
@@ -165,17 +171,31 @@ export class StreamingEvaluator {
   append(caseId: string, event: CaseEvent): CaseState {
     const state = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes ?? undefined);
     // A new case under an id that ended: a close of it is a close of this one now.
-    if (state.nEvents === 1 && this.ended.size > 0) this.ended.forget(caseId);
+    this.reopened = undefined;
+    if (state.nEvents === 1 && this.ended.size > 0) {
+      const ended = this.ended.lookup(caseId);
+      if (ended !== undefined) {
+        this.reopened = ended.kind === 'closed' ? 'closed' : ended.reason === 'deleted' ? 'deleted' : `evicted (${ended.reason})`;
+        this.ended.forget(caseId);
+      }
+    }
     this.observer.onEvent?.(caseId, state);
     return state;
   }
 
   async onEvent(caseId: string, event: CaseEvent, score: boolean): Promise<EventOutcome> {
     const state = this.append(caseId, event);
-    if (!score) return { kind: 'acknowledged', ack: { case_id: caseId, n_events: state.nEvents } };
-    const snapshot = this.trySnapshot(state);
-    if ('problem' in snapshot) return { kind: 'acknowledged', ack: { case_id: caseId, n_events: state.nEvents, not_scored: snapshot.problem } };
-    return { kind: 'evaluated', evaluation: await this.evaluate(snapshot, false, 'stream_event') };
+    // Read at once: another request's append may set it again during this one's model run.
+    const reopened = this.reopened;
+    let outcome: EventOutcome;
+    if (!score) outcome = { kind: 'acknowledged', ack: { case_id: caseId, n_events: state.nEvents } };
+    else {
+      const snapshot = this.trySnapshot(state);
+      if ('problem' in snapshot) outcome = { kind: 'acknowledged', ack: { case_id: caseId, n_events: state.nEvents, not_scored: snapshot.problem } };
+      else outcome = { kind: 'evaluated', evaluation: await this.evaluate(snapshot, false, 'stream_event') };
+    }
+    if (reopened !== undefined) outcome.reopened = reopened;
+    return outcome;
   }
 
   /**

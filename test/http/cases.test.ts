@@ -187,7 +187,9 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expect(list.json<{ case_ids: string[] }>().case_ids).not.toContain('life');
 
       // Fresh: one event, no labels and no attributes from before.
-      const fresh = expectAck(await post(app, caseUrl('life', '/events?score=true'), { name: 'decline loan' }));
+      const freshResponse = await post(app, caseUrl('life', '/events?score=true'), { name: 'decline loan' });
+      expect(freshResponse.headers['x-petrascore-reopened']).toBe('closed');
+      const fresh = expectAck(freshResponse);
       expect(fresh).toEqual({ case_id: 'life', n_events: 1, not_scored: { reason: 'missing_attribute', attribute: 'risk_score', place: 'p_application', message: MISSING } });
       const rescored = expectEvaluation(await post(app, caseUrl('life', '/events?score=true'), { name: 'x', attributes: { risk_score: '0.8' } }), 'life', 2);
       expectScoreClose(rescored, await reference(app, 0.8, ['decline loan']), 'fresh case');
@@ -254,6 +256,12 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       }
       const never = await app.inject({ method: 'GET', url: caseUrl('never-seen-here') });
       expect(never.json<ErrorBody>().message).toBe("no open case 'never-seen-here'");
+      // An event under the id opens a new case, and says the earlier one ended (its events are not in this one).
+      const reopened = await post(app, caseUrl('dropped', '/events'), { name: 'approve loan' });
+      expect(reopened.statusCode).toBe(202);
+      expect(reopened.headers['x-petrascore-reopened']).toBe('deleted');
+      expect((await post(app, caseUrl('dropped', '/events'), { name: 'approve loan' })).headers['x-petrascore-reopened']).toBeUndefined();
+      expect((await post(app, caseUrl('first-time', '/events'), { name: 'approve loan' })).headers['x-petrascore-reopened']).toBeUndefined();
     });
 
     it('answers 422 for a case that cannot be scored and keeps it open, unchanged, until it can', async () => {
