@@ -33,9 +33,14 @@ export class UnknownCaseError extends Error {
   }
 }
 
+/** How a case ended, in a word or two: closed, deleted, evicted (idle), evicted (capacity). */
+export function endingOf(ended: EndedCase): string {
+  return ended.kind === 'closed' ? 'closed' : ended.reason === 'deleted' ? 'deleted' : `evicted (${ended.reason ?? 'unknown'})`;
+}
+
 function howItEnded(ended: EndedCase, repeatsCloses: boolean, now: number): string {
   const ago = `${Math.max(0, Math.round((now - ended.atMs) / 1000))} s ago, after ${ended.nEvents} event${ended.nEvents === 1 ? '' : 's'}`;
-  const how = ended.kind === 'closed' ? 'closed' : ended.reason === 'deleted' ? 'deleted' : `evicted (${ended.reason ?? 'unknown'})`;
+  const how = endingOf(ended);
   const next =
     ended.kind === 'closed' && repeatsCloses
       ? '; a repeated close answers its final evaluation again, and an event under this id starts a new case'

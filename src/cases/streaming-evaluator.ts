@@ -4,7 +4,7 @@ import { rowFromAttributes } from '../scoring/inputs.js';
 import { copyObserved, type Observed } from '../scoring/observed.js';
 import type { AttributeValue } from '../scoring/python-float.js';
 import type { ScoredRow, TraceScore } from '../scoring/residuals.js';
-import { CaseLimitError, UnknownCaseError } from './case-errors.js';
+import { CaseLimitError, endingOf, UnknownCaseError } from './case-errors.js';
 import type { CaseState, CaseStore, EvictionReason } from './case-store.js';
 import { EndedCases } from './ended-cases.js';
 
@@ -175,7 +175,7 @@ export class StreamingEvaluator {
     if (state.nEvents === 1 && this.ended.size > 0) {
       const ended = this.ended.lookup(caseId);
       if (ended !== undefined) {
-        this.reopened = ended.kind === 'closed' ? 'closed' : ended.reason === 'deleted' ? 'deleted' : `evicted (${ended.reason})`;
+        this.reopened = endingOf(ended);
         this.ended.forget(caseId);
       }
     }
@@ -279,7 +279,7 @@ export class StreamingEvaluator {
       await this.closing.get(caseId)?.catch(() => undefined);
       const ended = this.ended.lookup(caseId);
       if (ended?.kind === 'closed' && ended.evaluation !== undefined) return ended.evaluation;
-      throw new UnknownCaseError(caseId, ended, this.repeatCloses);
+      throw this.unknownCase(caseId);
     }
     const snapshot = this.snapshot(open);
     // Deleted before the run: events that arrive for the id meanwhile start a new case instead of joining a closed one.
@@ -314,7 +314,7 @@ export class StreamingEvaluator {
    */
   discardCase(caseId: string): { case_id: string; n_events: number } {
     const state = this.store.discard(caseId);
-    if (state === undefined) throw new UnknownCaseError(caseId, this.ended.lookup(caseId), this.repeatCloses);
+    if (state === undefined) throw this.unknownCase(caseId);
     return { case_id: caseId, n_events: state.nEvents };
   }
 
@@ -323,9 +323,14 @@ export class StreamingEvaluator {
     this.mustGet(caseId);
   }
 
+  /** The 404 for a case not open, saying how it ended if it did lately. */
+  private unknownCase(caseId: string): UnknownCaseError {
+    return new UnknownCaseError(caseId, this.ended.lookup(caseId), this.repeatCloses);
+  }
+
   private mustGet(caseId: string): CaseState {
     const state = this.store.get(caseId);
-    if (state === undefined) throw new UnknownCaseError(caseId, this.ended.lookup(caseId), this.repeatCloses);
+    if (state === undefined) throw this.unknownCase(caseId);
     return state;
   }
 

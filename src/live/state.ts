@@ -195,16 +195,16 @@ export class LiveState {
       (filter.minScore === undefined || (entry.row >= 0 && this.caseScores.latestScore(entry) >= filter.minScore));
     // A reader of alerts or stats alone has no use for the board: up to 2,000 cases are a megabyte on every (re)connect.
     const board = filter.types === undefined || [...filter.types].some((type) => BOARD_TYPES.has(type));
-    const unfiltered = filter.lane === undefined && filter.caseId === undefined && filter.minScore === undefined;
-    const matching: LiveCase[] = [];
     // Without the board and without filters only the count is wanted: the store has it, without a walk of every case.
-    if (board || !unfiltered) {
+    const walk = board || filter.lane !== undefined || filter.caseId !== undefined || filter.minScore !== undefined;
+    const matching: LiveCase[] = [];
+    if (walk) {
       for (const state of this.cases.openStates()) {
         const entry = this.of(state);
         if (entry !== undefined && keep(entry)) matching.push(entry);
       }
     }
-    const openCount = board || !unfiltered ? matching.length : this.openCases;
+    const openCount = walk ? matching.length : this.openCases;
     const cases: SnapshotCase[] = (board ? matching.slice(-SNAPSHOT_CASES) : []).map((entry) => ({
       case_id: entry.caseId,
       lane: entry.lane,

@@ -1,3 +1,4 @@
+import { pythonStrRepr } from '../scoring/python-repr.js';
 import { JsonArray, JsonNumber, JsonObject, type JsonValue } from './json-value.js';
 
 /**
@@ -13,14 +14,14 @@ export function pythonRepr(value: JsonValue): string {
   if (value === null) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
-  if (typeof value === 'string') return reprString(value);
+  if (typeof value === 'string') return pythonStrRepr(value);
   if (value instanceof JsonNumber) return reprNumber(value);
   if (value instanceof JsonArray) return `[${value.items.map(pythonRepr).join(', ')}]`;
   return reprDict(value);
 }
 
 function reprDict(value: JsonObject): string {
-  const members = [...value.entries].map(([key, item]) => `${reprString(key)}: ${pythonRepr(item)}`);
+  const members = [...value.entries].map(([key, item]) => `${pythonStrRepr(key)}: ${pythonRepr(item)}`);
   return `{${members.join(', ')}}`;
 }
 
@@ -52,29 +53,4 @@ export function pythonFloatRepr(x: number): string {
   const shortMantissa = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`;
   const exponentSign = exponent < 0 ? '-' : '+';
   return `${sign}${shortMantissa}e${exponentSign}${String(Math.abs(exponent)).padStart(2, '0')}`;
-}
-
-// Python's str.isprintable() is false for these categories (the space character excepted).
-const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
-
-/** Python's `repr(str)`: single quotes unless the text has ' and no ", escapes for what is not printable. */
-function reprString(text: string): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const char of text) {
-    const code = char.codePointAt(0) as number;
-    if (char === quote || char === '\\') out += `\\${char}`;
-    else if (char === '\t') out += '\\t';
-    else if (char === '\n') out += '\\n';
-    else if (char === '\r') out += '\\r';
-    else if (char !== ' ' && NON_PRINTABLE.test(char)) out += escapeCodePoint(code);
-    else out += char;
-  }
-  return out + quote;
-}
-
-function escapeCodePoint(code: number): string {
-  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
-  if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, '0')}`;
-  return `\\U${code.toString(16).padStart(8, '0')}`;
 }

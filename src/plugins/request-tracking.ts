@@ -41,18 +41,18 @@ export const requestTrackingPlugin = fp(
     const open = app.openResponses;
     // Two variants, so that without request lines (a level above info) no closure per request holds the request.
     const track = logsRequests(app.log.level) ? trackAndLogAbandoned : trackOnly;
-    const tracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
-      reply.header('x-request-id', request.id);
-      track(open, recorder, request, reply.raw);
-      if (app.closing) refuseWhileClosing(reply, next);
-      else next();
-    };
-    const orderedTracker = (recorder: RouteRecorder): TrackingHook => (request, reply, next) => {
-      reply.header('x-request-id', request.id);
-      track(open, recorder, request, reply.raw);
-      if (app.closing) refuseWhileClosing(reply, next);
-      else afterEarlierAnswers(reply.raw, next);
-    };
+    // `proceed`: at once, or (case routes) once the answers before it on its connection are written.
+    const trackThen =
+      (proceed: (reply: FastifyReply, next: HookHandlerDoneFunction) => void) =>
+      (recorder: RouteRecorder): TrackingHook =>
+      (request, reply, next) => {
+        reply.header('x-request-id', request.id);
+        track(open, recorder, request, reply.raw);
+        if (app.closing) refuseWhileClosing(reply, next);
+        else proceed(reply, next);
+      };
+    const tracker = trackThen((_reply, next) => next());
+    const orderedTracker = trackThen((reply, next) => afterEarlierAnswers(reply.raw, next));
     const outside = new Map<string, TrackingHook>();
     app.decorate('requestTracker', (route: string) => {
       let hook = outside.get(route);

@@ -2,7 +2,8 @@
  * Python's `repr(str)`: single quotes unless the text has ' but no "; backslash, the quote, \n, \r and \t escaped, and
  * every other character Python does not print (str.isprintable: control and format characters, lone surrogates,
  * private-use and unassigned code points, separators but the space) as \xhh, \uhhhh or \Uhhhhhhhh. PETRA's messages
- * quote client strings this way; a raw control character or lone surrogate in an answer also trips strict JSON readers.
+ * quote client strings this way (and petra-score's report prints attribute values of JSON logs so); a raw control
+ * character or lone surrogate in an answer also trips strict JSON readers.
  */
 export function pythonStrRepr(text: string): string {
   const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
