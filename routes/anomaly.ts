@@ -3,7 +3,8 @@ import { AnomalyAnswer, BatchAnswer } from '../src/http/score-json.js';
 import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
 import { checkCount, checkInputCounts } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
-import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse } from '../src/schemas/anomaly.js';
+import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse, TracesEnvelope } from '../src/schemas/anomaly.js';
+import { checkingBodyAs } from '../src/http/validator-compiler.js';
 import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
@@ -42,15 +43,18 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
         body: AnomalyBatchRequest,
         response: { 200: answer(AnomalyBatchResponse, 'one result per trace, in input order: a score or an error'), ...errorResponses(400, 413, 415) },
       },
+      // The body is documented as /anomaly bodies; only its envelope is checked here, each item by scoreTraceBatch.
+      validatorCompiler: checkingBodyAs(TracesEnvelope),
     },
     async (request, reply) => {
       checkCount('body/traces', request.body.traces.length, maxEventsPerRequest, 'traces');
       const started = performance.now();
-      const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, request.body.traces, maxEventsPerRequest);
+      const traces: readonly unknown[] = request.body.traces;
+      const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, traces, maxEventsPerRequest);
       const latencyMs = performance.now() - started;
       for (const item of outcome.results) if (!(item instanceof BatchAnswer)) app.metrics.clientErrors.inc({ error: item.error.error });
       // Items that passed the /anomaly schema (the scored ones) have their events.
-      app.live.anomalyBatch(request.id, request.body.traces as AnomalyRequest[], outcome.results, latencyMs);
+      app.live.anomalyBatch(request.id, traces as AnomalyRequest[], outcome.results, latencyMs);
       reply.type(JSON_TYPE).serializer(app.petra.json.batch);
       return outcome;
     },

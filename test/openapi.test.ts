@@ -51,4 +51,19 @@ describe('OpenAPI document and Swagger UI', () => {
     }
     expect(checked).toBeGreaterThan(4);
   });
+
+  it('documents an /anomaly/batch item as an /anomaly body, while a bad item still gets its own error entry', async () => {
+    type Body = { requestBody: { content: { 'application/json': { schema: { properties: Record<string, { items?: unknown }> } } } } };
+    const doc = app.swagger() as { paths: Record<string, { post: Body }> };
+    const schemaOf = (path: string) => doc.paths[path]!.post.requestBody.content['application/json'].schema;
+    const { example: _example, ...anomalyBody } = schemaOf('/anomaly') as { example?: unknown };
+    const { example: _itemExample, ...item } = schemaOf('/anomaly/batch').properties.traces!.items as { example?: unknown };
+    expect(item).toEqual(anomalyBody);
+
+    const response = await app.inject({ method: 'POST', url: '/anomaly/batch', payload: { traces: [{ events: 'none' }, { input_marking: { p_application: 0.9 }, events: [] }] } });
+    expect(response.statusCode).toBe(200);
+    const { results } = response.json() as { results: { index: number; error?: { message: string } }[] };
+    expect(results[0]!.error!.message).toMatch(/^body\/traces\/0\/events/);
+    expect(results[1]!.error).toBeUndefined();
+  });
 });

@@ -68,3 +68,11 @@ export function withoutEchoes(errors: ValueError[]): ValueError[] {
   const missing = new Set(errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty).map((e) => e.path));
   return missing.size === 0 ? errors : errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty || !missing.has(e.path));
 }
+
+/**
+ * A route's validator compiler that checks its body against `body` instead of the schema it documents (for a body
+ * whose parts the handler checks one by one, so that one bad part does not fail the others).
+ */
+export function checkingBodyAs<S>(body: TSchema): FastifySchemaCompiler<S> {
+  return (route) => validatorCompiler({ ...route, schema: route.httpPart === 'body' ? body : (route.schema as TSchema) });
+}

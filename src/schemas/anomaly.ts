@@ -33,10 +33,15 @@ export const AnomalyResponse = Type.Object({
 });
 export type AnomalyResponse = Static<typeof AnomalyResponse>;
 
+/**
+ * The documented body of /anomaly/batch: every item an /anomaly body. The route validates only `TracesEnvelope` and
+ * scoreTraceBatch each item against AnomalyRequest, so that one bad item gets an error entry instead of failing the
+ * others.
+ */
 export const AnomalyBatchRequest = Type.Object(
   {
-    traces: Type.Array(Type.Unknown(), {
-      description: 'each item an /anomaly request body; an item that is malformed gets an error entry, the others are still scored',
+    traces: Type.Array(AnomalyRequest, {
+      description: 'each item an /anomaly request body, validated on its own: an item that is malformed gets an error entry, the others are still scored',
     }),
   },
   {
@@ -50,6 +55,9 @@ export const AnomalyBatchRequest = Type.Object(
     ],
   },
 );
+
+/** What the /anomaly/batch route itself checks of its body: `traces` is an array. Its items are checked one by one. */
+export const TracesEnvelope = Type.Object({ traces: Type.Array(Type.Unknown()) });
 
 export const AnomalyBatchItem = Type.Union([
   Type.Object({ index: Type.Integer(), trace_score: Type.Number(), per_transition_residuals: Residuals, ignored_inputs: Type.Optional(IgnoredInputs) }),
