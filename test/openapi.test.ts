@@ -54,7 +54,7 @@ describe('OpenAPI document and Swagger UI', () => {
 
   it('documents an /anomaly/batch item as an /anomaly body, while a bad item still gets its own error entry', async () => {
     type Body = { requestBody: { content: { 'application/json': { schema: { properties: Record<string, { items?: unknown }> } } } } };
-    const doc = app.swagger() as { paths: Record<string, { post: Body }> };
+    const doc = app.swagger() as unknown as { paths: Record<string, { post: Body }> };
     const schemaOf = (path: string) => doc.paths[path]!.post.requestBody.content['application/json'].schema;
     const { example: _example, ...anomalyBody } = schemaOf('/anomaly') as { example?: unknown };
     const { example: _itemExample, ...item } = schemaOf('/anomaly/batch').properties.traces!.items as { example?: unknown };

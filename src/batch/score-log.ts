@@ -15,7 +15,14 @@ export type ReportEntry =
 export interface ScoreLogStats {
   traces: number;
   errors: number;
+  /** Scored traces with at least one event whose name is a transition label. */
+  matched: number;
+  /** Distinct event names that match no label (petra-score ignores them), the first UNMATCHED_KEPT of them. */
+  unmatchedNames: Set<string>;
 }
+
+/** Enough to name the usual suspects in a message, bounded for logs of millions of distinct names. */
+export const UNMATCHED_KEPT = 1000;
 
 /**
  * petra-score's error text. PETRA catches only KeyError (`str()` of it quotes the message); a non-numeric attribute
@@ -32,7 +39,7 @@ function errorText(error: SpecResolutionError): string {
 export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem>, batchSize: number, emit: (entry: ReportEntry) => void | Promise<void>): Promise<ScoreLogStats> {
   const net = scorer.net;
   const width = net.inputs.length;
-  const stats: ScoreLogStats = { traces: 0, errors: 0 };
+  const stats: ScoreLogStats = { traces: 0, errors: 0, matched: 0, unmatchedNames: new Set() };
   // Entries wait here, in order, until the batch they belong to is scored.
   type Pending = { kind: 'done'; entry: ReportEntry } | { kind: 'scored'; index: number; attributes: Record<string, string>; slot: number };
   const errorEntry = (index: number, attributes: Record<string, string>, error: string): Pending => ({ kind: 'done', entry: { index, attributes, error } });
@@ -74,10 +81,21 @@ export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem
       pending.push(errorEntry(item.index, item.attributes, errorText(error)));
       continue;
     }
+    countMatches(stats, net.labelColumn, item.events);
     pending.push({ kind: 'scored', index: item.index, attributes: item.attributes, slot: observed.length });
     observed.push(observeNames(net, item.events));
     if (observed.length === batchSize) await flush();
   }
   await flush();
   return stats;
+}
+
+/** For the run's closing words: a log whose names never match (a wrong --activity-column) scores as all-anomalous. */
+function countMatches(stats: ScoreLogStats, labels: ReadonlyMap<string, number>, events: readonly string[]): void {
+  let matched = false;
+  for (const name of events) {
+    if (labels.has(name)) matched = true;
+    else if (stats.unmatchedNames.size < UNMATCHED_KEPT) stats.unmatchedNames.add(name);
+  }
+  if (matched) stats.matched++;
 }

@@ -52,8 +52,20 @@ async function load(argv: readonly string[], usage: string, options: readonly st
   }
 }
 
+/**
+ * A reader that stops early (`inspect big.onnx | head`) closes the pipe, and stdout's EPIPE would be an unhandled
+ * 'error' event with a stack trace. Quiet instead, like the other tools of a pipeline (`score` handles its own).
+ */
+function quietWhenStdoutCloses(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') process.stderr.write(`petrascore: cannot write stdout: ${error.message}\n`);
+    process.exit(error.code === 'EPIPE' ? 0 : 1);
+  });
+}
+
 /** `petrascore inspect`. */
 export async function inspect(argv: readonly string[]): Promise<number> {
+  quietWhenStdoutCloses();
   if (argv.includes('--help')) {
     process.stdout.write(`${INSPECT_USAGE}\n`);
     return 0;
@@ -67,6 +79,7 @@ export async function inspect(argv: readonly string[]): Promise<number> {
 
 /** `petrascore validate`: the bundle loads, agrees with its graph and runs one inference. */
 export async function validate(argv: readonly string[]): Promise<number> {
+  quietWhenStdoutCloses();
   if (argv.includes('--help')) {
     process.stdout.write(`${VALIDATE_USAGE}\n`);
     return 0;

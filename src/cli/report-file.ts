@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { constants, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
-import { access, chmod, chown, lstat, open, rename, unlink } from 'node:fs/promises';
+import { access, chmod, chown, lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -20,6 +20,8 @@ export interface ReportFile {
   abort(): Promise<void>;
   /** The same, at once, for a process about to exit on a signal. */
   discardNow(): void;
+  /** Temporary reports of earlier runs that were killed (SIGKILL, out of memory), removed from OUT's directory. */
+  staleRemoved: string[];
 }
 
 /** OUT cannot be written; the message says why in the user's terms (OUT and its directory, not the temporary file). */
@@ -29,7 +31,44 @@ export class ReportFileError extends Error {}
 const DIRECTORY_REFUSES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 function direct(path: string): ReportFile {
-  return { stream: createWriteStream(path), replacesOnCommit: false, commit: async () => {}, abort: async () => {}, discardNow: () => {} };
+  return { stream: createWriteStream(path), replacesOnCommit: false, commit: async () => {}, abort: async () => {}, discardNow: () => {}, staleRemoved: [] };
+}
+
+/** A temporary report is stale when its run's process is gone and it has not been written to for this long. */
+const STALE_AFTER_MS = 60 * 60 * 1000;
+
+function temporaryName(path: string, pid: number): string {
+  return join(dirname(path), `.${basename(path)}.${pid}.partial`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A run killed outright (SIGKILL, the kernel's out-of-memory killer) cannot remove its temporary report, which can be
+ * as large as the report. The next run for the same OUT removes those whose process is gone and that an hour has not
+ * touched (a run on another machine sharing the directory keeps writing to its own).
+ */
+async function removeStaleTemporaries(path: string): Promise<string[]> {
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = name.startsWith(prefix) ? /^(\d+)\.partial$/.exec(name.slice(prefix.length))?.[1] : undefined;
+    if (pid === undefined || Number(pid) === process.pid || isRunning(Number(pid))) continue;
+    const file = temporaryName(path, Number(pid));
+    const stats = await lstat(file).catch(() => undefined);
+    if (stats?.isFile() !== true || Date.now() - stats.mtimeMs < STALE_AFTER_MS) continue;
+    if (await unlink(file).then(() => true, () => false)) removed.push(file);
+  }
+  return removed;
 }
 
 function whyNot(path: string, error: NodeJS.ErrnoException): ReportFileError {
@@ -74,17 +113,19 @@ export async function openReportFile(path: string): Promise<ReportFile> {
   if (existing !== undefined && !existing.isFile()) return direct(path);
   // A report the user cannot write is not replaced behind their back, as `>` would not write it either.
   if (existing !== undefined && !(await access(path, constants.W_OK).then(() => true, () => false))) throw new ReportFileError('permission denied');
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+  const staleRemoved = await removeStaleTemporaries(path);
+  const temporary = temporaryName(path, process.pid);
   // Opened here rather than by the stream, to learn now whether the directory takes a new file.
   const handle = await open(temporary, 'w').catch((error: NodeJS.ErrnoException) => {
     if (existing !== undefined && DIRECTORY_REFUSES.has(error.code ?? '')) return undefined;
     throw whyNot(path, error);
   });
-  if (handle === undefined) return direct(path);
+  if (handle === undefined) return { ...direct(path), staleRemoved };
   const stream = handle.createWriteStream();
   return {
     stream,
     replacesOnCommit: true,
+    staleRemoved,
     commit: async () => {
       if (existing !== undefined) {
         // The new report keeps the old one's permissions, and its owner where this user may give it (root may).

@@ -1,12 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { scoreLog } from '../batch/score-log.js';
+import { constants } from 'node:os';
+import { scoreLog, UNMATCHED_KEPT, type ScoreLogStats } from '../batch/score-log.js';
 import { ReportWriter, type OutputFormat } from '../batch/report-writer.js';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { BundleError } from '../bundle/errors.js';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
-import { detectFormat, LogInputError, readLog, type LogFormat, type LogItem } from '../logs/index.js';
+import { detectFormat, LogInputError, readLog, STDIN, type LogFormat, type LogItem } from '../logs/index.js';
+import type { Net } from '../scoring/net.js';
 import { ProgressLine } from './progress.js';
 import { checkReportDirectory, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
 
@@ -19,7 +21,8 @@ const USAGE = `Usage: petrascore score BUNDLE.onnx --traces FILE [options]
 Scores every trace of an audit log like PETRA's petra-score and writes the same JSON report.
 
 Options:
-  --traces FILE              the log: .csv, .xes or .json, each also gzipped (.gz) (required)
+  --traces FILE              the log: .csv, .xes or .json, each also gzipped (.gz, or recognised
+                             by its content), or - for standard input with --format (required)
   --format FORMAT            auto (from the file name, default), csv, xes or json
   --case-column NAME         CSV column with the case id (default case_id)
   --activity-column NAME     CSV column with the activity (default activity)
@@ -29,13 +32,22 @@ Options:
                              output); it replaces OUT only when the run succeeds
   --output-format FORMAT     json (petra-score's document, default) or ndjson (one trace per line)
   --batch-size N             traces per ONNX run, 1 to ${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE})
+  --max-error-rate R         exit 3 (the report still written) when more than this share of the
+                             traces, 0 to 1, carry error entries (default 1: never)
+  --allow-empty              a log without traces is an empty report, exit 0 (petra-score: an error)
   --help                     show this help
 
-Exit codes: 0 scored (also when some traces carry error entries), 2 usage error, unreadable or
-unparseable log, bad bundle, or an output that cannot be written, 130 or 143 interrupted by
-SIGINT or SIGTERM, 1 unexpected failure. A run that does not succeed leaves a report already at
-OUT as it was, unless OUT is a symbolic link, device or pipe, or sits in a directory that takes
-no new file: those are written in place once the log's first trace has been read.`;
+Which attributes the specs read and which activity names are transition labels: petrascore
+inspect BUNDLE.onnx. A CSV case's attributes come from its first row. Warnings on standard error
+name rows that are read as petra-score reads them but are likely export mistakes (blank rows, a
+repeated header) and event names that match no label.
+
+Exit codes: 0 scored (also when some traces carry error entries), 3 scored but more traces than
+--max-error-rate carry errors, 2 usage error, unreadable or unparseable log, bad bundle, or an
+output that cannot be written, 129, 130 or 143 interrupted by SIGHUP, SIGINT or SIGTERM, 1
+unexpected failure. A run that does not succeed leaves a report already at OUT as it was, unless
+OUT is a symbolic link, device or pipe, or sits in a directory that takes no new file: those are
+written in place once the log's first trace has been read.`;
 
 class ScoreUsageError extends Error {}
 
@@ -49,6 +61,8 @@ interface ScoreArgs {
   output: string | undefined;
   outputFormat: OutputFormat;
   batchSize: number;
+  maxErrorRate: number;
+  allowEmpty: boolean;
 }
 
 function parseScoreArgs(argv: readonly string[]): ScoreArgs {
@@ -66,6 +80,8 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
         output: { type: 'string', short: 'o' },
         'output-format': { type: 'string', default: 'json' },
         'batch-size': { type: 'string', default: String(DEFAULT_BATCH_SIZE) },
+        'max-error-rate': { type: 'string', default: '1' },
+        'allow-empty': { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -74,7 +90,11 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new ScoreUsageError(positionals.length === 0 ? 'missing BUNDLE.onnx' : `expected one bundle, got: ${positionals.join(' ')}`);
   if (values.traces === undefined) throw new ScoreUsageError('missing --traces FILE');
-  if (!['auto', 'csv', 'xes', 'json'].includes(values.format)) throw new ScoreUsageError(`--format must be auto, csv, xes or json, got '${values.format}'`);
+  const format = values.format.toLowerCase();
+  if (!['auto', 'csv', 'xes', 'json'].includes(format)) throw new ScoreUsageError(`--format must be auto, csv, xes or json, got '${values.format}'`);
+  if (values.traces === STDIN && format === 'auto') throw new ScoreUsageError('--traces - (standard input) needs --format csv, xes or json');
+  const maxErrorRate = values['max-error-rate'].trim() === '' ? Number.NaN : Number(values['max-error-rate']);
+  if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new ScoreUsageError(`--max-error-rate must be a number from 0 to 1, got '${values['max-error-rate']}'`);
   if (!['json', 'ndjson'].includes(values['output-format'])) throw new ScoreUsageError(`--output-format must be json or ndjson, got '${values['output-format']}'`);
   if (!/^[1-9]\d*$/.test(values['batch-size']) || Number(values['batch-size']) > MAX_BATCH_SIZE) {
     throw new ScoreUsageError(`--batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}, got '${values['batch-size']}'`);
@@ -85,13 +105,15 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
   return {
     bundle: positionals[0]!,
     traces: values.traces,
-    format: values.format as ScoreArgs['format'],
+    format: format as ScoreArgs['format'],
     caseColumn: values['case-column'],
     activityColumn: values['activity-column'],
     sorted: values.sorted,
     output,
     outputFormat: values['output-format'] as OutputFormat,
     batchSize: Number(values['batch-size']),
+    maxErrorRate,
+    allowEmpty: values['allow-empty'],
   };
 }
 
@@ -123,7 +145,8 @@ export async function score(argv: readonly string[]): Promise<number> {
   }
   const { net, runner } = bundle;
   const scorer = new TraceScorer(net, new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: args.batchSize }));
-  const size = await stat(args.traces).then((s) => s.size, () => undefined);
+  const size = args.traces === STDIN ? undefined : await stat(args.traces).then((s) => s.size, () => undefined);
+  const warnings: string[] = [];
   const progress = new ProgressLine(process.stderr, size);
   const items = readLog(args.traces, {
     format: args.format,
@@ -132,6 +155,8 @@ export async function score(argv: readonly string[]): Promise<number> {
     sorted: args.sorted,
     onProgress: (bytes) => progress.read(bytes),
     onTotal: (traces) => progress.expect(traces),
+    onWarning: (message) => warnings.push(message),
+    allowEmpty: args.allowEmpty,
   });
   let report: ReportFile | undefined;
   const stopOnSignal = (signal: NodeJS.Signals) => {
@@ -140,13 +165,14 @@ export async function score(argv: readonly string[]): Promise<number> {
     process.stderr.write(`petrascore score: interrupted by ${signal}${left}\n`);
     report?.discardNow();
     // Exit status 128 + the signal's number, as a shell reports a command the signal ended.
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.exit(128 + constants.signals[signal]);
   };
-  process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
+  // SIGHUP too: a dropped SSH session would otherwise leave the temporary report behind.
+  process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal).once('SIGHUP', stopOnSignal);
   try {
-    return await scoreTo(args, scorer, items, progress, (opened) => (report = opened));
+    return await scoreTo(args, scorer, items, progress, warnings, (opened) => (report = opened));
   } finally {
-    process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
+    process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal).off('SIGHUP', stopOnSignal);
     await runner.close();
   }
 }
@@ -187,7 +213,7 @@ async function startReading<T>(items: AsyncIterable<T>): Promise<AsyncIterable<T
   };
 }
 
-async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<LogItem>, progress: ProgressLine, opened: (report: ReportFile) => void): Promise<number> {
+async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<LogItem>, progress: ProgressLine, warnings: readonly string[], opened: (report: ReportFile) => void): Promise<number> {
   const started = performance.now();
   let items: AsyncIterable<LogItem>;
   let report: ReportFile | undefined;
@@ -196,6 +222,7 @@ async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<
     if (args.output !== undefined) await checkReportDirectory(args.output);
     items = await startReading(log);
     if (args.output !== undefined) opened((report = await openReportFile(args.output)));
+    for (const file of report?.staleRemoved ?? []) process.stderr.write(`petrascore score: removed ${file}, left by a run that was killed\n`);
   } catch (error) {
     progress.done();
     if (error instanceof LogInputError) return fail(error.message, 2);
@@ -222,14 +249,39 @@ async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<
     const seconds = (performance.now() - started) / 1000;
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
     process.stderr.write(`scored ${plural(stats.traces, 'trace')} (${plural(stats.errors, 'error')}) in ${seconds.toFixed(2)} s → ${args.output ?? 'stdout'}\n`);
+    for (const line of [...warnings.map((w) => `warning: ${w}`), ...closingWords(stats, scorer.net, args)]) process.stderr.write(`petrascore score: ${line}\n`);
+    if (stats.traces > 0 && stats.errors / stats.traces > args.maxErrorRate) {
+      return fail(`${stats.errors} of ${stats.traces} traces (${((100 * stats.errors) / stats.traces).toFixed(1)}%) carry error entries, more than --max-error-rate ${args.maxErrorRate}`, 3);
+    }
     return 0;
   } catch (error) {
     progress.done();
     await report?.abort();
-    if (error instanceof LogInputError) return fail(error.message, 2);
+    // A report written in place (a symbolic link, a device) has been changed and cannot be put back.
+    const left = report !== undefined && !report.replacesOnCommit ? `; ${args.output} is incomplete` : '';
+    if (error instanceof LogInputError) return fail(`${error.message}${left}`, 2);
     // The reader has all it wanted: quiet, like the other tools of a pipeline.
     if (args.output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
-    if ((error as NodeJS.ErrnoException).syscall !== undefined) return fail(`cannot write ${args.output ?? 'stdout'}: ${(error as Error).message}`, 2);
+    if ((error as NodeJS.ErrnoException).syscall !== undefined) return fail(`cannot write ${args.output ?? 'stdout'}: ${(error as Error).message}${left}`, 2);
     throw error;
   }
+}
+
+/** What the run's figures say that an operator would want said: nothing scored, or names that match no label. */
+function closingWords(stats: ScoreLogStats, net: Net, args: ScoreArgs): string[] {
+  const scored = stats.traces - stats.errors;
+  if (stats.traces > 0 && scored === 0) return ['warning: every trace carries an error entry, none was scored (the report\'s "error" fields say why)'];
+  const names = [...stats.unmatchedNames];
+  if (names.length === 0) return [];
+  const some = (list: readonly string[]) => list.slice(0, 5).map((name) => JSON.stringify(name)).join(', ') + (list.length > 5 ? ', …' : '');
+  const many = names.length >= UNMATCHED_KEPT ? `${UNMATCHED_KEPT} or more` : String(names.length);
+  if (stats.matched === 0) {
+    const column = args.format === 'csv' || (args.format === 'auto' && args.traces.toLowerCase().replace(/\.gz$/, '').endsWith('.csv')) ? ` (is --activity-column '${args.activityColumn}' the activity?)` : '';
+    return [
+      `warning: no event name in the log is a transition label, so every trace was scored as if none of its events happened${column}. ` +
+        `Names in the log: ${some(names)}; the bundle's labels: ${some([...net.labelColumn.keys()])} (petrascore inspect ${args.bundle})`,
+    ];
+  }
+  const them = names.length === 1 ? 'distinct event name matches no transition label and was ignored' : 'distinct event names match no transition label and were ignored';
+  return [`note: ${many} ${them}, as petra-score ignores them: ${some(names)}`];
 }

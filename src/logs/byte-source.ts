@@ -1,51 +1,81 @@
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { isGzipped } from './detect-format.js';
 import { LogInputError } from './errors.js';
 
+/** The path that means standard input (`--traces -`). */
+export const STDIN = '-';
+
+/** gzip's two signature bytes. A UTF-8 text cannot start with them (0x8b is a continuation byte). */
+function startsGzipped(head: Buffer): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
 /**
- * The file's bytes chunk by chunk (decompressed when the name ends in `.gz`),
- * so readers never hold more than one chunk of raw input.
+ * The file's bytes chunk by chunk, decompressed when the name ends in `.gz` or the data starts with gzip's signature
+ * (a nightly export gzipped under its plain name, or piped in), so readers never hold more than one chunk of raw input.
  */
 export async function* readBytes(path: string, onProgress?: (bytesRead: number) => void): AsyncGenerator<Buffer> {
-  const file = createReadStream(path);
-  const gunzip = isGzipped(path) ? createGunzip() : undefined;
-  // pipeline forwards a read error (e.g. ENOENT) into gunzip, whose iterator then rejects with it.
-  if (gunzip) pipeline(file, gunzip, () => undefined);
-  const stream = gunzip ?? file;
+  const file: ReadStream | NodeJS.ReadStream = path === STDIN ? process.stdin : createReadStream(path);
+  // Bytes of the file itself (compressed, for gzip), to compare with its size; standard input has none to compare.
+  const progress = () => {
+    if (onProgress !== undefined && 'bytesRead' in file) onProgress(file.bytesRead);
+  };
+  const named = isGzipped(path);
+  let gzipped = named;
+  const chunks = file[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
-    for await (const chunk of stream) {
-      // Bytes of the file itself (compressed, for .gz), to compare with its size.
-      onProgress?.(file.bytesRead);
+    const first = await chunks.next();
+    if (first.done === true) return;
+    gzipped ||= startsGzipped(first.value);
+    if (!gzipped) {
+      progress();
+      yield first.value;
+      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
+        progress();
+        yield next.value;
+      }
+      return;
+    }
+    const gunzip = createGunzip();
+    // pipeline forwards a read error (e.g. ENOENT) into gunzip, whose iterator then rejects with it.
+    pipeline(Readable.from(rest(first.value, chunks)), gunzip, () => undefined);
+    for await (const chunk of gunzip) {
+      progress();
       yield chunk as Buffer;
     }
   } catch (error) {
-    throw toLogInputError(path, error);
+    throw toLogInputError(path, error, named);
   } finally {
     // Reached early when the consumer stops iterating; the file descriptor must not leak.
-    file.destroy();
-    gunzip?.destroy();
+    if (file !== process.stdin) file.destroy();
   }
 }
 
-function toLogInputError(path: string, error: unknown): Error {
+async function* rest(head: Buffer, chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield head;
+  for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) yield next.value;
+}
+
+function toLogInputError(path: string, error: unknown, named: boolean): Error {
   if (error instanceof LogInputError) return error;
   const code = error instanceof Error && 'code' in error ? String(error.code) : '';
   const message = error instanceof Error ? error.message : String(error);
+  const file = path === STDIN ? 'standard input' : path;
   switch (code) {
     case 'ENOENT':
-      return new LogInputError(path, 'file not found');
+      return new LogInputError(file, 'file not found');
     case 'EISDIR':
-      return new LogInputError(path, 'is a directory, expected a log file');
+      return new LogInputError(file, 'is a directory, expected a log file');
     case 'EACCES':
     case 'EPERM':
-      return new LogInputError(path, 'permission denied');
+      return new LogInputError(file, 'permission denied');
     case 'Z_BUF_ERROR':
-      return new LogInputError(path, 'gzip data is truncated (unexpected end of file)');
+      return new LogInputError(file, 'gzip data is truncated (unexpected end of file)');
     case 'Z_DATA_ERROR':
-      return new LogInputError(path, `not valid gzip data (${message}); expected a gzip file because the name ends in .gz`);
+      return new LogInputError(file, `not valid gzip data (${message}); expected a gzip file because ${named ? 'the name ends in .gz' : 'it starts with the gzip signature'}`);
     default:
-      return new LogInputError(path, `cannot read the file: ${message}`);
+      return new LogInputError(file, `cannot read the file: ${message}`);
   }
 }

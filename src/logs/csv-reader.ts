@@ -14,6 +14,15 @@ export interface CsvColumns {
   sorted: boolean;
   /** Unsorted only: told the number of cases once the file is read, before the first is yielded. */
   onTotal?: ((traces: number) => void) | undefined;
+  /** Told, once the file is read, of rows that are read as PETRA reads them but are most likely not events. */
+  onWarning?: ((message: string) => void) | undefined;
+}
+
+/** Rows of one suspicious kind: how many, and where the first was. */
+interface Suspicious {
+  count: number;
+  firstLine: number;
+  caseId: string | undefined;
 }
 
 /** What scoring needs from a case; later rows only contribute activity names. */
@@ -68,6 +77,8 @@ class CaseGrouper {
   private activityIndex = -1;
   private readonly open = new Map<string | undefined, OpenCase>();
   private readonly emitted = new Set<string | undefined>();
+  private blankRows: Suspicious | undefined;
+  private headerRows: Suspicious | undefined;
 
   constructor(
     private readonly file: string,
@@ -94,6 +105,8 @@ class CaseGrouper {
     }
     // undefined when the row is too short to have the cell (DictReader's restval None).
     const caseId = cells[this.caseIndex];
+    // Checked only when the case cell is blank or the case column's name, so ordinary rows cost one comparison.
+    if (caseId === undefined || caseId === this.header[this.caseIndex] || caseId.trim() === '') this.noteSuspicious(cells, caseId, batch, index);
     let openCase = this.open.get(caseId);
     let finished: UnindexedItem | undefined;
     if (!openCase) {
@@ -112,7 +125,41 @@ class CaseGrouper {
 
   *finish(): Generator<UnindexedItem> {
     if (!this.columns.sorted) this.columns.onTotal?.(this.open.size);
+    this.warnSuspicious();
     yield* this.takeOpen();
+  }
+
+  /**
+   * A row of blank cells (a whitespace-only line, Excel's `,,,,`) or a second copy of the header (two exports joined)
+   * is an event to petra-score, of case "" or "case_id", and such a phantom case is often the night's top anomaly.
+   * They are read as PETRA reads them, and said.
+   */
+  private noteSuspicious(cells: string[], caseId: string | undefined, batch: RowBatch, index: number): void {
+    const header = this.header!;
+    const blank = cells.every((cell) => cell.trim() === '');
+    if (!blank && !(cells.length === header.length && cells.every((cell, i) => cell === header[i]))) return;
+    const seen = blank ? this.blankRows : this.headerRows;
+    if (seen !== undefined) {
+      seen.count += 1;
+      return;
+    }
+    const first: Suspicious = { count: 1, firstLine: batch.lineOf(index), caseId };
+    if (blank) this.blankRows = first;
+    else this.headerRows = first;
+  }
+
+  private warnSuspicious(): void {
+    const warn = this.columns.onWarning;
+    if (warn === undefined) return;
+    const rows = (n: number) => (n === 1 ? '1 row' : `${n} rows`);
+    const caseName = (id: string | undefined) => (id === undefined ? 'of no case cell' : `of case ${JSON.stringify(id)}`);
+    const { blankRows, headerRows } = this;
+    if (blankRows !== undefined) {
+      warn(`${this.file}: ${rows(blankRows.count)} with every cell empty or blank (first at line ${blankRows.firstLine}) read as events ${caseName(blankRows.caseId)}, as petra-score reads them; remove them from the export if they are not events`);
+    }
+    if (headerRows !== undefined) {
+      warn(`${this.file}: ${rows(headerRows.count)} repeating the header (first at line ${headerRows.firstLine}; two exports joined?) read as events ${caseName(headerRows.caseId)}, as petra-score reads them`);
+    }
   }
 
   private takeOpen(): UnindexedItem[] {

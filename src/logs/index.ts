@@ -1,3 +1,4 @@
+export { STDIN } from './byte-source.js';
 export { detectFormat } from './detect-format.js';
 export { LogInputError } from './errors.js';
 export { readLog } from './read-log.js';

@@ -1,4 +1,4 @@
-import { readBytes } from './byte-source.js';
+import { readBytes, STDIN } from './byte-source.js';
 import { readCsv } from './csv-reader.js';
 import { detectFormat } from './detect-format.js';
 import { LogInputError } from './errors.js';
@@ -27,6 +27,7 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
         activityColumn: options.activityColumn ?? 'activity',
         sorted: options.sorted ?? false,
         onTotal: options.onTotal,
+        onWarning: options.onWarning,
       });
       break;
     case 'xes':
@@ -44,10 +45,11 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
     yield numbered;
     index += 1;
   }
-  if (index === 0) throw new LogInputError(path, 'no traces parsed from the input file');
+  if (index === 0 && options.allowEmpty !== true) throw new LogInputError(path, 'no traces parsed from the input file');
 }
 
 function resolveFormat(path: string, format: ReadOptions['format']): LogFormat {
+  if (path === STDIN && (format === undefined || format === 'auto')) throw new LogInputError('standard input', 'give the log format (csv, xes or json) to read standard input');
   if (format === undefined || format === 'auto') return detectFormat(path);
   // Options may come straight from a command line, beyond what the type admits.
   if (!FORMATS.has(format)) throw new LogInputError(path, `unknown log format ${JSON.stringify(format)}; expected auto, csv, xes or json`);

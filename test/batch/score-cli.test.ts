@@ -1,4 +1,5 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -126,7 +127,8 @@ describe('petrascore score output and exit codes', () => {
       mkdirSync(cwd);
       const result = await runCli(['score', model, '--traces', log, '-o', '/dev/null'], { env: { HOME: home }, cwd, permissionsApply: true });
       expect(result.code, result.describe).toBe(0);
-      expect(result.stderr).toMatch(/^scored 30 traces \(1 error\) in [\d.]+ s → \/dev\/null\n$/);
+      // The summary, and the note of the log's one name that is no label.
+      expect(result.stderr).toMatch(/^scored 30 traces \(1 error\) in [\d.]+ s → \/dev\/null\npetrascore score: note: 1 distinct event name matches no transition label and was ignored, as petra-score ignores them: "[^"]+"\n$/);
       // onnxruntime's own telemetry keeps a device id under ~/.cache/Microsoft, or a ':memory:.ses' file in the working directory.
       expect([readdirSync(home), readdirSync(cwd)]).toEqual([[], []]);
     }
@@ -262,5 +264,108 @@ describe('petrascore score output and exit codes', () => {
       expect(readFileSync(out, 'utf8')).toBe('previous report\n');
       expect(readdirSync(runDir)).toEqual(['nightly.json']);
     }
+  });
+
+  it('warns of blank rows and a repeated header, which it reads as petra-score does (a phantom case scored), with their lines', async () => {
+    const incident = 'incident_management';
+    const fixture = readFileSync(join(FIXTURES, incident, 'log.csv'), 'utf8');
+    const [header] = fixture.split(/\r?\n/, 1);
+    const lines = fixture.trimEnd().split(/\r?\n/).length;
+    const suspicious = join(dir, 'suspicious.csv');
+    writeFileSync(suspicious, `${fixture.trimEnd()}\n,,,,\n   \n${header}\n`);
+    const args = readFixture<{ args: { csv: string[] } }>(incident, 'score_cli_args.json').args.csv;
+    const result = await runCli(['score', modelPath(incident), '--traces', suspicious, ...args]);
+    expect(result.code, result.stderr).toBe(0);
+    const ids = (JSON.parse(result.stdout) as Entry[]).map((e) => e.attributes.case_id);
+    // As PETRA reads them: the blank rows are events of cases "" and "   ", the header an event of case "case_id".
+    expect(ids.slice(-3)).toEqual(['', '   ', 'case_id']);
+    expect(result.stderr).toContain(`warning: ${suspicious}: 2 rows with every cell empty or blank (first at line ${lines + 1}) read as events of case ""`);
+    expect(result.stderr).toContain(`warning: ${suspicious}: 1 row repeating the header (first at line ${lines + 3}; two exports joined?)`);
+
+    const clean = await runCli(['score', modelPath(incident), '--traces', join(FIXTURES, incident, 'log.csv'), ...args]);
+    expect(clean.stderr).not.toMatch(/warning/);
+  });
+
+  it('says when no event name matches a label (a wrong --activity-column), and exits 3 beyond --max-error-rate with the report written', async () => {
+    const wrongColumn = join(dir, 'wrong-column.csv');
+    writeFileSync(wrongColumn, 'case_id,activity,step,risk_score\nA,approve loan,Task_1,0.9\nB,decline loan,Task_2,0.1\n');
+    const result = await runCli(['score', 'models/loan_approval/model.onnx', '--traces', wrongColumn, '--activity-column', 'step']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/warning: no event name in the log is a transition label.*is --activity-column 'step' the activity\?\)\. Names in the log: "Task_1", "Task_2"; the bundle's labels: "approve loan", "decline loan"/);
+    const right = await runCli(['score', 'models/loan_approval/model.onnx', '--traces', wrongColumn]);
+    expect(right.stderr).not.toMatch(/warning|note/);
+
+    const failing = join(dir, 'failing.csv');
+    writeFileSync(failing, 'case_id,activity,RISK_SCORE\nA,approve loan,0.9\nB,decline loan,0.1\nC,approve loan,0.5\n');
+    const out = join(dir, 'failing.json');
+    const strict = await runCli(['score', 'models/loan_approval/model.onnx', '--traces', failing, '--max-error-rate', '0.5', '-o', out]);
+    expect(strict.code, strict.describe).toBe(3);
+    expect(strict.stderr).toMatch(/warning: every trace carries an error entry/);
+    expect(strict.stderr).toMatch(/3 of 3 traces \(100\.0%\) carry error entries, more than --max-error-rate 0\.5/);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as Entry[]).map((e) => e.error)).toHaveLength(3);
+    expect((await runCli(['score', 'models/loan_approval/model.onnx', '--traces', failing])).code).toBe(0);
+    expect((await runCli(['score', 'models/loan_approval/model.onnx', '--traces', failing, '--max-error-rate', '2'])).code).toBe(2);
+  });
+
+  it('reads gzip by its content whatever the name, standard input with --format (any case), and an empty log with --allow-empty', async () => {
+    const expected = (await runCli(['score', model, '--traces', log])).stdout;
+    const disguised = join(dir, 'nightly-export.csv');
+    writeFileSync(disguised, gzipSync(readFileSync(log)));
+    const gzipped = await runCli(['score', model, '--traces', disguised]);
+    expect(gzipped.code, gzipped.stderr).toBe(0);
+    expect(gzipped.stdout).toBe(expected);
+    const piped = await runCli(['score', model, '--traces', '-', '--format', 'CSV'], { stdinFrom: disguised });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe(expected);
+    expect((await runCli(['score', model, '--traces', '-'], { stdinFrom: log })).stderr).toMatch(/--traces - \(standard input\) needs --format/);
+
+    const headerOnly = join(dir, 'quiet-day.csv');
+    writeFileSync(headerOnly, 'case_id,activity,risk_score\n');
+    expect((await runCli(['score', model, '--traces', headerOnly])).code).toBe(2);
+    const empty = await runCli(['score', model, '--traces', headerOnly, '--allow-empty']);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(JSON.parse(empty.stdout)).toEqual([]);
+  });
+
+  it('SIGHUP mid-run exits 129 without a temporary file; a killed run’s stale temporary report is removed by the next run', async () => {
+    const long = join(dir, 'long-hup.csv');
+    writeFileSync(long, `case_id,activity,risk_score\n${Array.from({ length: 200_000 }, (_, i) => `C${i},approve loan,0.${i % 10}\n`).join('')}`);
+    const runDir = join(dir, 'hangup');
+    mkdirSync(runDir);
+    const out = join(runDir, 'nightly.json');
+    const cli = new CliProcess(['score', model, '--traces', long, '--sorted', '-o', out]);
+    const deadline = Date.now() + 10_000;
+    while (!readdirSync(runDir).some((name) => name.endsWith('.partial'))) {
+      if (Date.now() > deadline || cli.exitStatus !== undefined) throw new Error(`no report being written\n${cli.describe()}`);
+      await sleep(5);
+    }
+    cli.signal('SIGHUP');
+    expect(await cli.waitForExit(), cli.describe()).toEqual({ code: 129, signal: null });
+    expect(readdirSync(runDir)).toEqual([]);
+
+    // What SIGKILL leaves: a temporary report of a process that is gone, untouched for two hours; and a fresh one.
+    const stale = join(runDir, '.nightly.json.99999999.partial');
+    const recent = join(runDir, '.nightly.json.99999998.partial');
+    writeFileSync(stale, '[\n');
+    writeFileSync(recent, '[\n');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(stale, twoHoursAgo, twoHoursAgo);
+    const next = await runCli(['score', model, '--traces', log, '-o', out]);
+    expect(next.code, next.describe).toBe(0);
+    expect(next.stderr).toContain(`removed ${stale}, left by a run that was killed`);
+    expect(readdirSync(runDir).sort()).toEqual(['.nightly.json.99999998.partial', 'nightly.json']);
+  });
+
+  it('says that a report written in place through a symbolic link is incomplete when the log fails midway', async () => {
+    const target = join(dir, 'in-place-target.json');
+    const link = join(dir, 'in-place-link.json');
+    writeFileSync(target, 'previous report\n');
+    symlinkSync(target, link);
+    const broken = join(dir, 'broken-midway.xes');
+    const trace = '<trace><string key="concept:name" value="A"/><event><string key="concept:name" value="approve loan"/></event></trace>';
+    writeFileSync(broken, `<log xmlns="http://www.xes-standard.org/">${trace}${trace}<trace><event>\n</log>`);
+    const failed = await runCli(['score', model, '--traces', broken, '-o', link]);
+    expect(failed.code, failed.describe).toBe(2);
+    expect(failed.stderr).toMatch(new RegExp(`; ${link.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is incomplete\\n$`));
   });
 });

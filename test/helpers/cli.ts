@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, ROOT } from './fixtures.js';
@@ -59,6 +59,8 @@ export interface CliOptions {
   cwd?: string;
   /** Run the CLI as file permissions apply to it: as root, without the capabilities that override them. */
   permissionsApply?: boolean;
+  /** A file whose content is the CLI's standard input (else it has none). */
+  stdinFrom?: string;
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -89,7 +91,9 @@ export class CliProcess {
     checkBuild();
     const command = [process.execPath, CLI, ...args];
     if (options.permissionsApply === true && isRoot) command.unshift(...DROP_OVERRIDE);
-    this.child = spawn(command[0]!, command.slice(1), { cwd: options.cwd ?? ROOT, env: childEnv(options.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdin = options.stdinFrom === undefined ? 'ignore' : openSync(options.stdinFrom, 'r');
+    this.child = spawn(command[0]!, command.slice(1), { cwd: options.cwd ?? ROOT, env: childEnv(options.env ?? {}), stdio: [stdin, 'pipe', 'pipe'] });
+    if (typeof stdin === 'number') closeSync(stdin);
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
       this.notify();

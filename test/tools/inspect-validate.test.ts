@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelPath, readFixture } from '../helpers/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { CliProcess, runCli } from '../helpers/cli.js';
 
 describe('petrascore inspect', () => {
   it('prints inputs per channel with defaults and the attribute each spec reads, and the scored transitions with labels', async () => {
@@ -22,6 +22,15 @@ describe('petrascore inspect', () => {
     const doc = JSON.parse(result.stdout) as { scored_transitions: string[] };
     const sidecar = readFixture<{ output_transitions: string[] }>('scale_200', 'model.onnx.meta.json');
     expect(doc.scored_transitions).toEqual(sidecar.output_transitions);
+  });
+
+  it('stops quietly with exit 0 when the reader of its output goes away (| head)', async () => {
+    const cli = new CliProcess(['inspect', modelPath('scale_200')]);
+    // The reading end closes before anything is written: the write to stdout fails with EPIPE.
+    cli.child.stdout?.destroy();
+    const status = await cli.exited;
+    expect(status.code, cli.describe()).toBe(0);
+    expect(cli.stderr).not.toMatch(/EPIPE|Error|^\s+at /m);
   });
 });
 
