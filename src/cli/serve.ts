@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
+import { workerLoadsSettled } from '../inference/worker-runner.js';
 import { parseServeArgs, serveUsage, UsageError } from '../config/parse-serve-args.js';
 
 export const EXIT_USAGE = 2;
@@ -94,14 +95,18 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) return fail(`${error.message}\n${SEE_HELP}`, EXIT_USAGE);
     throw error;
   }
-  // A large net takes seconds to load. A stop asked for meanwhile ends the process at once: as PID 1 in a container,
-  // a signal without a handler is ignored, and `docker stop` would wait out its grace and kill.
+  // A large net takes seconds to load. A stop asked for meanwhile ends the process as soon as it can: as PID 1 in a
+  // container, a signal without a handler is ignored, and `docker stop` would wait out its grace and kill. A session
+  // being created in the inference worker is waited for: the process would abort under it.
+  let stopping = false;
   const stopWhileStarting = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
     process.stderr.write(`petrascore: ${signal} while starting: exiting without serving\n`);
-    process.exit(0);
+    void workerLoadsSettled().then(() => process.exit(0));
   };
-  process.once('SIGTERM', stopWhileStarting);
-  process.once('SIGINT', stopWhileStarting);
+  process.on('SIGTERM', stopWhileStarting);
+  process.on('SIGINT', stopWhileStarting);
   let app: App;
   try {
     try {

@@ -27,6 +27,17 @@ ort.InferenceSession.create(workerData.model, workerData.sessionOptions).then((s
 }, (error) => parentPort.postMessage({ failed: String(error && error.message || error) }));
 `;
 
+/**
+ * Sessions being created in a worker. ONNX Runtime's native load cannot be interrupted, and ending the process while
+ * it runs aborts it (SIGABRT and a core file: the binding throws into a worker being terminated).
+ */
+const loading = new Set<Promise<unknown>>();
+
+/** Resolves once no worker is creating its session, so that the process can exit cleanly. */
+export async function workerLoadsSettled(): Promise<void> {
+  await Promise.allSettled([...loading]);
+}
+
 interface Reply {
   id?: number;
   data?: Float32Array;
@@ -67,7 +78,7 @@ export class WorkerRunner implements ModelRunner {
       eval: true,
       workerData: { model, ortPath, outputName, inputNames: net.inputs.map((i) => i.name), sessionOptions: sessionOptions(options) },
     });
-    await new Promise<void>((resolve, reject) => {
+    const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (reply: Reply) => {
         if (reply.ready === true) resolve();
         else if (reply.failed !== undefined) reject(new Error(reply.failed));
@@ -76,7 +87,11 @@ export class WorkerRunner implements ModelRunner {
       };
       worker.on('message', onMessage);
       worker.once('error', reject);
-    }).catch(async (error: unknown) => {
+    });
+    loading.add(ready);
+    const settled = () => loading.delete(ready);
+    ready.then(settled, settled);
+    await ready.catch(async (error: unknown) => {
       // A worker whose session failed to open would otherwise keep the process alive.
       await worker.terminate();
       throw error;

@@ -258,6 +258,19 @@ describe('petrascore serve lifecycle', () => {
     expect(cli.stdout).not.toContain('Server listening');
   });
 
+  it('SIGTERM while the inference worker creates its session: waits for it, then exits 0 (it used to abort with a core file)', async () => {
+    const cli = new CliProcess([...serveArgs(modelPath('scale_2000')), '--inference-thread', 'worker']);
+    // Logged just before the worker starts to create its own session, which takes seconds for scale_2000.
+    await cli.waitForStdout(/"msg":"inference thread chosen"/, 60_000);
+    // The worker boots and loads onnxruntime first: a second later it is inside the native load.
+    await sleep(1000);
+    cli.signal('SIGTERM');
+    const exit = await cli.waitForExit(60_000);
+    expect(exit, cli.describe()).toEqual({ code: 0, signal: null });
+    expect(cli.stderr).toBe('petrascore: SIGTERM while starting: exiting without serving\n');
+    expect(cli.stdout).not.toContain('Server listening');
+  });
+
   it('SIGINT exits 0, also with an idle keep-alive connection open', async () => {
     const server = await startServer(serveArgs(LOAN));
     // fetch keeps its connection alive after this
