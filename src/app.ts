@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
-import { clientErrorHandler } from './http/client-error.js';
+import { clientErrorHandler, idleTimeoutHandler } from './http/client-error.js';
 import { requestIdGenerator } from './http/request-id.js';
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
@@ -37,6 +37,9 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimit,
+    // The socket's idle timeout (Node's server.timeout). Fastify's default is none, and Node's requestTimeout does not
+    // cover a body that stalls after its headers: it would hold its connection, and the drain, forever.
+    connectionTimeout: config.requestIdleTimeoutMs,
     // The request-log plugin writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // The id comes from genReqId, which checks the caller's x-request-id before taking it.
@@ -56,6 +59,13 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  app.server.on(
+    'timeout',
+    idleTimeoutHandler((label, status) => {
+      app.metrics.clientErrors.inc({ error: label });
+      app.log.info({ status, error: label }, 'connection silent in the middle of a request: closed');
+    }),
+  );
 
   await app.register(lifecyclePlugin);
   await app.register(metricsPlugin);

@@ -10,6 +10,7 @@ export interface ServeConfig {
   port: number;
   logLevel: string;
   bodyLimit: number;
+  requestIdleTimeoutMs: number;
   maxEventsPerRequest: number;
   maxOpenCases: number;
   caseIdleTimeoutSeconds: number;
@@ -77,14 +78,19 @@ export function describeOption(option: OptionSpec): string {
   return range === undefined ? option.description : `${option.description}; ${range}`;
 }
 
+/** A URL as an error message may show it: without credentials, query or fragment (a webhook's token often sits there). */
+function withoutSecrets(text: string): string {
+  return text.replace(/\/\/[^/?#@\s]*@/, '//…@').replace(/[?#].*$/s, (rest) => `${rest[0]}…`);
+}
+
 function checkHttpUrl(value: string): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return `'${value}' is not a URL`;
+    return `'${withoutSecrets(value)}' is not a URL`;
   }
-  return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : `'${value}' is not an http:// or https:// URL`;
+  return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : `'${withoutSecrets(value)}' is not an http:// or https:// URL`;
 }
 
 function checkLaneThreshold(value: string): string | undefined {
@@ -103,6 +109,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'port', flag: 'port', env: 'PETRASCORE_PORT', kind: 'integer', default: 8000, min: 0, max: 65535, description: 'TCP port (0 picks a free one)' },
   { key: 'logLevel', flag: 'log-level', env: 'PETRASCORE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   { key: 'bodyLimit', flag: 'body-limit', env: 'PETRASCORE_BODY_LIMIT', kind: 'integer', default: 4 * 1024 * 1024, min: 1024, description: 'largest request body in bytes; larger bodies get 413' },
+  {
+    key: 'requestIdleTimeoutMs',
+    flag: 'request-idle-timeout',
+    env: 'PETRASCORE_REQUEST_IDLE_TIMEOUT',
+    kind: 'integer',
+    default: 60000,
+    min: 0,
+    max: MAX_TIMER_MS,
+    description: 'milliseconds a connection may stay silent (no bytes either way) in the middle of a request, a stalled upload: the client gets 408 when nothing of its answer was sent, and the connection is closed, so it holds neither a connection nor the shutdown drain; /live streams are exempt; 0 no limit',
+  },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
   { key: 'maxOpenCases', flag: 'max-open-cases', env: 'PETRASCORE_MAX_OPEN_CASES', kind: 'integer', default: 100000, min: 1, description: 'open streaming cases; a new case beyond it evicts the least recently touched one (counted, published; logged as one sum per 10 s, each case at debug)' },
   { key: 'caseIdleTimeoutSeconds', flag: 'case-idle-timeout', env: 'PETRASCORE_CASE_IDLE_TIMEOUT', kind: 'integer', default: 3600, min: 0, description: 'seconds without events after which an open case is evicted (counted, published; logged as one line per sweep, each case at debug); 0 never' },

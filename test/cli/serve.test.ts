@@ -247,6 +247,23 @@ describe('petrascore serve lifecycle', () => {
     expect(server.cli.logLines().filter((l) => l.msg === 'request')).toEqual([]);
   });
 
+  it('answers a body that stalls with 408 after --request-idle-timeout and closes it, so that it holds no connection nor the drain', async () => {
+    const server = await startServer(serveArgs(LOAN, '--request-idle-timeout', '1000'));
+    const socket = await openSocket(server.port);
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    const sent = Date.now();
+    socket.write('POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"events":');
+    const elapsed = (await closed) - sent;
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(5_000);
+    expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'request_timeout' });
+    server.cli.signal('SIGTERM');
+    expect(await server.cli.waitForExit(10_000), server.cli.describe()).toEqual({ code: 0, signal: null });
+  });
+
   it('SIGTERM while a large bundle is still loading: exits 0 at once, saying so, without serving', async () => {
     const cli = new CliProcess(serveArgs(modelPath('scale_2000')));
     // Logged before the load starts, with the stop handler in place: scale_2000 then takes seconds to load.

@@ -27,4 +27,17 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     expect(parseServeArgs(['--inference-thread', 'Worker'], {}).inferenceThread).toBe('worker');
     expect(parseServeArgs([], { PETRASCORE_SCORE_EVERY_EVENT: ' Yes ' }).scoreEveryEvent).toBe(true);
   });
+
+  it('shows a refused webhook URL without its credentials, query or fragment', () => {
+    const refused = (value: string) => {
+      try {
+        parseServeArgs([], { PETRASCORE_ALERT_WEBHOOKS: value });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refused('https://user:s3cret@[bad/x?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x?…' is not a URL");
+    expect(refused('ftp://u:pw@host/hook#sig=1')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://…@host/hook#…' is not an http:// or https:// URL");
+  });
 });
