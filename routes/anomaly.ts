@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AnomalyAnswer, BatchAnswer } from '../src/http/score-json.js';
 import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
-import { checkCount, checkInputCounts } from '../src/http/request-limit.js';
+import { checkCount, checkInputCounts, checkResiduals } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse, TracesEnvelope } from '../src/schemas/anomaly.js';
 import { checkingBodyAs } from '../src/http/validator-compiler.js';
 import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
-const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
+const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidualsPerRequest: number }> = async (app, { maxEventsPerRequest, maxResidualsPerRequest }) => {
   app.post(
     '/anomaly',
     {
@@ -48,6 +48,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
     },
     async (request, reply) => {
       checkCount('body/traces', request.body.traces.length, maxEventsPerRequest, 'traces');
+      checkResiduals('body/traces', request.body.traces.length, 'traces', app.petra.net.outputs.length, maxResidualsPerRequest);
       const started = performance.now();
       const traces: readonly unknown[] = request.body.traces;
       const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, traces, maxEventsPerRequest);

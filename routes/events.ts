@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { checkCount } from '../src/http/request-limit.js';
+import { checkCount, checkResiduals } from '../src/http/request-limit.js';
 import { ScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
 import { answer, errorResponses } from '../src/schemas/common.js';
 
-const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async (app, { maxEventsPerRequest }) => {
+const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidualsPerRequest: number }> = async (app, { maxEventsPerRequest, maxResidualsPerRequest }) => {
   app.post(
     '/events',
     {
@@ -22,7 +22,9 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = async
     },
     async (request) => {
       checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
-      const results = await app.cases.processStream(request.body.events, request.query.score ?? app.scoreEveryEvent);
+      const score = request.query.score ?? app.scoreEveryEvent;
+      if (score) checkResiduals('body/events', request.body.events.length, 'scored events', app.petra.net.outputs.length, maxResidualsPerRequest);
+      const results = await app.cases.processStream(request.body.events, score);
       let accepted = 0;
       // A refused event is the 422 that POST /cases/{id}/events would answer: counted alike.
       for (const result of results) {

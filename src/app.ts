@@ -94,7 +94,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     repeatClose: config.repeatClose,
   });
   app.live.state.followCases(app.cases);
-  const limits = { maxEventsPerRequest: config.maxEventsPerRequest };
+  const limits = { maxEventsPerRequest: config.maxEventsPerRequest, maxResidualsPerRequest: config.maxResidualsPerRequest };
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(schemaRoutes);

@@ -12,6 +12,7 @@ export interface ServeConfig {
   bodyLimit: number;
   requestIdleTimeoutMs: number;
   maxEventsPerRequest: number;
+  maxResidualsPerRequest: number;
   maxOpenCases: number;
   caseIdleTimeoutSeconds: number;
   maxEventsPerCase: number;
@@ -120,6 +121,15 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     description: 'milliseconds a connection may stay silent (no bytes either way) in the middle of a request, a stalled upload: the client gets 408 when nothing of its answer was sent, and the connection is closed, so it holds neither a connection nor the shutdown drain; /live streams are exempt; 0 no limit',
   },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
+  {
+    key: 'maxResidualsPerRequest',
+    flag: 'max-residuals-per-request',
+    env: 'PETRASCORE_MAX_RESIDUALS_PER_REQUEST',
+    kind: 'integer',
+    default: 250000,
+    min: 1,
+    description: "most residuals one POST /anomaly/batch or scored POST /events may answer: its traces or events × the bundle's scored transitions (about 28 bytes each, written in one piece on the event loop; the default bundle's two transitions never reach it); more gets 413",
+  },
   { key: 'maxOpenCases', flag: 'max-open-cases', env: 'PETRASCORE_MAX_OPEN_CASES', kind: 'integer', default: 100000, min: 1, description: 'open streaming cases; a new case beyond it evicts the least recently touched one (counted, published; logged as one sum per 10 s, each case at debug)' },
   { key: 'caseIdleTimeoutSeconds', flag: 'case-idle-timeout', env: 'PETRASCORE_CASE_IDLE_TIMEOUT', kind: 'integer', default: 3600, min: 0, description: 'seconds without events after which an open case is evicted (counted, published; logged as one line per sweep, each case at debug); 0 never' },
   { key: 'maxEventsPerCase', flag: 'max-events-per-case', env: 'PETRASCORE_MAX_EVENTS_PER_CASE', kind: 'integer', default: 100000, min: 1, description: 'events one case may receive; the next one gets 422 until the case is closed (or deleted)' },

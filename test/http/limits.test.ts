@@ -57,6 +57,31 @@ async function sendEvent(app: App, caseId: string, name: string, attributes?: Re
 const events = (n: number, caseId = 'c'): { case_id: string; name: string; attributes: Record<string, string> }[] =>
   Array.from({ length: n }, () => ({ case_id: caseId, name: 'approve loan', attributes: { risk_score: '0.9' } }));
 
+describe('maxResidualsPerRequest (413 too_many_items): traces or scored events × scored transitions', () => {
+  let app: App;
+  beforeAll(async () => {
+    // The default bundle scores two transitions: two traces make four residuals, three make six.
+    app = await testApp({ maxResidualsPerRequest: 4 });
+  });
+  afterAll(async () => app.close());
+
+  it('POST /anomaly/batch: 2 traces pass, 3 are refused with the product spelt out', async () => {
+    const trace = { events: [{ name: 'approve loan' }], input_marking: { p_application: 0.9 } };
+    expect((await post(app, '/anomaly/batch', { traces: [trace, trace] })).statusCode).toBe(200);
+    const body = expectError(await post(app, '/anomaly/batch', { traces: [trace, trace, trace] }), 413, 'too_many_items');
+    expect(body.message).toBe('body/traces has 6 residuals to answer (3 traces × 2 scored transitions), more than the 4 allowed in one request (--max-residuals-per-request)');
+    expect(body.details[0]!.path).toBe('body/traces');
+  });
+
+  it('POST /events: scored events count, unscored ones do not', async () => {
+    const body = expectError(await post(app, '/events?score=true', { events: events(3, 'scored') }), 413, 'too_many_items');
+    expect(body.message).toContain('(3 scored events × 2 scored transitions)');
+    expect((await app.inject({ method: 'GET', url: '/cases/scored' })).statusCode).toBe(404);
+    const unscored = await post(app, '/events', { events: events(3, 'unscored') });
+    expect(unscored.statusCode, unscored.body).toBe(200);
+  });
+});
+
 describe('maxEventsPerRequest (413 too_many_items, nothing applied)', () => {
   let app: App;
   beforeAll(async () => {
