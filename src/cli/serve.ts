@@ -36,29 +36,37 @@ function drainConnections(app: App): void {
 }
 
 /**
- * After `delayMs` of answering /readyz with 503 (and everything else as usual), stops accepting, lets in-flight requests
- * finish (up to the timeout), then resolves so the process can exit 0.
+ * On SIGTERM or SIGINT: after `delayMs` of answering /readyz with 503 (and everything else as usual), stops accepting,
+ * lets in-flight requests finish (up to the timeout), then resolves so the process can exit 0. A fatal failure of the
+ * service (the inference worker stopped) starts the same shutdown, and the process exits 1 at its end: an orchestrator
+ * restarts it even without a liveness probe.
  */
 function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<number> {
   return new Promise((resolve) => {
     let closing = false;
+    /** The exit code of a shutdown that completes: 0 unless the service failed. */
+    let completedCode = 0;
+    /** `cause` says in the log lines why the shutdown began: `{ signal }` or `{ failure }`. */
+    const begin = (cause: Record<string, string>) => {
+      closing = true;
+      if (delayMs === 0) drain(cause);
+      else {
+        app.beginDraining();
+        app.log.info({ ...cause, delay_ms: delayMs }, 'shutting down: /readyz is 503, serving on until the drain');
+        setTimeout(() => drain(cause), delayMs);
+      }
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       if (closing) {
         app.log.warn({ signal }, 'second signal: exiting without waiting');
         resolve(EXIT_FAILURE);
         return;
       }
-      closing = true;
-      if (delayMs === 0) drain(signal);
-      else {
-        app.beginDraining();
-        app.log.info({ signal, delay_ms: delayMs }, 'shutting down: /readyz is 503, serving on until the drain');
-        setTimeout(() => drain(signal), delayMs);
-      }
+      begin({ signal });
     };
-    const drain = (signal: NodeJS.Signals) => {
+    const drain = (cause: Record<string, string>) => {
       drainConnections(app);
-      app.log.info({ signal, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
+      app.log.info({ ...cause, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
         app.log.error({ timeout_ms: timeoutMs }, 'shutdown timed out with requests still in flight');
         resolve(EXIT_FAILURE);
@@ -67,8 +75,10 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
       app.close().then(
         () => {
           clearTimeout(timer);
-          app.log.info('shut down cleanly');
-          resolve(0);
+          // The failure itself was logged once, at fatal, where it arose.
+          if (completedCode === 0) app.log.info('shut down cleanly');
+          else app.log.info({ exit_code: completedCode }, 'shut down after the failure: exiting non-zero so that the service is restarted');
+          resolve(completedCode);
         },
         (error: unknown) => {
           app.log.error({ err: error }, 'error while shutting down');
@@ -78,6 +88,12 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Registered last: a service that failed before it listened calls this at once, and shuts down now.
+    app.onFailure((error) => {
+      completedCode = EXIT_FAILURE;
+      // A shutdown under way goes on; it now ends with the failure's exit code.
+      if (!closing) begin({ failure: error.message });
+    });
   });
 }
 

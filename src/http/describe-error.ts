@@ -9,6 +9,7 @@ import { shortened } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { RequestLimitError } from './request-limit.js';
 import { RunnerClosedError } from '../inference/onnx-runner.js';
+import { InferenceUnavailableError } from '../inference/inference-unavailable.js';
 
 const MAX_DETAILS = 20;
 
@@ -241,6 +242,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof RequestLimitError) return { status: 413, body: { error: 'too_many_items', message: error.message, details: [{ path: error.path, message: error.message }] } };
   if (error instanceof ServerClosingError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
   if (error instanceof RunnerClosedError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
+  if (error instanceof InferenceUnavailableError) return { status: 503, body: { error: 'inference_unavailable', message: error.message, details: [] } };
   if (error instanceof UnsupportedEncodingError) {
     return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: 'headers/content-encoding', message: 'not supported' }] } };
   }

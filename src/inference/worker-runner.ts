@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Net } from '../scoring/net.js';
 import { toColumns } from './columns.js';
+import { InferenceUnavailableError, type WorkerStop } from './inference-unavailable.js';
 import type { ModelRunner } from './model-runner.js';
 import { RunnerClosedError, sessionOptions, type RunnerOptions } from './onnx-runner.js';
 
@@ -38,6 +39,15 @@ export async function workerLoadsSettled(): Promise<void> {
   await Promise.allSettled([...loading]);
 }
 
+export interface WorkerRunnerOptions extends RunnerOptions {
+  /**
+   * Called once when the worker ends without close() having been asked for (an uncaught error, a crash of the thread).
+   * From then on every run, waiting or new, is refused with InferenceUnavailableError; what the process does about it
+   * (health, logs, shutdown) is the caller's to decide.
+   */
+  onStop?: (stop: WorkerStop) => void;
+}
+
 interface Reply {
   id?: number;
   data?: Float32Array;
@@ -48,17 +58,23 @@ interface Reply {
 
 /**
  * The model's session in a worker thread, so inference runs beside the event loop instead of on it. Rows go over as
- * transferred column buffers and activations come back the same way; `--inference-thread worker` selects it.
+ * transferred column buffers and activations come back the same way; `--inference-thread worker` selects it. A worker
+ * that ends without close() (a crash) is not restarted here: the runner refuses every run from then on and tells `onStop`.
  */
 export class WorkerRunner implements ModelRunner {
   private readonly waiting = new Map<number, { resolve: (data: Float32Array) => void; reject: (error: Error) => void }>();
   private nextId = 0;
   private closed = false;
   private drained: (() => void) | undefined;
+  /** Set once the worker has failed or ended on its own: every run is refused with it. */
+  private unavailable: InferenceUnavailableError | undefined;
+  /** What the worker threw before it ended, for the report. */
+  private thrown: Error | undefined;
 
   private constructor(
     private readonly worker: Worker,
     private readonly net: Net,
+    private readonly onStop: ((stop: WorkerStop) => void) | undefined,
   ) {
     worker.on('message', (reply: Reply) => {
       if (reply.id === undefined) return;
@@ -68,11 +84,11 @@ export class WorkerRunner implements ModelRunner {
       else waiter?.reject(new Error(`inference failed in the worker: ${reply.error ?? 'unknown error'}`));
       if (this.waiting.size === 0) this.drained?.();
     });
-    worker.on('error', (error) => this.failAll(error));
-    worker.on('exit', () => this.failAll(new RunnerClosedError()));
+    worker.on('error', (error) => this.onError(error));
+    worker.on('exit', (exitCode) => this.onExit(exitCode));
   }
 
-  static async open(model: Uint8Array, net: Net, outputName: string, options: RunnerOptions = {}): Promise<WorkerRunner> {
+  static async open(model: Uint8Array, net: Net, outputName: string, options: WorkerRunnerOptions = {}): Promise<WorkerRunner> {
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
@@ -96,10 +112,12 @@ export class WorkerRunner implements ModelRunner {
       await worker.terminate();
       throw error;
     });
-    return new WorkerRunner(worker, net);
+    return new WorkerRunner(worker, net, options.onStop);
   }
 
   run(rows: Float32Array, count: number): Promise<Float32Array> {
+    // A message posted to a worker that has ended is never answered: refused here, at once.
+    if (this.unavailable !== undefined) return Promise.reject(this.unavailable);
     if (this.closed) return Promise.reject(new RunnerClosedError());
     const columns = toColumns(rows, count, this.net.inputs.length);
     const id = this.nextId++;
@@ -119,6 +137,22 @@ export class WorkerRunner implements ModelRunner {
       });
     }
     await this.worker.terminate();
+  }
+
+  private onError(error: Error): void {
+    // During a close, as ever: the runs waiting get the error.
+    if (this.closed && this.unavailable === undefined) return this.failAll(error);
+    // The thread is ending ('exit' follows, and reports): runs are refused from now on rather than sent to it.
+    this.thrown ??= error;
+    this.unavailable ??= new InferenceUnavailableError();
+    this.failAll(this.unavailable);
+  }
+
+  private onExit(exitCode: number): void {
+    if (this.closed && this.unavailable === undefined) return this.failAll(new RunnerClosedError());
+    this.unavailable ??= new InferenceUnavailableError();
+    this.failAll(this.unavailable);
+    this.onStop?.(this.thrown === undefined ? { exitCode } : { exitCode, error: this.thrown });
   }
 
   private failAll(error: Error): void {

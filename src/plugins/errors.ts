@@ -138,7 +138,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
         return answerUnmatched(request, reply);
       }
       const { status, body } = describeError(error, options.bodyLimit, partsOf(request));
-      if (status === 503) request.log.info({ error: body.error }, 'refused while shutting down');
+      // A 503 comes of the service's state (closing, a stopped inference worker), logged where it arose: info here.
+      if (status === 503) request.log.info({ error: body.error }, body.error === 'shutting_down' ? 'refused while shutting down' : 'refused: the service cannot serve it');
       else if (status >= 500) request.log.error({ err: error }, 'request failed');
       else {
         // HEAD /cases/{id} asks whether a case is open: its 404 is an answer, not a client's mistake.

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin';
 import { OpenResponses } from '../http/open-responses.js';
 
-export type ServiceState = 'starting' | 'ready' | 'draining';
+/** `failed`: a fault the process cannot recover from (the inference worker stopped); it stays so until the process ends. */
+export type ServiceState = 'starting' | 'ready' | 'draining' | 'failed';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,29 +18,51 @@ declare module 'fastify' {
      * them to close their connection).
      */
     openResponses: OpenResponses;
+    /**
+     * The service can no longer do its job (the inference worker stopped): liveness and readiness answer 503 from now
+     * on, and the failure listeners run (`petrascore serve` shuts down and exits 1). Only the first failure counts.
+     */
+    markFailed: (error: Error) => void;
+    /** The error the service failed with, once it has. */
+    failure: () => Error | undefined;
+    /** Calls `listener` when the service fails, or at once if it already has. */
+    onFailure: (listener: (error: Error) => void) => void;
   }
 }
 
 /**
- * Readiness (ready once every plugin, bundle load and warm-up included, is up; draining from the moment close starts)
- * and the requests in flight, so resources outlive the requests that use them.
+ * Readiness (ready once every plugin, bundle load and warm-up included, is up; draining from the moment close starts;
+ * failed for good after a fatal fault) and the requests in flight, so resources outlive the requests that use them.
  */
 export const lifecyclePlugin = fp(
   async (app) => {
     let state: ServiceState = 'starting';
+    let failure: Error | undefined;
+    const failureListeners: ((error: Error) => void)[] = [];
+    // A failed service stays failed: neither the end of startup nor a drain makes it look healthy again.
+    const moveTo = (next: ServiceState) => {
+      if (state !== 'failed') state = next;
+    };
     const open = new OpenResponses();
     app.decorate('serviceState', () => state);
-    app.decorate('beginDraining', () => {
-      state = 'draining';
+    app.decorate('beginDraining', () => moveTo('draining'));
+    app.decorate('markFailed', (error: Error) => {
+      if (failure !== undefined) return;
+      failure = error;
+      state = 'failed';
+      for (const listener of failureListeners) listener(error);
+    });
+    app.decorate('failure', () => failure);
+    app.decorate('onFailure', (listener: (error: Error) => void) => {
+      if (failure !== undefined) listener(failure);
+      else failureListeners.push(listener);
     });
     app.decorate('openResponses', open);
     app.decorate('whenIdle', () => open.whenEmpty());
-    app.addHook('onReady', async () => {
-      state = 'ready';
-    });
+    app.addHook('onReady', async () => moveTo('ready'));
     app.decorate('closing', false);
     app.addHook('preClose', async () => {
-      state = 'draining';
+      moveTo('draining');
       app.closing = true;
     });
     app.addHook('onClose', async () => open.stop());

@@ -1,8 +1,10 @@
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { readFile } from 'node:fs/promises';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { WorkerRunner } from '../inference/worker-runner.js';
+import { InferenceUnavailableError, type WorkerStop } from '../inference/inference-unavailable.js';
 import { chooseThread, singleRowRunMs, type InferenceThreadSetting } from '../inference/choose-thread.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
 import { ScoreJson } from '../http/score-json.js';
@@ -34,6 +36,18 @@ export interface PetraPluginOptions {
   inferenceThread: InferenceThreadSetting;
 }
 
+/**
+ * The inference worker ended on its own: nothing can be scored in this process any more (the runner refuses every run,
+ * answered 503), so the service says so once in the log and fails its health checks; `serve` shuts down and exits 1.
+ */
+function workerStopped(app: FastifyInstance, stop: WorkerStop): void {
+  app.log.fatal(
+    { exit_code: stop.exitCode, ...(stop.error !== undefined ? { err: stop.error } : {}) },
+    'the inference worker stopped: this instance can no longer score and must be restarted',
+  );
+  app.markFailed(new InferenceUnavailableError());
+}
+
 /** Loads the bundle at startup (a bad bundle fails `ready()` with a BundleError) and releases the session on close. */
 export const petraPlugin = fp<PetraPluginOptions>(
   async (app, options) => {
@@ -61,7 +75,7 @@ export const petraPlugin = fp<PetraPluginOptions>(
       { inference_thread: thread, setting: options.inferenceThread, ...(singleRowMs !== undefined ? { single_row_run_ms: Math.round(singleRowMs * 1000) / 1000 } : {}) },
       'inference thread chosen',
     );
-    const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName) : undefined;
+    const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName, { onStop: (stop) => workerStopped(app, stop) }) : undefined;
     // The worker's session does every run from here on; the bundle's own one would only hold a second copy of the model.
     if (worker !== undefined) await runner.close();
     const [runs, rowsPerRun, runSeconds, queueWait] = [metrics.inferenceRuns.series(), metrics.inferenceRows.series(), metrics.inferenceSeconds.series(), metrics.inferenceQueueWait.series()];

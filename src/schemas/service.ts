@@ -9,7 +9,7 @@ export const Health = Type.Object({
 });
 
 export const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('starting'), Type.Literal('draining')]),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('starting'), Type.Literal('draining'), Type.Literal('failed')]),
 });
 
 const Input = Type.Object({ name: Type.String(), place: Type.String(), default: Type.Number(), spec: Type.Optional(Type.Unknown()) });

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVE_OPTIONS } from '../../src/config/options.js';
 import { CliProcess, killAllClis, runCli, serveArgs, startServer } from '../helpers/cli.js';
-import { modelPath, readFixture } from '../helpers/fixtures.js';
+import { modelPath, readFixture, ROOT } from '../helpers/fixtures.js';
 
 afterEach(killAllClis);
 
@@ -217,6 +219,37 @@ describe('petrascore serve lifecycle', () => {
     const messages = server.cli.logLines().map((l) => l.msg);
     expect(messages.indexOf('shutting down: finishing in-flight requests')).toBeGreaterThan(messages.indexOf('shutting down: /readyz is 503, serving on until the drain'));
     expect(messages).toContain('shut down cleanly');
+  });
+
+  it('the inference worker stops on its own: 503 inference_unavailable, /healthz 503, one fatal line, then the shutdown and exit 1', async () => {
+    // The tap, preloaded, terminates the worker thread on SIGUSR2 as a crash would end it: nothing in the service asks.
+    const tap = pathToFileURL(join(ROOT, 'test', 'helpers', 'worker-tap.mjs')).href;
+    const server = await startServer(serveArgs(LOAN, '--inference-thread', 'worker', '--drain-delay', '3000'), {
+      env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${tap}`.trim() },
+    });
+    const body = { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] };
+    expect((await postJson(`${server.url}/anomaly`, body)).status).toBe(200);
+
+    server.cli.signal('SIGUSR2');
+    await server.cli.waitForStdout(/"msg":"shutting down: \/readyz is 503, serving on until the drain"/, 5_000);
+    // The drain delay: still listening, and saying why it cannot score.
+    const scored = await postJson(`${server.url}/anomaly`, body);
+    expect(scored.status, JSON.stringify(scored.json)).toBe(503);
+    expect(scored.json).toMatchObject({ error: 'inference_unavailable' });
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual(scored.json);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+
+    const exit = await server.cli.waitForExit(15_000);
+    expect(exit, server.cli.describe()).toEqual({ code: 1, signal: null });
+    const lines = server.cli.logLines();
+    expect(lines.filter((l) => (l.level as number) >= 50), server.cli.describe()).toEqual([
+      expect.objectContaining({ level: 60, exit_code: 1, msg: 'the inference worker stopped: this instance can no longer score and must be restarted' }),
+    ]);
+    const messages = lines.map((l) => l.msg);
+    expect(messages.indexOf('shutting down: finishing in-flight requests')).toBeGreaterThan(messages.indexOf('shutting down: /readyz is 503, serving on until the drain'));
+    expect(lines.find((l) => l.msg === 'shut down after the failure: exiting non-zero so that the service is restarted'), server.cli.describe()).toMatchObject({ exit_code: 1 });
   });
 
   it('logs one line per request, a refused one with its error class, a 404 under route unmatched', async () => {

@@ -1,0 +1,74 @@
+// First: the tap must stand in for worker_threads' Worker before the runner starts one.
+import { terminateWorkers } from '../helpers/worker-tap.mjs';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBundle, type Bundle } from '../../src/bundle/load-bundle.js';
+import { InferenceUnavailableError, type WorkerStop } from '../../src/inference/inference-unavailable.js';
+import { RunnerClosedError } from '../../src/inference/onnx-runner.js';
+import { WorkerRunner } from '../../src/inference/worker-runner.js';
+import { DEFAULT_MODEL } from '../helpers/fixtures.js';
+
+/**
+ * The worker runner on the default bundle's real session in a real worker thread, ended from outside (the tap
+ * terminates it as a crash would end it) or closed on purpose.
+ */
+let bundle: Bundle;
+let model: Uint8Array;
+beforeAll(async () => {
+  bundle = await loadBundle(DEFAULT_MODEL);
+  model = await readFile(bundle.modelPath);
+});
+afterAll(async () => {
+  await bundle.runner.close();
+});
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`: a hang fails fast instead of timing out. */
+function within<T>(promise: Promise<T>, what: string, ms = 2_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} had not settled after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+async function openRunner(): Promise<{ runner: WorkerRunner; stops: WorkerStop[] }> {
+  const stops: WorkerStop[] = [];
+  const runner = await WorkerRunner.open(model, bundle.net, bundle.outputName, { onStop: (stop) => stops.push(stop) });
+  return { runner, stops };
+}
+
+const row = () => bundle.net.defaultRow.slice();
+
+describe('WorkerRunner when its worker thread ends', () => {
+  it('on its own: the run waiting and every later run are refused at once with InferenceUnavailableError, and the stop is reported once', async () => {
+    const { runner, stops } = await openRunner();
+    expect(await runner.run(row(), 1)).toHaveLength(bundle.net.outputs.length);
+
+    // Terminated before the run is posted: the worker can no longer answer it, so the run waits for the exit.
+    const ending = terminateWorkers();
+    const waiting = runner.run(row(), 1);
+    await expect(within(waiting, 'the run waiting when the worker ended')).rejects.toBeInstanceOf(InferenceUnavailableError);
+    expect(await ending).toBe(1);
+
+    for (let i = 0; i < 3; i++) {
+      await expect(within(runner.run(row(), 1), 'a run after the worker ended')).rejects.toThrow(
+        'the inference worker stopped; this instance can no longer score and must be restarted; send the request to another instance',
+      );
+    }
+    expect(stops).toEqual([{ exitCode: 1 }]);
+
+    // The shutdown that follows still closes it, and the runs stay refused with the fault's error.
+    await within(runner.close(), 'close() after the worker ended');
+    await expect(runner.run(row(), 1)).rejects.toBeInstanceOf(InferenceUnavailableError);
+    expect(stops).toHaveLength(1);
+  });
+
+  it('closed on purpose: the started run finishes, later runs are refused with RunnerClosedError, and nothing is reported', async () => {
+    const { runner, stops } = await openRunner();
+    const started = runner.run(row(), 1);
+    await within(runner.close(), 'close()');
+    expect(await started).toHaveLength(bundle.net.outputs.length);
+    await expect(runner.run(row(), 1)).rejects.toBeInstanceOf(RunnerClosedError);
+    expect(stops).toEqual([]);
+  });
+});
