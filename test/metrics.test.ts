@@ -7,6 +7,16 @@ function sample(text: string, name: string, labels = ''): number | undefined {
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
 
+/** The finite `le` edges of a histogram's buckets for one label set (`rest`: its other labels, as printed after le). */
+function edges(text: string, name: string, rest = ''): number[] {
+  const pattern = new RegExp(`^${name}_bucket\\{le="([^"]+)"${rest === '' ? '' : `,${rest}`}\\} `);
+  return text
+    .split('\n')
+    .map((l) => pattern.exec(l)?.[1])
+    .filter((le): le is string => le !== undefined && le !== '+Inf')
+    .map(Number);
+}
+
 describe('GET /metrics', () => {
   let app: App;
   beforeAll(async () => {
@@ -31,9 +41,11 @@ describe('GET /metrics', () => {
     expect(sample(text, 'petrascore_http_request_duration_seconds_sum', anomalyOk)).toBeGreaterThan(0);
     expect(sample(text, 'petrascore_http_request_duration_seconds_bucket', '{le="+Inf",method="POST",route="/anomaly",status="200"}')).toBe(5);
     // Cumulative buckets: never decreasing, and the 2.5 s bucket holds every one of these fast requests.
-    const buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5].map((le) => sample(text, 'petrascore_http_request_duration_seconds_bucket', `{le="${le}",method="POST",route="/anomaly",status="200"}`)!);
+    const les = edges(text, 'petrascore_http_request_duration_seconds', 'method="POST",route="/anomaly",status="200"');
+    expect(les).toContain(2.5);
+    const buckets = les.map((le) => sample(text, 'petrascore_http_request_duration_seconds_bucket', `{le="${le}",method="POST",route="/anomaly",status="200"}`)!);
     expect(buckets.every((count, i) => i === 0 || count >= buckets[i - 1]!)).toBe(true);
-    expect(buckets.at(-1)).toBe(5);
+    expect(sample(text, 'petrascore_http_request_duration_seconds_bucket', '{le="2.5",method="POST",route="/anomaly",status="200"}')).toBe(5);
     const runs = sample(text, 'petrascore_inference_runs_total')!;
     // Five concurrent requests share runs: at least one, at most five (plus none for the unscored events).
     expect(runs).toBeGreaterThanOrEqual(1);
@@ -53,6 +65,39 @@ describe('GET /metrics', () => {
       for (const reason of ['idle', 'capacity', 'deleted']) expect(sample(text, 'petrascore_case_evictions_total', `{reason="${reason}"}`)).toBe(0);
       for (const reason of ['client_closed', 'overflow', 'shutdown']) expect(sample(text, 'petrascore_live_disconnects_total', `{reason="${reason}"}`)).toBe(0);
       for (const outcome of ['sent', 'failed', 'dropped']) expect(sample(text, 'petrascore_alert_webhook_deliveries_total', `{outcome="${outcome}"}`)).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('counts a slow request, run, queue wait and a full batch of 65,536 rows in finite buckets (histogram_quantile needs one above them)', async () => {
+    const fresh = await testApp();
+    try {
+      // What a large bundle produces (scale_2000: /anomaly/batch requests of tens of seconds), observed where the service
+      // observes it, rather than waited for.
+      fresh.metrics.http.forRoute('/anomaly/batch').record('POST', 200, 45);
+      fresh.metrics.inferenceSeconds.observe(7);
+      fresh.metrics.inferenceQueueWait.observe(7);
+      fresh.metrics.inferenceRows.observe(65_536);
+      const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
+      const batch = 'method="POST",route="/anomaly/batch",status="200"';
+      const cases: [name: string, rest: string, below: number, at: number, top: number][] = [
+        ['petrascore_http_request_duration_seconds', batch, 30, 60, 60],
+        ['petrascore_inference_duration_seconds', '', 5, 10, 10],
+        ['petrascore_inference_queue_wait_seconds', '', 5, 10, 10],
+        ['petrascore_inference_batch_rows', '', 32_768, 65_536, 65_536],
+      ];
+      for (const [name, rest, below, at, top] of cases) {
+        const les = edges(text, name, rest);
+        expect(les.at(-1), name).toBe(top);
+        // The fine end stays: sub-millisecond requests and runs of tens of microseconds still have buckets of their own.
+        expect(les[0], name).toBeLessThanOrEqual(name.endsWith('_rows') ? 1 : 0.0005);
+        const bucket = (le: number) => sample(text, `${name}_bucket`, `{le="${le}"${rest === '' ? '' : `,${rest}`}}`);
+        const inf = sample(text, `${name}_bucket`, `{le="+Inf"${rest === '' ? '' : `,${rest}`}}`)!;
+        // The observation is the last one counted: above `below`, within `at`.
+        expect(bucket(at)! - bucket(below)!, name).toBe(1);
+        expect(bucket(at), name).toBe(inf);
+      }
     } finally {
       await fresh.close();
     }

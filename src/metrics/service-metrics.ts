@@ -2,6 +2,28 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { DeferredCounter, DeferredHistogram } from './deferred-metrics.js';
 import { RouteTimings } from './route-timings.js';
 
+/*
+ * Histogram edges. Each runs from the fast end of the default model (runs of ~20 µs–1 ms, requests under a
+ * millisecond) to a finite top above the worst case of a large bundle (scale_2000: /anomaly/batch requests of many
+ * seconds, where a top edge of 2.5 s left 18 of 47 in +Inf), so histogram_quantile() interpolates rather than pinning
+ * its p99 to the top edge. Roughly 1-2.5-5 steps per decade: finer buys little, as quantiles interpolate within a
+ * bucket anyway. Series cost edges × label sets: the request histogram is the labelled one (method × route × status,
+ * some dozens of sets), so it has the fewest edges (16) and the coarsest top (10, 30, 60 s); the inference ones are
+ * one label set each and keep their fine steps over their whole range (17 or 18 edges).
+ */
+
+/** Requests: 0.5 ms to a minute, about the longest a client or proxy waits for an answer (nginx's default read timeout). */
+const REQUEST_SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Rows per run: powers of two up to 65,536, the largest --max-batch-rows allows (no run exceeds it). */
+const BATCH_ROWS = Array.from({ length: 17 }, (_, i) => 2 ** i);
+
+/** One run: 50 µs (a small net's single row) to 10 s (a full batch of a large net, or a run behind a blocked loop). */
+const RUN_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Queue wait: 10 µs (a turn of the event loop) to 10 s (behind the longest runs). */
+const QUEUE_SECONDS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /**
  * Every Prometheus metric the service exports, on a registry of its own (one per app, so tests and embedded apps do
  * not collide). The README's metrics table describes each one. Metrics touched per request or per event are
@@ -11,28 +33,28 @@ export class ServiceMetrics {
   readonly registry = new Registry();
 
   /** petrascore_http_requests_total and petrascore_http_request_duration_seconds. */
-  readonly http = new RouteTimings(this.registry, [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+  readonly http = new RouteTimings(this.registry, REQUEST_SECONDS);
 
   readonly inferenceRuns = new DeferredCounter({ name: 'petrascore_inference_runs_total', help: 'ONNX Runtime session runs', registry: this.registry });
 
   readonly inferenceRows = new DeferredHistogram({
     name: 'petrascore_inference_batch_rows',
     help: 'Rows (traces) per ONNX run: how well concurrent requests share runs',
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+    buckets: BATCH_ROWS,
     registry: this.registry,
   });
 
   readonly inferenceSeconds = new DeferredHistogram({
     name: 'petrascore_inference_duration_seconds',
     help: 'Wall time of one ONNX run, from hand-over to result: the run itself plus its wait for a turn of the event loop (or the worker)',
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    buckets: RUN_SECONDS,
     registry: this.registry,
   });
 
   readonly inferenceQueueWait = new DeferredHistogram({
     name: 'petrascore_inference_queue_wait_seconds',
     help: 'Time a request\'s rows waited for the ONNX run they share (0 when the model was idle)',
-    buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+    buckets: QUEUE_SECONDS,
     registry: this.registry,
   });
 
