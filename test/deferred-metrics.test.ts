@@ -52,6 +52,14 @@ describe('deferred metrics', () => {
     expect(() => histogram.observe({ status: '200' } as never, 1)).toThrow(/not included in initial labelset/);
   });
 
+  it('exports known label sets at 0 before the first increment', async () => {
+    const registry = new Registry();
+    const counter = new DeferredCounter({ name: 'c_total', help: 'c', labelNames: ['kind'], registry, known: [{ kind: 'a' }, { kind: 'b' }] });
+    expect(await registry.metrics()).toMatch(/^c_total\{kind="a"\} 0\nc_total\{kind="b"\} 0$/m);
+    counter.series({ kind: 'b' }).inc(3);
+    expect(await registry.metrics()).toMatch(/^c_total\{kind="a"\} 0\nc_total\{kind="b"\} 3$/m);
+  });
+
   it('refuses a non-finite observation, as prom-client does', () => {
     const registry = new Registry();
     const plain = new Histogram({ name: 'p_seconds', help: 'h', buckets, registers: [registry] });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { BUS_EVENT_TYPES } from '../src/live/events.js';
 import { testApp } from './helpers/app.js';
 
 function sample(text: string, name: string, labels = ''): number | undefined {
@@ -59,12 +60,17 @@ describe('GET /metrics', () => {
   });
 
   it('exports every outcome of the labelled counters at 0 before the first one, so rate() and absent() work', async () => {
-    const fresh = await testApp();
+    // No stats ticker: nothing is published before the scrape.
+    const fresh = await testApp({ liveStatsIntervalMs: 0 });
     try {
       const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
       for (const reason of ['idle', 'capacity', 'deleted']) expect(sample(text, 'petrascore_case_evictions_total', `{reason="${reason}"}`)).toBe(0);
       for (const reason of ['client_closed', 'overflow', 'shutdown']) expect(sample(text, 'petrascore_live_disconnects_total', `{reason="${reason}"}`)).toBe(0);
       for (const outcome of ['sent', 'failed', 'dropped']) expect(sample(text, 'petrascore_alert_webhook_deliveries_total', `{outcome="${outcome}"}`)).toBe(0);
+      for (const type of BUS_EVENT_TYPES) {
+        expect(sample(text, 'petrascore_live_events_published_total', `{type="${type}"}`)).toBe(0);
+        expect(sample(text, 'petrascore_live_events_dropped_total', `{type="${type}"}`)).toBe(0);
+      }
     } finally {
       await fresh.close();
     }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { BUS_EVENT_TYPES } from '../live/events.js';
 import { DeferredCounter, DeferredHistogram } from './deferred-metrics.js';
 import { RouteTimings } from './route-timings.js';
 
@@ -82,6 +83,7 @@ export class ServiceMetrics {
     help: 'Events published on the live bus, by type (evaluation, alert, case_opened, case_closed, case_evicted, stats)',
     labelNames: ['type'] as const,
     registry: this.registry,
+    known: BUS_EVENT_TYPES.map((type) => ({ type })),
   });
 
   readonly liveEventsDropped = new Counter({
@@ -112,6 +114,7 @@ export class ServiceMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'petrascore_' });
     // Every outcome is exported from the start at 0, so that rate() and absent() work before the first one.
+    for (const type of BUS_EVENT_TYPES) this.liveEventsDropped.inc({ type }, 0);
     for (const reason of ['client_closed', 'overflow', 'shutdown']) this.liveDisconnects.inc({ reason }, 0);
     for (const outcome of ['sent', 'failed', 'dropped']) this.alertWebhookDeliveries.inc({ outcome }, 0);
   }
