@@ -12,10 +12,8 @@ const metrics: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) },
       },
     },
-    async (_request, reply) => {
-      app.metrics.openCases.set(app.cases.openCases);
-      return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
-    },
+    // Gauges of what changes per request or event (open cases, requests in flight) are read as the registry collects.
+    async (_request, reply) => reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics()),
   );
 };
 

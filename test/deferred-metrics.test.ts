@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { DeferredCounter, DeferredHistogram } from '../src/metrics/deferred-metrics.js';
+import { DeferredCounter, DeferredHistogram, ScrapedGauge } from '../src/metrics/deferred-metrics.js';
 
 /** The deferred metrics must scrape exactly as prom-client's own would after the same observations. */
 describe('deferred metrics', () => {
@@ -58,6 +58,17 @@ describe('deferred metrics', () => {
     expect(await registry.metrics()).toMatch(/^c_total\{kind="a"\} 0\nc_total\{kind="b"\} 0$/m);
     counter.series({ kind: 'b' }).inc(3);
     expect(await registry.metrics()).toMatch(/^c_total\{kind="a"\} 0\nc_total\{kind="b"\} 3$/m);
+  });
+
+  it('a scraped gauge reads its source at each scrape, and 0 before it has one', async () => {
+    const registry = new Registry();
+    const gauge = new ScrapedGauge({ name: 'g', help: 'g', registry });
+    expect(await registry.metrics()).toMatch(/^g 0$/m);
+    let value = 4;
+    gauge.readFrom(() => value);
+    expect(await registry.metrics()).toMatch(/^g 4$/m);
+    value = 2;
+    expect(await registry.metrics()).toMatch(/^g 2$/m);
   });
 
   it('refuses a non-finite observation, as prom-client does', () => {

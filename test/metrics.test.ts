@@ -1,7 +1,11 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { BUS_EVENT_TYPES } from '../src/live/events.js';
+import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../src/version.js';
 import { testApp } from './helpers/app.js';
+import { DEFAULT_MODEL } from './helpers/fixtures.js';
 
 function sample(text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
@@ -71,6 +75,26 @@ describe('GET /metrics', () => {
         expect(sample(text, 'petrascore_live_events_published_total', `{type="${type}"}`)).toBe(0);
         expect(sample(text, 'petrascore_live_events_dropped_total', `{type="${type}"}`)).toBe(0);
       }
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('exports the versions, the bundle served and the configured limits', async () => {
+    const fresh = await testApp({ inferenceThread: 'main', maxOpenCases: 7, liveMaxSubscribers: 3, maxBatchRows: 512 });
+    try {
+      const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(sample(text, 'petrascore_build_info', `{version="${PETRASCORE_VERSION}",node_version="${process.version}",onnxruntime_version="${ONNXRUNTIME_VERSION}"}`)).toBe(1);
+      const sidecar = JSON.parse(readFileSync(`${DEFAULT_MODEL}.meta.json`, 'utf8')) as { scenario_name: string; opset: number; petra_version: string; output_transitions: unknown[] };
+      const sha = createHash('sha256').update(readFileSync(DEFAULT_MODEL)).digest('hex');
+      const modelLabels = `{scenario="${sidecar.scenario_name}",opset="${sidecar.opset}",petra_version="${sidecar.petra_version}",model_sha256="${sha.slice(0, 12)}",inference_thread="main"}`;
+      expect(sample(text, 'petrascore_model_info', modelLabels)).toBe(1);
+      // One series each: an info metric with two label sets would double every join on it.
+      expect(text.split('\n').filter((l) => /^petrascore_(build|model)_info\{/.test(l))).toHaveLength(2);
+      expect(sample(text, 'petrascore_model_scored_transitions')).toBe(sidecar.output_transitions.length);
+      expect(sample(text, 'petrascore_max_open_cases')).toBe(7);
+      expect(sample(text, 'petrascore_live_max_subscribers')).toBe(3);
+      expect(sample(text, 'petrascore_inference_max_batch_rows')).toBe(512);
     } finally {
       await fresh.close();
     }
@@ -155,7 +179,7 @@ describe('GET /metrics', () => {
     }
   });
 
-  it('counts a /live stream when its client closes it', async () => {
+  it('counts a /live stream when its client closes it, and as in flight while it is open', async () => {
     const fresh = await testApp();
     try {
       const url = await fresh.listen({ host: '127.0.0.1', port: 0 });
@@ -163,11 +187,15 @@ describe('GET /metrics', () => {
       const stream = await fetch(`${url}/live`, { signal: abort.signal });
       expect(stream.status).toBe(200);
       await stream.body!.getReader().read(); // the snapshot
-      const counted = async () => sample((await fresh.inject({ method: 'GET', url: '/metrics' })).body, 'petrascore_http_requests_total', '{method="GET",route="/live",status="200"}');
+      const scrape = async () => (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
+      const counted = async () => sample(await scrape(), 'petrascore_http_requests_total', '{method="GET",route="/live",status="200"}');
       expect(await counted()).toBeUndefined();
+      // The stream, and the scrape itself.
+      expect(sample(await scrape(), 'petrascore_http_requests_in_flight')).toBe(2);
       abort.abort();
       for (let i = 0; i < 100 && (await counted()) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(await counted()).toBe(1);
+      expect(sample(await scrape(), 'petrascore_http_requests_in_flight')).toBe(1);
     } finally {
       await fresh.close();
     }

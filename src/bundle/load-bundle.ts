@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -14,6 +15,8 @@ export interface Bundle {
   readonly net: Net;
   readonly runner: OnnxRunner;
   readonly outputName: string;
+  /** sha256 of model.onnx, lowercase hex: which model is served, as `sha256sum` names it. */
+  readonly modelSha256: string;
   /** Things that work but deserve the operator's attention (derived defaults, unlabeled outputs, …). */
   readonly warnings: readonly string[];
 }
@@ -120,5 +123,6 @@ export async function loadBundle(modelFile: string, options: RunnerOptions = {})
     if (error instanceof BundleError) throw error;
     throw new BundleError(modelPath, `warm-up inference failed (${error instanceof Error ? error.message : String(error)})`);
   }
-  return { modelPath, sidecarPath, sidecar, net, runner, outputName, warnings };
+  const modelSha256 = createHash('sha256').update(model).digest('hex');
+  return { modelPath, sidecarPath, sidecar, net, runner, outputName, modelSha256, warnings };
 }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type LabelValues, type MetricType, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type LabelValues, type MetricType, type Registry } from 'prom-client';
 
 /*
  * prom-client hashes the label object, validates it and allocates on every inc() and observe(), which at tens of
@@ -169,5 +169,24 @@ export class DeferredHistogram<L extends string = string> extends Histogram<L> {
   /** The registry prefers this to get() when present; prom-client's own would read its internal store, which stays empty. */
   getForPromString(): ReturnType<Histogram<L>['get']> {
     return this.get();
+  }
+}
+
+/**
+ * A Gauge read from its source when /metrics is scraped, for a value that changes per request or event (requests in
+ * flight, open cases): setting it at every change would be work on the hot path for a number read every few seconds.
+ * Reads 0 until its owner names the source.
+ */
+export class ScrapedGauge extends Gauge {
+  private source: () => number = () => 0;
+
+  constructor(options: { name: string; help: string; registry: Registry }) {
+    let read = () => {};
+    super({ name: options.name, help: options.help, registers: [options.registry], collect: () => read() });
+    read = () => this.set(this.source());
+  }
+
+  readFrom(source: () => number): void {
+    this.source = source;
   }
 }

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BUS_EVENT_TYPES } from '../live/events.js';
-import { DeferredCounter, DeferredHistogram } from './deferred-metrics.js';
+import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
+import { DeferredCounter, DeferredHistogram, ScrapedGauge } from './deferred-metrics.js';
 import { RouteTimings } from './route-timings.js';
 
 /*
@@ -33,8 +34,32 @@ const QUEUE_SECONDS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 export class ServiceMetrics {
   readonly registry = new Registry();
 
+  readonly buildInfo = new Gauge({
+    name: 'petrascore_build_info',
+    help: 'Always 1; the versions running: petrascore (version), Node.js (node_version, as process.version gives it), onnxruntime-node (onnxruntime_version)',
+    labelNames: ['version', 'node_version', 'onnxruntime_version'] as const,
+    registers: [this.registry],
+  });
+
+  /** Set by the petra plugin once the bundle is loaded and the inference thread chosen. */
+  readonly modelInfo = new Gauge({
+    name: 'petrascore_model_info',
+    help: 'Always 1; the bundle served: scenario name, ONNX opset and PETRA version from the sidecar (empty when it has none), the first 12 hex digits of the sha256 of model.onnx, and the inference thread chosen (main, worker)',
+    labelNames: ['scenario', 'opset', 'petra_version', 'model_sha256', 'inference_thread'] as const,
+    registers: [this.registry],
+  });
+
+  readonly scoredTransitions = new Gauge({ name: 'petrascore_model_scored_transitions', help: 'Transitions the model scores (its ONNX output columns)', registers: [this.registry] });
+
   /** petrascore_http_requests_total and petrascore_http_request_duration_seconds. */
   readonly http = new RouteTimings(this.registry, REQUEST_SECONDS);
+
+  /** Read from the responses the lifecycle plugin keeps (the metrics plugin names the source). */
+  readonly requestsInFlight = new ScrapedGauge({
+    name: 'petrascore_http_requests_in_flight',
+    help: 'HTTP requests being handled, open /live streams and the scrape that reads this included',
+    registry: this.registry,
+  });
 
   readonly inferenceRuns = new DeferredCounter({ name: 'petrascore_inference_runs_total', help: 'ONNX Runtime session runs', registry: this.registry });
 
@@ -44,6 +69,8 @@ export class ServiceMetrics {
     buckets: BATCH_ROWS,
     registry: this.registry,
   });
+
+  readonly maxBatchRows = new Gauge({ name: 'petrascore_inference_max_batch_rows', help: 'Most rows in one ONNX run (--max-batch-rows)', registers: [this.registry] });
 
   readonly inferenceSeconds = new DeferredHistogram({
     name: 'petrascore_inference_duration_seconds',
@@ -59,7 +86,14 @@ export class ServiceMetrics {
     registry: this.registry,
   });
 
-  readonly openCases = new Gauge({ name: 'petrascore_open_cases', help: 'Streaming cases currently open', registers: [this.registry] });
+  /** Read from the case store (the cases plugin names the source). */
+  readonly openCases = new ScrapedGauge({ name: 'petrascore_open_cases', help: 'Streaming cases currently open', registry: this.registry });
+
+  readonly maxOpenCases = new Gauge({
+    name: 'petrascore_max_open_cases',
+    help: 'Most streaming cases open at once; a new one beyond it evicts the least recently touched (--max-open-cases)',
+    registers: [this.registry],
+  });
 
   readonly caseEvictions = new DeferredCounter({
     name: 'petrascore_case_evictions_total',
@@ -77,6 +111,12 @@ export class ServiceMetrics {
   });
 
   readonly liveSubscribers = new Gauge({ name: 'petrascore_live_subscribers', help: 'Connected GET /live streams', registers: [this.registry] });
+
+  readonly liveMaxSubscribers = new Gauge({
+    name: 'petrascore_live_max_subscribers',
+    help: 'Most connected GET /live streams; more are refused with 503 (--live-max-subscribers)',
+    registers: [this.registry],
+  });
 
   readonly liveEventsPublished = new DeferredCounter({
     name: 'petrascore_live_events_published_total',
@@ -113,6 +153,7 @@ export class ServiceMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'petrascore_' });
+    this.buildInfo.set({ version: PETRASCORE_VERSION, node_version: process.version, onnxruntime_version: ONNXRUNTIME_VERSION }, 1);
     // Every outcome is exported from the start at 0, so that rate() and absent() work before the first one.
     for (const type of BUS_EVENT_TYPES) this.liveEventsDropped.inc({ type }, 0);
     for (const reason of ['client_closed', 'overflow', 'shutdown']) this.liveDisconnects.inc({ reason }, 0);

@@ -48,6 +48,8 @@ export const casesPlugin = fp<CasesPluginOptions>(
     });
     const evaluator = new StreamingEvaluator(store, app.petra.scorer, options.observer, options.endedCaseMemory, options.repeatClose);
     app.decorate('cases', evaluator);
+    app.metrics.openCases.readFrom(() => evaluator.openCases);
+    app.metrics.maxOpenCases.set(options.maxOpenCases);
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
     app.addHook('onClose', async () => {
       clearInterval(capacityLog);

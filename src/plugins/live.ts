@@ -41,6 +41,7 @@ export const livePlugin = fp<LivePluginOptions>(
     const publishedByType = new Map(BUS_EVENT_TYPES.map((type) => [type, m.liveEventsPublished.series({ type })]));
     const evaluationsPublished = publishedByType.get('evaluation')!;
     const alertsRaised = m.alertsRaised.series();
+    m.liveMaxSubscribers.set(options.liveMaxSubscribers);
     const live = new LiveService({
       net: app.petra.net,
       laneAttribute: options.laneAttribute === '' ? undefined : options.laneAttribute,

@@ -10,7 +10,10 @@ declare module 'fastify' {
 /** Creates the app's metrics (requests are timed by the request-tracking plugin, the rest where they happen). */
 export const metricsPlugin = fp(
   async (app) => {
-    app.decorate('metrics', new ServiceMetrics());
+    const metrics = new ServiceMetrics();
+    const open = app.openResponses;
+    metrics.requestsInFlight.readFrom(() => open.size);
+    app.decorate('metrics', metrics);
   },
-  { name: 'metrics' },
+  { name: 'metrics', dependencies: ['lifecycle'] },
 );

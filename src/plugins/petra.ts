@@ -63,6 +63,7 @@ export const petraPlugin = fp<PetraPluginOptions>(
         outputs: net.outputs.length,
         output: bundle.outputName,
         opset: bundle.sidecar.opset,
+        model_sha256: bundle.modelSha256,
       },
       'bundle loaded and warmed up',
     );
@@ -75,6 +76,19 @@ export const petraPlugin = fp<PetraPluginOptions>(
       { inference_thread: thread, setting: options.inferenceThread, ...(singleRowMs !== undefined ? { single_row_run_ms: Math.round(singleRowMs * 1000) / 1000 } : {}) },
       'inference thread chosen',
     );
+    metrics.modelInfo.set(
+      {
+        scenario: net.scenarioName,
+        opset: bundle.sidecar.opset === undefined ? '' : String(bundle.sidecar.opset),
+        petra_version: bundle.sidecar.petra_version ?? '',
+        // 12 hex digits (48 bits) tell bundles apart and fit a dashboard; the 'bundle loaded' line has the whole hash.
+        model_sha256: bundle.modelSha256.slice(0, 12),
+        inference_thread: thread,
+      },
+      1,
+    );
+    metrics.scoredTransitions.set(net.outputs.length);
+    metrics.maxBatchRows.set(options.maxBatchRows);
     const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName, { onStop: (stop) => workerStopped(app, stop) }) : undefined;
     // The worker's session does every run from here on; the bundle's own one would only hold a second copy of the model.
     if (worker !== undefined) await runner.close();
