@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { describeError, MalformedJsonError, ServerClosingError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
@@ -41,7 +42,7 @@ function jsonProblem(body: string): { reason: string; refused: boolean } {
 }
 
 const NOT_UTF8 =
-  'it is not valid UTF-8, which JSON must be (RFC 8259): it holds bytes that decode to U+FFFD (was it sent as Latin-1 or Windows-1252? a U+FFFD meant literally must be written \\ufffd)';
+  'it is not valid UTF-8, which JSON must be (RFC 8259): it holds bytes that decode to U+FFFD (was it sent as Latin-1 or Windows-1252?)';
 
 /** The route declares no body schema: a close, a GET. */
 function takesNoBody(request: FastifyRequest): boolean {
@@ -105,14 +106,18 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
     // Fastify's defaults (prototype poisoning refused), but with the reason a body is refused.
     const parseJson = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser(['application/json', 'text/plain']);
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // The bytes, not a string: a U+FFFD in the text is either a literal one (valid UTF-8, EF BF BD) or bytes that are
+    // not UTF-8, and only the bytes tell which. Fastify decodes a string from the same Buffer, so this costs one copy.
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
       const encoding = compressedWith(request);
       if (encoding !== undefined) return done(new UnsupportedEncodingError(encoding), undefined);
+      // Always a Buffer (parseAs), though Fastify's type allows a string.
       const text = typeof body === 'string' ? body : body.toString('utf8');
       if (text === '' && takesNoBody(request)) return done(null, undefined);
       // Bytes that are not UTF-8 were read as U+FFFD: a Latin-1 'é' in an event name would silently match no label.
-      // The check is free for the usual body: V8 answers at once for a string with no character beyond Latin-1.
-      if (text.includes('\uFFFD')) return done(new MalformedJsonError(NOT_UTF8), undefined);
+      // The text is searched first, which is free for the usual body (V8 answers at once for a string with no character
+      // beyond Latin-1); the bytes are validated only when it holds a U+FFFD, which may have been sent as such.
+      if (text.includes('\uFFFD') && typeof body !== 'string' && !isUtf8(body)) return done(new MalformedJsonError(NOT_UTF8), undefined);
       void parseJson(request, text, (error, value) => {
         if (error === null || error === undefined) done(null, value);
         else if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') done(error, undefined);

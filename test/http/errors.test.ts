@@ -88,6 +88,47 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect((await app.inject({ method: 'POST', url: '/cases/enc/events', payload: utf8, headers: JSON_TYPE })).statusCode).toBe(202);
     });
 
+    describe('U+FFFD sent as UTF-8 (EF BF BD) is a character like any other; bytes that are not UTF-8 are refused', () => {
+      const LITERAL = Buffer.from([0xef, 0xbf, 0xbd]);
+      /** A JSON body with `bytes` inside a string: `before` and `after` are UTF-8 text around them. */
+      const withBytes = (before: string, bytes: Buffer, after: string): Buffer => Buffer.concat([Buffer.from(before, 'utf8'), bytes, Buffer.from(after, 'utf8')]);
+      const send = (url: string, payload: Buffer): Promise<LightMyRequestResponse> => app.inject({ method: 'POST', url, payload, headers: JSON_TYPE });
+      const anomaly = (customer: Buffer): Buffer => withBytes('{"events":[{"name":"approve loan"}],"attributes":{"risk_score":"0.9","customer":"M', customer, 'ller"}}');
+      const routes = [
+        { url: '/anomaly', body: anomaly, status: 200 },
+        { url: '/anomaly/batch', body: (b: Buffer) => withBytes('{"traces":[{"events":[],"attributes":{"risk_score":"0.9","customer":"M', b, 'ller"}}]}'), status: 200 },
+        { url: '/cases/fffd/events', body: (b: Buffer) => withBytes('{"name":"approve loan","attributes":{"customer":"M', b, 'ller"}}'), status: 202 },
+        { url: '/events', body: (b: Buffer) => withBytes('{"events":[{"case_id":"fffd-stream","name":"approve loan","attributes":{"customer":"M', b, 'ller"}}]}'), status: 200 },
+      ];
+
+      it('accepts a literal U+FFFD on every route that takes a body, and /anomaly scores it', async () => {
+        for (const route of routes) {
+          const response = await send(route.url, route.body(LITERAL));
+          expect(response.statusCode, `${route.url}: ${response.body}`).toBe(route.status);
+        }
+        // Scored as the same trace without it (customer is no input), and read as the character itself: quoted back.
+        expect((await send('/anomaly', anomaly(LITERAL))).json<Score>()).toEqual(await score({ events: [{ name: 'approve loan' }], attributes: { risk_score: '0.9' } }));
+        const quoted = await send('/anomaly', withBytes('{"events":[],"attributes":{"risk_score":"0.9', LITERAL, '"}}'));
+        expect(quoted.statusCode, quoted.body).toBe(422);
+        expect(quoted.json<ErrorBody>().message).toContain('"0.9\uFFFD"');
+        await app.inject({ method: 'DELETE', url: '/cases/fffd' });
+        await app.inject({ method: 'DELETE', url: '/cases/fffd-stream' });
+      });
+
+      it('refuses a lone 0xFF, a Latin-1 "ü", and invalid bytes next to a literal U+FFFD, with the same message everywhere', async () => {
+        for (const bytes of [Buffer.from([0xff]), Buffer.from([0xfc]), Buffer.concat([LITERAL, Buffer.from([0xfc])])]) {
+          for (const route of routes) {
+            const body = expectError(await send(route.url, route.body(bytes)), 400, 'malformed_json');
+            expect(body.message).toContain('it is not valid UTF-8, which JSON must be (RFC 8259)');
+            expect(body.message).toContain('Latin-1');
+          }
+        }
+        // Nothing was applied.
+        expect((await app.inject({ method: 'GET', url: '/cases/fffd' })).statusCode).toBe(404);
+        expect((await app.inject({ method: 'GET', url: '/cases/fffd-stream' })).statusCode).toBe(404);
+      });
+    });
+
     it('refuses prototype-poisoning keys as malformed JSON, saying which key', async () => {
       const proto = expectError(await postRaw('/anomaly', '{"events": [], "attributes": {"__proto__": {"risk_score": "0.9"}}}'), 400, 'malformed_json');
       expect(proto.message).toContain('__proto__');
