@@ -9,8 +9,9 @@ export function MapOf<T extends TSchema>(values: T, options: ObjectOptions = {})
   return Type.Unsafe<Record<string, Static<T>>>(Type.Object({}, { ...options, additionalProperties: values }));
 }
 
-export const NumericLike = Type.Union([Type.Number(), Type.String()], {
-  description: 'a finite JSON number, or a numeric string as Python float() reads it ("0.5", " 1_000 ", "1e3")',
+// Booleans as PETRA's REST app takes them: pydantic coerces true and false to 1.0 and 0.0 in its float maps.
+export const NumericLike = Type.Union([Type.Number(), Type.String(), Type.Boolean()], {
+  description: 'a finite JSON number, a numeric string as Python float() reads it ("0.5", " 1_000 ", "1e3"), or a boolean (true → 1.0, false → 0.0, as PETRA takes it)',
 });
 
 export const InputMap = MapOf(NumericLike, { description: 'place id → value' });

@@ -3,8 +3,11 @@ import type { Net, SpecEntry, SpecSection } from './net.js';
 import { attributeToFloat, parsePythonFloat, pythonStr, type AttributeValue } from './python-float.js';
 import { quoteValue } from './quote-value.js';
 
-/** A number as a client may send it: a JSON number, or a numeric string as Python's `float()` reads it. */
-export type NumericLike = number | string;
+/**
+ * A number as a client may send it: a JSON number, a numeric string as Python's `float()` reads it, or a boolean, which
+ * PETRA's pydantic models coerce to 1.0 / 0.0.
+ */
+export type NumericLike = number | string | boolean;
 
 export interface RequestInputs {
   input_marking?: Record<string, NumericLike> | undefined;
@@ -29,6 +32,7 @@ export function fitsFloat32(value: number): boolean {
 }
 
 function toFinite(value: NumericLike, path: string): number {
+  if (typeof value === 'boolean') return value ? 1 : 0;
   const number = typeof value === 'number' ? value : parsePythonFloat(value);
   if (number === undefined) throw new InvalidInputError(path, `must be a number, got ${quoteValue(value)}`);
   if (!Number.isFinite(number)) throw new InvalidInputError(path, `must be a finite number, got ${quoteValue(value)}`);

@@ -204,7 +204,7 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       { what: 'events a string', url: '/anomaly', payload: { events: 'approve loan' }, path: 'body/events', mentions: '"approve loan"' },
       { what: 'events missing', url: '/anomaly', payload: { input_marking: {} }, path: 'body/events', mentions: 'required' },
       { what: 'an input_marking value that is an object', url: '/anomaly', payload: { events: [], input_marking: { p_application: { value: 1 } } }, path: 'body/input_marking/p_application', mentions: 'got an object' },
-      { what: 'an input_marking value that is a boolean', url: '/anomaly', payload: { events: [], input_marking: { p_application: true } }, path: 'body/input_marking/p_application', mentions: 'got true' },
+      { what: 'a /forward input_values value that is an array', url: '/forward', payload: { input_marking: {}, input_values: { p_application: [1] } }, path: 'body/input_values/p_application', mentions: 'got an array' },
       { what: 'input_marking an array', url: '/anomaly', payload: { events: [], input_marking: [0.9] }, path: 'body/input_marking', mentions: 'got an array' },
       { what: 'an input_values value that is null', url: '/anomaly', payload: { events: [], input_values: { p_application: null } }, path: 'body/input_values/p_application', mentions: 'got null' },
       { what: 'an event name that is a number', url: '/anomaly', payload: { events: [{ name: 'approve loan' }, { name: 5 }] }, path: 'body/events/1/name', mentions: 'got 5' },
@@ -256,7 +256,7 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
 
     it('says which types a union accepts instead of TypeBox’s "Expected union value"', async () => {
       const body = expectValidationError(await post('/anomaly', { events: [], input_marking: { p_application: { value: 1 } } }), 'body/input_marking/p_application');
-      expect(body.message).toBe('body/input_marking/p_application: Expected a finite number or a string, got an object');
+      expect(body.message).toBe('body/input_marking/p_application: Expected a finite number, a string or a boolean, got an object');
       expect(body.message).not.toContain('union');
     });
 
@@ -575,6 +575,59 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
     });
   });
 
+  describe('booleans in input_marking / input_values: 1.0 and 0.0, as PETRA’s pydantic coerces them', () => {
+    const inject = (url: string, payload: unknown) => post(url, payload).then((response) => ({ status: response.statusCode, body: response.body }));
+    const diagnostics = { target_transition: 't_approve' };
+    const routes: { what: string; url: string; body: (marking: Record<string, unknown>) => unknown }[] = [
+      { what: '/anomaly', url: '/anomaly', body: (marking) => ({ input_marking: marking, events: [] }) },
+      { what: '/anomaly with an event and input_values {}', url: '/anomaly', body: (marking) => ({ input_marking: marking, input_values: {}, events: [{ name: 'approve loan' }] }) },
+      { what: '/forward', url: '/forward', body: (marking) => ({ input_marking: marking }) },
+      { what: '/counterfactual', url: '/counterfactual', body: (marking) => ({ input_marking: marking, flip_place: 'p_application', ...diagnostics }) },
+      { what: '/sensitivity', url: '/sensitivity', body: (marking) => ({ input_marking: marking, ...diagnostics, all: true }) },
+    ];
+
+    it.each(routes)('$what answers true exactly as 1 and false as 0', async ({ url, body }) => {
+      const one = await inject(url, body({ p_application: 1 }));
+      const zero = await inject(url, body({ p_application: 0 }));
+      expect(one.status, one.body).toBe(200);
+      expect(await inject(url, body({ p_application: true }))).toEqual(one);
+      expect(await inject(url, body({ p_application: false }))).toEqual(zero);
+      // The model's default for p_application is 1.0: false is really fed as 0.
+      expect(zero.body).not.toBe(one.body);
+    });
+
+    it('reads them in /anomaly/batch items, each as /anomaly would', async () => {
+      const response = await post('/anomaly/batch', { traces: [true, false].map((flag) => ({ input_marking: { p_application: flag }, events: [{ name: 'approve loan' }] })) });
+      expect(response.statusCode, response.body).toBe(200);
+      const { results, errors } = response.json<{ results: BatchItem[]; errors: number }>();
+      expect(errors).toBe(0);
+      for (const [i, number] of [1, 0].entries()) {
+        expect(results[i]).toEqual({ index: i, ...(await score({ input_marking: { p_application: number }, events: [{ name: 'approve loan' }] })) });
+      }
+    });
+
+    it('reports the flipped input as 1.0 when it was sent as true (PETRA’s original_input)', async () => {
+      const response = await post('/counterfactual', { input_marking: { p_application: true }, flip_place: 'p_application', ...diagnostics });
+      expect(response.json<{ original_input: number }>().original_input).toBe(1);
+    });
+
+    it('does not read other values as booleans: "true" is no numeral to Python, a trace attribute true is "True", null and lists are wrong types', async () => {
+      const text = expectError(await post('/anomaly', { events: [], input_marking: { p_application: 'true' } }), 400, 'invalid_input');
+      expect(text.details[0]!.path).toBe('body/input_marking/p_application');
+      // Attributes go through str() in PETRA, not pydantic: true is "True", which float() refuses.
+      const attribute = expectError(await post('/anomaly', { events: [], attributes: { risk_score: true } }), 422, 'non_numeric_attribute');
+      expect(attribute.details[0]!.path).toBe('body/attributes/risk_score');
+      for (const [url, payload, path, got] of [
+        ['/anomaly', { events: [], input_marking: { p_application: null } }, 'body/input_marking/p_application', 'got null'],
+        ['/forward', { input_marking: { p_application: [true] } }, 'body/input_marking/p_application', 'got an array'],
+        ['/sensitivity', { input_marking: {}, input_values: { p_application: { value: true } }, ...diagnostics }, 'body/input_values/p_application', 'got an object'],
+      ] as const) {
+        const body = expectValidationError(await post(url, payload), path);
+        expect(body.message).toBe(`${path}: Expected a finite number, a string or a boolean, ${got}`);
+      }
+    });
+  });
+
   describe('input keys that are no ONNX input', () => {
     it('lists them in ignored_inputs and leaves the PETRA fields exactly as without them', async () => {
       const events = [{ name: 'approve loan' }];
@@ -697,6 +750,24 @@ describe('the value channel (credit_approval_coloured)', () => {
     const text = expectError(await app.inject({ method: 'POST', url: '/anomaly', payload: { events: [], attributes: { amount: '1,000' } } }), 422, 'non_numeric_attribute');
     expect(text.message).toContain("'amount'");
     expect(text.message).toContain("'p_submitted'");
+  });
+
+  it('reads a boolean in input_values as 1.0 or 0.0, as PETRA does, on /anomaly, /forward and a value-channel counterfactual', async () => {
+    const answer = async (url: string, payload: unknown): Promise<{ status: number; body: string }> => {
+      const response = await app.inject({ method: 'POST', url, payload: payload as InjectOptions['payload'] });
+      return { status: response.statusCode, body: response.body };
+    };
+    const bodies: [string, (value: unknown) => unknown][] = [
+      ['/anomaly', (value) => ({ events: [{ name: 'approve loan' }], input_marking: { p_submitted: 1 }, input_values: { p_submitted: value } })],
+      ['/forward', (value) => ({ input_marking: { p_submitted: 1 }, input_values: { p_submitted: value } })],
+      ['/counterfactual', (value) => ({ input_marking: { p_submitted: true }, input_values: { p_submitted: value }, flip_place: 'p_submitted', flip_channel: 'value', target_transition: 't_approve', search_range: [0, 10000] })],
+    ];
+    for (const [url, body] of bodies) {
+      const one = await answer(url, body(1));
+      expect(one.status, `${url}: ${one.body}`).toBe(200);
+      expect(await answer(url, body(true))).toEqual(one);
+      expect(await answer(url, body(false))).toEqual(await answer(url, body(0)));
+    }
   });
 
   it('refuses a non-finite input_values entry with its path', async () => {
