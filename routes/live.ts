@@ -66,8 +66,6 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
         'x-request-id': request.id,
       });
       request.raw.socket.setNoDelay(true);
-      // A stream may be quiet for longer than --request-idle-timeout (heartbeats are configurable): it is not a stall.
-      request.raw.socket.setTimeout(0);
       const subscriber = app.live.subscribe(res, filterOf(request.query), { lastEventId, snapshot: request.query.snapshot }, sseRetry(RECONNECT_MS));
       res.once('close', () => {
         app.live.bus.unsubscribe(subscriber, 'client_closed');

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
-import { clientErrorHandler, idleTimeoutHandler } from './http/client-error.js';
+import { clientErrorHandler, refuseStalledUpload } from './http/client-error.js';
 import { requestIdGenerator } from './http/request-id.js';
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
@@ -37,9 +37,6 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimit,
-    // The socket's idle timeout (Node's server.timeout). Fastify's default is none, and Node's requestTimeout does not
-    // cover a body that stalls after its headers: it would hold its connection, and the drain, forever.
-    connectionTimeout: config.requestIdleTimeoutMs,
     // The request-log plugin writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // The id comes from genReqId, which checks the caller's x-request-id before taking it.
@@ -59,15 +56,16 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.server.on(
-    'timeout',
-    idleTimeoutHandler((label, status) => {
-      app.metrics.clientErrors.inc({ error: label });
-      app.log.info({ status, error: label }, 'connection silent in the middle of a request: closed');
-    }),
-  );
 
-  await app.register(lifecyclePlugin);
+  await app.register(lifecyclePlugin, {
+    // Node's requestTimeout does not cover a body that stalls after its headers: it would hold its connection, and
+    // the drain, forever. Fastify's connectionTimeout would, but costs two timers per request on every connection.
+    stalledUploadMs: config.requestIdleTimeoutMs,
+    onStalledUpload: refuseStalledUpload((label, status) => {
+      app.metrics.clientErrors.inc({ error: label });
+      app.log.info({ status, error: label }, 'request body stalled: connection closed');
+    }),
+  });
   await app.register(metricsPlugin);
   // Before any route: it binds its hook to each route as the route is declared.
   await app.register(requestTrackingPlugin);

@@ -118,7 +118,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     default: 60000,
     min: 0,
     max: MAX_TIMER_MS,
-    description: 'milliseconds a connection may stay silent (no bytes either way) in the middle of a request, a stalled upload: the client gets 408 when nothing of its answer was sent, and the connection is closed, so it holds neither a connection nor the shutdown drain; /live streams are exempt; 0 no limit',
+    description: "milliseconds a request's body may stop arriving (not a byte more; checked each second) before the client gets 408 and its connection is closed, so that a stalled upload holds neither a connection nor the shutdown drain (headers that stall get Node's 408 after 60 s); 0 no limit",
   },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
   {

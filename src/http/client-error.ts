@@ -1,4 +1,4 @@
-import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ErrorBody } from '../schemas/common.js';
 
@@ -38,16 +38,14 @@ export function clientErrorHandler(onAnswered: (label: string, status: number) =
 }
 
 /**
- * The server's `timeout` listener: a connection silent for --request-idle-timeout in the middle of a request. The
- * client gets 408 when nothing of its answer was sent yet (a stalled upload), and the connection is closed either way.
- * With a listener, Node leaves the socket to it.
+ * A request whose body has not progressed for --request-idle-timeout (the open responses' sweep finds it): the client
+ * gets 408 when nothing of its answer was sent yet, and the connection is closed either way.
  */
-export function idleTimeoutHandler(onAnswered: (label: string, status: number) => void): (socket: Socket) => void {
-  return (socket) => {
-    // Node's current response on the socket: not in its typings.
-    const answer = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage;
-    if (answer?.headersSent !== true && socket.writable) {
-      const message = 'the connection was silent in the middle of the request for longer than the server waits (--request-idle-timeout)';
+export function refuseStalledUpload(onAnswered: (label: string, status: number) => void): (response: ServerResponse) => void {
+  return (response) => {
+    const socket = response.req.socket;
+    if (!response.headersSent && socket.writable) {
+      const message = 'the request body stopped arriving for longer than the server waits (--request-idle-timeout)';
       const text = JSON.stringify({ error: 'request_timeout', message, details: [] } satisfies ErrorBody);
       socket.write(`HTTP/1.1 408 Request Timeout\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`);
       onAnswered('request_timeout', 408);

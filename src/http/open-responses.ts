@@ -1,5 +1,18 @@
 import type { ServerResponse } from 'node:http';
 
+/** Requests whose body stops arriving: after `afterMs` without a byte, `onStalled` answers and closes them. */
+export interface StallWatch {
+  afterMs: number;
+  onStalled: (response: ServerResponse) => void;
+}
+
+/** What the sweep last saw of a request whose body is still arriving. */
+interface Upload {
+  bytesRead: number;
+  since: number;
+  sweep: number;
+}
+
 /** How often the responses in flight are scanned for ones whose connection is gone. */
 const ABANDONED_SWEEP_MS = 1000;
 
@@ -19,7 +32,12 @@ export class OpenResponses implements Iterable<ServerResponse> {
    * never emits 'close' when its client goes away: it would stay here, and hold a shutdown until its timeout. A scan
    * of the requests in flight each second, off the request path.
    */
-  private readonly sweeper = setInterval(() => this.releaseAbandoned(), ABANDONED_SWEEP_MS).unref();
+  private readonly sweeper = setInterval(() => this.sweep(), ABANDONED_SWEEP_MS).unref();
+  /** Requests with a body still arriving, as of the last sweep: only those, so that a request costs nothing here. */
+  private readonly uploads = new Map<ServerResponse, Upload>();
+  private sweeps = 0;
+
+  constructor(private readonly stall?: StallWatch) {}
 
   get size(): number {
     return this.count;
@@ -59,6 +77,34 @@ export class OpenResponses implements Iterable<ServerResponse> {
     this.slots.forEach((response, slot) => {
       if (response?.req.socket?.destroyed === true) this.release(slot, response);
     });
+  }
+
+  /**
+   * Each second: responses whose connection is gone are let go, and a request whose body has not grown by a byte for
+   * the stall limit is handed to `onStalled`. The slowest honest upload still moves within a minute; one that stops is a
+   * client gone silent, which would otherwise hold its connection, and a shutdown's drain, for ever.
+   */
+  private sweep(): void {
+    this.releaseAbandoned();
+    const stall = this.stall;
+    if (stall === undefined) return;
+    const sweep = ++this.sweeps;
+    const now = performance.now();
+    for (const response of this.slots) {
+      // complete: the parser has the whole body. headersSent: answered already (a 413 while the body still came).
+      if (response === undefined || response.req.complete || response.headersSent) continue;
+      const bytesRead = response.req.socket.bytesRead;
+      const upload = this.uploads.get(response);
+      if (upload === undefined || upload.bytesRead !== bytesRead) {
+        this.uploads.set(response, { bytesRead, since: now, sweep });
+      } else if (now - upload.since >= stall.afterMs) {
+        this.uploads.delete(response);
+        stall.onStalled(response);
+      } else {
+        upload.sweep = sweep;
+      }
+    }
+    for (const [response, upload] of this.uploads) if (upload.sweep !== sweep) this.uploads.delete(response);
   }
 
   private wake(): void {

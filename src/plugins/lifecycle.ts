@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import fp from 'fastify-plugin';
 import { OpenResponses } from '../http/open-responses.js';
 
@@ -35,7 +36,7 @@ declare module 'fastify' {
  * failed for good after a fatal fault) and the requests in flight, so resources outlive the requests that use them.
  */
 export const lifecyclePlugin = fp(
-  async (app) => {
+  async (app, options: { stalledUploadMs?: number; onStalledUpload?: (response: ServerResponse) => void }) => {
     let state: ServiceState = 'starting';
     let failure: Error | undefined;
     const failureListeners: ((error: Error) => void)[] = [];
@@ -43,7 +44,8 @@ export const lifecyclePlugin = fp(
     const moveTo = (next: ServiceState) => {
       if (state !== 'failed') state = next;
     };
-    const open = new OpenResponses();
+    const { stalledUploadMs = 0, onStalledUpload } = options;
+    const open = new OpenResponses(stalledUploadMs > 0 && onStalledUpload !== undefined ? { afterMs: stalledUploadMs, onStalled: onStalledUpload } : undefined);
     app.decorate('serviceState', () => state);
     app.decorate('beginDraining', () => moveTo('draining'));
     app.decorate('markFailed', (error: Error) => {
