@@ -103,6 +103,9 @@ export class WorkerRunner implements ModelRunner {
       };
       worker.on('message', onMessage);
       worker.once('error', reject);
+      // A thread that ends without a word (killed by its resource limits, process.exit in a native add-on) would leave
+      // startup waiting for ever. After a 'ready' or an 'error' this rejects a settled promise: nothing.
+      worker.once('exit', (exitCode) => reject(new Error(`the inference worker ended (exit code ${exitCode}) before its session opened`)));
     });
     loading.add(ready);
     const settled = () => loading.delete(ready);

@@ -72,3 +72,13 @@ describe('WorkerRunner when its worker thread ends', () => {
     expect(stops).toEqual([]);
   });
 });
+
+describe('a worker thread that ends before its session opens', () => {
+  it('fails the start at once with what happened, instead of leaving it waiting for ever', async () => {
+    const opening = WorkerRunner.open(model, bundle.net, bundle.outputName);
+    // Ended while it boots, before it reaches the native load (ending that would abort the process).
+    await terminateWorkers();
+    await expect(within(opening, 'WorkerRunner.open')).rejects.toThrow(/the inference worker ended \(exit code \d+\) before its session opened/);
+  });
+});
+
