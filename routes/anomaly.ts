@@ -18,7 +18,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResid
           "PETRA's request and response. residual = |activation − observed| per scored transition, trace_score their sum. " +
           'Without input_marking the marking is derived from `attributes` through the bundle\'s specs; a missing or non-numeric attribute is a 422.',
         body: AnomalyRequest,
-        response: { 200: answer(AnomalyResponse, 'the trace\'s score'), ...errorResponses(400, 413, 415, 422) },
+        response: { 200: answer(AnomalyResponse, 'the trace\'s score'), ...errorResponses(400, 413, 415, 422, 503) },
       },
     },
     async (request, reply) => {
@@ -41,7 +41,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResid
         summary: 'Score many traces in one ONNX run',
         description: 'Each item is an /anomaly body. Results come in input order; a bad item gets an `error` entry (same shape as an error response) and does not fail the request.',
         body: AnomalyBatchRequest,
-        response: { 200: answer(AnomalyBatchResponse, 'one result per trace, in input order: a score or an error'), ...errorResponses(400, 413, 415) },
+        response: { 200: answer(AnomalyBatchResponse, 'one result per trace, in input order: a score or an error'), ...errorResponses(400, 413, 415, 503) },
       },
       // The body is documented as /anomaly bodies; only its envelope is checked here, each item by scoreTraceBatch.
       validatorCompiler: checkingBodyAs(TracesEnvelope),

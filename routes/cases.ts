@@ -19,7 +19,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         params: CaseParams,
         querystring: ScoreQuery,
         body: CaseEvent,
-        response: { 200: answer(Evaluation, 'stored and scored: the case\'s evaluation after this event'), 202: answer(Acknowledgement, 'stored, not scored'), ...errorResponses(400, 413, 415, 422) },
+        response: { 200: answer(Evaluation, 'stored and scored: the case\'s evaluation after this event'), 202: answer(Acknowledgement, 'stored, not scored'), ...errorResponses(400, 413, 415, 422, 503) },
       },
     },
     async (request, reply) => {
@@ -41,7 +41,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Score an open case without closing it (score_case)',
         description: 'Publishes the evaluation on the live feed (and an alert if it reaches the threshold). HEAD /cases/{id} asks only whether the case is open: 200, else 404, without scoring it.',
         params: CaseParams,
-        response: { 200: answer(Evaluation, 'the open case scored as it stands (it stays open)'), ...errorResponses(400, 404, 422) },
+        response: { 200: answer(Evaluation, 'the open case scored as it stands (it stays open)'), ...errorResponses(400, 404, 422, 503) },
       },
       // HEAD must be safe (RFC 9110): run as this GET, a probe would score the case, publish it and fire alert webhooks.
       exposeHeadRoute: false,
@@ -85,7 +85,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
           "A close of a case that is not open is a 404, as PETRA's close answers None; its message says how and when the case ended, if it did lately (--ended-case-memory). " +
           'With --repeat-close, a close repeated after the case closed (a retry after a timeout) answers the same evaluation again, with `x-petrascore-repeated: true`, and publishes nothing.',
         params: CaseParams,
-        response: { 200: answer(Evaluation, 'the final evaluation; the case is closed and freed'), ...errorResponses(400, 404, 413, 415, 422) },
+        response: { 200: answer(Evaluation, 'the final evaluation; the case is closed and freed'), ...errorResponses(400, 404, 413, 415, 422, 503) },
       },
     },
     async (request, reply) => {

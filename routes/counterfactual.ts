@@ -30,7 +30,7 @@ const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEvent
         body: CounterfactualRequest,
         response: {
           200: answer(CounterfactualResponse, 'the counterfactual, or found: false when the activation does not cross 0.5 on search_range'),
-          ...errorResponses(413, 415),
+          ...errorResponses(413, 415, 503),
           400: Type.Ref(ErrorBody, {
             description:
               "invalid request (validation_error, invalid_input, invalid_search_range for lo > hi), or PETRA's own 400s: unknown_place (\"flip_place '…' is not in the net's place set\"), then unknown_transition (\"target_transition '…' is not in the net's transition set\")",

@@ -17,7 +17,7 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidu
           'else the acknowledgement (with `not_scored` when scoring was asked for but impossible), or `rejected` when a case limit refused the event.',
         querystring: ScoreQuery,
         body: StreamRequest,
-        response: { 200: answer(StreamResponse, 'every event applied, with the evaluations asked for'), ...errorResponses(400, 413, 415) },
+        response: { 200: answer(StreamResponse, 'every event applied, with the evaluations asked for'), ...errorResponses(400, 413, 415, 503) },
       },
     },
     async (request) => {

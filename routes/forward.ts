@@ -13,7 +13,7 @@ const forward: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
         summary: 'Activations of the output transitions for a marking (PETRA /forward)',
         description: "Omitted inputs take the bundle's defaults; keys that are no ONNX input are ignored and listed in ignored_inputs. PETRA also returns place activations, which the ONNX graph does not expose.",
         body: ForwardRequest,
-        response: { 200: answer(ForwardResponse, 'the activations of the output transitions'), ...errorResponses(400, 413, 415) },
+        response: { 200: answer(ForwardResponse, 'the activations of the output transitions'), ...errorResponses(400, 413, 415, 503) },
       },
     },
     async (request) => {

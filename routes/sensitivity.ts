@@ -25,7 +25,7 @@ const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPe
         body: SensitivityRequest,
         response: {
           200: answer(SensitivityResponse, 'the gradients of the target activation'),
-          ...errorResponses(413, 415),
+          ...errorResponses(413, 415, 503),
           400: Type.Ref(ErrorBody, {
             description: "invalid request (validation_error, invalid_input), or PETRA's own 400 unknown_transition (\"target_transition '…' is not in the net's transition set\")",
           }),

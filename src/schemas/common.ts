@@ -52,9 +52,10 @@ export type ErrorBody = Static<typeof ErrorBody>;
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'invalid request: malformed JSON, a wrong type or a non-finite number; `message` names the field path',
   404: 'no such case (or route)',
-  413: 'body larger than --body-limit, or more items (events, traces, input keys) than --max-events-per-request',
+  413: 'body larger than --body-limit, more items (events, traces, input keys) than --max-events-per-request, or more residuals to answer than --max-residuals-per-request',
   415: 'body is not application/json',
   422: 'well-formed but unusable, `error` says why: for instance a trace attribute the spec needs is missing or not numeric (scoring), a per-case limit is reached (streaming), a value-channel search lacks its value (diagnostics)',
+  503: 'the model cannot answer here: `shutting_down` (this instance is closing; send the request to another) or `inference_unavailable` (its inference worker stopped; the instance exits and must be restarted)',
 };
 
 /** Error responses by status, each a reference to the one ErrorBody schema. */
