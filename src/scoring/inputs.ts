@@ -92,7 +92,7 @@ function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attrib
           name,
           entry.place,
           section,
-          `attribute '${name}' = ${quoteValue(pythonStr(raw))} required by ${section} for place '${entry.place}' ${parsed !== undefined && Number.isFinite(parsed) ? "is beyond ±3.4e38 (the model's inputs are float32)" : 'is not a finite number'}${typedValue(raw) ? ' (a typed variable, as Camunda writes them? send its "value" alone)' : ''}`,
+          `attribute '${name}' = ${quoteValue(pythonStr(raw))} required by ${section} for place '${entry.place}' ${parsed !== undefined && Number.isFinite(parsed) ? "is beyond ±3.4e38 (the model's inputs are float32)" : 'is not a finite number'}${typedValue(raw) ? ' (a typed variable, as Camunda writes them? send its "value" alone)' : raw === null ? ' (JSON null, which PETRA reads as the text "None")' : ''}`,
         );
       }
       value = parsed;

@@ -488,11 +488,11 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
     it.each([
       { value: 'abc', shown: '"abc"' },
       { value: true, shown: '"True"' },
-      { value: null, shown: '"None"' },
+      { value: null, shown: '"None"', why: ' (JSON null, which PETRA reads as the text "None")' },
       { value: '', shown: '""' },
-    ])('answers the non-numeric attribute $value with 422 non_numeric_attribute', async ({ value, shown }) => {
+    ])('answers the non-numeric attribute $value with 422 non_numeric_attribute', async ({ value, shown, why = '' }) => {
       const body = expectError(await post('/anomaly', { events: [], attributes: { risk_score: value } }), 422, 'non_numeric_attribute');
-      expect(body.message).toBe(`attribute 'risk_score' = ${shown} required by input_marking for place 'p_application' is not a finite number`);
+      expect(body.message).toBe(`attribute 'risk_score' = ${shown} required by input_marking for place 'p_application' is not a finite number${why}`);
       expect(body.details[0]!.path).toBe('body/attributes/risk_score');
     });
 
