@@ -161,7 +161,8 @@ export async function score(argv: readonly string[]): Promise<number> {
   let report: ReportFile | undefined;
   const stopOnSignal = (signal: NodeJS.Signals) => {
     progress.done();
-    const left = report === undefined ? '' : report.replacesOnCommit ? `; ${args.output} is left as it was` : `; ${args.output} is incomplete`;
+    // Before the log's first trace OUT is not opened yet: as it was too.
+    const left = args.output === undefined ? '' : report === undefined || report.replacesOnCommit ? `; ${args.output} is left as it was` : `; ${args.output} is incomplete`;
     process.stderr.write(`petrascore score: interrupted by ${signal}${left}\n`);
     report?.discardNow();
     // Exit status 128 + the signal's number, as a shell reports a command the signal ended.

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -367,5 +367,27 @@ describe('petrascore score output and exit codes', () => {
     const failed = await runCli(['score', model, '--traces', broken, '-o', link]);
     expect(failed.code, failed.describe).toBe(2);
     expect(failed.stderr).toMatch(new RegExp(`; ${link.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is incomplete\\n$`));
+  });
+
+  it('SIGTERM while an unsorted CSV is still being read (before OUT is opened) says OUT is left as it was', async () => {
+    const big = join(dir, 'big-unsorted.csv');
+    writeFileSync(big, `case_id,activity,risk_score\n${Array.from({ length: 600_000 }, (_, i) => `C${i % 300_000},approve loan,0.${i % 10}\n`).join('')}`);
+    const runDir = join(dir, 'reading');
+    mkdirSync(runDir);
+    const out = join(runDir, 'nightly.json');
+    writeFileSync(out, 'previous report\n');
+    const cli = new CliProcess(['score', model, '--traces', big, '-o', out]);
+    // The log is opened once the signal handlers are in place: wait for its descriptor.
+    const fds = `/proc/${cli.child.pid}/fd`;
+    const deadline = Date.now() + 10_000;
+    const reading = () => readdirSync(fds).some((fd) => { try { return readlinkSync(join(fds, fd)) === big; } catch { return false; } });
+    while (!reading()) {
+      if (Date.now() > deadline || cli.exitStatus !== undefined) throw new Error(`log never opened\n${cli.describe()}`);
+      await sleep(5);
+    }
+    cli.signal('SIGTERM');
+    expect(await cli.waitForExit(), cli.describe()).toEqual({ code: 143, signal: null });
+    expect(cli.stderr).toBe(`petrascore score: interrupted by SIGTERM; ${out} is left as it was\n`);
+    expect(readFileSync(out, 'utf8')).toBe('previous report\n');
   });
 });
