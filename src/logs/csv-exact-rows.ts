@@ -1,5 +1,6 @@
+import type { CsvDelimiter } from './types.js';
+
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -22,9 +23,11 @@ export interface ExactRows {
  * a closing quote. Rows end at \r\n, \n or \r, mixed freely; blank lines are
  * dropped; `""` alone on a line is a row of one empty cell. Without `final`,
  * a row that the end of the input might still continue is left unconsumed,
- * and the input must not end in a \r, which may be half of a \r\n.
+ * and the input must not end in a \r, which may be half of a \r\n. Fields
+ * are separated by `delimiter`, a comma unless told otherwise.
  */
-export function parseRowsExactly(input: string, final: boolean): ExactRows {
+export function parseRowsExactly(input: string, final: boolean, delimiter: CsvDelimiter = ','): ExactRows {
+  const delim = delimiter.charCodeAt(0);
   const rows: string[][] = [];
   const lines: number[] = [];
   const end = input.length;
@@ -54,21 +57,21 @@ export function parseRowsExactly(input: string, final: boolean): ExactRows {
         }
         const value = unescape(input.slice(pos + 1, close));
         line += countLineBreaks(input, pos + 1, close);
-        if (close + 1 === end || isFieldEnd(input.charCodeAt(close + 1))) {
+        if (close + 1 === end || isFieldEnd(input.charCodeAt(close + 1), delim)) {
           cells.push(value);
           fieldEnd = close + 1;
         } else {
           // csv-parse's relax_quotes: the field goes on unquoted and keeps its quotes (Python would drop them).
-          fieldEnd = unquotedEnd(input, close + 1);
+          fieldEnd = unquotedEnd(input, close + 1, delim);
           if (fieldEnd === end && !final) return done();
           cells.push(`"${value}"${input.slice(close + 1, fieldEnd)}`);
         }
       } else {
-        fieldEnd = unquotedEnd(input, pos);
+        fieldEnd = unquotedEnd(input, pos, delim);
         if (fieldEnd === end && !final) return done();
         cells.push(input.slice(pos, fieldEnd));
       }
-      if (fieldEnd < end && input.charCodeAt(fieldEnd) === COMMA) {
+      if (fieldEnd < end && input.charCodeAt(fieldEnd) === delim) {
         pos = fieldEnd + 1;
         continue;
       }
@@ -89,8 +92,8 @@ function isLineBreak(code: number): boolean {
   return code === LF || code === CR;
 }
 
-function isFieldEnd(code: number): boolean {
-  return code === COMMA || code === LF || code === CR;
+function isFieldEnd(code: number, delim: number): boolean {
+  return code === delim || code === LF || code === CR;
 }
 
 /** Position after the line break at `at`; \r\n is one break. */
@@ -105,9 +108,9 @@ function closingQuote(input: string, from: number): number {
   return at;
 }
 
-function unquotedEnd(input: string, from: number): number {
+function unquotedEnd(input: string, from: number, delim: number): number {
   let at = from;
-  while (at < input.length && !isFieldEnd(input.charCodeAt(at))) at++;
+  while (at < input.length && !isFieldEnd(input.charCodeAt(at), delim)) at++;
   return at;
 }
 

@@ -1,7 +1,7 @@
 import { emptyAttributes } from './attributes.js';
 import { CsvRowParser, type RowBatch } from './csv-row-parser.js';
 import { LogInputError } from './errors.js';
-import type { UnindexedItem } from './types.js';
+import { CSV_DELIMITERS, type CsvDelimiter, type UnindexedItem } from './types.js';
 import { decodeUtf8 } from './utf8.js';
 
 // Bounds memory when a quote is left open; Python's csv module refuses fields over 128 KiB. A row is refused once
@@ -11,6 +11,8 @@ const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 export interface CsvColumns {
   caseColumn: string;
   activityColumn: string;
+  /** The field delimiter (petra-score: always a comma). */
+  delimiter: CsvDelimiter;
   sorted: boolean;
   /** Unsorted only: told the number of cases once the file is read, before the first is yielded. */
   onTotal?: ((traces: number) => void) | undefined;
@@ -63,7 +65,7 @@ interface OpenCase {
  * inputs papaparse would read differently.
  */
 export async function* readCsv(bytes: AsyncIterable<Buffer>, file: string, columns: CsvColumns): AsyncGenerator<UnindexedItem> {
-  const parser = new CsvRowParser(file, MAX_RECORD_CHARS);
+  const parser = new CsvRowParser(file, MAX_RECORD_CHARS, columns.delimiter);
   const grouper = new CaseGrouper(file, columns);
   for await (const text of decodeUtf8(bytes)) yield* grouper.addAll(parser.push(text));
   yield* grouper.addAll(parser.end());
@@ -188,7 +190,7 @@ class CaseGrouper {
       if (!header.includes(name)) {
         throw new LogInputError(
           this.file,
-          `the CSV header has no ${JSON.stringify(name)} column (the ${role} column); header columns: ${JSON.stringify(header)}`,
+          `the CSV header has no ${JSON.stringify(name)} column (the ${role} column); header columns: ${JSON.stringify(header)}${delimiterHint(header, this.columns.delimiter, name)}`,
           { line: batch.lineOf(index) },
         );
       }
@@ -218,6 +220,35 @@ class CaseGrouper {
     }
     return attributes;
   }
+}
+
+const DELIMITER_NAMES: Record<CsvDelimiter, [name: string, option: string]> = {
+  ',': ['comma', "','"],
+  ';': ['semicolon', "';'"],
+  '\t': ['tab', 'tab'],
+  '|': ['pipe', "'|'"],
+};
+
+/**
+ * The delimiter to suggest when the header lacks the column `missing`: an export in another dialect (European-locale
+ * Excel writes semicolons) otherwise fails with the whole header line as its only column, or cut at commas inside
+ * names (`case_id;activity;cost, EUR`). Suggested: another delimiter the reader takes that a one-column header holds,
+ * or that cuts the header line into cells including `missing`; the one occurring most often.
+ */
+function delimiterHint(header: readonly string[], delimiter: CsvDelimiter, missing: string): string {
+  // The header line, but for quotes, which matter little in names.
+  const line = header.join(delimiter);
+  let likely: CsvDelimiter | undefined;
+  let most = 0;
+  for (const candidate of CSV_DELIMITERS) {
+    if (candidate === delimiter) continue;
+    const cells = line.split(candidate);
+    if (header.length > 1 && !cells.includes(missing)) continue;
+    if (cells.length - 1 > most) [likely, most] = [candidate, cells.length - 1];
+  }
+  if (likely === undefined) return '';
+  const [name, option] = DELIMITER_NAMES[likely];
+  return `; the header looks ${name}-separated: give --csv-delimiter ${option}`;
 }
 
 /**

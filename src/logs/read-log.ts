@@ -3,7 +3,7 @@ import { readCsv } from './csv-reader.js';
 import { detectFormat } from './detect-format.js';
 import { LogInputError } from './errors.js';
 import { readJson } from './json-reader.js';
-import type { LogFormat, LogItem, ReadOptions, UnindexedItem } from './types.js';
+import { CSV_DELIMITERS, type CsvDelimiter, type LogFormat, type LogItem, type ReadOptions, type UnindexedItem } from './types.js';
 import { validateUtf8 } from './utf8.js';
 import { readXes } from './xes-reader.js';
 
@@ -25,6 +25,7 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
       items = readCsv(bytes, path, {
         caseColumn: options.caseColumn ?? 'case_id',
         activityColumn: options.activityColumn ?? 'activity',
+        delimiter: resolveDelimiter(path, options.csvDelimiter),
         sorted: options.sorted ?? false,
         onTotal: options.onTotal,
         onWarning: options.onWarning,
@@ -54,4 +55,11 @@ function resolveFormat(path: string, format: ReadOptions['format']): LogFormat {
   // Options may come straight from a command line, beyond what the type admits.
   if (!FORMATS.has(format)) throw new LogInputError(path, `unknown log format ${JSON.stringify(format)}; expected auto, csv, xes or json`);
   return format;
+}
+
+function resolveDelimiter(path: string, delimiter: ReadOptions['csvDelimiter']): CsvDelimiter {
+  if (delimiter === undefined) return ',';
+  // As the format: options may come from a command line, and papaparse would silently take a comma for one it refuses.
+  if (!CSV_DELIMITERS.includes(delimiter)) throw new LogInputError(path, `unknown CSV delimiter ${JSON.stringify(delimiter)}; expected ',', ';', '|' or a tab`);
+  return delimiter;
 }

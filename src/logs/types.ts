@@ -1,6 +1,14 @@
 export type LogFormat = 'csv' | 'xes' | 'json';
 
 /**
+ * The CSV field delimiters the reader takes. Others are refused rather than passed on: csv-row-parser.ts picks between
+ * papaparse and its exact parser by what papaparse would read differently, worked out for these (a space, for one,
+ * would meet papaparse's trimming of white space after a closing quote).
+ */
+export const CSV_DELIMITERS: readonly CsvDelimiter[] = [',', ';', '\t', '|'];
+export type CsvDelimiter = ',' | ';' | '\t' | '|';
+
+/**
  * One trace as petra-score sees it. `events` holds activity names; readers may
  * collapse repeats (the CSV reader keeps each distinct name once) because
  * scoring only asks whether a name occurs at all.
@@ -26,6 +34,8 @@ export interface ReadOptions {
   caseColumn?: string;
   /** CSV only; petra-score's `--activity-column`, default `activity`. */
   activityColumn?: string;
+  /** CSV only: the field delimiter, default `,` (petra-score reads commas only). Quoting stays Python's csv: `"`. */
+  csvDelimiter?: CsvDelimiter;
   /**
    * CSV only: promise that all rows of a case are contiguous, so a case can be
    * emitted as soon as the next case starts instead of holding every case

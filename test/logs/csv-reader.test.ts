@@ -127,6 +127,52 @@ describe('CSV reader', () => {
     expect((noActivity as LogInputError).message).toContain('no "activity" column');
   });
 
+  it('reads semicolon-, tab- and pipe-separated files with csvDelimiter, quoting as for commas', async () => {
+    const expected = [
+      { attributes: { case_id: 'A;1', note: 'say "hi",\r\nthen\tgo' }, events: ['b|c', 'sub,mit'] },
+      { attributes: { case_id: 'B', note: '' }, events: ['x'] },
+    ];
+    const rows = [['case_id', 'activity', 'note'], ['A;1', 'sub,mit', 'say "hi",\r\nthen\tgo'], ['A;1', 'b|c', 'y'], ['B', 'x', '']];
+    for (const delimiter of [',', ';', '\t', '|'] as const) {
+      // Quoted where Python's csv writer would quote: the delimiter, a quote or a line break in the cell.
+      const quote = (cell: string) => (/[\r\n"]/.test(cell) || cell.includes(delimiter) ? `"${cell.replaceAll('"', '""')}"` : cell);
+      const text = rows.map((row) => row.map(quote).join(delimiter)).join('\r\n');
+      const items = await readAll(tempFile(`delimited-${delimiter.charCodeAt(0)}.csv`, text), { csvDelimiter: delimiter });
+      expect(summary(items), JSON.stringify(delimiter)).toEqual(expected);
+    }
+  });
+
+  it('refuses a delimiter it does not take, which papaparse would silently read as a comma', async () => {
+    const path = tempFile('space.csv', 'case_id activity\nA x\n');
+    // As a caller passing a command line's text on would; the type admits only the four.
+    const error = await readError(path, { csvDelimiter: ' ' as ',' });
+    expect((error as LogInputError).message).toBe(`${path}: unknown CSV delimiter " "; expected ',', ';', '|' or a tab`);
+  });
+
+  it('suggests --csv-delimiter when a column is missing from a header that another delimiter would split', async () => {
+    const cases: [string, string | undefined, string][] = [
+      ['case_id;activity;amount\nA;x;1\n', undefined, `["case_id;activity;amount"]; the header looks semicolon-separated: give --csv-delimiter ';'`],
+      ['case_id\tactivity\nA\tx\n', undefined, `["case_id\\tactivity"]; the header looks tab-separated: give --csv-delimiter tab`],
+      ['case_id|activity\nA|x\n', undefined, `["case_id|activity"]; the header looks pipe-separated: give --csv-delimiter '|'`],
+      ['case_id,activity\nA,x\n', ';', `["case_id,activity"]; the header looks comma-separated: give --csv-delimiter ','`],
+      // Names with a comma in a semicolon-separated header: several columns, one of them holding case_id.
+      ['case_id;activity;cost, EUR;rate, %\n', undefined, `["case_id;activity;cost"," EUR;rate"," %"]; the header looks semicolon-separated: give --csv-delimiter ';'`],
+      // The most frequent of two.
+      ['case_id\tactivity\tcost;EUR\n', undefined, 'the header looks tab-separated'],
+    ];
+    for (const [text, delimiter, message] of cases) {
+      const error = await readError(tempFile('one-column.csv', text), delimiter === undefined ? {} : { csvDelimiter: delimiter as ';' });
+      expect(error).toBeInstanceOf(LogInputError);
+      expect((error as LogInputError).message, text).toContain(message);
+      expect((error as LogInputError).message).toMatch(/^.*one-column\.csv \(line 1\): the CSV header has no "case_id" column/);
+    }
+    // No hint where no other delimiter would give the column, or the header has none.
+    for (const text of ['case;activity,x\nA;b,c\n', 'case,activity;x\n', 'caseid\nA\n']) {
+      const error = await readError(tempFile('no-hint.csv', text));
+      expect((error as LogInputError).message).not.toContain('separated');
+    }
+  });
+
   describe('sorted mode', () => {
     it('emits each case when the next one starts, in the same order as unsorted reading', async () => {
       const path = tempFile('sorted.csv', 'case_id,activity,x\nA,a,1\nA,b,2\nB,a,3\n\nC,c,4\nC,c,5\n');
