@@ -7,7 +7,7 @@ import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { BundleError } from '../bundle/errors.js';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
-import { detectFormat, LogInputError, readLog, STDIN, type LogFormat, type LogItem } from '../logs/index.js';
+import { detectFormat, LogInputError, readLog, STDIN, type CsvDelimiter, type LogFormat, type LogItem } from '../logs/index.js';
 import type { Net } from '../scoring/net.js';
 import { ProgressLine } from './progress.js';
 import { checkReportDirectory, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
@@ -26,6 +26,9 @@ Options:
   --format FORMAT            auto (from the file name, default), csv, xes or json
   --case-column NAME         CSV column with the case id (default case_id)
   --activity-column NAME     CSV column with the activity (default activity)
+  --csv-delimiter C          CSV field delimiter: , (default), ;, | or tab (also \\t), for
+                             European or tab-separated exports; quotes stay " (an extension:
+                             petra-score reads commas only)
   --sorted                   CSV rows are grouped by case: stream case by case (memory: one id
                              per finished case, kept to detect a file that is not sorted)
   -o, --output OUT           write the report to OUT instead of standard output (- for standard
@@ -57,6 +60,7 @@ interface ScoreArgs {
   format: 'auto' | 'csv' | 'xes' | 'json';
   caseColumn: string;
   activityColumn: string;
+  csvDelimiter: CsvDelimiter;
   sorted: boolean;
   output: string | undefined;
   outputFormat: OutputFormat;
@@ -76,6 +80,7 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
         format: { type: 'string', default: 'auto' },
         'case-column': { type: 'string', default: 'case_id' },
         'activity-column': { type: 'string', default: 'activity' },
+        'csv-delimiter': { type: 'string', default: ',' },
         sorted: { type: 'boolean', default: false },
         output: { type: 'string', short: 'o' },
         'output-format': { type: 'string', default: 'json' },
@@ -99,6 +104,7 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
   if (!/^[1-9]\d*$/.test(values['batch-size']) || Number(values['batch-size']) > MAX_BATCH_SIZE) {
     throw new ScoreUsageError(`--batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}, got '${values['batch-size']}'`);
   }
+  const csvDelimiter = parseDelimiter(values['csv-delimiter']);
   const output = values.output === '-' ? undefined : values.output;
   if (output === '') throw new ScoreUsageError('-o needs a file name, got an empty one');
   if (output?.endsWith('/')) throw new ScoreUsageError(`-o needs a file name, got the directory '${output}'`);
@@ -108,6 +114,7 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
     format: format as ScoreArgs['format'],
     caseColumn: values['case-column'],
     activityColumn: values['activity-column'],
+    csvDelimiter,
     sorted: values.sorted,
     output,
     outputFormat: values['output-format'] as OutputFormat,
@@ -115,6 +122,13 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
     maxErrorRate,
     allowEmpty: values['allow-empty'],
   };
+}
+
+/** `tab` and `\t` spell a tab, which is awkward to type in a shell; a tab itself (`$'\t'`) is taken too. */
+function parseDelimiter(value: string): CsvDelimiter {
+  const delimiter = value.toLowerCase() === 'tab' || value === '\\t' ? '\t' : value;
+  if (delimiter === ',' || delimiter === ';' || delimiter === '|' || delimiter === '\t') return delimiter;
+  throw new ScoreUsageError(`--csv-delimiter must be ',', ';', '|' or tab, got '${value}'`);
 }
 
 function fail(message: string, code: number): number {
@@ -152,6 +166,7 @@ export async function score(argv: readonly string[]): Promise<number> {
     format: args.format,
     caseColumn: args.caseColumn,
     activityColumn: args.activityColumn,
+    csvDelimiter: args.csvDelimiter,
     sorted: args.sorted,
     onProgress: (bytes) => progress.read(bytes),
     onTotal: (traces) => progress.expect(traces),
@@ -180,9 +195,12 @@ export async function score(argv: readonly string[]): Promise<number> {
 
 /** Options that only a CSV reader reads: said once on stderr when the log is another format, rather than ignored unsaid. */
 function warnCsvOnlyOptions(args: ScoreArgs): void {
-  const given = [args.sorted && '--sorted', args.caseColumn !== 'case_id' && '--case-column', args.activityColumn !== 'activity' && '--activity-column'].filter(
-    (flag): flag is string => flag !== false,
-  );
+  const given = [
+    args.sorted && '--sorted',
+    args.caseColumn !== 'case_id' && '--case-column',
+    args.activityColumn !== 'activity' && '--activity-column',
+    args.csvDelimiter !== ',' && '--csv-delimiter',
+  ].filter((flag): flag is string => flag !== false);
   if (given.length === 0) return;
   let format: LogFormat;
   try {

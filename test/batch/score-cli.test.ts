@@ -48,6 +48,84 @@ describe.each(LOG_BUNDLES)('petrascore score on %s matches petra-score', (bundle
   });
 });
 
+/** Rows as Python's csv writer writes them (QUOTE_MINIMAL): a cell holding the delimiter, a quote or a line break is quoted. */
+function writeCsv(rows: readonly string[][], delimiter: string, lineBreak: string): string {
+  const quote = (cell: string) => (cell.includes(delimiter) || /["\r\n]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell);
+  return rows.map((row) => row.map(quote).join(delimiter) + lineBreak).join('');
+}
+
+function fixtureRows(bundle: string): string[][] {
+  const text = readFileSync(join(FIXTURES, bundle, 'log.csv'), 'utf8');
+  // The fixtures quote nothing and end rows with \n, so splitting reads them as Python's csv does.
+  expect(text).not.toMatch(/["\r]/);
+  return text.replace(/\n$/, '').split('\n').map((line) => line.split(','));
+}
+
+describe.each(LOG_BUNDLES)('petrascore score --csv-delimiter on %s', (bundle) => {
+  const dir = mkdtempSync(join(tmpdir(), 'petrascore-delimiter-'));
+  const args = readFixture<{ args: { csv: string[] } }>(bundle, 'score_cli_args.json').args.csv;
+  const score = (file: string, extra: string[] = []) => runCli(['score', modelPath(bundle), '--traces', file, ...args, ...extra]);
+
+  it('gives the comma log\'s report, byte for byte, for the log written with semicolons or tabs', async () => {
+    const comma = await score(join(FIXTURES, bundle, 'log.csv'));
+    expect(comma.code, comma.stderr).toBe(0);
+    expectReportMatches(JSON.parse(comma.stdout) as Entry[], readFixture<Entry[]>(bundle, 'score_csv_expected.json'), `${bundle} csv`);
+    const rows = fixtureRows(bundle);
+    for (const [delimiter, option] of [[';', ';'], ['\t', 'tab']] as const) {
+      const file = join(dir, `log-${option}.csv`);
+      writeFileSync(file, writeCsv(rows, delimiter, '\n'));
+      const result = await score(file, ['--csv-delimiter', option]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout, option).toBe(comma.stdout);
+    }
+  });
+});
+
+describe('petrascore score --csv-delimiter, quoting', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'petrascore-delimiter-'));
+  const bundle = 'onnx_deployment';
+  const model = modelPath(bundle);
+
+  it('reads quoted cells holding the delimiter, quotes and line breaks as the comma log with the same cells', async () => {
+    // A column no spec reads gets cells that need quoting in one dialect or another; the scores stay PETRA's.
+    const rows = fixtureRows(bundle);
+    const resource = rows[0]!.indexOf('resource');
+    const awkward = ['clerk;1, "night"|shift', 'two\nlines|2', 'a "b"', 'plain', 'tab\tonly', 'semi;only', 'comma,only', '"', ''];
+    rows.slice(1).forEach((row, i) => (row[resource] = awkward[i % awkward.length]!));
+    const commaFile = join(dir, 'awkward-comma.csv');
+    writeFileSync(commaFile, writeCsv(rows, ',', '\n'));
+    const comma = await runCli(['score', model, '--traces', commaFile]);
+    expect(comma.code, comma.stderr).toBe(0);
+    expect(comma.stdout).toContain(JSON.stringify('clerk;1, "night"|shift'));
+    // Files ending rows with \n are read by papaparse; Excel ends them with \r\n but breaks lines in a cell with \n,
+    // which takes the exact parser's path.
+    for (const [delimiter, option, lineBreak] of [[';', ';', '\r\n'], ['\t', '\\t', '\n'], ['|', '|', '\n']] as const) {
+      const file = join(dir, `awkward-${delimiter.charCodeAt(0)}.csv`);
+      writeFileSync(file, writeCsv(rows, delimiter, lineBreak));
+      const result = await runCli(['score', model, '--traces', file, '--csv-delimiter', option]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout, option).toBe(comma.stdout);
+    }
+  });
+
+  it('hints at --csv-delimiter for a semicolon- or tab-separated log read as commas, and refuses a delimiter it does not take', async () => {
+    const rows = fixtureRows(bundle);
+    for (const [delimiter, hint] of [[';', "semicolon-separated: give --csv-delimiter ';'"], ['\t', 'tab-separated: give --csv-delimiter tab']] as const) {
+      const file = join(dir, `unhinted-${delimiter.charCodeAt(0)}.csv`);
+      writeFileSync(file, writeCsv(rows, delimiter, '\r\n'));
+      const result = await runCli(['score', model, '--traces', file]);
+      expect(result.code, result.describe).toBe(2);
+      expect(result.stderr).toBe(`petrascore score: ${file} (line 1): the CSV header has no "case_id" column (the case column); header columns: ${JSON.stringify([rows[0]!.join(delimiter)])}; the header looks ${hint}\n`);
+    }
+    for (const bad of ['::', 'space', ' ', '']) {
+      const result = await runCli(['score', model, '--traces', join(FIXTURES, bundle, 'log.csv'), '--csv-delimiter', bad]);
+      expect(result.code, result.describe).toBe(2);
+      expect(result.stderr).toContain(`petrascore score: --csv-delimiter must be ',', ';', '|' or tab, got '${bad}'`);
+      expect(result.stderr).toContain('Usage: petrascore score');
+    }
+  });
+});
+
 describe('petrascore score output and exit codes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'petrascore-score-'));
   const model = modelPath('onnx_deployment');
@@ -222,7 +300,11 @@ describe('petrascore score output and exit codes', () => {
     const result = await runCli(['score', model, '--traces', xes, '--sorted', '--case-column', 'id', '-o', '/dev/null']);
     expect(result.code, result.describe).toBe(0);
     expect(result.stderr.split('\n')[0]).toBe(`petrascore score: --sorted and --case-column apply to CSV logs only; ${xes} is read as XES`);
-    const csv = await runCli(['score', model, '--traces', log, '--sorted', '-o', '/dev/null']);
+    const json = join(FIXTURES, 'onnx_deployment', 'log.json');
+    const delimited = await runCli(['score', model, '--traces', json, '--csv-delimiter', 'tab', '-o', '/dev/null']);
+    expect(delimited.code, delimited.describe).toBe(0);
+    expect(delimited.stderr.split('\n')[0]).toBe(`petrascore score: --csv-delimiter applies to CSV logs only; ${json} is read as JSON`);
+    const csv = await runCli(['score', model, '--traces', log, '--sorted', '--csv-delimiter', ',', '-o', '/dev/null']);
     expect(csv.stderr).not.toMatch(/CSV logs only/);
   });
 
