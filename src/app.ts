@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
 import { docsPlugin } from './plugins/docs.js';
-import { clientErrorHandler, refuseStalledUpload } from './http/client-error.js';
+import { clientErrorHandler, refuseConnect, refuseExpectation, refuseStalledUpload } from './http/client-error.js';
 import { requestIdGenerator } from './http/request-id.js';
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
@@ -13,6 +13,7 @@ import { petraPlugin } from './plugins/petra.js';
 import { requestLogPlugin } from './plugins/request-log.js';
 import { requestTrackingPlugin } from './plugins/request-tracking.js';
 import { validatorCompiler } from './http/validator-compiler.js';
+import { MAX_PARAM_URL_LENGTH } from './schemas/cases.js';
 import anomalyRoutes from '../routes/anomaly.js';
 import casesRoutes from '../routes/cases.js';
 import dashboardRoutes from '../routes/dashboard.js';
@@ -34,7 +35,16 @@ export type App = FastifyInstance;
  * app), routes stay thin. A bad bundle makes `ready()` reject with a BundleError.
  */
 export async function buildApp(config: AppConfig, logger: FastifyServerOptions['logger'] = false): Promise<App> {
+  // What Node refuses before a request exists (no route, no hooks) is counted and logged here. Called only once the
+  // server listens, when the metrics exist.
+  const refusedBy = (what: string) => (label: string, status: number) => {
+    app.metrics.clientErrors.inc({ error: label });
+    app.log.info({ status, error: label }, what);
+  };
   const app = Fastify({
+    // A request without a Host is refused by the tracking hook, with a JSON body: Node's refusal has none, and comes
+    // before any hook.
+    http: { requireHostHeader: false },
     logger,
     bodyLimit: config.bodyLimit,
     // The request-log plugin writes one line per request instead of Fastify's two.
@@ -43,19 +53,18 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     requestIdHeader: false,
     genReqId: requestIdGenerator(),
     // A case id may be 512 characters, 6144 when fully percent-encoded; the router's default cap is 100.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 6144 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_URL_LENGTH },
     frameworkErrors: frameworkErrorHandler(config.bodyLimit),
-    // Called only once the server listens, when the metrics exist. No request exists: counted and logged here.
-    clientErrorHandler: clientErrorHandler((label, status) => {
-      app.metrics.clientErrors.inc({ error: label });
-      app.log.info({ status, error: label }, 'refused by the HTTP parser');
-    }),
+    clientErrorHandler: clientErrorHandler(refusedBy('refused by the HTTP parser')),
     // Large nets take seconds to optimise and load (scale_2000: ~6 s on 2 cores).
     pluginTimeout: 120_000,
     // Requests that arrive while the server closes get our JSON 503 (request-tracking), not Fastify's.
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  // Requests Node answers itself, without a body, unless the server listens for them; neither is an ordinary request.
+  app.server.on('checkExpectation', refuseExpectation(refusedBy('refused by the HTTP server')));
+  app.server.on('connect', refuseConnect(refusedBy('refused by the HTTP server')));
 
   await app.register(lifecyclePlugin, {
     // Node's requestTimeout does not cover a body that stalls after its headers: it would hold its connection, and

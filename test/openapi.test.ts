@@ -25,6 +25,21 @@ describe('OpenAPI document and Swagger UI', () => {
     for (const ops of Object.values(doc.paths)) for (const op of Object.values(ops)) expect(op.summary).toBeTruthy();
   });
 
+  it('declares no body for a redirect, and each response header as a plain schema', () => {
+    type Response = { content?: unknown; headers?: Record<string, { schema?: Record<string, unknown> }> };
+    const doc = parse(committedOpenApi(ROOT)) as { paths: Record<string, Record<string, { responses: Record<string, Response> }>> };
+    const redirect = doc.paths['/dashboard']!.get!.responses['302']!;
+    expect(redirect.content).toBeUndefined();
+    expect(redirect.headers?.location?.schema).toEqual({ type: 'string' });
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          for (const [name, header] of Object.entries(response.headers ?? {})) expect(header.schema?.schema, `${method} ${path} ${status} ${name}`).toBeUndefined();
+        }
+      }
+    }
+  });
+
   it('serves Swagger UI at /docs and the document at /docs/json', async () => {
     const ui = await app.inject({ method: 'GET', url: '/docs/' });
     expect(ui.statusCode).toBe(200);

@@ -1,6 +1,14 @@
-import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { quoteValue } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
+
+/** A whole answer for a raw socket that is closed after it (no request or response object exists to write it). */
+function closingAnswer(status: number, body: ErrorBody, extraHeaders = ''): string {
+  const text = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extraHeaders}Content-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`;
+}
 
 /**
  * What Node's HTTP parser refuses before a request exists (no route, no hooks): headers beyond the size limit, a
@@ -16,6 +24,11 @@ export function clientErrorAnswer(error: Error & { code?: string }): { status: n
     const message = 'the request was not received in time';
     return { status: 408, label: 'request_timeout', body: { error: 'request_timeout', message, details: [] } };
   }
+  if (error.code === 'HPE_INVALID_TRANSFER_ENCODING') {
+    // `Transfer-Encoding: gzip` alone: a request's transfer codings must end with chunked (RFC 9112 §6.3).
+    const message = 'the Transfer-Encoding is not valid for a request, whose last transfer coding must be chunked; send the body uncompressed, chunked or with a Content-Length';
+    return { status: 400, label: 'bad_request', body: { error: 'bad_request', message, details: [{ path: 'headers/transfer-encoding', message: 'only chunked is supported' }] } };
+  }
   const message = `the request is not valid HTTP/1.1${error.code === undefined ? '' : ` (${error.code})`}`;
   return { status: 400, label: 'bad_request', body: { error: 'bad_request', message, details: [{ path: 'request', message }] } };
 }
@@ -27,13 +40,40 @@ export function clientErrorHandler(onAnswered: (label: string, status: number) =
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const { status, label, body } = clientErrorAnswer(error);
     onAnswered(label, status);
-    if (socket.writable) {
-      const text = JSON.stringify(body);
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
-      );
-    }
+    if (socket.writable) socket.write(closingAnswer(status, body));
     socket.destroy(error);
+  };
+}
+
+/**
+ * The server's `checkExpectation` listener: an `Expect` other than 100-continue, which Node answered with a bare 417
+ * and no body. Node emits it only for such a request (instead of `request`), so ordinary requests pay nothing.
+ */
+export function refuseExpectation(onAnswered: (label: string, status: number) => void): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    const message = `Expect ${quoteValue(request.headers.expect ?? '')} cannot be met: this server meets only 100-continue (or no Expect header)`;
+    const text = JSON.stringify({ error: 'expectation_failed', message, details: [{ path: 'headers/expect', message: 'only 100-continue is supported' }] } satisfies ErrorBody);
+    onAnswered('expectation_failed', 417);
+    // The client may be holding its body back until it hears that its expectation is met: what it sends next on this
+    // connection could be that body or a new request, so the connection is not reused.
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' }).end(text);
+  };
+}
+
+/**
+ * The server's `connect` listener: a CONNECT (a proxy tunnel), which Node, without a listener, answers by closing the
+ * connection without a word. Node has handed the socket over, its parser detached: the answer is written raw.
+ */
+export function refuseConnect(onAnswered: (label: string, status: number) => void): (request: IncomingMessage, socket: Duplex) => void {
+  return (request, socket) => {
+    // Node no longer listens for the socket's errors: a reset while writing would otherwise be uncaught.
+    socket.on('error', () => undefined);
+    const message = `CONNECT is not supported: this server is not a proxy and opens no tunnel (to ${quoteValue(request.url ?? '')})`;
+    onAnswered('method_not_allowed', 405);
+    // The target is an authority (host:port), not a resource of this server: no method is allowed on it, which an empty
+    // Allow says (RFC 9110 §10.2.1).
+    if (socket.writable) socket.write(closingAnswer(405, { error: 'method_not_allowed', message, details: [{ path: 'method', message: 'CONNECT is not supported' }] }, 'Allow: \r\n'));
+    socket.destroy();
   };
 }
 
@@ -46,8 +86,7 @@ export function refuseStalledUpload(onAnswered: (label: string, status: number) 
     const socket = response.req.socket;
     if (!response.headersSent && socket.writable) {
       const message = 'the request body stopped arriving for longer than the server waits (--request-idle-timeout)';
-      const text = JSON.stringify({ error: 'request_timeout', message, details: [] } satisfies ErrorBody);
-      socket.write(`HTTP/1.1 408 Request Timeout\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`);
+      socket.write(closingAnswer(408, { error: 'request_timeout', message, details: [] }));
       onAnswered('request_timeout', 408);
     }
     socket.destroy();

@@ -5,7 +5,8 @@ import type { FastifyError } from 'fastify';
 import { CaseLimitError, UnknownCaseError } from '../cases/case-errors.js';
 import { DiagnosticsError } from '../diagnostics/errors.js';
 import { InvalidInputError, SpecResolutionError } from '../scoring/input-errors.js';
-import { shortened } from '../scoring/quote-value.js';
+import { quoteValue, shortened } from '../scoring/quote-value.js';
+import { MAX_CASE_ID_LENGTH, MAX_PARAM_URL_LENGTH } from '../schemas/cases.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { RequestLimitError } from './request-limit.js';
 import { RunnerClosedError } from '../inference/onnx-runner.js';
@@ -45,13 +46,53 @@ export class MalformedJsonError extends Error {
   }
 }
 
-/** A body sent compressed (Content-Encoding), which the service does not decode. */
+/**
+ * A body sent compressed, which the service does not decode: a Content-Encoding, or a transfer coding beside chunked
+ * (`Transfer-Encoding: gzip, chunked`, of which Node removes only the chunking).
+ */
 export class UnsupportedEncodingError extends Error {
   readonly statusCode = 415;
 
-  constructor(readonly encoding: string) {
-    super(`Content-Encoding ${JSON.stringify(encoding)} is not supported; send the body uncompressed`);
+  constructor(
+    readonly encoding: string,
+    readonly header: 'content-encoding' | 'transfer-encoding' = 'content-encoding',
+  ) {
+    super(
+      header === 'content-encoding'
+        ? `Content-Encoding ${quoteValue(encoding)} is not supported; send the body uncompressed`
+        : `Transfer-Encoding ${quoteValue(encoding)} is not supported: a compressed transfer coding is not decoded; send the body uncompressed (chunked alone is fine)`,
+    );
     this.name = 'UnsupportedEncodingError';
+  }
+}
+
+/**
+ * An HTTP/1.1 request without a Host header (RFC 9112 §3.2 asks for a 400). Node's own refusal (its
+ * `requireHostHeader`) answers before any hook with an empty body: it is turned off, and the tracking hook refuses.
+ */
+export class MissingHostError extends Error {
+  readonly statusCode = 400;
+
+  constructor() {
+    super('the request has no Host header, which HTTP/1.1 requires (RFC 9112 §3.2)');
+    this.name = 'MissingHostError';
+  }
+}
+
+/**
+ * A dashboard file that @fastify/static's `send` refused (its errors carry only a status and its reason phrase):
+ * the status, said in words, and the header or URL that caused it.
+ */
+export class StaticFileError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(message);
+    this.name = 'StaticFileError';
   }
 }
 
@@ -67,6 +108,8 @@ export interface RequestParts {
   params?: unknown;
   schema?: Partial<Record<Part, unknown>> | undefined;
   contentType?: string | undefined;
+  /** The request URL, for errors raised before routing (a path parameter too long). */
+  url?: string | undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -244,8 +287,11 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof RunnerClosedError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
   if (error instanceof InferenceUnavailableError) return { status: 503, body: { error: 'inference_unavailable', message: error.message, details: [] } };
   if (error instanceof UnsupportedEncodingError) {
-    return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: 'headers/content-encoding', message: 'not supported' }] } };
+    const detail = error.header === 'content-encoding' ? 'not supported' : 'only chunked is supported';
+    return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: `headers/${error.header}`, message: detail }] } };
   }
+  if (error instanceof MissingHostError) return { status: 400, body: { error: 'missing_host', message: error.message, details: [{ path: 'headers/host', message: 'missing' }] } };
+  if (error instanceof StaticFileError) return { status: error.status, body: { error: error.code, message: error.message, details: [{ path: error.path, message: error.detail }] } };
   if (error instanceof UnexpectedBodyError) return { status: 400, body: { error: 'unexpected_body', message: error.message, details: [{ path: 'body', message: 'this route takes no body' }] } };
   if (error instanceof MalformedJsonError) {
     return { status: 400, body: { error: 'malformed_json', message: error.message, details: [{ path: 'body', message: error.reason }] } };
@@ -274,10 +320,17 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
       return { status: 400, body: { error: 'malformed_json', message: `body is not valid JSON: ${fastifyError.message ?? ''}`, details: [{ path: 'body', message: fastifyError.message ?? 'invalid JSON' }] } };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, body: { error: 'invalid_content_length', message: 'the body size does not match the Content-Length header', details: [] } };
-    case 'FST_ERR_BAD_URL':
-      return { status: 400, body: { error: 'bad_url', message: `the URL is not valid percent-encoding: ${fastifyError.message ?? ''}`, details: [{ path: 'url', message: 'not valid percent-encoding' }] } };
-    case 'FST_ERR_MAX_PARAM_LENGTH':
-      return { status: 414, body: { error: 'uri_too_long', message: `a path parameter is too long: ${fastifyError.message ?? ''}`, details: [{ path: 'params', message: 'too long' }] } };
+    case 'FST_ERR_BAD_URL': {
+      // Fastify's message quotes the whole URL: a long one is shortened, as every value quoted back is.
+      const url = request?.url === undefined ? 'the URL' : `the URL ${quoteValue(request.url)}`;
+      return { status: 400, body: { error: 'bad_url', message: `${url} is not valid percent-encoding`, details: [{ path: 'url', message: 'not valid percent-encoding' }] } };
+    }
+    case 'FST_ERR_MAX_PARAM_LENGTH': {
+      // Raised by the router before any route is chosen; the only path parameter the routes have is a case id.
+      const url = request?.url === undefined ? '' : ` in ${quoteValue(request.url)} (${request.url.length} characters)`;
+      const limit = `a case id may have at most ${MAX_CASE_ID_LENGTH} characters, and a path parameter at most ${MAX_PARAM_URL_LENGTH} characters of the URL (percent-encoded)`;
+      return { status: 414, body: { error: 'uri_too_long', message: `the path parameter${url} is too long: ${limit}`, details: [{ path: 'params/id', message: `longer than ${MAX_PARAM_URL_LENGTH} characters of the URL` }] } };
+    }
   }
   if (error instanceof SyntaxError) {
     return { status: 400, body: { error: 'malformed_json', message: `body is not valid JSON: ${error.message}`, details: [{ path: 'body', message: error.message }] } };

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { describeError, MalformedJsonError, ServerClosingError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
+import { describeError, MalformedJsonError, MissingHostError, ServerClosingError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
+import { shortened } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { noteErrorClass } from './request-log.js';
 
@@ -61,6 +62,29 @@ function isNothing(value: unknown): boolean {
   return value === undefined || value === null || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
 }
 
+/**
+ * A body refused as not JSON that was sent with a transfer coding beside chunked (`gzip, chunked`): Node removes the
+ * chunking only, so the parser saw compressed bytes. Asked only once a body has failed, so that an ordinary request
+ * reads no header for it.
+ */
+function unlessTransferCoded(request: FastifyRequest, error: Error): Error {
+  const codings = request.headers['transfer-encoding'];
+  if (codings === undefined || codings.split(',').every((c) => ['', 'chunked'].includes(c.trim().toLowerCase()))) return error;
+  return new UnsupportedEncodingError(codings, 'transfer-encoding');
+}
+
+/**
+ * A body-less route's hook (onRequest): a Content-Type on a request that declares no body describes nothing, and Fastify
+ * refuses one it cannot parse (`json`, an empty value, `application/json, text/plain`) with a 415 before any parser or
+ * preValidation hook runs. Dropping it lets the empty body through as if it had none. A body that is not known to be
+ * empty from its headers (chunked) keeps its type, for the parsers to judge.
+ */
+function ignoreTypeOfEmptyBody(request: FastifyRequest, _reply: FastifyReply, next: () => void): void {
+  const headers = request.raw.headers;
+  if (headers['content-type'] !== undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') delete headers['content-type'];
+  next();
+}
+
 /** The body's Content-Encoding when it is one the service would have to decode (it decodes none). */
 function compressedWith(request: FastifyRequest): string | undefined {
   const encoding = request.headers['content-encoding']?.trim();
@@ -73,7 +97,7 @@ function compressedWith(request: FastifyRequest): string | undefined {
  */
 export function frameworkErrorHandler(bodyLimit: number): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
   return (error, request, reply) => {
-    const { status, body } = describeError(error, bodyLimit);
+    const { status, body } = describeError(error, bodyLimit, { url: request.url });
     // No route's hook sees a request refused before routing: it is tracked, counted and logged here, like a 404.
     const app = request.server;
     app.requestTracker('unmatched')(request, reply, () => undefined);
@@ -97,6 +121,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       // those routes alone: asking any request for its route options builds an object each time (measured on /anomaly).
       if (route.schema?.body === undefined && methods.some((m) => BODY_METHODS.has(m))) {
         route.preValidation = route.preValidation === undefined ? refuseBody : [refuseBody, ...[route.preValidation].flat()];
+        // After the tracking hook, so that a refusal still has its request id.
+        route.onRequest = route.onRequest === undefined ? ignoreTypeOfEmptyBody : [...[route.onRequest].flat(), ignoreTypeOfEmptyBody];
       }
       const existing = routes.find((r) => r.pattern.source === patternOf(route.url).source);
       if (existing) methods.forEach((m) => existing.methods.add(m));
@@ -117,13 +143,13 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       // Bytes that are not UTF-8 were read as U+FFFD: a Latin-1 'é' in an event name would silently match no label.
       // The text is searched first, which is free for the usual body (V8 answers at once for a string with no character
       // beyond Latin-1); the bytes are validated only when it holds a U+FFFD, which may have been sent as such.
-      if (text.includes('\uFFFD') && typeof body !== 'string' && !isUtf8(body)) return done(new MalformedJsonError(NOT_UTF8), undefined);
+      if (text.includes('\uFFFD') && typeof body !== 'string' && !isUtf8(body)) return done(unlessTransferCoded(request, new MalformedJsonError(NOT_UTF8)), undefined);
       void parseJson(request, text, (error, value) => {
         if (error === null || error === undefined) done(null, value);
         else if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') done(error, undefined);
         else {
           const problem = jsonProblem(text);
-          done(new MalformedJsonError(problem.reason, problem.refused), undefined);
+          done(unlessTransferCoded(request, new MalformedJsonError(problem.reason, problem.refused)), undefined);
         }
       });
     });
@@ -137,7 +163,7 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
 
     app.setErrorHandler((error, request, reply) => {
       // No route matched, and the body was refused before the not-found handler ran: the URL or method is what is wrong.
-      if (request.is404 && !(error instanceof ServerClosingError)) {
+      if (request.is404 && !(error instanceof ServerClosingError) && !(error instanceof MissingHostError)) {
         // Its tracking hook (preValidation) did not run: it comes after the body is parsed.
         if (!reply.hasHeader('x-request-id')) app.requestTracker('unmatched')(request, reply, () => undefined);
         return answerUnmatched(request, reply);
@@ -160,6 +186,8 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
     /** 404 for an unknown URL, 405 with Allow for a known one asked with another method. */
     function answerUnmatched(request: FastifyRequest, reply: FastifyReply): FastifyReply {
       const path = request.url.split('?')[0] ?? request.url;
+      // Quoted back shortened: an unknown URL may be as long as the header limit allows.
+      const quoted = shortened(path);
       const allowed = new Set<string>();
       for (const route of routes) if (route.pattern.test(path)) route.methods.forEach((m) => allowed.add(m));
       // A route that takes this method and found nothing (a file the dashboard does not have) is a 404, not a 405.
@@ -167,10 +195,12 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
         const allow = [...allowed].sort().join(', ');
         reply.header('allow', allow);
         app.metrics.clientErrors.inc({ error: 'method_not_allowed' });
-        return send(reply, 405, { error: 'method_not_allowed', message: `${request.method} is not allowed on ${path}; allowed: ${allow}`, details: [{ path: 'method', message: `allowed: ${allow}` }] });
+        return send(reply, 405, { error: 'method_not_allowed', message: `${request.method} is not allowed on ${quoted}; allowed: ${allow}`, details: [{ path: 'method', message: `allowed: ${allow}` }] });
       }
       app.metrics.clientErrors.inc({ error: 'not_found' });
-      return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}; see /docs for the API`, details: [{ path: 'url', message: 'no such route' }] });
+      // A route answered, and found nothing: a static file route (the dashboard's, the docs') without that file.
+      if (allowed.has(request.method)) return send(reply, 404, { error: 'not_found', message: `no such file: ${quoted}`, details: [{ path: 'url', message: 'no such file' }] });
+      return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${quoted}; see /docs for the API`, details: [{ path: 'url', message: 'no such route' }] });
     }
   },
   { name: 'errors', dependencies: ['metrics', 'request-tracking'] },

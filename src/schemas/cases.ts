@@ -1,7 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import { OptionalAttributes, Residuals } from './common.js';
 
-export const CaseParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512, description: 'case (process instance) id' }) });
+/** The longest case id, in UTF-16 code units. */
+export const MAX_CASE_ID_LENGTH = 512;
+/**
+ * The router's `maxParamLength`: the longest path parameter, as sent (percent-encoded), so that any case id of
+ * MAX_CASE_ID_LENGTH fits (the router's default is 100); longer is a 414 before routing.
+ */
+export const MAX_PARAM_URL_LENGTH = 6144;
+
+export const CaseParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_CASE_ID_LENGTH, description: 'case (process instance) id' }) });
 
 /**
  * A case id given in a body. A URL can only carry well-formed Unicode (anything else is a 400 bad_url), so a JSON
@@ -9,7 +17,7 @@ export const CaseParams = Type.Object({ id: Type.String({ minLength: 1, maxLengt
  */
 const BodyCaseId = Type.String({
   minLength: 1,
-  maxLength: 512,
+  maxLength: MAX_CASE_ID_LENGTH,
   pattern: '^(?:[^\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$',
   'x-expected': 'well-formed Unicode (no lone surrogate), as a URL can carry',
 });

@@ -1,7 +1,10 @@
 import { connect } from 'node:net';
 
-/** Writes `text` as it is on one connection and reads until the server closes it: the wire, as no HTTP client sends it. */
-export function sendRaw(url: string, text: string): Promise<string> {
+/**
+ * Writes `text` as it is on one connection and reads until the server closes it: the wire, as no HTTP client sends it.
+ * A Buffer goes as its bytes (a compressed body), a string as UTF-8.
+ */
+export function sendRaw(url: string, text: string | Uint8Array): Promise<string> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);

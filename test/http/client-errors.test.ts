@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRaw } from '../helpers/raw-http.js';
 import { listening, metricValue, type Listening } from '../live/helpers.js';
@@ -35,5 +36,73 @@ describe("requests Node's HTTP parser refuses, on a listening server", () => {
     const answer = parse(await sendRaw(server.url, 'HELLO THERE\r\n\r\n'));
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: 'bad_request', details: [{ path: 'request' }] });
+  });
+
+  it('answers a transfer coding that does not end with chunked with 400 naming the header', async () => {
+    const answer = parse(await sendRaw(server.url, 'POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\nabc'));
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toMatch(/Transfer-Encoding .* must be chunked/);
+    expect(answer.body.details.map((d) => d.path)).toEqual(['headers/transfer-encoding']);
+  });
+});
+
+describe("requests Node's HTTP server answers itself unless told otherwise, on a listening server", () => {
+  let server: Listening;
+  beforeAll(async () => {
+    server = await listening();
+  });
+  afterAll(async () => server.app.close());
+
+  const clientErrors = async (label: string) => metricValue(await (await fetch(`${server.url}/metrics`)).text(), 'petrascore_client_errors_total', `{error="${label}"}`);
+
+  it('answers an HTTP/1.1 request without a Host header with a JSON 400 naming the header, and closes the connection', async () => {
+    for (const url of ['/healthz', '/nowhere']) {
+      const answer = parse(await sendRaw(server.url, `GET ${url} HTTP/1.1\r\n\r\n`));
+      expect(answer.status, url).toBe(400);
+      expect(answer.headers).toMatch(/^content-type: application\/json; charset=utf-8$/im);
+      expect(answer.headers).toMatch(/^connection: close$/im);
+      expect(answer.headers).toMatch(/^x-request-id: /im);
+      expect(answer.body).toEqual({ error: 'missing_host', message: expect.stringContaining('Host header') as string, details: [{ path: 'headers/host', message: 'missing' }] });
+    }
+    expect(await clientErrors('missing_host')).toBe(2);
+    // HTTP/1.0 has no Host requirement.
+    expect(await sendRaw(server.url, 'GET /healthz HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('answers an Expect other than 100-continue with a JSON 417 naming the header, and counts it', async () => {
+    const answer = parse(await sendRaw(server.url, 'POST /cases/c/close HTTP/1.1\r\nHost: x\r\nExpect: x-foo\r\nContent-Length: 0\r\n\r\n'));
+    expect(answer.status).toBe(417);
+    expect(answer.headers).toMatch(/^connection: close$/im);
+    expect(answer.body.error).toBe('expectation_failed');
+    expect(answer.body.message).toContain('"x-foo"');
+    expect(answer.body.details.map((d) => d.path)).toEqual(['headers/expect']);
+    expect(await clientErrors('expectation_failed')).toBe(1);
+    // 100-continue is met as before.
+    const health = await sendRaw(server.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+    expect(health).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  });
+
+  it('answers CONNECT with a JSON 405 (this is no proxy) and closes the connection, where Node closed it without a word', async () => {
+    const answer = parse(await sendRaw(server.url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'));
+    expect(answer.status).toBe(405);
+    expect(answer.headers).toMatch(/^Allow: $/m);
+    expect(answer.body.error).toBe('method_not_allowed');
+    expect(answer.body.message).toContain('CONNECT');
+    expect(answer.body.details.map((d) => d.path)).toEqual(['method']);
+    expect(await clientErrors('method_not_allowed')).toBe(1);
+  });
+
+  it('answers a gzipped body sent as Transfer-Encoding: gzip, chunked with 415 naming the transfer coding, not as text that is not UTF-8', async () => {
+    const body = gzipSync('{"events": [], "input_marking": {"p_application": 1}}');
+    const head = 'POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n';
+    const answer = parse(await sendRaw(server.url, Buffer.concat([Buffer.from(`${head}${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')])));
+    expect(answer.status).toBe(415);
+    expect(answer.body.error).toBe('unsupported_media_type');
+    expect(answer.body.message).toMatch(/^Transfer-Encoding "gzip, chunked" is not supported/);
+    expect(answer.body.details).toEqual([{ path: 'headers/transfer-encoding', message: 'only chunked is supported' }]);
+    // Chunked alone is an ordinary body.
+    const plain = Buffer.from('{"events": [], "input_marking": {"p_application": 1}}');
+    const chunked = 'POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+    expect(await sendRaw(server.url, `${chunked}${plain.length.toString(16)}\r\n${plain.toString()}\r\n0\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
   });
 });

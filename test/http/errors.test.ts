@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { App } from '../../src/app.js';
 import { testApp } from '../helpers/app.js';
 import { modelPath } from '../helpers/fixtures.js';
+import { sendRaw } from '../helpers/raw-http.js';
+import { listening } from '../live/helpers.js';
 
 interface ErrorBody {
   error: string;
@@ -190,6 +192,17 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       // A body there that is not JSON is still refused.
       expect((await post('/cases/bodiless/events', { name: 'approve loan', attributes: { risk_score: '0.7' } })).statusCode).toBe(202);
       expectError(await postRaw('/cases/bodiless/close', 'a=b', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type');
+      // Also a type Fastify cannot parse, which it refuses before any parser: an empty body's type describes nothing.
+      for (const type of ['', 'json', 'application/json, text/plain']) {
+        expect((await post('/cases/bodiless/events', { name: 'approve loan', attributes: { risk_score: '0.7' } })).statusCode).toBe(202);
+        const close = await postRaw('/cases/bodiless/close', '', { 'content-type': type });
+        expect(close.statusCode, `${JSON.stringify(type)}: ${close.body}`).toBe(200);
+        expect((await app.inject({ method: 'DELETE', url: '/cases/bodiless', headers: { 'content-type': type }, payload: '' })).statusCode).toBe(404);
+      }
+      // With a body, that type is still a 415 naming it.
+      expect((await post('/cases/bodiless/events', { name: 'approve loan', attributes: { risk_score: '0.7' } })).statusCode).toBe(202);
+      const typed = expectError(await postRaw('/cases/bodiless/close', '{}', { 'content-type': 'json' }), 415, 'unsupported_media_type');
+      expect(typed.message).toContain('"json"');
     });
 
     it('accepts application/json with a charset parameter', async () => {
@@ -414,6 +427,25 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       const withQuery = expectError(await app.inject({ method: 'GET', url: '/nope?x=1' }), 404, 'not_found');
       expect(withQuery.message).toContain('GET /nope');
       expect(withQuery.message).not.toContain('x=1');
+      // A long URL is quoted back shortened.
+      const long = expectError(await app.inject({ method: 'GET', url: `/nope/${'n'.repeat(5000)}` }), 404, 'not_found');
+      expect(long.message.length).toBeLessThan(200);
+      expect(long.message).toContain('…');
+    });
+
+    it('answers a case id beyond the router’s 6,144 URL characters with a short 414 that says the limits', async () => {
+      const url = `/cases/${'a'.repeat(7000)}/close`;
+      const response = await app.inject({ method: 'POST', url });
+      const body = expectError(response, 414, 'uri_too_long');
+      expect(body.message.length).toBeLessThan(400);
+      expect(body.message).toContain(`"/cases/${'a'.repeat(53)}…" (${url.length} characters)`);
+      expect(body.message).toContain('a case id may have at most 512 characters');
+      expect(body.message).toContain('at most 6144 characters of the URL');
+      expect(body.details).toEqual([{ path: 'params/id', message: 'longer than 6144 characters of the URL' }]);
+      // A URL that is not percent-encoding is quoted back shortened too.
+      const bad = expectError(await app.inject({ method: 'GET', url: `/cases/${'b'.repeat(3000)}%FF` }), 400, 'bad_url');
+      expect(bad.message.length).toBeLessThan(200);
+      expect(bad.details).toEqual([{ path: 'url', message: 'not valid percent-encoding' }]);
     });
 
     it('answers a request that arrives once the server is closing with the JSON 503 shutting_down and connection: close', async () => {
@@ -703,6 +735,48 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
         expect(Object.keys(response.json<ErrorBody>()).sort(), where).toEqual(['details', 'error', 'message']);
       }
     }
+  });
+});
+
+describe('dashboard files: what the static file server refuses, said in words, at url or the header', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('answers a file the dashboard does not have with 404 "no such file", not "no route"', async () => {
+    const body = expectError(await app.inject({ method: 'GET', url: '/dashboard/nope.js' }), 404, 'not_found');
+    expect(body.message).toBe('no such file: /dashboard/nope.js');
+    expect(body.details).toEqual([{ path: 'url', message: 'no such file' }]);
+  });
+
+  it('answers a NUL byte in the file path with 400 bad_url saying so', async () => {
+    const body = expectError(await app.inject({ method: 'GET', url: '/dashboard/%00' }), 400, 'bad_url');
+    expect(body.message).toContain('NUL byte');
+    expect(body.details).toEqual([{ path: 'url', message: 'holds a NUL byte' }]);
+  });
+
+  it('answers a path that climbs out of the dashboard with 403 forbidden saying so (on the wire: inject resolves the dots)', async () => {
+    const server = await listening();
+    onTestFinished(() => server.app.close());
+    const answer = await sendRaw(server.url, 'GET /dashboard/%2e%2e/%2e%2e/package.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    const body = JSON.parse(answer.split('\r\n\r\n')[1]!) as ErrorBody;
+    expect(body.error).toBe('forbidden');
+    expect(body.message).toContain('leads outside the dashboard');
+    expect(body.details).toEqual([{ path: 'url', message: 'leads outside the dashboard' }]);
+  });
+
+  it('answers an unsatisfiable Range with 416 at headers/range, keeping Content-Range, and a failed If-Match with 412', async () => {
+    const range = await app.inject({ method: 'GET', url: '/dashboard/dashboard.js', headers: { range: 'bytes=99999999-' } });
+    const rangeBody = expectError(range, 416, 'range_not_satisfiable');
+    expect(range.headers['content-range']).toMatch(/^bytes \*\/\d+$/);
+    expect(rangeBody.details).toEqual([{ path: 'headers/range', message: 'beyond the end of the file' }]);
+    const match = expectError(await app.inject({ method: 'GET', url: '/dashboard/dashboard.js', headers: { 'if-match': '"nope"' } }), 412, 'precondition_failed');
+    expect(match.details).toEqual([{ path: 'headers/if-match', message: 'not met' }]);
+    // The files themselves are served as before.
+    expect((await app.inject({ method: 'GET', url: '/dashboard/dashboard.js' })).statusCode).toBe(200);
   });
 });
 
