@@ -4,7 +4,7 @@ import type { LiveFilter } from '../src/live/filter.js';
 import { sseRetry } from '../src/live/sse.js';
 import { LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
 import { errorResponses } from '../src/schemas/common.js';
-import { logRequestLine, noteErrorClass } from '../src/plugins/request-log.js';
+import { noteErrorClass } from '../src/plugins/request-log.js';
 import { refTo, SnapshotEvent } from '../src/live/events.js';
 
 /** How long an EventSource waits before reconnecting after the stream ends. */
@@ -70,7 +70,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
       res.once('close', () => {
         app.live.bus.unsubscribe(subscriber, 'client_closed');
         // A stream the server ended (shutdown, a subscriber cut off) got Fastify's onResponse line already.
-        if (!res.writableEnded) logRequestLine(request, 200, reply.elapsedTime);
+        if (!res.writableEnded) app.requestLine(request, 200, reply.elapsedTime);
       });
     },
   );

@@ -77,9 +77,9 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   });
   await app.register(metricsPlugin);
   // Before any route: it binds its hook to each route as the route is declared.
-  await app.register(requestTrackingPlugin);
+  await app.register(requestTrackingPlugin, { requestLog: config.requestLog });
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });
-  await app.register(requestLogPlugin);
+  await app.register(requestLogPlugin, { requestLog: config.requestLog });
   await app.register(docsPlugin);
   await app.register(petraPlugin, {
     modelPath: config.bundle,

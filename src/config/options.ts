@@ -1,5 +1,9 @@
 import { SATURATED_HOLD_MS, SATURATION_WINDOW_MS } from '../inference/batcher.js';
 import type { InferenceThreadSetting } from '../inference/choose-thread.js';
+
+/** Which requests get their log line: every one, only those answered 4xx/5xx (and those abandoned), or none. */
+export type RequestLogSetting = 'all' | 'errors' | 'none';
+
 /**
  * Every setting of `petrascore serve`, once: its flag, its environment variable, its default and what it means.
  * `--help`, the README's configuration table and the parser all read this list.
@@ -9,6 +13,7 @@ export interface ServeConfig {
   host: string;
   port: number;
   logLevel: string;
+  requestLog: RequestLogSetting;
   bodyLimit: number;
   requestIdleTimeoutMs: number;
   maxEventsPerRequest: number;
@@ -109,6 +114,15 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: 'host', env: 'PETRASCORE_HOST', kind: 'string', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for all interfaces)' },
   { key: 'port', flag: 'port', env: 'PETRASCORE_PORT', kind: 'integer', default: 8000, min: 0, max: 65535, description: 'TCP port (0 picks a free one)' },
   { key: 'logLevel', flag: 'log-level', env: 'PETRASCORE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
+  {
+    key: 'requestLog',
+    flag: 'request-log',
+    env: 'PETRASCORE_REQUEST_LOG',
+    kind: 'string',
+    default: 'all',
+    choices: ['all', 'errors', 'none'],
+    description: 'which requests get a log line (at info, so with --log-level info or below): all (a successful /healthz, /readyz or /metrics at debug), errors (answered 4xx or 5xx, or abandoned by its client) or none; the other lines (startup, shutdown) follow --log-level alone',
+  },
   { key: 'bodyLimit', flag: 'body-limit', env: 'PETRASCORE_BODY_LIMIT', kind: 'integer', default: 4 * 1024 * 1024, min: 1024, description: 'largest request body in bytes; larger bodies get 413' },
   {
     key: 'requestIdleTimeoutMs',

@@ -98,11 +98,12 @@ function compressedWith(request: FastifyRequest): string | undefined {
 export function frameworkErrorHandler(bodyLimit: number): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
   return (error, request, reply) => {
     const { status, body } = describeError(error, bodyLimit, { url: request.url });
-    // No route's hook sees a request refused before routing: it is tracked, counted and logged here, like a 404.
+    // No route's hook sees a request refused before routing: it is tracked, counted and logged here, like a 404 (its
+    // one line: Fastify's onResponse does not run for it), unless --request-log none.
     const app = request.server;
     app.requestTracker('unmatched')(request, reply, () => undefined);
     app.metrics.clientErrors.inc({ error: body.error });
-    request.log.info({ method: request.method, url: request.url, status, error: body.error }, 'refused before routing');
+    if (app.requestLog !== 'none') request.log.info({ method: request.method, url: request.url, status, error: body.error }, 'refused before routing');
     void send(reply, status, body);
   };
 }
@@ -169,14 +170,15 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
         return answerUnmatched(request, reply);
       }
       const { status, body } = describeError(error, options.bodyLimit, partsOf(request));
-      // A 503 comes of the service's state (closing, a stopped inference worker), logged where it arose: info here.
-      if (status === 503) request.log.info({ error: body.error }, body.error === 'shutting_down' ? 'refused while shutting down' : 'refused: the service cannot serve it');
-      else if (status >= 500) request.log.error({ err: error }, 'request failed');
-      else {
+      if (status < 500) {
         // HEAD /cases/{id} asks whether a case is open: its 404 is an answer, not a client's mistake.
         if (!(request.method === 'HEAD' && status === 404)) app.metrics.clientErrors.inc({ error: body.error });
         request.log.debug({ error: body.error, message: body.message }, 'client error');
       }
+      // A 503 comes of the service's state (closing, a stopped inference worker), logged where it arose, and the
+      // request's own line says it was refused (status 503, error shutting_down or inference_unavailable): a line
+      // here was the request's second.
+      else if (status !== 503) request.log.error({ err: error }, 'request failed');
       return send(reply, status, body);
     });
 

@@ -1,5 +1,15 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
+import type { RequestLogSetting } from '../config/options.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Which request lines are written: --request-log, or none when the level excludes info (see requestLines). */
+    requestLog: RequestLogSetting;
+    /** Writes a request's line if --request-log wants it: for answers Fastify's onResponse does not see (a /live stream). */
+    requestLine: (request: FastifyRequest, status: number, ms: number) => void;
+  }
+}
 
 /** The error class of each refused request, for its line; a WeakMap, so that answered requests hold nothing. */
 const errorClasses = new WeakMap<FastifyRequest, string>();
@@ -16,38 +26,75 @@ function requestFields(request: FastifyRequest): { method: string; url: string; 
 
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 
-/** The one log line of a request: id (from the request's logger), route, status, latency, and why it was refused. */
-export function logRequestLine(request: FastifyRequest, status: number, ms: number): void {
-  const line = { ...requestFields(request), status, ms: roundMs(ms) };
+/** Kubernetes' probes and Prometheus' scrapes: answered every few seconds for ever, their success says nothing new. */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The one log line of a request: id (from the request's logger), route, status, latency, and why it was refused. A
+ * successful probe or scrape is at debug, its failure (a 503 from /readyz while draining) at info. The route is
+ * looked up once for the line anyway, so telling a probe apart costs a set lookup on a line already being written.
+ */
+function logRequestLine(request: FastifyRequest, status: number, ms: number): void {
+  const fields = requestFields(request);
+  const line = { ...fields, status, ms: roundMs(ms) };
   const error = errorClasses.get(request);
-  request.log.info(error === undefined ? line : { ...line, error }, 'request');
+  const full = error === undefined ? line : { ...line, error };
+  if (status < 400 && PROBE_ROUTES.has(fields.route)) request.log.debug(full, 'request');
+  else request.log.info(full, 'request');
 }
+
+/** An answer --request-log errors keeps: a client's mistake or the service's refusal. */
+const isError = (status: number): boolean => status >= 400;
 
 /**
  * The line of a request whose client went away before its answer: a webhook caller that timed out shows here, with
- * how long it waited.
+ * how long it waited. Written under --request-log all and errors (an abandoned request is as telling as a refused one).
  */
 export function logAbandonedRequest(request: FastifyRequest, ms: number): void {
   request.log.info({ ...requestFields(request), abandoned: true, ms: roundMs(ms) }, 'request abandoned by its client');
 }
 
-/** Whether requests get their line: at a level above info (as in production) there is none, and no work per request for it. */
-export function logsRequests(level: string): boolean {
-  return ['trace', 'debug', 'info'].includes(level);
+/**
+ * Which request lines are written. At a level above info (as in production) there are none, whatever --request-log
+ * says, and no work per request for them; --request-log chooses among requests without touching the other lines.
+ */
+export function requestLines(level: string, setting: RequestLogSetting): RequestLogSetting {
+  return ['trace', 'debug', 'info'].includes(level) ? setting : 'none';
 }
+
+const noLine = (): void => undefined;
+const errorLine = (request: FastifyRequest, status: number, ms: number): void => {
+  if (isError(status)) logRequestLine(request, status, ms);
+};
 
 /**
  * One log line per request instead of Fastify's two (the id is echoed by request-tracking). A hijacked response (a
- * /live stream) gets no onResponse: its route writes the line when the stream ends. A request whose client went away
- * before its answer gets no onResponse either: request-tracking writes its line when the response closes.
+ * /live stream) gets no onResponse: its route writes the line (app.requestLine) when the stream ends. A request whose
+ * client went away before its answer gets no onResponse either: request-tracking writes its line when the response
+ * closes.
+ *
+ * The choice among all, errors and none is made once here, not per request: with none (or a level above info) no
+ * hook is added at all, so a request pays nothing for the lines it does not get; with errors the hook's only work for
+ * a successful request is its status check.
  */
-export const requestLogPlugin = fp(
-  async (app) => {
-    if (!logsRequests(app.log.level)) return;
-    app.addHook('onResponse', (request, reply, next) => {
-      logRequestLine(request, reply.statusCode, reply.elapsedTime);
-      next();
-    });
+export const requestLogPlugin = fp<{ requestLog: RequestLogSetting }>(
+  async (app, options) => {
+    const lines = requestLines(app.log.level, options.requestLog);
+    app.decorate('requestLog', lines);
+    app.decorate('requestLine', lines === 'all' ? logRequestLine : lines === 'errors' ? errorLine : noLine);
+    if (lines === 'none') return;
+    const onResponse =
+      lines === 'all'
+        ? (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+            logRequestLine(request, reply.statusCode, reply.elapsedTime);
+            next();
+          }
+        : (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+            // elapsedTime reads the clock: only for a line.
+            if (isError(reply.statusCode)) logRequestLine(request, reply.statusCode, reply.elapsedTime);
+            next();
+          };
+    app.addHook('onResponse', onResponse);
   },
   { name: 'request-log' },
 );

@@ -5,7 +5,8 @@ import { MissingHostError, ServerClosingError } from '../http/describe-error.js'
 import { afterEarlierAnswers } from '../http/pipelining.js';
 import type { OpenResponses } from '../http/open-responses.js';
 import type { RouteRecorder } from '../metrics/route-timings.js';
-import { logAbandonedRequest, logsRequests } from './request-log.js';
+import type { RequestLogSetting } from '../config/options.js';
+import { logAbandonedRequest, requestLines } from './request-log.js';
 
 type TrackingHook = (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => void;
 
@@ -36,11 +37,12 @@ declare module 'fastify' {
  * that goes away first closes the response before its head is sent. A /live stream is timed when it closes, whoever
  * closed it: its time is the stream's.
  */
-export const requestTrackingPlugin = fp(
-  async (app) => {
+export const requestTrackingPlugin = fp<{ requestLog: RequestLogSetting }>(
+  async (app, options) => {
     const open = app.openResponses;
-    // Two variants, so that without request lines (a level above info) no closure per request holds the request.
-    const track = logsRequests(app.log.level) ? trackAndLogAbandoned : trackOnly;
+    // Two variants, so that without request lines (--request-log none, or a level above info) no closure per request
+    // holds the request. --request-log errors keeps the abandoned requests' lines: a client that gave up is news.
+    const track = requestLines(app.log.level, options.requestLog) === 'none' ? trackOnly : trackAndLogAbandoned;
     // `proceed`: at once, or (case routes) once the answers before it on its connection are written.
     const trackThen =
       (proceed: (reply: FastifyReply, next: HookHandlerDoneFunction) => void) =>

@@ -280,6 +280,30 @@ describe('petrascore serve lifecycle', () => {
     expect(server.cli.logLines().filter((l) => l.msg === 'request')).toEqual([]);
   });
 
+  it('--request-log none: no request line, refused or not, while the lifecycle lines stay at info', async () => {
+    const server = await startServer(serveArgs(LOAN, '--request-log', 'none'));
+    expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [] })).status).toBe(200);
+    expect((await fetch(`${server.url}/nowhere`)).status).toBe(404);
+    server.cli.signal('SIGTERM');
+    expect(await server.cli.waitForExit(10_000), server.cli.describe()).toEqual({ code: 0, signal: null });
+    const messages = server.cli.logLines().map((l) => l.msg);
+    expect(messages, server.cli.describe()).toEqual(expect.arrayContaining(['loading bundle', 'shutting down: finishing in-flight requests', 'shut down cleanly']));
+    expect(messages.some((m) => typeof m === 'string' && m.startsWith('Server listening'))).toBe(true);
+    expect(server.cli.logLines().filter((l) => l.reqId !== undefined), server.cli.describe()).toEqual([]);
+  });
+
+  it('PETRASCORE_REQUEST_LOG=errors: a 404 and a 400 get their line, a 200 none', async () => {
+    const server = await startServer(serveArgs(LOAN), { env: { PETRASCORE_REQUEST_LOG: 'errors' } });
+    expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [] })).status).toBe(200);
+    expect((await fetch(`${server.url}/nowhere`)).status).toBe(404);
+    expect((await postJson(`${server.url}/anomaly`, { events: 'nope' })).status).toBe(400);
+    await server.cli.waitForStdout(/"status":400/, 5_000);
+    expect(server.cli.logLines().filter((l) => l.msg === 'request').map((l) => [l.route, l.status, l.error])).toEqual([
+      ['unmatched', 404, 'not_found'],
+      ['/anomaly', 400, 'validation_error'],
+    ]);
+  });
+
   it('answers a body that stalls with 408 after --request-idle-timeout and closes it, so that it holds no connection nor the drain', async () => {
     const server = await startServer(serveArgs(LOAN, '--request-idle-timeout', '1000'));
     const socket = await openSocket(server.port);

@@ -41,3 +41,12 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     expect(refused('ftp://u:pw@host/hook#sig=1')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://…@host/hook#…' is not an http:// or https:// URL");
   });
 });
+
+describe('--request-log', () => {
+  it('is all by default, errors or none from the flag or PETRASCORE_REQUEST_LOG, and nothing else', () => {
+    expect(parseServeArgs([], {}).requestLog).toBe('all');
+    expect(parseServeArgs([], { PETRASCORE_REQUEST_LOG: 'Errors' }).requestLog).toBe('errors');
+    expect(parseServeArgs(['--request-log', 'none'], { PETRASCORE_REQUEST_LOG: 'errors' }).requestLog).toBe('none');
+    expect(() => parseServeArgs(['--request-log', 'some'], {})).toThrow(/--request-log must be one of all, errors, none, got 'some'/);
+  });
+});
