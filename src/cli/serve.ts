@@ -11,11 +11,16 @@ export const EXIT_FAILURE = 1;
 
 const SEE_HELP = "(petrascore serve --help lists every option and its environment variable)";
 
+/** A log line as pino writes it (level, time, pid, hostname, msg), for what is said where the logger is not there. */
+function jsonLine(level: number, msg: string, fields: Record<string, string | number | undefined>): string {
+  return `${JSON.stringify({ level, time: Date.now(), pid: process.pid, hostname: hostname(), msg, ...fields })}\n`;
+}
+
 function fail(message: string, code: number): number {
   process.stderr.write(`petrascore: ${message}\n`);
   // Also as a JSON log line on stdout, where a log pipeline reading only the service's JSON would otherwise see
   // "loading bundle" and then nothing.
-  process.stdout.write(`${JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, hostname: hostname(), msg: `petrascore: ${message.split('\n')[0]}`, exit_code: code })}\n`);
+  process.stdout.write(jsonLine(60, `petrascore: ${message.split('\n')[0]}`, { exit_code: code }));
   return code;
 }
 
@@ -118,8 +123,12 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const stopWhileStarting = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`petrascore: ${signal} while starting: exiting without serving\n`);
-    void workerLoadsSettled().then(() => process.exit(0));
+    const message = `petrascore: ${signal} while starting: exiting without serving`;
+    process.stderr.write(`${message}\n`);
+    // Also on stdout as a JSON line, as fail() does, at info: a stop asked for is no failure. The process exits
+    // before main's pause for pino to flush, so that write is waited for (a pipe takes stdout asynchronously).
+    const written = new Promise<void>((resolve) => process.stdout.write(jsonLine(30, message, { signal, exit_code: 0 }), () => resolve()));
+    void Promise.all([written, workerLoadsSettled()]).then(() => process.exit(0));
   };
   process.on('SIGTERM', stopWhileStarting);
   process.on('SIGINT', stopWhileStarting);

@@ -330,6 +330,11 @@ describe('petrascore serve lifecycle', () => {
     expect(exit, cli.describe()).toEqual({ code: 0, signal: null });
     expect(cli.stderr).toBe('petrascore: SIGTERM while starting: exiting without serving\n');
     expect(cli.stdout).not.toContain('Server listening');
+    // Also a JSON line, for a pipeline that reads only the JSON; at info, as a stop asked for is no failure.
+    const stop = cli.logLines().find((l) => l.msg === 'petrascore: SIGTERM while starting: exiting without serving');
+    expect(stop, cli.describe()).toMatchObject({ level: 30, signal: 'SIGTERM', exit_code: 0, pid: cli.child.pid });
+    expect(typeof stop?.time).toBe('number');
+    expect(typeof stop?.hostname).toBe('string');
   });
 
   it('SIGTERM while the inference worker creates its session: waits for it, then exits 0 (it used to abort with a core file)', async () => {
