@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
 import { workerLoadsSettled } from '../inference/worker-runner.js';
-import { parseServeArgs, serveUsage, UsageError } from '../config/parse-serve-args.js';
+import { parseServeArgs, serveUsage, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
 export const EXIT_USAGE = 2;
 export const EXIT_BAD_BUNDLE = 2;
@@ -22,6 +22,25 @@ function fail(message: string, code: number): number {
   // "loading bundle" and then nothing.
   process.stdout.write(jsonLine(60, `petrascore: ${message.split('\n')[0]}`, { exit_code: code }));
   return code;
+}
+
+/** pino's numbers for the levels --log-level names: a line is written when its number reaches the level's. */
+const LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const WARN = 40;
+
+/**
+ * One warning per PETRASCORE_* variable that is no setting's (PETRASCORE_PORTT is ignored, and the server listens on
+ * the default port), naming the setting it was probably meant for. Written at once, before the bundle loads, as the
+ * logger would and at its level: a misspelt PETRASCORE_BUNDLE should be named before the default bundle fails to load.
+ */
+function warnOfUnknownVariables(env: NodeJS.ProcessEnv, logLevel: string): void {
+  // The level is one of LEVELS' (the parser checked it).
+  if ((LEVELS[logLevel] ?? WARN) > WARN) return;
+  for (const { variable, closest } of unknownVariables(env)) {
+    // The value is not shown: it may be a webhook's URL with its token.
+    const guess = closest === undefined ? '' : `; did you mean ${closest}?`;
+    process.stdout.write(jsonLine(WARN, `unknown environment variable ${variable} is ignored${guess} (petrascore serve --help lists them)`, { variable, closest }));
+  }
 }
 
 /**
@@ -116,6 +135,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) return fail(`${error.message}\n${SEE_HELP}`, EXIT_USAGE);
     throw error;
   }
+  warnOfUnknownVariables(process.env, config.logLevel);
   // A large net takes seconds to load. A stop asked for meanwhile ends the process as soon as it can: as PID 1 in a
   // container, a signal without a handler is ignored, and `docker stop` would wait out its grace and kill. A session
   // being created in the inference worker is waited for: the process would abort under it.

@@ -88,6 +88,59 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   return config as unknown as ServeConfig;
 }
 
+/**
+ * Edits (insert, delete, replace, swap two neighbours) between two names: PETRASCORE_HOTS is one from PETRASCORE_HOST.
+ * The optimal-string-alignment form of Damerau–Levenshtein, on two rows of a few dozen cells: names are short.
+ */
+export function editDistance(a: string, b: string): number {
+  let before = new Array<number>(b.length + 1).fill(0);
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, before[j - 2]! + 1);
+      current.push(best);
+    }
+    before = previous;
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+const PREFIX = 'PETRASCORE_';
+
+export interface UnknownVariable {
+  variable: string;
+  /** The setting's variable it is nearest to, when that is a likely misspelling of it. */
+  closest: string | undefined;
+}
+
+/**
+ * The PETRASCORE_* variables of `env` that are no setting's. A misspelt one (PETRASCORE_PORTT) is otherwise ignored in
+ * silence and the server runs on the default; the caller warns, and starts anyway (a variable meant for another tool
+ * must not stop the service). The nearest setting is named when it is within a third of the name's length in edits
+ * (at least one, at most three), compared without regard to case: petrascore_port is a typo too.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): UnknownVariable[] {
+  const known = SERVE_OPTIONS.map((o) => o.env);
+  const unknown: UnknownVariable[] = [];
+  for (const variable of Object.keys(env).sort()) {
+    if (!variable.startsWith(PREFIX) || known.includes(variable)) continue;
+    const name = variable.slice(PREFIX.length).toUpperCase();
+    const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
+    let closest: string | undefined;
+    let closestDistance = limit + 1;
+    for (const candidate of known) {
+      const distance = editDistance(name, candidate.slice(PREFIX.length));
+      if (distance < closestDistance) [closest, closestDistance] = [candidate, distance];
+    }
+    unknown.push({ variable, closest });
+  }
+  return unknown;
+}
+
 export function serveUsage(): string {
   const lines = SERVE_OPTIONS.map((o) => {
     const flag = o.kind === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag} ${o.metavar ?? (o.kind === 'integer' ? 'N' : o.kind === 'number' ? 'X' : 'VALUE')}`;

@@ -304,6 +304,18 @@ describe('petrascore serve lifecycle', () => {
     ]);
   });
 
+  it('warns once of a PETRASCORE_* variable that is no setting, naming the one it is nearest to, and serves all the same', async () => {
+    const server = await startServer(serveArgs(LOAN), { env: { PETRASCORE_PORTT: '9000' } });
+    const lines = server.cli.logLines();
+    const warnings = lines.filter((l) => l.level === 40);
+    expect(warnings, server.cli.describe()).toEqual([
+      expect.objectContaining({ variable: 'PETRASCORE_PORTT', closest: 'PETRASCORE_PORT', msg: expect.stringContaining('did you mean PETRASCORE_PORT?') }),
+    ]);
+    // Before the bundle loads: a misspelt PETRASCORE_BUNDLE is named before the default bundle is tried.
+    expect(lines.indexOf(warnings[0]!)).toBeLessThan(lines.findIndex((l) => l.msg === 'loading bundle'));
+    expect(JSON.stringify(warnings[0]), 'the value is not shown').not.toContain('9000');
+  });
+
   it('answers a body that stalls with 408 after --request-idle-timeout and closes it, so that it holds no connection nor the drain', async () => {
     const server = await startServer(serveArgs(LOAN, '--request-idle-timeout', '1000'));
     const socket = await openSocket(server.port);

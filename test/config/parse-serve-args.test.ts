@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseServeArgs, UsageError } from '../../src/config/parse-serve-args.js';
+import { editDistance, parseServeArgs, unknownVariables, UsageError } from '../../src/config/parse-serve-args.js';
 
 describe('petrascore serve: flags, then the environment, then the defaults', () => {
   it('PETRASCORE_BUNDLE serves when no bundle is given; an argument or --bundle wins over it; both at once is a mistake', () => {
@@ -48,5 +48,26 @@ describe('--request-log', () => {
     expect(parseServeArgs([], { PETRASCORE_REQUEST_LOG: 'Errors' }).requestLog).toBe('errors');
     expect(parseServeArgs(['--request-log', 'none'], { PETRASCORE_REQUEST_LOG: 'errors' }).requestLog).toBe('none');
     expect(() => parseServeArgs(['--request-log', 'some'], {})).toThrow(/--request-log must be one of all, errors, none, got 'some'/);
+  });
+});
+
+describe('PETRASCORE_* variables that are no setting', () => {
+  it('counts a swap of neighbours as one edit', () => {
+    expect(editDistance('PORTT', 'PORT')).toBe(1);
+    expect(editDistance('HOTS', 'HOST')).toBe(1);
+    expect(editDistance('BUNDEL', 'BUNDLE')).toBe(1);
+    expect(editDistance('', 'ABC')).toBe(3);
+    expect(editDistance('KITTEN', 'SITTING')).toBe(3);
+  });
+
+  it('are listed with the setting they are nearest to, when one is near; settings and other variables are not', () => {
+    const env = { PETRASCORE_PORTT: '9000', PETRASCORE_PORT: '8000', PETRASCORE_LOGLEVEL: 'debug', petrascore_port: '1', PETRASCORE_port: '1', PETRASCORE_FOO: 'x', HOME: '/root' };
+    expect(unknownVariables(env)).toEqual([
+      { variable: 'PETRASCORE_FOO', closest: undefined },
+      { variable: 'PETRASCORE_LOGLEVEL', closest: 'PETRASCORE_LOG_LEVEL' },
+      { variable: 'PETRASCORE_PORTT', closest: 'PETRASCORE_PORT' },
+      { variable: 'PETRASCORE_port', closest: 'PETRASCORE_PORT' },
+    ]);
+    expect(unknownVariables({ PETRASCORE_PORT: '1', PETRASCORE_ALERT_WEBHOOKS: 'http://a/' })).toEqual([]);
   });
 });
