@@ -42,9 +42,6 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     app.log.info({ status, error: label }, what);
   };
   const app = Fastify({
-    // A request without a Host is refused by the tracking hook, with a JSON body: Node's refusal has none, and comes
-    // before any hook.
-    http: { requireHostHeader: false },
     logger,
     bodyLimit: config.bodyLimit,
     // The request-log plugin writes one line per request instead of Fastify's two.

@@ -67,19 +67,6 @@ export class UnsupportedEncodingError extends Error {
 }
 
 /**
- * An HTTP/1.1 request without a Host header (RFC 9112 §3.2 asks for a 400). Node's own refusal (its
- * `requireHostHeader`) answers before any hook with an empty body: it is turned off, and the tracking hook refuses.
- */
-export class MissingHostError extends Error {
-  readonly statusCode = 400;
-
-  constructor() {
-    super('the request has no Host header, which HTTP/1.1 requires (RFC 9112 §3.2)');
-    this.name = 'MissingHostError';
-  }
-}
-
-/**
  * A dashboard file that @fastify/static's `send` refused (its errors carry only a status and its reason phrase):
  * the status, said in words, and the header or URL that caused it.
  */
@@ -290,7 +277,6 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     const detail = error.header === 'content-encoding' ? 'not supported' : 'only chunked is supported';
     return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: `headers/${error.header}`, message: detail }] } };
   }
-  if (error instanceof MissingHostError) return { status: 400, body: { error: 'missing_host', message: error.message, details: [{ path: 'headers/host', message: 'missing' }] } };
   if (error instanceof StaticFileError) return { status: error.status, body: { error: error.code, message: error.message, details: [{ path: error.path, message: error.detail }] } };
   if (error instanceof UnexpectedBodyError) return { status: 400, body: { error: 'unexpected_body', message: error.message, details: [{ path: 'body', message: 'this route takes no body' }] } };
   if (error instanceof MalformedJsonError) {

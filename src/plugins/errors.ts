@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { describeError, MalformedJsonError, MissingHostError, ServerClosingError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
+import { describeError, MalformedJsonError, ServerClosingError, UnexpectedBodyError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
 import { shortened } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
 import { noteErrorClass } from './request-log.js';
@@ -164,7 +164,7 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
 
     app.setErrorHandler((error, request, reply) => {
       // No route matched, and the body was refused before the not-found handler ran: the URL or method is what is wrong.
-      if (request.is404 && !(error instanceof ServerClosingError) && !(error instanceof MissingHostError)) {
+      if (request.is404 && !(error instanceof ServerClosingError)) {
         // Its tracking hook (preValidation) did not run: it comes after the body is parsed.
         if (!reply.hasHeader('x-request-id')) app.requestTracker('unmatched')(request, reply, () => undefined);
         return answerUnmatched(request, reply);

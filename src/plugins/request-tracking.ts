@@ -1,7 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
-import { MissingHostError, ServerClosingError } from '../http/describe-error.js';
+import { ServerClosingError } from '../http/describe-error.js';
 import { afterEarlierAnswers } from '../http/pipelining.js';
 import type { OpenResponses } from '../http/open-responses.js';
 import type { RouteRecorder } from '../metrics/route-timings.js';
@@ -51,7 +51,6 @@ export const requestTrackingPlugin = fp<{ requestLog: RequestLogSetting }>(
         reply.header('x-request-id', request.id);
         track(open, recorder, request, reply.raw);
         if (app.closing) refuseWhileClosing(reply, next);
-        else if (lacksHost(request.raw)) refuseWithoutHost(reply, next);
         else proceed(reply, next);
       };
     const tracker = trackThen((_reply, next) => next());
@@ -77,20 +76,6 @@ export const requestTrackingPlugin = fp<{ requestLog: RequestLogSetting }>(
 function refuseWhileClosing(reply: FastifyReply, next: HookHandlerDoneFunction): void {
   reply.header('connection', 'close');
   next(new ServerClosingError());
-}
-
-/**
- * An HTTP/1.1 request without a Host header. Node's check (`requireHostHeader`, off in app.ts) answered it before any
- * hook, with an empty body; this one is the same test, moved here, so that the refusal is ours (JSON, counted, logged).
- */
-function lacksHost(request: IncomingMessage): boolean {
-  return request.headers.host === undefined && request.httpVersionMajor === 1 && request.httpVersionMinor === 1;
-}
-
-/** Node closed the connection of a request without a Host, and so does this. */
-function refuseWithoutHost(reply: FastifyReply, next: HookHandlerDoneFunction): void {
-  reply.header('connection', 'close');
-  next(new MissingHostError());
 }
 
 function trackOnly(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {

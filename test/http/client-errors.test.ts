@@ -55,16 +55,8 @@ describe("requests Node's HTTP server answers itself unless told otherwise, on a
 
   const clientErrors = async (label: string) => metricValue(await (await fetch(`${server.url}/metrics`)).text(), 'petrascore_client_errors_total', `{error="${label}"}`);
 
-  it('answers an HTTP/1.1 request without a Host header with a JSON 400 naming the header, and closes the connection', async () => {
-    for (const url of ['/healthz', '/nowhere']) {
-      const answer = parse(await sendRaw(server.url, `GET ${url} HTTP/1.1\r\n\r\n`));
-      expect(answer.status, url).toBe(400);
-      expect(answer.headers).toMatch(/^content-type: application\/json; charset=utf-8$/im);
-      expect(answer.headers).toMatch(/^connection: close$/im);
-      expect(answer.headers).toMatch(/^x-request-id: /im);
-      expect(answer.body).toEqual({ error: 'missing_host', message: expect.stringContaining('Host header') as string, details: [{ path: 'headers/host', message: 'missing' }] });
-    }
-    expect(await clientErrors('missing_host')).toBe(2);
+  it('leaves an HTTP/1.1 request without a Host header to Node: a 400 without a body (a JSON one would need a check on every request)', async () => {
+    expect(await sendRaw(server.url, 'GET /healthz HTTP/1.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     // HTTP/1.0 has no Host requirement.
     expect(await sendRaw(server.url, 'GET /healthz HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
   });
