@@ -42,7 +42,8 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (app.serviceState() === 'draining') {
+      // Draining, or failed (the inference worker stopped: the instance is about to drain and exit).
+      if (app.serviceState() === 'draining' || app.serviceState() === 'failed') {
         noteErrorClass(request, 'draining');
         return reply.code(503).send({ error: 'draining', message: 'the server is shutting down; reconnect to another instance', details: [] });
       }

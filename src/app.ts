@@ -67,9 +67,9 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     // Node's requestTimeout does not cover a body that stalls after its headers: it would hold its connection, and
     // the drain, forever. Fastify's connectionTimeout would, but costs two timers per request on every connection.
     stalledUploadMs: config.requestIdleTimeoutMs,
-    onStalledUpload: refuseStalledUpload((label, status) => {
+    onStalledUpload: refuseStalledUpload((label, status, response) => {
       app.metrics.clientErrors.inc({ error: label });
-      app.log.info({ status, error: label }, 'request body stalled: connection closed');
+      app.log.info({ status, error: label, method: response.req.method, url: response.req.url }, 'request body stalled: answered 408, connection closed');
     }),
   });
   await app.register(metricsPlugin);

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
 import { workerLoadsSettled } from '../inference/worker-runner.js';
-import { parseServeArgs, serveUsage, unknownVariables, UsageError } from '../config/parse-serve-args.js';
+import { isServiceLinkPort, parseServeArgs, serveUsage, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
 export const EXIT_USAGE = 2;
 export const EXIT_BAD_BUNDLE = 2;
@@ -36,6 +36,10 @@ const WARN = 40;
 function warnOfUnknownVariables(env: NodeJS.ProcessEnv, logLevel: string): void {
   // The level is one of LEVELS' (the parser checked it).
   if ((LEVELS[logLevel] ?? WARN) > WARN) return;
+  if (isServiceLinkPort(env.PETRASCORE_PORT)) {
+    const message = 'PETRASCORE_PORT looks like a Kubernetes service link (a Service named petrascore sets it to tcp://…) and is ignored: the port is --port or the default; set enableServiceLinks: false in the pod, or give PETRASCORE_PORT a number';
+    process.stdout.write(jsonLine(WARN, message, { variable: 'PETRASCORE_PORT' }));
+  }
   for (const { variable, closest } of unknownVariables(env)) {
     // The value is not shown: it may be a webhook's URL with its token.
     const guess = closest === undefined ? '' : `; did you mean ${closest}?`;
@@ -141,7 +145,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
   // being created in the inference worker is waited for: the process would abort under it.
   let stopping = false;
   const stopWhileStarting = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    // A second signal will not wait (a load that hangs); under a session being created that aborts the process.
+    if (stopping) process.exit(1);
     stopping = true;
     const message = `petrascore: ${signal} while starting: exiting without serving`;
     process.stderr.write(`${message}\n`);

@@ -86,7 +86,8 @@ export function describeOption(option: OptionSpec): string {
 
 /** A URL as an error message may show it: without credentials, query or fragment (a webhook's token often sits there). */
 function withoutSecrets(text: string): string {
-  return text.replace(/\/\/[^/?#@\s]*@/, '//…@').replace(/[?#].*$/s, (rest) => `${rest[0]}…`);
+  // Up to the last @: a URL that does not parse may have a / or an @ in its password.
+  return text.replace(/\/\/.*@/s, '//…@').replace(/[?#].*$/s, (rest) => `${rest[0]}…`);
 }
 
 function checkHttpUrl(value: string): string | undefined {
@@ -132,7 +133,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     default: 60000,
     min: 0,
     max: MAX_TIMER_MS,
-    description: "milliseconds a request's body may stop arriving (not a byte more; checked each second) before the client gets 408 and its connection is closed, so that a stalled upload holds neither a connection nor the shutdown drain (headers that stall get Node's 408 after 60 s); 0 no limit",
+    description: "milliseconds a request's body may stop arriving (not a byte more; checked each second) before the client gets 408 and its connection is closed, so that a stalled upload holds neither a connection nor the shutdown drain (headers that stall get Node's 408 after 60 to 90 s); 0 no limit",
   },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
   {

@@ -73,7 +73,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     }
     const fromFlag = parsed.values[option.flag];
     const negated = parsed.values[`no-${option.flag}`] === true;
-    const fromEnv = env[option.env];
+    const fromEnv = option.env === 'PETRASCORE_PORT' && isServiceLinkPort(env[option.env]) ? undefined : env[option.env];
     // A flag wins, so the variable it overrides is not read at all (a stale bad value there does not stop the server).
     if (fromFlag !== undefined && !Array.isArray(fromFlag)) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
     else if (!negated && fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
@@ -123,11 +123,23 @@ export interface UnknownVariable {
  * must not stop the service). The nearest setting is named when it is within a third of the name's length in edits
  * (at least one, at most three), compared without regard to case: petrascore_port is a typo too.
  */
+/**
+ * Kubernetes gives every pod variables for each Service of its namespace (Docker's links did the same): a Service named
+ * petrascore brings PETRASCORE_SERVICE_HOST, PETRASCORE_SERVICE_PORT, PETRASCORE_PORT_8000_TCP… and
+ * PETRASCORE_PORT=tcp://10.0.0.1:8000. None of them is a setting, and the last is not a port.
+ */
+const SERVICE_LINK = /^PETRASCORE_(?:SERVICE_(?:HOST|PORT)(?:_.+)?|PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)$/;
+
+/** PETRASCORE_PORT as a service link sets it (`tcp://10.0.0.1:8000`): ignored, so the server listens as if unset. */
+export function isServiceLinkPort(value: string | undefined): boolean {
+  return value !== undefined && /^(?:tcp|udp|sctp):\/\//i.test(value.trim());
+}
+
 export function unknownVariables(env: NodeJS.ProcessEnv): UnknownVariable[] {
   const known = SERVE_OPTIONS.map((o) => o.env);
   const unknown: UnknownVariable[] = [];
   for (const variable of Object.keys(env).sort()) {
-    if (!variable.startsWith(PREFIX) || known.includes(variable)) continue;
+    if (!variable.startsWith(PREFIX) || known.includes(variable) || SERVICE_LINK.test(variable)) continue;
     const name = variable.slice(PREFIX.length).toUpperCase();
     const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
     let closest: string | undefined;

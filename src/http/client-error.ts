@@ -78,17 +78,21 @@ export function refuseConnect(onAnswered: (label: string, status: number) => voi
 }
 
 /**
- * A request whose body has not progressed for --request-idle-timeout (the open responses' sweep finds it): the client
- * gets 408 when nothing of its answer was sent yet, and the connection is closed either way.
+ * A request whose body has not progressed for --request-idle-timeout (the open responses' sweep finds it): answered 408
+ * through its own response, so that it is timed and counted as any answer (and not as a client that went away), and the
+ * connection closed after it. One whose answer had begun has its connection closed.
  */
-export function refuseStalledUpload(onAnswered: (label: string, status: number) => void): (response: ServerResponse) => void {
+export function refuseStalledUpload(onAnswered: (label: string, status: number, response: ServerResponse) => void): (response: ServerResponse) => void {
   return (response) => {
-    const socket = response.req.socket;
-    if (!response.headersSent && socket.writable) {
-      const message = 'the request body stopped arriving for longer than the server waits (--request-idle-timeout)';
-      socket.write(closingAnswer(408, { error: 'request_timeout', message, details: [] }));
-      onAnswered('request_timeout', 408);
+    if (response.headersSent || response.writableEnded) {
+      response.req.socket.destroy();
+      return;
     }
-    socket.destroy();
+    const message = 'the request body stopped arriving for longer than the server waits (--request-idle-timeout)';
+    const text = JSON.stringify({ error: 'request_timeout', message, details: [] } satisfies ErrorBody);
+    // connection: close: Node ends the connection once the answer is written.
+    response.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' });
+    response.end(text);
+    onAnswered('request_timeout', 408, response);
   };
 }

@@ -28,6 +28,12 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
   try {
     const first = await chunks.next();
     if (first.done === true) return;
+    // A pipe may hand over a single byte first: the signature takes two.
+    while (first.value.length < 2) {
+      const next = await chunks.next();
+      if (next.done === true) break;
+      first.value = Buffer.concat([first.value, next.value]);
+    }
     gzipped ||= startsGzipped(first.value);
     if (!gzipped) {
       progress();

@@ -18,24 +18,26 @@ const FORMATS: ReadonlySet<string> = new Set<LogFormat>(['csv', 'xes', 'json']);
  */
 export async function* readLog(path: string, options: ReadOptions = {}): AsyncGenerator<LogItem> {
   const format = resolveFormat(path, options.format);
-  const bytes = validateUtf8(readBytes(path, options.onProgress), path);
+  // What messages call the log: `-` is standard input.
+  const file = path === STDIN ? 'standard input' : path;
+  const bytes = validateUtf8(readBytes(path, options.onProgress), file);
   let items: AsyncIterable<UnindexedItem>;
   switch (format) {
     case 'csv':
-      items = readCsv(bytes, path, {
+      items = readCsv(bytes, file, {
         caseColumn: options.caseColumn ?? 'case_id',
         activityColumn: options.activityColumn ?? 'activity',
-        delimiter: resolveDelimiter(path, options.csvDelimiter),
+        delimiter: resolveDelimiter(file, options.csvDelimiter),
         sorted: options.sorted ?? false,
         onTotal: options.onTotal,
         onWarning: options.onWarning,
       });
       break;
     case 'xes':
-      items = readXes(bytes, path);
+      items = readXes(bytes, file);
       break;
     case 'json':
-      items = readJson(bytes, path);
+      items = readJson(bytes, file);
       break;
   }
   let index = 0;
@@ -46,7 +48,7 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
     yield numbered;
     index += 1;
   }
-  if (index === 0 && options.allowEmpty !== true) throw new LogInputError(path, 'no traces parsed from the input file');
+  if (index === 0 && options.allowEmpty !== true) throw new LogInputError(file, 'no traces parsed from the input file');
 }
 
 function resolveFormat(path: string, format: ReadOptions['format']): LogFormat {

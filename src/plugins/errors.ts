@@ -163,6 +163,9 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
     });
 
     app.setErrorHandler((error, request, reply) => {
+      // Answered already, and its connection closing (a stalled upload's 408): the body parser's error that follows is
+      // not a second mistake to count or answer.
+      if (reply.raw.headersSent && reply.raw.statusCode === 408) return;
       // No route matched, and the body was refused before the not-found handler ran: the URL or method is what is wrong.
       if (request.is404 && !(error instanceof ServerClosingError)) {
         // Its tracking hook (preValidation) did not run: it comes after the body is parsed.

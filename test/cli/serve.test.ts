@@ -329,6 +329,15 @@ describe('petrascore serve lifecycle', () => {
     expect(elapsed).toBeLessThan(5_000);
     expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'request_timeout' });
+    // One line, as an answer of the server's: not also a client that went away.
+    await server.cli.waitForStdout(/"msg":"request body stalled/, 5_000);
+    const lines = server.cli.logLines();
+    expect(lines.filter((l) => l.msg === 'request abandoned by its client'), server.cli.describe()).toEqual([]);
+    expect(lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('request body stalled'))).toMatchObject({ status: 408, method: 'POST', url: '/anomaly' });
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    expect(metrics).toMatch(/petrascore_client_errors_total\{error="request_timeout"\} 1\n/);
+    expect(metrics).not.toMatch(/petrascore_client_errors_total\{error="econnreset"\}/);
+    expect(metrics).toMatch(/petrascore_http_requests_total\{[^}]*route="\/anomaly"[^}]*status="408"[^}]*\} 1\n/);
     server.cli.signal('SIGTERM');
     expect(await server.cli.waitForExit(10_000), server.cli.describe()).toEqual({ code: 0, signal: null });
   });

@@ -39,6 +39,9 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     };
     expect(refused('https://user:s3cret@[bad/x?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x?…' is not a URL");
     expect(refused('ftp://u:pw@host/hook#sig=1')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://…@host/hook#…' is not an http:// or https:// URL");
+    // A password with a / or an @ in a URL that does not parse.
+    expect(refused('https://user:pa/ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x' is not a URL");
+    expect(refused('https://user:p@ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x' is not a URL");
   });
 });
 
@@ -70,4 +73,24 @@ describe('PETRASCORE_* variables that are no setting', () => {
     ]);
     expect(unknownVariables({ PETRASCORE_PORT: '1', PETRASCORE_ALERT_WEBHOOKS: 'http://a/' })).toEqual([]);
   });
+
+  it("takes a Kubernetes Service named petrascore's variables for what they are: no settings, and PETRASCORE_PORT=tcp://… no port", () => {
+    const links = {
+      PETRASCORE_PORT: 'tcp://10.0.0.7:8000',
+      PETRASCORE_SERVICE_HOST: '10.0.0.7',
+      PETRASCORE_SERVICE_PORT: '8000',
+      PETRASCORE_SERVICE_PORT_HTTP: '8000',
+      PETRASCORE_PORT_8000_TCP: 'tcp://10.0.0.7:8000',
+      PETRASCORE_PORT_8000_TCP_PROTO: 'tcp',
+      PETRASCORE_PORT_8000_TCP_PORT: '8000',
+      PETRASCORE_PORT_8000_TCP_ADDR: '10.0.0.7',
+    };
+    expect(parseServeArgs([], links).port).toBe(8000);
+    expect(parseServeArgs(['--port', '9000'], links).port).toBe(9000);
+    expect(unknownVariables(links)).toEqual([]);
+    // A real number still counts, and a misspelling is still named.
+    expect(parseServeArgs([], { PETRASCORE_PORT: '9100' }).port).toBe(9100);
+    expect(unknownVariables({ PETRASCORE_SERVICE_HOTS: 'x' }).map((u) => u.variable)).toEqual(['PETRASCORE_SERVICE_HOTS']);
+  });
 });
+

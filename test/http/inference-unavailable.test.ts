@@ -57,6 +57,10 @@ describe('the inference worker stops on its own (--inference-thread worker)', ()
     expect(readiness.json()).toEqual({ status: 'failed' });
     // What needs no model is still answered (the metrics, the schema) while the process shuts down.
     expect((await app.inject({ method: 'GET', url: '/schema' })).statusCode).toBe(200);
+    // A new live stream is refused as while draining: the instance is on its way out.
+    const live = await app.inject({ method: 'GET', url: '/live' });
+    expect(live.statusCode).toBe(503);
+    expect(live.json()).toMatchObject({ error: 'draining' });
 
     expect(failures.map((e) => e.message)).toEqual([UNAVAILABLE.message]);
     const alarming = logLines.filter((l) => (l.level as number) >= 50);
