@@ -97,9 +97,9 @@ describe('a request refused while the server closes', () => {
     const body = JSON.stringify(anomaly);
     const socket = await openSocket(app);
     socket.write(`POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
-    await sleep(100);
+    await until(() => app.openResponses.size > 0);
     const closing = app.close();
-    await sleep(50);
+    await until(() => app.closing);
     socket.write(`${body.slice(5)}GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n`);
     await closing;
     socket.destroy();
@@ -122,5 +122,14 @@ async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
   while (!check()) {
     if (Date.now() > until) throw new Error('timed out');
     await sleep(10);
+  }
+}
+
+/** Resolves once `condition` holds, looking every few milliseconds (a slow machine only waits longer). */
+async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${ms} ms: ${condition.toString()}`);
+    await sleep(5);
   }
 }
