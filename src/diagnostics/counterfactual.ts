@@ -1,6 +1,5 @@
-import { escapePointer, rowFromRequest, type NumericLike, type RequestInputs } from '../scoring/inputs.js';
+import { escapePointer, numericValue, rowFromRequest, type NumericLike, type RequestInputs } from '../scoring/inputs.js';
 import { labelOf, type Channel } from '../scoring/net.js';
-import { parsePythonFloat } from '../scoring/python-float.js';
 import { batchedBisection, FIRING_THRESHOLD } from './bisection.js';
 import { DiagnosticsError } from './errors.js';
 import type { BatchModel } from './model.js';
@@ -44,7 +43,7 @@ export interface CounterfactualAnswer {
 export const COUNTERFACTUAL_DEFAULTS = { flip_channel: 'marking', search_range: [0, 1], tolerance: 1e-3 } as const;
 
 /** An input rowFromRequest has already accepted: a number, a numeric string, or a boolean (1.0 / 0.0, as pydantic reads it). */
-const numberOf = (value: NumericLike): number => (typeof value === 'string' ? parsePythonFloat(value)! : Number(value));
+const numberOf = (value: NumericLike): number => numericValue(value)!;
 
 /**
  * POST /counterfactual without HTTP: PETRA's checks and answer shape, the search done by `batchedBisection` in

@@ -31,9 +31,16 @@ export function fitsFloat32(value: number): boolean {
   return Number.isFinite(Math.fround(value));
 }
 
-function toFinite(value: NumericLike, path: string): number {
+/** An input's value as a number: a boolean as pydantic reads it (1.0 / 0.0), a string as Python's float() (else undefined). */
+export function numericValue(value: NumericLike): number | undefined {
   if (typeof value === 'boolean') return value ? 1 : 0;
-  const number = typeof value === 'number' ? value : parsePythonFloat(value);
+  return typeof value === 'number' ? value : parsePythonFloat(value);
+}
+
+function toFinite(value: NumericLike, path: string): number {
+  // A boolean is always a fine number; answered first, the messages below quote only numbers and strings.
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  const number = numericValue(value);
   if (number === undefined) throw new InvalidInputError(path, `must be a number, got ${quoteValue(value)}`);
   if (!Number.isFinite(number)) throw new InvalidInputError(path, `must be a finite number, got ${quoteValue(value)}`);
   if (!fitsFloat32(number)) throw new InvalidInputError(path, `must be within ±3.4e38 (the model's inputs are float32), got ${quoteValue(value)}`);
