@@ -25,6 +25,8 @@ interface Suspicious {
   count: number;
   firstLine: number;
   caseId: string | undefined;
+  /** Whether a later one had another case id (`""` and `"   "`). */
+  otherCases: boolean;
 }
 
 /** What scoring needs from a case; later rows only contribute activity names. */
@@ -143,9 +145,10 @@ class CaseGrouper {
     const seen = blank ? this.blankRows : this.headerRows;
     if (seen !== undefined) {
       seen.count += 1;
+      seen.otherCases ||= caseId !== seen.caseId;
       return;
     }
-    const first: Suspicious = { count: 1, firstLine: batch.lineOf(index), caseId };
+    const first: Suspicious = { count: 1, firstLine: batch.lineOf(index), caseId, otherCases: false };
     if (blank) this.blankRows = first;
     else this.headerRows = first;
   }
@@ -154,13 +157,13 @@ class CaseGrouper {
     const warn = this.columns.onWarning;
     if (warn === undefined) return;
     const rows = (n: number) => (n === 1 ? '1 row' : `${n} rows`);
-    const caseName = (id: string | undefined) => (id === undefined ? 'of no case cell' : `of case ${JSON.stringify(id)}`);
+    const caseName = ({ caseId, otherCases }: Suspicious) => (caseId === undefined ? 'of no case cell' : `of case ${JSON.stringify(caseId)}`) + (otherCases ? ' and others' : '');
     const { blankRows, headerRows } = this;
     if (blankRows !== undefined) {
-      warn(`${this.file}: ${rows(blankRows.count)} with every cell empty or blank (first at line ${blankRows.firstLine}) read as events ${caseName(blankRows.caseId)}, as petra-score reads them; remove them from the export if they are not events`);
+      warn(`${this.file}: ${rows(blankRows.count)} with every cell empty or blank (first at line ${blankRows.firstLine}) read as events ${caseName(blankRows)}, as petra-score reads them; remove them from the export if they are not events`);
     }
     if (headerRows !== undefined) {
-      warn(`${this.file}: ${rows(headerRows.count)} repeating the header (first at line ${headerRows.firstLine}; two exports joined?) read as events ${caseName(headerRows.caseId)}, as petra-score reads them`);
+      warn(`${this.file}: ${rows(headerRows.count)} repeating the header (first at line ${headerRows.firstLine}; two exports joined?) read as events ${caseName(headerRows)}, as petra-score reads them`);
     }
   }
 

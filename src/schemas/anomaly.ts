@@ -56,8 +56,8 @@ export const AnomalyBatchRequest = Type.Object(
   },
 );
 
-/** What the /anomaly/batch route itself checks of its body: `traces` is an array. Its items are checked one by one. */
-export const TracesEnvelope = Type.Object({ traces: Type.Array(Type.Unknown()) });
+/** What the /anomaly/batch route itself checks of its body: the documented one, with `traces` any array. */
+export const TracesEnvelope = Type.Object({ ...AnomalyBatchRequest.properties, traces: Type.Array(Type.Unknown()) });
 
 export const AnomalyBatchItem = Type.Union([
   Type.Object({ index: Type.Integer(), trace_score: Type.Number(), per_transition_residuals: Residuals, ignored_inputs: Type.Optional(IgnoredInputs) }),

@@ -361,7 +361,7 @@ describe('petrascore score output and exit codes', () => {
     const ids = (JSON.parse(result.stdout) as Entry[]).map((e) => e.attributes.case_id);
     // As PETRA reads them: the blank rows are events of cases "" and "   ", the header an event of case "case_id".
     expect(ids.slice(-3)).toEqual(['', '   ', 'case_id']);
-    expect(result.stderr).toContain(`warning: ${suspicious}: 2 rows with every cell empty or blank (first at line ${lines + 1}) read as events of case ""`);
+    expect(result.stderr).toContain(`warning: ${suspicious}: 2 rows with every cell empty or blank (first at line ${lines + 1}) read as events of case "" and others`);
     expect(result.stderr).toContain(`warning: ${suspicious}: 1 row repeating the header (first at line ${lines + 3}; two exports joined?)`);
 
     const clean = await runCli(['score', modelPath(incident), '--traces', join(FIXTURES, incident, 'log.csv'), ...args]);
