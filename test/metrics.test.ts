@@ -80,7 +80,7 @@ describe('GET /metrics', () => {
     }
   });
 
-  it('exports the versions, the bundle served and the configured limits', async () => {
+  it('exports the versions, the bundle served, the configured limits and the service state', async () => {
     const fresh = await testApp({ inferenceThread: 'main', maxOpenCases: 7, liveMaxSubscribers: 3, maxBatchRows: 512 });
     try {
       const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
@@ -95,6 +95,10 @@ describe('GET /metrics', () => {
       expect(sample(text, 'petrascore_max_open_cases')).toBe(7);
       expect(sample(text, 'petrascore_live_max_subscribers')).toBe(3);
       expect(sample(text, 'petrascore_inference_max_batch_rows')).toBe(512);
+      const states = (scraped: string) => Object.fromEntries(['starting', 'ready', 'draining', 'failed'].map((state) => [state, sample(scraped, 'petrascore_service_state', `{state="${state}"}`)]));
+      expect(states(text)).toEqual({ starting: 0, ready: 1, draining: 0, failed: 0 });
+      fresh.beginDraining();
+      expect(states((await fresh.inject({ method: 'GET', url: '/metrics' })).body)).toEqual({ starting: 0, ready: 0, draining: 1, failed: 0 });
     } finally {
       await fresh.close();
     }

@@ -190,3 +190,25 @@ export class ScrapedGauge extends Gauge {
     this.source = source;
   }
 }
+
+/**
+ * An enum as Prometheus has it: one series per state, 1 for the current one and 0 for the others, read at scrape time
+ * from `readFrom`'s source (an alert on `{state="failed"} == 1` needs no rate()).
+ */
+export class ScrapedStateGauge<S extends string> extends Gauge<'state'> {
+  private source: () => S | undefined = () => undefined;
+
+  constructor(options: { name: string; help: string; states: readonly S[]; registry: Registry }) {
+    let read = () => {};
+    super({ name: options.name, help: options.help, labelNames: ['state'], registers: [options.registry], collect: () => read() });
+    read = () => {
+      const current = this.source();
+      for (const state of options.states) this.set({ state }, state === current ? 1 : 0);
+    };
+  }
+
+  readFrom(source: () => S): void {
+    this.source = source;
+  }
+}
+

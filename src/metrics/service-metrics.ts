@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BUS_EVENT_TYPES } from '../live/events.js';
 import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
-import { DeferredCounter, DeferredHistogram, ScrapedGauge } from './deferred-metrics.js';
+import { DeferredCounter, DeferredHistogram, ScrapedGauge, ScrapedStateGauge } from './deferred-metrics.js';
 import { RouteTimings } from './route-timings.js';
 
 /*
@@ -53,6 +53,14 @@ export class ServiceMetrics {
 
   /** petrascore_http_requests_total and petrascore_http_request_duration_seconds. */
   readonly http = new RouteTimings(this.registry, REQUEST_SECONDS);
+
+  /** The lifecycle plugin's state (the metrics plugin names the source). */
+  readonly serviceState = new ScrapedStateGauge({
+    name: 'petrascore_service_state',
+    help: '1 for the state the service is in, 0 for the others: starting, ready, draining (shutting down), failed (the inference worker stopped; the process exits)',
+    states: ['starting', 'ready', 'draining', 'failed'] as const,
+    registry: this.registry,
+  });
 
   /** Read from the responses the lifecycle plugin keeps (the metrics plugin names the source). */
   readonly requestsInFlight = new ScrapedGauge({

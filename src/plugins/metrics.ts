@@ -13,6 +13,7 @@ export const metricsPlugin = fp(
     const metrics = new ServiceMetrics();
     const open = app.openResponses;
     metrics.requestsInFlight.readFrom(() => open.size);
+    metrics.serviceState.readFrom(() => app.serviceState());
     app.decorate('metrics', metrics);
   },
   { name: 'metrics', dependencies: ['lifecycle'] },
