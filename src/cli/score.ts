@@ -193,6 +193,16 @@ export async function score(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** The log's format as the reader will take it, or undefined when the name tells none (the reader then says so). */
+function formatOf(args: ScoreArgs): LogFormat | undefined {
+  if (args.format !== 'auto') return args.format;
+  try {
+    return detectFormat(args.traces);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Options that only a CSV reader reads: said once on stderr when the log is another format, rather than ignored unsaid. */
 function warnCsvOnlyOptions(args: ScoreArgs): void {
   const given = [
@@ -202,13 +212,9 @@ function warnCsvOnlyOptions(args: ScoreArgs): void {
     args.csvDelimiter !== ',' && '--csv-delimiter',
   ].filter((flag): flag is string => flag !== false);
   if (given.length === 0) return;
-  let format: LogFormat;
-  try {
-    format = args.format === 'auto' ? detectFormat(args.traces) : args.format;
-  } catch {
-    return; // the reader says what is wrong with the name
-  }
-  if (format !== 'csv') process.stderr.write(`petrascore score: ${new Intl.ListFormat('en').format(given)} ${given.length === 1 ? 'applies' : 'apply'} to CSV logs only; ${args.traces} is read as ${format.toUpperCase()}\n`);
+  const format = formatOf(args);
+  // undefined: the reader says what is wrong with the name.
+  if (format !== undefined && format !== 'csv') process.stderr.write(`petrascore score: ${new Intl.ListFormat('en').format(given)} ${given.length === 1 ? 'applies' : 'apply'} to CSV logs only; ${args.traces} is read as ${format.toUpperCase()}\n`);
 }
 
 /**
@@ -295,7 +301,7 @@ function closingWords(stats: ScoreLogStats, net: Net, args: ScoreArgs): string[]
   const some = (list: readonly string[]) => list.slice(0, 5).map((name) => JSON.stringify(name)).join(', ') + (list.length > 5 ? ', …' : '');
   const many = names.length >= UNMATCHED_KEPT ? `${UNMATCHED_KEPT} or more` : String(names.length);
   if (stats.matched === 0) {
-    const column = args.format === 'csv' || (args.format === 'auto' && args.traces.toLowerCase().replace(/\.gz$/, '').endsWith('.csv')) ? ` (is --activity-column '${args.activityColumn}' the activity?)` : '';
+    const column = formatOf(args) === 'csv' ? ` (is --activity-column '${args.activityColumn}' the activity?)` : '';
     return [
       `warning: no event name in the log is a transition label, so every trace was scored as if none of its events happened${column}. ` +
         `Names in the log: ${some(names)}; the bundle's labels: ${some([...net.labelColumn.keys()])} (petrascore inspect ${args.bundle})`,

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { ServerResponse } from 'node:http';
+import pino from 'pino';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
 import { workerLoadsSettled } from '../inference/worker-runner.js';
@@ -11,6 +12,10 @@ export const EXIT_FAILURE = 1;
 
 const SEE_HELP = "(petrascore serve --help lists every option and its environment variable)";
 
+/** pino's numbers for the levels --log-level names (silent has none: nothing reaches it). */
+const LEVELS = pino.levels.values;
+const [INFO, WARN, FATAL] = [LEVELS.info!, LEVELS.warn!, LEVELS.fatal!];
+
 /** A log line as pino writes it (level, time, pid, hostname, msg), for what is said where the logger is not there. */
 function jsonLine(level: number, msg: string, fields: Record<string, string | number | undefined>): string {
   return `${JSON.stringify({ level, time: Date.now(), pid: process.pid, hostname: hostname(), msg, ...fields })}\n`;
@@ -20,13 +25,9 @@ function fail(message: string, code: number): number {
   process.stderr.write(`petrascore: ${message}\n`);
   // Also as a JSON log line on stdout, where a log pipeline reading only the service's JSON would otherwise see
   // "loading bundle" and then nothing.
-  process.stdout.write(jsonLine(60, `petrascore: ${message.split('\n')[0]}`, { exit_code: code }));
+  process.stdout.write(jsonLine(FATAL, `petrascore: ${message.split('\n')[0]}`, { exit_code: code }));
   return code;
 }
-
-/** pino's numbers for the levels --log-level names: a line is written when its number reaches the level's. */
-const LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
-const WARN = 40;
 
 /**
  * One warning per PETRASCORE_* variable that is no setting's (PETRASCORE_PORTT is ignored, and the server listens on
@@ -35,7 +36,7 @@ const WARN = 40;
  */
 function warnOfUnknownVariables(env: NodeJS.ProcessEnv, logLevel: string): void {
   // The level is one of LEVELS' (the parser checked it).
-  if ((LEVELS[logLevel] ?? WARN) > WARN) return;
+  if ((LEVELS[logLevel] ?? Number.POSITIVE_INFINITY) > WARN) return;
   if (isServiceLinkPort(env.PETRASCORE_PORT)) {
     const message = 'PETRASCORE_PORT looks like a Kubernetes service link (a Service named petrascore sets it to tcp://…) and is ignored: the port is --port or the default; set enableServiceLinks: false in the pod, or give PETRASCORE_PORT a number';
     process.stdout.write(jsonLine(WARN, message, { variable: 'PETRASCORE_PORT' }));
@@ -152,7 +153,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${message}\n`);
     // Also on stdout as a JSON line, as fail() does, at info: a stop asked for is no failure. The process exits
     // before main's pause for pino to flush, so that write is waited for (a pipe takes stdout asynchronously).
-    const written = new Promise<void>((resolve) => process.stdout.write(jsonLine(30, message, { signal, exit_code: 0 }), () => resolve()));
+    const written = new Promise<void>((resolve) => process.stdout.write(jsonLine(INFO, message, { signal, exit_code: 0 }), () => resolve()));
     void Promise.all([written, workerLoadsSettled()]).then(() => process.exit(0));
   };
   process.on('SIGTERM', stopWhileStarting);

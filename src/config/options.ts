@@ -1,4 +1,5 @@
 import { SATURATED_HOLD_MS, SATURATION_WINDOW_MS } from '../inference/batcher.js';
+import { withoutSecrets } from '../http/shown-url.js';
 import type { InferenceThreadSetting } from '../inference/choose-thread.js';
 
 /** Which requests get their log line: every one, only those answered 4xx/5xx (and those abandoned), or none. */
@@ -82,12 +83,6 @@ export function rangeOf(option: OptionSpec): string | undefined {
 export function describeOption(option: OptionSpec): string {
   const range = rangeOf(option);
   return range === undefined ? option.description : `${option.description}; ${range}`;
-}
-
-/** A URL as an error message may show it: without credentials, query or fragment (a webhook's token often sits there). */
-function withoutSecrets(text: string): string {
-  // Up to the last @: a URL that does not parse may have a / or an @ in its password.
-  return text.replace(/\/\/.*@/s, '//…@').replace(/[?#].*$/s, (rest) => `${rest[0]}…`);
 }
 
 function checkHttpUrl(value: string): string | undefined {

@@ -4,7 +4,13 @@ import type { Duplex } from 'node:stream';
 import { quoteValue } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
 
-/** A whole answer for a raw socket that is closed after it (no request or response object exists to write it). */
+/** A JSON error through a response Node still holds: `connection: close` makes Node end the connection after it. */
+function answerAndClose(response: ServerResponse, status: number, body: ErrorBody): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' }).end(text);
+}
+
+/** The same answer for a raw socket that is closed after it (no request or response object exists to write it). */
 function closingAnswer(status: number, body: ErrorBody, extraHeaders = ''): string {
   const text = JSON.stringify(body);
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extraHeaders}Content-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`;
@@ -52,11 +58,10 @@ export function clientErrorHandler(onAnswered: (label: string, status: number) =
 export function refuseExpectation(onAnswered: (label: string, status: number) => void): (request: IncomingMessage, response: ServerResponse) => void {
   return (request, response) => {
     const message = `Expect ${quoteValue(request.headers.expect ?? '')} cannot be met: this server meets only 100-continue (or no Expect header)`;
-    const text = JSON.stringify({ error: 'expectation_failed', message, details: [{ path: 'headers/expect', message: 'only 100-continue is supported' }] } satisfies ErrorBody);
     onAnswered('expectation_failed', 417);
     // The client may be holding its body back until it hears that its expectation is met: what it sends next on this
     // connection could be that body or a new request, so the connection is not reused.
-    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' }).end(text);
+    answerAndClose(response, 417, { error: 'expectation_failed', message, details: [{ path: 'headers/expect', message: 'only 100-continue is supported' }] });
   };
 }
 
@@ -89,10 +94,7 @@ export function refuseStalledUpload(onAnswered: (label: string, status: number, 
       return;
     }
     const message = 'the request body stopped arriving for longer than the server waits (--request-idle-timeout)';
-    const text = JSON.stringify({ error: 'request_timeout', message, details: [] } satisfies ErrorBody);
-    // connection: close: Node ends the connection once the answer is written.
-    response.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' });
-    response.end(text);
+    answerAndClose(response, 408, { error: 'request_timeout', message, details: [] });
     onAnswered('request_timeout', 408, response);
   };
 }

@@ -1,3 +1,4 @@
+import { redactUrl } from '../http/shown-url.js';
 import type { LiveLogger } from './bus.js';
 import type { AlertEvent } from './events.js';
 
@@ -23,16 +24,6 @@ export interface WebhookOptions {
 
 const MAX_BACKOFF_MS = 30_000;
 const DROP_LOG_INTERVAL_MS = 10_000;
-
-/** A URL as it may be logged: no credentials, no query (either may carry a token). */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
-  } catch {
-    return '(invalid url)';
-  }
-}
 
 class PermanentFailure extends Error {}
 

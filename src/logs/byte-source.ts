@@ -35,21 +35,12 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
       first.value = Buffer.concat([first.value, next.value]);
     }
     gzipped ||= startsGzipped(first.value);
-    if (!gzipped) {
-      progress();
-      yield first.value;
-      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
-        progress();
-        yield next.value;
-      }
-      return;
-    }
-    const gunzip = createGunzip();
+    const raw = rest(first.value, chunks);
     // pipeline forwards a read error (e.g. ENOENT) into gunzip, whose iterator then rejects with it.
-    pipeline(Readable.from(rest(first.value, chunks)), gunzip, () => undefined);
-    for await (const chunk of gunzip) {
+    const bytes: AsyncIterable<Buffer> = gzipped ? pipeline(Readable.from(raw), createGunzip(), () => undefined) : raw;
+    for await (const chunk of bytes) {
       progress();
-      yield chunk as Buffer;
+      yield chunk;
     }
   } catch (error) {
     throw toLogInputError(path, error, named);
