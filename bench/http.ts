@@ -29,6 +29,7 @@ import {
   type Server,
 } from './harness.js';
 import type { LoadFigures, LoadRequest } from './load-child.js';
+import { CEILING, checkTargets } from './targets.js';
 
 const DURATION = Number(process.argv.find((a) => a.startsWith('--duration='))?.split('=')[1] ?? 5);
 const QUICK = process.argv.includes('--quick');
@@ -58,8 +59,6 @@ interface Row {
    */
   cpuRatio?: number;
 }
-
-const CEILING = 'bare Fastify, fixed body (ceiling)';
 
 function row(scenario: string, target: string, connections: number, result: LoadFigures, server: Server, items = 1): Row {
   const { requests, clientCpuMs, serverCpuMs, ...figures } = result;
@@ -188,8 +187,11 @@ for (const r of rows) {
   console.log(`  ${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${us(r).padStart(14)}  ceiling ${us(ceiling).padStart(14)} ${`${(100 * r.cpuRatio).toFixed(0)}%`.padStart(7)}`);
 }
 
+console.log(`\nthe work order's targets (memory per open case: npm run bench:cases)\n`);
+for (const check of checkTargets(rows)) console.log(`  ${check.met === undefined ? '-' : check.met ? 'met    ' : 'NOT MET'}  ${check.target.replaceAll('`', '')}: ${check.reading}`);
+
 cleanUp();
 mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
 const out = join(ROOT, 'bench', 'out', `http-${new Date().toISOString().replaceAll(':', '-')}.json`);
 writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, durationSeconds: DURATION, runs: RUNS, rows, measurements }, null, 2)}\n`);
-console.log(`\nwrote ${out}`);
+console.log(`\nwrote ${out} (as the README's markdown: npm run bench:table)`);

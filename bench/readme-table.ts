@@ -1,0 +1,26 @@
+/**
+ * `npm run bench:table [-- FILE]`: a saved `npm run bench` result (the newest under bench/out/ by default) as the
+ * README's markdown: a heading line with date, machine and Node, the table, and the work order's targets.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { ROOT } from './harness.js';
+import { type BenchResult, markdownTable, markdownTargets } from './targets.js';
+
+function newestResult(): string {
+  const folder = join(ROOT, 'bench', 'out');
+  // The names carry an ISO time, so their order is their age.
+  const newest = readdirSync(folder, { withFileTypes: true })
+    .map((entry) => entry.name)
+    .filter((name) => /^http-.*\.json$/.test(name))
+    .sort()
+    .at(-1);
+  if (newest === undefined) throw new Error(`no http-*.json under ${folder}: run \`npm run bench\` first`);
+  return join(folder, newest);
+}
+
+const file = process.argv[2] ?? newestResult();
+const result = JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+console.log(`${result.date}, ${result.cpus} × ${result.cpu ?? 'cpu'}, Node ${result.node}, ${result.runs} round(s) of ${result.durationSeconds} s loads (${relative(ROOT, resolve(file))})\n`);
+console.log(markdownTable(result));
+console.log(`\n${markdownTargets(result.rows)}`);
