@@ -67,9 +67,11 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     // Node's requestTimeout does not cover a body that stalls after its headers: it would hold its connection, and
     // the drain, forever. Fastify's connectionTimeout would, but costs two timers per request on every connection.
     stalledUploadMs: config.requestIdleTimeoutMs,
-    onStalledUpload: refuseStalledUpload((label, status, response) => {
+    slowUploadMs: config.requestBodyTimeoutMs,
+    onStalledUpload: refuseStalledUpload((label, status, response, reqId, cut) => {
       app.metrics.clientErrors.inc({ error: label });
-      app.log.info({ status, error: label, method: response.req.method, url: response.req.url }, 'request body stalled: answered 408, connection closed');
+      const what = cut === 'stalled' ? 'request body stalled' : 'request body too slow';
+      app.log.info({ reqId, status, error: label, method: response.req.method, url: response.req.url }, `${what}: answered 408, connection closed`);
     }),
   });
   await app.register(metricsPlugin);

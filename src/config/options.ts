@@ -17,6 +17,7 @@ export interface ServeConfig {
   requestLog: RequestLogSetting;
   bodyLimit: number;
   requestIdleTimeoutMs: number;
+  requestBodyTimeoutMs: number;
   maxEventsPerRequest: number;
   maxResidualsPerRequest: number;
   maxOpenCases: number;
@@ -129,6 +130,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     min: 0,
     max: MAX_TIMER_MS,
     description: "milliseconds a request's body may stop arriving (not a byte more; checked each second) before the client gets 408 and its connection is closed, so that a stalled upload holds neither a connection nor the shutdown drain (headers that stall get Node's 408 after 60 to 90 s); 0 no limit",
+  },
+  {
+    key: 'requestBodyTimeoutMs',
+    flag: 'request-body-timeout',
+    env: 'PETRASCORE_REQUEST_BODY_TIMEOUT',
+    kind: 'integer',
+    default: 300000,
+    min: 0,
+    max: MAX_TIMER_MS,
+    description: "milliseconds a request's whole body may take to arrive (checked each second) before the client gets 408 and its connection is closed: a body sent a byte now and then never stalls (the default, five minutes, lets a 4 MiB body, the default --body-limit, arrive at 14 KB/s); 0 no limit",
   },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
   {

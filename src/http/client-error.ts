@@ -3,11 +3,13 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { quoteValue } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
+import type { UploadCut } from './open-responses.js';
 
 /** A JSON error through a response Node still holds: `connection: close` makes Node end the connection after it. */
-function answerAndClose(response: ServerResponse, status: number, body: ErrorBody): void {
+function answerAndClose(response: ServerResponse, status: number, body: ErrorBody, requestId?: string): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' }).end(text);
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' };
+  response.writeHead(status, requestId === undefined ? headers : { ...headers, 'x-request-id': requestId }).end(text);
 }
 
 /** The same answer for a raw socket that is closed after it (no request or response object exists to write it). */
@@ -83,18 +85,24 @@ export function refuseConnect(onAnswered: (label: string, status: number) => voi
 }
 
 /**
- * A request whose body has not progressed for --request-idle-timeout (the open responses' sweep finds it): answered 408
- * through its own response, so that it is timed and counted as any answer (and not as a client that went away), and the
- * connection closed after it. One whose answer had begun has its connection closed.
+ * A request whose body has not progressed for --request-idle-timeout, or is still arriving at --request-body-timeout
+ * (the open responses' sweep finds it): answered 408 through its own response, with its request id, so that it is timed
+ * and counted as any answer (and not as a client that went away), and the connection closed after it. One whose answer
+ * had begun has its connection closed.
  */
-export function refuseStalledUpload(onAnswered: (label: string, status: number, response: ServerResponse) => void): (response: ServerResponse) => void {
-  return (response) => {
+export function refuseStalledUpload(
+  onAnswered: (label: string, status: number, response: ServerResponse, requestId: string, cut: UploadCut) => void,
+): (response: ServerResponse, requestId: string, cut: UploadCut) => void {
+  return (response, requestId, cut) => {
     if (response.headersSent || response.writableEnded) {
       response.req.socket.destroy();
       return;
     }
-    const message = 'the request body stopped arriving for longer than the server waits (--request-idle-timeout)';
-    answerAndClose(response, 408, { error: 'request_timeout', message, details: [] });
-    onAnswered('request_timeout', 408, response);
+    const message =
+      cut === 'stalled'
+        ? 'the request body stopped arriving for longer than the server waits (--request-idle-timeout)'
+        : 'the request body was still arriving when the time the server gives a whole body ran out (--request-body-timeout)';
+    answerAndClose(response, 408, { error: 'request_timeout', message, details: [{ path: 'body', message }] }, requestId);
+    onAnswered('request_timeout', 408, response, requestId, cut);
   };
 }

@@ -1,14 +1,23 @@
 import type { ServerResponse } from 'node:http';
 
-/** Requests whose body stops arriving: after `afterMs` without a byte, `onStalled` answers and closes them. */
+/** Why an upload is cut: no byte for `afterMs` (stalled), or the body still arriving `totalMs` after it began (slow). */
+export type UploadCut = 'stalled' | 'slow';
+
+/**
+ * Requests whose body stops arriving, or trickles: after `afterMs` without a byte, or `totalMs` after the sweep first
+ * saw the body arriving, `onStalled` answers and closes them. 0 turns either limit off.
+ */
 export interface StallWatch {
   afterMs: number;
-  onStalled: (response: ServerResponse) => void;
+  totalMs: number;
+  onStalled: (response: ServerResponse, requestId: string, cut: UploadCut) => void;
 }
 
 /** What the sweep last saw of a request whose body is still arriving. */
 interface Upload {
   bytesRead: number;
+  /** When the sweep first saw the body arriving (within a sweep of the request's start). */
+  seen: number;
   since: number;
   sweep: number;
 }
@@ -24,6 +33,8 @@ const ABANDONED_SWEEP_MS = 1000;
  */
 export class OpenResponses implements Iterable<ServerResponse> {
   private readonly slots: (ServerResponse | undefined)[] = [];
+  /** Each slot's request id, for the answer the sweep gives a stalled upload. */
+  private readonly ids: (string | undefined)[] = [];
   private readonly free: number[] = [];
   private count = 0;
   private waiters: (() => void)[] = [];
@@ -43,10 +54,11 @@ export class OpenResponses implements Iterable<ServerResponse> {
     return this.count;
   }
 
-  /** Keeps `response` until its slot is released; returns the slot. */
-  add(response: ServerResponse): number {
+  /** Keeps `response` (of the request `requestId`) until its slot is released; returns the slot. */
+  add(response: ServerResponse, requestId: string): number {
     const slot = this.free.length > 0 ? this.free.pop()! : this.slots.length;
     this.slots[slot] = response;
+    this.ids[slot] = requestId;
     this.count++;
     return slot;
   }
@@ -55,6 +67,7 @@ export class OpenResponses implements Iterable<ServerResponse> {
   release(slot: number, response: ServerResponse): void {
     if (this.slots[slot] !== response) return;
     this.slots[slot] = undefined;
+    this.ids[slot] = undefined;
     this.free.push(slot);
     if (--this.count === 0 && this.waiters.length > 0) this.wake();
   }
@@ -81,8 +94,9 @@ export class OpenResponses implements Iterable<ServerResponse> {
 
   /**
    * Each second: responses whose connection is gone are let go, and a request whose body has not grown by a byte for
-   * the stall limit is handed to `onStalled`. The slowest honest upload still moves within a minute; one that stops is a
-   * client gone silent, which would otherwise hold its connection, and a shutdown's drain, for ever.
+   * the stall limit, or is still arriving at the total limit, is handed to `onStalled`. The slowest honest upload still
+   * moves within a minute; one that stops is a client gone silent, and one that sends a byte now and then is holding the
+   * connection on purpose: either would otherwise hold its connection, and a shutdown's drain, for ever.
    */
   private sweep(): void {
     this.releaseAbandoned();
@@ -90,17 +104,27 @@ export class OpenResponses implements Iterable<ServerResponse> {
     if (stall === undefined) return;
     const sweep = ++this.sweeps;
     const now = performance.now();
-    for (const response of this.slots) {
+    for (let slot = 0; slot < this.slots.length; slot++) {
+      const response = this.slots[slot];
       // complete: the parser has the whole body. headersSent: answered already (a 413 while the body still came).
       if (response === undefined || response.req.complete || response.headersSent) continue;
       const bytesRead = response.req.socket.bytesRead;
       const upload = this.uploads.get(response);
-      if (upload === undefined || upload.bytesRead !== bytesRead) {
-        this.uploads.set(response, { bytesRead, since: now, sweep });
-      } else if (now - upload.since >= stall.afterMs) {
+      const cut =
+        upload === undefined ? undefined
+        : stall.totalMs > 0 && now - upload.seen >= stall.totalMs ? 'slow'
+        : stall.afterMs > 0 && upload.bytesRead === bytesRead && now - upload.since >= stall.afterMs ? 'stalled'
+        : undefined;
+      if (cut !== undefined) {
         this.uploads.delete(response);
-        stall.onStalled(response);
+        stall.onStalled(response, this.ids[slot]!, cut);
+      } else if (upload === undefined) {
+        this.uploads.set(response, { bytesRead, seen: now, since: now, sweep });
       } else {
+        if (upload.bytesRead !== bytesRead) {
+          upload.bytesRead = bytesRead;
+          upload.since = now;
+        }
         upload.sweep = sweep;
       }
     }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import fp from 'fastify-plugin';
-import { OpenResponses } from '../http/open-responses.js';
+import { OpenResponses, type StallWatch } from '../http/open-responses.js';
 
 /** `failed`: a fault the process cannot recover from (the inference worker stopped); it stays so until the process ends. */
 export type ServiceState = 'starting' | 'ready' | 'draining' | 'failed';
@@ -36,7 +36,7 @@ declare module 'fastify' {
  * failed for good after a fatal fault) and the requests in flight, so resources outlive the requests that use them.
  */
 export const lifecyclePlugin = fp(
-  async (app, options: { stalledUploadMs?: number; onStalledUpload?: (response: ServerResponse) => void }) => {
+  async (app, options: { stalledUploadMs?: number; slowUploadMs?: number; onStalledUpload?: StallWatch['onStalled'] }) => {
     let state: ServiceState = 'starting';
     let failure: Error | undefined;
     const failureListeners: ((error: Error) => void)[] = [];
@@ -44,8 +44,9 @@ export const lifecyclePlugin = fp(
     const moveTo = (next: ServiceState) => {
       if (state !== 'failed') state = next;
     };
-    const { stalledUploadMs = 0, onStalledUpload } = options;
-    const open = new OpenResponses(stalledUploadMs > 0 && onStalledUpload !== undefined ? { afterMs: stalledUploadMs, onStalled: onStalledUpload } : undefined);
+    const { stalledUploadMs = 0, slowUploadMs = 0, onStalledUpload } = options;
+    const watched = (stalledUploadMs > 0 || slowUploadMs > 0) && onStalledUpload !== undefined;
+    const open = new OpenResponses(watched ? { afterMs: stalledUploadMs, totalMs: slowUploadMs, onStalled: onStalledUpload } : undefined);
     app.decorate('serviceState', () => state);
     app.decorate('beginDraining', () => moveTo('draining'));
     app.decorate('markFailed', (error: Error) => {

@@ -80,7 +80,7 @@ function refuseWhileClosing(reply: FastifyReply, next: HookHandlerDoneFunction):
 
 function trackOnly(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {
   const started = performance.now();
-  const slot = open.add(response);
+  const slot = open.add(response, request.id);
   const method = request.method;
   response.on('close', () => {
     open.release(slot, response);
@@ -92,7 +92,7 @@ function trackOnly(open: OpenResponses, recorder: RouteRecorder, request: Fastif
 /** trackOnly, and the line of a request whose client went away before its answer. */
 function trackAndLogAbandoned(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {
   const started = performance.now();
-  const slot = open.add(response);
+  const slot = open.add(response, request.id);
   response.on('close', () => {
     open.release(slot, response);
     if (response.headersSent) recorder.record(request.method, response.statusCode, (performance.now() - started) / 1000);

@@ -9,12 +9,12 @@ describe('OpenResponses', () => {
   it('keeps the responses in flight, reuses freed slots, and ignores a late second release', () => {
     const open = new OpenResponses();
     const [a, b, c] = [response(), response(), response()];
-    const slotA = open.add(a);
-    const slotB = open.add(b);
+    const slotA = open.add(a, `req-a`);
+    const slotB = open.add(b, `req-b`);
     expect(open.size).toBe(2);
     open.release(slotA, a);
     expect([...open]).toEqual([b]);
-    const slotC = open.add(c);
+    const slotC = open.add(c, `req-c`);
     expect(slotC).toBe(slotA);
     open.release(slotA, a);
     expect(open.size).toBe(2);
@@ -29,8 +29,8 @@ describe('OpenResponses', () => {
     const open = new OpenResponses();
     await open.whenEmpty();
     const [a, b] = [response(), response()];
-    const slotA = open.add(a);
-    const slotB = open.add(b);
+    const slotA = open.add(a, `req-a`);
+    const slotB = open.add(b, `req-b`);
     let settled = false;
     const idle = open.whenEmpty().then(() => (settled = true));
     open.release(slotA, a);
@@ -45,8 +45,8 @@ describe('OpenResponses', () => {
     const open = new OpenResponses();
     try {
       const [live, gone] = [response(), response()];
-      const slot = open.add(live);
-      open.add(gone);
+      const slot = open.add(live, `req-live`);
+      open.add(gone, `req-gone`);
       gone.req.socket!.destroy();
       let settled = false;
       const idle = open.whenEmpty().then(() => (settled = true));
