@@ -29,36 +29,14 @@ import {
   type Server,
 } from './harness.js';
 import type { LoadFigures, LoadRequest } from './load-child.js';
-import { CEILING, checkTargets } from './targets.js';
+import { CEILING, checkTargets, type ResultRow } from './targets.js';
 
 const DURATION = Number(process.argv.find((a) => a.startsWith('--duration='))?.split('=')[1] ?? 5);
 const QUICK = process.argv.includes('--quick');
 const RUNS = Number(process.argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 3);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${RUNS}`);
 
-interface Row {
-  scenario: string;
-  target: string;
-  connections: number;
-  requestsPerSecond: number;
-  itemsPerSecond?: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  peakRssBytes: number;
-  /** CPU time per answered request: the server process's (all threads) and the load generator's, in microseconds. */
-  serverCpuUs: number;
-  clientCpuUs: number;
-  ceilingRatio?: number;
-  /** In the medians: the service's median req/s over the median of every ceiling load at its bundle and connections. */
-  ratioOfMedians?: number;
-  /**
-   * In the medians: the CPU time per request of the ceiling (server + load generator) over the service's, the ratio
-   * the two would reach if both filled the two cores. It drifts less than requests per second do.
-   */
-  cpuRatio?: number;
-}
+type Row = ResultRow;
 
 function row(scenario: string, target: string, connections: number, result: LoadFigures, server: Server, items = 1): Row {
   const { requests, clientCpuMs, serverCpuMs, ...figures } = result;

@@ -7,17 +7,26 @@
 /** What bench/http.ts writes per scenario, bundle and connection count (medians over the rounds). */
 export interface ResultRow {
   scenario: string;
+  /** The bundle. */
   target: string;
   connections: number;
   requestsPerSecond: number;
   itemsPerSecond?: number;
   p50: number;
   p99: number;
+  non2xx: number;
+  errors: number;
   peakRssBytes: number;
+  /** CPU time per answered request: the server process's (all threads) and the load generator's, in microseconds. */
   serverCpuUs: number;
   clientCpuUs: number;
   ceilingRatio?: number;
+  /** In the medians: the service's median req/s over the median of every ceiling load at its bundle and connections. */
   ratioOfMedians?: number;
+  /**
+   * In the medians: the CPU time per request of the ceiling (server + load generator) over the service's, the ratio
+   * the two would reach if both filled the two cores. It drifts less than requests per second do.
+   */
   cpuRatio?: number;
 }
 

@@ -7,7 +7,7 @@ import { ROOT } from './helpers/fixtures.js';
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 function row(scenario: string, target: string, connections: number, figures: Partial<ResultRow> = {}): ResultRow {
-  return { scenario, target, connections, requestsPerSecond: 1000, p50: 1, p99: 2, peakRssBytes: 2 ** 27, serverCpuUs: 30, clientCpuUs: 25, ...figures };
+  return { scenario, target, connections, requestsPerSecond: 1000, p50: 1, p99: 2, non2xx: 0, errors: 0, peakRssBytes: 2 ** 27, serverCpuUs: 30, clientCpuUs: 25, ...figures };
 }
 
 describe('benchmark results in the README', () => {
