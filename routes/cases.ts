@@ -106,7 +106,9 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
           'For a case that cannot be scored (an attribute its spec needs never came, so a close answers 422) and can take no more events, or one the ' +
           'workflow abandoned. Published on the live feed as case_evicted with reason `deleted`, and counted as an eviction. The same id afterwards starts a fresh case.',
         params: CaseParams,
-        response: { 200: answer(Discarded, 'the case is dropped, unscored'), ...errorResponses(400, 404) },
+        // A DELETE may carry a body, which is read (and refused) as a close's is: a body beyond --body-limit is a 413,
+        // one that is not JSON a 415, so a generated client has to know both.
+        response: { 200: answer(Discarded, 'the case is dropped, unscored'), ...errorResponses(400, 404, 413, 415) },
       },
     },
     async (request) => app.cases.discardCase(request.params.id),

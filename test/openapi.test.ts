@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
 import type { App } from '../src/app.js';
 import { committedOpenApi, renderOpenApi } from '../src/openapi.js';
@@ -80,5 +80,22 @@ describe('OpenAPI document and Swagger UI', () => {
     const { results } = response.json() as { results: { index: number; error?: { message: string } }[] };
     expect(results[0]!.error!.message).toMatch(/^body\/traces\/0\/events/);
     expect(results[1]!.error).toBeUndefined();
+  });
+
+  it('documents the 413 and 415 a route without a body schema answers to a body it refuses (a DELETE reads one too)', async () => {
+    const small = await testApp({ bodyLimit: 1024 });
+    onTestFinished(() => small.close());
+    const doc = parse(committedOpenApi(ROOT)) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const refusals = [
+      { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=b', status: 415 },
+      { headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ a: 'x'.repeat(2048) }), status: 413 },
+    ];
+    for (const [method, path] of [['DELETE', '/cases/{id}'], ['POST', '/cases/{id}/close']] as const) {
+      for (const { headers, payload, status } of refusals) {
+        const response = await small.inject({ method, url: path.replace('{id}', 'c1'), headers, payload });
+        expect(response.statusCode, `${method} ${path}: ${response.body}`).toBe(status);
+        expect(Object.keys(doc.paths[path]![method.toLowerCase()]!.responses), `${method} ${path}`).toContain(String(status));
+      }
+    }
   });
 });
