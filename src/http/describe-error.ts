@@ -27,7 +27,9 @@ export class UnexpectedBodyError extends Error {
   readonly statusCode = 400;
 
   constructor(method: string, path: string) {
-    super(`${method} ${path} takes no body (an empty one, {} or null are accepted); an event goes to POST /cases/{id}/events before the close`);
+    // The hint is a close's (an event sent with it); a DELETE drops the case, and sending its events first would not help.
+    const hint = method === 'DELETE' ? 'a DELETE drops the case unscored' : 'an event goes to POST /cases/{id}/events before the close';
+    super(`${method} ${path} takes no body (an empty one, {} or null are accepted); ${hint}`);
     this.name = 'UnexpectedBodyError';
   }
 }

@@ -225,6 +225,10 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expect(refused.statusCode, refused.body).toBe(400);
       expect(refused.json<ErrorBody>()).toMatchObject({ error: 'unexpected_body', details: [{ path: 'body', message: 'this route takes no body' }] });
       expect(refused.json<ErrorBody>().message).toContain('POST /cases/with-body/close takes no body');
+      expect(refused.json<ErrorBody>().message).toContain('an event goes to POST /cases/{id}/events before the close');
+      const deleted = await app.inject({ method: 'DELETE', url: caseUrl('with-body'), headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ reason: 'abandoned' }) });
+      expect(deleted.statusCode, deleted.body).toBe(400);
+      expect(deleted.json<ErrorBody>().message).toBe('DELETE /cases/with-body takes no body (an empty one, {} or null are accepted); a DELETE drops the case unscored');
       expect((await app.inject({ method: 'HEAD', url: caseUrl('with-body') })).statusCode).toBe(200);
       for (const payload of ['{}', 'null', '']) {
         expectAck(await post(app, caseUrl('nothing', '/events'), { name: 'approve loan', attributes: { risk_score: '0.8' } }));
