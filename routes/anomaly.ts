@@ -13,6 +13,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResid
     {
       schema: {
         tags: ['scoring'],
+        operationId: 'scoreTrace',
         summary: 'Score one whole trace (PETRA /anomaly)',
         description:
           "PETRA's request and response. residual = |activation − observed| per scored transition, trace_score their sum. " +
@@ -38,6 +39,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResid
     {
       schema: {
         tags: ['scoring'],
+        operationId: 'scoreTraces',
         summary: 'Score many traces in one ONNX run',
         description: 'Each item is an /anomaly body. Results come in input order; a bad item gets an `error` entry (same shape as an error response) and does not fail the request.',
         body: AnomalyBatchRequest,

@@ -11,6 +11,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
+        operationId: 'addCaseEvent',
         summary: 'Feed one event into a case (PETRA StreamingEvaluator.on_event)',
         description:
           'Creates the case on first sight and merges the attributes (latest wins). Answers 202 {case_id, n_events}; with scoring ' +
@@ -38,6 +39,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
+        operationId: 'scoreCase',
         summary: 'Score an open case without closing it (score_case)',
         description: 'Publishes the evaluation on the live feed (and an alert if it reaches the threshold). HEAD /cases/{id} asks only whether the case is open: 200, else 404, without scoring it.',
         params: CaseParams,
@@ -55,10 +57,16 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.head(
     '/cases/:id',
     {
-      // @fastify/swagger leaves HEAD routes out unless asked: this one is a route of its own, not GET's shadow.
-      config: { ...ORDERED_PER_CONNECTION, swagger: { exposeHeadRoute: true } },
+      config: {
+        ...ORDERED_PER_CONNECTION,
+        // @fastify/swagger leaves HEAD routes out unless asked: this one is a route of its own, not GET's shadow. It
+        // suffixes a HEAD route's operationId with "-head", which client generators turn into odd method names.
+        swagger: { exposeHeadRoute: true },
+        swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, operationId: 'caseIsOpen' }, url }),
+      },
       schema: {
         tags: ['streaming'],
+        operationId: 'caseIsOpen',
         summary: 'Whether a case is open (200, else 404), without scoring it',
         params: CaseParams,
         response: { 200: Type.Null({ description: 'no body' }), ...errorResponses(400, 404) },
@@ -79,6 +87,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
+        operationId: 'closeCase',
         summary: 'Score a case a final time and free it (close_case)',
         description:
           'Answers the evaluation with closed: true. A case that cannot be scored stays open and the answer is 422 with the reason (send the missing attribute with its next event, or DELETE the case). The same id afterwards starts a fresh case. ' +
@@ -101,6 +110,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
+        operationId: 'deleteCase',
         summary: 'Drop an open case without scoring it',
         description:
           'For a case that cannot be scored (an attribute its spec needs never came, so a close answers 422) and can take no more events, or one the ' +
@@ -120,6 +130,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
+        operationId: 'listCases',
         summary: 'List open case ids, sorted',
         querystring: CaseListQuery,
         response: { 200: answer(CaseList, 'a page of open case ids'), ...errorResponses(400) },

@@ -18,6 +18,7 @@ const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEvent
     {
       schema: {
         tags: ['diagnostics'],
+        operationId: 'counterfactual',
         summary: "The input value at which a transition's activation crosses 0.5 (PETRA /counterfactual)",
         description:
           "PETRA's request and response: bisection of flip_place's input over search_range (float64 bracket, float32 activations) until " +

@@ -97,6 +97,7 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['live'],
+        operationId: 'getDashboard',
         summary: 'Live dashboard (HTML): swim lanes of open cases, the latest alert explained, stats',
         description: 'A static page that follows GET /live; it survives reloads (the snapshot) and reconnects (Last-Event-ID). No external resources.',
         response: {

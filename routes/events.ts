@@ -11,6 +11,7 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidu
       config: ORDERED_PER_CONNECTION,
       schema: {
         tags: ['streaming'],
+        operationId: 'addEvents',
         summary: 'Feed many events for many cases, in order (PETRA process_stream)',
         description:
           'For backfills. Each event is applied as by POST /cases/{id}/events; results come one per event in order: the evaluation when scoring, ' +

@@ -10,6 +10,7 @@ const forward: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number }> = asyn
     {
       schema: {
         tags: ['scoring'],
+        operationId: 'forward',
         summary: 'Activations of the output transitions for a marking (PETRA /forward)',
         description: "Omitted inputs take the bundle's defaults; keys that are no ONNX input are ignored and listed in ignored_inputs. PETRA also returns place activations, which the ONNX graph does not expose.",
         body: ForwardRequest,

@@ -12,6 +12,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['service'],
+        operationId: 'getHealth',
         summary: "Liveness: the process is up and can score (PETRA's /healthz fields); 503 once it cannot and must be restarted",
         response: {
           200: answer(Health, 'the process is up'),
@@ -32,6 +33,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['service'],
+        operationId: 'getReadiness',
         summary: 'Readiness: 200 while serving, 503 once shutting down or failed (the server listens only after the model is loaded and warmed up)',
         response: {
           200: answer(Readiness, 'ready: serving'),

@@ -31,6 +31,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['live'],
+        operationId: 'streamLive',
         summary: 'Server-Sent Events feed of every evaluation, alert and case change',
         description:
           'A `text/event-stream`: each event has `id:` (one increasing sequence, unique to this server instance: it starts after its start time in microseconds), `event:` (its type) and one `data:` line of JSON; an idle stream gets a heartbeat (a comment, and an `id:` line without data: the last event the stream has passed, sent or filtered out, for EventSource to resume from). ' +
@@ -81,6 +82,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['live'],
+        operationId: 'getLiveSnapshot',
         summary: 'The current picture as JSON: the snapshot a new /live connection starts with',
         querystring: LiveSnapshotQuery,
         response: { 200: refTo(SnapshotEvent), ...errorResponses(400) },

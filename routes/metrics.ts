@@ -7,6 +7,7 @@ const metrics: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['service'],
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics (text exposition format)',
         produces: ['text/plain'],
         response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) },

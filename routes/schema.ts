@@ -10,6 +10,7 @@ const schema: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['service'],
+        operationId: 'getSchema',
         summary: 'What the loaded model expects',
         description: 'Places, transitions with labels, scored transitions in output order, input places per channel with defaults and specs, versions.',
         response: { 200: answer(SchemaResponse, 'what the served bundle expects and scores') },

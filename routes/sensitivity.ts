@@ -16,6 +16,7 @@ const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPe
     {
       schema: {
         tags: ['diagnostics'],
+        operationId: 'sensitivity',
         summary: "Gradients of a transition's activation with respect to the inputs (PETRA /sensitivity)",
         description:
           "PETRA's request and response: one gradient per key of input_marking and of input_values, in request order, 0.0 for keys that are no " +

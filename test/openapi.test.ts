@@ -25,6 +25,22 @@ describe('OpenAPI document and Swagger UI', () => {
     for (const ops of Object.values(doc.paths)) for (const op of Object.values(ops)) expect(op.summary).toBeTruthy();
   });
 
+  it('names every operation once (operationId), so that generated clients have stable method names', () => {
+    const doc = parse(committedOpenApi(ROOT)) as { paths: Record<string, Record<string, { operationId?: string }>> };
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, id: op.operationId })));
+    expect(operations.filter((o) => typeof o.id !== 'string' || !/^[a-z][A-Za-z]+$/.test(o.id)).map((o) => o.at)).toEqual([]);
+    expect(new Set(operations.map((o) => o.id)).size).toBe(operations.length);
+  });
+
+  it("declares the live feed's ids int64 (they exceed a 32-bit integer from the first event on)", async () => {
+    const snapshot = (await app.inject({ method: 'GET', url: '/live/snapshot' })).json<{ id: number }>();
+    expect(snapshot.id).toBeGreaterThan(2 ** 31);
+    const doc = parse(committedOpenApi(ROOT)) as { components: { schemas: Record<string, { properties?: Record<string, { format?: string }> }> } };
+    const ids = Object.entries(doc.components.schemas).flatMap(([name, schema]) => Object.entries(schema.properties ?? {}).flatMap(([key, property]) => (['id', 'evaluation_id', 'oldest'].includes(key) ? [`${name}.${key} ${property.format}`] : [])));
+    expect(ids.length).toBeGreaterThan(5);
+    expect(ids.filter((id) => !id.endsWith(' int64'))).toEqual([]);
+  });
+
   it('declares no body for a redirect, and each response header as a plain schema', () => {
     type Response = { content?: unknown; headers?: Record<string, { schema?: Record<string, unknown> }> };
     const doc = parse(committedOpenApi(ROOT)) as { paths: Record<string, Record<string, { responses: Record<string, Response> }>> };

@@ -17,7 +17,8 @@ export function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
 }
 
-const id = Type.Integer({ minimum: 0, description: 'position in the bus sequence (SSE `id:`); increases by one per bus event' });
+// int64: ids start at the start time in milliseconds × 1000 (about 1.8e15), beyond a 32-bit integer of Java's.
+const id = Type.Integer({ minimum: 0, format: 'int64', description: 'position in the bus sequence (SSE `id:`); increases by one per bus event' });
 const ts = Type.String({ description: 'server time of publication, ISO 8601 UTC with milliseconds' });
 const caseId = Type.String({ description: 'case id; for stateless calls (/anomaly, /anomaly/batch) the request id (`<request id>/<index>` for batch items)' });
 const lane = Type.String({ description: 'value of --lane-attribute for the case, `(no <attribute>)` when the case has none, else the scenario name' });
@@ -79,7 +80,7 @@ export const AlertEvent = Type.Object(
     type: Type.Literal('alert'),
     id,
     ts,
-    evaluation_id: Type.Integer({ description: 'id of the evaluation event that raised the alert' }),
+    evaluation_id: Type.Integer({ format: 'int64', description: 'id of the evaluation event that raised the alert' }),
     case_id: caseId,
     lane,
     source: EvaluationSource,
@@ -161,7 +162,7 @@ export type SnapshotLane = Static<typeof SnapshotLane>;
 export const SnapshotEvent = Type.Object(
   {
     type: Type.Literal('snapshot'),
-    id: Type.Integer({ description: 'the latest bus event this snapshot accounts for; live events follow from id + 1' }),
+    id: Type.Integer({ format: 'int64', description: 'the latest bus event this snapshot accounts for; live events follow from id + 1' }),
     ts,
     scenario: Type.String({ description: "the served model's scenario name" }),
     lane_attribute: Type.Optional(Type.String()),
@@ -180,10 +181,10 @@ export type SnapshotEvent = Static<typeof SnapshotEvent>;
 export const GapEvent = Type.Object(
   {
     type: Type.Literal('gap'),
-    id: Type.Integer({ description: 'the latest bus event id' }),
+    id: Type.Integer({ format: 'int64', description: 'the latest bus event id' }),
     ts,
     requested: Type.String({ description: 'the Last-Event-ID the client sent' }),
-    oldest: Type.Optional(Type.Integer({ description: 'oldest id still replayable to this reader (a Last-Event-ID one below it resumes without a gap); for a reader of alerts alone it counts the alert history; omitted when the ring is empty' })),
+    oldest: Type.Optional(Type.Integer({ format: 'int64', description: 'oldest id still replayable to this reader (a Last-Event-ID one below it resumes without a gap); for a reader of alerts alone it counts the alert history; omitted when the ring is empty' })),
     reason: Type.Union([Type.Literal('expired'), Type.Literal('unknown')], { description: 'expired: older than the ring; unknown: not an id of this server (e.g. it restarted)' }),
   },
   { $id: 'LiveGap', title: 'LiveGap', description: 'events after Last-Event-ID are no longer in memory; a snapshot follows' },
