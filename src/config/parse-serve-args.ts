@@ -85,7 +85,12 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   }
   // The first argument is --bundle by another name: it too wins over PETRASCORE_BUNDLE.
   if (positional !== undefined) config.bundle = positional;
-  return config as unknown as ServeConfig;
+  const serve = config as unknown as ServeConfig;
+  // A retried close is answered from the memory of ended cases: with none, --repeat-close would quietly do nothing.
+  if (serve.repeatClose && serve.endedCaseMemory === 0) {
+    throw new UsageError('--repeat-close answers a retried close from the ended cases it remembers: it needs --ended-case-memory above 0');
+  }
+  return serve;
 }
 
 /**

@@ -52,6 +52,16 @@ export class MalformedJsonError extends Error {
  * A body sent compressed, which the service does not decode: a Content-Encoding, or a transfer coding beside chunked
  * (`Transfer-Encoding: gzip, chunked`, of which Node removes only the chunking).
  */
+/** A body that failed to decode or parse, sent with a Content-Type that declares a charset other than UTF-8. */
+export class UnsupportedCharsetError extends Error {
+  readonly statusCode = 415;
+
+  constructor(readonly charset: string) {
+    super(`Content-Type declares charset ${quoteValue(charset)}, and the body is not UTF-8, which JSON must be (RFC 8259): send it encoded as UTF-8`);
+    this.name = 'UnsupportedCharsetError';
+  }
+}
+
 export class UnsupportedEncodingError extends Error {
   readonly statusCode = 415;
 
@@ -91,6 +101,26 @@ type Part = 'body' | 'querystring' | 'params';
  * What the request carried, so that an error can show the offending value and the expected type: the parsed parts
  * and the route's schemas (Fastify's `request.body`, `request.query`, `request.params`, `request.routeOptions.schema`).
  */
+/**
+ * Top-level body fields the route's schema does not know, which it ignores as PETRA does: when the marking could not
+ * be derived from the attributes, an `inputMarking` (camelCase, as a Java client writes it) is the likely reason, and
+ * the answer says so rather than only naming a missing attribute.
+ */
+function strayFields(request: RequestParts | undefined): { path: string; message: string }[] {
+  const body = request?.body;
+  const schema = request?.schema?.body;
+  if (!isRecord(body) || !isRecord(schema) || !isRecord(schema.properties)) return [];
+  const known = Object.keys(schema.properties);
+  const squeeze = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
+  return Object.keys(body)
+    .filter((key) => !known.includes(key))
+    .slice(0, 5)
+    .map((key) => {
+      const meant = known.find((name) => squeeze(name) === squeeze(key));
+      return { path: `body/${key}`, message: `${quoteValue(key)} is no field of this request and was ignored${meant === undefined ? '' : ` (did you mean ${quoteValue(meant)}?)`}` };
+    });
+}
+
 export interface RequestParts {
   body?: unknown;
   querystring?: unknown;
@@ -262,8 +292,11 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof SpecResolutionError) {
     // On the case routes the attribute is one the case's events should have supplied: the case is named by params/id.
     // The message stays PETRA's own text (the streaming replay compares it).
-    const path = isRecord(request?.params) && typeof request.params.id === 'string' ? 'params/id' : `body/attributes/${error.attribute}`;
-    return { status: 422, body: { error: error.reason, message: error.message, details: [{ path, message: error.message }] } };
+    const onCase = isRecord(request?.params) && typeof request.params.id === 'string';
+    const path = onCase ? 'params/id' : `body/attributes/${error.attribute}`;
+    const strays = onCase ? [] : strayFields(request);
+    const message = strays.length === 0 ? error.message : `${error.message}; ${strays.map((s) => s.message).join('; ')}`;
+    return { status: 422, body: { error: error.reason, message, details: [{ path, message: error.message }, ...strays] } };
   }
   if (error instanceof CaseLimitError) {
     const path = error.limit === 'max_attributes_per_case' ? 'body/attributes' : 'params/id';
@@ -278,6 +311,9 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof UnsupportedEncodingError) {
     const detail = error.header === 'content-encoding' ? 'not supported' : 'only chunked is supported';
     return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: `headers/${error.header}`, message: detail }] } };
+  }
+  if (error instanceof UnsupportedCharsetError) {
+    return { status: 415, body: { error: 'unsupported_media_type', message: error.message, details: [{ path: 'headers/content-type', message: 'only charset utf-8 is supported' }] } };
   }
   if (error instanceof StaticFileError) return { status: error.status, body: { error: error.code, message: error.message, details: [{ path: error.path, message: error.detail }] } };
   if (error instanceof UnexpectedBodyError) return { status: 400, body: { error: 'unexpected_body', message: error.message, details: [{ path: 'body', message: 'this route takes no body' }] } };

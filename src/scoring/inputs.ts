@@ -10,7 +10,7 @@ import { quoteValue } from './quote-value.js';
 export type NumericLike = number | string | boolean;
 
 export interface RequestInputs {
-  input_marking?: Record<string, NumericLike> | undefined;
+  input_marking?: Record<string, NumericLike> | null | undefined;
   input_values?: Record<string, NumericLike> | null | undefined;
 }
 

@@ -24,8 +24,9 @@ const MARKING_ONLY = { marking: true, values: false };
  */
 export function prepareTrace(net: Net, request: TraceRequest, row?: Float32Array): PreparedTrace {
   const resolved = rowFromRequest(net, request, row);
-  if (request.input_marking === undefined) {
-    // null as absent: a workflow template writes null for a variable it has no value for, and meant no values given.
+  // null as absent: Jackson writes null for a field the caller left unset, and a workflow template for a variable it
+  // has no value for (input_values), meaning none given.
+  if (request.input_marking == null) {
     rowFromAttributes(net, request.attributes ?? {}, request.input_values == null ? MARKING_AND_VALUES : MARKING_ONLY, resolved.row);
   }
   let observed = emptyObserved(net.outputs.length);

@@ -17,6 +17,13 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     expect(parseServeArgs(['--alert-webhook', 'http://a/'], { PETRASCORE_ALERT_WEBHOOKS: 'not-a-url' }).alertWebhooks).toEqual(['http://a/']);
   });
 
+  it('refuses --repeat-close without an ended-case memory to answer from', () => {
+    expect(parseServeArgs(['--repeat-close'], {}).repeatClose).toBe(true);
+    expect(() => parseServeArgs(['--repeat-close', '--ended-case-memory', '0'], {})).toThrow(/needs --ended-case-memory above 0/);
+    expect(() => parseServeArgs([], { PETRASCORE_REPEAT_CLOSE: 'true', PETRASCORE_ENDED_CASE_MEMORY: '0' })).toThrow(UsageError);
+    expect(parseServeArgs(['--ended-case-memory', '0'], {}).endedCaseMemory).toBe(0);
+  });
+
   it('reads numbers as decimal numerals, trims every kind alike, and takes choices in any case', () => {
     expect(parseServeArgs([], { PETRASCORE_PORT: ' 8441 ' }).port).toBe(8441);
     expect(parseServeArgs([], { PETRASCORE_ALERT_THRESHOLD: ' 0.75 ' }).alertThreshold).toBe(0.75);

@@ -90,6 +90,22 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect((await app.inject({ method: 'POST', url: '/cases/enc/events', payload: utf8, headers: JSON_TYPE })).statusCode).toBe(202);
     });
 
+    it('answers 415 naming a declared charset other than UTF-8 when the body is not UTF-8; ASCII declared as Latin-1 is read', async () => {
+      const event = '{"name": "approve loan", "attributes": {"channel": "caf\u00e9"}}';
+      const latin1 = await app.inject({ method: 'POST', url: '/cases/charset/events', payload: Buffer.from(event, 'latin1'), headers: { 'content-type': 'application/json; charset=ISO-8859-1' } });
+      const refused = expectError(latin1, 415, 'unsupported_media_type');
+      expect(refused.message).toContain('charset "ISO-8859-1"');
+      expect(refused.details).toEqual([{ path: 'headers/content-type', message: 'only charset utf-8 is supported' }]);
+      // UTF-16 text is valid UTF-8 byte by byte (ASCII with NULs): it fails as JSON, and the charset says why.
+      const utf16 = await app.inject({ method: 'POST', url: '/anomaly', payload: Buffer.from('{"events": []}', 'utf16le'), headers: { 'content-type': 'application/json; charset="utf-16"' } });
+      expect(expectError(utf16, 415, 'unsupported_media_type').message).toContain('charset "utf-16"');
+      const ascii = await app.inject({ method: 'POST', url: '/cases/charset/events', payload: '{"name": "approve loan"}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } });
+      expect(ascii.statusCode, ascii.body).toBe(202);
+      const utf8 = await app.inject({ method: 'POST', url: '/anomaly', payload: '{"events": [}', headers: { 'content-type': 'application/json; charset=UTF-8' } });
+      expectError(utf8, 400, 'malformed_json');
+      await app.inject({ method: 'DELETE', url: '/cases/charset' });
+    });
+
     describe('U+FFFD sent as UTF-8 (EF BF BD) is a character like any other; bytes that are not UTF-8 are refused', () => {
       const LITERAL = Buffer.from([0xef, 0xbf, 0xbd]);
       /** A JSON body with `bytes` inside a string: `before` and `after` are UTF-8 text around them. */
@@ -515,6 +531,13 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
         expect(body.message).toBe("trace missing attribute 'risk_score' required by input_marking for place 'p_application'");
         expect(body.details).toEqual([{ path: 'body/attributes/risk_score', message: body.message }]);
       }
+    });
+
+    it('names the body fields it ignored when the marking could not be derived: a camelCase inputMarking is the usual cause', async () => {
+      const body = expectError(await post('/anomaly', { inputMarking: { p_application: 0.9 }, events: [], traceId: 'T-1' }), 422, 'missing_attribute');
+      const petra = "trace missing attribute 'risk_score' required by input_marking for place 'p_application'";
+      expect(body.message).toBe(`${petra}; "inputMarking" is no field of this request and was ignored (did you mean "input_marking"?); "traceId" is no field of this request and was ignored`);
+      expect(body.details.map((d) => d.path)).toEqual(['body/attributes/risk_score', 'body/inputMarking', 'body/traceId']);
     });
 
     it.each([

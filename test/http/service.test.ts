@@ -50,4 +50,13 @@ describe('POST /anomaly without input_marking on a coloured net: the value chann
     expect(await score({ input_values: null })).toBe(derived);
     expect(await score({ input_values: {} })).toBe(defaults);
   });
+
+  it('reads input_marking: null as omitted (Jackson writes an unset field as null): marking and values from the attributes', async () => {
+    const derived = await score({});
+    expect(await score({ input_marking: null })).toBe(derived);
+    expect(await score({ input_marking: null, input_values: null })).toBe(derived);
+    expect(await score({ input_marking: {} })).not.toBe(derived);
+    const batch = await app.inject({ method: 'POST', url: '/anomaly/batch', payload: { traces: [{ input_marking: null, events: [{ name: 'approve loan' }], attributes: { amount: '5000' } }] } });
+    expect(batch.json<{ results: { trace_score: number }[] }>().results[0]!.trace_score).toBe(derived);
+  });
 });
