@@ -32,6 +32,28 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(new Set(operations.map((o) => o.id)).size).toBe(operations.length);
   });
 
+  it('writes a union of literals as one enum, and gives every operation a default response, the one error body', () => {
+    const text = committedOpenApi(ROOT);
+    const doc = parse(text) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
+    const literalUnions: string[] = [];
+    const visit = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) node.forEach((item, i) => visit(item, `${at}/${i}`));
+      else if (typeof node === 'object' && node !== null) {
+        const anyOf = (node as { anyOf?: unknown[] }).anyOf;
+        if (anyOf?.every((b) => Array.isArray((b as { enum?: unknown[] }).enum) && (b as { enum: unknown[] }).enum.length === 1)) literalUnions.push(at);
+        for (const [key, value] of Object.entries(node)) visit(value, `${at}/${key}`);
+      }
+    };
+    visit(doc, '');
+    expect(literalUnions).toEqual([]);
+    expect(text).toMatch(/strategy:\n(?:.*\n)*?\s+type: string\n\s+enum:\n\s+- bisection\n\s+- nearest\n/);
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        expect(operation.responses.default?.content?.['application/json']?.schema, `${method} ${path}`).toEqual({ $ref: '#/components/schemas/ErrorBody' });
+      }
+    }
+  });
+
   it("declares the live feed's ids int64 (they exceed a 32-bit integer from the first event on)", async () => {
     const snapshot = (await app.inject({ method: 'GET', url: '/live/snapshot' })).json<{ id: number }>();
     expect(snapshot.id).toBeGreaterThan(2 ** 31);

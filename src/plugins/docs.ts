@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { ErrorBody } from '../schemas/common.js';
+import { shapeOpenApi } from '../schemas/openapi-shape.js';
 import { PETRASCORE_VERSION } from '../version.js';
 
 /** The OpenAPI document is generated from the routes' TypeBox schemas; Swagger UI serves it at /docs. */
@@ -32,6 +33,7 @@ export const docsPlugin = fp(
         ],
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+      transformObject: (document) => ('openapiObject' in document ? shapeOpenApi(document.openapiObject) : document.swaggerObject),
     });
     await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   },

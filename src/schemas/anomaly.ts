@@ -64,7 +64,7 @@ export const TracesEnvelope = Type.Object({ ...AnomalyBatchRequest.properties, t
 
 export const AnomalyBatchItem = Type.Union([
   Type.Object({ index: Type.Integer(), trace_score: Type.Number(), per_transition_residuals: Residuals, ignored_inputs: Type.Optional(IgnoredInputs) }),
-  Type.Object({ index: Type.Integer(), error: ErrorBody }),
+  Type.Object({ index: Type.Integer(), error: Type.Ref(ErrorBody) }),
 ]);
 export type AnomalyBatchItem = Static<typeof AnomalyBatchItem>;
 

@@ -1,0 +1,66 @@
+/**
+ * The OpenAPI document as client generators read it best, derived from what @fastify/swagger makes of the TypeBox
+ * schemas without changing what it says:
+ * - a union of literals (TypeBox's enum, `anyOf` of one-value `enum`s) becomes one `enum`, which generators turn into an
+ *   enum type where they made a wrapper class per branch;
+ * - every operation gets a `default` response, the one ErrorBody, for the statuses any route may answer that its own
+ *   list leaves out (405, 408, 414, 431, 503 while closing…): every error this service answers has that shape.
+ */
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `{type, enum: [one value]}` and nothing else: a literal as @fastify/swagger writes it for OpenAPI 3.0. */
+function literalOf(branch: unknown): { type: unknown; value: unknown } | undefined {
+  if (!isObject(branch) || !Array.isArray(branch.enum) || branch.enum.length !== 1) return undefined;
+  const keys = Object.keys(branch);
+  if (branch.enum[0] === null) return keys.every((k) => ['type', 'enum', 'nullable'].includes(k)) ? { type: null, value: null } : undefined;
+  return keys.length === 2 && keys.includes('type') ? { type: branch.type, value: branch.enum[0] } : undefined;
+}
+
+/** The node's `anyOf` as one enum, when every branch is a literal of one type (and perhaps null); else undefined. */
+function asEnum(node: Json): Json | undefined {
+  if (!Array.isArray(node.anyOf) || node.anyOf.length < 2) return undefined;
+  const literals = node.anyOf.map(literalOf);
+  if (literals.some((l) => l === undefined)) return undefined;
+  const typed = literals.filter((l) => l!.type !== null);
+  const types = new Set(typed.map((l) => l!.type));
+  if (types.size !== 1) return undefined;
+  const { anyOf: _branches, ...rest } = node;
+  const nullable = typed.length < literals.length;
+  return { ...rest, type: [...types][0], ...(nullable ? { nullable: true } : {}), enum: literals.map((l) => l!.value) };
+}
+
+function collapseEnums(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(collapseEnums);
+  if (!isObject(node)) return node;
+  const collapsed = asEnum(node) ?? node;
+  return Object.fromEntries(Object.entries(collapsed).map(([key, value]) => [key, collapseEnums(value)]));
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+function withDefaultErrors(document: Json): Json {
+  if (!isObject(document.paths)) return document;
+  // A fresh object each: one shared object would be written as YAML anchors and aliases.
+  const errorBody = () => ({ description: 'any other error: the status says which, the body what and where', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } });
+  const paths = Object.fromEntries(
+    Object.entries(document.paths).map(([path, item]) => [
+      path,
+      isObject(item)
+        ? Object.fromEntries(
+            Object.entries(item).map(([method, operation]) =>
+              METHODS.includes(method) && isObject(operation) && isObject(operation.responses) ? [method, { ...operation, responses: { ...operation.responses, default: errorBody() } }] : [method, operation],
+            ),
+          )
+        : item,
+    ]),
+  );
+  return { ...document, paths };
+}
+
+/** @fastify/swagger's `transformObject` for OpenAPI 3: the document with enums collapsed and default error responses. */
+export function shapeOpenApi<T>(document: T): T {
+  return withDefaultErrors(collapseEnums(document) as Json) as T;
+}
