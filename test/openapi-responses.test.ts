@@ -1,0 +1,86 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { App } from '../src/app.js';
+import { committedOpenApi } from '../src/openapi.js';
+import { testApp } from './helpers/app.js';
+import { ROOT } from './helpers/fixtures.js';
+
+interface Operation {
+  responses: Record<string, { content?: Record<string, { schema?: object }> }>;
+}
+type Document = { paths: Record<string, Record<string, Operation>> };
+
+/** What a client generated from openapi.yaml relies on: the document is valid OpenAPI, and every answer fits it. */
+describe('openapi.yaml against the answers the service gives', () => {
+  let app: App;
+  let doc: Document;
+  // OpenAPI 3.0 schemas: `nullable` is Ajv's own keyword; `example` and formats such as int64 are annotations here.
+  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
+  const validators = new Map<object, ValidateFunction>();
+
+  beforeAll(async () => {
+    app = await testApp();
+    await SwaggerParser.validate(parse(committedOpenApi(ROOT)) as never);
+    doc = (await SwaggerParser.dereference(parse(committedOpenApi(ROOT)) as never)) as unknown as Document;
+  });
+  afterAll(async () => app.close());
+
+  /** The documented schema of this answer: its status's, else the operation's default (every error's). */
+  function documented(method: string, url: string, status: number): object | undefined {
+    const path = url.split('?')[0]!;
+    const entry = Object.entries(doc.paths).find(([pattern]) => new RegExp(`^${pattern.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
+    expect(entry, `${method} ${path} is documented`).toBeDefined();
+    // A method the path does not take (405) has no operation: its answer is the error body every operation's default is.
+    const operation = entry![1][method.toLowerCase()] ?? (status === 405 ? Object.values(entry![1])[0] : undefined);
+    const response = operation?.responses[String(status)] ?? operation?.responses.default;
+    expect(response, `${method} ${path} documents ${status} or a default`).toBeDefined();
+    return response!.content?.['application/json']?.schema;
+  }
+
+  async function check(method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: unknown): Promise<number> {
+    const response = await app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
+    const schema = documented(method, url, response.statusCode);
+    if (!String(response.headers['content-type']).startsWith('application/json')) return response.statusCode;
+    expect(schema, `${method} ${url} ${response.statusCode} documents a JSON body`).toBeDefined();
+    let validate = validators.get(schema!);
+    if (validate === undefined) validators.set(schema!, (validate = ajv.compile(schema!)));
+    expect(validate(response.json()), `${method} ${url} ${response.statusCode}: ${ajv.errorsText(validate.errors)}\n${response.body.slice(0, 500)}`).toBe(true);
+    return response.statusCode;
+  }
+
+  it('documents every answer of the scoring routes, their errors included', async () => {
+    const trace = { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }], attributes: { risk_score: '0.9' } };
+    expect(await check('POST', '/anomaly', trace)).toBe(200);
+    expect(await check('POST', '/anomaly', { ...trace, input_marking: { p_application: 0.9, nowhere: 1 }, events: [{ name: 'Approve Loan' }] })).toBe(200);
+    expect(await check('POST', '/anomaly', { events: [] })).toBe(422);
+    expect(await check('POST', '/anomaly', { events: 'none' })).toBe(400);
+    expect(await check('POST', '/anomaly/batch', { traces: [trace, { events: [] }, 'not a trace'] })).toBe(200);
+    expect(await check('POST', '/forward', { input_marking: { p_application: 0.3 } })).toBe(200);
+    expect(await check('PUT', '/anomaly', trace)).toBe(405);
+  });
+
+  it('documents every answer of the streaming routes, from the first event to the close and after', async () => {
+    expect(await check('POST', '/cases/doc-1/events', { name: 'approve loan', attributes: { risk_score: '0.9' } })).toBe(202);
+    expect(await check('POST', '/cases/doc-1/events?score=true', { name: 'approve loan' })).toBe(200);
+    expect(await check('GET', '/cases/doc-1')).toBe(200);
+    expect(await check('GET', '/cases')).toBe(200);
+    expect(await check('POST', '/events', { events: [{ case_id: 'doc-2', name: 'decline loan', attributes: { risk_score: '0.1' } }, { case_id: 'doc-2', name: 'decline loan' }] })).toBe(200);
+    expect(await check('POST', '/events?score=true', { events: [{ case_id: 'doc-2', name: 'decline loan' }] })).toBe(200);
+    expect(await check('POST', '/cases/doc-1/close')).toBe(200);
+    expect(await check('POST', '/cases/doc-1/close')).toBe(404);
+    expect(await check('DELETE', '/cases/doc-2')).toBe(200);
+    expect(await check('POST', '/cases/doc-3/events', { name: 'approve loan' })).toBe(202);
+    expect(await check('POST', '/cases/doc-3/close')).toBe(422);
+    expect(await check('DELETE', '/cases/doc-3')).toBe(200);
+  });
+
+  it('documents the service, live and diagnostics answers', async () => {
+    for (const url of ['/healthz', '/readyz', '/schema', '/live/snapshot']) expect(await check('GET', url)).toBe(200);
+    expect(await check('GET', '/live/snapshot?min_score=high')).toBe(400);
+    expect(await check('POST', '/counterfactual', { input_marking: { p_application: 0.9 }, target_transition: 't_approve', flip_place: 'p_application' })).toBe(200);
+    expect(await check('POST', '/counterfactual', { input_marking: { p_application: 0.9 }, target_transition: 't_nowhere', flip_place: 'p_application' })).toBe(400);
+    expect(await check('POST', '/sensitivity', { input_marking: { p_application: 0.9 }, target_transition: 't_approve' })).toBe(200);
+  });
+});
