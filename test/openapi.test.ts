@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import type { App } from '../src/app.js';
 import { committedOpenApi, renderOpenApi } from '../src/openapi.js';
 import { testApp } from './helpers/app.js';
-import { ROOT } from './helpers/fixtures.js';
+import { modelPath, ROOT } from './helpers/fixtures.js';
 
 describe('OpenAPI document and Swagger UI', () => {
   let app: App;
@@ -87,22 +87,7 @@ describe('OpenAPI document and Swagger UI', () => {
   });
 
   it('every request example in the document is accepted by its route on the default model', async () => {
-    const doc = app.swagger() as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown; examples?: Record<string, { value: unknown }> }> } }>> };
-    let checked = 0;
-    for (const [path, ops] of Object.entries(doc.paths)) {
-      for (const [method, op] of Object.entries(ops)) {
-        const media = op.requestBody?.content['application/json'];
-        const values = [...Object.values(media?.examples ?? {}).map((e) => e.value), ...(media?.example !== undefined ? [media.example] : [])];
-        if (media !== undefined) expect(values.length, `${method} ${path} has no request example`).toBeGreaterThan(0);
-        for (const value of values) {
-          const url = path.replace('{id}', 'example-case');
-          const response = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: value as object });
-          expect(response.statusCode, `${method} ${path}: ${response.body}`).toBeLessThan(300);
-          checked++;
-        }
-      }
-    }
-    expect(checked).toBeGreaterThan(4);
+    expect((await sendExamples(app)).length).toBeGreaterThan(4);
   });
 
   it('documents an /anomaly/batch item as an /anomaly body, while a bad item still gets its own error entry', async () => {
@@ -135,5 +120,46 @@ describe('OpenAPI document and Swagger UI', () => {
         expect(Object.keys(doc.paths[path]![method.toLowerCase()]!.responses), `${method} ${path}`).toContain(String(status));
       }
     }
+  });
+});
+
+/** Sends every request example of the served document to its route, expecting each accepted; returns them. */
+async function sendExamples(app: App): Promise<unknown[]> {
+  const doc = app.swagger() as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown; examples?: Record<string, { value: unknown }> }> } }>> };
+  const sent: unknown[] = [];
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const media = op.requestBody?.content['application/json'];
+      const values = [...Object.values(media?.examples ?? {}).map((e) => e.value), ...(media?.example !== undefined ? [media.example] : [])];
+      if (media !== undefined) expect(values.length, `${method} ${path} has no request example`).toBeGreaterThan(0);
+      for (const value of values) {
+        const url = path.replace('{id}', 'example-case');
+        const response = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: value as object });
+        expect(response.statusCode, `${method} ${path} ${JSON.stringify(value)}: ${response.body}`).toBeLessThan(300);
+        sent.push(value);
+      }
+    }
+  }
+  return sent;
+}
+
+describe.each(['credit_approval_coloured', 'incident_management', 'compliance_audit', 'scale_200'])("Swagger UI's examples served with the %s bundle", (name) => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ bundle: modelPath(name), alertThreshold: 1000 });
+  });
+  afterAll(async () => app.close());
+
+  it("are made from the bundle (its places and labels, not the default bundle's), and each is accepted by its route", async () => {
+    const sent = JSON.stringify(await sendExamples(app));
+    expect(sent).not.toMatch(/p_application|risk_score/);
+    const place = [...app.petra.net.markingSlot.keys()][0]!;
+    expect(sent).toContain(`"input_marking":{"${place}":1}`);
+    // Every event name an example sends is a label of this bundle.
+    const names = [...sent.matchAll(/"name":"([^"]*)"/g)].map((m) => m[1]!);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.filter((n) => !app.petra.net.labelColumn.has(n))).toEqual([]);
+    // What Swagger UI loads.
+    expect((await app.inject({ method: 'GET', url: '/docs/json' })).body).toContain(`"input_marking":{"${place}":1}`);
   });
 });

@@ -3,11 +3,15 @@ import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { ErrorBody } from '../schemas/common.js';
 import { shapeOpenApi } from '../schemas/openapi-shape.js';
+import { bundleExamples, exampleMarking, writtenExamplesFit, type RequestExamples } from '../schemas/bundle-examples.js';
+import { rowFromRequest } from '../scoring/inputs.js';
+import { labelOf } from '../scoring/net.js';
 import { PETRASCORE_VERSION } from '../version.js';
 
 /** The OpenAPI document is generated from the routes' TypeBox schemas; Swagger UI serves it at /docs. */
 export const docsPlugin = fp(
   async (app) => {
+    let examples: RequestExamples | undefined;
     app.addSchema(ErrorBody);
     await app.register(swagger, {
       openapi: {
@@ -19,7 +23,8 @@ export const docsPlugin = fp(
             'Scores workflow traces with a PETRA model exported to ONNX: webhook scoring (/anomaly), streaming cases (/cases), ' +
             'raw forward passes (/forward). Scores equal PETRA\'s to 1e-5. Errors are JSON `{error, message, details}`; an unknown path is a 404 ' +
             '`not_found` and a method a path does not take a 405 `method_not_allowed` with an `Allow` header, whatever the body. ' +
-            'The examples are written for the default bundle (loan_approval: place p_application, transitions t_approve and t_decline); ' +
+            'The request examples fit the bundle this server loaded: written for the default bundle (loan_approval: place p_application, ' +
+            'transitions t_approve and t_decline), made at startup from any other bundle\'s places, specs and expected events; ' +
             'GET /schema tells the places, transitions and attributes of the bundle this server loaded. ' +
             'Every answer carries an `x-request-id` header: the request\'s own x-request-id when it is 1–128 visible ASCII characters, else one the server made; ' +
             'log lines and the live feed name requests by it.',
@@ -33,9 +38,23 @@ export const docsPlugin = fp(
         ],
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-      transformObject: (document) => ('openapiObject' in document ? shapeOpenApi(document.openapiObject) : document.swaggerObject),
+      // `examples` is read when the document is first built, which is after onReady (Swagger UI asks for it then).
+      transformObject: (document) => ('openapiObject' in document ? shapeOpenApi(document.openapiObject, examples) : document.swaggerObject),
     });
     await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+    // Once every plugin is up (the model included): the examples a bundle other than the default one needs, with the
+    // events its model expects at the examples' marking, from one forward pass.
+    app.addHook('onReady', async () => {
+      const net = app.petra.net;
+      if (writtenExamplesFit(net)) return;
+      try {
+        const activations = await app.petra.scorer.forward(rowFromRequest(net, { input_marking: exampleMarking(net) }).row);
+        examples = bundleExamples(net, net.outputs.flatMap((t) => ((activations[t] ?? 0) > 0.5 ? [labelOf(net, t)] : [])));
+      } catch (error) {
+        // Documentation is not worth a failed start: the warm-up has run the model already, and /docs keeps the written examples.
+        app.log.warn({ err: error }, "Swagger UI's examples stay the default bundle's: the forward pass to make this bundle's failed");
+      }
+    });
   },
   { name: 'docs' },
 );

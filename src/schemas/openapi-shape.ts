@@ -4,8 +4,11 @@
  * - a union of literals (TypeBox's enum, `anyOf` of one-value `enum`s) becomes one `enum`, which generators turn into an
  *   enum type where they made a wrapper class per branch;
  * - every operation gets a `default` response, the one ErrorBody, for the statuses any route may answer that its own
- *   list leaves out (405, 408, 414, 431, 503 while closing…): every error this service answers has that shape.
+ *   list leaves out (405, 408, 414, 431, 503 while closing…): every error this service answers has that shape;
+ * - served with a bundle the schemas' written examples do not fit, its own request examples (bundle-examples.ts).
  */
+
+import type { RequestExamples } from './bundle-examples.js';
 
 type Json = Record<string, unknown>;
 
@@ -60,7 +63,33 @@ function withDefaultErrors(document: Json): Json {
   return { ...document, paths };
 }
 
-/** @fastify/swagger's `transformObject` for OpenAPI 3: the document with enums collapsed and default error responses. */
-export function shapeOpenApi<T>(document: T): T {
-  return withDefaultErrors(collapseEnums(document) as Json) as T;
+/** `operation` with `values` as its JSON request body's examples, in place of the schema's own. */
+function withBodyExamples(operation: unknown, values: readonly unknown[] | undefined): unknown {
+  if (values === undefined || !isObject(operation) || !isObject(operation.requestBody)) return operation;
+  const content = operation.requestBody.content;
+  const media = isObject(content) ? content['application/json'] : undefined;
+  if (!isObject(content) || !isObject(media)) return operation;
+  const { example: _written, examples: _writtenToo, ...rest } = media;
+  const examples = Object.fromEntries(values.map((value, i) => [`example${i + 1}`, { value }]));
+  return { ...operation, requestBody: { ...operation.requestBody, content: { ...content, 'application/json': { ...rest, examples } } } };
+}
+
+function withExamples(document: Json, examples: RequestExamples): Json {
+  if (!isObject(document.paths)) return document;
+  const paths = Object.fromEntries(
+    Object.entries(document.paths).map(([path, item]) => [
+      path,
+      isObject(item) ? Object.fromEntries(Object.entries(item).map(([method, operation]) => [method, withBodyExamples(operation, examples[`${method} ${path}`])])) : item,
+    ]),
+  );
+  return { ...document, paths };
+}
+
+/**
+ * @fastify/swagger's `transformObject` for OpenAPI 3: the document with enums collapsed, default error responses, and
+ * the loaded bundle's request examples when the schemas' own do not fit it.
+ */
+export function shapeOpenApi<T>(document: T, examples?: RequestExamples): T {
+  const shaped = withDefaultErrors(collapseEnums(document) as Json);
+  return (examples === undefined ? shaped : withExamples(shaped, examples)) as T;
 }
