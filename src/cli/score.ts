@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { parseArgsProblem } from './parse-args-error.js';
 import { constants } from 'node:os';
 import { scoreLog, UNMATCHED_KEPT, type ScoreLogStats } from '../batch/score-log.js';
 import { ReportWriter, type OutputFormat } from '../batch/report-writer.js';
@@ -69,28 +70,31 @@ interface ScoreArgs {
   allowEmpty: boolean;
 }
 
+/** The score command's options (parseArgs's table; their names also suggest the nearest to a mistyped one). */
+const SCORE_OPTIONS = {
+  traces: { type: 'string' },
+  format: { type: 'string', default: 'auto' },
+  'case-column': { type: 'string', default: 'case_id' },
+  'activity-column': { type: 'string', default: 'activity' },
+  'csv-delimiter': { type: 'string', default: ',' },
+  sorted: { type: 'boolean', default: false },
+  output: { type: 'string', short: 'o' },
+  'output-format': { type: 'string', default: 'json' },
+  'batch-size': { type: 'string', default: String(DEFAULT_BATCH_SIZE) },
+  'max-error-rate': { type: 'string', default: '1' },
+  'allow-empty': { type: 'boolean', default: false },
+} as const;
+
 function parseScoreArgs(argv: readonly string[]): ScoreArgs {
   let parsed;
   try {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: {
-        traces: { type: 'string' },
-        format: { type: 'string', default: 'auto' },
-        'case-column': { type: 'string', default: 'case_id' },
-        'activity-column': { type: 'string', default: 'activity' },
-        'csv-delimiter': { type: 'string', default: ',' },
-        sorted: { type: 'boolean', default: false },
-        output: { type: 'string', short: 'o' },
-        'output-format': { type: 'string', default: 'json' },
-        'batch-size': { type: 'string', default: String(DEFAULT_BATCH_SIZE) },
-        'max-error-rate': { type: 'string', default: '1' },
-        'allow-empty': { type: 'boolean', default: false },
-      },
+      options: SCORE_OPTIONS,
     });
   } catch (error) {
-    throw new ScoreUsageError((error as Error).message);
+    throw new ScoreUsageError(parseArgsProblem(error, Object.keys(SCORE_OPTIONS)));
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new ScoreUsageError(positionals.length === 0 ? 'missing BUNDLE.onnx' : `expected one bundle, got: ${positionals.join(' ')}`);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseArgsProblem } from '../cli/parse-args-error.js';
 import { defaultConfig, describeOption, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './options.js';
 
 /** A mistake on the command line or in the environment; the CLI prints it with the usage and exits 2. */
@@ -58,7 +59,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(parseArgsProblem(error, Object.keys(options)));
   }
   if (parsed.positionals.length > 1) throw new UsageError(`expected one bundle, got ${parsed.positionals.join(' ')}`);
   const config = defaultConfig() as unknown as Record<string, string | number | boolean | string[]>;

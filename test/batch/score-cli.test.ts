@@ -124,6 +124,14 @@ describe('petrascore score --csv-delimiter, quoting', () => {
       expect(result.stderr).toContain('Usage: petrascore score');
     }
   });
+
+  it('names a mistyped option with the one meant, and an option without its value, in a line of its own', async () => {
+    const mistyped = await runCli(['score', model, '--trace', join(FIXTURES, bundle, 'log.csv')]);
+    expect(mistyped.code, mistyped.describe).toBe(2);
+    expect(mistyped.stderr).toMatch(/^petrascore score: unknown option --trace; did you mean --traces\?\n/);
+    const valueless = await runCli(['score', model, '--traces', join(FIXTURES, bundle, 'log.csv'), '-o']);
+    expect(valueless.stderr).toMatch(/^petrascore score: --output needs a value\n/);
+  });
 });
 
 describe('petrascore score output and exit codes', () => {

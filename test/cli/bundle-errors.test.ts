@@ -382,10 +382,11 @@ describe('petrascore usage errors', () => {
     expect(result.stdout, result.describe).not.toContain('Server listening');
   }
 
-  it('an unknown flag', () => expectUsageError([...serveArgs(bundle), '--bogus'], /Unknown option '--bogus'/));
+  it('an unknown flag', () => expectUsageError([...serveArgs(bundle), '--bogus'], /petrascore: unknown option --bogus\n/));
+  it('a mistyped flag, with the one meant', () => expectUsageError([...serveArgs(bundle), '--prot', '9000'], /unknown option --prot; did you mean --port\?/));
   it('--port abc', () => expectUsageError(['serve', bundle, '--port', 'abc'], /--port must be a whole number, got 'abc'/));
   it('--port beyond 65535', () => expectUsageError(['serve', bundle, '--port', '70000'], /must be at most 65535, got 70000/));
-  it('--port without a value', () => expectUsageError(['serve', bundle, '--port'], /--port/));
+  it('--port without a value', () => expectUsageError(['serve', bundle, '--port'], /petrascore: --port needs a value/));
   it('PETRASCORE_PORT=abc names the variable', () => expectUsageError(['serve', bundle], /PETRASCORE_PORT must be a whole number, got 'abc'/, { PETRASCORE_PORT: 'abc' }));
   it('PETRASCORE_SCORE_EVERY_EVENT=maybe', () => expectUsageError(['serve', bundle], /PETRASCORE_SCORE_EVERY_EVENT must be true or false, got 'maybe'/, { PETRASCORE_SCORE_EVERY_EVENT: 'maybe' }));
   it('an unknown log level', () => expectUsageError([...serveArgs(bundle), '--log-level', 'loud'], /--log-level .*must be one of .*got 'loud'/));
