@@ -274,7 +274,18 @@ function validationDetail(part: Part, instancePath: string, message: string, req
     if (isRecord(known)) return { path: `${part}${path}`, message: `Unknown field; the fields are ${Object.keys(known).join(', ')}` };
   }
   const value = valueAt(root, at);
-  return { path: `${part}${path}`, message: value === undefined ? text : `${text}, got ${describeValue(value)}` };
+  if (value === undefined) return { path: `${part}${path}`, message: text };
+  return { path: `${part}${path}`, message: `${text}, got ${describeValue(value)}${/\bobject\b/.test(text) ? variableListHint(value) : ''}` };
+}
+
+/**
+ * Flowable's and Activiti's REST APIs list process variables as `[{name, type, value}]`; the maps here (attributes,
+ * input_marking) want `{name: value}`. Said when an array of such entries is where a map belongs.
+ */
+function variableListHint(value: unknown): string {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => isRecord(v) && typeof v.name === 'string' && 'value' in v)) return '';
+  const first = value[0] as { name: string; value: unknown };
+  return `; a list of {name, value} variables, as Flowable and Activiti write them, goes here as one object of name → value, such as ${JSON.stringify({ [first.name]: first.value })}`;
 }
 
 function partOf(context: string | undefined): Part {

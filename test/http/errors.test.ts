@@ -533,6 +533,17 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       }
     });
 
+    it("shows how a Flowable/Activiti variable list ([{name, type, value}]) is written as the map a field wants", async () => {
+      const variables = [{ name: 'risk_score', type: 'string', value: '0.9' }, { name: 'channel', type: 'string', value: 'web' }];
+      const body = expectError(await post('/anomaly', { events: [], attributes: variables }), 400, 'validation_error');
+      expect(body.message).toBe('body/attributes: Expected an object or null, got an array; a list of {name, value} variables, as Flowable and Activiti write them, goes here as one object of name → value, such as {"risk_score":"0.9"}');
+      const event = expectError(await post('/cases/flowable/events', { name: 'approve loan', attributes: variables }), 400, 'validation_error');
+      expect(event.details[0]!.path).toBe('body/attributes');
+      expect(event.message).toContain('such as {"risk_score":"0.9"}');
+      // Any other array is only that.
+      expect(expectError(await post('/anomaly', { events: [], attributes: [1, 2] }), 400, 'validation_error').message).toBe('body/attributes: Expected an object or null, got an array');
+    });
+
     it('names the body fields it ignored when the marking could not be derived: a camelCase inputMarking is the usual cause', async () => {
       const body = expectError(await post('/anomaly', { inputMarking: { p_application: 0.9 }, events: [], traceId: 'T-1' }), 422, 'missing_attribute');
       const petra = "trace missing attribute 'risk_score' required by input_marking for place 'p_application'";
