@@ -66,13 +66,16 @@ function isNothing(value: unknown): boolean {
  * Why a body is not JSON, when its headers say: a transfer coding beside chunked (`gzip, chunked`; Node removes the
  * chunking only, so the parser saw compressed bytes), or a charset other than UTF-8 (Latin-1, UTF-16). Asked only once
  * a body has failed, so that an ordinary request reads no header for it; a body in another charset that is valid UTF-8
- * as well (ASCII declared as Latin-1) is simply read.
+ * as well (ASCII declared as Latin-1) is simply read. `encodedOtherwise`: the body shows it is not UTF-8 text (bytes
+ * that are not UTF-8, or NULs, which UTF-16 makes of ASCII); when it does not, a body that fails to parse is only
+ * malformed JSON, whatever charset it declares, and its syntax error is the answer.
  */
-function whyNotJson(request: FastifyRequest, error: Error): Error {
+function whyNotJson(request: FastifyRequest, error: Error, encodedOtherwise: boolean): Error {
   const codings = request.headers['transfer-encoding'];
   if (codings !== undefined && !codings.split(',').every((c) => ['', 'chunked'].includes(c.trim().toLowerCase()))) {
     return new UnsupportedEncodingError(codings, 'transfer-encoding');
   }
+  if (!encodedOtherwise) return error;
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
   if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) return new UnsupportedCharsetError(charset);
   return error;
@@ -149,13 +152,13 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       // Bytes that are not UTF-8 were read as U+FFFD: a Latin-1 'é' in an event name would silently match no label.
       // The text is searched first, which is free for the usual body (V8 answers at once for a string with no character
       // beyond Latin-1); the bytes are validated only when it holds a U+FFFD, which may have been sent as such.
-      if (text.includes('\uFFFD') && typeof body !== 'string' && !isUtf8(body)) return done(whyNotJson(request, new MalformedJsonError(NOT_UTF8)), undefined);
+      if (text.includes('\uFFFD') && typeof body !== 'string' && !isUtf8(body)) return done(whyNotJson(request, new MalformedJsonError(NOT_UTF8), true), undefined);
       void parseJson(request, text, (error, value) => {
         if (error === null || error === undefined) done(null, value);
         else if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') done(error, undefined);
         else {
           const problem = jsonProblem(text);
-          done(whyNotJson(request, new MalformedJsonError(problem.reason, problem.refused)), undefined);
+          done(whyNotJson(request, new MalformedJsonError(problem.reason, problem.refused), text.includes('\u0000')), undefined);
         }
       });
     });

@@ -103,6 +103,11 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(ascii.statusCode, ascii.body).toBe(202);
       const utf8 = await app.inject({ method: 'POST', url: '/anomaly', payload: '{"events": [}', headers: { 'content-type': 'application/json; charset=UTF-8' } });
       expectError(utf8, 400, 'malformed_json');
+      // Malformed JSON in ASCII (or in UTF-8) is malformed JSON whatever charset it declares: its syntax error says where.
+      for (const [payload, charset] of [['{"events": [}', 'iso-8859-1'], ['{"events": [}', 'us-ascii'], ['{"events": [{"name": "caf\u00e9"}', 'windows-1252']]) {
+        const malformed = await app.inject({ method: 'POST', url: '/anomaly', payload, headers: { 'content-type': `application/json; charset=${charset}` } });
+        expect(expectError(malformed, 400, 'malformed_json').message, charset).not.toContain('UTF-8');
+      }
       await app.inject({ method: 'DELETE', url: '/cases/charset' });
     });
 
