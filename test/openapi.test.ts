@@ -162,4 +162,10 @@ describe.each(['credit_approval_coloured', 'incident_management', 'compliance_au
     // What Swagger UI loads.
     expect((await app.inject({ method: 'GET', url: '/docs/json' })).body).toContain(`"input_marking":{"${place}":1}`);
   });
+
+  it('are written out in /docs/yaml, without YAML anchors and aliases', async () => {
+    const yaml = (await app.inject({ method: 'GET', url: '/docs/yaml' })).body;
+    expect(yaml).toContain(`${[...app.petra.net.markingSlot.keys()][0]!}: 1`);
+    expect(yaml).not.toMatch(/(?::|-) [&*]a\d+\b/);
+  });
 });

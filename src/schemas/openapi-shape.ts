@@ -70,7 +70,10 @@ function withBodyExamples(operation: unknown, values: readonly unknown[] | undef
   const media = isObject(content) ? content['application/json'] : undefined;
   if (!isObject(content) || !isObject(media)) return operation;
   const { example: _written, examples: _writtenToo, ...rest } = media;
-  const examples = Object.fromEntries(values.map((value, i) => [`example${i + 1}`, { value }]));
+  // Copies through JSON, which shares nothing (structuredClone keeps a shared object shared): bundleExamples shares one
+  // marking, one events list and one attributes object between and within examples, which the YAML document
+  // (/docs/yaml) would write as anchors and aliases.
+  const examples = Object.fromEntries(values.map((value, i) => [`example${i + 1}`, { value: JSON.parse(JSON.stringify(value)) as unknown }]));
   return { ...operation, requestBody: { ...operation.requestBody, content: { ...content, 'application/json': { ...rest, examples } } } };
 }
 
