@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
 import type { App } from '../src/app.js';
+import { netFromSidecar } from '../src/bundle/net-from-sidecar.js';
+import type { Sidecar } from '../src/bundle/sidecar-schema.js';
+import { bundleExamples } from '../src/schemas/bundle-examples.js';
 import { committedOpenApi, renderOpenApi } from '../src/openapi.js';
 import { testApp } from './helpers/app.js';
 import { modelPath, ROOT } from './helpers/fixtures.js';
@@ -167,5 +171,20 @@ describe.each(['credit_approval_coloured', 'incident_management', 'compliance_au
     const yaml = (await app.inject({ method: 'GET', url: '/docs/yaml' })).body;
     expect(yaml).toContain(`${[...app.petra.net.markingSlot.keys()][0]!}: 1`);
     expect(yaml).not.toMatch(/(?::|-) [&*]a\d+\b/);
+  });
+});
+
+describe("Swagger UI's examples for a net whose inputs are all on the value channel", () => {
+  it('flip a value place in the counterfactual example (not the written one, which names loan_approval), and its route takes that', async () => {
+    // credit_approval_coloured without its marking input: no bundle of the fixtures is so, and only the sidecar is needed.
+    const sidecar = JSON.parse(readFileSync(`${modelPath('credit_approval_coloured')}.meta.json`, 'utf8')) as Sidecar;
+    const { net } = netFromSidecar({ ...sidecar, input_marking_places: [], input_marking_spec: {}, onnx_input_names: ['value__p_submitted'], input_defaults: { value__p_submitted: 1 } });
+    const [example] = bundleExamples(net, ['approve loan'])['post /counterfactual']!;
+    expect(example).toEqual({ input_marking: {}, input_values: { p_submitted: 1 }, flip_place: 'p_submitted', flip_channel: 'value', target_transition: 't_approve' });
+    // The same request on the real bundle, where p_submitted is a value place too.
+    const app = await testApp({ bundle: modelPath('credit_approval_coloured') });
+    onTestFinished(() => app.close());
+    const response = await app.inject({ method: 'POST', url: '/counterfactual', payload: example as object });
+    expect(response.statusCode, response.body).toBe(200);
   });
 });

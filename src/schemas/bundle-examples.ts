@@ -30,7 +30,6 @@ export function exampleMarking(net: Net): Record<string, number> {
  */
 export function bundleExamples(net: Net, expected: readonly string[]): RequestExamples {
   const input_marking = exampleMarking(net);
-  const place = Object.keys(input_marking)[0];
   // Every attribute a spec reads, at 1: what derives the same marking for the first place (and a value for the rest).
   const attributes = Object.fromEntries(
     [...net.markingSpec, ...net.valuesSpec].flatMap((entry) => (entry.source.kind === 'attribute' ? [[entry.source.attribute, '1']] : [])),
@@ -48,6 +47,18 @@ export function bundleExamples(net: Net, expected: readonly string[]): RequestEx
     'post /cases/{id}/events': [{ name: anyLabel, attributes }],
     'post /events': [{ events: [{ case_id: 'C1', name: anyLabel, attributes }, ...expected.slice(1).map((name) => ({ case_id: 'C1', name }))] }],
     ...(target === undefined ? {} : { 'post /sensitivity': [{ input_marking, target_transition: target }] }),
-    ...(target === undefined || place === undefined ? {} : { 'post /counterfactual': [{ input_marking, flip_place: place, target_transition: target }] }),
+    ...(target === undefined ? {} : { 'post /counterfactual': [counterfactualExample(net, input_marking, target)] }),
   };
+}
+
+/**
+ * Flips the examples' marking place, else (a net whose inputs are all on the value channel) its first value place:
+ * without one, Swagger UI would keep the written example, which flips loan_approval's p_application. A net has at least
+ * one input (the sidecar is refused otherwise).
+ */
+function counterfactualExample(net: Net, input_marking: Record<string, number>, target: string): Record<string, unknown> {
+  const place = Object.keys(input_marking)[0];
+  if (place !== undefined) return { input_marking, flip_place: place, target_transition: target };
+  const valuePlace = [...net.valueSlot.keys()][0] ?? '';
+  return { input_marking, input_values: { [valuePlace]: 1 }, flip_place: valuePlace, flip_channel: 'value', target_transition: target };
 }
