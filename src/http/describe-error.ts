@@ -48,10 +48,6 @@ export class MalformedJsonError extends Error {
   }
 }
 
-/**
- * A body sent compressed, which the service does not decode: a Content-Encoding, or a transfer coding beside chunked
- * (`Transfer-Encoding: gzip, chunked`, of which Node removes only the chunking).
- */
 /** A body that failed to decode or parse, sent with a Content-Type that declares a charset other than UTF-8. */
 export class UnsupportedCharsetError extends Error {
   readonly statusCode = 415;
@@ -62,6 +58,10 @@ export class UnsupportedCharsetError extends Error {
   }
 }
 
+/**
+ * A body sent compressed, which the service does not decode: a Content-Encoding, or a transfer coding beside chunked
+ * (`Transfer-Encoding: gzip, chunked`, of which Node removes only the chunking).
+ */
 export class UnsupportedEncodingError extends Error {
   readonly statusCode = 415;
 
@@ -98,10 +98,6 @@ export class StaticFileError extends Error {
 type Part = 'body' | 'querystring' | 'params';
 
 /**
- * What the request carried, so that an error can show the offending value and the expected type: the parsed parts
- * and the route's schemas (Fastify's `request.body`, `request.query`, `request.params`, `request.routeOptions.schema`).
- */
-/**
  * Top-level body fields the route's schema does not know, which it ignores as PETRA does: when the marking could not
  * be derived from the attributes, an `inputMarking` (camelCase, as a Java client writes it) is the likely reason, and
  * the answer says so rather than only naming a missing attribute.
@@ -121,6 +117,10 @@ function strayFields(request: RequestParts | undefined): { path: string; message
     });
 }
 
+/**
+ * What the request carried, so that an error can show the offending value and the expected type: the parsed parts
+ * and the route's schemas (Fastify's `request.body`, `request.query`, `request.params`, `request.routeOptions.schema`).
+ */
 export interface RequestParts {
   body?: unknown;
   querystring?: unknown;
