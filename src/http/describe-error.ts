@@ -5,6 +5,7 @@ import type { FastifyError } from 'fastify';
 import { CaseLimitError, UnknownCaseError } from '../cases/case-errors.js';
 import { DiagnosticsError } from '../diagnostics/errors.js';
 import { InvalidInputError, SpecResolutionError } from '../scoring/input-errors.js';
+import { escapePointer } from '../scoring/inputs.js';
 import { quoteValue, shortened } from '../scoring/quote-value.js';
 import { MAX_CASE_ID_LENGTH, MAX_PARAM_URL_LENGTH } from '../schemas/cases.js';
 import type { ErrorBody } from '../schemas/common.js';
@@ -113,7 +114,7 @@ function strayFields(request: RequestParts | undefined): { path: string; message
     .slice(0, 5)
     .map((key) => {
       const meant = known.find((name) => squeeze(name) === squeeze(key));
-      return { path: `body/${key}`, message: `${quoteValue(key)} is no field of this request and was ignored${meant === undefined ? '' : ` (did you mean ${quoteValue(meant)}?)`}` };
+      return { path: `body/${escapePointer(key)}`, message: `${quoteValue(key)} is no field of this request and was ignored${meant === undefined ? '' : ` (did you mean ${quoteValue(meant)}?)`}` };
     });
 }
 

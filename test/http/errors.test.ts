@@ -554,6 +554,9 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       const petra = "trace missing attribute 'risk_score' required by input_marking for place 'p_application'";
       expect(body.message).toBe(`${petra}; "inputMarking" is no field of this request and was ignored (did you mean "input_marking"?); "traceId" is no field of this request and was ignored`);
       expect(body.details.map((d) => d.path)).toEqual(['body/attributes/risk_score', 'body/inputMarking', 'body/traceId']);
+      // A path is a JSON pointer: a field's / and ~ are escaped.
+      const escaped = expectError(await post('/anomaly', { events: [], 'a/b~c': 1 }), 422, 'missing_attribute');
+      expect(escaped.details.map((d) => d.path)).toEqual(['body/attributes/risk_score', 'body/a~1b~0c']);
     });
 
     it.each([
