@@ -2,13 +2,14 @@
  * `npm run bench:table [-- FILE]`: a saved `npm run bench` result (the newest under bench/out/ by default) as the
  * README's markdown: a heading line with date, machine and Node, the table, and the work order's targets.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ROOT } from './harness.js';
 import { type BenchResult, markdownTable, markdownTargets } from './targets.js';
 
 function newestResult(): string {
   const folder = join(ROOT, 'bench', 'out');
+  if (!existsSync(folder)) throw new Error(`no ${folder}: run \`npm run bench\` first, or name a result file`);
   // The names carry an ISO time, so their order is their age.
   const newest = readdirSync(folder, { withFileTypes: true })
     .map((entry) => entry.name)

@@ -53,7 +53,9 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(text).toMatch(/strategy:\n(?:.*\n)*?\s+type: string\n\s+enum:\n\s+- bisection\n\s+- nearest\n/);
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
-        expect(operation.responses.default?.content?.['application/json']?.schema, `${method} ${path}`).toEqual({ $ref: '#/components/schemas/ErrorBody' });
+        // A HEAD answer has no body to describe.
+        if (method === 'head') expect(operation.responses.default).toBeUndefined();
+        else expect(operation.responses.default?.content?.['application/json']?.schema, `${method} ${path}`).toEqual({ $ref: '#/components/schemas/ErrorBody' });
       }
     }
   });
@@ -160,7 +162,11 @@ describe.each(['credit_approval_coloured', 'incident_management', 'compliance_au
     const place = [...app.petra.net.markingSlot.keys()][0]!;
     expect(sent).toContain(`"input_marking":{"${place}":1}`);
     // Every event name an example sends is a label of this bundle.
-    const names = [...sent.matchAll(/"name":"([^"]*)"/g)].map((m) => m[1]!);
+    const names: string[] = [];
+    JSON.parse(sent, (key, value: unknown) => {
+      if (key === 'name' && typeof value === 'string') names.push(value);
+      return value;
+    });
     expect(names.length).toBeGreaterThan(0);
     expect(names.filter((n) => !app.petra.net.labelColumn.has(n))).toEqual([]);
     // What Swagger UI loads.

@@ -1,4 +1,4 @@
-import { editDistance } from '../config/parse-serve-args.js';
+import { editDistance } from '../config/edit-distance.js';
 
 /**
  * node:util parseArgs' error as a usage line: Node's own text for an unknown option ends in an unbalanced quote

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseArgsProblem } from '../cli/parse-args-error.js';
 import { defaultConfig, describeOption, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './options.js';
+import { editDistance } from './edit-distance.js';
 
 /** A mistake on the command line or in the environment; the CLI prints it with the usage and exits 2. */
 export class UsageError extends Error {}
@@ -94,26 +95,6 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   return serve;
 }
 
-/**
- * Edits (insert, delete, replace, swap two neighbours) between two names: PETRASCORE_HOTS is one from PETRASCORE_HOST.
- * The optimal-string-alignment form of Damerau–Levenshtein, on two rows of a few dozen cells: names are short.
- */
-export function editDistance(a: string, b: string): number {
-  let before = new Array<number>(b.length + 1).fill(0);
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, before[j - 2]! + 1);
-      current.push(best);
-    }
-    before = previous;
-    previous = current;
-  }
-  return previous[b.length]!;
-}
 
 const PREFIX = 'PETRASCORE_';
 

@@ -305,7 +305,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     // On the case routes the attribute is one the case's events should have supplied: the case is named by params/id.
     // The message stays PETRA's own text (the streaming replay compares it).
     const onCase = isRecord(request?.params) && typeof request.params.id === 'string';
-    const path = onCase ? 'params/id' : `body/attributes/${error.attribute}`;
+    const path = onCase ? 'params/id' : `body/attributes/${escapePointer(error.attribute)}`;
     const strays = onCase ? [] : strayFields(request);
     const message = strays.length === 0 ? error.message : `${error.message}; ${strays.map((s) => s.message).join('; ')}`;
     return { status: 422, body: { error: error.reason, message, details: [{ path, message: error.message }, ...strays] } };

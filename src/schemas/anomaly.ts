@@ -9,12 +9,9 @@ export const TraceEvent = Type.Object({
 export const AnomalyRequest = Type.Object(
   {
     input_marking: Type.Optional(
-      Type.Union([
-        MapOf(NumericLike, {
-          description: "marking inputs; omitted inputs take the bundle's defaults. When the whole field is omitted (or null, as Jackson writes an unset field), marking (and values) are derived from `attributes` through the sidecar's specs, as petra-score does",
-        }),
-        Type.Null(),
-      ]),
+      Type.Union([MapOf(NumericLike), Type.Null()], {
+        description: "marking inputs; omitted inputs take the bundle's defaults. When the whole field is omitted (or null, as Jackson writes an unset field), marking (and values) are derived from `attributes` through the sidecar's specs, as petra-score does",
+      }),
     ),
     input_values: Type.Optional(Type.Union([InputMap, Type.Null()], { description: "value-channel inputs (coloured nets); with input_marking, null and {} both mean the defaults; without it, null (like an omitted field) means derived from `attributes` through the specs, {} the defaults" })),
     events: Type.Array(TraceEvent, { description: 'the trace; order and repetitions do not matter, only which labels occur' }),

@@ -54,7 +54,8 @@ function withDefaultErrors(document: Json): Json {
       isObject(item)
         ? Object.fromEntries(
             Object.entries(item).map(([method, operation]) =>
-              METHODS.includes(method) && isObject(operation) && isObject(operation.responses) ? [method, { ...operation, responses: { ...operation.responses, default: errorBody() } }] : [method, operation],
+              // HEAD answers carry no body to describe.
+              METHODS.includes(method) && method !== 'head' && isObject(operation) && isObject(operation.responses) ? [method, { ...operation, responses: { ...operation.responses, default: errorBody() } }] : [method, operation],
             ),
           )
         : item,

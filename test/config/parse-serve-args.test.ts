@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { editDistance, parseServeArgs, unknownVariables, UsageError } from '../../src/config/parse-serve-args.js';
+import { editDistance } from '../../src/config/edit-distance.js';
+import { parseServeArgs, unknownVariables, UsageError } from '../../src/config/parse-serve-args.js';
 
 describe('petrascore serve: flags, then the environment, then the defaults', () => {
   it('PETRASCORE_BUNDLE serves when no bundle is given; an argument or --bundle wins over it; both at once is a mistake', () => {
