@@ -42,6 +42,7 @@ describe('openapi.yaml against the answers the service gives', () => {
   async function check(method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: unknown): Promise<number> {
     const response = await app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
     const schema = documented(method, url, response.statusCode);
+    expect(response.headers['x-request-id'], `${method} ${url} carries the x-request-id it documents`).toMatch(/^req-/);
     if (!String(response.headers['content-type']).startsWith('application/json')) return response.statusCode;
     expect(schema, `${method} ${url} ${response.statusCode} documents a JSON body`).toBeDefined();
     let validate = validators.get(schema!);

@@ -36,7 +36,7 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(new Set(operations.map((o) => o.id)).size).toBe(operations.length);
   });
 
-  it('writes a union of literals as one enum, and gives every operation a default response, the one error body', () => {
+  it('writes a union of literals as one enum, gives every operation a default response (the one error body), and declares x-request-id on every response', () => {
     const text = committedOpenApi(ROOT);
     const doc = parse(text) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
     const literalUnions: string[] = [];
@@ -53,6 +53,9 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(text).toMatch(/strategy:\n(?:.*\n)*?\s+type: string\n\s+enum:\n\s+- bisection\n\s+- nearest\n/);
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          expect((response as { headers?: Record<string, unknown> }).headers?.['x-request-id'], `${method} ${path} ${status}`).toMatchObject({ schema: { type: 'string' } });
+        }
         // A HEAD answer has no body to describe.
         if (method === 'head') expect(operation.responses.default).toBeUndefined();
         else expect(operation.responses.default?.content?.['application/json']?.schema, `${method} ${path}`).toEqual({ $ref: '#/components/schemas/ErrorBody' });

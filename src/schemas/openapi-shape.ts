@@ -5,6 +5,7 @@
  *   enum type where they made a wrapper class per branch;
  * - every operation gets a `default` response, the one ErrorBody, for the statuses any route may answer that its own
  *   list leaves out (405, 408, 414, 431, 503 while closing…): every error this service answers has that shape;
+ * - every response declares the `x-request-id` header every answer carries;
  * - served with a bundle the schemas' written examples do not fit, its own request examples (bundle-examples.ts).
  */
 
@@ -44,18 +45,30 @@ function collapseEnums(node: unknown): unknown {
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
+/** Every answer's `x-request-id` (the request tracking hook sets it on all of them), declared on `response`. */
+function withRequestId(response: unknown): unknown {
+  if (!isObject(response)) return response;
+  const headers = isObject(response.headers) ? response.headers : {};
+  const requestId = { description: "the request's own x-request-id when it is 1–128 visible ASCII characters, else one the server made; log lines and the live feed name the request by it", schema: { type: 'string' } };
+  return { ...response, headers: { ...headers, 'x-request-id': requestId } };
+}
+
 function withDefaultErrors(document: Json): Json {
   if (!isObject(document.paths)) return document;
   // A fresh object each: one shared object would be written as YAML anchors and aliases.
   const errorBody = () => ({ description: 'any other error: the status says which, the body what and where', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } });
+  const responsesOf = (responses: Json, method: string): Json => {
+    // HEAD answers carry no body to describe.
+    const all = method === 'head' ? responses : { ...responses, default: errorBody() };
+    return Object.fromEntries(Object.entries(all).map(([status, response]) => [status, withRequestId(response)]));
+  };
   const paths = Object.fromEntries(
     Object.entries(document.paths).map(([path, item]) => [
       path,
       isObject(item)
         ? Object.fromEntries(
             Object.entries(item).map(([method, operation]) =>
-              // HEAD answers carry no body to describe.
-              METHODS.includes(method) && method !== 'head' && isObject(operation) && isObject(operation.responses) ? [method, { ...operation, responses: { ...operation.responses, default: errorBody() } }] : [method, operation],
+              METHODS.includes(method) && isObject(operation) && isObject(operation.responses) ? [method, { ...operation, responses: responsesOf(operation.responses, method) }] : [method, operation],
             ),
           )
         : item,
