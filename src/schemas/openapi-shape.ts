@@ -43,7 +43,17 @@ function collapseEnums(node: unknown): unknown {
   return Object.fromEntries(Object.entries(collapsed).map(([key, value]) => [key, collapseEnums(value)]));
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+/** `document` with `change` applied to each operation (a path item's other keys, such as `parameters`, kept). */
+function mapOperations(document: Json, change: (operation: Json, method: string, path: string) => Json): Json {
+  if (!isObject(document.paths)) return document;
+  const paths = Object.entries(document.paths).map(([path, item]) => [
+    path,
+    isObject(item) ? Object.fromEntries(Object.entries(item).map(([method, operation]) => [method, METHODS.has(method) && isObject(operation) ? change(operation, method, path) : operation])) : item,
+  ]);
+  return { ...document, paths: Object.fromEntries(paths) };
+}
 
 /** Every answer's `x-request-id` (the request tracking hook sets it on all of them), declared on `response`. */
 function withRequestId(response: unknown): unknown {
@@ -53,33 +63,18 @@ function withRequestId(response: unknown): unknown {
   return { ...response, headers: { ...headers, 'x-request-id': requestId } };
 }
 
-function withDefaultErrors(document: Json): Json {
-  if (!isObject(document.paths)) return document;
+/** The default error response (not on HEAD, whose answers have no body) and x-request-id on every response. */
+function withCommonResponses(operation: Json, method: string): Json {
+  if (!isObject(operation.responses)) return operation;
   // A fresh object each: one shared object would be written as YAML anchors and aliases.
-  const errorBody = () => ({ description: 'any other error: the status says which, the body what and where', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } });
-  const responsesOf = (responses: Json, method: string): Json => {
-    // HEAD answers carry no body to describe.
-    const all = method === 'head' ? responses : { ...responses, default: errorBody() };
-    return Object.fromEntries(Object.entries(all).map(([status, response]) => [status, withRequestId(response)]));
-  };
-  const paths = Object.fromEntries(
-    Object.entries(document.paths).map(([path, item]) => [
-      path,
-      isObject(item)
-        ? Object.fromEntries(
-            Object.entries(item).map(([method, operation]) =>
-              METHODS.includes(method) && isObject(operation) && isObject(operation.responses) ? [method, { ...operation, responses: responsesOf(operation.responses, method) }] : [method, operation],
-            ),
-          )
-        : item,
-    ]),
-  );
-  return { ...document, paths };
+  const errorBody = { description: 'any other error: the status says which, the body what and where', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } };
+  const all = method === 'head' ? operation.responses : { ...operation.responses, default: errorBody };
+  return { ...operation, responses: Object.fromEntries(Object.entries(all).map(([status, response]) => [status, withRequestId(response)])) };
 }
 
 /** `operation` with `values` as its JSON request body's examples, in place of the schema's own. */
-function withBodyExamples(operation: unknown, values: readonly unknown[] | undefined): unknown {
-  if (values === undefined || !isObject(operation) || !isObject(operation.requestBody)) return operation;
+function withBodyExamples(operation: Json, values: readonly unknown[] | undefined): Json {
+  if (values === undefined || !isObject(operation.requestBody)) return operation;
   const content = operation.requestBody.content;
   const media = isObject(content) ? content['application/json'] : undefined;
   if (!isObject(content) || !isObject(media)) return operation;
@@ -91,22 +86,11 @@ function withBodyExamples(operation: unknown, values: readonly unknown[] | undef
   return { ...operation, requestBody: { ...operation.requestBody, content: { ...content, 'application/json': { ...rest, examples } } } };
 }
 
-function withExamples(document: Json, examples: RequestExamples): Json {
-  if (!isObject(document.paths)) return document;
-  const paths = Object.fromEntries(
-    Object.entries(document.paths).map(([path, item]) => [
-      path,
-      isObject(item) ? Object.fromEntries(Object.entries(item).map(([method, operation]) => [method, withBodyExamples(operation, examples[`${method} ${path}`])])) : item,
-    ]),
-  );
-  return { ...document, paths };
-}
-
 /**
  * @fastify/swagger's `transformObject` for OpenAPI 3: the document with enums collapsed, default error responses, and
  * the loaded bundle's request examples when the schemas' own do not fit it.
  */
 export function shapeOpenApi<T>(document: T, examples?: RequestExamples): T {
-  const shaped = withDefaultErrors(collapseEnums(document) as Json);
-  return (examples === undefined ? shaped : withExamples(shaped, examples)) as T;
+  const shaped = mapOperations(collapseEnums(document) as Json, withCommonResponses);
+  return (examples === undefined ? shaped : mapOperations(shaped, (operation, method, path) => withBodyExamples(operation, examples[`${method} ${path}`]))) as T;
 }
