@@ -12,6 +12,7 @@ import type { ErrorBody } from '../schemas/common.js';
 import { RequestLimitError } from './request-limit.js';
 import { RunnerClosedError } from '../inference/onnx-runner.js';
 import { InferenceUnavailableError } from '../inference/inference-unavailable.js';
+import { editDistance } from '../config/edit-distance.js';
 
 const MAX_DETAILS = 20;
 
@@ -108,12 +109,13 @@ function strayFields(request: RequestParts | undefined): { path: string; message
   const schema = request?.schema?.body;
   if (!isRecord(body) || !isRecord(schema) || !isRecord(schema.properties)) return [];
   const known = Object.keys(schema.properties);
+  // Compared without case, dashes and underscores (inputMarking, input-marking), and then a slip of a letter or two.
   const squeeze = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
   return Object.keys(body)
     .filter((key) => !known.includes(key))
     .slice(0, 5)
     .map((key) => {
-      const meant = known.find((name) => squeeze(name) === squeeze(key));
+      const meant = known.find((name) => editDistance(squeeze(name), squeeze(key)) <= 1);
       return { path: `body/${escapePointer(key)}`, message: `${quoteValue(key)} is no field of this request and was ignored${meant === undefined ? '' : ` (did you mean ${quoteValue(meant)}?)`}` };
     });
 }

@@ -3,6 +3,9 @@ import type { IncomingMessage } from 'node:http';
 /** Longest `x-request-id` honoured: it is echoed, logged on every line and kept as a live-feed case id. */
 const MAX_REQUEST_ID = 128;
 
+/** What a client is told of the `x-request-id` every answer carries (the OpenAPI document's words). */
+export const REQUEST_ID_MEANING = `the request's own x-request-id when it is 1–${MAX_REQUEST_ID} visible ASCII characters, else one the server made; log lines and the live feed name the request by it`;
+
 /**
  * Fastify's `genReqId`: the caller's `x-request-id` when it is 1–128 visible ASCII characters, else one of ours
  * (`req-<n>` in base 36, as Fastify numbers them). An id of any length or with control characters would be echoed

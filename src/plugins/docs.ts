@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { ErrorBody } from '../schemas/common.js';
+import { REQUEST_ID_MEANING } from '../http/request-id.js';
 import { shapeOpenApi } from '../schemas/openapi-shape.js';
 import { bundleExamples, exampleMarking, writtenExamplesFit, type RequestExamples } from '../schemas/bundle-examples.js';
 import { rowFromRequest } from '../scoring/inputs.js';
@@ -26,8 +27,7 @@ export const docsPlugin = fp(
             'The request examples fit the bundle this server loaded: written for the default bundle (loan_approval: place p_application, ' +
             'transitions t_approve and t_decline), made at startup from any other bundle\'s places, specs and expected events; ' +
             'GET /schema tells the places, transitions and attributes of the bundle this server loaded. ' +
-            'Every answer carries an `x-request-id` header: the request\'s own x-request-id when it is 1–128 visible ASCII characters, else one the server made; ' +
-            'log lines and the live feed name requests by it.',
+            `Every answer carries an \`x-request-id\` header: ${REQUEST_ID_MEANING}.`,
         },
         tags: [
           { name: 'scoring', description: 'stateless scoring, PETRA REST compatible' },

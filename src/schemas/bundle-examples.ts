@@ -1,4 +1,8 @@
 import type { Net } from '../scoring/net.js';
+import { AnomalyBatchRequest, AnomalyRequest } from './anomaly.js';
+import { CaseEvent, StreamRequest } from './cases.js';
+import { CounterfactualRequest, SensitivityRequest } from './diagnostics.js';
+import { ForwardRequest } from './forward.js';
 
 /**
  * Request examples for the routes that take a body, keyed `<method> <path>` as in the OpenAPI document. The schemas'
@@ -8,13 +12,40 @@ import type { Net } from '../scoring/net.js';
  */
 export type RequestExamples = Readonly<Record<string, readonly unknown[]>>;
 
-/** Whether the schemas' written examples name only what `net` has: the default bundle, or a copy of it. */
+/** The request schemas whose written examples Swagger UI offers. */
+const WITH_EXAMPLES: readonly { examples?: unknown }[] = [ForwardRequest, AnomalyRequest, AnomalyBatchRequest, CaseEvent, StreamRequest, CounterfactualRequest, SensitivityRequest];
+
+/** What the written examples name: places (input keys, flip_place), transitions, event names and attributes. */
+function namedByWrittenExamples(): { places: Set<string>; transitions: Set<string>; labels: Set<string>; attributes: Set<string> } {
+  const named = { places: new Set<string>(), transitions: new Set<string>(), labels: new Set<string>(), attributes: new Set<string>() };
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (typeof node !== 'object' || node === null) return;
+    for (const [key, value] of Object.entries(node)) {
+      if ((key === 'input_marking' || key === 'input_values') && typeof value === 'object' && value !== null) Object.keys(value).forEach((p) => named.places.add(p));
+      else if (key === 'flip_place' && typeof value === 'string') named.places.add(value);
+      else if (key === 'target_transition' && typeof value === 'string') named.transitions.add(value);
+      else if (key === 'name' && typeof value === 'string') named.labels.add(value);
+      else if (key === 'attributes' && typeof value === 'object' && value !== null) Object.keys(value).forEach((a) => named.attributes.add(a));
+      visit(value);
+    }
+  };
+  WITH_EXAMPLES.forEach((schema) => visit(schema.examples));
+  return named;
+}
+
+/**
+ * Whether the schemas' written examples fit `net` (the default bundle, or a copy of it): every place, transition and
+ * event name they send is the net's, and they give every attribute its specs read.
+ */
 export function writtenExamplesFit(net: Net): boolean {
+  const named = namedByWrittenExamples();
+  const read = [...net.markingSpec, ...net.valuesSpec].flatMap((entry) => (entry.source.kind === 'attribute' ? [entry.source.attribute] : []));
   return (
-    net.markingSlot.has('p_application') &&
-    ['t_approve', 't_decline'].every((t) => net.outputs.includes(t)) &&
-    ['approve loan', 'decline loan'].every((label) => net.labelColumn.has(label)) &&
-    net.markingSpec.some((entry) => entry.source.kind === 'attribute' && entry.source.attribute === 'risk_score')
+    [...named.places].every((place) => net.markingSlot.has(place) || net.valueSlot.has(place)) &&
+    [...named.transitions].every((t) => net.outputs.includes(t)) &&
+    [...named.labels].every((label) => net.labelColumn.has(label)) &&
+    read.every((attribute) => named.attributes.has(attribute))
   );
 }
 

@@ -9,6 +9,7 @@
  * - served with a bundle the schemas' written examples do not fit, its own request examples (bundle-examples.ts).
  */
 
+import { REQUEST_ID_MEANING } from '../http/request-id.js';
 import type { RequestExamples } from './bundle-examples.js';
 
 type Json = Record<string, unknown>;
@@ -59,7 +60,7 @@ function mapOperations(document: Json, change: (operation: Json, method: string,
 function withRequestId(response: unknown): unknown {
   if (!isObject(response)) return response;
   const headers = isObject(response.headers) ? response.headers : {};
-  const requestId = { description: "the request's own x-request-id when it is 1–128 visible ASCII characters, else one the server made; log lines and the live feed name the request by it", schema: { type: 'string' } };
+  const requestId = { description: REQUEST_ID_MEANING, schema: { type: 'string' } };
   return { ...response, headers: { ...headers, 'x-request-id': requestId } };
 }
 
