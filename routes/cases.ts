@@ -1,8 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
+import { ENDINGS } from '../src/cases/case-errors.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
 import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
+
+/** On an event that opened a new case under an id that ended lately. */
+const REOPENED = {
+  'x-petrascore-reopened': { type: 'string', enum: ENDINGS, description: 'the event opened a new case under an id that ended lately (--ended-case-memory); how that case ended' },
+} as const;
 
 const cases: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -20,7 +26,11 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         params: CaseParams,
         querystring: ScoreQuery,
         body: CaseEvent,
-        response: { 200: answer(Evaluation, 'stored and scored: the case\'s evaluation after this event'), 202: answer(Acknowledgement, 'stored, not scored'), ...errorResponses(400, 413, 415, 422, 503) },
+        response: {
+          200: answer(Evaluation, 'stored and scored: the case\'s evaluation after this event', REOPENED),
+          202: answer(Acknowledgement, 'stored, not scored', REOPENED),
+          ...errorResponses(400, 413, 415, 422, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -94,7 +104,12 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
           "A close of a case that is not open is a 404, as PETRA's close answers None; its message says how and when the case ended, if it did lately (--ended-case-memory). " +
           'With --repeat-close, a close repeated after the case closed (a retry after a timeout) answers the same evaluation again, with `x-petrascore-repeated: true`, and publishes nothing.',
         params: CaseParams,
-        response: { 200: answer(Evaluation, 'the final evaluation; the case is closed and freed'), ...errorResponses(400, 404, 413, 415, 422, 503) },
+        response: {
+          200: answer(Evaluation, 'the final evaluation; the case is closed and freed', {
+            'x-petrascore-repeated': { type: 'string', enum: ['true'], description: 'with --repeat-close: this close repeats one already answered, and its evaluation is that answer again' },
+          }),
+          ...errorResponses(400, 404, 413, 415, 422, 503),
+        },
       },
     },
     async (request, reply) => {

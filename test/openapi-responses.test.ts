@@ -7,8 +7,12 @@ import { committedOpenApi } from '../src/openapi.js';
 import { testApp } from './helpers/app.js';
 import { ROOT } from './helpers/fixtures.js';
 
+interface Response {
+  content?: Record<string, { schema?: object }>;
+  headers?: Record<string, { schema: object }>;
+}
 interface Operation {
-  responses: Record<string, { content?: Record<string, { schema?: object }> }>;
+  responses: Record<string, Response>;
 }
 type Document = { paths: Record<string, Record<string, Operation>> };
 
@@ -27,8 +31,8 @@ describe('openapi.yaml against the answers the service gives', () => {
   });
   afterAll(async () => app.close());
 
-  /** The documented schema of this answer: its status's, else the operation's default (every error's). */
-  function documented(method: string, url: string, status: number): object | undefined {
+  /** The documented response of this answer: its status's, else the operation's default (every error's). */
+  function documented(method: string, url: string, status: number): Response {
     const path = url.split('?')[0]!;
     const entry = Object.entries(doc.paths).find(([pattern]) => new RegExp(`^${pattern.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
     expect(entry, `${method} ${path} is documented`).toBeDefined();
@@ -36,17 +40,36 @@ describe('openapi.yaml against the answers the service gives', () => {
     const operation = entry![1][method.toLowerCase()] ?? (status === 405 ? Object.values(entry![1])[0] : undefined);
     const response = operation?.responses[String(status)] ?? operation?.responses.default;
     expect(response, `${method} ${path} documents ${status} or a default`).toBeDefined();
-    return response!.content?.['application/json']?.schema;
+    return response!;
   }
 
-  async function check(method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: unknown): Promise<number> {
-    const response = await app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
-    const schema = documented(method, url, response.statusCode);
+  function validatorOf(schema: object): ValidateFunction {
+    let validate = validators.get(schema);
+    if (validate === undefined) validators.set(schema, (validate = ajv.compile(schema)));
+    return validate;
+  }
+
+  /** Every header of ours the answer carries is declared by its response, and its value fits the declared schema. */
+  function checkHeaders(what: string, headers: Record<string, unknown>, response: Response): void {
+    for (const [name, value] of Object.entries(headers)) {
+      if (!/^(x-|retry-after$|allow$)/.test(name)) continue;
+      const declared = response.headers?.[name];
+      expect(declared, `${what} declares its ${name} header`).toBeDefined();
+      const schema = declared!.schema as { type?: string };
+      const typed = schema.type === 'integer' ? Number(value) : value;
+      expect(validatorOf(schema)(typed), `${what}: ${name}: ${String(value)} fits ${JSON.stringify(schema)}`).toBe(true);
+    }
+  }
+
+  async function check(method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: unknown, on = app): Promise<number> {
+    const response = await on.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
+    const documentedResponse = documented(method, url, response.statusCode);
     expect(response.headers['x-request-id'], `${method} ${url} carries the x-request-id it documents`).toMatch(/^req-/);
+    checkHeaders(`${method} ${url} ${response.statusCode}`, response.headers, documentedResponse);
     if (!String(response.headers['content-type']).startsWith('application/json')) return response.statusCode;
+    const schema = documentedResponse.content?.['application/json']?.schema;
     expect(schema, `${method} ${url} ${response.statusCode} documents a JSON body`).toBeDefined();
-    let validate = validators.get(schema!);
-    if (validate === undefined) validators.set(schema!, (validate = ajv.compile(schema!)));
+    const validate = validatorOf(schema!);
     expect(validate(response.json()), `${method} ${url} ${response.statusCode}: ${ajv.errorsText(validate.errors)}\n${response.body.slice(0, 500)}`).toBe(true);
     return response.statusCode;
   }
@@ -75,6 +98,24 @@ describe('openapi.yaml against the answers the service gives', () => {
     expect(await check('POST', '/cases/doc-3/events', { name: 'approve loan' })).toBe(202);
     expect(await check('POST', '/cases/doc-3/close')).toBe(422);
     expect(await check('DELETE', '/cases/doc-3')).toBe(200);
+  });
+
+  it('declares the headers a reopened case, a repeated close, a refused /live stream and a 405 carry', async () => {
+    const retries = await testApp({ repeatClose: true, liveMaxSubscribers: 0 });
+    try {
+      const reopened = async (id: string) => (await retries.inject({ method: 'POST', url: `/cases/${id}/events`, payload: { name: 'approve loan', attributes: { risk_score: '0.9' } } })).headers['x-petrascore-reopened'];
+      expect(await reopened('doc-4')).toBeUndefined();
+      expect(await check('POST', '/cases/doc-4/close', undefined, retries)).toBe(200);
+      expect(await check('POST', '/cases/doc-4/close', undefined, retries)).toBe(200);
+      expect(await reopened('doc-4')).toBe('closed');
+      expect(await check('POST', '/cases/doc-5/events', { name: 'approve loan' }, retries)).toBe(202);
+      expect(await check('DELETE', '/cases/doc-5', undefined, retries)).toBe(200);
+      expect(await check('POST', '/cases/doc-5/events?score=true', { name: 'approve loan', attributes: { risk_score: '0.2' } }, retries)).toBe(200);
+      expect(await check('GET', '/live', undefined, retries)).toBe(503);
+      expect(await check('PUT', '/cases/doc-5/close', undefined, retries)).toBe(405);
+    } finally {
+      await retries.close();
+    }
   });
 
   it('documents the service, live and diagnostics answers', async () => {

@@ -1,3 +1,5 @@
+import type { EvictionReason } from './case-store.js';
+
 /** A per-case limit would be exceeded; the event is rejected whole and the case is left as it was. */
 export class CaseLimitError extends Error {
   constructor(
@@ -15,7 +17,7 @@ export class CaseLimitError extends Error {
 export interface EndedCase {
   kind: 'closed' | 'evicted';
   /** For an eviction: idle, capacity or deleted. */
-  reason?: string | undefined;
+  reason?: EvictionReason | undefined;
   nEvents: number;
   atMs: number;
 }
@@ -33,9 +35,12 @@ export class UnknownCaseError extends Error {
   }
 }
 
-/** How a case ended, in a word or two: closed, deleted, evicted (idle), evicted (capacity). */
-export function endingOf(ended: EndedCase): string {
-  return ended.kind === 'closed' ? 'closed' : ended.reason === 'deleted' ? 'deleted' : `evicted (${ended.reason ?? 'unknown'})`;
+/** How a case ended, in a word or two (the `x-petrascore-reopened` header's values, as the OpenAPI document lists them). */
+export const ENDINGS = ['closed', 'deleted', 'evicted (idle)', 'evicted (capacity)'] as const;
+
+export function endingOf(ended: EndedCase): (typeof ENDINGS)[number] {
+  if (ended.kind === 'closed') return 'closed';
+  return ended.reason === 'deleted' ? 'deleted' : ended.reason === 'capacity' ? 'evicted (capacity)' : 'evicted (idle)';
 }
 
 function howItEnded(ended: EndedCase, repeatsCloses: boolean, now: number): string {

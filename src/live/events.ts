@@ -19,7 +19,7 @@ export function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
 
 // int64: ids start at the start time in milliseconds × 1000 (about 1.8e15), beyond a 32-bit integer of Java's.
 const id = Type.Integer({ minimum: 0, format: 'int64', description: 'position in the bus sequence (SSE `id:`); increases by one per bus event' });
-const ts = Type.String({ description: 'server time of publication, ISO 8601 UTC with milliseconds' });
+const ts = Type.String({ format: 'date-time', description: 'server time of publication, ISO 8601 UTC with milliseconds' });
 const caseId = Type.String({ description: 'case id; for stateless calls (/anomaly, /anomaly/batch) the request id (`<request id>/<index>` for batch items)' });
 const lane = Type.String({ description: 'value of --lane-attribute for the case, `(no <attribute>)` when the case has none, else the scenario name' });
 const traceScore = Type.Number({ description: 'sum of the residuals, as the scoring response says' });
@@ -146,7 +146,7 @@ export const SnapshotCase = Type.Object({
   case_id: Type.String(),
   lane,
   n_events: Type.Integer(),
-  opened: Type.String({ description: 'when the first event arrived, ISO 8601' }),
+  opened: Type.String({ format: 'date-time', description: 'when the first event arrived, ISO 8601 UTC' }),
   recent_scores: Type.Array(Type.Number(), { maxItems: 60, description: 'trace_score of the last (up to 60) evaluations, oldest first' }),
   last: Type.Optional(refTo(EvaluationEvent)),
 });

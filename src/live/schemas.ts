@@ -33,5 +33,8 @@ export const LiveStreamResponse = {
 };
 
 export const liveUnavailable = Type.Unsafe<{ error: string; message: string; details: { path: string; message: string }[] }>(
-  Type.Ref('ErrorBody', { description: 'too many /live streams (--live-max-subscribers; retry-after says when to try again), or the server is shutting down' }),
+  Type.Ref('ErrorBody', {
+    description: 'too many /live streams (--live-max-subscribers; retry-after says when to try again), or the server is shutting down',
+    headers: { 'retry-after': { type: 'integer', description: 'with too_many_subscribers: seconds to wait before reconnecting' } },
+  }),
 );

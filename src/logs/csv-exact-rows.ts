@@ -19,8 +19,8 @@ export interface ExactRows {
 /**
  * The reader's CSV dialect, character by character, for the inputs where
  * papaparse would read differently (see csv-row-parser.ts): Python's csv
- * module in its default dialect, with csv-parse's relax_quotes for text after
- * a closing quote. Rows end at \r\n, \n or \r, mixed freely; blank lines are
+ * module in its default dialect, text after a closing quote included
+ * (`"app"roved` is `approved`, `"0.4" ` is `0.4 `). Rows end at \r\n, \n or \r, mixed freely; blank lines are
  * dropped; `""` alone on a line is a row of one empty cell. Without `final`,
  * a row that the end of the input might still continue is left unconsumed,
  * and the input must not end in a \r, which may be half of a \r\n. Fields
@@ -61,10 +61,10 @@ export function parseRowsExactly(input: string, final: boolean, delimiter: CsvDe
           cells.push(value);
           fieldEnd = close + 1;
         } else {
-          // csv-parse's relax_quotes: the field goes on unquoted and keeps its quotes (Python would drop them).
+          // Python's csv (not strict): the field goes on unquoted after its quoted part, the quotes dropped.
           fieldEnd = unquotedEnd(input, close + 1, delim);
           if (fieldEnd === end && !final) return done();
-          cells.push(`"${value}"${input.slice(close + 1, fieldEnd)}`);
+          cells.push(value + input.slice(close + 1, fieldEnd));
         }
       } else {
         fieldEnd = unquotedEnd(input, pos, delim);

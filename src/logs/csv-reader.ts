@@ -54,14 +54,13 @@ interface OpenCase {
  *   event named None, which matches no transition);
  * - a quote never closed is an error naming the line of its row; Python's
  *   csv module silently takes the rest of the file as one cell;
- * - text after the closing quote of a field (`"app"roved`, also white space:
- *   `"x" ,`) keeps the field verbatim with its quotes, as csv-parse's
- *   relax_quotes did when this reader used it; Python's csv gives `approved`
- *   and `x `. A quote inside an unquoted field (`12" pipe`) is literal in both;
  * - blank lines before the header are skipped (DictReader would take the blank
  *   line as an empty header and reject the file).
  *
- * As in Python's csv, rows end at \r\n, \n or \r, also mixed in one file.
+ * As in Python's csv, rows end at \r\n, \n or \r, also mixed in one file;
+ * text after the closing quote of a field goes on unquoted (`"app"roved` is
+ * `approved`, `"0.4" ` is `0.4 `, as an export that pads quoted fields gives);
+ * a quote inside an unquoted field (`12" pipe`) is literal.
  * Line numbers in messages count each of them as one line, inside quoted cells
  * too. Parsing is csv-row-parser.ts: papaparse, and an exact parser for the
  * inputs papaparse would read differently.

@@ -30,7 +30,7 @@ interface PapaResult {
   meta: { cursor: number };
 }
 
-// A closing quote followed by white space (papaparse drops the space; csv-parse keeps the field verbatim), or a lone
+// A closing quote followed by white space (papaparse drops the space; Python's csv keeps it), or a lone
 // `""` row (papaparse's [''] would pass for a blank line). Harmless matches, e.g. `" x"`, only cost a slower parse.
 const PAPA_DIFFERS = /"[^\S\r\n]|(?:^|[\r\n])""(?:[\r\n]|$)/;
 // The same with a tab as the delimiter: a tab after a closing quote then ends the field in both parsers, and matching
@@ -42,8 +42,7 @@ const LONE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
  * Turns decoded text, piece by piece, into rows. papaparse does the parsing:
  * given the file's line break it splits quote-free text with String.split and
  * walks quoted text with indexOf, several times faster than csv-parse. Where
- * it would read differently from Python's csv module with csv-parse's
- * relax_quotes (a line break other than the file's first one, white space or
+ * it would read differently from Python's csv module (a line break other than the file's first one, white space or
  * text after a closing quote, a lone `""` row), the piece goes to
  * parseRowsExactly instead, which reads any input, more slowly. Every call
  * parses from the start of the first incomplete row, so the two can alternate.

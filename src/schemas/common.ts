@@ -66,7 +66,17 @@ export function errorResponses(...codes: (keyof typeof ERROR_MEANINGS)[]): Recor
 /** The content type of JSON answers; routes that write their JSON themselves (src/http/score-json.ts) set it. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** A success response's schema with the words the OpenAPI document gives its status (Swagger's own: "Default Response"). */
-export function answer<T extends TSchema>(schema: T, description: string): T {
-  return CloneType(schema, { description });
+/** A response header as @fastify/swagger reads it from a response schema's `headers`: its schema and what it means. */
+export interface ResponseHeader {
+  type: 'string' | 'integer';
+  description: string;
+  enum?: readonly string[];
+}
+
+/**
+ * A success response's schema with the words the OpenAPI document gives its status (Swagger's own: "Default Response"),
+ * and the headers it may carry beside x-request-id.
+ */
+export function answer<T extends TSchema>(schema: T, description: string, headers?: Record<string, ResponseHeader>): T {
+  return CloneType(schema, headers === undefined ? { description } : { description, headers });
 }

@@ -4,7 +4,8 @@
  * - a union of literals (TypeBox's enum, `anyOf` of one-value `enum`s) becomes one `enum`, which generators turn into an
  *   enum type where they made a wrapper class per branch;
  * - every operation gets a `default` response, the one ErrorBody, for the statuses any route may answer that its own
- *   list leaves out (405, 408, 414, 431, 503 while closing…): every error this service answers has that shape;
+ *   list leaves out (405, 408, 414, 431, 503 while closing…): every error this service answers has that shape (with
+ *   `Allow` on a 405);
  * - every response declares the `x-request-id` header every answer carries;
  * - served with a bundle the schemas' written examples do not fit, its own request examples (bundle-examples.ts).
  */
@@ -68,7 +69,11 @@ function withRequestId(response: unknown): unknown {
 function withCommonResponses(operation: Json, method: string): Json {
   if (!isObject(operation.responses)) return operation;
   // A fresh object each: one shared object would be written as YAML anchors and aliases.
-  const errorBody = { description: 'any other error: the status says which, the body what and where', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } };
+  const errorBody = {
+    description: 'any other error: the status says which, the body what and where',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+    headers: { allow: { description: 'on a 405: the methods this path answers', schema: { type: 'string' } } },
+  };
   const all = method === 'head' ? operation.responses : { ...operation.responses, default: errorBody };
   return { ...operation, responses: Object.fromEntries(Object.entries(all).map(([status, response]) => [status, withRequestId(response)])) };
 }
