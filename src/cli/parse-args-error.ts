@@ -21,3 +21,28 @@ export function parseArgsProblem(error: unknown, flags: readonly string[]): stri
   }
   return message;
 }
+
+/** What repeatedOption reads of parseArgs' tokens (`tokens: true`). */
+interface OptionToken {
+  kind: string;
+  name?: string;
+  rawName?: string;
+  value?: string | undefined;
+}
+
+/**
+ * A single-valued option given twice, as a usage line: parseArgs keeps the last one silently, which hides a mistake
+ * (`--traces a.csv --traces b.csv` scores b.csv alone). Options that take several values and flags are not counted.
+ */
+export function repeatedOption(tokens: readonly OptionToken[], options: Readonly<Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>): string | undefined {
+  const seen = new Map<string, OptionToken>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    const option = options[token.name];
+    if (option === undefined || option.type !== 'string' || option.multiple === true) continue;
+    const earlier = seen.get(token.name);
+    if (earlier !== undefined) return `--${token.name} given twice (${JSON.stringify(earlier.value ?? '')} and ${JSON.stringify(token.value ?? '')}); give it once`;
+    seen.set(token.name, token);
+  }
+  return undefined;
+}

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { constants, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
-import { access, chmod, chown, lstat, open, readdir, rename, unlink } from 'node:fs/promises';
+import { access, chmod, chown, lstat, open, readdir, readlink, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -30,8 +30,27 @@ export class ReportFileError extends Error {}
 /** Why a directory refuses a new file while an existing file in it may still be writable. */
 const DIRECTORY_REFUSES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
-function direct(path: string): ReportFile {
-  return { stream: createWriteStream(path), replacesOnCommit: false, commit: async () => {}, abort: async () => {}, discardNow: () => {}, staleRemoved: [] };
+function direct(path: string, stream = createWriteStream(path)): ReportFile {
+  return { stream, replacesOnCommit: false, commit: async () => {}, abort: async () => {}, discardNow: () => {}, staleRemoved: [] };
+}
+
+/**
+ * OUT written directly (a symbolic link, a device, a pipe), opened before the report is: a link into a directory that
+ * does not exist fails now, not when the scored log's first entry is written.
+ */
+async function openDirect(path: string): Promise<ReportFile> {
+  const stream = createWriteStream(path);
+  try {
+    await once(stream, 'open');
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    const target = await readlink(path).catch(() => undefined);
+    const what = target === undefined ? '' : ` (it is a symbolic link to ${target})`;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ReportFileError(`its directory does not exist${what}`);
+    if (code === 'EACCES' || code === 'EPERM') throw new ReportFileError(`permission denied${what}`);
+    throw new ReportFileError((error as Error).message);
+  }
+  return direct(path, stream);
 }
 
 /** A temporary report is stale when its run's process is gone and it has not been written to for this long. */
@@ -90,8 +109,8 @@ function whyNot(path: string, error: NodeJS.ErrnoException): ReportFileError {
 }
 
 /**
- * Throws ReportFileError when OUT's directory is missing or not a directory: checked before the log is read, so that a
- * mistyped -o fails at once rather than after a long read. Whether the directory takes the file shows when it is opened.
+ * Throws ReportFileError when OUT's directory is missing or not a directory, or OUT is a directory: checked before the
+ * log is read, so that a mistyped -o fails at once rather than after a long read. Whether the directory takes the file shows when it is opened.
  */
 export async function checkReportDirectory(path: string): Promise<void> {
   const directory = dirname(path);
@@ -104,13 +123,16 @@ export async function checkReportDirectory(path: string): Promise<void> {
     },
   );
   if (!found) throw new ReportFileError(`${directory} is not a directory`);
+  const itself = await lstat(path).catch(() => undefined);
+  if (itself?.isDirectory() === true) throw new ReportFileError("it is a directory; -o takes the report's file name");
 }
 
 /** Throws ReportFileError when OUT cannot be written. */
 export async function openReportFile(path: string): Promise<ReportFile> {
   // lstat: a symbolic link is written through, as before, rather than replaced by a file of its own.
   const existing = await lstat(path).catch(() => undefined);
-  if (existing !== undefined && !existing.isFile()) return direct(path);
+  if (existing?.isDirectory() === true) throw new ReportFileError("it is a directory; -o takes the report's file name");
+  if (existing !== undefined && !existing.isFile()) return openDirect(path);
   // A report the user cannot write is not replaced behind their back, as `>` would not write it either.
   if (existing !== undefined && !(await access(path, constants.W_OK).then(() => true, () => false))) throw new ReportFileError('permission denied');
   const staleRemoved = await removeStaleTemporaries(path);

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { parseArgsProblem } from './parse-args-error.js';
+import { parseArgsProblem, repeatedOption } from './parse-args-error.js';
 import { constants } from 'node:os';
 import { scoreLog, UNMATCHED_KEPT, type ScoreLogStats } from '../batch/score-log.js';
 import { ReportWriter, type OutputFormat } from '../batch/report-writer.js';
@@ -92,10 +92,13 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
       args: [...argv],
       allowPositionals: true,
       options: SCORE_OPTIONS,
+      tokens: true,
     });
   } catch (error) {
     throw new ScoreUsageError(parseArgsProblem(error, Object.keys(SCORE_OPTIONS)));
   }
+  const repeated = repeatedOption(parsed.tokens, SCORE_OPTIONS);
+  if (repeated !== undefined) throw new ScoreUsageError(repeated);
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new ScoreUsageError(positionals.length === 0 ? 'missing BUNDLE.onnx' : `expected one bundle, got: ${positionals.join(' ')}`);
   if (values.traces === undefined) throw new ScoreUsageError('missing --traces FILE');

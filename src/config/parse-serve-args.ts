@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { parseArgsProblem } from '../cli/parse-args-error.js';
+import { parseArgsProblem, repeatedOption } from '../cli/parse-args-error.js';
 import { defaultConfig, describeOption, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './options.js';
 import { editDistance } from './edit-distance.js';
 
@@ -58,10 +58,12 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
     throw new UsageError(parseArgsProblem(error, Object.keys(options)));
   }
+  const repeated = repeatedOption(parsed.tokens, options);
+  if (repeated !== undefined) throw new UsageError(repeated);
   if (parsed.positionals.length > 1) throw new UsageError(`expected one bundle, got ${parsed.positionals.join(' ')}`);
   const config = defaultConfig() as unknown as Record<string, string | number | boolean | string[]>;
   for (const option of SERVE_OPTIONS) {

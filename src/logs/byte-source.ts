@@ -38,7 +38,11 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
     const raw = rest(first.value, chunks);
     // pipeline forwards a read error (e.g. ENOENT) into gunzip, whose iterator then rejects with it.
     const bytes: AsyncIterable<Buffer> = gzipped ? pipeline(Readable.from(raw), createGunzip(), () => undefined) : raw;
+    let head = gzipped;
     for await (const chunk of bytes) {
+      // Compressed once more inside: no reader takes that, and the advice for gzip under a plain name would not help.
+      if (head && startsGzipped(chunk)) throw new LogInputError(path === STDIN ? 'standard input' : path, 'the data is gzip-compressed twice; decompress it once (gunzip) and score the result');
+      head = false;
       progress();
       yield chunk;
     }

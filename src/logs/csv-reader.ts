@@ -192,7 +192,7 @@ class CaseGrouper {
       if (!header.includes(name)) {
         throw new LogInputError(
           this.file,
-          `the CSV header has no ${JSON.stringify(name)} column (the ${role} column); header columns: ${JSON.stringify(header)}${delimiterHint(header, this.columns.delimiter, name)}`,
+          `the CSV header has no ${JSON.stringify(name)} column (the ${role} column); header columns: ${JSON.stringify(header)}${excelSepHint(header) ?? delimiterHint(header, this.columns.delimiter, name)}`,
           { line: batch.lineOf(index) },
         );
       }
@@ -237,6 +237,11 @@ const DELIMITER_NAMES: Record<CsvDelimiter, [name: string, option: string]> = {
  * names (`case_id;activity;cost, EUR`). Suggested: another delimiter the reader takes that a one-column header holds,
  * or that cuts the header line into cells including `missing`; the one occurring most often.
  */
+/** Excel's `sep=;` first line, which names the delimiter for Excel and is no header: PETRA's reader fails on it too. */
+function excelSepHint(header: readonly string[]): string | undefined {
+  return /^sep=/i.test(header[0] ?? '') ? "; the first line is Excel's `sep=` line: remove it, so that the header comes first" : undefined;
+}
+
 function delimiterHint(header: readonly string[], delimiter: CsvDelimiter, missing: string): string {
   // The header line, but for quotes, which matter little in names.
   const line = header.join(delimiter);

@@ -131,6 +131,9 @@ describe('petrascore score --csv-delimiter, quoting', () => {
     expect(mistyped.stderr).toMatch(/^petrascore score: unknown option --trace; did you mean --traces\?\n/);
     const valueless = await runCli(['score', model, '--traces', join(FIXTURES, bundle, 'log.csv'), '-o']);
     expect(valueless.stderr).toMatch(/^petrascore score: --output needs a value\n/);
+    const twice = await runCli(['score', model, '--traces', 'missing.csv', '--traces', join(FIXTURES, bundle, 'log.csv')]);
+    expect(twice.code, twice.describe).toBe(2);
+    expect(twice.stderr).toMatch(/^petrascore score: --traces given twice \("missing.csv" and ".*log.csv"\); give it once\n/);
   });
 });
 
@@ -183,6 +186,19 @@ describe('petrascore score output and exit codes', () => {
     const result = await runCli(['score', model, '--traces', log, '-o', out]);
     expect(result.code, result.describe).toBe(2);
     expect(result.stderr).toBe(`petrascore score: cannot write ${out}: directory ${join(dir, 'no-such-dir')} does not exist\n`);
+  });
+
+  it('an -o OUT that is a directory, or a symbolic link into a missing one: exit 2 before scoring, one line saying so', async () => {
+    const folder = join(dir, 'reports-folder');
+    mkdirSync(folder, { recursive: true });
+    const asDirectory = await runCli(['score', model, '--traces', log, '-o', folder]);
+    expect(asDirectory.code, asDirectory.describe).toBe(2);
+    expect(asDirectory.stderr).toBe(`petrascore score: cannot write ${folder}: it is a directory; -o takes the report's file name\n`);
+    const link = join(dir, 'dangling.json');
+    symlinkSync(join(dir, 'gone', 'report.json'), link);
+    const dangling = await runCli(['score', model, '--traces', log, '-o', link]);
+    expect(dangling.code, dangling.describe).toBe(2);
+    expect(dangling.stderr).toBe(`petrascore score: cannot write ${link}: its directory does not exist (it is a symbolic link to ${join(dir, 'gone', 'report.json')})\n`);
   });
 
   it.skipIf(!permissionsCanApply)('writes an existing report in a read-only directory in place; refuses a new one there (exit 2)', async () => {

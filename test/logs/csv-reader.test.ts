@@ -159,6 +159,9 @@ describe('CSV reader', () => {
       ['case_id;activity;cost, EUR;rate, %\n', undefined, `["case_id;activity;cost"," EUR;rate"," %"]; the header looks semicolon-separated: give --csv-delimiter ';'`],
       // The most frequent of two.
       ['case_id\tactivity\tcost;EUR\n', undefined, 'the header looks tab-separated'],
+      // Excel's sep= line before the header, read with its delimiter or without.
+      ['sep=;\r\ncase_id;activity\r\nA;x\r\n', ';', `["sep=",""]; the first line is Excel's \`sep=\` line: remove it, so that the header comes first`],
+      ['sep=;\ncase_id;activity\n', undefined, `["sep=;"]; the first line is Excel's \`sep=\` line`],
     ];
     for (const [text, delimiter, message] of cases) {
       const error = await readError(tempFile('one-column.csv', text), delimiter === undefined ? {} : { csvDelimiter: delimiter as ';' });

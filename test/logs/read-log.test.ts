@@ -43,6 +43,14 @@ describe('readLog', () => {
     expect(await readAll(tempFile('LOG.JSON.GZ', gzipSync(json)))).toEqual(await readAll(tempFile('plain.json', json)));
   });
 
+  it('says a log gzip-compressed twice is, whatever its name', async () => {
+    const twice = gzipSync(gzipSync('case_id,activity\nA,approve loan\n'));
+    for (const name of ['twice.csv.gz', 'twice.csv']) {
+      const error = await readError(tempFile(name, twice));
+      expect((error as LogInputError).message).toBe(`${(error as LogInputError).file}: the data is gzip-compressed twice; decompress it once (gunzip) and score the result`);
+    }
+  });
+
   it('rejects an unknown format option', async () => {
     const error = await readError(tempFile('log2.csv', 'case_id,activity\nA,b\n'), { format: 'yaml' as 'csv' });
     expect((error as LogInputError).message).toContain('unknown log format "yaml"');
