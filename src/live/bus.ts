@@ -29,9 +29,9 @@ export interface LiveBusOptions {
   /** Alerts kept after they leave the ring, so that a reader of alerts alone can resume further back (default 0). */
   alertHistory?: number;
   /**
-   * Event ids start after this one (default 0). The service starts them at its start time in microseconds, so that
-   * ids are unique to a server instance: a client resuming with an id from before a restart, or from another replica,
-   * gets a gap and a snapshot instead of a replay of unrelated events that happen to carry the same numbers.
+   * Event ids start after this one (default 0). The service starts them at a random number of its own
+   * (randomFirstId), so that ids are unique to a server instance: a client resuming with an id from before a restart,
+   * or from another replica, gets a gap and a snapshot instead of a replay of unrelated events that carry its numbers.
    */
   firstIdAfter?: number;
   maxSubscribers: number;

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { CaseState, EvictionReason } from '../cases/case-store.js';
 import type { Evaluation, EvaluationContext, EvaluatorObserver } from '../cases/streaming-evaluator.js';
 import { labelOf, type Net } from '../scoring/net.js';
@@ -24,7 +25,7 @@ export interface LiveServiceOptions {
   ringSize: number;
   /** Alerts kept after they leave the ring, for readers of alerts alone (LiveBusOptions.alertHistory). */
   alertHistory?: number;
-  /** Event ids start after this one; default: the start time in microseconds (LiveBusOptions.firstIdAfter). */
+  /** Event ids start after this one; default: a random number of its own (LiveBusOptions.firstIdAfter). */
   firstIdAfter?: number;
   maxSubscribers: number;
   subscriberBuffer: number;
@@ -45,6 +46,18 @@ export interface TraceLike {
 export interface BatchItemScore {
   readonly index: number;
   readonly row: ColumnScore & { readonly observed: Observed };
+}
+
+/**
+ * Where an instance's event ids start: a random whole number from 2^50 to 2^52. Ids are consecutive from there, so two
+ * instances' ids meet only when their starts lie closer than the events they publish: for two replicas publishing a
+ * billion events each, about one chance in two million, where starts taken from the clock (milliseconds × 1000) met as
+ * soon as one replica had published a thousand events for each millisecond between their starts. A random start also
+ * stays 2^52 below 2^53, the largest id a JSON reader holds exactly, whatever the number of events.
+ */
+export function randomFirstId(): number {
+  // randomInt draws from a range below 2^48: the high bits and the low four drawn apart.
+  return 2 ** 50 + randomInt(0, 3 * 2 ** 46) * 2 ** 4 + randomInt(0, 2 ** 4);
 }
 
 /** Parses --alert-lane-threshold values (LANE=SCORE; the lane may itself contain '='). */
@@ -125,9 +138,7 @@ export class LiveService {
     const transitions = { ids: options.net.outputs, labels: options.net.outputs.map((id) => labelOf(options.net, id)) };
     const explainer = new Explainer(options.net, options.explanationFloor);
     const newAlert = () => new AlertRecord(explainer);
-    // Milliseconds × 1000: a thousand events a millisecond before a restart could catch up with the next instance's
-    // ids, and the largest stays below 2^53 for centuries.
-    const firstIdAfter = options.firstIdAfter ?? Math.floor(this.now()) * 1000;
+    const firstIdAfter = options.firstIdAfter ?? randomFirstId();
     this.bus = new LiveBus({ ringSize: options.ringSize, alertHistory: options.alertHistory, firstIdAfter, maxSubscribers: options.maxSubscribers, subscriberBuffer: options.subscriberBuffer, subscriberGraceMs: options.subscriberGraceMs, metrics: this.metrics, log: this.log, now: this.now, transitions, newAlert });
     this.state = new LiveState(transitions, newAlert);
     this.stats = new StatsTracker(this.now);

@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { LiveBus } from '../../src/live/bus.js';
 import type { SnapshotEvent, StatsEvent } from '../../src/live/events.js';
 import { EventRing } from '../../src/live/ring.js';
+import { LiveService, randomFirstId } from '../../src/live/service.js';
+import { loadBundle } from '../../src/bundle/load-bundle.js';
+import { DEFAULT_MODEL } from '../helpers/fixtures.js';
 import type { SseSink } from '../../src/live/subscriber.js';
 import { testApp } from '../helpers/app.js';
 
@@ -275,5 +278,41 @@ describe('the alert history', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('event ids across instances', () => {
+  it('start at a random place of each instance\'s own, so that a resume with another replica\'s id gets a gap, even for replicas started in the same millisecond', async () => {
+    const { net, runner } = await loadBundle(DEFAULT_MODEL);
+    try {
+      const sameClock = () => 1_796_000_000_000;
+      const replicas = [0, 1].map(() => new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 2, subscriberBuffer: 1 << 20, now: sameClock }));
+      const [a, b] = replicas as [LiveService, LiveService];
+      // A billion events apart at the least, but for a chance of one in a million.
+      expect(Math.abs(a.bus.ring.startsAfter - b.bus.ring.startsAfter)).toBeGreaterThan(1e9);
+      for (const replica of replicas) {
+        for (let i = 0; i < 5; i++) replica.tick();
+        expect(Number.isSafeInteger(replica.bus.latestId)).toBe(true);
+      }
+      const sink = new FakeSink();
+      b.subscribe(sink, {}, { lastEventId: String(a.bus.latestId - 2) });
+      const [gap] = sink.chunks.join('').split('\n\n').map((frame) => frame.split('\ndata: ')[1]);
+      expect(JSON.parse(gap!)).toMatchObject({ type: 'gap', reason: 'unknown', id: b.bus.latestId });
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('draws starts from 2^50 to 2^52, whole numbers, different each time', () => {
+    const starts = Array.from({ length: 1000 }, randomFirstId);
+    for (const start of starts) {
+      expect(Number.isSafeInteger(start)).toBe(true);
+      expect(start).toBeGreaterThanOrEqual(2 ** 50);
+      expect(start).toBeLessThan(2 ** 52);
+    }
+    expect(new Set(starts).size).toBe(1000);
+    // Spread over the range, low bits too.
+    expect(Math.max(...starts) - Math.min(...starts)).toBeGreaterThan(2 ** 51);
+    expect(new Set(starts.map((s) => s % 16)).size).toBe(16);
   });
 });
