@@ -18,6 +18,12 @@ export function parseArgsProblem(error: unknown, flags: readonly string[]): stri
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const missing = /^Option '(-[^ ']+)(?:, (--[^ ']+))? <value>' argument missing/.exec(message);
     if (missing !== null) return `${missing[2] ?? missing[1]} needs a value`;
+    // A flag given a value (`--repeat-close=yes`): it is on by being there; serve's flags have a --no- form to turn off.
+    const flag = /^Option '(--[^ ']+)' does not take an argument/.exec(message)?.[1];
+    if (flag !== undefined) {
+      const negated = flags.includes(`no-${flag.slice(2)}`) ? ` (or --no-${flag.slice(2)} to turn it off)` : '';
+      return `${flag} takes no value: give ${flag} alone${negated}`;
+    }
   }
   return message;
 }

@@ -33,6 +33,7 @@ export interface CounterfactualAnswer {
     crossings_on_grid: number;
     iterations: number;
     within_tolerance: boolean;
+    flips_decision: boolean;
     inference_calls: number;
     rows: number;
   };
@@ -89,6 +90,8 @@ export async function findCounterfactual(model: BatchModel, nodes: NetNodes, que
     iterations: result.iterations,
     // PETRA also stops when the bracket is narrower than 1e-4 of the range: on a wide range that can be far from 0.5.
     within_tolerance: result.activation !== null && Math.abs(result.activation - FIRING_THRESHOLD) < tolerance,
+    // PETRA answers the last midpoint within tolerance of 0.5, on whichever side: it may still fire as before.
+    flips_decision: result.found && result.activation !== null && (result.originalActivation - FIRING_THRESHOLD) * (result.activation - FIRING_THRESHOLD) < 0,
     inference_calls: result.calls,
     rows: result.rows,
   };

@@ -57,6 +57,10 @@ export const CounterfactualSearch = Type.Object(
       description:
         'whether |counterfactual_activation − 0.5| < tolerance. false when nothing was found, or when the search stopped because the bracket became narrower than 1e-4 of search_range (or after 50 midpoints): on a wide range the answer can then lie far from the crossing, so narrow search_range and ask again',
     }),
+    flips_decision: Type.Boolean({
+      description:
+        'whether counterfactual_activation lies on the other side of 0.5 from original_activation. PETRA answers the last midpoint within tolerance of 0.5 on whichever side it falls, so false with found: true means the answer is a hair short of flipping the decision (the transition still fires, or still does not): lower tolerance for one beyond',
+    }),
     inference_calls: Type.Integer({ description: 'batched inference calls (one ONNX run each, unless a call exceeds --max-batch-rows)' }),
     rows: Type.Integer({ description: 'input rows evaluated in those calls' }),
   },

@@ -10,6 +10,7 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     expect(parseServeArgs(['--bundle', 'flag.onnx'], env).bundle).toBe('flag.onnx');
     expect(() => parseServeArgs(['a.onnx', '--bundle', 'b.onnx'], {})).toThrow(/give the bundle once/);
     expect(() => parseServeArgs(['--port', '8000', '--host', '0.0.0.0', '--port=9000'], {})).toThrow('--port given twice ("8000" and "9000"); give it once');
+    expect(() => parseServeArgs(['--repeat-close=yes'], {})).toThrow('--repeat-close takes no value: give --repeat-close alone (or --no-repeat-close to turn it off)');
     // Lists take several, and a flag given twice says the same twice.
     expect(parseServeArgs(['--alert-lane-threshold', 'a=1', '--alert-lane-threshold', 'b=2', '--repeat-close', '--repeat-close'], {}).repeatClose).toBe(true);
   });

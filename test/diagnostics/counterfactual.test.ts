@@ -17,7 +17,7 @@ interface Counterfactual {
   original_activation: number | null;
   counterfactual_activation: number | null;
   fed_input: number;
-  search: { strategy: string; levels_per_call: number; grid_points: number; crossings_on_grid: number; iterations: number; within_tolerance: boolean; inference_calls: number; rows: number };
+  search: { strategy: string; levels_per_call: number; grid_points: number; crossings_on_grid: number; iterations: number; within_tolerance: boolean; flips_decision: boolean; inference_calls: number; rows: number };
   ignored_inputs?: string[];
 }
 
@@ -171,6 +171,28 @@ describe('POST /counterfactual on onnx_deployment (marking channel)', () => {
     }
   });
 
+  it('says whether the answer flips the decision: PETRA\'s midpoint within tolerance may lie a hair on the original side', async () => {
+    const short = await counterfactual(app, { input_marking: { p_application: 0.1 }, flip_place: 'p_application', target_transition: 't_decline' });
+    expect(short.found).toBe(true);
+    expect(short.original_activation!).toBeGreaterThan(0.5);
+    const there = await forwardActivation(app, 't_decline', { p_application: short.counterfactual_input! });
+    expect(short.search.flips_decision).toBe(there < 0.5);
+    let flipping = 0;
+    for (const target of ['t_approve', 't_decline']) {
+      for (const start of [0.05, 0.1, 0.3, 0.7, 0.9, 0.95]) {
+        for (const tolerance of [1e-2, 1e-3, 1e-5]) {
+          const cf = await counterfactual(app, { input_marking: { p_application: start }, flip_place: 'p_application', target_transition: target, tolerance });
+          const after = await forwardActivation(app, target, { p_application: cf.counterfactual_input! });
+          expect(cf.search.flips_decision, `${target} from ${start}, tolerance ${tolerance}`).toBe(cf.original_activation! > 0.5 !== after > 0.5);
+          if (cf.search.flips_decision) flipping++;
+        }
+      }
+    }
+    // Both answers occur: some midpoints land beyond 0.5, some short of it.
+    expect(flipping).toBeGreaterThan(0);
+    expect(flipping).toBeLessThan(36);
+  });
+
   it('says when PETRA\'s interval rule, not the tolerance, ended the search: on a wide range far from the crossing', async () => {
     const wide = await counterfactual(app, { input_marking: { p_application: 0.9 }, flip_place: 'p_application', target_transition: 't_approve', search_range: [-1e6, 1e6] });
     expect(wide.found).toBe(true);
@@ -178,7 +200,7 @@ describe('POST /counterfactual on onnx_deployment (marking channel)', () => {
     expect(wide.search.within_tolerance).toBe(false);
     expect(wide.search.iterations).toBeLessThan(50);
     const none = await counterfactual(app, { input_marking: { p_application: 0.9 }, flip_place: 'p_application', target_transition: 't_approve', search_range: [0.8, 1] });
-    expect(none).toMatchObject({ found: false, search: { within_tolerance: false } });
+    expect(none).toMatchObject({ found: false, search: { within_tolerance: false, flips_decision: false } });
   });
 
   it("reports PETRA's literal original_input 0.0 for an omitted place, and the default it was fed as fed_input", async () => {
