@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkCount, checkResiduals } from '../src/http/request-limit.js';
-import { ScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
+import { StreamScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
 import { answer, errorResponses } from '../src/schemas/common.js';
 
@@ -16,7 +16,7 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidu
         description:
           'For backfills. Each event is applied as by POST /cases/{id}/events; results come one per event in order: the evaluation when scoring, ' +
           'else the acknowledgement (with `not_scored` when scoring was asked for but impossible), or `rejected` when a case limit refused the event.',
-        querystring: ScoreQuery,
+        querystring: StreamScoreQuery,
         body: StreamRequest,
         response: { 200: answer(StreamResponse, 'every event applied, with the evaluations asked for'), ...errorResponses(400, 413, 415, 503) },
       },

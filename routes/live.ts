@@ -37,7 +37,8 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
           'A `text/event-stream`: each event has `id:` (one increasing sequence, unique to this server instance: it starts at a random number of its own, so that an id from another instance or from before a restart gets a `gap`), `event:` (its type) and one `data:` line of JSON; an idle stream gets a heartbeat (a comment, and an `id:` line without data: the last event the stream has passed, sent or filtered out, for EventSource to resume from). ' +
           'A new connection starts with a `snapshot` (open cases, recent alerts, stats). A reconnect with `Last-Event-ID` (header, as EventSource sends it, or `last_event_id`; the header wins when both are given, an empty one counts as none) ' +
           'receives exactly the events after that id while they are in the ring (--live-ring-size), or for a reader of alerts alone (`types=alert`) while every alert after it is in the ring or the alert history (--live-alert-history); an older or unknown id gets a `gap` event and a snapshot. ' +
-          'A client that stays blocked more than --live-subscriber-buffer events behind for longer than --live-subscriber-grace is disconnected and can resume. Beyond --live-max-subscribers: 503.',
+          'A client that stays blocked more than --live-subscriber-buffer events behind for longer than --live-subscriber-grace is disconnected and can resume. Beyond --live-max-subscribers: 503. ' +
+          "Swagger UI's Try it out waits for the response to end, which a stream never does, and shows nothing while it holds a subscriber slot: watch it with `curl -N` or /dashboard, or read /live/snapshot here.",
         querystring: LiveQuery,
         response: { 200: LiveStreamResponse, ...errorResponses(400), 503: liveUnavailable },
       },

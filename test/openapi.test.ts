@@ -176,6 +176,14 @@ describe.each(['credit_approval_coloured', 'incident_management', 'compliance_au
     expect((await app.inject({ method: 'GET', url: '/docs/json' })).body).toContain(`"input_marking":{"${place}":1}`);
   });
 
+  it('give /counterfactual an example that finds a crossing of 0.5, where an input of the bundle crosses one', async () => {
+    const doc = JSON.parse((await app.inject({ method: 'GET', url: '/docs/json' })).body) as { paths: Record<string, { post: { requestBody: { content: Record<string, { examples: Record<string, { value: object }> }> } } }> };
+    const [example] = Object.values(doc.paths['/counterfactual']!.post.requestBody.content['application/json']!.examples);
+    const answer = (await app.inject({ method: 'POST', url: '/counterfactual', payload: example!.value })).json<{ found: boolean; search: { flips_decision: boolean } }>();
+    // incident_management's transitions cross 0.5 along none of its inputs: every search there answers found: false.
+    expect(answer.found).toBe(name !== 'incident_management');
+  });
+
   it('are written out in /docs/yaml, without YAML anchors and aliases', async () => {
     const yaml = (await app.inject({ method: 'GET', url: '/docs/yaml' })).body;
     expect(yaml).toContain(`${[...app.petra.net.markingSlot.keys()][0]!}: 1`);

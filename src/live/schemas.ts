@@ -3,6 +3,20 @@ import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS, refTo } from './events.js';
 
 const typeAlternatives = BUS_EVENT_TYPES.join('|');
 
+/**
+ * Each event's `type` to its schema, so that a client generator picks the variant by `type` (OpenAPI's discriminator)
+ * instead of trying each in turn: the schemas overlap (a snapshot carries the fields a stats event has).
+ */
+function liveEventMapping(): Record<string, string> {
+  return Object.fromEntries(
+    LIVE_EVENT_SCHEMAS.map((schema) => {
+      const type = (schema as { properties?: { type?: { const?: unknown } } }).properties?.type?.const;
+      if (typeof type !== 'string' || schema.$id === undefined) throw new Error(`live event schema ${String(schema.$id)} has no type literal`);
+      return [type, `#/components/schemas/${schema.$id}`];
+    }),
+  );
+}
+
 const filterFields = {
   lane: Type.Optional(Type.String({ minLength: 1, description: 'only this lane (events without a lane, such as stats, still pass)' })),
   case: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'only this case id (events without a case, such as stats, still pass)' })),
@@ -29,7 +43,7 @@ export const LiveSnapshotQuery = Type.Object(filterFields);
 
 export const LiveStreamResponse = {
   description: 'text/event-stream of these events, one `data:` line of JSON each',
-  content: { 'text/event-stream': { schema: Type.Union(LIVE_EVENT_SCHEMAS.map((schema) => refTo(schema))) } },
+  content: { 'text/event-stream': { schema: Type.Union(LIVE_EVENT_SCHEMAS.map((schema) => refTo(schema)), { discriminator: { propertyName: 'type', mapping: liveEventMapping() } }) } },
 };
 
 export const liveUnavailable = Type.Unsafe<{ error: string; message: string; details: { path: string; message: string }[] }>(

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import { ErrorBody } from '../schemas/common.js';
 import { REQUEST_ID_MEANING } from '../http/request-id.js';
 import { shapeOpenApi } from '../schemas/openapi-shape.js';
-import { bundleExamples, exampleMarking, writtenExamplesFit, type RequestExamples } from '../schemas/bundle-examples.js';
+import { bundleExamples, crossingExample, crossingProbes, exampleMarking, probeInputs, writtenExamplesFit, type RequestExamples } from '../schemas/bundle-examples.js';
 import { rowFromRequest } from '../scoring/inputs.js';
 import { labelOf } from '../scoring/net.js';
 import { PETRASCORE_VERSION } from '../version.js';
@@ -43,13 +43,17 @@ export const docsPlugin = fp(
     });
     await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
     // Once every plugin is up (the model included): the examples a bundle other than the default one needs, with the
-    // events its model expects at the examples' marking, from one forward pass.
+    // events its model expects at the examples' marking, and a counterfactual that finds a crossing, from forward passes.
     app.addHook('onReady', async () => {
       const net = app.petra.net;
       if (writtenExamplesFit(net)) return;
       try {
-        const activations = await app.petra.scorer.forward(rowFromRequest(net, { input_marking: exampleMarking(net) }).row);
-        examples = bundleExamples(net, net.outputs.flatMap((t) => ((activations[t] ?? 0) > 0.5 ? [labelOf(net, t)] : [])));
+        const forward = (request: Parameters<typeof rowFromRequest>[1]) => app.petra.scorer.forward(rowFromRequest(net, request).row);
+        const activations = await forward({ input_marking: exampleMarking(net) });
+        // The probes' passes are requested together, so the batcher runs them in one or a few runs.
+        const probes = crossingProbes(net);
+        const probed = await Promise.all(probes.map((probe) => Promise.all(probe.points.map((value) => forward(probeInputs(probe, value))))));
+        examples = bundleExamples(net, net.outputs.flatMap((t) => ((activations[t] ?? 0) > 0.5 ? [labelOf(net, t)] : [])), crossingExample(net, probes, probed));
       } catch (error) {
         // Documentation is not worth a failed start: the warm-up has run the model already, and /docs keeps the written examples.
         app.log.warn({ err: error }, "Swagger UI's examples stay the default bundle's: the forward pass to make this bundle's failed");

@@ -55,11 +55,73 @@ export function exampleMarking(net: Net): Record<string, number> {
   return place.done === true ? {} : { [place.value]: 1 };
 }
 
+/** Inputs of the /counterfactual example's search: one input varied over a range, the others as in the examples. */
+export interface CrossingProbe {
+  readonly input_marking: Record<string, number>;
+  readonly input_values?: Record<string, number>;
+  readonly flip_place: string;
+  readonly flip_channel: 'marking' | 'value';
+  readonly search_range: readonly [number, number];
+  /** The varied input's values, evenly spaced over the range, ends included. */
+  readonly points: readonly number[];
+}
+
+const PROBE_POINTS = 9;
+/** Ranges tried for a value-channel input: its scale is the data's (amounts, durations), unknown here. */
+const VALUE_RANGES: readonly (readonly [number, number])[] = [[0, 1], [0, 100], [0, 10_000], [0, 1_000_000]];
+const MAX_PROBES = 16;
+
+/**
+ * Where the /counterfactual example could find a crossing of 0.5: each marking place over PETRA's default [0, 1], then
+ * each value place over a few ranges. The first probe whose forward passes cross 0.5 for some transition becomes the
+ * example (`crossingExample`): a search over a range without one answers found: false, which shows nothing.
+ */
+export function crossingProbes(net: Net): CrossingProbe[] {
+  const input_marking = exampleMarking(net);
+  const points = (lo: number, hi: number) => Array.from({ length: PROBE_POINTS }, (_, i) => lo + ((hi - lo) * i) / (PROBE_POINTS - 1));
+  const probes: CrossingProbe[] = [...net.markingSlot.keys()].map((place) => ({ input_marking, flip_place: place, flip_channel: 'marking' as const, search_range: [0, 1] as const, points: points(0, 1) }));
+  for (const place of net.valueSlot.keys()) {
+    for (const range of VALUE_RANGES) probes.push({ input_marking, input_values: { [place]: range[0] }, flip_place: place, flip_channel: 'value', search_range: range, points: points(...range) });
+  }
+  return probes.slice(0, MAX_PROBES);
+}
+
+/** The request inputs of a probe at one of its points. */
+export function probeInputs(probe: CrossingProbe, value: number): { input_marking: Record<string, number>; input_values?: Record<string, number> } {
+  return probe.flip_channel === 'marking'
+    ? { input_marking: { ...probe.input_marking, [probe.flip_place]: value } }
+    : { input_marking: probe.input_marking, input_values: { ...probe.input_values, [probe.flip_place]: value } };
+}
+
+/**
+ * The /counterfactual example from the probes' forward passes (`activations[i][k]`: probe i at its point k): the first
+ * probe and transition whose activation crosses 0.5 between two points, starting from the range's low end; undefined
+ * when none does.
+ */
+export function crossingExample(net: Net, probes: readonly CrossingProbe[], activations: readonly (readonly Readonly<Record<string, number>>[])[]): Record<string, unknown> | undefined {
+  for (const [i, probe] of probes.entries()) {
+    const rows = activations[i] ?? [];
+    const target = net.outputs.find((t) => rows.some((row, k) => k > 0 && ((rows[k - 1]![t] ?? 0) - 0.5) * ((row[t] ?? 0) - 0.5) < 0));
+    if (target === undefined) continue;
+    const marking = probe.flip_channel === 'marking';
+    const defaultRange = marking && probe.search_range[0] === 0 && probe.search_range[1] === 1;
+    return {
+      ...probeInputs(probe, probe.search_range[0]),
+      flip_place: probe.flip_place,
+      ...(marking ? {} : { flip_channel: 'value' }),
+      target_transition: target,
+      ...(defaultRange ? {} : { search_range: [...probe.search_range] }),
+    };
+  }
+  return undefined;
+}
+
 /**
  * The examples for `net`, given `expected`: the labels of the transitions the model activates above 0.5 at
- * `exampleMarking(net)` (from one forward pass at startup), so that the first /anomaly example scores low.
+ * `exampleMarking(net)` (from one forward pass at startup), so that the first /anomaly example scores low; and the
+ * /counterfactual example `crossingExample` found, if any.
  */
-export function bundleExamples(net: Net, expected: readonly string[]): RequestExamples {
+export function bundleExamples(net: Net, expected: readonly string[], counterfactual?: Record<string, unknown>): RequestExamples {
   const input_marking = exampleMarking(net);
   // Every attribute a spec reads, at 1: what derives the same marking for the first place (and a value for the rest).
   const attributes = Object.fromEntries(
@@ -78,12 +140,13 @@ export function bundleExamples(net: Net, expected: readonly string[]): RequestEx
     'post /cases/{id}/events': [{ name: anyLabel, attributes }],
     'post /events': [{ events: [{ case_id: 'C1', name: anyLabel, attributes }, ...expected.slice(1).map((name) => ({ case_id: 'C1', name }))] }],
     ...(target === undefined ? {} : { 'post /sensitivity': [{ input_marking, target_transition: target }] }),
-    ...(target === undefined ? {} : { 'post /counterfactual': [counterfactualExample(net, input_marking, target)] }),
+    ...(target === undefined ? {} : { 'post /counterfactual': [counterfactual ?? counterfactualExample(net, input_marking, target)] }),
   };
 }
 
 /**
- * Flips the examples' marking place, else (a net whose inputs are all on the value channel) its first value place:
+ * Without a crossing found: flips the examples' marking place, else (a net whose inputs are all on the value channel)
+ * its first value place:
  * without one, Swagger UI would keep the written example, which flips loan_approval's p_application. A net has at least
  * one input (the sidecar is refused otherwise).
  */

@@ -9,7 +9,9 @@ export const MAX_CASE_ID_LENGTH = 512;
  */
 export const MAX_PARAM_URL_LENGTH = 6144;
 
-export const CaseParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_CASE_ID_LENGTH, description: 'case (process instance) id' }) });
+export const CaseParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: MAX_CASE_ID_LENGTH, description: 'case (process instance) id, percent-encoded in the path', examples: ['C1'] }),
+});
 
 /**
  * A case id given in a body. A URL can only carry well-formed Unicode (anything else is a 400 bad_url), so a JSON
@@ -24,6 +26,11 @@ const BodyCaseId = Type.String({
 
 export const ScoreQuery = Type.Object({
   score: Type.Optional(Type.Boolean({ description: "score the case after this event (default: the server's --score-every-event)" })),
+});
+
+/** POST /events: the same switch, for every event of the request. */
+export const StreamScoreQuery = Type.Object({
+  score: Type.Optional(Type.Boolean({ description: "score each event's case after that event, one result per event (default: the server's --score-every-event)" })),
 });
 
 const eventFields = {
@@ -73,7 +80,7 @@ export const CaseList = Type.Object({
 });
 
 export const CaseListQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 1000 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'at most this many ids; `count` says how many cases are open in all' })),
   after: Type.Optional(Type.String({ description: 'list ids sorted after this one (paging)' })),
 });
 
