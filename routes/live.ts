@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { BUS_EVENT_TYPES, type BusEventType } from '../src/live/events.js';
+import { BUS_EVENT_TYPES, SnapshotEvent, type BusEventType } from '../src/live/events.js';
 import type { LiveFilter } from '../src/live/filter.js';
 import { sseRetry } from '../src/live/sse.js';
 import { LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
-import { errorResponses } from '../src/schemas/common.js';
+import { errorResponses, refTo } from '../src/schemas/common.js';
 import { noteErrorClass } from '../src/plugins/request-log.js';
-import { refTo, SnapshotEvent } from '../src/live/events.js';
 
 /** How long an EventSource waits before reconnecting after the stream ends. */
 const RECONNECT_MS = 1000;

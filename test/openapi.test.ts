@@ -141,6 +141,8 @@ async function sendExamples(app: App): Promise<unknown[]> {
       const media = op.requestBody?.content['application/json'];
       const values = [...Object.values(media?.examples ?? {}).map((e) => e.value), ...(media?.example !== undefined ? [media.example] : [])];
       if (media !== undefined) expect(values.length, `${method} ${path} has no request example`).toBeGreaterThan(0);
+      // Swagger UI's picker names examples by their summary, else example1, example2…
+      if (values.length > 1) for (const [name, example] of Object.entries(media?.examples ?? {})) expect((example as { summary?: string }).summary, `${method} ${path} ${name} says what it shows`).toBeTruthy();
       for (const value of values) {
         const url = path.replace('{id}', 'example-case');
         const response = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: value as object });

@@ -1,4 +1,5 @@
-import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { refTo } from '../schemas/common.js';
 
 /**
  * The live feed's vocabulary. Every bus event has a `type`, an `id` (one sequence for the whole bus, increasing by one
@@ -11,13 +12,7 @@ const LIVE_EVENT_TYPES = ['evaluation', 'alert', 'case_opened', 'case_closed', '
 export type BusEventType = (typeof LIVE_EVENT_TYPES)[number];
 export const BUS_EVENT_TYPES: readonly BusEventType[] = LIVE_EVENT_TYPES;
 
-/** A reference to a schema with an `$id` (registered once with addSchema), typed as that schema. */
-export function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
-  if (schema.$id === undefined) throw new Error('refTo needs a schema with an $id');
-  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
-}
-
-// int64: ids start at the start time in milliseconds × 1000 (about 1.8e15), beyond a 32-bit integer of Java's.
+// int64: ids start at a random number from 2^50 to 2^52 (randomFirstId), beyond a 32-bit integer of Java's.
 const id = Type.Integer({ minimum: 0, format: 'int64', description: 'position in the bus sequence (SSE `id:`); increases by one per bus event' });
 const ts = Type.String({ format: 'date-time', description: 'server time of publication, ISO 8601 UTC with milliseconds' });
 const caseId = Type.String({ description: 'case id; for stateless calls (/anomaly, /anomaly/batch) the request id (`<request id>/<index>` for batch items)' });

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS, refTo } from './events.js';
+import { refTo } from '../schemas/common.js';
+import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS } from './events.js';
 
 const typeAlternatives = BUS_EVENT_TYPES.join('|');
 

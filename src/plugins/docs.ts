@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
+import { Evaluation } from '../schemas/cases.js';
 import { ErrorBody } from '../schemas/common.js';
 import { REQUEST_ID_MEANING } from '../http/request-id.js';
 import { shapeOpenApi } from '../schemas/openapi-shape.js';
@@ -13,7 +14,9 @@ import { PETRASCORE_VERSION } from '../version.js';
 export const docsPlugin = fp(
   async (app) => {
     let examples: RequestExamples | undefined;
+    // The named components routes refer to (the live events' are the live plugin's).
     app.addSchema(ErrorBody);
+    app.addSchema(Evaluation);
     await app.register(swagger, {
       openapi: {
         openapi: '3.0.3',

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { OptionalAttributes, Residuals } from './common.js';
+import { OptionalAttributes, refTo, Residuals } from './common.js';
 
 /** The longest case id, in UTF-16 code units. */
 export const MAX_CASE_ID_LENGTH = 512;
@@ -61,13 +61,20 @@ export const Discarded = Type.Object({
   n_events: Type.Integer({ description: 'events the case had received' }),
 });
 
-export const Evaluation = Type.Object({
-  case_id: Type.String(),
-  n_events: Type.Integer(),
-  trace_score: Type.Number(),
-  per_transition_residuals: Residuals,
-  closed: Type.Boolean(),
-});
+/**
+ * A case's evaluation, as four operations answer it (an event scored, a case scored, a close, an item of /events): one
+ * named component (registered with addSchema, referenced by refTo), so that a generated client has one type for it.
+ */
+export const Evaluation = Type.Object(
+  {
+    case_id: Type.String(),
+    n_events: Type.Integer(),
+    trace_score: Type.Number(),
+    per_transition_residuals: Residuals,
+    closed: Type.Boolean(),
+  },
+  { $id: 'CaseEvaluation' },
+);
 
 export const Rejection = Type.Object({
   case_id: Type.String(),
@@ -100,5 +107,5 @@ export const StreamRequest = Type.Object(
 
 export const StreamResponse = Type.Object({
   accepted: Type.Integer({ description: 'events applied' }),
-  results: Type.Array(Type.Union([Evaluation, Acknowledgement, Rejection]), { description: 'one entry per event, in order' }),
+  results: Type.Array(Type.Union([refTo(Evaluation), Acknowledgement, Rejection]), { description: 'one entry per event, in order' }),
 });

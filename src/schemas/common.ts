@@ -1,5 +1,11 @@
 import { CloneType, Type, type Static, type TSchema, type TUnsafe, type ObjectOptions } from '@sinclair/typebox';
 
+/** A reference to a schema with an `$id` (registered once with addSchema), typed as that schema. */
+export function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
+  if (schema.$id === undefined) throw new Error('refTo needs a schema with an $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
+}
+
 /**
  * A JSON object with any keys and values of one schema, as `additionalProperties` (what OpenAPI 3.0 knows). TypeBox's
  * Record compiles to a key pattern (`^(.*)$`) tested with a regex on an `Object.entries` copy of every such object,
@@ -78,5 +84,7 @@ export interface ResponseHeader {
  * and the headers it may carry beside x-request-id.
  */
 export function answer<T extends TSchema>(schema: T, description: string, headers?: Record<string, ResponseHeader>): T {
-  return CloneType(schema, headers === undefined ? { description } : { description, headers });
+  const options = headers === undefined ? { description } : { description, headers };
+  // A named component (an $id registered with addSchema) is referenced, not copied under its own $id again.
+  return schema.$id === undefined ? CloneType(schema, options) : (Type.Unsafe<Static<T>>(Type.Ref(schema, options)) as TSchema as T);
 }

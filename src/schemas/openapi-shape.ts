@@ -11,7 +11,7 @@
  */
 
 import { REQUEST_ID_MEANING } from '../http/request-id.js';
-import type { RequestExamples } from './bundle-examples.js';
+import { EXAMPLE_SUMMARIES, type RequestExamples } from './bundle-examples.js';
 
 type Json = Record<string, unknown>;
 
@@ -92,11 +92,25 @@ function withBodyExamples(operation: Json, values: readonly unknown[] | undefine
   return { ...operation, requestBody: { ...operation.requestBody, content: { ...content, 'application/json': { ...rest, examples } } } };
 }
 
+/** `operation` with a summary on each of its JSON request body's examples (example1, example2…), from `summaries`. */
+function withExampleSummaries(operation: Json, summaries: readonly string[] | undefined): Json {
+  if (summaries === undefined || !isObject(operation.requestBody) || !isObject(operation.requestBody.content)) return operation;
+  const content = operation.requestBody.content;
+  const media = content['application/json'];
+  if (!isObject(media) || !isObject(media.examples)) return operation;
+  const examples = Object.fromEntries(
+    Object.entries(media.examples).map(([name, example], i) => [name, isObject(example) && summaries[i] !== undefined ? { summary: summaries[i], ...example } : example]),
+  );
+  return { ...operation, requestBody: { ...operation.requestBody, content: { ...content, 'application/json': { ...media, examples } } } };
+}
+
 /**
  * @fastify/swagger's `transformObject` for OpenAPI 3: the document with enums collapsed, default error responses, and
- * the loaded bundle's request examples when the schemas' own do not fit it.
+ * the loaded bundle's request examples when the schemas' own do not fit it, each example with what it shows.
  */
 export function shapeOpenApi<T>(document: T, examples?: RequestExamples): T {
   const shaped = mapOperations(collapseEnums(document) as Json, withCommonResponses);
-  return (examples === undefined ? shaped : mapOperations(shaped, (operation, method, path) => withBodyExamples(operation, examples[`${method} ${path}`]))) as T;
+  const summaries = examples === undefined ? EXAMPLE_SUMMARIES.written : EXAMPLE_SUMMARIES.bundle;
+  const withExamples = examples === undefined ? shaped : mapOperations(shaped, (operation, method, path) => withBodyExamples(operation, examples[`${method} ${path}`]));
+  return mapOperations(withExamples, (operation, method, path) => withExampleSummaries(operation, summaries[`${method} ${path}`])) as T;
 }
