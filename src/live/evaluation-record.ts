@@ -33,6 +33,8 @@ export class EvaluationRecord {
    */
   itemIndex = -1;
   lane = '';
+  /** The lane the case was last published under, when this evaluation moved it to another; '' otherwise. */
+  previousLane = '';
   source: EvaluationSource = 'anomaly';
   nEvents = 0;
   traceScore = 0;
@@ -61,6 +63,7 @@ export class EvaluationRecord {
     this.caseId = caseId;
     this.itemIndex = itemIndex;
     this.lane = lane;
+    this.previousLane = '';
     this.source = source;
     this.nEvents = nEvents;
     this.closed = closed;
@@ -89,6 +92,7 @@ export class EvaluationRecord {
     this.caseId = other.caseId;
     this.itemIndex = other.itemIndex;
     this.lane = other.lane;
+    this.previousLane = other.previousLane;
     this.source = other.source;
     this.nEvents = other.nEvents;
     this.traceScore = other.traceScore;
@@ -119,6 +123,7 @@ export class EvaluationRecord {
       ts: new Date(this.tsMs).toISOString(),
       case_id: this.case_id,
       lane: this.lane,
+      ...(this.previousLane === '' ? {} : { previous_lane: this.previousLane }),
       source: this.source,
       n_events: this.nEvents,
       trace_score: this.traceScore,

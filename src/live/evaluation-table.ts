@@ -81,17 +81,20 @@ export class EvaluationTable {
   private readonly numbers: Float64Array;
   private readonly caseIds: string[];
   private readonly lanes: string[];
+  private readonly previousLanes: string[];
 
   constructor(readonly capacity: number) {
     this.numbers = new Float64Array(capacity * STRIDE);
     this.caseIds = new Array<string>(capacity).fill('');
     this.lanes = new Array<string>(capacity).fill('');
+    this.previousLanes = new Array<string>(capacity).fill('');
   }
 
   write(index: number, record: EvaluationRecord): void {
     writeRow(this.numbers, index * STRIDE, record);
     this.caseIds[index] = record.caseId;
     this.lanes[index] = record.lane;
+    this.previousLanes[index] = record.previousLane;
   }
 
   /** Fills `record` with row `index`, as evaluation `id`. */
@@ -100,11 +103,16 @@ export class EvaluationTable {
     record.id = id;
     record.caseId = this.caseIds[index]!;
     record.lane = this.lanes[index]!;
+    record.previousLane = this.previousLanes[index]!;
     return record;
   }
 
   lane(index: number): string {
     return this.lanes[index]!;
+  }
+
+  previousLane(index: number): string {
+    return this.previousLanes[index]!;
   }
 
   caseId(index: number): string {

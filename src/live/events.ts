@@ -17,6 +17,9 @@ const id = Type.Integer({ minimum: 0, format: 'int64', description: 'position in
 const ts = Type.String({ format: 'date-time', description: 'server time of publication, ISO 8601 UTC with milliseconds' });
 const caseId = Type.String({ description: 'case id; for stateless calls (/anomaly, /anomaly/batch) the request id (`<request id>/<index>` for batch items)' });
 const lane = Type.String({ description: 'value of --lane-attribute for the case, `(no <attribute>)` when the case has none, else the scenario name' });
+const previousLane = Type.Optional(
+  Type.String({ description: "the lane the case was last published under, when its lane attribute changed since: a reader filtering by that lane (`lane=`) receives this event too, and learns the case left it" }),
+);
 const traceScore = Type.Number({ description: 'sum of the residuals, as the scoring response says' });
 
 export const EvaluationSource = Type.Union(
@@ -58,6 +61,7 @@ export const EvaluationEvent = Type.Object(
     ts,
     case_id: caseId,
     lane,
+    previous_lane: previousLane,
     source: EvaluationSource,
     n_events: Type.Integer({ description: 'events of the case (of the trace, for stateless calls)' }),
     trace_score: traceScore,
@@ -114,6 +118,7 @@ export const CaseEvictedEvent = Type.Object(
     ts,
     case_id: caseId,
     lane,
+    previous_lane: previousLane,
     n_events: Type.Integer(),
     reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('deleted'), Type.Literal('close_failed')], {
       description:

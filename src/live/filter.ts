@@ -15,6 +15,8 @@ export interface LiveFilter {
 export interface FilterSubject {
   readonly type: BusEventType;
   readonly lane?: string | undefined;
+  /** The lane a case left with this event (its attribute changed): a reader of that lane learns it went. */
+  readonly previous_lane?: string | undefined;
   readonly case_id?: string | undefined;
   readonly trace_score?: number | undefined;
 }
@@ -22,7 +24,7 @@ export interface FilterSubject {
 export function matchesFilter(filter: LiveFilter, event: FilterSubject): boolean {
   if (filter.types !== undefined && !filter.types.has(event.type)) return false;
   if (event.type === 'stats') return true;
-  if (filter.lane !== undefined && event.lane !== filter.lane) return false;
+  if (filter.lane !== undefined && event.lane !== filter.lane && event.previous_lane !== filter.lane) return false;
   if (filter.caseId !== undefined && event.case_id !== filter.caseId) return false;
   if (filter.minScore !== undefined && event.trace_score !== undefined && event.trace_score < filter.minScore) return false;
   return true;

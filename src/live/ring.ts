@@ -41,6 +41,14 @@ export class RingEntry implements FilterSubject {
     return event.type === 'stats' ? undefined : event.lane;
   }
 
+  get previous_lane(): string | undefined {
+    const kind = this.ring.kindAt(this.index);
+    if (kind === EVALUATION) return this.ring.evaluations.previousLane(this.index) || undefined;
+    if (kind === ALERT) return undefined;
+    const event = this.ring.eventAt(this.index)!;
+    return 'previous_lane' in event ? event.previous_lane : undefined;
+  }
+
   get case_id(): string | undefined {
     const kind = this.ring.kindAt(this.index);
     if (kind === EVALUATION) return publishedCaseId(this.ring.evaluations.caseId(this.index), this.ring.evaluations.itemIndex(this.index));

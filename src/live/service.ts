@@ -236,6 +236,8 @@ export class LiveService {
     const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
     const record = this.bus.nextEvaluation();
     record.describe(evaluation.case_id, -1, lane, context.source, evaluation.n_events, evaluation.closed, context.latencyMs);
+    // Its lane attribute changed since it was last published (opened or scored) under another lane.
+    if (entry !== undefined && entry.lastLane !== lane) record.previousLane = entry.lastLane;
     this.evaluated(record, evaluation.row, context.observed, entry);
     if (evaluation.closed) {
       this.bus.publish<CaseClosedEvent>({ type: 'case_closed', case_id: evaluation.case_id, lane, n_events: evaluation.n_events, trace_score: evaluation.trace_score });
@@ -260,7 +262,9 @@ export class LiveService {
 
   private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
     const entry = this.state.remove(state);
-    this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane: entry?.lane ?? this.lanes.ofCase(state.attributes), n_events: state.nEvents, reason });
+    const lane = entry?.lane ?? this.lanes.ofCase(state.attributes);
+    const moved = entry !== undefined && entry.lastLane !== lane ? { previous_lane: entry.lastLane } : {};
+    this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane, ...moved, n_events: state.nEvents, reason });
     if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
   }
 

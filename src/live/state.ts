@@ -26,8 +26,8 @@ export class LiveCase implements ScoredCase {
   /** Its row in CaseScores, -1 until the first evaluation (most open cases are never scored between events). */
   row = -1;
   scores = 0;
-  /** The lane of its latest evaluation (the rest is in its row). */
-  lastLane = '';
+  /** The lane it was last published under: its case_opened's, then its latest evaluation's (the rest is in its row). */
+  lastLane: string;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
   alertSignature: number[] | undefined = undefined;
 
@@ -35,7 +35,9 @@ export class LiveCase implements ScoredCase {
     readonly caseId: string,
     public lane: string,
     readonly opened: string,
-  ) {}
+  ) {
+    this.lastLane = lane;
+  }
 }
 
 interface StatelessLane {

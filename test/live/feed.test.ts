@@ -339,6 +339,23 @@ describe('GET /live on a listening server', () => {
     expect(resumed.messages.map((m) => m.event)).toEqual(['alert']);
   });
 
+  it('tells a reader of one lane when a case leaves it (its lane attribute changed): the next evaluation or eviction carries previous_lane', async () => {
+    const { url } = await serve({ laneAttribute: 'host', liveStatsIntervalMs: 0 });
+    const hA = await open(`${url}/live?lane=hA&snapshot=false`);
+    const hB = await open(`${url}/live?lane=hB&snapshot=false`);
+    await postJson(url, '/cases/L1/events', { name: 'approve loan', attributes: { risk_score: '0.9', host: 'hA' } });
+    await postJson(url, '/cases/L1/events', { name: 'approve loan', attributes: { host: 'hB' } });
+    await postJson(url, '/cases/L1/close', {});
+    await postJson(url, '/cases/L2/events?score=true', { name: 'approve loan', attributes: { risk_score: '0.9', host: 'hA' } });
+    await postJson(url, '/cases/L2/events', { name: 'approve loan', attributes: { host: 'hB' } });
+    await fetch(`${url}/cases/L2`, { method: 'DELETE' });
+    await hA.until(() => busEvents(hA).some((e) => e.type === 'case_evicted'), 5000, 'L2 evicted');
+    const seen = (client: SseClient) => busEvents(client).map((e) => `${e.type} ${e.case_id as string} ${e.lane as string}${e.previous_lane === undefined ? '' : ` from ${e.previous_lane as string}`}`);
+    expect(seen(hA)).toEqual(['case_opened L1 hA', 'evaluation L1 hB from hA', 'case_opened L2 hA', 'evaluation L2 hA', 'case_evicted L2 hB from hA']);
+    await hB.until(() => busEvents(hB).some((e) => e.type === 'case_evicted'), 5000, 'L2 evicted');
+    expect(seen(hB)).toEqual(['evaluation L1 hB from hA', 'case_closed L1 hB', 'case_evicted L2 hB from hA']);
+  });
+
   it('gives a reader of alerts alone every alert of a batch at the request limit, which overflows the ring (default settings)', async () => {
     const { url, app } = await serve({ liveStatsIntervalMs: 0 });
     const alerts = await open(`${url}/live?types=alert&snapshot=false`);
