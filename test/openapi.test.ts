@@ -36,7 +36,7 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(new Set(operations.map((o) => o.id)).size).toBe(operations.length);
   });
 
-  it('writes a union of literals as one enum, gives every operation a default response (the one error body), and declares x-request-id on every response', () => {
+  it('writes a union of literals as one enum and a union with null as nullable branches, gives every operation a default response (the one error body), and declares x-request-id on every response', () => {
     const text = committedOpenApi(ROOT);
     const doc = parse(text) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
     const literalUnions: string[] = [];
@@ -45,6 +45,8 @@ describe('OpenAPI document and Swagger UI', () => {
       else if (typeof node === 'object' && node !== null) {
         const anyOf = (node as { anyOf?: unknown[] }).anyOf;
         if (anyOf?.every((b) => Array.isArray((b as { enum?: unknown[] }).enum) && (b as { enum: unknown[] }).enum.length === 1)) literalUnions.push(at);
+        // A null branch in a union (an extra "object" type to generators): the other branches are nullable instead.
+        if (anyOf?.some((b) => (b as { enum?: unknown[] }).enum?.[0] === null)) literalUnions.push(`${at} (null branch)`);
         for (const [key, value] of Object.entries(node)) visit(value, `${at}/${key}`);
       }
     };

@@ -2,7 +2,7 @@
  * The OpenAPI document as client generators read it best, derived from what @fastify/swagger makes of the TypeBox
  * schemas without changing what it says:
  * - a union of literals (TypeBox's enum, `anyOf` of one-value `enum`s) becomes one `enum`, which generators turn into an
- *   enum type where they made a wrapper class per branch;
+ *   enum type where they made a wrapper class per branch; a union with null, its other branches made nullable;
  * - every operation gets a `default` response, the one ErrorBody, for the statuses any route may answer that its own
  *   list leaves out (405, 408, 414, 431, 503 while closing…): every error this service answers has that shape (with
  *   `Allow` on a 405);
@@ -43,6 +43,30 @@ function collapseEnums(node: unknown): unknown {
   if (!isObject(node)) return node;
   const collapsed = asEnum(node) ?? node;
   return Object.fromEntries(Object.entries(collapsed).map(([key, value]) => [key, collapseEnums(value)]));
+}
+
+/**
+ * An `anyOf` with a null branch (`{type: object, nullable: true, enum: [null]}`, @fastify/swagger's null in OpenAPI
+ * 3.0) as its other branches made nullable: generators read the null branch as one more object type (a timestamp typed
+ * number | string | object). One branch left is merged into the node; several each take `nullable`. Left as it is
+ * when a branch has no `type` (a $ref cannot take `nullable` in 3.0).
+ */
+function withoutNullBranch(node: Json): Json | undefined {
+  if (!Array.isArray(node.anyOf)) return undefined;
+  const isNull = (branch: unknown) => literalOf(branch)?.value === null && literalOf(branch)?.type === null;
+  const others = node.anyOf.filter((branch) => !isNull(branch));
+  if (others.length === node.anyOf.length || others.length === 0 || !others.every((branch) => isObject(branch) && typeof branch.type === 'string')) return undefined;
+  const { anyOf: _branches, ...rest } = node;
+  // The union's own words (its description) win over the branch's.
+  if (others.length === 1) return { ...(others[0] as Json), ...rest, nullable: true };
+  return { ...rest, anyOf: others.map((branch) => ({ ...(branch as Json), nullable: true })) };
+}
+
+function nullableBranches(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(nullableBranches);
+  if (!isObject(node)) return node;
+  const shaped = withoutNullBranch(node) ?? node;
+  return Object.fromEntries(Object.entries(shaped).map(([key, value]) => [key, nullableBranches(value)]));
 }
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
@@ -109,7 +133,7 @@ function withExampleSummaries(operation: Json, summaries: readonly string[] | un
  * the loaded bundle's request examples when the schemas' own do not fit it, each example with what it shows.
  */
 export function shapeOpenApi<T>(document: T, examples?: RequestExamples): T {
-  const shaped = mapOperations(collapseEnums(document) as Json, withCommonResponses);
+  const shaped = mapOperations(nullableBranches(collapseEnums(document)) as Json, withCommonResponses);
   const summaries = examples === undefined ? EXAMPLE_SUMMARIES.written : EXAMPLE_SUMMARIES.bundle;
   const withExamples = examples === undefined ? shaped : mapOperations(shaped, (operation, method, path) => withBodyExamples(operation, examples[`${method} ${path}`]));
   return mapOperations(withExamples, (operation, method, path) => withExampleSummaries(operation, summaries[`${method} ${path}`])) as T;
