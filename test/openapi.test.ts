@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import type { App } from '../src/app.js';
 import { netFromSidecar } from '../src/bundle/net-from-sidecar.js';
 import type { Sidecar } from '../src/bundle/sidecar-schema.js';
-import { bundleExamples } from '../src/schemas/bundle-examples.js';
+import { bundleExamples, crossingExample, crossingProbes } from '../src/schemas/bundle-examples.js';
 import { committedOpenApi, renderOpenApi } from '../src/openapi.js';
 import { testApp } from './helpers/app.js';
 import { modelPath, ROOT } from './helpers/fixtures.js';
@@ -192,6 +192,20 @@ describe.each(['credit_approval_coloured', 'incident_management', 'compliance_au
     const yaml = (await app.inject({ method: 'GET', url: '/docs/yaml' })).body;
     expect(yaml).toContain(`${[...app.petra.net.markingSlot.keys()][0]!}: 1`);
     expect(yaml).not.toMatch(/(?::|-) [&*]a\d+\b/);
+  });
+});
+
+describe("Swagger UI's /counterfactual example", () => {
+  it("is the first probe whose range's ends lie on opposite sides of 0.5 (PETRA's bisection answers found: false otherwise)", () => {
+    const sidecar = JSON.parse(readFileSync(`${modelPath('credit_approval_coloured')}.meta.json`, 'utf8')) as Sidecar;
+    const { net } = netFromSidecar(sidecar);
+    const probes = crossingProbes(net);
+    expect(probes.map((p) => `${p.flip_channel} ${p.flip_place} ${p.search_range.join('–')}`)).toEqual(['marking p_submitted 0–1', 'value p_submitted 0–1', 'value p_submitted 0–100', 'value p_submitted 0–10000', 'value p_submitted 0–1000000']);
+    const at = (approve: number) => Object.fromEntries(net.outputs.map((t) => [t, t === 't_approve' ? approve : 0.1]));
+    // Below 0.5 at both ends of the first two ranges, though a curve between them may rise above it.
+    const activations = [[at(0.3), at(0.2)], [at(0.45), at(0.45)], [at(0.9), at(0.1)], [at(0.9), at(0.1)], [at(0.9), at(0.1)]];
+    expect(crossingExample(net, probes, activations)).toEqual({ input_marking: { p_submitted: 1 }, input_values: { p_submitted: 0 }, flip_place: 'p_submitted', flip_channel: 'value', target_transition: 't_approve', search_range: [0, 100] });
+    expect(crossingExample(net, probes, probes.map(() => [at(0.3), at(0.2)]))).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { constants, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
-import { access, chmod, chown, lstat, open, readdir, readlink, rename, unlink } from 'node:fs/promises';
+import { access, chmod, chown, lstat, open, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -47,6 +47,7 @@ async function openDirect(path: string): Promise<ReportFile> {
     const target = await readlink(path).catch(() => undefined);
     const what = target === undefined ? '' : ` (it is a symbolic link to ${target})`;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new ReportFileError(`its directory does not exist${what}`);
+    if (code === 'EISDIR') throw new ReportFileError(`it is a directory${what}; -o takes the report's file name`);
     if (code === 'EACCES' || code === 'EPERM') throw new ReportFileError(`permission denied${what}`);
     throw new ReportFileError((error as Error).message);
   }
@@ -123,7 +124,8 @@ export async function checkReportDirectory(path: string): Promise<void> {
     },
   );
   if (!found) throw new ReportFileError(`${directory} is not a directory`);
-  const itself = await lstat(path).catch(() => undefined);
+  // stat, not lstat: a symbolic link to a directory is one too.
+  const itself = await stat(path).catch(() => undefined);
   if (itself?.isDirectory() === true) throw new ReportFileError("it is a directory; -o takes the report's file name");
 }
 

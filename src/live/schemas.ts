@@ -19,7 +19,7 @@ function liveEventMapping(): Record<string, string> {
 }
 
 const filterFields = {
-  lane: Type.Optional(Type.String({ minLength: 1, description: 'only this lane, and the events of cases leaving it (previous_lane); events without a lane, such as stats, still pass' })),
+  lane: Type.Optional(Type.String({ minLength: 1, description: 'only this lane (events without a lane, such as stats, still pass)' })),
   case: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'only this case id (events without a case, such as stats, still pass)' })),
   min_score: Type.Optional(Type.Number({ description: 'evaluations, alerts and closes only when their trace_score is at least this; events without a score (case_opened, case_evicted, stats) pass' })),
 };
@@ -36,6 +36,8 @@ export const LiveQuery = Type.Object({
     }),
   ),
   ...filterFields,
+  // The feed, unlike a snapshot, also tells a lane's reader of a case that left it.
+  lane: Type.Optional(Type.String({ minLength: 1, description: 'only this lane, and the events of cases leaving it (`previous_lane`); events without a lane, such as stats, still pass' })),
   last_event_id: Type.Optional(Type.String({ maxLength: 64, description: 'resume after this id, as the Last-Event-ID header does; the header wins when both are given (an EventSource opened with this parameter sends its newer id in the header when it reconnects)' })),
   snapshot: Type.Optional(Type.Boolean({ description: 'start a fresh connection with a snapshot (default true); a resume or a gap is unaffected' })),
 });

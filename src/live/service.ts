@@ -263,8 +263,12 @@ export class LiveService {
   private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
     const entry = this.state.remove(state);
     const lane = entry?.lane ?? this.lanes.ofCase(state.attributes);
-    const moved = entry !== undefined && entry.lastLane !== lane ? { previous_lane: entry.lastLane } : {};
-    this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane, ...moved, n_events: state.nEvents, reason });
+    // Left the lane it was last published under (its attribute changed): a reader of that lane is told too.
+    if (entry !== undefined && entry.lastLane !== lane) {
+      this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane, previous_lane: entry.lastLane, n_events: state.nEvents, reason });
+    } else {
+      this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane, n_events: state.nEvents, reason });
+    }
     if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
   }
 

@@ -231,17 +231,17 @@ const DELIMITER_NAMES: Record<CsvDelimiter, [name: string, option: string]> = {
   '|': ['pipe', "'|'"],
 };
 
+/** Excel's `sep=;` first line, which names the delimiter for Excel and is no header: PETRA's reader fails on it too. */
+function excelSepHint(header: readonly string[]): string | undefined {
+  return /^sep=/i.test(header[0] ?? '') ? "; the first line is Excel's `sep=` line: remove it, so that the header comes first" : undefined;
+}
+
 /**
  * The delimiter to suggest when the header lacks the column `missing`: an export in another dialect (European-locale
  * Excel writes semicolons) otherwise fails with the whole header line as its only column, or cut at commas inside
  * names (`case_id;activity;cost, EUR`). Suggested: another delimiter the reader takes that a one-column header holds,
  * or that cuts the header line into cells including `missing`; the one occurring most often.
  */
-/** Excel's `sep=;` first line, which names the delimiter for Excel and is no header: PETRA's reader fails on it too. */
-function excelSepHint(header: readonly string[]): string | undefined {
-  return /^sep=/i.test(header[0] ?? '') ? "; the first line is Excel's `sep=` line: remove it, so that the header comes first" : undefined;
-}
-
 function delimiterHint(header: readonly string[], delimiter: CsvDelimiter, missing: string): string {
   // The header line, but for quotes, which matter little in names.
   const line = header.join(delimiter);

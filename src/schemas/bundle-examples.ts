@@ -78,11 +78,10 @@ export interface CrossingProbe {
   readonly flip_place: string;
   readonly flip_channel: 'marking' | 'value';
   readonly search_range: readonly [number, number];
-  /** The varied input's values, evenly spaced over the range, ends included. */
+  /** The varied input's values: the range's two ends (what decides whether PETRA's bisection finds a crossing). */
   readonly points: readonly number[];
 }
 
-const PROBE_POINTS = 9;
 /** Ranges tried for a value-channel input: its scale is the data's (amounts, durations), unknown here. */
 const VALUE_RANGES: readonly (readonly [number, number])[] = [[0, 1], [0, 100], [0, 10_000], [0, 1_000_000]];
 const MAX_PROBES = 16;
@@ -94,7 +93,7 @@ const MAX_PROBES = 16;
  */
 export function crossingProbes(net: Net): CrossingProbe[] {
   const input_marking = exampleMarking(net);
-  const points = (lo: number, hi: number) => Array.from({ length: PROBE_POINTS }, (_, i) => lo + ((hi - lo) * i) / (PROBE_POINTS - 1));
+  const points = (lo: number, hi: number) => [lo, hi];
   const probes: CrossingProbe[] = [...net.markingSlot.keys()].map((place) => ({ input_marking, flip_place: place, flip_channel: 'marking' as const, search_range: [0, 1] as const, points: points(0, 1) }));
   for (const place of net.valueSlot.keys()) {
     for (const range of VALUE_RANGES) probes.push({ input_marking, input_values: { [place]: range[0] }, flip_place: place, flip_channel: 'value', search_range: range, points: points(...range) });
@@ -111,13 +110,15 @@ export function probeInputs(probe: CrossingProbe, value: number): { input_markin
 
 /**
  * The /counterfactual example from the probes' forward passes (`activations[i][k]`: probe i at its point k): the first
- * probe and transition whose activation crosses 0.5 between two points, starting from the range's low end; undefined
- * when none does.
+ * probe and transition whose activation is on opposite sides of 0.5 at the range's two ends, as PETRA's bisection needs
+ * (it answers found: false otherwise, whatever crosses in between), starting from the low end; undefined when none is.
  */
 export function crossingExample(net: Net, probes: readonly CrossingProbe[], activations: readonly (readonly Readonly<Record<string, number>>[])[]): Record<string, unknown> | undefined {
   for (const [i, probe] of probes.entries()) {
     const rows = activations[i] ?? [];
-    const target = net.outputs.find((t) => rows.some((row, k) => k > 0 && ((rows[k - 1]![t] ?? 0) - 0.5) * ((row[t] ?? 0) - 0.5) < 0));
+    const [first, last] = [rows[0], rows.at(-1)];
+    if (first === undefined || last === undefined) continue;
+    const target = net.outputs.find((t) => ((first[t] ?? 0) - 0.5) * ((last[t] ?? 0) - 0.5) < 0);
     if (target === undefined) continue;
     const marking = probe.flip_channel === 'marking';
     const defaultRange = marking && probe.search_range[0] === 0 && probe.search_range[1] === 1;

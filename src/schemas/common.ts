@@ -83,8 +83,8 @@ export interface ResponseHeader {
  * A success response's schema with the words the OpenAPI document gives its status (Swagger's own: "Default Response"),
  * and the headers it may carry beside x-request-id.
  */
-export function answer<T extends TSchema>(schema: T, description: string, headers?: Record<string, ResponseHeader>): T {
+export function answer<T extends TSchema>(schema: T, description: string, headers?: Record<string, ResponseHeader>): T | TUnsafe<Static<T>> {
   const options = headers === undefined ? { description } : { description, headers };
   // A named component (an $id registered with addSchema) is referenced, not copied under its own $id again.
-  return schema.$id === undefined ? CloneType(schema, options) : (Type.Unsafe<Static<T>>(Type.Ref(schema, options)) as TSchema as T);
+  return schema.$id === undefined ? CloneType(schema, options) : Type.Unsafe<Static<T>>(Type.Ref(schema, options));
 }

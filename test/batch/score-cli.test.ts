@@ -188,12 +188,17 @@ describe('petrascore score output and exit codes', () => {
     expect(result.stderr).toBe(`petrascore score: cannot write ${out}: directory ${join(dir, 'no-such-dir')} does not exist\n`);
   });
 
-  it('an -o OUT that is a directory, or a symbolic link into a missing one: exit 2 before scoring, one line saying so', async () => {
+  it('an -o OUT that is a directory (or links to one), or a symbolic link into a missing one: exit 2 before scoring, one line saying so', async () => {
     const folder = join(dir, 'reports-folder');
     mkdirSync(folder, { recursive: true });
     const asDirectory = await runCli(['score', model, '--traces', log, '-o', folder]);
     expect(asDirectory.code, asDirectory.describe).toBe(2);
     expect(asDirectory.stderr).toBe(`petrascore score: cannot write ${folder}: it is a directory; -o takes the report's file name\n`);
+    const toFolder = join(dir, 'folder-link');
+    symlinkSync(folder, toFolder);
+    const throughLink = await runCli(['score', model, '--traces', log, '-o', toFolder]);
+    expect(throughLink.code, throughLink.describe).toBe(2);
+    expect(throughLink.stderr).toBe(`petrascore score: cannot write ${toFolder}: it is a directory; -o takes the report's file name\n`);
     const link = join(dir, 'dangling.json');
     symlinkSync(join(dir, 'gone', 'report.json'), link);
     const dangling = await runCli(['score', model, '--traces', log, '-o', link]);
