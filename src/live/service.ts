@@ -52,8 +52,8 @@ export interface BatchItemScore {
  * Where an instance's event ids start: a random whole number from 2^50 to 2^52. Ids are consecutive from there, so two
  * instances' ids meet only when their starts lie closer than the events they publish: for two replicas publishing a
  * billion events each, about one chance in two million, where starts taken from the clock (milliseconds × 1000) met as
- * soon as one replica had published a thousand events for each millisecond between their starts. A random start also
- * stays 2^52 below 2^53, the largest id a JSON reader holds exactly, whatever the number of events.
+ * soon as one replica had published a thousand events for each millisecond between their starts. A start below 2^52
+ * leaves 2^52 ids before 2^53, beyond which a JSON reader no longer holds every whole number exactly.
  */
 export function randomFirstId(): number {
   // randomInt draws from a range below 2^48: the high bits and the low four drawn apart.
