@@ -1,4 +1,4 @@
-import { rowFromAttributes, rowFromRequest, type RequestInputs } from './inputs.js';
+import { escapePointer, rowFromAttributes, rowFromRequest, type RequestInputs } from './inputs.js';
 import type { Net } from './net.js';
 import { emptyObserved, markObserved, type Observed } from './observed.js';
 import type { AttributeValue } from './python-float.js';
@@ -13,6 +13,9 @@ export interface PreparedTrace {
   observed: Observed;
   ignored: readonly string[];
 }
+
+/** The fields of an /anomaly body; any other is ignored, as PETRA's pydantic model ignores it, and said so. */
+const TRACE_FIELDS: ReadonlySet<string> = new Set(['input_marking', 'input_values', 'events', 'attributes']);
 
 const MARKING_AND_VALUES = { marking: true, values: true };
 const MARKING_ONLY = { marking: true, values: false };
@@ -31,6 +34,8 @@ export function prepareTrace(net: Net, request: TraceRequest, row?: Float32Array
   }
   let observed = emptyObserved(net.outputs.length);
   let ignored: string[] | undefined;
+  // A misspelt field ("attribute", "inputMarking") would otherwise pass unnoticed whenever the trace can be scored.
+  for (const field in request) if (!TRACE_FIELDS.has(field)) (ignored ??= [...resolved.ignored]).push(`/${escapePointer(field)}`);
   const events = request.events;
   for (let i = 0; i < events.length; i++) {
     const column = net.labelColumn.get(events[i]!.name);

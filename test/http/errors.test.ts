@@ -424,6 +424,14 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(withEmpty).toEqual({ ...without, ignored_inputs: ['/events/0/name'] });
     });
 
+    it('lists the body fields it does not know (a misspelt one is otherwise silent when the trace can be scored), before the events', async () => {
+      const known = await score({ events: [{ name: 'Decline loan' }], input_marking: { p_application: 0.3 } });
+      const misspelt = await score({ events: [{ name: 'Decline loan' }], input_marking: { p_application: 0.3 }, attribute: { risk_score: '0.3' }, 'a/b': 1 });
+      expect(misspelt).toEqual({ ...known, ignored_inputs: ['/attribute', '/a~1b', '/events/0/name'] });
+      const batch = (await post('/anomaly/batch', { traces: [{ events: [], input_marking: { p_application: 0.3 }, inputMarking: {} }] })).json<{ results: { ignored_inputs?: string[] }[] }>();
+      expect(batch.results[0]!.ignored_inputs).toEqual(['/inputMarking']);
+    });
+
     it('lists the events whose name matches no label, after the unknown input keys', async () => {
       const mismatched = await score({ events: [{ name: 'Approve Loan' }, { name: 'decline loan' }, { name: 'approve loan ' }], input_marking: { p_application: 0.3, p_other: 1 } });
       const exact = await score({ events: [{ name: 'decline loan' }], input_marking: { p_application: 0.3 } });
