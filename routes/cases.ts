@@ -83,7 +83,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      app.cases.mustBeOpen(request.params.id);
+      await app.cases.mustBeOpen(request.params.id);
       // No body and no content-length: a GET's length is known only once the case is scored (RFC 9110 lets HEAD omit
       // it). Fastify sets none for an undefined payload on HEAD; its types ask for the schema's null, which it would
       // count as 4 bytes.

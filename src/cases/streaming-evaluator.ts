@@ -184,6 +184,8 @@ export class StreamingEvaluator {
   }
 
   async onEvent(caseId: string, event: CaseEvent, score: boolean): Promise<EventOutcome> {
+    const closing = this.afterClose(caseId);
+    if (closing !== undefined) await closing;
     const state = this.append(caseId, event);
     // Read at once: another request's append may set it again during this one's model run.
     const reopened = this.reopened;
@@ -203,6 +205,12 @@ export class StreamingEvaluator {
    * all scored in one run. An event refused by a case limit gets a rejection entry and the rest go on.
    */
   async processStream(events: readonly (CaseEvent & { case_id: string })[], score: boolean): Promise<StreamItem[]> {
+    if (this.closing.size !== 0) {
+      for (const event of events) {
+        const closing = this.afterClose(event.case_id);
+        if (closing !== undefined) await closing;
+      }
+    }
     const items: StreamItem[] = [];
     const pending: { index: number; snapshot: Snapshot }[] = [];
     let published = 0;
@@ -265,7 +273,21 @@ export class StreamingEvaluator {
 
   /** Scores without closing. Throws UnknownCaseError or SpecResolutionError. */
   async scoreCase(caseId: string): Promise<Evaluation> {
+    const closing = this.afterClose(caseId);
+    if (closing !== undefined) await closing;
     return this.evaluate(this.snapshot(this.mustGet(caseId)), false, 'case_score');
+  }
+
+  /**
+   * The close of `caseId` under way, if any, as a promise that settles (never rejects) when it has ended: a request
+   * for the id waits for it. A request for the id during a close's model run (an event a
+   * parallel branch sent late, a GET, a DELETE) is answered after it: it sees the case closed and its ending
+   * remembered, so an event opens the new case with `x-petrascore-reopened: closed`, a retried close finds the answer
+   * to repeat, and the live feed has the closed case's events before the new case's.
+   */
+  private afterClose(caseId: string): Promise<unknown> | undefined {
+    // No promise to wait on (nor a turn of the event loop) for the usual request: no close of its id under way.
+    return this.closing.size === 0 ? undefined : this.closing.get(caseId)?.catch(() => undefined);
   }
 
   /**
@@ -312,14 +334,18 @@ export class StreamingEvaluator {
    * never came) and can take no more events. Published as an eviction (reason `deleted`), after any evaluation of it
    * still under way. Throws UnknownCaseError.
    */
-  discardCase(caseId: string): { case_id: string; n_events: number } {
+  async discardCase(caseId: string): Promise<{ case_id: string; n_events: number }> {
+    const closing = this.afterClose(caseId);
+    if (closing !== undefined) await closing;
     const state = this.store.discard(caseId);
     if (state === undefined) throw this.unknownCase(caseId);
     return { case_id: caseId, n_events: state.nEvents };
   }
 
   /** Throws UnknownCaseError unless the case is open; touches nothing. */
-  mustBeOpen(caseId: string): void {
+  async mustBeOpen(caseId: string): Promise<void> {
+    const closing = this.afterClose(caseId);
+    if (closing !== undefined) await closing;
     this.mustGet(caseId);
   }
 
