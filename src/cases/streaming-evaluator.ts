@@ -299,6 +299,9 @@ export class StreamingEvaluator {
     const open = this.store.get(caseId);
     if (open === undefined) {
       await this.closing.get(caseId)?.catch(() => undefined);
+      // An event that arrived before this close, waiting on the same close, has opened a new case meanwhile: in arrival
+      // order, this close is that case's.
+      if (this.store.get(caseId) !== undefined) return this.closeCase(caseId);
       const ended = this.ended.lookup(caseId);
       if (ended?.kind === 'closed' && ended.evaluation !== undefined) return ended.evaluation;
       throw this.unknownCase(caseId);

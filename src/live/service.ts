@@ -98,6 +98,11 @@ export class LiveService {
   private readonly closing = new Map<string, (() => void)[][]>();
   /** Evicted cases whose eviction the evaluator holds until their POST /events evaluations are published. */
   private readonly heldEvictions = new Set<CaseState>();
+  /**
+   * Cases opened while a close or held eviction of their id was under way, whose case_opened waits in that list: their
+   * own eviction, should it come first, joins the list behind it.
+   */
+  private readonly heldOpenings = new Map<LiveCase, (() => void)[]>();
 
   /** For the case store and the streaming evaluator. */
   readonly caseObserver: EvaluatorObserver = {
@@ -224,8 +229,13 @@ export class LiveService {
         const opened = this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane });
         entry = this.state.opened(state, lane, opened.ts);
       } else {
-        entry = this.state.opened(state, lane, new Date(this.now()).toISOString());
-        held.push(() => this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane }));
+        const opened = this.state.opened(state, lane, new Date(this.now()).toISOString());
+        this.heldOpenings.set(opened, held);
+        held.push(() => {
+          this.heldOpenings.delete(opened);
+          this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane });
+        });
+        entry = opened;
       }
     }
     this.state.touch(entry, lane, state.nEvents);
@@ -262,6 +272,19 @@ export class LiveService {
 
   private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
     const entry = this.state.remove(state);
+    const heldOpening = entry === undefined ? undefined : this.heldOpenings.get(entry);
+    if (heldOpening !== undefined) {
+      // Its case_opened is still held behind an earlier case of the id: the eviction follows it there.
+      heldOpening.push(() => this.publishEviction(caseId, state, entry, reason));
+      this.heldOpenings.delete(entry!);
+      if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
+      return;
+    }
+    this.publishEviction(caseId, state, entry, reason);
+    if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
+  }
+
+  private publishEviction(caseId: string, state: CaseState, entry: LiveCase | undefined, reason: EvictionReason | 'close_failed'): void {
     const lane = entry?.lane ?? this.lanes.ofCase(state.attributes);
     // Left the lane it was last published under (its attribute changed): a reader of that lane is told too.
     if (entry !== undefined && entry.lastLane !== lane) {
@@ -269,7 +292,6 @@ export class LiveService {
     } else {
       this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane, n_events: state.nEvents, reason });
     }
-    if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
   }
 
   /** Completes an evaluation whose record `describe()` has filled: its score and top, the snapshot state, an alert. */

@@ -64,6 +64,46 @@ describe('a close racing with an event for the same case id', () => {
     }
   });
 
+  it('closes the case a late event opened when a second close waited on the same close behind that event', async () => {
+    const id = 'second-close';
+    await app.cases.onEvent(id, { name: 'approve loan', attributes: { risk_score: '0.9' } }, false);
+    const first = app.cases.closeCase(id);
+    const late = app.cases.onEvent(id, { name: 'decline loan', attributes: { risk_score: '0.9' } }, false);
+    const second = app.cases.closeCase(id);
+    expect((await first).n_events).toBe(1);
+    expect(await late).toMatchObject({ reopened: 'closed' });
+    // In arrival order the event came first: the second close is the new case's (it answered 404 while it was open).
+    const closedToo = await second;
+    expect(closedToo).toMatchObject({ n_events: 1, closed: true, repeated: false });
+    await expect(app.cases.mustBeOpen(id)).rejects.toThrow(/no open case/);
+  });
+
+  it("publishes the eviction of a case opened behind an earlier case's held eviction after that case's, in order", async () => {
+    const small = await testApp({ liveStatsIntervalMs: 0, maxOpenCases: 2 });
+    try {
+      const before = small.live.bus.latestId;
+      const event = (name: string) => ({ name, attributes: { risk_score: '0.9' } });
+      await small.cases.onEvent('X', event('approve loan'), false);
+      await small.cases.onEvent('Y', event('approve loan'), false);
+      // X's evaluation runs; meanwhile Y and Z push X out for capacity, and its eviction waits for the evaluation.
+      const scoring = small.cases.onEvent('X', event('decline loan'), true);
+      void small.cases.onEvent('Y', event('approve loan'), false);
+      void small.cases.onEvent('Z', event('approve loan'), false);
+      // A new X opens (its case_opened waits behind the old X's eviction), and is deleted before that is published.
+      expect(await small.cases.onEvent('X', event('approve loan'), false)).toMatchObject({ reopened: 'evicted (capacity)' });
+      expect(await small.cases.discardCase('X')).toEqual({ case_id: 'X', n_events: 1 });
+      await scoring;
+      const feed: string[] = [];
+      for (let at = before + 1; at <= small.live.bus.latestId; at++) {
+        const published = small.live.bus.ring.get(at)?.event as { type: string; case_id?: string; reason?: string } | undefined;
+        if (published?.case_id === 'X' && published.type !== 'alert') feed.push(published.reason === undefined ? published.type : `${published.type} ${published.reason}`);
+      }
+      expect(feed).toEqual(['case_opened', 'evaluation', 'case_evicted capacity', 'case_opened', 'case_evicted deleted']);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('holds the opening behind every close still in flight, in order', async () => {
     const id = 'twice';
     const before = app.live.bus.latestId;
