@@ -279,11 +279,10 @@ export class StreamingEvaluator {
   }
 
   /**
-   * The close of `caseId` under way, if any, as a promise that settles (never rejects) when it has ended: a request
-   * for the id waits for it. A request for the id during a close's model run (an event a
-   * parallel branch sent late, a GET, a DELETE) is answered after it: it sees the case closed and its ending
-   * remembered, so an event opens the new case with `x-petrascore-reopened: closed`, a retried close finds the answer
-   * to repeat, and the live feed has the closed case's events before the new case's.
+   * The close of `caseId` under way, if any, as a promise that settles (never rejects) when it has ended. A request for
+   * the id during a close's model run (an event a parallel branch sent late, a GET, a DELETE) waits for it: it then
+   * sees the case closed and its ending remembered, so an event opens the new case with `x-petrascore-reopened:
+   * closed`, a retried close finds the answer to repeat, and the live feed has the closed case's events first.
    */
   private afterClose(caseId: string): Promise<unknown> | undefined {
     // No promise to wait on (nor a turn of the event loop) for the usual request: no close of its id under way.

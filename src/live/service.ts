@@ -273,14 +273,13 @@ export class LiveService {
   private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
     const entry = this.state.remove(state);
     const heldOpening = entry === undefined ? undefined : this.heldOpenings.get(entry);
-    if (heldOpening !== undefined) {
+    if (entry !== undefined && heldOpening !== undefined) {
       // Its case_opened is still held behind an earlier case of the id: the eviction follows it there.
       heldOpening.push(() => this.publishEviction(caseId, state, entry, reason));
-      this.heldOpenings.delete(entry!);
-      if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
-      return;
+      this.heldOpenings.delete(entry);
+    } else {
+      this.publishEviction(caseId, state, entry, reason);
     }
-    this.publishEviction(caseId, state, entry, reason);
     if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
   }
 
