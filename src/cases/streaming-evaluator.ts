@@ -184,8 +184,7 @@ export class StreamingEvaluator {
   }
 
   async onEvent(caseId: string, event: CaseEvent, score: boolean): Promise<EventOutcome> {
-    const closing = this.afterClose(caseId);
-    if (closing !== undefined) await closing;
+    for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
     const state = this.append(caseId, event);
     // Read at once: another request's append may set it again during this one's model run.
     const reopened = this.reopened;
@@ -205,12 +204,6 @@ export class StreamingEvaluator {
    * all scored in one run. An event refused by a case limit gets a rejection entry and the rest go on.
    */
   async processStream(events: readonly (CaseEvent & { case_id: string })[], score: boolean): Promise<StreamItem[]> {
-    if (this.closing.size !== 0) {
-      for (const event of events) {
-        const closing = this.afterClose(event.case_id);
-        if (closing !== undefined) await closing;
-      }
-    }
     const items: StreamItem[] = [];
     const pending: { index: number; snapshot: Snapshot }[] = [];
     let published = 0;
@@ -273,14 +266,14 @@ export class StreamingEvaluator {
 
   /** Scores without closing. Throws UnknownCaseError or SpecResolutionError. */
   async scoreCase(caseId: string): Promise<Evaluation> {
-    const closing = this.afterClose(caseId);
-    if (closing !== undefined) await closing;
+    for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
     return this.evaluate(this.snapshot(this.mustGet(caseId)), false, 'case_score');
   }
 
   /**
-   * The close of `caseId` under way, if any, as a promise that settles (never rejects) when it has ended. A request for
-   * the id during a close's model run (an event a parallel branch sent late, a GET, a DELETE) waits for it: it then
+   * The close of `caseId` under way, if any, as a promise that settles (never rejects) when it has ended; callers ask
+   * again after it, as another close may have begun. A request for the id during a close's model run (an event a
+   * parallel branch sent late, a GET, a DELETE; not POST /events, whose events apply at once, in order) waits: it then
    * sees the case closed and its ending remembered, so an event opens the new case with `x-petrascore-reopened:
    * closed`, a retried close finds the answer to repeat, and the live feed has the closed case's events first.
    */
@@ -297,10 +290,13 @@ export class StreamingEvaluator {
   async closeCase(caseId: string): Promise<Evaluation> {
     const open = this.store.get(caseId);
     if (open === undefined) {
-      await this.closing.get(caseId)?.catch(() => undefined);
-      // An event that arrived before this close, waiting on the same close, has opened a new case meanwhile: in arrival
-      // order, this close is that case's.
-      if (this.store.get(caseId) !== undefined) return this.closeCase(caseId);
+      const underWay = this.closing.get(caseId);
+      if (underWay !== undefined) {
+        await underWay.catch(() => undefined);
+        // An event that arrived before this close, waiting on the same close, has opened a new case meanwhile (in
+        // arrival order this close is that case's), or a close of it has begun (this one repeats it): once more.
+        if (this.store.get(caseId) !== undefined || this.closing.has(caseId)) return this.closeCase(caseId);
+      }
       const ended = this.ended.lookup(caseId);
       if (ended?.kind === 'closed' && ended.evaluation !== undefined) return ended.evaluation;
       throw this.unknownCase(caseId);
@@ -337,8 +333,7 @@ export class StreamingEvaluator {
    * still under way. Throws UnknownCaseError.
    */
   async discardCase(caseId: string): Promise<{ case_id: string; n_events: number }> {
-    const closing = this.afterClose(caseId);
-    if (closing !== undefined) await closing;
+    for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
     const state = this.store.discard(caseId);
     if (state === undefined) throw this.unknownCase(caseId);
     return { case_id: caseId, n_events: state.nEvents };
@@ -346,8 +341,7 @@ export class StreamingEvaluator {
 
   /** Throws UnknownCaseError unless the case is open; touches nothing. */
   async mustBeOpen(caseId: string): Promise<void> {
-    const closing = this.afterClose(caseId);
-    if (closing !== undefined) await closing;
+    for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
     this.mustGet(caseId);
   }
 

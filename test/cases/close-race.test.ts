@@ -78,6 +78,34 @@ describe('a close racing with an event for the same case id', () => {
     await expect(app.cases.mustBeOpen(id)).rejects.toThrow(/no open case/);
   });
 
+  it('applies POST /events at once, in arrival order, while a close of one of its ids is under way', async () => {
+    await app.cases.onEvent('bulk-x', { name: 'approve loan', attributes: { risk_score: '0.9' } }, false);
+    await app.cases.onEvent('bulk-y', { name: 'approve loan', attributes: { risk_score: '0.9' } }, false);
+    const closingY = app.cases.closeCase('bulk-y');
+    const bulk = app.cases.processStream([{ case_id: 'bulk-y', name: 'decline loan' }, { case_id: 'bulk-x', name: 'decline loan' }], false);
+    // A close of X that arrives after the bulk request sees its event.
+    const closingX = app.cases.closeCase('bulk-x');
+    expect((await closingX).n_events).toBe(2);
+    await Promise.all([closingY, bulk]);
+  });
+
+  it('repeats the answer of a close that began while a retried close waited (--repeat-close)', async () => {
+    const repeating = await testApp({ liveStatsIntervalMs: 0, repeatClose: true });
+    try {
+      const id = 'three';
+      await repeating.cases.onEvent(id, { name: 'approve loan', attributes: { risk_score: '0.9' } }, false);
+      const first = repeating.cases.closeCase(id);
+      const late = repeating.cases.onEvent(id, { name: 'decline loan', attributes: { risk_score: '0.9' } }, false);
+      const second = repeating.cases.closeCase(id);
+      const retry = repeating.cases.closeCase(id);
+      const [, , closedSecond, retried] = await Promise.all([first, late, second, retry]);
+      expect(closedSecond).toMatchObject({ n_events: 1, repeated: false });
+      expect(retried).toMatchObject({ n_events: 1, repeated: true, trace_score: closedSecond.trace_score });
+    } finally {
+      await repeating.close();
+    }
+  });
+
   it("publishes the eviction of a case opened behind an earlier case's held eviction after that case's, in order", async () => {
     const small = await testApp({ liveStatsIntervalMs: 0, maxOpenCases: 2 });
     try {
