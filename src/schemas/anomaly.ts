@@ -26,6 +26,9 @@ export const AnomalyRequest = Type.Object(
 );
 export type AnomalyRequest = Static<typeof AnomalyRequest>;
 
+/** The fields of an /anomaly body, as its schema names them; any other is ignored, as PETRA's pydantic model ignores it. */
+export const TRACE_FIELDS: ReadonlySet<string> = new Set(Object.keys(AnomalyRequest.properties));
+
 export const AnomalyResponse = Type.Object({
   trace_score: Type.Number({ description: 'sum of the residuals (double precision, sorted-id order)' }),
   per_transition_residuals: Residuals,

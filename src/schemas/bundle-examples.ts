@@ -16,15 +16,17 @@ export type RequestExamples = Readonly<Record<string, readonly unknown[]>>;
  * What each of a route's examples shows, in order, for Swagger UI's example picker (which names them example1,
  * example2… otherwise): the schemas' written examples, and those `bundleExamples` makes.
  */
+const ANOMALY_SUMMARIES = ['marking given, with the events the model expects there', 'marking derived from the trace attributes'];
+
 export const EXAMPLE_SUMMARIES: { readonly written: Readonly<Record<string, readonly string[]>>; readonly bundle: Readonly<Record<string, readonly string[]>> } = {
   written: {
     'post /forward': ['a marking', 'every input at its default'],
-    'post /anomaly': ['marking given, with the event the model expects there', 'marking derived from the trace attributes'],
+    'post /anomaly': ANOMALY_SUMMARIES,
     'post /counterfactual': ["PETRA's bisection over [0, 1]", 'the crossing nearest the input, with a finer tolerance'],
     'post /sensitivity': ['one transition, the inputs sent', 'every input ranked (all: true)'],
   },
   bundle: {
-    'post /anomaly': ['marking given, with the events the model expects there', 'marking derived from the trace attributes'],
+    'post /anomaly': ANOMALY_SUMMARIES,
   },
 };
 

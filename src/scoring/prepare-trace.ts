@@ -1,3 +1,4 @@
+import { TRACE_FIELDS } from '../schemas/anomaly.js';
 import { escapePointer, rowFromAttributes, rowFromRequest, type RequestInputs } from './inputs.js';
 import type { Net } from './net.js';
 import { emptyObserved, markObserved, type Observed } from './observed.js';
@@ -13,9 +14,6 @@ export interface PreparedTrace {
   observed: Observed;
   ignored: readonly string[];
 }
-
-/** The fields of an /anomaly body; any other is ignored, as PETRA's pydantic model ignores it, and said so. */
-const TRACE_FIELDS: ReadonlySet<string> = new Set(['input_marking', 'input_values', 'events', 'attributes']);
 
 const MARKING_AND_VALUES = { marking: true, values: true };
 const MARKING_ONLY = { marking: true, values: false };

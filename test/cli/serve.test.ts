@@ -321,15 +321,11 @@ describe('petrascore serve lifecycle', () => {
 
   it('answers a body that stalls with 408 after --request-idle-timeout and closes it, so that it holds no connection nor the drain', async () => {
     const server = await startServer(serveArgs(LOAN, '--request-idle-timeout', '1000'));
-    const socket = await openSocket(server.port);
-    let received = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
-    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
-    const sent = Date.now();
-    socket.write('POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"events":');
-    const elapsed = (await closed) - sent;
+    const upload = await startUpload(server.port, '{"events":');
+    const elapsed = (await upload.closed) - upload.sent;
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(5_000);
+    const received = upload.received();
     expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'request_timeout', message: expect.stringContaining('--request-idle-timeout') });
     const requestId = /\r\nx-request-id: (\S+)\r\n/i.exec(received)?.[1];
@@ -349,21 +345,17 @@ describe('petrascore serve lifecycle', () => {
 
   it('answers a body that trickles (a byte now and then, never stalling) with 408 at --request-body-timeout', async () => {
     const server = await startServer(serveArgs(LOAN, '--request-idle-timeout', '1500', '--request-body-timeout', '2000'));
-    const socket = await openSocket(server.port);
-    let received = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
-    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
-    const sent = Date.now();
-    socket.write('POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    const upload = await startUpload(server.port, '{');
     // Every 400 ms a space: never 1.5 s without a byte.
-    const trickle = setInterval(() => socket.writable && socket.write(' '), 400);
+    const trickle = setInterval(() => upload.socket.writable && upload.socket.write(' '), 400);
     try {
-      const elapsed = (await closed) - sent;
+      const elapsed = (await upload.closed) - upload.sent;
       expect(elapsed).toBeGreaterThanOrEqual(1_900);
       expect(elapsed).toBeLessThan(6_000);
     } finally {
       clearInterval(trickle);
     }
+    const received = upload.received();
     expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(received).toMatch(/\r\nx-request-id: req-/i);
     expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'request_timeout', message: expect.stringContaining('--request-body-timeout') });
@@ -439,6 +431,20 @@ function openSocket(port: number): Promise<Socket> {
     });
     socket.once('error', reject);
   });
+}
+
+/**
+ * A POST /anomaly announcing a 100-byte body, of which only `start` is sent: the socket, what the server answered so
+ * far, and when the server closed the connection (epoch ms) against when the head was sent.
+ */
+async function startUpload(port: number, start: string): Promise<{ socket: Socket; received: () => string; sent: number; closed: Promise<number> }> {
+  const socket = await openSocket(port);
+  let received = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+  const sent = Date.now();
+  socket.write(`POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n${start}`);
+  return { socket, received: () => received, sent, closed };
 }
 
 interface RawResponse {
