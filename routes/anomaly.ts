@@ -53,11 +53,10 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResid
       checkResiduals('body/traces', request.body.traces.length, 'traces', app.petra.net.outputs.length, maxResidualsPerRequest);
       const started = performance.now();
       const traces: readonly unknown[] = request.body.traces;
-      const outcome = await scoreTraceBatch(app.petra.net, app.petra.scorer, traces, maxEventsPerRequest);
+      const { outcome, scored } = await scoreTraceBatch(app.petra.net, app.petra.scorer, traces, maxEventsPerRequest);
       const latencyMs = performance.now() - started;
       for (const item of outcome.results) if (!(item instanceof BatchAnswer)) app.metrics.clientErrors.inc({ error: item.error.error });
-      // Items that passed the /anomaly schema (the scored ones) have their events.
-      app.live.anomalyBatch(request.id, traces as AnomalyRequest[], outcome.results, latencyMs);
+      app.live.anomalyBatch(request.id, scored, latencyMs);
       reply.type(JSON_TYPE).serializer(app.petra.json.batch);
       return outcome;
     },

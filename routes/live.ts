@@ -5,6 +5,7 @@ import { sseRetry } from '../src/live/sse.js';
 import { LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
 import { errorResponses, refTo } from '../src/schemas/common.js';
 import { noteErrorClass } from '../src/plugins/request-log.js';
+import { ServerClosingError } from '../src/http/describe-error.js';
 
 /** How long an EventSource waits before reconnecting after the stream ends. */
 const RECONNECT_MS = 1000;
@@ -43,11 +44,11 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      // Draining, or failed (the inference worker stopped: the instance is about to drain and exit).
-      if (app.serviceState() === 'draining' || app.serviceState() === 'failed') {
-        noteErrorClass(request, 'draining');
-        return reply.code(503).send({ error: 'draining', message: 'the server is shutting down; reconnect to another instance', details: [] });
-      }
+      // Answered as every route answers then: shutting_down, or inference_unavailable once the worker has stopped (the
+      // instance is about to drain and exit). The errors plugin counts and logs it.
+      const state = app.serviceState();
+      if (state === 'failed') throw app.failure() ?? new ServerClosingError();
+      if (state === 'draining') throw new ServerClosingError();
       if (!app.live.hasRoom()) {
         noteErrorClass(request, 'too_many_subscribers');
         return reply

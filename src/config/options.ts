@@ -1,5 +1,6 @@
 import { SATURATED_HOLD_MS, SATURATION_WINDOW_MS } from '../inference/batcher.js';
 import { withoutSecrets } from '../http/shown-url.js';
+import { parseLaneThreshold } from './lane-thresholds.js';
 import type { InferenceThreadSetting } from '../inference/choose-thread.js';
 
 /** Which requests get their log line: every one, only those answered 4xx/5xx (and those abandoned), or none. */
@@ -54,12 +55,12 @@ export interface ServeConfig {
 /** `number` is any finite decimal; `list` is repeatable on the command line and whitespace-separated in the environment. */
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
 
-export interface OptionSpec {
-  key: keyof ServeConfig;
+/** The kinds an option may have for a setting of type T: a setting's type fixes how its values are parsed. */
+type KindFor<T> = T extends boolean ? 'boolean' : T extends number ? 'integer' | 'number' : T extends string ? 'string' : T extends readonly string[] ? 'list' : never;
+
+interface OptionFields {
   flag: string;
   env: string;
-  kind: Kind;
-  default: string | number | boolean | readonly string[];
   description: string;
   min?: number;
   max?: number;
@@ -70,6 +71,11 @@ export interface OptionSpec {
   /** For `string` and `list` options: what is wrong with one value, or undefined when it is acceptable. */
   check?: (value: string) => string | undefined;
 }
+
+/** One setting's option: its kind and default agree with the setting's type in ServeConfig. */
+export type OptionSpec = {
+  [K in keyof ServeConfig]: OptionFields & { key: K; kind: KindFor<ServeConfig[K]>; default: ServeConfig[K] extends string[] ? readonly string[] : ServeConfig[K] };
+}[keyof ServeConfig];
 
 /** The accepted range in words where it is not just "not negative" or "at least one", e.g. `at least 1024`, `0–65535`. */
 export function rangeOf(option: OptionSpec): string | undefined {
@@ -97,16 +103,14 @@ function checkHttpUrl(value: string): string | undefined {
 }
 
 function checkLaneThreshold(value: string): string | undefined {
-  const at = value.lastIndexOf('=');
-  const score = Number(value.slice(at + 1));
-  if (at <= 0 || value.slice(at + 1).trim() === '' || !Number.isFinite(score) || score < 0) return `'${value}' is not LANE=SCORE with a score of at least 0`;
-  return undefined;
+  const parsed = parseLaneThreshold(value);
+  return 'problem' in parsed ? parsed.problem : undefined;
 }
 
 /** setTimeout's longest delay: a longer one fires at once (Node warns, and a 3e9 ms shutdown timeout ended the drain in 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export const SERVE_OPTIONS: readonly OptionSpec[] = [
+const OPTIONS = [
   { key: 'bundle', flag: 'bundle', env: 'PETRASCORE_BUNDLE', kind: 'string', default: 'models/loan_approval/model.onnx', description: 'ONNX model to serve (also the first positional argument); its sidecar is <model>.meta.json beside it' },
   { key: 'host', flag: 'host', env: 'PETRASCORE_HOST', kind: 'string', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for all interfaces)' },
   { key: 'port', flag: 'port', env: 'PETRASCORE_PORT', kind: 'integer', default: 8000, min: 0, max: 65535, description: 'TCP port (0 picks a free one)' },
@@ -189,10 +193,18 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'liveSubscriberGraceMs', flag: 'live-subscriber-grace', env: 'PETRASCORE_LIVE_SUBSCRIBER_GRACE', kind: 'integer', default: 5000, min: 0, max: 600_000, description: 'milliseconds a /live subscriber may stay more than --live-subscriber-buffer events behind before it is disconnected, so that a reader that keeps reading survives a burst (one large POST /events or /anomaly/batch publishes its events at once); 0 disconnects at once' },
   { key: 'liveHeartbeatMs', flag: 'live-heartbeat', env: 'PETRASCORE_LIVE_HEARTBEAT', kind: 'integer', default: 15000, min: 100, max: MAX_TIMER_MS, description: 'milliseconds between heartbeats on idle /live streams (a comment and the id of the last event passed)' },
   { key: 'liveStatsIntervalMs', flag: 'live-stats-interval', env: 'PETRASCORE_LIVE_STATS_INTERVAL', kind: 'integer', default: 1000, min: 0, max: MAX_TIMER_MS, description: 'milliseconds between live stats events; 0 none' },
-];
+] as const satisfies readonly OptionSpec[];
+
+/** A setting of ServeConfig without an option would be undefined at runtime behind its type: this fails to compile. */
+type SettingsWithoutOption = Exclude<keyof ServeConfig, (typeof OPTIONS)[number]['key']>;
+const everySettingHasAnOption: [SettingsWithoutOption] extends [never] ? true : SettingsWithoutOption = true;
+void everySettingHasAnOption;
+
+export const SERVE_OPTIONS: readonly OptionSpec[] = OPTIONS;
 
 export function defaultConfig(): ServeConfig {
   const config: Record<string, string | number | boolean | string[]> = {};
   for (const option of SERVE_OPTIONS) config[option.key] = Array.isArray(option.default) ? [...(option.default as readonly string[])] : (option.default as string | number | boolean);
+  // Every setting has an option whose kind and default fit its type (both checked at compile time above).
   return config as unknown as ServeConfig;
 }

@@ -2,6 +2,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { TraceScorer } from '../inference/trace-scorer.js';
 import type { Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
+import type { ScoredRow } from '../scoring/residuals.js';
 import { prepareTrace } from '../scoring/prepare-trace.js';
 import { AnomalyRequest } from '../schemas/anomaly.js';
 import { describeError } from './describe-error.js';
@@ -20,16 +21,23 @@ function itemError(index: number, error: unknown, item: unknown): BatchItemError
   return { index, error: { ...body, message: rebase(body.message), details: body.details.map((d) => ({ ...d, path: rebase(d.path), message: rebase(d.message) })) } };
 }
 
+/** An item that passed the /anomaly schema and was scored: what the live view publishes for it. */
+export interface ScoredItem {
+  readonly index: number;
+  readonly trace: AnomalyRequest;
+  readonly row: ScoredRow;
+}
+
 /**
  * /anomaly/batch: every item is validated against the /anomaly schema on its own, so one bad item yields an error
  * entry instead of failing the request; the good ones are scored in one inference run.
  */
-export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<BatchOutcome> {
+export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: readonly unknown[], maxEvents: number): Promise<{ outcome: BatchOutcome; scored: ScoredItem[] }> {
   const results: BatchOutcome['results'] = new Array(items.length);
   const width = net.inputs.length;
   // The good items' rows, back to back in one buffer: a refused item's row is overwritten by the next.
   const rows = new Float32Array(items.length * width);
-  const ready: { index: number; observed: Observed; ignored: readonly string[] }[] = [];
+  const ready: { index: number; trace: AnomalyRequest; observed: Observed; ignored: readonly string[] }[] = [];
   items.forEach((item, index) => {
     try {
       if (!checkItem.Check(item)) {
@@ -40,14 +48,16 @@ export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: read
       checkInputCounts(item, maxEvents);
       const at = ready.length * width;
       const { observed, ignored } = prepareTrace(net, item, rows.subarray(at, at + width));
-      ready.push({ index, observed, ignored });
+      ready.push({ index, trace: item, observed, ignored });
     } catch (error) {
       results[index] = itemError(index, error, item);
     }
   });
   const scores = await scorer.scoreRows(rows.subarray(0, ready.length * width), ready.map((r) => r.observed));
-  ready.forEach((r, i) => {
-    results[r.index] = new BatchAnswer(r.index, scores[i]!, r.ignored);
+  const scored = ready.map((r, i): ScoredItem => {
+    const row = scores[i]!;
+    results[r.index] = new BatchAnswer(r.index, row, r.ignored);
+    return { index: r.index, trace: r.trace, row };
   });
-  return { results, scored: ready.length, errors: items.length - ready.length };
+  return { outcome: { results, scored: ready.length, errors: items.length - ready.length }, scored };
 }

@@ -12,6 +12,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 ort.env.logLevel = 'error';
+parentPort.postMessage({ loading: true });
 ort.InferenceSession.create(workerData.model, workerData.sessionOptions).then((session) => {
   parentPort.on('message', ({ id, columns, count }) => {
     const feeds = {};
@@ -46,6 +47,8 @@ export interface WorkerRunnerOptions extends RunnerOptions {
    * (health, logs, shutdown) is the caller's to decide.
    */
   onStop?: (stop: WorkerStop) => void;
+  /** Called when the worker, onnxruntime loaded, begins to create its session (the native load a signal must wait for). */
+  onLoading?: () => void;
 }
 
 interface Reply {
@@ -53,6 +56,7 @@ interface Reply {
   data?: Float32Array;
   error?: string;
   ready?: boolean;
+  loading?: boolean;
   failed?: string;
 }
 
@@ -96,6 +100,10 @@ export class WorkerRunner implements ModelRunner {
     });
     const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (reply: Reply) => {
+        if (reply.loading === true) {
+          options.onLoading?.();
+          return;
+        }
         if (reply.ready === true) resolve();
         else if (reply.failed !== undefined) reject(new Error(reply.failed));
         else return;

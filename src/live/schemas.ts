@@ -51,7 +51,7 @@ export const LiveStreamResponse = {
 
 export const liveUnavailable = Type.Unsafe<{ error: string; message: string; details: { path: string; message: string }[] }>(
   Type.Ref('ErrorBody', {
-    description: 'too many /live streams (--live-max-subscribers; retry-after says when to try again), or the server is shutting down',
+    description: 'too_many_subscribers: too many /live streams (--live-max-subscribers; retry-after says when to try again); shutting_down: this instance is closing (reconnect to another); inference_unavailable: its inference worker stopped (the instance exits)',
     headers: { 'retry-after': { type: 'integer', description: 'with too_many_subscribers: seconds to wait before reconnecting' } },
   }),
 );

@@ -42,9 +42,10 @@ export interface TraceLike {
   attributes?: Attributes | null | undefined;
 }
 
-/** A scored stateless item of /anomaly/batch: its position in the request, and its score with the labels observed. */
+/** A scored stateless item of /anomaly/batch: its position in the request, its trace, and its score with the labels observed. */
 export interface BatchItemScore {
   readonly index: number;
+  readonly trace: TraceLike;
   readonly row: ColumnScore & { readonly observed: Observed };
 }
 
@@ -58,18 +59,6 @@ export interface BatchItemScore {
 export function randomFirstId(): number {
   // randomInt draws from a range below 2^48: the high bits and the low four drawn apart.
   return 2 ** 50 + randomInt(0, 3 * 2 ** 46) * 2 ** 4 + randomInt(0, 2 ** 4);
-}
-
-/** Parses --alert-lane-threshold values (LANE=SCORE; the lane may itself contain '='). */
-export function parseLaneThresholds(values: readonly string[]): Map<string, number> {
-  const thresholds = new Map<string, number>();
-  for (const value of values) {
-    const at = value.lastIndexOf('=');
-    const score = Number(value.slice(at + 1));
-    if (at <= 0 || !Number.isFinite(score)) throw new Error(`'${value}' is not LANE=SCORE`);
-    thresholds.set(value.slice(0, at), score);
-  }
-  return thresholds;
 }
 
 /**
@@ -175,14 +164,13 @@ export class LiveService {
     }
   }
 
-  /** POST /anomaly/batch: one stateless evaluation per scored item (`traces[item.index]`), as `<request id>/<index>`. */
-  anomalyBatch(requestId: string, traces: readonly TraceLike[], items: readonly (BatchItemScore | object)[], latencyMs: number): void {
+  /** POST /anomaly/batch: one stateless evaluation per scored item, as `<request id>/<index>`. */
+  anomalyBatch(requestId: string, items: readonly BatchItemScore[], latencyMs: number): void {
     try {
       // One timestamp for the batch's evaluations, as they were scored in one run.
       const atMs = this.now();
       for (const item of items) {
-        if (!('row' in item)) continue;
-        const trace = traces[item.index]!;
+        const { trace } = item;
         const record = this.bus.nextEvaluation(atMs);
         record.describe(requestId, item.index, this.lanes.ofTrace(trace.attributes, trace.events), 'anomaly_batch', trace.events.length, false, latencyMs);
         this.evaluated(record, item.row, item.row.observed, undefined);

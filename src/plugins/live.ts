@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS } from '../live/events.js';
-import { LiveService, parseLaneThresholds } from '../live/service.js';
+import { laneThresholds } from '../config/lane-thresholds.js';
+import { LiveService } from '../live/service.js';
 import { AlertWebhooks } from '../live/webhook.js';
 import { PETRASCORE_VERSION } from '../version.js';
 
@@ -46,7 +47,7 @@ export const livePlugin = fp<LivePluginOptions>(
       net: app.petra.net,
       laneAttribute: options.laneAttribute === '' ? undefined : options.laneAttribute,
       alertThreshold: options.alertThreshold,
-      laneThresholds: parseLaneThresholds(options.alertLaneThresholds),
+      laneThresholds: laneThresholds(options.alertLaneThresholds),
       explanationFloor: options.alertExplanationFloor,
       ringSize: options.liveRingSize,
       alertHistory: options.liveAlertHistory,

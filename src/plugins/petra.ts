@@ -89,7 +89,8 @@ export const petraPlugin = fp<PetraPluginOptions>(
     );
     metrics.scoredTransitions.set(net.outputs.length);
     metrics.maxBatchRows.set(options.maxBatchRows);
-    const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName, { onStop: (stop) => workerStopped(app, stop) }) : undefined;
+    const workerOptions = { onStop: (stop: WorkerStop) => workerStopped(app, stop), onLoading: () => app.log.debug('inference worker: creating its session') };
+    const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName, workerOptions) : undefined;
     // The worker's session does every run from here on; the bundle's own one would only hold a second copy of the model.
     if (worker !== undefined) await runner.close();
     const [runs, rowsPerRun, runSeconds, queueWait] = [metrics.inferenceRuns.series(), metrics.inferenceRows.series(), metrics.inferenceSeconds.series(), metrics.inferenceQueueWait.series()];

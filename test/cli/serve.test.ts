@@ -381,11 +381,9 @@ describe('petrascore serve lifecycle', () => {
   });
 
   it('SIGTERM while the inference worker creates its session: waits for it, then exits 0 (it used to abort with a core file)', async () => {
-    const cli = new CliProcess([...serveArgs(modelPath('scale_2000')), '--inference-thread', 'worker']);
-    // Logged just before the worker starts to create its own session, which takes seconds for scale_2000.
-    await cli.waitForStdout(/"msg":"inference thread chosen"/, 60_000);
-    // The worker boots and loads onnxruntime first: a second later it is inside the native load.
-    await sleep(1000);
+    const cli = new CliProcess([...serveArgs(modelPath('scale_2000')), '--inference-thread', 'worker', '--log-level', 'debug']);
+    // Posted by the worker just before it creates its own session, which takes seconds for scale_2000.
+    await cli.waitForStdout(/"msg":"inference worker: creating its session"/, 60_000);
     cli.signal('SIGTERM');
     const exit = await cli.waitForExit(60_000);
     expect(exit, cli.describe()).toEqual({ code: 0, signal: null });

@@ -55,12 +55,10 @@ async function serve(overrides: Parameters<typeof listening>[0]): Promise<Listen
 
 const ANOMALOUS = JSON.stringify({ input_marking: { p_application: 0.9 }, events: [] });
 
-async function score(url: string): Promise<number> {
-  const started = performance.now();
+async function score(url: string): Promise<void> {
   const response = await fetch(`${url}/anomaly`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ANOMALOUS });
   expect(response.status).toBe(200);
   await response.arrayBuffer();
-  return performance.now() - started;
 }
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -69,11 +67,6 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 async function metrics(server: Listening): Promise<string> {
@@ -158,29 +151,20 @@ describe('--alert-webhook', () => {
     expect(slow.received.length).toBe(2);
   });
 
-  it('a dead receiver (refused, or never answering) does not slow scoring; its queue stays bounded', async () => {
+  it('a dead receiver (refused, or never answering) does not hold scoring; its queue stays bounded', async () => {
     const hanging = await receiver(() => false);
-    const baseline = await serve({});
     const dead = await serve({
       alertWebhooks: [`http://127.0.0.1:${await deadPort()}/hook`, hanging.url],
-      alertWebhookTimeoutMs: 1000,
+      // Longer than the test may run: a request that waited for a delivery would never be answered.
+      alertWebhookTimeoutMs: 600_000,
       alertWebhookBackoffMs: 50,
       alertWebhookQueue: 20,
     });
     const rounds = 150;
-    const times = { baseline: [] as number[], dead: [] as number[] };
-    // Interleaved, so that both see the same machine load.
-    for (let i = 0; i < rounds; i++) {
-      times.baseline.push(await score(baseline.url));
-      times.dead.push(await score(dead.url));
-    }
-    // Every request was answered (score() checks 200) and no slower than the baseline in any way that matters:
-    // a blocked request would take the webhook timeout (1000 ms).
-    const p50 = { baseline: quantile(times.baseline, 0.5), dead: quantile(times.dead, 0.5) };
-    const p90 = { baseline: quantile(times.baseline, 0.9), dead: quantile(times.dead, 0.9) };
-    expect(p50.dead).toBeLessThan(p50.baseline * 3 + 5);
-    expect(p90.dead).toBeLessThan(p90.baseline * 3 + 10);
-    expect(quantile(times.dead, 0.99)).toBeLessThan(500);
+    // Every request is answered (score() checks 200) while the hanging receiver holds the first delivery, which
+    // blocks that URL's queue (deliveries to one URL go one at a time, in order).
+    for (let i = 0; i < rounds; i++) await score(dead.url);
+    expect(hanging.received.length).toBe(1);
 
     // Both URLs' queues stayed bounded: the alerts beyond them were dropped and counted.
     expect(dead.app.live.webhooks!.pending).toBeLessThanOrEqual(2 * (20 + 1));
@@ -188,6 +172,7 @@ describe('--alert-webhook', () => {
     expect(metricValue(text, 'petrascore_alerts_total')).toBe(rounds);
     expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="dropped"}')).toBeGreaterThan(rounds);
     expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(0);
-    expect(hanging.received.length).toBeGreaterThan(0);
+    // A shutdown would give the delivery its whole timeout: give up on it now.
+    await dead.app.live.webhooks!.close(0);
   });
 });
