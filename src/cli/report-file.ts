@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { constants, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
-import { access, chmod, chown, lstat, open, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
+import { access, lstat, open, readdir, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -129,6 +129,25 @@ export async function checkReportDirectory(path: string): Promise<void> {
   if (itself?.isDirectory() === true) throw new ReportFileError("it is a directory; -o takes the report's file name");
 }
 
+/** Created, never opened: O_EXCL does not follow a symbolic link, nor O_NOFOLLOW a link in the last component. */
+const NEW_FILE_ONLY = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * The temporary report, as a new file of this run's own. Its name is predictable (the pid): in a directory others may
+ * write, a link planted under it would have the report written, chown'd and chmod'ed through it into the file it
+ * names, and renamed over OUT. Whatever is there already (a killed run's leftover under a reused pid, or such a link)
+ * is removed, not followed; a second one planted meanwhile fails the open.
+ */
+async function openTemporary(temporary: string): Promise<FileHandle> {
+  try {
+    return await open(temporary, NEW_FILE_ONLY, 0o666);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await unlink(temporary);
+    return open(temporary, NEW_FILE_ONLY, 0o666);
+  }
+}
+
 /** Throws ReportFileError when OUT cannot be written. */
 export async function openReportFile(path: string): Promise<ReportFile> {
   // lstat: a symbolic link is written through, as before, rather than replaced by a file of its own.
@@ -140,22 +159,23 @@ export async function openReportFile(path: string): Promise<ReportFile> {
   const staleRemoved = await removeStaleTemporaries(path);
   const temporary = temporaryName(path, process.pid);
   // Opened here rather than by the stream, to learn now whether the directory takes a new file.
-  const handle = await open(temporary, 'w').catch((error: NodeJS.ErrnoException) => {
+  const handle = await openTemporary(temporary).catch((error: NodeJS.ErrnoException) => {
     if (existing !== undefined && DIRECTORY_REFUSES.has(error.code ?? '')) return undefined;
     throw whyNot(path, error);
   });
   if (handle === undefined) return { ...direct(path), staleRemoved };
+  if (existing !== undefined) {
+    // The new report keeps the old one's permissions, and its owner where this user may give it (root may). Through
+    // the handle: by its name, the file could have been swapped for a link by the time the report is complete.
+    await handle.chown(existing.uid, existing.gid).catch(() => undefined);
+    await handle.chmod(existing.mode & 0o7777);
+  }
   const stream = handle.createWriteStream();
   return {
     stream,
     replacesOnCommit: true,
     staleRemoved,
     commit: async () => {
-      if (existing !== undefined) {
-        // The new report keeps the old one's permissions, and its owner where this user may give it (root may).
-        await chown(temporary, existing.uid, existing.gid).catch(() => undefined);
-        await chmod(temporary, existing.mode & 0o7777);
-      }
       await rename(temporary, path);
     },
     abort: async () => {

@@ -1,11 +1,13 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { CliProcess, permissionsCanApply, runCli } from '../helpers/cli.js';
+import { CLI, CliProcess, permissionsCanApply, runCli } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {
@@ -453,6 +455,31 @@ describe('petrascore score output and exit codes', () => {
     expect(next.code, next.describe).toBe(0);
     expect(next.stderr).toContain(`removed ${stale}, left by a run that was killed`);
     expect(readdirSync(runDir).sort()).toEqual(['.nightly.json.99999998.partial', 'nightly.json']);
+  });
+
+  it('writes its temporary report as a new file: a link planted under its name is removed, not written through', async () => {
+    const runDir = join(dir, 'planted');
+    mkdirSync(runDir);
+    const out = join(runDir, 'nightly.json');
+    const victim = join(runDir, 'victim.txt');
+    writeFileSync(out, 'previous report\n');
+    chmodSync(out, 0o640);
+    writeFileSync(victim, 'not the report\n');
+    chmodSync(victim, 0o600);
+    // The log on standard input: the temporary report is opened after its first trace is read, so the link is in place.
+    const cli = spawn(process.execPath, [CLI, 'score', model, '--traces', '-', '--format', 'csv', '-o', out], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    cli.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    symlinkSync(victim, join(runDir, `.nightly.json.${cli.pid}.partial`));
+    cli.stdin.end(readFileSync(log));
+    const [code] = (await once(cli, 'close')) as [number | null];
+    expect(code, stderr).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('not the report\n');
+    expect(statSync(victim).mode & 0o777).toBe(0o600);
+    expect(lstatSync(out).isFile()).toBe(true);
+    expect(statSync(out).mode & 0o777).toBe(0o640);
+    expect(readFileSync(out, 'utf8')).toMatch(/^\[/);
+    expect(readdirSync(runDir).sort()).toEqual(['nightly.json', 'victim.txt']);
   });
 
   it('says that a report written in place through a symbolic link is incomplete when the log fails midway', async () => {
