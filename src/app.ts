@@ -95,6 +95,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     idleTimeoutMs: config.caseIdleTimeoutSeconds * 1000,
     maxEventsPerCase: config.maxEventsPerCase,
     maxAttributesPerCase: config.maxAttributesPerCase,
+    maxAttributeCharsPerCase: config.maxAttributeCharsPerCase,
     scoreEveryEvent: config.scoreEveryEvent,
     endedCaseMemory: config.endedCaseMemory,
     repeatClose: config.repeatClose,

@@ -4,7 +4,7 @@ import type { EvictionReason } from './case-store.js';
 export class CaseLimitError extends Error {
   constructor(
     readonly caseId: string,
-    readonly limit: 'max_events_per_case' | 'max_attributes_per_case',
+    readonly limit: 'max_events_per_case' | 'max_attributes_per_case' | 'max_attribute_chars_per_case',
     readonly max: number,
     message: string,
   ) {

@@ -13,6 +13,8 @@ export interface CaseState extends RecencyLinks<CaseState> {
   observed: Observed;
   attributes: Record<string, AttributeValue>;
   nAttributes: number;
+  /** Characters of the merged attributes' names and string values, as kept: what they hold beyond their count. */
+  attributeChars: number;
   lastSeen: number;
   /**
    * What an observer keeps of the case (the live view's record of it), reached from the state the store already
@@ -36,6 +38,11 @@ export interface CaseLimits {
   idleTimeoutMs: number;
   maxEventsPerCase: number;
   maxAttributesPerCase: number;
+  /**
+   * Characters of attribute names and values one case may hold. The count alone bounds nothing: 256 values of a 4 MB
+   * body each kept one case at a gigabyte.
+   */
+  maxAttributeCharsPerCase: number;
 }
 
 export interface CaseStoreEvents {
@@ -74,9 +81,20 @@ export class CaseStore {
     let state = this.cases.get(caseId);
     const current = state?.nAttributes ?? 0;
     let added = 0;
+    let chars = state?.attributeChars ?? 0;
     // for…in, not Object.keys: no array per event. The attributes are a parsed JSON object, with no inherited keys.
-    if (attributes !== undefined) for (const key in attributes) if (state === undefined || !Object.hasOwn(state.attributes, key)) added++;
-    const { maxEventsPerCase, maxAttributesPerCase } = this.limits;
+    if (attributes !== undefined) {
+      for (const key in attributes) {
+        if (state === undefined || !Object.hasOwn(state.attributes, key)) {
+          added++;
+          chars += key.length;
+        } else {
+          chars -= keptChars(state.attributes[key]);
+        }
+        chars += keptChars(attributes[key]);
+      }
+    }
+    const { maxEventsPerCase, maxAttributesPerCase, maxAttributeCharsPerCase } = this.limits;
     if ((state?.nEvents ?? 0) + 1 > maxEventsPerCase) {
       throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${maxEventsPerCase} events, the most one case may have; close it, or delete it if it cannot be scored`);
     }
@@ -88,9 +106,17 @@ export class CaseStore {
         `case '${caseId}' would have ${current + added} attributes, more than the ${maxAttributesPerCase} one case may have`,
       );
     }
+    if (chars > maxAttributeCharsPerCase) {
+      throw new CaseLimitError(
+        caseId,
+        'max_attribute_chars_per_case',
+        maxAttributeCharsPerCase,
+        `case '${caseId}' would hold ${chars} characters of attribute names and values, more than the ${maxAttributeCharsPerCase} one case may hold`,
+      );
+    }
     if (state === undefined) {
       this.makeRoom();
-      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, lastSeen: 0, attachment: undefined, scoring: 0, older: undefined, newer: undefined };
+      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, attributeChars: 0, lastSeen: 0, attachment: undefined, scoring: 0, older: undefined, newer: undefined };
       this.cases.set(caseId, state);
       this.recency.push(state);
     } else {
@@ -100,6 +126,7 @@ export class CaseStore {
     if (column !== undefined) state.observed = markObserved(state.observed, column);
     if (attributes !== undefined) for (const key in attributes) state.attributes[key] = kept(attributes[key]);
     state.nAttributes = current + added;
+    state.attributeChars = chars;
     state.lastSeen = this.now();
     return state;
   }
@@ -160,6 +187,15 @@ export class CaseStore {
     this.recency.remove(state);
     this.events.onEvict?.(state.caseId, state, reason);
   }
+}
+
+/**
+ * What a value adds to a case's attribute characters, as `kept` keeps it: a string its length, a structured value its
+ * cut-short str() (made twice for an event that carries one, which is rare: a number's or a boolean's size is fixed).
+ */
+function keptChars(value: AttributeValue | undefined): number {
+  if (typeof value === 'string') return value.length;
+  return typeof value === 'object' && value !== null ? pythonStr(value).length : 0;
 }
 
 /**

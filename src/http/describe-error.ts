@@ -313,7 +313,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     return { status: 422, body: { error: error.reason, message, details: [{ path, message: error.message }, ...strays] } };
   }
   if (error instanceof CaseLimitError) {
-    const path = error.limit === 'max_attributes_per_case' ? 'body/attributes' : 'params/id';
+    const path = error.limit === 'max_events_per_case' ? 'params/id' : 'body/attributes';
     return { status: 422, body: { error: error.limit, message: error.message, details: [{ path, message: error.message }] } };
   }
   if (error instanceof DiagnosticsError) return { status: error.status, body: { error: error.code, message: error.message, details: [{ path: `body${error.path}`, message: error.message }] } };

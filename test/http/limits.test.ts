@@ -205,6 +205,46 @@ describe('maxAttributesPerCase (422, the case unchanged)', () => {
   });
 });
 
+describe('maxAttributeCharsPerCase (422, the case unchanged)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ maxAttributeCharsPerCase: 100 });
+  });
+  afterAll(async () => app.close());
+
+  it('refuses an event whose names and values would take the case beyond the limit, across events, and counts a replaced value once', async () => {
+    // risk_score (10) + '0.9' (3) + note (4) + 80 characters: 97.
+    await sendEvent(app, 'chars', 'decline loan', { risk_score: '0.9', note: 'n'.repeat(80) });
+    const before = await evaluation(app, 'chars');
+
+    // A value of a new name that alone is short: the case's earlier attributes count too.
+    const refused = expectError(await post(app, '/cases/chars/events', { name: 'approve loan', attributes: { risk_score: '0.1', memo: 'x' } }), 422, 'max_attribute_chars_per_case');
+    expect(refused.message).toBe("case 'chars' would hold 102 characters of attribute names and values, more than the 100 one case may hold");
+    expect(refused.details[0]!.path).toBe('body/attributes');
+    expect(await evaluation(app, 'chars')).toEqual(before);
+
+    // Replacing a value counts the new one instead of the old, however often: 97 - 80 + 83 = 100.
+    for (let i = 0; i < 3; i++) expect((await sendEvent(app, 'chars', 'decline loan', { note: 'm'.repeat(83) })).n_events).toBe(2 + i);
+    expectError(await post(app, '/cases/chars/events', { name: 'x', attributes: { note: 'm'.repeat(84) } }), 422, 'max_attribute_chars_per_case');
+
+    // A structured value counts as the str() the case keeps of it, cut short, not as its size in the body.
+    const nested = { name: 'x', attributes: { risk_score: '0.9', l: Array.from({ length: 10_000 }, () => 1) } };
+    expectError(await post(app, '/cases/nested/events', nested), 422, 'max_attribute_chars_per_case');
+    expect((await app.inject({ method: 'HEAD', url: '/cases/nested' })).statusCode).toBe(404);
+    expect((await post(app, '/cases/nested/events', { name: 'x', attributes: { risk_score: '0.9', l: [1, 2, 3] } })).statusCode).toBe(202);
+    expect((await post(app, '/cases/nested/events', { name: 'x', attributes: { l: [1, 2, 3, 4] } })).json()).toEqual({ case_id: 'nested', n_events: 2 });
+  });
+
+  it('a long attribute name counts as much as a long value, on the case routes and in POST /events', async () => {
+    expectError(await post(app, '/cases/names/events', { name: 'x', attributes: { ['k'.repeat(101)]: 1 } }), 422, 'max_attribute_chars_per_case');
+    const response = await post(app, '/events', { events: [{ case_id: 'names', name: 'x', attributes: { ['k'.repeat(101)]: 1 } }] });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json<{ accepted: number; results: StreamItem[] }>().results).toEqual([
+      { case_id: 'names', rejected: { limit: 'max_attribute_chars_per_case', message: "case 'names' would hold 101 characters of attribute names and values, more than the 100 one case may hold" } },
+    ]);
+  });
+});
+
 describe('maxEventsPerCase (422 until the case is closed)', () => {
   let app: App;
   beforeAll(async () => {
