@@ -100,7 +100,19 @@ function checkHttpUrl(value: string): string | undefined {
   } catch {
     return `'${withoutSecrets(value)}' is not a URL`;
   }
-  return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : `'${withoutSecrets(value)}' is not an http:// or https:// URL`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `'${withoutSecrets(value)}' is not an http:// or https:// URL`;
+  // They become a Basic authorization header, decoded: a URL parses with `%zz` in them, and the decoding threw at startup.
+  if (!decodes(url.username) || !decodes(url.password)) return `'${withoutSecrets(value)}' has a user name or password that is not valid percent-encoding`;
+  return undefined;
+}
+
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkLaneThreshold(value: string): string | undefined {

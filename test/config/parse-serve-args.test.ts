@@ -54,6 +54,9 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     // A password with a / or an @ in a URL that does not parse.
     expect(refused('https://user:pa/ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x' is not a URL");
     expect(refused('https://user:p@ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x' is not a URL");
+    // Credentials that parse but do not decode (the Basic authorization header is made of them decoded).
+    expect(refused('https://us%zz:s3cret@host/hook?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/hook?…' has a user name or password that is not valid percent-encoding");
+    expect(refused('https://user:s3cret%E0%A4@host/hook')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/hook' has a user name or password that is not valid percent-encoding");
   });
 });
 
