@@ -12,7 +12,6 @@ export interface CaseState extends RecencyLinks<CaseState> {
   nEvents: number;
   observed: Observed;
   attributes: Record<string, AttributeValue>;
-  nAttributes: number;
   /** Characters of the merged attributes' names and string values, as kept: what they hold beyond their count. */
   attributeChars: number;
   lastSeen: number;
@@ -74,12 +73,11 @@ export class CaseStore {
 
   /**
    * Checks the limits for one more event with these attributes, then applies it; nothing changes when a limit would be
-   * exceeded. Returns the case's state (new on first sight).
+   * exceeded. Returns the case's state (new on first sight). `column`: the output column the event's label marks as
+   * observed, or undefined when it matches no transition.
    */
-  /** `column`: the output column the event's label marks as observed, or undefined when it matches no transition. */
   record(caseId: string, column: number | undefined, attributes: Readonly<Record<string, AttributeValue>> | undefined): CaseState {
     let state = this.cases.get(caseId);
-    const current = state?.nAttributes ?? 0;
     let added = 0;
     let chars = state?.attributeChars ?? 0;
     // for…in, not Object.keys: no array per event. The attributes are a parsed JSON object, with no inherited keys.
@@ -98,6 +96,9 @@ export class CaseStore {
     if ((state?.nEvents ?? 0) + 1 > maxEventsPerCase) {
       throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${maxEventsPerCase} events, the most one case may have; close it, or delete it if it cannot be scored`);
     }
+    // Counted when an event adds names (most events of a case add none): a count kept per case would cost every open
+    // case 8 bytes.
+    const current = state === undefined || added === 0 ? 0 : countKeys(state.attributes);
     if (current + added > maxAttributesPerCase) {
       throw new CaseLimitError(
         caseId,
@@ -116,7 +117,7 @@ export class CaseStore {
     }
     if (state === undefined) {
       this.makeRoom();
-      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, nAttributes: 0, attributeChars: 0, lastSeen: 0, attachment: undefined, scoring: 0, older: undefined, newer: undefined };
+      state = { caseId, nEvents: 0, observed: emptyObserved(this.columns), attributes: {}, attributeChars: 0, lastSeen: 0, attachment: undefined, scoring: 0, older: undefined, newer: undefined };
       this.cases.set(caseId, state);
       this.recency.push(state);
     } else {
@@ -125,7 +126,6 @@ export class CaseStore {
     state.nEvents += 1;
     if (column !== undefined) state.observed = markObserved(state.observed, column);
     if (attributes !== undefined) for (const key in attributes) state.attributes[key] = kept(attributes[key]);
-    state.nAttributes = current + added;
     state.attributeChars = chars;
     state.lastSeen = this.now();
     return state;
@@ -187,6 +187,13 @@ export class CaseStore {
     this.recency.remove(state);
     this.events.onEvict?.(state.caseId, state, reason);
   }
+}
+
+function countKeys(attributes: Readonly<Record<string, AttributeValue>>): number {
+  let n = 0;
+  // for…in, not Object.keys: no array. The case's own object, with no inherited keys.
+  for (const _key in attributes) n++;
+  return n;
 }
 
 /**
