@@ -28,6 +28,15 @@ export interface AnomalyCase {
   expected: { trace_score: number; per_transition_residuals: Record<string, number> };
 }
 
+/**
+ * edge_cases_torch_only.json: an input_marking key PETRA's torch model reads but the ONNX graph has no input for (a
+ * transition id, or a place that is not an exported input); `onnx_if_extra_keys_ignored` is PETRA's answer without it.
+ */
+export interface EdgeCase extends AnomalyCase {
+  onnx_representable: false;
+  onnx_if_extra_keys_ignored: AnomalyCase['expected'];
+}
+
 export interface ForwardCase {
   id: string;
   input_marking: Record<string, number>;
