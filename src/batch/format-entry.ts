@@ -1,4 +1,4 @@
-import { dumpsPython, pythonFloatRepr, pythonString } from './python-json.js';
+import { dumpsFloat, dumpsPython, pythonString } from './python-json.js';
 import type { ReportEntry } from './score-log.js';
 
 const quotedKeys = new Map<string, string>();
@@ -27,8 +27,8 @@ export function formatEntry(entry: ReportEntry, pretty: boolean): string {
   }
   let residuals = '';
   for (const key in entry.score.per_transition_residuals) {
-    residuals += `${residuals === '' ? innerOpen : innerSep}${quoted(key)}: ${pythonFloatRepr(entry.score.per_transition_residuals[key]!)}`;
+    residuals += `${residuals === '' ? innerOpen : innerSep}${quoted(key)}: ${dumpsFloat(entry.score.per_transition_residuals[key]!)}`;
   }
   residuals = residuals === '' ? '{}' : residuals + innerClose;
-  return `${open}"attributes": ${attributes}${sep}"per_transition_residuals": ${residuals}${sep}"trace_index": ${entry.index}${sep}"trace_score": ${pythonFloatRepr(entry.score.trace_score)}${close}`;
+  return `${open}"attributes": ${attributes}${sep}"per_transition_residuals": ${residuals}${sep}"trace_index": ${entry.index}${sep}"trace_score": ${dumpsFloat(entry.score.trace_score)}${close}`;
 }

@@ -3,6 +3,7 @@
  * document petra-score prints: Python float repr (`1e-05`, `0.5`, `3.0`), ASCII-only strings, sorted keys.
  */
 import { compareCodePoints } from '../scoring/net.js';
+import { pythonFloatRepr } from '../scoring/python-repr.js';
 
 /** An integer as Python holds it (`0`, not `0.0`); plain JS numbers are written as Python floats. */
 export class PyInt {
@@ -11,32 +12,11 @@ export class PyInt {
 
 export type PyJson = null | boolean | number | PyInt | string | PyJson[] | { [key: string]: PyJson };
 
-/** Python's `repr(float)`: the shortest round-trip digits (which JS computes too), laid out Python's way. */
-export function pythonFloatRepr(x: number): string {
-  // Between 1e-4 and 1e16 both languages print the shortest digits without an exponent; Python adds ".0" to integers.
-  const magnitude = Math.abs(x);
-  if (magnitude >= 1e-4 && magnitude < 1e16) {
-    const text = String(x);
-    return Number.isInteger(x) ? `${text}.0` : text;
-  }
+/** A float as `json.dumps` writes it: Python's repr, but NaN and the infinities as JavaScript spells them. */
+export function dumpsFloat(x: number): string {
+  if (Number.isFinite(x)) return pythonFloatRepr(x);
   if (Number.isNaN(x)) return 'NaN';
-  if (x === Number.POSITIVE_INFINITY) return 'Infinity';
-  if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, exponentText] = x.toExponential().split('e') as [string, string];
-  const exponent = Number(exponentText);
-  const negative = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  const sign = negative ? '-' : '';
-  if (exponent < -4 || exponent >= 16) {
-    const rest = digits.length > 1 ? `.${digits.slice(1)}` : '';
-    const e = Math.abs(exponent).toString().padStart(2, '0');
-    return `${sign}${digits[0]}${rest}e${exponent < 0 ? '-' : '+'}${e}`;
-  }
-  if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
-  const integer = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
-  const fraction = digits.slice(exponent + 1);
-  return `${sign}${integer}.${fraction === '' ? '0' : fraction}`;
+  return x > 0 ? 'Infinity' : '-Infinity';
 }
 
 // Printable ASCII without quote or backslash is written as is; anything else goes through the escaper.
@@ -74,7 +54,7 @@ function sortKeys(keys: string[]): string[] {
 export function dumpsPython(value: PyJson, indent?: number, level = 0): string {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'number') return pythonFloatRepr(value);
+  if (typeof value === 'number') return dumpsFloat(value);
   if (value instanceof PyInt) return String(value.value);
   if (typeof value === 'string') return pythonString(value);
   const pad = indent === undefined ? '' : `\n${' '.repeat(indent * (level + 1))}`;

@@ -1,4 +1,4 @@
-import { pythonStrRepr } from '../scoring/python-repr.js';
+import { pythonFloatRepr, pythonStrRepr } from '../scoring/python-repr.js';
 import { JsonArray, JsonNumber, JsonObject, type JsonValue } from './json-value.js';
 
 /**
@@ -31,26 +31,4 @@ function reprNumber(value: JsonNumber): string {
     return value.literal === '-0' ? '0' : value.literal;
   }
   return pythonFloatRepr(Number(value.literal));
-}
-
-/** Python's `repr(float)`: shortest round-trip digits, exponent form when the exponent is < -4 or >= 16. */
-export function pythonFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (x === Infinity) return 'inf';
-  if (x === -Infinity) return '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const sign = x < 0 ? '-' : '';
-  // toExponential() without an argument gives the same shortest round-trip digits as Python's repr.
-  const [mantissa = '', exponentText = '0'] = Math.abs(x).toExponential().split('e');
-  const digits = mantissa.replace('.', '');
-  const exponent = Number(exponentText);
-  const pointPosition = exponent + 1;
-  if (pointPosition > -4 && pointPosition <= 16) {
-    if (pointPosition <= 0) return `${sign}0.${'0'.repeat(-pointPosition)}${digits}`;
-    if (pointPosition >= digits.length) return `${sign}${digits}${'0'.repeat(pointPosition - digits.length)}.0`;
-    return `${sign}${digits.slice(0, pointPosition)}.${digits.slice(pointPosition)}`;
-  }
-  const shortMantissa = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`;
-  const exponentSign = exponent < 0 ? '-' : '+';
-  return `${sign}${shortMantissa}e${exponentSign}${String(Math.abs(exponent)).padStart(2, '0')}`;
 }

@@ -31,3 +31,31 @@ function escaped(char: string, quote: string): string {
   if (code < 0x10000) return `\\u${code.toString(16).padStart(4, '0')}`;
   return `\\U${code.toString(16).padStart(8, '0')}`;
 }
+
+/** Python's `repr(float)`: the shortest round-trip digits (which JS computes too), laid out Python's way. */
+export function pythonFloatRepr(x: number): string {
+  // Between 1e-4 and 1e16 both languages print the shortest digits without an exponent; Python adds ".0" to integers.
+  const magnitude = Math.abs(x);
+  if (magnitude >= 1e-4 && magnitude < 1e16) {
+    const text = String(x);
+    return Number.isInteger(x) ? `${text}.0` : text;
+  }
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Number.POSITIVE_INFINITY) return 'inf';
+  if (x === Number.NEGATIVE_INFINITY) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const [mantissa, exponentText] = x.toExponential().split('e') as [string, string];
+  const exponent = Number(exponentText);
+  const negative = mantissa.startsWith('-');
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const sign = negative ? '-' : '';
+  if (exponent < -4 || exponent >= 16) {
+    const rest = digits.length > 1 ? `.${digits.slice(1)}` : '';
+    const e = Math.abs(exponent).toString().padStart(2, '0');
+    return `${sign}${digits[0]}${rest}e${exponent < 0 ? '-' : '+'}${e}`;
+  }
+  if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+  const integer = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+  const fraction = digits.slice(exponent + 1);
+  return `${sign}${integer}.${fraction === '' ? '0' : fraction}`;
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dumpsPython, PyInt, pythonFloatRepr, type PyJson } from '../../src/batch/python-json.js';
+import { dumpsFloat, dumpsPython, PyInt, type PyJson } from '../../src/batch/python-json.js';
 import { pythonStrRepr } from '../../src/scoring/python-repr.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -24,8 +24,10 @@ describe("Python's json.dumps, as petra-score writes its report", () => {
     [123456789012345.6, '123456789012345.6'],
     [-2.5e-7, '-2.5e-07'],
     [0, '0.0'],
-  ])('repr(%s) is %s', (x, repr) => {
-    expect(pythonFloatRepr(x)).toBe(repr);
+    [Number.NaN, 'NaN'],
+    [-Infinity, '-Infinity'],
+  ])('json.dumps(%s) is %s', (x, repr) => {
+    expect(dumpsFloat(x)).toBe(repr);
   });
 
   it('reproduces every petra-score document in the fixtures byte for byte', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JsonArray, JsonNumber, JsonObject } from '../../src/logs/json-value.js';
-import { pythonFloatRepr, pythonStr } from '../../src/logs/python-str.js';
+import { pythonStr } from '../../src/logs/python-str.js';
+import { pythonFloatRepr } from '../../src/scoring/python-repr.js';
 
 describe('pythonFloatRepr', () => {
   it.each([
