@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
+import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, DEFAULT_CASE_PAGE, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
 import { ENDINGS } from '../src/cases/case-errors.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
 import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
@@ -151,7 +151,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: answer(CaseList, 'a page of open case ids'), ...errorResponses(400) },
       },
     },
-    async (request) => ({ count: app.cases.openCases, case_ids: app.cases.listCases(request.query.limit ?? 1000, request.query.after) }),
+    async (request) => ({ count: app.cases.openCases, case_ids: app.cases.listCases(request.query.limit ?? DEFAULT_CASE_PAGE, request.query.after) }),
   );
 };
 

@@ -29,7 +29,8 @@ export interface CaseState extends RecencyLinks<CaseState> {
 }
 
 /** Why a case left the store without a close: its idle timeout, the open-case limit, or a DELETE. */
-export type EvictionReason = 'idle' | 'capacity' | 'deleted';
+export const EVICTION_REASONS = ['idle', 'capacity', 'deleted'] as const;
+export type EvictionReason = (typeof EVICTION_REASONS)[number];
 
 export interface CaseLimits {
   maxOpenCases: number;
@@ -158,10 +159,9 @@ export class CaseStore {
     return start < 0 ? [] : all.slice(start, start + limit);
   }
 
-  /** Evicts every case idle for longer than the idle timeout; returns how many. */
   /**
    * Evicts idle cases, the least recently touched first, at most `limit` of them (the caller sweeps again for the
-   * rest: 200,000 evictions in one go held the event loop for most of a second).
+   * rest: 200,000 evictions in one go held the event loop for most of a second). Returns how many it evicted.
    */
   sweepIdle(limit = Number.POSITIVE_INFINITY): number {
     if (this.limits.idleTimeoutMs <= 0) return 0;

@@ -107,12 +107,6 @@ export interface UnknownVariable {
 }
 
 /**
- * The PETRASCORE_* variables of `env` that are no setting's. A misspelt one (PETRASCORE_PORTT) is otherwise ignored in
- * silence and the server runs on the default; the caller warns, and starts anyway (a variable meant for another tool
- * must not stop the service). The nearest setting is named when it is within a third of the name's length in edits
- * (at least one, at most three), compared without regard to case: petrascore_port is a typo too.
- */
-/**
  * Kubernetes gives every pod variables for each Service of its namespace (Docker's links did the same): a Service named
  * petrascore brings PETRASCORE_SERVICE_HOST, PETRASCORE_SERVICE_PORT, PETRASCORE_PORT_8000_TCP… and
  * PETRASCORE_PORT=tcp://10.0.0.1:8000. None of them is a setting, and the last is not a port.
@@ -124,6 +118,12 @@ export function isServiceLinkPort(value: string | undefined): boolean {
   return value !== undefined && /^(?:tcp|udp|sctp):\/\//i.test(value.trim());
 }
 
+/**
+ * The PETRASCORE_* variables of `env` that are no setting's. A misspelt one (PETRASCORE_PORTT) is otherwise ignored in
+ * silence and the server runs on the default; the caller warns, and starts anyway (a variable meant for another tool
+ * must not stop the service). The nearest setting is named when it is within a third of the name's length in edits
+ * (at least one, at most three), compared without regard to case: petrascore_port is a typo too.
+ */
 export function unknownVariables(env: NodeJS.ProcessEnv): UnknownVariable[] {
   const known = SERVE_OPTIONS.map((o) => o.env);
   const unknown: UnknownVariable[] = [];

@@ -2,6 +2,7 @@ import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { quoteValue } from '../scoring/quote-value.js';
+import { MAX_CASE_ID_LENGTH } from '../schemas/cases.js';
 import type { ErrorBody } from '../schemas/common.js';
 import type { UploadCut } from './open-responses.js';
 
@@ -25,7 +26,7 @@ function closingAnswer(status: number, body: ErrorBody, extraHeaders = ''): stri
  */
 export function clientErrorAnswer(error: Error & { code?: string }): { status: number; label: string; body: ErrorBody } {
   if (error.code === 'HPE_HEADER_OVERFLOW') {
-    const message = `the request line and headers exceed ${maxHeaderSize} bytes, the most this server reads (a case id is at most 512 characters)`;
+    const message = `the request line and headers exceed ${maxHeaderSize} bytes, the most this server reads (a case id is at most ${MAX_CASE_ID_LENGTH} characters)`;
     return { status: 431, label: 'headers_too_large', body: { error: 'headers_too_large', message, details: [{ path: 'headers', message }] } };
   }
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {

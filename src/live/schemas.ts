@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { MAX_CASE_ID_LENGTH } from '../schemas/cases.js';
 import { refTo } from '../schemas/common.js';
 import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS } from './events.js';
 
@@ -20,7 +21,7 @@ function liveEventMapping(): Record<string, string> {
 
 const filterFields = {
   lane: Type.Optional(Type.String({ minLength: 1, description: 'only this lane (events without a lane, such as stats, still pass)' })),
-  case: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'only this case id (events without a case, such as stats, still pass)' })),
+  case: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CASE_ID_LENGTH, description: 'only this case id (events without a case, such as stats, still pass)' })),
   min_score: Type.Optional(Type.Number({ description: 'evaluations, alerts and closes only when their trace_score is at least this; events without a score (case_opened, case_evicted, stats) pass' })),
 };
 

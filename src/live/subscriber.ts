@@ -14,7 +14,8 @@ export interface SseSink {
   readonly writableLength: number;
 }
 
-export type DisconnectReason = 'client_closed' | 'overflow' | 'shutdown';
+export const DISCONNECT_REASONS = ['client_closed', 'overflow', 'shutdown'] as const;
+export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
 /** Largest chunk assembled from ring frames before it is written. */
 const CHUNK_CHARS = 64 * 1024;

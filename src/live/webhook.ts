@@ -2,7 +2,8 @@ import { redactUrl } from '../http/shown-url.js';
 import type { LiveLogger } from './bus.js';
 import type { AlertEvent } from './events.js';
 
-export type WebhookOutcome = 'sent' | 'failed' | 'dropped';
+export const WEBHOOK_OUTCOMES = ['sent', 'failed', 'dropped'] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
 export interface WebhookMetricsSink {
   outcome(outcome: WebhookOutcome): void;

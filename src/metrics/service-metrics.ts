@@ -1,5 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { EVICTION_REASONS } from '../cases/case-store.js';
 import { BUS_EVENT_TYPES } from '../live/events.js';
+import { DISCONNECT_REASONS } from '../live/subscriber.js';
+import { WEBHOOK_OUTCOMES } from '../live/webhook.js';
 import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
 import { DeferredCounter, DeferredHistogram, ScrapedGauge, ScrapedStateGauge } from './deferred-metrics.js';
 import { RouteTimings } from './route-timings.js';
@@ -108,7 +111,7 @@ export class ServiceMetrics {
     help: 'Open cases dropped without a close, by reason (idle, capacity, deleted)',
     labelNames: ['reason'] as const,
     registry: this.registry,
-    known: [{ reason: 'idle' }, { reason: 'capacity' }, { reason: 'deleted' }],
+    known: EVICTION_REASONS.map((reason) => ({ reason })),
   });
 
   readonly clientErrors = new DeferredCounter({
@@ -164,7 +167,7 @@ export class ServiceMetrics {
     this.buildInfo.set({ version: PETRASCORE_VERSION, node_version: process.version, onnxruntime_version: ONNXRUNTIME_VERSION }, 1);
     // Every outcome is exported from the start at 0, so that rate() and absent() work before the first one.
     for (const type of BUS_EVENT_TYPES) this.liveEventsDropped.inc({ type }, 0);
-    for (const reason of ['client_closed', 'overflow', 'shutdown']) this.liveDisconnects.inc({ reason }, 0);
-    for (const outcome of ['sent', 'failed', 'dropped']) this.alertWebhookDeliveries.inc({ outcome }, 0);
+    for (const reason of DISCONNECT_REASONS) this.liveDisconnects.inc({ reason }, 0);
+    for (const outcome of WEBHOOK_OUTCOMES) this.alertWebhookDeliveries.inc({ outcome }, 0);
   }
 }

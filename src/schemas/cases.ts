@@ -86,8 +86,11 @@ export const CaseList = Type.Object({
   case_ids: Type.Array(Type.String(), { description: 'sorted; at most `limit`, after `after`' }),
 });
 
+/** Ids a GET /cases answers without `limit` (the validator applies no schema defaults: the route reads this). */
+export const DEFAULT_CASE_PAGE = 1000;
+
 export const CaseListQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'at most this many ids; `count` says how many cases are open in all' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULT_CASE_PAGE, description: 'at most this many ids; `count` says how many cases are open in all' })),
   after: Type.Optional(Type.String({ description: 'list ids sorted after this one (paging)' })),
 });
 

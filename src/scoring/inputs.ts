@@ -108,12 +108,12 @@ function resolveSection(row: Float32Array, entries: readonly SpecEntry[], attrib
   }
 }
 
+const BOTH_CHANNELS = Object.freeze({ marking: true, values: true });
+
 /**
  * petra-score's marking (1c): the sidecar's specs applied to trace attributes; marking first, then values (the values
  * spec only when non-empty, which an empty entry list already means).
  */
-const BOTH_CHANNELS = Object.freeze({ marking: true, values: true });
-
 export function rowFromAttributes(
   net: Net,
   attributes: Readonly<Record<string, AttributeValue>>,

@@ -1,9 +1,5 @@
 import { pythonStrRepr } from './python-repr.js';
-/**
- * Python's `float(str)` as PETRA applies it to trace attributes: surrounding whitespace allowed, `_` between digits,
- * exponents, and `nan` / `inf` / `infinity` in any case with an optional sign. Returns undefined where Python raises
- * ValueError (`""`, `"abc"`, `"0x10"`, `"1,5"`, `"True"`).
- */
+
 const DIGITS = String.raw`\d(?:_?\d)*`;
 const DECIMAL = new RegExp(
   String.raw`^[+-]?(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`,
@@ -33,6 +29,11 @@ function asciiDigit(char: string): string {
   return String((char.codePointAt(0)! - start) % 10);
 }
 
+/**
+ * Python's `float(str)` as PETRA applies it to trace attributes: surrounding whitespace allowed, `_` between digits,
+ * exponents, and `nan` / `inf` / `infinity` in any case with an optional sign. Returns undefined where Python raises
+ * ValueError (`""`, `"abc"`, `"0x10"`, `"1,5"`, `"True"`).
+ */
 export function parsePythonFloat(text: string): number | undefined {
   // A streamed attribute is parsed on every scored event; most are plain numerals with nothing to trim or strip, and
   // then no new string is made.
