@@ -275,7 +275,9 @@ export class StreamingEvaluator {
    * again after it, as another close may have begun. A request for the id during a close's model run (an event a
    * parallel branch sent late, a GET, a DELETE; not POST /events, whose events apply at once, in order) waits: it then
    * sees the case closed and its ending remembered, so an event opens the new case with `x-petrascore-reopened:
-   * closed`, a retried close finds the answer to repeat, and the live feed has the closed case's events first.
+   * closed`, a retried close finds the answer to repeat, and the live feed has the closed case's events first. Callers
+   * loop on it in place rather than through a helper: an async helper would add microtask hops, and a request waiting
+   * behind the same close would then resume after a close that came later than it (closeCase awaits it directly).
    */
   private afterClose(caseId: string): Promise<unknown> | undefined {
     // No promise to wait on (nor a turn of the event loop) for the usual request: no close of its id under way.
