@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AnomalyAnswer, BatchAnswer } from '../src/http/score-json.js';
 import { scoreTraceBatch } from '../src/http/score-trace-batch.js';
-import { checkCount, checkInputCounts, checkResiduals } from '../src/http/request-limit.js';
+import { checkCount, checkResiduals, checkTraceLimits } from '../src/http/request-limit.js';
 import { prepareTrace } from '../src/scoring/prepare-trace.js';
 import { AnomalyBatchRequest, AnomalyBatchResponse, AnomalyRequest, AnomalyResponse, TracesEnvelope } from '../src/schemas/anomaly.js';
 import { checkingBodyAs } from '../src/http/validator-compiler.js';
@@ -23,8 +23,7 @@ const anomaly: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResid
       },
     },
     async (request, reply) => {
-      checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
-      checkInputCounts(request.body, maxEventsPerRequest);
+      checkTraceLimits(request.body, maxEventsPerRequest);
       const { row, observed, ignored } = prepareTrace(app.petra.net, request.body);
       const started = performance.now();
       const score = await app.petra.scorer.scoreRow(row, observed);

@@ -39,6 +39,12 @@ export function checkInputCounts(inputs: RequestInputs, max: number): void {
   if (inputs.input_values && countsOver(inputs.input_values, max)) checkCount('body/input_values', Object.keys(inputs.input_values).length, max, 'inputs');
 }
 
+/** One /anomaly trace's limits (a whole request's, or one item of /anomaly/batch): its events and its input keys. */
+export function checkTraceLimits(trace: RequestInputs & { events: readonly unknown[] }, max: number): void {
+  checkCount('body/events', trace.events.length, max, 'events');
+  checkInputCounts(trace, max);
+}
+
 /** Whether `map` has more than `max` keys, without an array of them (this runs for every /anomaly request). */
 function countsOver(map: object, max: number): boolean {
   let count = 0;

@@ -7,7 +7,7 @@ import { prepareTrace } from '../scoring/prepare-trace.js';
 import { AnomalyRequest } from '../schemas/anomaly.js';
 import { describeError } from './describe-error.js';
 import { BatchAnswer, type BatchItemError, type BatchOutcome } from './score-json.js';
-import { checkCount, checkInputCounts } from './request-limit.js';
+import { checkTraceLimits } from './request-limit.js';
 import { withoutEchoes } from './validator-compiler.js';
 
 const checkItem = TypeCompiler.Compile(AnomalyRequest);
@@ -44,8 +44,7 @@ export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: read
         const validation = withoutEchoes([...checkItem.Errors(item)]).map((e) => ({ instancePath: e.path, message: e.message }));
         throw Object.assign(new Error('invalid batch item'), { validation, validationContext: 'body' });
       }
-      checkCount('body/events', item.events.length, maxEvents, 'events');
-      checkInputCounts(item, maxEvents);
+      checkTraceLimits(item, maxEvents);
       const at = ready.length * width;
       const { observed, ignored } = prepareTrace(net, item, rows.subarray(at, at + width));
       ready.push({ index, trace: item, observed, ignored });
