@@ -1,3 +1,4 @@
+import { firstSorted } from './first-sorted.js';
 import { emptyObserved, markObserved, type Observed } from '../scoring/observed.js';
 import { pythonStr, type AttributeValue } from '../scoring/python-float.js';
 import { CaseLimitError } from './case-errors.js';
@@ -154,9 +155,7 @@ export class CaseStore {
 
   /** Open case ids in code-unit order, from after `after` on, at most `limit`. */
   ids(limit = Number.POSITIVE_INFINITY, after?: string): string[] {
-    const all = [...this.cases.keys()].sort();
-    const start = after === undefined ? 0 : all.findIndex((id) => id > after);
-    return start < 0 ? [] : all.slice(start, start + limit);
+    return firstSorted(this.cases.keys(), limit, after);
   }
 
   /**
