@@ -5,12 +5,11 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { StaticFileError } from '../src/http/describe-error.js';
-import { quoteValue } from '../src/scoring/quote-value.js';
+import { fileError } from '../src/http/static-file-error.js';
 import type { ErrorBody } from '../src/schemas/common.js';
 
 /** public/dashboard/, found from this module (routes/ under vitest, dist/routes/ when built); undefined when not installed. */
-export function dashboardRoot(): string | undefined {
+function dashboardRoot(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 4; depth++) {
     const candidate = join(dir, 'public', 'dashboard');
@@ -22,46 +21,6 @@ export function dashboardRoot(): string | undefined {
 
 /** Same-origin only; the page loads nothing from elsewhere. */
 const CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/** A path segment that climbs out of the directory, as @fastify/send tests for it (after decoding). */
-const UP_PATH = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
-
-function decoded(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
-}
-
-/**
- * What @fastify/send refused, said in words: its errors (http-errors) carry only a status and its reason phrase
- * ("Bad Request", "Forbidden"). Undefined for any other error, which the service's error handler describes as usual.
- */
-function fileError(error: Error & { status?: unknown }, request: FastifyRequest): StaticFileError | undefined {
-  const path = request.url.split('?')[0] ?? request.url;
-  const url = quoteValue(path);
-  switch (error.status) {
-    case 400:
-      // A NUL byte (percent-encoding that does not decode is refused before routing, as bad_url too).
-      return decoded(path).includes('\0')
-        ? new StaticFileError(400, 'bad_url', `the file path ${url} holds a NUL byte (%00), which no file name has`, 'url', 'holds a NUL byte')
-        : new StaticFileError(400, 'bad_url', `the file path ${url} is not valid percent-encoding`, 'url', 'not valid percent-encoding');
-    case 403:
-      return UP_PATH.test(decoded(path))
-        ? new StaticFileError(403, 'forbidden', `the file path ${url} leads outside the dashboard's files (a ".." segment)`, 'url', 'leads outside the dashboard')
-        : new StaticFileError(403, 'forbidden', `${url} is a directory; only the dashboard's files are served`, 'url', 'is a directory');
-    case 412: {
-      const header = request.headers['if-match'] !== undefined ? 'if-match' : 'if-unmodified-since';
-      const name = header === 'if-match' ? 'If-Match (its ETag differs)' : 'If-Unmodified-Since (it was modified since)';
-      return new StaticFileError(412, 'precondition_failed', `the file ${url} does not meet the request's ${name}`, `headers/${header}`, 'not met');
-    }
-    case 416:
-      return new StaticFileError(416, 'range_not_satisfiable', `Range ${quoteValue(request.headers.range ?? '')} lies beyond the end of the file ${url}`, 'headers/range', 'beyond the end of the file');
-    default:
-      return undefined;
-  }
-}
 
 const dashboard: FastifyPluginAsyncTypebox = async (app) => {
   const root = dashboardRoot();

@@ -13,6 +13,7 @@ import { RequestLimitError } from './request-limit.js';
 import { RunnerClosedError } from '../inference/onnx-runner.js';
 import { InferenceUnavailableError } from '../inference/inference-unavailable.js';
 import { editDistance } from '../config/edit-distance.js';
+import { StaticFileError } from './static-file-error.js';
 
 const MAX_DETAILS = 20;
 
@@ -77,23 +78,6 @@ export class UnsupportedEncodingError extends Error {
         : `Transfer-Encoding ${quoteValue(encoding)} is not supported: a compressed transfer coding is not decoded; send the body uncompressed (chunked alone is fine)`,
     );
     this.name = 'UnsupportedEncodingError';
-  }
-}
-
-/**
- * A dashboard file that @fastify/static's `send` refused (its errors carry only a status and its reason phrase):
- * the status, said in words, and the header or URL that caused it.
- */
-export class StaticFileError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly path: string,
-    readonly detail: string,
-  ) {
-    super(message);
-    this.name = 'StaticFileError';
   }
 }
 
