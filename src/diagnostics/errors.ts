@@ -1,18 +1,17 @@
 /**
  * A diagnostics request that names something the model cannot answer for. `code` is the error body's `error`,
- * `path` a JSON pointer into the request body (without the leading `body`).
+ * `path` a JSON pointer into the request body (without the leading `body`). The HTTP status of each code is
+ * describe-error.ts's.
  *
- * - 400 `unknown_place` / `unknown_transition`: not a node of the net at all; `message` is PETRA's own text.
- * - 400 `invalid_search_range`: `search_range` is not `[lo, hi]` with lo ≤ hi.
- * - 422 `place_not_flippable`: a place of the net, but no ONNX input on the chosen channel.
- * - 422 `transition_not_output`: a transition of the net, but no ONNX output column.
- * - 422 `missing_flip_value`: `flip_channel: "value"` without `input_values[flip_place]` (PETRA answers 500).
+ * - `unknown_place` / `unknown_transition`: not a node of the net at all; `message` is PETRA's own text.
+ * - `invalid_search_range`: `search_range` is not `[lo, hi]` with lo ≤ hi.
+ * - `place_not_flippable`: a place of the net, but no ONNX input on the chosen channel.
+ * - `transition_not_output`: a transition of the net, but no ONNX output column.
+ * - `missing_flip_value`: `flip_channel: "value"` without `input_values[flip_place]` (PETRA answers 500).
  */
 export type DiagnosticsErrorCode = 'unknown_place' | 'unknown_transition' | 'invalid_search_range' | 'place_not_flippable' | 'transition_not_output' | 'missing_flip_value';
 
 export class DiagnosticsError extends Error {
-  readonly status: 400 | 422;
-
   constructor(
     readonly code: DiagnosticsErrorCode,
     readonly path: string,
@@ -20,6 +19,5 @@ export class DiagnosticsError extends Error {
   ) {
     super(message);
     this.name = 'DiagnosticsError';
-    this.status = code === 'unknown_place' || code === 'unknown_transition' || code === 'invalid_search_range' ? 400 : 422;
   }
 }

@@ -3,7 +3,7 @@ import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyError } from 'fastify';
 import { CaseLimitError, UnknownCaseError } from '../cases/case-errors.js';
-import { DiagnosticsError } from '../diagnostics/errors.js';
+import { DiagnosticsError, type DiagnosticsErrorCode } from '../diagnostics/errors.js';
 import { InvalidInputError, SpecResolutionError } from '../scoring/input-errors.js';
 import { escapePointer } from '../scoring/inputs.js';
 import { quoteValue, shortened } from '../scoring/quote-value.js';
@@ -80,6 +80,16 @@ export class UnsupportedEncodingError extends Error {
     this.name = 'UnsupportedEncodingError';
   }
 }
+
+/** Not a node of the net, or a malformed range: 400; a node the model has no input or output for, or a missing value: 422. */
+const DIAGNOSTICS_STATUS: Record<DiagnosticsErrorCode, 400 | 422> = {
+  unknown_place: 400,
+  unknown_transition: 400,
+  invalid_search_range: 400,
+  place_not_flippable: 422,
+  transition_not_output: 422,
+  missing_flip_value: 422,
+};
 
 type Part = 'body' | 'querystring' | 'params';
 
@@ -300,7 +310,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     const path = error.limit === 'max_events_per_case' ? 'params/id' : 'body/attributes';
     return { status: 422, body: { error: error.limit, message: error.message, details: [{ path, message: error.message }] } };
   }
-  if (error instanceof DiagnosticsError) return { status: error.status, body: { error: error.code, message: error.message, details: [{ path: `body${error.path}`, message: error.message }] } };
+  if (error instanceof DiagnosticsError) return { status: DIAGNOSTICS_STATUS[error.code], body: { error: error.code, message: error.message, details: [{ path: `body${error.path}`, message: error.message }] } };
   if (error instanceof UnknownCaseError) return { status: 404, body: { error: 'case_not_found', message: error.message, details: [{ path: 'params/id', message: error.message }] } };
   if (error instanceof RequestLimitError) return { status: 413, body: { error: 'too_many_items', message: error.message, details: [{ path: error.path, message: error.message }] } };
   if (error instanceof ServerClosingError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
