@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { levelsPerCall } from '../src/diagnostics/bisection.js';
 import { findCounterfactual } from '../src/diagnostics/counterfactual.js';
 import { netNodes } from '../src/diagnostics/net-nodes.js';
 import { checkInputCounts } from '../src/http/request-limit.js';
-import { answer, ErrorBody, errorResponses } from '../src/schemas/common.js';
+import { answer, errorResponse, errorResponses } from '../src/schemas/common.js';
 import { CounterfactualRequest, CounterfactualResponse } from '../src/schemas/diagnostics.js';
 
 const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPerRequest: number }> = async (app, { maxBatchRows, maxEventsPerRequest }) => {
@@ -32,13 +31,12 @@ const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEvent
         response: {
           200: answer(CounterfactualResponse, 'the counterfactual, or found: false when the activation does not cross 0.5 on search_range'),
           ...errorResponses(413, 415, 503),
-          400: Type.Ref(ErrorBody, {
-            description:
-              "invalid request (validation_error, invalid_input, invalid_search_range for lo > hi), or PETRA's own 400s: unknown_place (\"flip_place '…' is not in the net's place set\"), then unknown_transition (\"target_transition '…' is not in the net's transition set\")",
-          }),
-          422: Type.Ref(ErrorBody, {
-            description: 'place_not_flippable: flip_place is a place but no ONNX input on flip_channel; transition_not_output: target_transition is no ONNX output; missing_flip_value: flip_channel "value" without input_values[flip_place]',
-          }),
+          400: errorResponse(
+            "invalid request (validation_error, invalid_input, invalid_search_range for lo > hi), or PETRA's own 400s: unknown_place (\"flip_place '…' is not in the net's place set\"), then unknown_transition (\"target_transition '…' is not in the net's transition set\")",
+          ),
+          422: errorResponse(
+            'place_not_flippable: flip_place is a place but no ONNX input on flip_channel; transition_not_output: target_transition is no ONNX output; missing_flip_value: flip_channel "value" without input_values[flip_place]',
+          ),
         },
       },
     },

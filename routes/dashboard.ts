@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { fileError } from '../src/http/static-file-error.js';
-import type { ErrorBody } from '../src/schemas/common.js';
+import { errorResponse } from '../src/schemas/common.js';
 
 /** public/dashboard/, found from this module (routes/ under vitest, dist/routes/ when built); undefined when not installed. */
 function dashboardRoot(): string | undefined {
@@ -66,7 +66,7 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
             description: '/dashboard redirects to /dashboard/, so that the page can use relative URLs',
             headers: { location: { type: 'string', description: 'dashboard/ (relative), with the query string kept' } },
           }),
-          503: Type.Unsafe<ErrorBody>(Type.Ref('ErrorBody', { description: 'the dashboard files (public/dashboard/) are not installed' })),
+          503: errorResponse('the dashboard files (public/dashboard/) are not installed'),
         },
       },
     },

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
-import { answer, type ErrorBody } from '../src/schemas/common.js';
+import { answer, errorResponse } from '../src/schemas/common.js';
 import { Health, Readiness } from '../src/schemas/service.js';
 import { PETRASCORE_VERSION } from '../src/version.js';
 
@@ -16,7 +15,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Liveness: the process is up and can score (PETRA's /healthz fields); 503 once it cannot and must be restarted",
         response: {
           200: answer(Health, 'the process is up'),
-          503: Type.Unsafe<ErrorBody>(Type.Ref('ErrorBody', { description: 'inference_unavailable: the inference worker stopped; the process shuts down and must be restarted' })),
+          503: errorResponse('inference_unavailable: the inference worker stopped; the process shuts down and must be restarted'),
         },
       },
     },

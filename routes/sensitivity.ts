@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { netNodes } from '../src/diagnostics/net-nodes.js';
 import { computeSensitivity } from '../src/diagnostics/sensitivity.js';
 import { checkInputCounts } from '../src/http/request-limit.js';
-import { answer, ErrorBody, errorResponses } from '../src/schemas/common.js';
+import { answer, errorResponse, errorResponses } from '../src/schemas/common.js';
 import { SensitivityRequest, SensitivityResponse } from '../src/schemas/diagnostics.js';
 
 const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPerRequest: number }> = async (app, { maxBatchRows, maxEventsPerRequest }) => {
@@ -27,10 +26,8 @@ const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPe
         response: {
           200: answer(SensitivityResponse, 'the gradients of the target activation'),
           ...errorResponses(413, 415, 503),
-          400: Type.Ref(ErrorBody, {
-            description: "invalid request (validation_error, invalid_input), or PETRA's own 400 unknown_transition (\"target_transition '…' is not in the net's transition set\")",
-          }),
-          422: Type.Ref(ErrorBody, { description: 'transition_not_output: target_transition is a transition of the net but no ONNX output' }),
+          400: errorResponse("invalid request (validation_error, invalid_input), or PETRA's own 400 unknown_transition (\"target_transition '…' is not in the net's transition set\")"),
+          422: errorResponse('transition_not_output: target_transition is a transition of the net but no ONNX output'),
         },
       },
     },

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { constants, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
+import { constants, createWriteStream, fchmodSync, fchownSync, unlinkSync, type WriteStream } from 'node:fs';
 import { access, lstat, open, readdir, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -166,9 +166,14 @@ export async function openReportFile(path: string): Promise<ReportFile> {
   if (handle === undefined) return { ...direct(path), staleRemoved };
   if (existing !== undefined) {
     // The new report keeps the old one's permissions, and its owner where this user may give it (root may). Through
-    // the handle: by its name, the file could have been swapped for a link by the time the report is complete.
-    await handle.chown(existing.uid, existing.gid).catch(() => undefined);
-    await handle.chmod(existing.mode & 0o7777);
+    // the handle: by its name, the file could have been swapped for a link by the time the report is complete. And
+    // synchronously: until this returns, a signal's handler has no report to remove.
+    try {
+      fchownSync(handle.fd, existing.uid, existing.gid);
+    } catch {
+      // Not this user's to give: the report is its own.
+    }
+    fchmodSync(handle.fd, existing.mode & 0o7777);
   }
   const stream = handle.createWriteStream();
   return {

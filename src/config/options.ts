@@ -53,10 +53,10 @@ export interface ServeConfig {
   liveStatsIntervalMs: number;
 }
 
-/** `number` is any finite decimal; `list` is repeatable on the command line and whitespace-separated in the environment. */
-type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
-
-/** The kinds an option may have for a setting of type T: a setting's type fixes how its values are parsed. */
+/**
+ * The kinds an option may have for a setting of type T: a setting's type fixes how its values are parsed. `number` is
+ * any finite decimal; `list` is repeatable on the command line and whitespace-separated in the environment.
+ */
 type KindFor<T> = T extends boolean ? 'boolean' : T extends number ? 'integer' | 'number' : T extends string ? 'string' : T extends readonly string[] ? 'list' : never;
 
 interface OptionFields {

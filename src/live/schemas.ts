@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { MAX_CASE_ID_LENGTH } from '../schemas/cases.js';
-import { refTo } from '../schemas/common.js';
+import { errorResponse, refTo } from '../schemas/common.js';
 import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS } from './events.js';
 
 const typeAlternatives = BUS_EVENT_TYPES.join('|');
@@ -50,9 +50,7 @@ export const LiveStreamResponse = {
   content: { 'text/event-stream': { schema: Type.Union(LIVE_EVENT_SCHEMAS.map((schema) => refTo(schema)), { discriminator: { propertyName: 'type', mapping: liveEventMapping() } }) } },
 };
 
-export const liveUnavailable = Type.Unsafe<{ error: string; message: string; details: { path: string; message: string }[] }>(
-  Type.Ref('ErrorBody', {
-    description: 'too_many_subscribers: too many /live streams (--live-max-subscribers; retry-after says when to try again); shutting_down: this instance is closing (reconnect to another); inference_unavailable: its inference worker stopped (the instance exits)',
-    headers: { 'retry-after': { type: 'integer', description: 'with too_many_subscribers: seconds to wait before reconnecting' } },
-  }),
+export const liveUnavailable = errorResponse(
+  'too_many_subscribers: too many /live streams (--live-max-subscribers; retry-after says when to try again); shutting_down: this instance is closing (reconnect to another); inference_unavailable: its inference worker stopped (the instance exits)',
+  { 'retry-after': { type: 'integer', description: 'with too_many_subscribers: seconds to wait before reconnecting' } },
 );

@@ -5,7 +5,7 @@ import { labelOf, type Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
 import type { ColumnScore } from '../scoring/residuals.js';
 import { LiveBus, NO_LOG, NO_METRICS, type LiveLogger, type LiveMetricsSink, type ResumeRequest } from './bus.js';
-import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, EvaluationSource, SnapshotEvent, StatsEvent } from './events.js';
+import type { AlertEvent, CaseClosedEvent, CaseEvictedEvent, CaseOpenedEvent, SnapshotEvent, StatsEvent } from './events.js';
 import { AlertRecord } from './alert-record.js';
 import type { EvaluationRecord } from './evaluation-record.js';
 import { Explainer } from './explain.js';

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import fp from 'fastify-plugin';
 import { OpenResponses, type StallWatch } from '../http/open-responses.js';
 

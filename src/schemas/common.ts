@@ -64,9 +64,14 @@ const ERROR_MEANINGS: Record<number, string> = {
   503: 'the model cannot answer here: `shutting_down` (this instance is closing; send the request to another) or `inference_unavailable` (its inference worker stopped; the instance exits and must be restarted)',
 };
 
-/** Error responses by status, each a reference to the one ErrorBody schema. */
-export function errorResponses(...codes: (keyof typeof ERROR_MEANINGS)[]): Record<number, ReturnType<typeof Type.Ref>> {
-  return Object.fromEntries(codes.map((c) => [c, Type.Ref(ErrorBody, { description: ERROR_MEANINGS[c] })]));
+/** An error response: a reference to the one ErrorBody schema, with what it means on this route and its headers. */
+export function errorResponse(description: string, headers?: Record<string, ResponseHeader>): TUnsafe<ErrorBody> {
+  return answer(ErrorBody, description, headers) as TUnsafe<ErrorBody>;
+}
+
+/** Error responses by status, with the meaning each status has on every route. */
+export function errorResponses(...codes: (keyof typeof ERROR_MEANINGS)[]): Record<number, TUnsafe<ErrorBody>> {
+  return Object.fromEntries(codes.map((c) => [c, errorResponse(ERROR_MEANINGS[c]!)]));
 }
 
 /** The content type of JSON answers; routes that write their JSON themselves (src/http/score-json.ts) set it. */
