@@ -1,6 +1,7 @@
 import { redactUrl } from '../http/shown-url.js';
 import type { LiveLogger } from './bus.js';
 import type { AlertEvent } from './events.js';
+import { WebhookAttempt } from './webhook-attempt.js';
 
 export const WEBHOOK_OUTCOMES = ['sent', 'failed', 'dropped'] as const;
 export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
@@ -141,34 +142,37 @@ class WebhookTarget {
   }
 
   private async post(body: string, alertId: number, attempt: number): Promise<void> {
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]);
-    let response: Response;
+    const current = new WebhookAttempt(this.abort.signal, this.options.timeoutMs);
     try {
-      response = await fetch(this.endpoint.url, {
-        method: 'POST',
-        headers: {
-          ...this.endpoint.headers,
-          'content-type': 'application/json',
-          'user-agent': this.options.userAgent,
-          'x-petrascore-alert-id': String(alertId),
-          'x-petrascore-attempt': String(attempt),
-        },
-        body,
-        signal,
-        // A redirect is answered, not followed: re-posting an alert elsewhere is the receiver's configuration to fix.
-        redirect: 'manual',
-      });
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'TimeoutError' || (name === 'AbortError' && !this.abort.signal.aborted)) throw new Error(`no answer within ${this.options.timeoutMs} ms`);
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(cause?.code ?? cause?.message ?? (error as Error).message);
+      let response: Response;
+      try {
+        response = await fetch(this.endpoint.url, {
+          method: 'POST',
+          headers: {
+            ...this.endpoint.headers,
+            'content-type': 'application/json',
+            'user-agent': this.options.userAgent,
+            'x-petrascore-alert-id': String(alertId),
+            'x-petrascore-attempt': String(attempt),
+          },
+          body,
+          signal: current.signal,
+          // A redirect is answered, not followed: re-posting an alert elsewhere is the receiver's configuration to fix.
+          redirect: 'manual',
+        });
+      } catch (error) {
+        if (current.timedOut) throw new Error(`no answer within ${this.options.timeoutMs} ms`);
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        throw new Error(cause?.code ?? cause?.message ?? (error as Error).message);
+      }
+      await response.body?.cancel().catch(() => {});
+      if (response.ok) return;
+      const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
+      const message = response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}`;
+      throw retryable ? new Error(message) : new PermanentFailure(message);
+    } finally {
+      current.settle();
     }
-    await response.body?.cancel().catch(() => {});
-    if (response.ok) return;
-    const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
-    const message = response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}`;
-    throw retryable ? new Error(message) : new PermanentFailure(message);
   }
 
   private sleep(ms: number): Promise<void> {

@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../src/live/events.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { listening, metricValue, type Listening } from './helpers.js';
 
 interface Received {
@@ -137,6 +138,22 @@ describe('--alert-webhook', () => {
     expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(1);
     expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="failed"}')).toBe(1);
     expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(0);
+  });
+
+  it('times out an attempt that a receiver never answers, and retries it, however many collections run meanwhile', async () => {
+    const hanging = await receiver(() => false);
+    const server = await serve({ alertWebhooks: [hanging.url], alertWebhookTimeoutMs: 1000, alertWebhookRetries: 1, alertWebhookBackoffMs: 20 });
+    await score(server.url);
+    await until(() => hanging.received.length === 1, 5000, 'the first attempt');
+    // While it waits: an AbortSignal.timeout() that only AbortSignal.any() held was collected, timer and all, and the
+    // attempt then waited for ever, its receiver's queue full and every later alert dropped.
+    collectGarbage();
+    await until(() => hanging.received.length === 2, 10_000, 'the retry once the first attempt timed out');
+    expect(hanging.received.map((r) => r.headers['x-petrascore-attempt'])).toEqual(['1', '2']);
+    await until(() => server.app.live.webhooks!.pending === 0, 10_000, 'the delivery to give up');
+    const text = await metrics(server);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="failed"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(1);
   });
 
   it('delivers the alerts of the last requests before a shutdown completes', async () => {
