@@ -33,20 +33,23 @@ export function renderInspection(bundle: Bundle): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function load(argv: readonly string[], usage: string, options: readonly string[] = []): Promise<{ bundle?: Bundle; code?: number; json: boolean }> {
+/** The bundle named by the arguments, or why there is none (already said on stderr): each command has its exit codes. */
+type Loaded = { bundle: Bundle; json: boolean } | { bundle: undefined; failure: 'usage' | 'bad_bundle' };
+
+async function load(argv: readonly string[], usage: string, options: readonly string[] = []): Promise<Loaded> {
   const json = options.includes('--json') && argv.includes('--json');
   const positionals = argv.filter((a) => !options.includes(a));
   const unknown = positionals.filter((a) => a.startsWith('-'));
   if (positionals.length !== 1 || unknown.length > 0) {
     process.stderr.write(`petrascore: ${unknown.length > 0 ? `unknown option ${unknown[0]}` : 'expected one BUNDLE.onnx'}\n\n${usage}\n`);
-    return { code: 2, json };
+    return { bundle: undefined, failure: 'usage' };
   }
   try {
     return { bundle: await loadBundle(positionals[0]!), json };
   } catch (error) {
     if (error instanceof BundleError) {
       process.stderr.write(`petrascore: bad bundle: ${error.message}\n`);
-      return { code: 1, json };
+      return { bundle: undefined, failure: 'bad_bundle' };
     }
     throw error;
   }
@@ -70,8 +73,9 @@ export async function inspect(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${INSPECT_USAGE}\n`);
     return 0;
   }
-  const { bundle, code, json } = await load(argv, INSPECT_USAGE, ['--json']);
-  if (bundle === undefined) return code === 1 ? 2 : code!;
+  const loaded = await load(argv, INSPECT_USAGE, ['--json']);
+  if (loaded.bundle === undefined) return 2;
+  const { bundle, json } = loaded;
   process.stdout.write(json ? `${JSON.stringify(describeModel(bundle), null, 2)}\n` : renderInspection(bundle));
   await bundle.runner.close();
   return 0;
@@ -84,8 +88,10 @@ export async function validate(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${VALIDATE_USAGE}\n`);
     return 0;
   }
-  const { bundle, code } = await load(argv, VALIDATE_USAGE);
-  if (bundle === undefined) return code!;
+  const loaded = await load(argv, VALIDATE_USAGE);
+  // As documented: 1 for a bundle that cannot be served, 2 for a usage error.
+  if (loaded.bundle === undefined) return loaded.failure === 'usage' ? 2 : 1;
+  const { bundle } = loaded;
   for (const warning of bundle.warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stdout.write(`ok: ${bundle.modelPath} (${bundle.net.scenarioName}: ${bundle.net.inputs.length} inputs, ${bundle.net.outputs.length} scored transitions) loads and runs\n`);
   await bundle.runner.close();

@@ -12,6 +12,8 @@ export interface SseSink {
   end(): void;
   destroy(): void;
   readonly writableLength: number;
+  /** The connection, when the sink has one of its own to reset. */
+  readonly socket?: { resetAndDestroy(): unknown } | null;
 }
 
 export const DISCONNECT_REASONS = ['client_closed', 'overflow', 'shutdown'] as const;
@@ -147,14 +149,21 @@ export class Subscriber {
     return counts;
   }
 
-  /** Ends the stream: gracefully, or (overflow) at once, since a blocked sink would never flush what it holds. */
+  /**
+   * Ends the stream: gracefully, or (overflow) at once, since a blocked sink would never flush what it holds. A cut
+   * connection is reset, not closed: closed, the kernel keeps what the reader left unread (megabytes of send buffer)
+   * and goes on offering it, in FIN-WAIT-1, for as long as the reader's window stays shut.
+   */
   close(reason: DisconnectReason): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
     this.sink.removeListener('drain', this.onDrain);
-    if (reason === 'overflow') this.sink.destroy();
-    else if (reason === 'shutdown') this.sink.end();
+    if (reason === 'overflow') {
+      const socket = this.sink.socket;
+      if (socket) socket.resetAndDestroy();
+      else this.sink.destroy();
+    } else if (reason === 'shutdown') this.sink.end();
   }
 
   private writeChunk(chunk: string): boolean {

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { BUS_EVENT_TYPES, LIVE_EVENT_SCHEMAS } from '../live/events.js';
 import { laneThresholds } from '../config/lane-thresholds.js';
+import type { ServeConfig } from '../config/options.js';
 import { LiveService } from '../live/service.js';
 import { AlertWebhooks } from '../live/webhook.js';
 import { PETRASCORE_VERSION } from '../version.js';
@@ -11,24 +12,26 @@ declare module 'fastify' {
   }
 }
 
-export interface LivePluginOptions {
-  laneAttribute: string;
-  alertThreshold: number;
-  alertLaneThresholds: readonly string[];
-  alertExplanationFloor: number;
-  alertWebhooks: readonly string[];
-  alertWebhookTimeoutMs: number;
-  alertWebhookRetries: number;
-  alertWebhookQueue: number;
-  liveRingSize: number;
-  liveAlertHistory: number;
-  liveMaxSubscribers: number;
-  liveSubscriberBuffer: number;
-  liveSubscriberGraceMs: number;
-  liveHeartbeatMs: number;
-  liveStatsIntervalMs: number;
-  alertWebhookBackoffMs: number;
-}
+/** The serve settings the live view reads. */
+export type LivePluginOptions = Pick<
+  ServeConfig,
+  | 'laneAttribute'
+  | 'alertThreshold'
+  | 'alertLaneThresholds'
+  | 'alertExplanationFloor'
+  | 'alertWebhooks'
+  | 'alertWebhookTimeoutMs'
+  | 'alertWebhookRetries'
+  | 'alertWebhookQueue'
+  | 'alertWebhookBackoffMs'
+  | 'liveRingSize'
+  | 'liveAlertHistory'
+  | 'liveMaxSubscribers'
+  | 'liveSubscriberBuffer'
+  | 'liveSubscriberGraceMs'
+  | 'liveHeartbeatMs'
+  | 'liveStatsIntervalMs'
+>;
 
 /**
  * The live view: the event bus with its ring and subscribers, the stats ticker, the heartbeat, alert webhooks, and

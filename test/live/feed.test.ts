@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/options.js';
 import { listening, metricValue, postJson, type Listening } from './helpers.js';
@@ -32,6 +33,19 @@ afterEach(async () => {
 /** Waits until the client has a message with this id (or later). */
 async function receivedUpTo(client: SseClient, id: number): Promise<void> {
   await client.until(() => client.messages.some((m) => Number(m.id) >= id), 5000, `event ${id}`);
+}
+
+/** /proc/net/tcp's code for FIN-WAIT-1: closed by this side, its unsent data and FIN not yet taken by the peer. */
+const FIN_WAIT_1 = '04';
+
+/** How many of the server's own connections (local port = its port) /proc/net/tcp lists in `state`. */
+function serverSocketsIn(url: string, state: string): number {
+  const port = Number(new URL(url).port).toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields[1]?.endsWith(`:${port}`) && fields[3] === state).length;
 }
 
 function busEvents(client: SseClient): LiveJson[] {
@@ -248,6 +262,10 @@ describe('GET /live on a listening server', () => {
     expect(stalledCut).toBeLessThan(39);
     expect(app.live.bus.ring.size).toBeLessThanOrEqual(100_000);
     expect(app.live.bus.subscriberStats().map((s) => s.serial)).toEqual([2]);
+
+    // The cut connection was reset, not closed: a closed one would sit in FIN-WAIT-1 with what the reader left unread
+    // (megabytes of the kernel's send buffer) for as long as the reader's window stays shut.
+    expect(serverSocketsIn(url, FIN_WAIT_1)).toBe(0);
 
     // Reading again, the stalled client finds the stream cut, then resumes from its last id without a loss.
     stalled.response.resume();
