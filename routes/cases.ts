@@ -147,6 +147,8 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['streaming'],
         operationId: 'listCases',
         summary: 'List open case ids, sorted',
+        description:
+          'An operator\'s listing, in code-unit order; page with `after` (the last id of the previous page). Each page scans every open id: at 100,000 open cases it holds the server for a few milliseconds (tens with long ids), so do not poll it.',
         querystring: CaseListQuery,
         response: { 200: answer(CaseList, 'a page of open case ids'), ...errorResponses(400) },
       },

@@ -174,7 +174,9 @@ describe('petrascore serve lifecycle', () => {
     const evicted = () => idleLines().reduce((sum, l) => sum + Number(l.evicted), 0);
     for (let waited = 0; evicted() < 4000 && waited < 10_000; waited += 50) await sleep(50);
     expect(evicted(), server.cli.describe()).toBe(4000);
-    expect(idleLines().length, 'a line per sweep, not per case').toBeLessThanOrEqual(2);
+    // A line per sweep that evicted (one or two; more on a machine slow enough to spread the request over more
+    // sweeps), not one per case.
+    expect(idleLines().length, 'a line per sweep, not per case').toBeLessThan(10);
     for (const line of idleLines()) expect(line).toMatchObject({ reason: 'idle', idle_timeout_s: 1 });
     expect(server.cli.logLines().filter((l) => l.msg === 'case evicted')).toEqual([]);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
