@@ -1,12 +1,8 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { App } from '../../src/app.js';
-
-export interface ErrorBody {
-  error: string;
-  message: string;
-  details: { path: string; message: string }[];
-}
+export type { ErrorBody } from '../../src/schemas/common.js';
+import type { ErrorBody } from '../../src/schemas/common.js';
 
 export function post(app: App, url: string, payload: unknown): Promise<LightMyRequestResponse> {
   return app.inject({ method: 'POST', url, payload: payload as InjectOptions['payload'] });

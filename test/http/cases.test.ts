@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { App } from '../../src/app.js';
 import { testApp } from '../helpers/app.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
+import type { ErrorBody } from '../../src/schemas/common.js';
 
 interface Score {
   trace_score: number;
@@ -26,12 +27,6 @@ interface Acknowledgement {
   case_id: string;
   n_events: number;
   not_scored?: NotScored;
-}
-
-interface ErrorBody {
-  error: string;
-  message: string;
-  details: { path: string; message: string }[];
 }
 
 const MISSING = "trace missing attribute 'risk_score' required by input_marking for place 'p_application'";

@@ -2,12 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRaw } from '../helpers/raw-http.js';
 import { listening, metricValue, type Listening } from '../live/helpers.js';
-
-interface ErrorBody {
-  error: string;
-  message: string;
-  details: { path: string }[];
-}
+import type { ErrorBody } from '../../src/schemas/common.js';
 
 function parse(answer: string): { status: number; headers: string; body: ErrorBody } {
   const [head, body] = answer.split('\r\n\r\n', 2) as [string, string];

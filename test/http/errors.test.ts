@@ -6,12 +6,7 @@ import { testApp } from '../helpers/app.js';
 import { modelPath } from '../helpers/fixtures.js';
 import { sendRaw } from '../helpers/raw-http.js';
 import { listening } from '../live/helpers.js';
-
-interface ErrorBody {
-  error: string;
-  message: string;
-  details: { path: string; message: string }[];
-}
+import type { ErrorBody } from '../../src/schemas/common.js';
 
 interface Score {
   trace_score: number;

@@ -2,12 +2,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { testApp } from '../helpers/app.js';
-
-interface ErrorBody {
-  error: string;
-  message: string;
-  details: { path: string; message: string }[];
-}
+import type { ErrorBody } from '../../src/schemas/common.js';
 
 interface Evaluation {
   case_id: string;
