@@ -1,10 +1,14 @@
 import type { EvictionReason } from './case-store.js';
 
+/** The per-case limits, by the error class an event beyond one is refused with. */
+export const CASE_LIMITS = ['max_events_per_case', 'max_attributes_per_case', 'max_attribute_chars_per_case'] as const;
+export type CaseLimit = (typeof CASE_LIMITS)[number];
+
 /** A per-case limit would be exceeded; the event is rejected whole and the case is left as it was. */
 export class CaseLimitError extends Error {
   constructor(
     readonly caseId: string,
-    readonly limit: 'max_events_per_case' | 'max_attributes_per_case' | 'max_attribute_chars_per_case',
+    readonly limit: CaseLimit,
     readonly max: number,
     message: string,
   ) {

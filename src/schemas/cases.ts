@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { CASE_LIMITS, type CaseLimit } from '../cases/case-errors.js';
 import { OptionalAttributes, refTo, Residuals } from './common.js';
 
 /** The longest case id, in UTF-16 code units. */
@@ -78,7 +79,10 @@ export const Evaluation = Type.Object(
 
 export const Rejection = Type.Object({
   case_id: Type.String(),
-  rejected: Type.Object({ limit: Type.String(), message: Type.String() }),
+  rejected: Type.Object({
+    limit: Type.Unsafe<CaseLimit>(Type.String({ enum: [...CASE_LIMITS], description: 'the per-case limit the event would exceed (--max-events-per-case, --max-attributes-per-case, --max-attribute-chars-per-case)' })),
+    message: Type.String(),
+  }),
 });
 
 export const CaseList = Type.Object({
