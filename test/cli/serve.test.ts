@@ -213,6 +213,11 @@ describe('petrascore serve lifecycle', () => {
     const readiness = await fetch(`${server.url}/readyz`);
     expect(readiness.status).toBe(503);
     expect(await readiness.json()).toEqual({ status: 'draining' });
+    // A new /live stream is refused as any request refused while closing (README: "new `/live` streams get 503
+    // `shutting_down`"), not with the `draining` class it had before.
+    const live = await fetch(`${server.url}/live`);
+    expect(live.status).toBe(503);
+    expect(await live.json()).toEqual({ error: 'shutting_down', message: 'the server is shutting down; send this request to another instance', details: [] });
     const scored = await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] });
     expect(scored.status).toBe(200);
     for (const id of ['open-1', 'open-2']) expect((await postJson(`${server.url}/cases/${id}/events`, { name: 'approve loan' })).status).toBe(202);
