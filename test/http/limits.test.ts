@@ -230,6 +230,13 @@ describe('maxAttributeCharsPerCase (422, the case unchanged)', () => {
     expect((await post(app, '/cases/nested/events', { name: 'x', attributes: { l: [1, 2, 3, 4] } })).json()).toEqual({ case_id: 'nested', n_events: 2 });
   });
 
+  it('counts UTF-16 code units, as the README says: an emoji counts two', async () => {
+    // e (1) + 50 emoji (100 code units): 101.
+    const refused = expectError(await post(app, '/cases/emoji/events', { name: 'x', attributes: { e: '😀'.repeat(50) } }), 422, 'max_attribute_chars_per_case');
+    expect(refused.message).toBe("case 'emoji' would hold 101 characters of attribute names and values, more than the 100 one case may hold");
+    expect((await post(app, '/cases/emoji/events', { name: 'x', attributes: { e: '😀'.repeat(49) + 'a' } })).statusCode).toBe(202);
+  });
+
   it('a long attribute name counts as much as a long value, on the case routes and in POST /events', async () => {
     expectError(await post(app, '/cases/names/events', { name: 'x', attributes: { ['k'.repeat(101)]: 1 } }), 422, 'max_attribute_chars_per_case');
     const response = await post(app, '/events', { events: [{ case_id: 'names', name: 'x', attributes: { ['k'.repeat(101)]: 1 } }] });
