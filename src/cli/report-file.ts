@@ -173,7 +173,11 @@ export async function openReportFile(path: string): Promise<ReportFile> {
     } catch {
       // Not this user's to give: the report is its own.
     }
-    fchmodSync(handle.fd, existing.mode & 0o7777);
+    try {
+      fchmodSync(handle.fd, existing.mode & 0o7777);
+    } catch {
+      // A file system without modes (vfat, some network mounts): the report keeps the one it was created with.
+    }
   }
   const stream = handle.createWriteStream();
   return {
