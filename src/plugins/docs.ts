@@ -10,6 +10,16 @@ import { rowFromRequest } from '../scoring/inputs.js';
 import { labelOf } from '../scoring/net.js';
 import { PETRASCORE_VERSION } from '../version.js';
 
+/** @fastify/swagger-ui's policy with inline styles allowed (a hash beside 'unsafe-inline' would void it) and no upgrade. */
+function docsPolicy(header: string): string {
+  return header
+    .split(';')
+    .map((directive) => directive.trim())
+    .filter((directive) => directive !== '' && directive !== 'upgrade-insecure-requests')
+    .map((directive) => (directive.startsWith('style-src ') ? "style-src 'self' 'unsafe-inline'" : directive))
+    .join('; ');
+}
+
 /** The OpenAPI document is generated from the routes' TypeBox schemas; Swagger UI serves it at /docs. */
 export const docsPlugin = fp(
   async (app) => {
@@ -44,7 +54,15 @@ export const docsPlugin = fp(
       // `examples` is read when the document is first built, which is after onReady (Swagger UI asks for it then).
       transformObject: (document) => ('openapiObject' in document ? shapeOpenApi(document.openapiObject, examples) : document.swaggerObject),
     });
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { docExpansion: 'list', deepLinking: true },
+      // A Content-Security-Policy on /docs: scripts only Swagger UI's own files, styles its own and the inline ones
+      // React sets as it renders, nothing from elsewhere. Not the default's upgrade-insecure-requests, which would send "Try it
+      // out" to https:// on a service served over plain HTTP.
+      staticCSP: true,
+      transformStaticCSP: docsPolicy,
+    });
     // Once every plugin is up (the model included): the examples a bundle other than the default one needs, with the
     // events its model expects at the examples' marking, and a counterfactual that finds a crossing, from forward passes.
     app.addHook('onReady', async () => {

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MODE } from '../helpers/chromium.js';
 import { startServer, serveArgs } from '../helpers/cli.js';
 import { DEFAULT_MODEL, ROOT } from '../helpers/fixtures.js';
 import { listening, logEvents, postJson, type Listening } from './helpers.js';
@@ -9,17 +10,10 @@ import { listening, logEvents, postJson, type Listening } from './helpers.js';
 /** How long the page may take to show what the server published: seconds on a CI machine busy with other tests. */
 const UI_WAIT_MS = 15_000;
 
-/**
- * The dashboard in headless Chromium (Debian's `chromium` package, driven by playwright-core). In CI (CI set) a
- * missing browser fails the test; on a developer machine it is skipped with a message.
- */
-const CHROMIUM = process.env.PETRASCORE_CHROMIUM ?? '/usr/bin/chromium';
+// The dashboard in headless Chromium (test/helpers/chromium.ts).
+const mode = CHROMIUM_MODE;
 const ARTIFACTS = join(ROOT, 'test', 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'dashboard.png');
-const mode = existsSync(CHROMIUM) ? 'run' : process.env.CI ? 'fail' : 'skip';
-
-// Headless, sandbox off (CI runs as root), and none of the background traffic Chromium would send to Google.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 if (mode === 'skip') console.warn(`dashboard browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set PETRASCORE_CHROMIUM)`);
 

@@ -1,0 +1,62 @@
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MODE } from './helpers/chromium.js';
+import { listening, type Listening } from './live/helpers.js';
+
+/** How long Swagger UI may take to render and answer: seconds on a CI machine busy with other tests. */
+const UI_WAIT_MS = 15_000;
+
+// The few browser globals the page functions below use (they run in Chromium; tsc sees no DOM library here).
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+
+describe('Swagger UI at /docs in headless Chromium', () => {
+  if (CHROMIUM_MODE === 'fail') {
+    it('needs Chromium in CI', () => {
+      throw new Error(`no Chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium)`);
+    });
+    return;
+  }
+  if (CHROMIUM_MODE === 'skip') {
+    it.skip(`needs Chromium at ${CHROMIUM}`, () => {});
+    return;
+  }
+
+  let server: Listening;
+  let browser: Browser;
+  beforeAll(async () => {
+    server = await listening();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.app.close();
+  });
+
+  it("scores the example trace with Try it out, under its Content-Security-Policy, without a console error", async () => {
+    const page = await browser.newPage();
+    // A script or style the policy blocks, or a request that fails, is a console error.
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+    const response = await page.goto(`${server.url}/docs`);
+    expect(response?.status()).toBe(200);
+    const policy = (await response?.allHeaders())?.['content-security-policy'] ?? '';
+    expect(policy).toContain("script-src 'self';");
+    expect(policy).toContain("style-src 'self' 'unsafe-inline'");
+    expect(policy).not.toContain('upgrade-insecure-requests');
+
+    const operation = page.locator('#operations-scoring-scoreTrace');
+    await operation.locator('.opblock-summary').first().click({ timeout: UI_WAIT_MS });
+    await operation.locator('.try-out__btn').click({ timeout: UI_WAIT_MS });
+    await operation.locator('.execute').click({ timeout: UI_WAIT_MS });
+    const status = operation.locator('.live-responses-table tbody .response-col_status').first();
+    await status.waitFor({ timeout: UI_WAIT_MS });
+    expect((await status.textContent())?.trim()).toBe('200');
+    const body = await operation.locator('.live-responses-table tbody .microlight').first().textContent();
+    expect(JSON.parse(body ?? '')).toMatchObject({ trace_score: expect.any(Number), per_transition_residuals: expect.any(Object) });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+});
