@@ -45,6 +45,7 @@ describe('Swagger UI at /docs in headless Chromium', () => {
     const policy = (await response?.allHeaders())?.['content-security-policy'] ?? '';
     expect(policy).toContain("script-src 'self';");
     expect(policy).toContain("style-src 'self' 'unsafe-inline'");
+    expect(policy).not.toContain('https:');
     expect(policy).not.toContain('upgrade-insecure-requests');
 
     const operation = page.locator('#operations-scoring-scoreTrace');

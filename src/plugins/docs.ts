@@ -10,13 +10,22 @@ import { rowFromRequest } from '../scoring/inputs.js';
 import { labelOf } from '../scoring/net.js';
 import { PETRASCORE_VERSION } from '../version.js';
 
-/** @fastify/swagger-ui's policy with inline styles allowed (a hash beside 'unsafe-inline' would void it) and no upgrade. */
+/**
+ * @fastify/swagger-ui's policy with inline styles allowed (a hash beside 'unsafe-inline' would void it), fonts and
+ * images from this server only (its default allows any https: font and the swagger.io validator's badge), no upgrade.
+ */
+const DOCS_DIRECTIVES: Record<string, string> = {
+  'style-src': "style-src 'self' 'unsafe-inline'",
+  'font-src': "font-src 'self' data:",
+  'img-src': "img-src 'self' data:",
+};
+
 function docsPolicy(header: string): string {
   return header
     .split(';')
     .map((directive) => directive.trim())
     .filter((directive) => directive !== '' && directive !== 'upgrade-insecure-requests')
-    .map((directive) => (directive.startsWith('style-src ') ? "style-src 'self' 'unsafe-inline'" : directive))
+    .map((directive) => DOCS_DIRECTIVES[directive.split(' ')[0]!] ?? directive)
     .join('; ');
 }
 
