@@ -32,7 +32,7 @@ afterEach(async () => {
 
 /** Waits until the client has a message with this id (or later). */
 async function receivedUpTo(client: SseClient, id: number): Promise<void> {
-  await client.until(() => client.messages.some((m) => Number(m.id) >= id), 5000, `event ${id}`);
+  await client.until(() => client.reached(id), 5000, `event ${id}`);
 }
 
 /** /proc/net/tcp's code for FIN-WAIT-1: closed by this side, its unsent data and FIN not yet taken by the peer. */
@@ -246,7 +246,8 @@ describe('GET /live on a listening server', () => {
     }
     const head = app.live.bus.latestId;
     expect(head - app.live.bus.ring.startsAfter).toBe(40_000);
-    await healthy.until(() => healthy.messages.some((m) => Number(m.id) === head), 10_000, 'the last alert');
+    await healthy.until(() => healthy.reached(head), 10_000, 'the last alert');
+    expect(healthy.messages.at(-1)?.id).toBe(String(head));
     expect(healthy.messages.length).toBe(20_001);
 
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
@@ -274,7 +275,8 @@ describe('GET /live on a listening server', () => {
     const lastSeen = Number(stalled.messages.at(-1)!.id);
     expect(lastSeen).toBeLessThan(head);
     const resumed = await open(`${url}/live`, { 'last-event-id': String(lastSeen) });
-    await resumed.until(() => resumed.messages.some((m) => Number(m.id) === head), 20_000, 'the replay');
+    await resumed.until(() => resumed.reached(head), 20_000, 'the replay');
+    expect(resumed.messages.at(-1)?.id).toBe(String(head));
     expect(resumed.messages[0]!.id).toBe(String(lastSeen + 1));
     expect(resumed.messages.length).toBe(head - lastSeen);
   });
@@ -292,7 +294,7 @@ describe('GET /live on a listening server', () => {
     // The reader fell far more than the buffer behind (nothing drains during the burst), yet it is not cut.
     expect(stats(1)!.maxBacklog).toBeGreaterThan(200);
     let head = app.live.bus.latestId;
-    await reader.until(() => reader.messages.some((m) => Number(m.id) === head), 10_000, 'the end of the burst');
+    await reader.until(() => reader.reached(head), 10_000, 'the end of the burst');
     expect(stats(1)).toBeDefined();
 
     // The stalled client's socket buffers take megabytes before its stream blocks: publish until it does.
@@ -303,7 +305,7 @@ describe('GET /live on a listening server', () => {
     expect((await postJson(url, '/anomaly', ANOMALOUS)).status).toBe(200);
     head = app.live.bus.latestId;
     expect(stats(2)).toBeUndefined();
-    await reader.until(() => reader.messages.some((m) => Number(m.id) === head), 10_000, 'the last alert');
+    await reader.until(() => reader.reached(head), 10_000, 'the last alert');
     expect(stats(1)).toBeDefined();
     const base = app.live.bus.ring.startsAfter;
     expect(reader.messages.filter((m) => m.event !== 'snapshot').map((m) => Number(m.id))).toEqual(Array.from({ length: head - base }, (_, i) => base + i + 1));

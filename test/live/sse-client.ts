@@ -26,6 +26,8 @@ export class SseClient {
   retry: number | undefined;
   ended = false;
   error: Error | undefined;
+  /** The highest numeric id among the messages so far (0 before any): kept as they arrive, so waits need not scan. */
+  private highestId = 0;
   private buffer = '';
   private readonly waiters = new Set<() => void>();
   private consumed = 0;
@@ -91,6 +93,15 @@ export class SseClient {
     }
   }
 
+  /**
+   * Whether a message with this id, or a later one, has arrived. In O(1): a wait that scanned `messages` on every
+   * chunk was quadratic, seconds of the test's own CPU for a replay of 40,000 events, past its deadline on a busy
+   * machine.
+   */
+  reached(id: number): boolean {
+    return this.highestId >= id;
+  }
+
   /** Waits until `condition()` holds (re-checked on every chunk and at the end). */
   until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -148,7 +159,11 @@ export class SseClient {
       else if (field === 'retry') this.retry = Number(value);
     }
     if (id !== undefined) this.lastEventId = id;
-    if (data.length > 0) this.messages.push({ id, event, data: data.join('\n') });
+    if (data.length > 0) {
+      this.messages.push({ id, event, data: data.join('\n') });
+      const numeric = Number(id);
+      if (id !== undefined && numeric > this.highestId) this.highestId = numeric;
+    }
   }
 
   private finish(): void {
