@@ -257,24 +257,30 @@ describe('GET /dashboard in headless Chromium', () => {
   }, 60_000);
 
   it('shows reconnecting, then resumed, when the stream is cut', async () => {
+    // Its own server: the case it opens made the shared server's 502 open cases 503 when a shuffled order ran this
+    // test before the first one (vitest --sequence.shuffle, seed 3).
+    const own = await listening({ laneAttribute: 'channel', liveStatsIntervalMs: 250 });
     const page = await browser.newPage();
-    await page.goto(`${server.url}/dashboard/`);
-    await waitLive(page);
-    // Cut every stream from the server side, as an overflow would; EventSource reconnects with Last-Event-ID.
-    const seen: string[] = [];
-    await page.exposeFunction('recordState', (state: string) => seen.push(state));
-    await page.evaluate(() => {
-      const el = document.querySelector('#conn')!;
-      new MutationObserver(() => window.recordState(el.dataset.state ?? '')).observe(el, { attributes: true });
-    });
-    server.app.live.bus.closeAll();
-    await postJson(server.url, '/cases/after-cut/events', { name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } });
-    await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'resumed', undefined, { timeout: 10_000 });
-    expect(seen).toContain('reconnecting');
-    // Read while it says so: "resumed" turns back to "live" after a few seconds.
-    expect(await page.locator('#conn-text').textContent()).toMatch(/^resumed after #\d+$/);
-    // The model, not the row: among 500 cases its row may not be drawn.
-    await page.waitForFunction(() => window.petrascoreDashboard.model.cases.has('after-cut'), undefined, { timeout: UI_WAIT_MS });
-    await page.close();
+    try {
+      await page.goto(`${own.url}/dashboard/`);
+      await waitLive(page);
+      // Cut every stream from the server side, as an overflow would; EventSource reconnects with Last-Event-ID.
+      const seen: string[] = [];
+      await page.exposeFunction('recordState', (state: string) => seen.push(state));
+      await page.evaluate(() => {
+        const el = document.querySelector('#conn')!;
+        new MutationObserver(() => window.recordState(el.dataset.state ?? '')).observe(el, { attributes: true });
+      });
+      own.app.live.bus.closeAll();
+      await postJson(own.url, '/cases/after-cut/events', { name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } });
+      await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'resumed', undefined, { timeout: 10_000 });
+      expect(seen).toContain('reconnecting');
+      // Read while it says so: "resumed" turns back to "live" after a few seconds.
+      expect(await page.locator('#conn-text').textContent()).toMatch(/^resumed after #\d+$/);
+      await page.waitForFunction(() => window.petrascoreDashboard.model.cases.has('after-cut'), undefined, { timeout: UI_WAIT_MS });
+    } finally {
+      await page.close();
+      await own.app.close();
+    }
   }, 60_000);
 });
