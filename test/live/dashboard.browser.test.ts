@@ -36,7 +36,7 @@ declare const document: {
   getElementsByTagName(tag: string): { length: number };
 };
 declare const window: {
-  petrascoreDashboard: { model: { cases: Map<string, PageCase & { last: object | null }> }; connection: { es: { dispatchEvent(event: object): boolean } } };
+  petrascoreDashboard: { model: { cases: Map<string, PageCase & { last: object | null }> }; connection: { es: { dispatchEvent(event: object): boolean }; statsEvery: number } };
   recordState(state: string): void;
 };
 declare function getComputedStyle(element: PageElement): { display: string; opacity: string };
@@ -241,9 +241,11 @@ describe('GET /dashboard in headless Chromium', () => {
     try {
       await page.goto(`${frozen.url}/dashboard/`);
       await waitLive(page);
-      // The page learns the stats pace from two stats events, then goes quiet with the server.
+      // The page learns the stats pace from two stats events, then goes quiet with the server. Waited for, not slept
+      // for (600 ms): without the pace the page never calls a stream stale, and on a busy machine the second stats
+      // event can come later than that.
       await page.waitForFunction(() => Number(document.querySelector('#stat-open')?.textContent) === 0, undefined, { timeout: UI_WAIT_MS });
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await page.waitForFunction(() => window.petrascoreDashboard.connection.statsEvery > 0, undefined, { timeout: UI_WAIT_MS });
       frozen.cli.signal('SIGSTOP');
       await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'stale', undefined, { timeout: 15_000 });
       expect(await page.locator('#conn-text').textContent()).toMatch(/^stale · nothing from the server for \d+ s$/);
