@@ -15,7 +15,9 @@ const UNAVAILABLE = {
  * The app with its runs in a worker thread, which the tap then terminates from outside as a crash would end it. The
  * process exit that follows is `petrascore serve`'s (test/cli/serve.test.ts); here, what the app says and whom it tells.
  */
-describe('the inference worker stops on its own (--inference-thread worker)', () => {
+// One scenario on one app: the second test shuts down the service the first one failed (shuffled, it found it ready
+// and the first one found it closed).
+describe('the inference worker stops on its own (--inference-thread worker)', { shuffle: false }, () => {
   let app: App;
   const logLines: Record<string, unknown>[] = [];
   const failures: Error[] = [];
