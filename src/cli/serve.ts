@@ -101,6 +101,7 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
         resolve(EXIT_FAILURE);
       }, timeoutMs);
       timer.unref();
+      app.closeDeadline = Date.now() + timeoutMs;
       app.close().then(
         () => {
           clearTimeout(timer);

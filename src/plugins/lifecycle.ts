@@ -27,6 +27,11 @@ declare module 'fastify' {
     failure: () => Error | undefined;
     /** Calls `listener` when the service fails, or at once if it already has. */
     onFailure: (listener: (error: Error) => void) => void;
+    /**
+     * When the caller of close() gives up waiting (epoch milliseconds; `petrascore serve`'s --shutdown-timeout), so
+     * that what may wait at close (alert webhooks) ends within it; undefined: no limit.
+     */
+    closeDeadline: number | undefined;
   }
 }
 
@@ -63,6 +68,7 @@ export const lifecyclePlugin = fp(
     app.decorate('whenIdle', () => open.whenEmpty());
     app.addHook('onReady', async () => moveTo('ready'));
     app.decorate('closing', false);
+    app.decorate('closeDeadline', undefined);
     app.addHook('preClose', async () => {
       moveTo('draining');
       app.closing = true;

@@ -6,6 +6,9 @@ import { LiveService } from '../live/service.js';
 import { AlertWebhooks } from '../live/webhook.js';
 import { PETRASCORE_VERSION } from '../version.js';
 
+/** What the rest of a close (the model's session, the server) is left of the shutdown timeout after the webhooks. */
+const CLOSE_MARGIN_MS = 200;
+
 declare module 'fastify' {
   interface FastifyInstance {
     live: LiveService;
@@ -81,7 +84,12 @@ export const livePlugin = fp<LivePluginOptions>(
       });
       live.webhooks = webhooks;
       live.onAlert((alert) => webhooks.deliver(alert));
-      app.addHook('onClose', async () => webhooks.close());
+      app.addHook('onClose', async () => {
+        // The alerts of the last requests get the webhook timeout to go out, but not beyond the shutdown's own limit
+        // (less a moment for the rest of the close): past it the process would exit 1, "timed out", for a webhook.
+        const left = app.closeDeadline === undefined ? Number.POSITIVE_INFINITY : app.closeDeadline - Date.now() - CLOSE_MARGIN_MS;
+        await webhooks.close(Math.max(0, Math.min(options.alertWebhookTimeoutMs, left)));
+      });
       app.log.info({ webhooks: options.alertWebhooks.length }, 'alert webhooks configured');
     }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -423,6 +424,33 @@ describe('petrascore serve lifecycle', () => {
       expect(server.cli.logLines().find((l) => l.msg === 'shutdown timed out with requests still in flight'), server.cli.describe()).toMatchObject({ level: 50 });
     } finally {
       socket.destroy();
+    }
+  });
+});
+
+describe('petrascore serve shutdown with alert webhooks', () => {
+  it('a webhook that never answers, with a timeout beyond the shutdown timeout: its alert is dropped in time, exit 0', async () => {
+    // Holds every delivery open: the webhook attempt could only end by its own timeout, a minute away.
+    const held: ServerResponse[] = [];
+    const receiver = createServer((_req, res) => void held.push(res));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
+    try {
+      const server = await startServer(serveArgs(LOAN, '--alert-webhook', hook, '--alert-webhook-timeout', '60000'), { env: { PETRASCORE_SHUTDOWN_TIMEOUT: '1500' } });
+      // risk_score 0.9 with a decline: the model expects approve loan, so this raises an alert.
+      expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'decline loan' }] })).status).toBe(200);
+      for (let waited = 0; held.length === 0 && waited < 10_000; waited += 20) await sleep(20);
+      expect(held.length, 'the delivery reached the receiver').toBe(1);
+      server.cli.signal('SIGTERM');
+      const exit = await server.cli.waitForExit(10_000);
+      expect(exit, server.cli.describe()).toEqual({ code: 0, signal: null });
+      const messages = server.cli.logLines().map((l) => l.msg);
+      expect(messages).toContain('alert webhook: undelivered alerts dropped at shutdown');
+      expect(messages).toContain('shut down cleanly');
+      expect(messages).not.toContain('shutdown timed out with requests still in flight');
+    } finally {
+      for (const res of held) res.destroy();
+      await new Promise((resolve) => receiver.close(resolve));
     }
   });
 });
