@@ -5,21 +5,9 @@ import { copyBundle, editSidecar, removeTempBundles } from '../helpers/cli.js';
 import { modelPath } from '../helpers/fixtures.js';
 import { CREDIT_GUARDS } from './closed-form.js';
 import { expectError, forwardActivation, inferenceRuns, post } from './helpers.js';
+import type { CounterfactualResponse } from '../../src/schemas/diagnostics.js';
 
-interface Counterfactual {
-  found: boolean;
-  target_transition: string;
-  target_label: string | null;
-  flipped_place: string | null;
-  flipped_channel: 'marking' | 'value' | null;
-  original_input: number | null;
-  counterfactual_input: number | null;
-  original_activation: number | null;
-  counterfactual_activation: number | null;
-  fed_input: number;
-  search: { strategy: string; levels_per_call: number; grid_points: number; crossings_on_grid: number; iterations: number; within_tolerance: boolean; flips_decision: boolean; inference_calls: number; rows: number };
-  ignored_inputs?: string[];
-}
+type Counterfactual = CounterfactualResponse;
 
 const FIELDS = ['counterfactual_activation', 'counterfactual_input', 'fed_input', 'flipped_channel', 'flipped_place', 'found', 'original_activation', 'original_input', 'search', 'target_label', 'target_transition'];
 

@@ -5,27 +5,9 @@ import { testApp } from '../helpers/app.js';
 import { modelPath } from '../helpers/fixtures.js';
 import { credit, CREDIT_AMOUNTS, CREDIT_MARKINGS, deployment, DEPLOYMENT_MARKINGS } from './closed-form.js';
 import { expectError, forwardActivation, inferenceRuns, post } from './helpers.js';
+import type { SensitivityResponse } from '../../src/schemas/diagnostics.js';
 
-interface Ranked {
-  input: string;
-  place: string;
-  channel: 'marking' | 'value';
-  attribute?: string;
-  value: number;
-  gradient: number;
-  step: number;
-}
-
-interface Sensitivity {
-  target_transition: string;
-  target_label: string;
-  base_activation: number;
-  marking_gradients: Record<string, number>;
-  value_gradients: Record<string, number>;
-  ranked_gradients?: Ranked[];
-  method: { name: string; formula: string; relative_step: number; measured_error: { marking: number; value: number }; accuracy: string; inference_calls: number; rows: number };
-  ignored_inputs?: string[];
-}
+type Sensitivity = SensitivityResponse;
 
 async function sensitivity(app: App, body: object): Promise<Sensitivity> {
   const response = await post(app, '/sensitivity', body);
