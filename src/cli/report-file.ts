@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { constants, createWriteStream, fchmodSync, fchownSync, unlinkSync, type WriteStream } from 'node:fs';
+import { constants, createWriteStream, fchmodSync, fchownSync, fstatSync, unlinkSync, type WriteStream } from 'node:fs';
 import { access, lstat, open, readdir, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -167,16 +167,25 @@ export async function openReportFile(path: string): Promise<ReportFile> {
   if (existing !== undefined) {
     // The new report keeps the old one's permissions, and its owner where this user may give it (root may). Through
     // the handle: by its name, the file could have been swapped for a link by the time the report is complete. And
-    // synchronously: until this returns, a signal's handler has no report to remove.
+    // synchronously: until this returns, a signal's handler has no report to remove. The mode first, while the file is
+    // still this user's own: once given away, changing it takes the capability to override ownership (CAP_FOWNER),
+    // which a root job may lack (a systemd unit's capability set), and a report of mode 600 would be left world-readable.
+    try {
+      fchmodSync(handle.fd, existing.mode & 0o7777);
+    } catch {
+      // A file system without modes (vfat, some network mounts): the report keeps the one it was created with, unless
+      // that would let others read or write what they could not before.
+      const mode = fstatSync(handle.fd).mode & 0o777;
+      if ((mode & ~existing.mode) !== 0) {
+        await handle.close();
+        await unlink(temporary).catch(() => undefined);
+        throw new ReportFileError(`the new report cannot be given its mode ${(existing.mode & 0o777).toString(8)} (the file system leaves it ${mode.toString(8)}); it is left as it was`);
+      }
+    }
     try {
       fchownSync(handle.fd, existing.uid, existing.gid);
     } catch {
       // Not this user's to give: the report is its own.
-    }
-    try {
-      fchmodSync(handle.fd, existing.mode & 0o7777);
-    } catch {
-      // A file system without modes (vfat, some network mounts): the report keeps the one it was created with.
     }
   }
   const stream = handle.createWriteStream();

@@ -183,6 +183,18 @@ describe('petrascore score output and exit codes', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^\[/);
   });
 
+  it.skipIf(process.getuid?.() !== 0 || !permissionsCanApply)('a report replaced by root without CAP_FOWNER (a systemd unit may lack it) keeps its owner and its mode: a 600 report does not turn 644', async () => {
+    const out = join(dir, 'private.json');
+    writeFileSync(out, 'previous report\n', { mode: 0o600 });
+    chownSync(out, 65534, 65534);
+    // With CAP_CHOWN and without CAP_FOWNER, root may give the report away but not change its mode afterwards.
+    const result = await runCli(['score', model, '--traces', log, '-o', out], { withoutCapabilities: ['fowner'] });
+    expect(result.code, result.describe).toBe(0);
+    const stats = statSync(out);
+    expect([stats.uid, stats.gid, (stats.mode & 0o777).toString(8)]).toEqual([65534, 65534, '600']);
+    expect(readFileSync(out, 'utf8')).toMatch(/^\[/);
+  });
+
   it('an -o OUT in a missing directory: exit 2 and one line naming OUT', async () => {
     const out = join(dir, 'no-such-dir', 'report.json');
     const result = await runCli(['score', model, '--traces', log, '-o', out]);

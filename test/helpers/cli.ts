@@ -61,6 +61,8 @@ export interface CliOptions {
   permissionsApply?: boolean;
   /** A file whose content is the CLI's standard input (else it has none). */
   stdinFrom?: string;
+  /** Capabilities dropped from the child's bounding set (setpriv; for root), e.g. ['fowner']. */
+  withoutCapabilities?: readonly string[];
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -91,6 +93,7 @@ export class CliProcess {
     checkBuild();
     const command = [process.execPath, CLI, ...args];
     if (options.permissionsApply === true && isRoot) command.unshift(...DROP_OVERRIDE);
+    if (options.withoutCapabilities !== undefined) command.unshift('setpriv', `--bounding-set=${options.withoutCapabilities.map((c) => `-${c}`).join(',')}`);
     const stdin = options.stdinFrom === undefined ? 'ignore' : openSync(options.stdinFrom, 'r');
     this.child = spawn(command[0]!, command.slice(1), { cwd: options.cwd ?? ROOT, env: childEnv(options.env ?? {}), stdio: [stdin, 'pipe', 'pipe'] });
     if (typeof stdin === 'number') closeSync(stdin);
