@@ -1,6 +1,6 @@
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MODE } from './helpers/chromium.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, describeInChromium } from './helpers/chromium.js';
 import { listening, type Listening } from './live/helpers.js';
 
 /** How long Swagger UI may take to render and answer: seconds on a CI machine busy with other tests. */
@@ -9,17 +9,7 @@ const UI_WAIT_MS = 15_000;
 // The few browser globals the page functions below use (they run in Chromium; tsc sees no DOM library here).
 declare const document: { querySelector(selector: string): { textContent: string | null } | null };
 
-describe('Swagger UI at /docs in headless Chromium', () => {
-  if (CHROMIUM_MODE === 'fail') {
-    it('needs Chromium in CI', () => {
-      throw new Error(`no Chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium)`);
-    });
-    return;
-  }
-  if (CHROMIUM_MODE === 'skip') {
-    it.skip(`needs Chromium at ${CHROMIUM}`, () => {});
-    return;
-  }
+describeInChromium('Swagger UI at /docs in headless Chromium', () => {
 
   let server: Listening;
   let browser: Browser;

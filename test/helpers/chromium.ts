@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { describe, it } from 'vitest';
 
 /**
  * Debian's `chromium` package, driven by playwright-core (no browser is downloaded). In CI (CI set) a missing browser
@@ -9,3 +10,22 @@ export const CHROMIUM_MODE: 'run' | 'fail' | 'skip' = existsSync(CHROMIUM) ? 'ru
 
 // Headless, sandbox off (CI runs as root), and none of the background traffic Chromium would send to Google.
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/**
+ * A describe block that needs Chromium: its tests where the browser is installed; in CI without it, one failing test
+ * that says how to install it; elsewhere, one skipped test that names the missing browser.
+ */
+export function describeInChromium(name: string, body: () => void): void {
+  describe(name, () => {
+    if (CHROMIUM_MODE === 'fail') {
+      it('needs Chromium in CI', () => {
+        throw new Error(`no Chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium)`);
+      });
+    } else if (CHROMIUM_MODE === 'skip') {
+      console.warn(`${name}: skipped, no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set PETRASCORE_CHROMIUM)`);
+      it.skip(`needs Chromium at ${CHROMIUM}`, () => {});
+    } else {
+      body();
+    }
+  });
+}

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MODE } from '../helpers/chromium.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, describeInChromium } from '../helpers/chromium.js';
 import { startServer, serveArgs } from '../helpers/cli.js';
 import { DEFAULT_MODEL, ROOT } from '../helpers/fixtures.js';
 import { listening, logEvents, postJson, type Listening } from './helpers.js';
@@ -11,11 +11,9 @@ import { listening, logEvents, postJson, type Listening } from './helpers.js';
 const UI_WAIT_MS = 15_000;
 
 // The dashboard in headless Chromium (test/helpers/chromium.ts).
-const mode = CHROMIUM_MODE;
 const ARTIFACTS = join(ROOT, 'test', 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'dashboard.png');
 
-if (mode === 'skip') console.warn(`dashboard browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set PETRASCORE_CHROMIUM)`);
 
 // The few browser globals the page functions below use (they run in Chromium; tsc sees no DOM library here).
 interface PageElement {
@@ -86,17 +84,7 @@ async function waitLive(page: Page): Promise<void> {
   await page.waitForFunction(() => ['live', 'resumed'].includes(document.querySelector('#conn')?.dataset.state ?? ''), undefined, { timeout: 10_000 });
 }
 
-describe('GET /dashboard in headless Chromium', () => {
-  if (mode === 'fail') {
-    it('needs Chromium in CI', () => {
-      throw new Error(`no Chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium)`);
-    });
-    return;
-  }
-  if (mode === 'skip') {
-    it.skip(`needs Chromium at ${CHROMIUM}`, () => {});
-    return;
-  }
+describeInChromium('GET /dashboard in headless Chromium', () => {
 
   let server: Listening;
   let browser: Browser;
