@@ -1,6 +1,6 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS, describeInChromium } from './helpers/chromium.js';
+import { describeInChromium, launchChromium } from './helpers/chromium.js';
 import { listening, type Listening } from './live/helpers.js';
 
 /** How long Swagger UI may take to render and answer: seconds on a CI machine busy with other tests. */
@@ -15,7 +15,7 @@ describeInChromium('Swagger UI at /docs in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     server = await listening();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

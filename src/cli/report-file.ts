@@ -27,6 +27,11 @@ export interface ReportFile {
 /** OUT cannot be written; the message says why in the user's terms (OUT and its directory, not the temporary file). */
 export class ReportFileError extends Error {}
 
+/** OUT names a directory (`what`: how, when through a link). */
+function isDirectory(what = ''): ReportFileError {
+  return new ReportFileError(`it is a directory${what}; -o takes the report's file name`);
+}
+
 /** Why a directory refuses a new file while an existing file in it may still be writable. */
 const DIRECTORY_REFUSES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
@@ -47,7 +52,7 @@ async function openDirect(path: string): Promise<ReportFile> {
     const target = await readlink(path).catch(() => undefined);
     const what = target === undefined ? '' : ` (it is a symbolic link to ${target})`;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new ReportFileError(`its directory does not exist${what}`);
-    if (code === 'EISDIR') throw new ReportFileError(`it is a directory${what}; -o takes the report's file name`);
+    if (code === 'EISDIR') throw isDirectory(what);
     if (code === 'EACCES' || code === 'EPERM') throw new ReportFileError(`permission denied${what}`);
     throw new ReportFileError((error as Error).message);
   }
@@ -111,7 +116,8 @@ function whyNot(path: string, error: NodeJS.ErrnoException): ReportFileError {
 
 /**
  * Throws ReportFileError when OUT's directory is missing or not a directory, or OUT is a directory: checked before the
- * log is read, so that a mistyped -o fails at once rather than after a long read. Whether the directory takes the file shows when it is opened.
+ * log is read, so that a mistyped -o fails at once rather than after a long read. Whether the directory takes the file
+ * shows when it is opened.
  */
 export async function checkReportDirectory(path: string): Promise<void> {
   const directory = dirname(path);
@@ -126,7 +132,7 @@ export async function checkReportDirectory(path: string): Promise<void> {
   if (!found) throw new ReportFileError(`${directory} is not a directory`);
   // stat, not lstat: a symbolic link to a directory is one too.
   const itself = await stat(path).catch(() => undefined);
-  if (itself?.isDirectory() === true) throw new ReportFileError("it is a directory; -o takes the report's file name");
+  if (itself?.isDirectory() === true) throw isDirectory();
 }
 
 /** Created, never opened: O_EXCL does not follow a symbolic link, nor O_NOFOLLOW a link in the last component. */
@@ -152,7 +158,8 @@ async function openTemporary(temporary: string): Promise<FileHandle> {
 export async function openReportFile(path: string): Promise<ReportFile> {
   // lstat: a symbolic link is written through, as before, rather than replaced by a file of its own.
   const existing = await lstat(path).catch(() => undefined);
-  if (existing?.isDirectory() === true) throw new ReportFileError("it is a directory; -o takes the report's file name");
+  // Checked again here: the directory may have come since checkReportDirectory looked, before the log was read.
+  if (existing?.isDirectory() === true) throw isDirectory();
   if (existing !== undefined && !existing.isFile()) return openDirect(path);
   // A report the user cannot write is not replaced behind their back, as `>` would not write it either.
   if (existing !== undefined && !(await access(path, constants.W_OK).then(() => true, () => false))) throw new ReportFileError('permission denied');

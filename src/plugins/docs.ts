@@ -67,8 +67,8 @@ export const docsPlugin = fp(
       routePrefix: '/docs',
       uiConfig: { docExpansion: 'list', deepLinking: true },
       // A Content-Security-Policy on /docs: scripts only Swagger UI's own files, styles its own and the inline ones
-      // React sets as it renders, nothing from elsewhere. Not the default's upgrade-insecure-requests, which would send "Try it
-      // out" to https:// on a service served over plain HTTP.
+      // React sets as it renders, nothing from elsewhere. Not the default's upgrade-insecure-requests, which would
+      // send "Try it out" to https:// on a service served over plain HTTP.
       staticCSP: true,
       transformStaticCSP: docsPolicy,
     });

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
 import { describe, it } from 'vitest';
 
 /**
@@ -9,7 +10,7 @@ export const CHROMIUM = process.env.PETRASCORE_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_MODE: 'run' | 'fail' | 'skip' = existsSync(CHROMIUM) ? 'run' : process.env.CI ? 'fail' : 'skip';
 
 // Headless, sandbox off (CI runs as root), and none of the background traffic Chromium would send to Google.
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /**
  * A describe block that needs Chromium: its tests where the browser is installed; in CI without it, one failing test
@@ -28,4 +29,9 @@ export function describeInChromium(name: string, body: () => void): void {
       body();
     }
   });
+}
+
+/** Debian's Chromium, headless, as the browser tests drive it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
 }

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS, describeInChromium } from '../helpers/chromium.js';
+import { describeInChromium, launchChromium } from '../helpers/chromium.js';
 import { startServer, serveArgs } from '../helpers/cli.js';
 import { DEFAULT_MODEL, ROOT } from '../helpers/fixtures.js';
 import { listening, logEvents, postJson, type Listening } from './helpers.js';
@@ -90,7 +90,7 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     server = await listening({ laneAttribute: 'channel', liveStatsIntervalMs: 250, scoreEveryEvent: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
