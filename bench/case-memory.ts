@@ -25,7 +25,7 @@ function heap(): number {
 
 const bundle = await loadBundle(join(ROOT, 'models', 'loan_approval', 'model.onnx'));
 const net = bundle.net;
-const limits = { maxOpenCases: CASES * 2, idleTimeoutMs: 0, maxEventsPerCase: 1_000_000, maxAttributesPerCase: 256, maxAttributeCharsPerCase: 65_536 };
+const limits = { maxOpenCases: CASES * 2, idleTimeoutMs: 0, maxEventsPerCase: 1_000_000, maxAttributesPerCase: 256, maxAttributeCharsPerCase: 65_536, maxAttributeChars: 0 };
 const ids = Array.from({ length: CASES }, (_, i) => `case-${i.toString().padStart(7, '0')}`);
 const labels = net.outputs.map((t) => net.labels[t]!);
 

@@ -96,6 +96,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     maxEventsPerCase: config.maxEventsPerCase,
     maxAttributesPerCase: config.maxAttributesPerCase,
     maxAttributeCharsPerCase: config.maxAttributeCharsPerCase,
+    maxAttributeChars: config.maxAttributeChars,
     scoreEveryEvent: config.scoreEveryEvent,
     endedCaseMemory: config.endedCaseMemory,
     repeatClose: config.repeatClose,

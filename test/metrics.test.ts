@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { EVICTION_REASONS } from '../src/cases/case-store.js';
 import { BUS_EVENT_TYPES } from '../src/live/events.js';
 import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../src/version.js';
 import { testApp } from './helpers/app.js';
@@ -68,7 +69,7 @@ describe('GET /metrics', () => {
     const fresh = await testApp({ liveStatsIntervalMs: 0 });
     try {
       const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
-      for (const reason of ['idle', 'capacity', 'deleted']) expect(sample(text, 'petrascore_case_evictions_total', `{reason="${reason}"}`)).toBe(0);
+      for (const reason of EVICTION_REASONS) expect(sample(text, 'petrascore_case_evictions_total', `{reason="${reason}"}`)).toBe(0);
       for (const reason of ['client_closed', 'overflow', 'shutdown']) expect(sample(text, 'petrascore_live_disconnects_total', `{reason="${reason}"}`)).toBe(0);
       for (const outcome of ['sent', 'failed', 'dropped']) expect(sample(text, 'petrascore_alert_webhook_deliveries_total', `{outcome="${outcome}"}`)).toBe(0);
       for (const type of BUS_EVENT_TYPES) {
@@ -81,7 +82,7 @@ describe('GET /metrics', () => {
   });
 
   it('exports the versions, the bundle served, the configured limits and the service state', async () => {
-    const fresh = await testApp({ inferenceThread: 'main', maxOpenCases: 7, liveMaxSubscribers: 3, maxBatchRows: 512 });
+    const fresh = await testApp({ inferenceThread: 'main', maxOpenCases: 7, maxAttributeChars: 5_000_000, liveMaxSubscribers: 3, maxBatchRows: 512 });
     try {
       const text = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
       expect(sample(text, 'petrascore_build_info', `{version="${PETRASCORE_VERSION}",node_version="${process.version}",onnxruntime_version="${ONNXRUNTIME_VERSION}"}`)).toBe(1);
@@ -93,6 +94,7 @@ describe('GET /metrics', () => {
       expect(text.split('\n').filter((l) => /^petrascore_(build|model)_info\{/.test(l))).toHaveLength(2);
       expect(sample(text, 'petrascore_model_scored_transitions')).toBe(sidecar.output_transitions.length);
       expect(sample(text, 'petrascore_max_open_cases')).toBe(7);
+      expect(sample(text, 'petrascore_max_case_attribute_chars')).toBe(5_000_000);
       expect(sample(text, 'petrascore_live_max_subscribers')).toBe(3);
       expect(sample(text, 'petrascore_inference_max_batch_rows')).toBe(512);
       const states = (scraped: string) => Object.fromEntries(['starting', 'ready', 'draining', 'failed'].map((state) => [state, sample(scraped, 'petrascore_service_state', `{state="${state}"}`)]));

@@ -20,7 +20,7 @@ export class CaseLimitError extends Error {
 /** How a case no longer open ended, as far as the evaluator still remembers (EndedCases). */
 export interface EndedCase {
   kind: 'closed' | 'evicted';
-  /** For an eviction: idle, capacity or deleted. */
+  /** For an eviction: why (EVICTION_REASONS). */
   reason?: EvictionReason | undefined;
   nEvents: number;
   atMs: number;
@@ -40,11 +40,18 @@ export class UnknownCaseError extends Error {
 }
 
 /** How a case ended, in a word or two (the `x-petrascore-reopened` header's values, as the OpenAPI document lists them). */
-export const ENDINGS = ['closed', 'deleted', 'evicted (idle)', 'evicted (capacity)'] as const;
+export const ENDINGS = ['closed', 'deleted', 'evicted (idle)', 'evicted (capacity)', 'evicted (attribute capacity)'] as const;
+type Ending = (typeof ENDINGS)[number];
 
-export function endingOf(ended: EndedCase): (typeof ENDINGS)[number] {
-  if (ended.kind === 'closed') return 'closed';
-  return ended.reason === 'deleted' ? 'deleted' : ended.reason === 'capacity' ? 'evicted (capacity)' : 'evicted (idle)';
+const EVICTED: Record<EvictionReason, Ending> = {
+  idle: 'evicted (idle)',
+  capacity: 'evicted (capacity)',
+  attribute_capacity: 'evicted (attribute capacity)',
+  deleted: 'deleted',
+};
+
+export function endingOf(ended: EndedCase): Ending {
+  return ended.kind === 'closed' ? 'closed' : EVICTED[ended.reason ?? 'idle'];
 }
 
 function howItEnded(ended: EndedCase, repeatsCloses: boolean, now: number): string {

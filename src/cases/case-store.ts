@@ -29,8 +29,11 @@ export interface CaseState extends RecencyLinks<CaseState> {
   scoring: number;
 }
 
-/** Why a case left the store without a close: its idle timeout, the open-case limit, or a DELETE. */
-export const EVICTION_REASONS = ['idle', 'capacity', 'deleted'] as const;
+/**
+ * Why a case left the store without a close: its idle timeout, the open-case limit, the open cases' attribute
+ * characters, or a DELETE.
+ */
+export const EVICTION_REASONS = ['idle', 'capacity', 'attribute_capacity', 'deleted'] as const;
 export type EvictionReason = (typeof EVICTION_REASONS)[number];
 
 export interface CaseLimits {
@@ -44,6 +47,12 @@ export interface CaseLimits {
    * body each kept one case at a gigabyte.
    */
   maxAttributeCharsPerCase: number;
+  /**
+   * Characters of attribute names and values all open cases together may hold; beyond it the least recently touched
+   * cases are evicted (`attribute_capacity`). 0: no bound but the per-case one times the open cases, which is none to
+   * speak of (100,000 cases of two megabytes). At least `maxAttributeCharsPerCase`, so that one case always fits.
+   */
+  maxAttributeChars: number;
 }
 
 export interface CaseStoreEvents {
@@ -57,16 +66,28 @@ export interface CaseStoreEvents {
 export class CaseStore {
   private readonly cases = new Map<string, CaseState>();
   private readonly recency = new RecencyList<CaseState>();
+  /** The open cases' attributeChars, summed. */
+  private totalChars = 0;
 
   constructor(
     private readonly columns: number,
     readonly limits: CaseLimits,
     private readonly events: CaseStoreEvents = {},
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const { maxAttributeChars, maxAttributeCharsPerCase } = limits;
+    if (maxAttributeChars !== 0 && maxAttributeChars < maxAttributeCharsPerCase) {
+      throw new RangeError(`the open cases' attribute characters (${maxAttributeChars}) must be 0 or at least one case's (${maxAttributeCharsPerCase})`);
+    }
+  }
 
   get size(): number {
     return this.cases.size;
+  }
+
+  /** Characters of attribute names and values the open cases hold, as `maxAttributeChars` counts them. */
+  get attributeChars(): number {
+    return this.totalChars;
   }
 
   get(caseId: string): CaseState | undefined {
@@ -128,8 +149,10 @@ export class CaseStore {
     state.nEvents += 1;
     if (column !== undefined) state.observed = markObserved(state.observed, column);
     if (attributes !== undefined) for (const key in attributes) state.attributes[key] = kept(attributes[key]);
+    this.totalChars += chars - state.attributeChars;
     state.attributeChars = chars;
     state.lastSeen = this.now();
+    if (this.limits.maxAttributeChars !== 0 && this.totalChars > this.limits.maxAttributeChars) this.makeAttributeRoom(state);
     return state;
   }
 
@@ -145,6 +168,7 @@ export class CaseStore {
     if (state === undefined) return false;
     this.cases.delete(caseId);
     this.recency.remove(state);
+    this.totalChars -= state.attributeChars;
     return true;
   }
 
@@ -181,9 +205,22 @@ export class CaseStore {
     }
   }
 
+  /**
+   * Evicts the least recently touched cases until the open cases' attributes fit again, never `current` (the case the
+   * event that overflowed them went to, now the most recent): it fits alone, as the constructor checked.
+   */
+  private makeAttributeRoom(current: CaseState): void {
+    while (this.totalChars > this.limits.maxAttributeChars) {
+      const oldest = this.recency.oldest;
+      if (oldest === undefined || oldest === current) return;
+      this.evict(oldest, 'attribute_capacity');
+    }
+  }
+
   private evict(state: CaseState, reason: EvictionReason): void {
     this.cases.delete(state.caseId);
     this.recency.remove(state);
+    this.totalChars -= state.attributeChars;
     this.events.onEvict?.(state.caseId, state, reason);
   }
 }

@@ -26,6 +26,7 @@ export interface ServeConfig {
   maxEventsPerCase: number;
   maxAttributesPerCase: number;
   maxAttributeCharsPerCase: number;
+  maxAttributeChars: number;
   scoreEveryEvent: boolean;
   maxBatchRows: number;
   maxBatchWaitMs: number;
@@ -173,6 +174,16 @@ const OPTIONS = [
   { key: 'maxEventsPerCase', flag: 'max-events-per-case', env: 'PETRASCORE_MAX_EVENTS_PER_CASE', kind: 'integer', default: 100000, min: 1, description: 'events one case may receive; the next one gets 422 until the case is closed (or deleted)' },
   { key: 'maxAttributesPerCase', flag: 'max-attributes-per-case', env: 'PETRASCORE_MAX_ATTRIBUTES_PER_CASE', kind: 'integer', default: 256, min: 1, description: 'distinct attribute names one case may hold; an event that would exceed it gets 422' },
   { key: 'maxAttributeCharsPerCase', flag: 'max-attribute-chars-per-case', env: 'PETRASCORE_MAX_ATTRIBUTE_CHARS_PER_CASE', kind: 'integer', default: 1_048_576, min: 1, description: 'characters of attribute names and string values one case may hold, counted as the case keeps them (a structured value as its str(), cut at 200); an event that would exceed it gets 422' },
+  {
+    key: 'maxAttributeChars',
+    flag: 'max-attribute-chars',
+    env: 'PETRASCORE_MAX_ATTRIBUTE_CHARS',
+    kind: 'integer',
+    default: 268_435_456,
+    min: 0,
+    description:
+      "characters of attribute names and string values all open cases together may hold, counted as for --max-attribute-chars-per-case (256 MB of one-byte characters, 512 MB at most); beyond it the least recently touched cases are evicted (counted, published; logged as one sum per 10 s, each case at debug); 0 no bound; 0 or at least --max-attribute-chars-per-case",
+  },
   { key: 'endedCaseMemory', flag: 'ended-case-memory', env: 'PETRASCORE_ENDED_CASE_MEMORY', kind: 'integer', default: 10000, min: 0, max: 1_000_000, description: 'closed and evicted case ids remembered (about 100 bytes each; with --repeat-close a closed case also keeps its answer, as large as its residuals): the 404 for an ended case says how and when it ended, and --repeat-close can answer a retried close; 0 none' },
   { key: 'repeatClose', flag: 'repeat-close', env: 'PETRASCORE_REPEAT_CLOSE', kind: 'boolean', default: false, description: "a close of a case already closed (a retry after a timeout), while --ended-case-memory remembers it, answers the same final evaluation again, with x-petrascore-repeated: true, instead of PETRA's None (404); needs --ended-case-memory" },
   { key: 'scoreEveryEvent', flag: 'score-every-event', env: 'PETRASCORE_SCORE_EVERY_EVENT', kind: 'boolean', default: false, description: 'score the case on every streaming event (per request: ?score=true|false)' },

@@ -94,6 +94,12 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (serve.repeatClose && serve.endedCaseMemory === 0) {
     throw new UsageError('--repeat-close answers a retried close from the ended cases it remembers: it needs --ended-case-memory above 0');
   }
+  // Below one case's limit, one case could hold more than all of them may: every other case would be evicted for it.
+  if (serve.maxAttributeChars !== 0 && serve.maxAttributeChars < serve.maxAttributeCharsPerCase) {
+    throw new UsageError(
+      `--max-attribute-chars (${serve.maxAttributeChars}) bounds all open cases together: it must be 0 or at least --max-attribute-chars-per-case (${serve.maxAttributeCharsPerCase}); lower that too`,
+    );
+  }
   return serve;
 }
 

@@ -120,9 +120,9 @@ export const CaseEvictedEvent = Type.Object(
     lane,
     previous_lane: previousLane,
     n_events: Type.Integer(),
-    reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('deleted'), Type.Literal('close_failed')], {
+    reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('attribute_capacity'), Type.Literal('deleted'), Type.Literal('close_failed')], {
       description:
-        'idle: --case-idle-timeout passed; capacity: --max-open-cases reached; deleted: DELETE /cases/{id}; close_failed: POST /cases/{id}/close could not run the model (its caller got the error), and the case is gone',
+        "idle: --case-idle-timeout passed; capacity: --max-open-cases reached; attribute_capacity: the open cases' attributes reached --max-attribute-chars; deleted: DELETE /cases/{id}; close_failed: POST /cases/{id}/close could not run the model (its caller got the error), and the case is gone",
     }),
   },
   { $id: 'LiveCaseEvicted', title: 'LiveCaseEvicted', description: 'an open case was dropped without a closing evaluation' },

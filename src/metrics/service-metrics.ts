@@ -106,9 +106,22 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Read from the case store (the cases plugin names the source). */
+  readonly caseAttributeChars = new ScrapedGauge({
+    name: 'petrascore_case_attribute_chars',
+    help: "Characters of attribute names and values the open cases hold, as --max-attribute-chars counts them (UTF-16 code units; a one-byte character costs a byte, others two)",
+    registry: this.registry,
+  });
+
+  readonly maxCaseAttributeChars = new Gauge({
+    name: 'petrascore_max_case_attribute_chars',
+    help: 'Most characters of attribute names and values the open cases may hold; beyond it the least recently touched are evicted (--max-attribute-chars; 0 no bound)',
+    registers: [this.registry],
+  });
+
   readonly caseEvictions = new DeferredCounter({
     name: 'petrascore_case_evictions_total',
-    help: 'Open cases dropped without a close, by reason (idle, capacity, deleted)',
+    help: 'Open cases dropped without a close, by reason (idle, capacity, attribute_capacity, deleted)',
     labelNames: ['reason'] as const,
     registry: this.registry,
     known: EVICTION_REASONS.map((reason) => ({ reason })),

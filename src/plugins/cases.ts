@@ -27,20 +27,29 @@ const SWEEP_SLICE = 2_000;
 /** The per-case streaming state, its idle sweep, and the log lines of its evictions. */
 export const casesPlugin = fp<CasesPluginOptions>(
   async (app, options) => {
-    // One line per eviction only at debug: at capacity every new case evicts one, and an idle sweep can evict
-    // hundreds of thousands at once. Capacity evictions are summed into one info line per ten seconds.
-    let capacityEvictions = 0;
+    // One line per eviction only at debug: at a limit every new case (or every new attribute) evicts one, and an idle
+    // sweep can evict hundreds of thousands at once. Evictions at a limit are summed into one info line per ten
+    // seconds for each limit.
+    const atLimit = { capacity: 0, attribute_capacity: 0 };
     const logsEach = app.log.level === 'debug' || app.log.level === 'trace';
-    const capacityLog = setInterval(() => {
-      if (capacityEvictions === 0) return;
-      app.log.info({ reason: 'capacity', evicted: capacityEvictions, max_open_cases: options.maxOpenCases }, 'cases evicted for capacity in the last 10 s (--max-open-cases)');
-      capacityEvictions = 0;
+    const limitLog = setInterval(() => {
+      if (atLimit.capacity > 0) {
+        app.log.info({ reason: 'capacity', evicted: atLimit.capacity, max_open_cases: options.maxOpenCases }, 'cases evicted for capacity in the last 10 s (--max-open-cases)');
+      }
+      if (atLimit.attribute_capacity > 0) {
+        app.log.info(
+          { reason: 'attribute_capacity', evicted: atLimit.attribute_capacity, max_attribute_chars: options.maxAttributeChars },
+          "cases evicted in the last 10 s because the open cases' attributes reached --max-attribute-chars",
+        );
+      }
+      atLimit.capacity = 0;
+      atLimit.attribute_capacity = 0;
     }, 10_000);
-    capacityLog.unref();
+    limitLog.unref();
     const store = new CaseStore(app.petra.net.outputs.length, options, {
       onEvict: (caseId, state, reason) => {
         app.metrics.caseEvictions.inc({ reason });
-        if (reason === 'capacity') capacityEvictions++;
+        if (reason === 'capacity' || reason === 'attribute_capacity') atLimit[reason]++;
         if (logsEach) app.log.debug({ case_id: caseId, reason, n_events: state.nEvents }, 'case evicted');
         // The evaluator tells the observer, after any evaluation of the case still under way.
         evaluator.evicted(caseId, state, reason);
@@ -50,9 +59,11 @@ export const casesPlugin = fp<CasesPluginOptions>(
     app.decorate('cases', evaluator);
     app.metrics.openCases.readFrom(() => evaluator.openCases);
     app.metrics.maxOpenCases.set(options.maxOpenCases);
+    app.metrics.caseAttributeChars.readFrom(() => store.attributeChars);
+    app.metrics.maxCaseAttributeChars.set(options.maxAttributeChars);
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
     app.addHook('onClose', async () => {
-      clearInterval(capacityLog);
+      clearInterval(limitLog);
       if (store.size > 0) app.log.warn({ open_cases: store.size }, 'open cases dropped at shutdown (streaming state is kept in memory)');
     });
     if (options.idleTimeoutMs > 0) {

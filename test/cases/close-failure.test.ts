@@ -28,7 +28,7 @@ describe('a close whose model run fails', () => {
     try {
       const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
       const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
-      const store = new CaseStore(net.outputs.length, { maxOpenCases: 10, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10, maxAttributeCharsPerCase: 1000 }, live.caseObserver);
+      const store = new CaseStore(net.outputs.length, { maxOpenCases: 10, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10, maxAttributeCharsPerCase: 1000, maxAttributeChars: 0 }, live.caseObserver);
       const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
       live.state.followCases(evaluator);
       const sink = new CollectingSink();

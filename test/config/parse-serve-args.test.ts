@@ -29,6 +29,15 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     expect(parseServeArgs(['--ended-case-memory', '0'], {}).endedCaseMemory).toBe(0);
   });
 
+  it("refuses a bound on all open cases' attribute characters below one case's, which would evict every other case for it", () => {
+    expect(parseServeArgs([], {}).maxAttributeChars).toBeGreaterThanOrEqual(parseServeArgs([], {}).maxAttributeCharsPerCase);
+    expect(() => parseServeArgs(['--max-attribute-chars', '1000'], {})).toThrow(
+      '--max-attribute-chars (1000) bounds all open cases together: it must be 0 or at least --max-attribute-chars-per-case (1048576); lower that too',
+    );
+    expect(parseServeArgs(['--max-attribute-chars', '1000', '--max-attribute-chars-per-case', '1000'], {}).maxAttributeChars).toBe(1000);
+    expect(parseServeArgs([], { PETRASCORE_MAX_ATTRIBUTE_CHARS: '0' }).maxAttributeChars).toBe(0);
+  });
+
   it('reads numbers as decimal numerals, trims every kind alike, and takes choices in any case', () => {
     expect(parseServeArgs([], { PETRASCORE_PORT: ' 8441 ' }).port).toBe(8441);
     expect(parseServeArgs([], { PETRASCORE_ALERT_THRESHOLD: ' 0.75 ' }).alertThreshold).toBe(0.75);

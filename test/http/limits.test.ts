@@ -333,6 +333,70 @@ describe('maxOpenCases (the least recently touched case is evicted)', { shuffle:
   });
 });
 
+describe("maxAttributeChars (the open cases' attributes together: the least recently touched cases are evicted)", { shuffle: false }, () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp({ maxAttributeCharsPerCase: 100, maxAttributeChars: 250, liveStatsIntervalMs: 0 });
+  });
+  afterAll(async () => app.close());
+
+  const scrape = async (name: string): Promise<number | undefined> => {
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.split(' ').at(-1));
+  };
+  const evictions = async (): Promise<number | undefined> => scrape('petrascore_case_evictions_total{reason="attribute_capacity"}');
+
+  it('evicts the cases touched longest ago until the attributes fit, never the case the event went to', async () => {
+    // note (4) + 96 characters: 100 each for a and b, 40 for c; 240 in all.
+    await sendEvent(app, 'a', 'approve loan', { note: 'a'.repeat(96) });
+    await sendEvent(app, 'b', 'approve loan', { note: 'b'.repeat(96) });
+    await sendEvent(app, 'c', 'approve loan', { note: 'c'.repeat(36) });
+    // An event without attributes touches a: b is now the least recently touched, then c.
+    await sendEvent(app, 'a', 'decline loan');
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(240);
+
+    // d's 20 characters take the open cases to 260: b goes, and 160 remain.
+    await sendEvent(app, 'd', 'approve loan', { note: 'd'.repeat(16) });
+    expect(await listCases(app)).toEqual({ count: 3, case_ids: ['a', 'c', 'd'] });
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(160);
+    expect(await evictions()).toBe(1);
+    const gone = expectError(await app.inject({ method: 'GET', url: '/cases/b' }), 404, 'case_not_found');
+    expect(gone.message).toMatch(/^no open case 'b': it was evicted \(attribute capacity\) \d+ s ago, after 1 event; an event under this id starts a new case$/);
+
+    // One event can take several: d growing to 100 characters (240 in all) and then e's 100 (340) evict c and a.
+    await sendEvent(app, 'd', 'approve loan', { note: 'd'.repeat(96) });
+    const reopened = await post(app, '/cases/e/events', { name: 'approve loan', attributes: { note: 'e'.repeat(96) } });
+    expect(reopened.statusCode, reopened.body).toBe(202);
+    expect(await listCases(app)).toEqual({ count: 2, case_ids: ['d', 'e'] });
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(200);
+    expect(await evictions()).toBe(3);
+
+    // An id evicted this way comes back as a fresh case, told how the old one ended.
+    const back = await post(app, '/cases/b/events', { name: 'approve loan' });
+    expect(back.statusCode, back.body).toBe(202);
+    expect(back.headers['x-petrascore-reopened']).toBe('evicted (attribute capacity)');
+  });
+
+  it("gives back a case's characters when it is closed or deleted, and evicts no one for a refused event", async () => {
+    const before = await scrape('petrascore_case_attribute_chars');
+    await sendEvent(app, 'f', 'approve loan', { risk_score: '0.5' });
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(before! + 13);
+    expect((await post(app, '/cases/f/close')).statusCode).toBe(200);
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(before);
+
+    await sendEvent(app, 'g', 'approve loan', { note: 'g' });
+    expect((await app.inject({ method: 'DELETE', url: '/cases/g' })).statusCode).toBe(200);
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(before);
+
+    const open = await listCases(app);
+    const evicted = await evictions();
+    expectError(await post(app, '/cases/h/events', { name: 'x', attributes: { note: 'h'.repeat(200) } }), 422, 'max_attribute_chars_per_case');
+    expect(await listCases(app)).toEqual(open);
+    expect(await evictions()).toBe(evicted);
+  });
+});
+
 describe('idle eviction (caseIdleTimeoutSeconds)', () => {
   let app: App;
   beforeAll(async () => {
