@@ -1,6 +1,7 @@
 import { describeModel } from '../bundle/describe-model.js';
 import { BundleError } from '../bundle/errors.js';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
+import { EXIT } from './exit-codes.js';
 
 const INSPECT_USAGE = `Usage: petrascore inspect BUNDLE.onnx [--json]
 
@@ -62,7 +63,7 @@ async function load(argv: readonly string[], usage: string, options: readonly st
 function quietWhenStdoutCloses(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') process.stderr.write(`petrascore: cannot write stdout: ${error.message}\n`);
-    process.exit(error.code === 'EPIPE' ? 0 : 1);
+    process.exit(error.code === 'EPIPE' ? EXIT.ok : EXIT.failure);
   });
 }
 
@@ -71,14 +72,14 @@ export async function inspect(argv: readonly string[]): Promise<number> {
   quietWhenStdoutCloses();
   if (argv.includes('--help')) {
     process.stdout.write(`${INSPECT_USAGE}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const loaded = await load(argv, INSPECT_USAGE, ['--json']);
-  if (loaded.bundle === undefined) return 2;
+  if (loaded.bundle === undefined) return EXIT.usage;
   const { bundle, json } = loaded;
   process.stdout.write(json ? `${JSON.stringify(describeModel(bundle), null, 2)}\n` : renderInspection(bundle));
   await bundle.runner.close();
-  return 0;
+  return EXIT.ok;
 }
 
 /** `petrascore validate`: the bundle loads, agrees with its graph and runs one inference. */
@@ -86,14 +87,14 @@ export async function validate(argv: readonly string[]): Promise<number> {
   quietWhenStdoutCloses();
   if (argv.includes('--help')) {
     process.stdout.write(`${VALIDATE_USAGE}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const loaded = await load(argv, VALIDATE_USAGE);
   // As documented: 1 for a bundle that cannot be served, 2 for a usage error.
-  if (loaded.bundle === undefined) return loaded.failure === 'usage' ? 2 : 1;
+  if (loaded.bundle === undefined) return loaded.failure === 'usage' ? EXIT.usage : EXIT.failure;
   const { bundle } = loaded;
   for (const warning of bundle.warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stdout.write(`ok: ${bundle.modelPath} (${bundle.net.scenarioName}: ${bundle.net.inputs.length} inputs, ${bundle.net.outputs.length} scored transitions) loads and runs\n`);
   await bundle.runner.close();
-  return 0;
+  return EXIT.ok;
 }

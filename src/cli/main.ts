@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { EXIT } from './exit-codes.js';
 
 const USAGE = `Usage: petrascore <command> [options]
        petrascore BUNDLE.onnx [options]     (serve is the default command: a bundle
@@ -28,17 +29,17 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) {
     process.stderr.write(`petrascore: no command given\n\n${USAGE}\n`);
-    return 2;
+    return EXIT.usage;
   }
   if (command === '--version' || command === '-V' || command === 'version') {
     process.stdout.write(`petrascore ${(await import('../version.js')).PETRASCORE_VERSION}\n`);
-    return 0;
+    return EXIT.ok;
   }
   // `help serve` as `serve --help`.
   if (command === 'help' && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) return (await commands[rest[0]]!())(['--help']);
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return 0;
+    return EXIT.ok;
   }
   // serve is the default command: options or a bundle first (`petrascore --port 9000`, `docker run petrascore
   // /bundle/model.onnx`, which replaces the image's CMD) mean `serve` with them.
@@ -46,7 +47,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const load = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (load === undefined) {
     process.stderr.write(`petrascore: unknown command '${command}'\n\n${USAGE}\n`);
-    return 2;
+    return EXIT.usage;
   }
   return (await load())(rest);
 }
@@ -59,6 +60,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(`petrascore: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
+    process.exit(EXIT.failure);
   },
 );

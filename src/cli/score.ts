@@ -12,6 +12,7 @@ import { detectFormat, LogInputError, readLog, STDIN, type CsvDelimiter, type Lo
 import type { Net } from '../scoring/net.js';
 import { ProgressLine } from './progress.js';
 import { checkReportDirectory, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
+import { EXIT } from './exit-codes.js';
 
 export const DEFAULT_BATCH_SIZE = 1024;
 /** Beyond 4,096 a larger batch measured no faster (README → Performance), and its buffers grow with the net. */
@@ -147,13 +148,13 @@ function fail(message: string, code: number): number {
 export async function score(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
-    return 0;
+    return EXIT.ok;
   }
   let args: ScoreArgs;
   try {
     args = parseScoreArgs(argv);
   } catch (error) {
-    if (error instanceof ScoreUsageError) return fail(`${error.message}\n\n${USAGE}`, 2);
+    if (error instanceof ScoreUsageError) return fail(`${error.message}\n\n${USAGE}`, EXIT.usage);
     throw error;
   }
   warnCsvOnlyOptions(args);
@@ -161,7 +162,7 @@ export async function score(argv: readonly string[]): Promise<number> {
   try {
     bundle = await loadBundle(args.bundle);
   } catch (error) {
-    if (error instanceof BundleError) return fail(`bad bundle: ${error.message}`, 2);
+    if (error instanceof BundleError) return fail(`bad bundle: ${error.message}`, EXIT.usage);
     throw error;
   }
   const { net, runner } = bundle;
@@ -257,8 +258,8 @@ async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<
     for (const file of report?.staleRemoved ?? []) process.stderr.write(`petrascore score: removed ${file}, left by a run that was killed\n`);
   } catch (error) {
     progress.done();
-    if (error instanceof LogInputError) return fail(error.message, 2);
-    if (error instanceof ReportFileError) return fail(`cannot write ${args.output}: ${error.message}`, 2);
+    if (error instanceof LogInputError) return fail(error.message, EXIT.usage);
+    if (error instanceof ReportFileError) return fail(`cannot write ${args.output}: ${error.message}`, EXIT.usage);
     throw error;
   }
   const out = report?.stream ?? process.stdout;
@@ -283,18 +284,18 @@ async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<
     process.stderr.write(`scored ${plural(stats.traces, 'trace')} (${plural(stats.errors, 'error')}) in ${seconds.toFixed(2)} s → ${args.output ?? 'stdout'}\n`);
     for (const line of [...warnings.map((w) => `warning: ${w}`), ...closingWords(stats, scorer.net, args)]) process.stderr.write(`petrascore score: ${line}\n`);
     if (stats.traces > 0 && stats.errors / stats.traces > args.maxErrorRate) {
-      return fail(`${stats.errors} of ${stats.traces} traces (${((100 * stats.errors) / stats.traces).toFixed(1)}%) carry error entries, more than --max-error-rate ${args.maxErrorRate}`, 3);
+      return fail(`${stats.errors} of ${stats.traces} traces (${((100 * stats.errors) / stats.traces).toFixed(1)}%) carry error entries, more than --max-error-rate ${args.maxErrorRate}`, EXIT.tooManyErrors);
     }
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     progress.done();
     await report?.abort();
     // A report written in place (a symbolic link, a device) has been changed and cannot be put back.
     const left = report !== undefined && !report.replacesOnCommit ? `; ${args.output} is incomplete` : '';
-    if (error instanceof LogInputError) return fail(`${error.message}${left}`, 2);
+    if (error instanceof LogInputError) return fail(`${error.message}${left}`, EXIT.usage);
     // The reader has all it wanted: quiet, like the other tools of a pipeline.
-    if (args.output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
-    if ((error as NodeJS.ErrnoException).syscall !== undefined) return fail(`cannot write ${args.output ?? 'stdout'}: ${(error as Error).message}${left}`, 2);
+    if (args.output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return EXIT.ok;
+    if ((error as NodeJS.ErrnoException).syscall !== undefined) return fail(`cannot write ${args.output ?? 'stdout'}: ${(error as Error).message}${left}`, EXIT.usage);
     throw error;
   }
 }

@@ -4,11 +4,9 @@ import pino from 'pino';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
 import { workerLoadsSettled } from '../inference/worker-runner.js';
+import { EXIT } from './exit-codes.js';
 import { isServiceLinkPort, parseServeArgs, serveUsage, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
-export const EXIT_USAGE = 2;
-export const EXIT_BAD_BUNDLE = 2;
-export const EXIT_FAILURE = 1;
 
 const SEE_HELP = "(petrascore serve --help lists every option and its environment variable)";
 
@@ -74,7 +72,7 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
   return new Promise((resolve) => {
     let closing = false;
     /** The exit code of a shutdown that completes: 0 unless the service failed. */
-    let completedCode = 0;
+    let completedCode: number = EXIT.ok;
     /** `cause` says in the log lines why the shutdown began: `{ signal }` or `{ failure }`. */
     const begin = (cause: Record<string, string>) => {
       closing = true;
@@ -88,7 +86,7 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
     const onSignal = (signal: NodeJS.Signals) => {
       if (closing) {
         app.log.warn({ signal }, 'second signal: exiting without waiting');
-        resolve(EXIT_FAILURE);
+        resolve(EXIT.failure);
         return;
       }
       begin({ signal });
@@ -98,7 +96,7 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
       app.log.info({ ...cause, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
         app.log.error({ timeout_ms: timeoutMs }, 'shutdown timed out with requests still in flight');
-        resolve(EXIT_FAILURE);
+        resolve(EXIT.failure);
       }, timeoutMs);
       timer.unref();
       app.closeDeadline = Date.now() + timeoutMs;
@@ -112,7 +110,7 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
         },
         (error: unknown) => {
           app.log.error({ err: error }, 'error while shutting down');
-          resolve(EXIT_FAILURE);
+          resolve(EXIT.failure);
         },
       );
     };
@@ -120,7 +118,7 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
     process.on('SIGINT', onSignal);
     // Registered last: a service that failed before it listened calls this at once, and shuts down now.
     app.onFailure((error) => {
-      completedCode = EXIT_FAILURE;
+      completedCode = EXIT.failure;
       // A shutdown under way goes on; it now ends with the failure's exit code.
       if (!closing) begin({ failure: error.message });
     });
@@ -131,14 +129,14 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
 export async function serve(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${serveUsage()}\n`);
-    return 0;
+    return EXIT.ok;
   }
   let config;
   try {
     config = parseServeArgs(argv, process.env);
   } catch (error) {
     // The mistake alone, and where the options are: the whole usage would bury it at the bottom of a container's log.
-    if (error instanceof UsageError) return fail(`${error.message}\n${SEE_HELP}`, EXIT_USAGE);
+    if (error instanceof UsageError) return fail(`${error.message}\n${SEE_HELP}`, EXIT.usage);
     throw error;
   }
   warnOfUnknownVariables(process.env, config.logLevel);
@@ -148,14 +146,14 @@ export async function serve(argv: readonly string[]): Promise<number> {
   let stopping = false;
   const stopWhileStarting = (signal: NodeJS.Signals) => {
     // A second signal will not wait (a load that hangs); under a session being created that aborts the process.
-    if (stopping) process.exit(1);
+    if (stopping) process.exit(EXIT.failure);
     stopping = true;
     const message = `petrascore: ${signal} while starting: exiting without serving`;
     process.stderr.write(`${message}\n`);
     // Also on stdout as a JSON line, as fail() does, at info: a stop asked for is no failure. The process exits
     // before main's pause for pino to flush, so that write is waited for (a pipe takes stdout asynchronously).
-    const written = new Promise<void>((resolve) => process.stdout.write(jsonLine(INFO, message, { signal, exit_code: 0 }), () => resolve()));
-    void Promise.all([written, workerLoadsSettled()]).then(() => process.exit(0));
+    const written = new Promise<void>((resolve) => process.stdout.write(jsonLine(INFO, message, { signal, exit_code: EXIT.ok }), () => resolve()));
+    void Promise.all([written, workerLoadsSettled()]).then(() => process.exit(EXIT.ok));
   };
   process.on('SIGTERM', stopWhileStarting);
   process.on('SIGINT', stopWhileStarting);
@@ -166,7 +164,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
       await app.ready();
     } catch (error) {
       // One line, whatever the underlying library put into its message.
-      if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT_BAD_BUNDLE);
+      if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT.usage);
       throw error;
     }
     try {
@@ -174,10 +172,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
     } catch (error) {
       await app.close();
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT_USAGE);
-      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT_USAGE);
-      if (code === 'EACCES') return fail(`cannot listen on ${config.host}:${config.port}: permission denied (ports below 1024 need privileges; --port / PETRASCORE_PORT)`, EXIT_USAGE);
-      return fail(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, EXIT_FAILURE);
+      if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT.usage);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT.usage);
+      if (code === 'EACCES') return fail(`cannot listen on ${config.host}:${config.port}: permission denied (ports below 1024 need privileges; --port / PETRASCORE_PORT)`, EXIT.usage);
+      return fail(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, EXIT.failure);
     }
   } finally {
     process.off('SIGTERM', stopWhileStarting);
