@@ -137,8 +137,10 @@ describe('petrascore serve lifecycle', () => {
     const response = readResponse(socket, 15_000);
     const half = Math.floor(body.length / 2);
     socket.write(`POST /anomaly HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`);
-    // Let the server read the headers, so the request is in flight when the signal comes.
-    await sleep(100);
+    // The signal comes once the server has read the headers: the request is in flight beside the scrape that tells so.
+    const inFlight = async () => Number(/^petrascore_http_requests_in_flight (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+    for (let waited = 0; (await inFlight()) < 2 && waited < 5_000; waited += 20) await sleep(20);
+    expect(await inFlight(), 'the half-sent request is in flight').toBe(2);
 
     server.cli.signal('SIGTERM');
     await server.cli.waitForStdout(/"msg":"shutting down: finishing in-flight requests"/, 5_000);
