@@ -10,6 +10,7 @@ import { CaseStore } from '../src/cases/case-store.js';
 import { StreamingEvaluator } from '../src/cases/streaming-evaluator.js';
 import { InferenceBatcher } from '../src/inference/batcher.js';
 import { TraceScorer } from '../src/inference/trace-scorer.js';
+import { specAttributes } from '../src/scoring/net.js';
 import { LiveService } from '../src/live/service.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,7 +40,7 @@ function perCase(build: () => unknown): number {
 }
 
 const storeBytes = perCase(() => {
-  const store = new CaseStore(net.outputs.length, limits);
+  const store = new CaseStore(net.outputs.length, new Set(specAttributes(net)), limits);
   const evaluator = new StreamingEvaluator(store, new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 1024 })));
   for (let i = 0; i < CASES; i++) evaluator.append(ids[i]!, { name: labels[i % labels.length]!, attributes: { risk_score: '0.5' } });
   return store;
@@ -47,7 +48,7 @@ const storeBytes = perCase(() => {
 // As the service runs it: the live view keeps its own record per open case (lane, recent scores, last evaluation).
 const serviceBytes = perCase(() => {
   const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 10_000, maxSubscribers: 1, subscriberBuffer: 1 });
-  const store = new CaseStore(net.outputs.length, limits, live.caseObserver);
+  const store = new CaseStore(net.outputs.length, new Set(specAttributes(net)), limits, live.caseObserver);
   const evaluator = new StreamingEvaluator(store, new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 1024 })), live.caseObserver);
   for (let i = 0; i < CASES; i++) evaluator.append(ids[i]!, { name: labels[i % labels.length]!, attributes: { risk_score: '0.5' } });
   return [store, live];

@@ -97,6 +97,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     maxAttributesPerCase: config.maxAttributesPerCase,
     maxAttributeCharsPerCase: config.maxAttributeCharsPerCase,
     maxAttributeChars: config.maxAttributeChars,
+    laneAttribute: config.laneAttribute,
     scoreEveryEvent: config.scoreEveryEvent,
     endedCaseMemory: config.endedCaseMemory,
     repeatClose: config.repeatClose,

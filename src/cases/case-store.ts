@@ -6,12 +6,13 @@ import { RecencyList, type RecencyLinks } from './recency-list.js';
 
 /**
  * What scoring needs of a case, and nothing more: which labels were seen, how many events arrived, the merged
- * attributes (latest wins). The event list itself is not kept.
+ * attributes it reads (latest wins). The event list itself is not kept, nor attributes nothing reads.
  */
 export interface CaseState extends RecencyLinks<CaseState> {
   readonly caseId: string;
   nEvents: number;
   observed: Observed;
+  /** The attributes the store keeps (`keptAttributes`), merged: latest wins. */
   attributes: Record<string, AttributeValue>;
   /** Characters of the merged attributes' names and string values, as kept: what they hold beyond their count. */
   attributeChars: number;
@@ -41,10 +42,11 @@ export interface CaseLimits {
   /** A case untouched this long is evicted at the next sweep; 0 disables idle eviction. */
   idleTimeoutMs: number;
   maxEventsPerCase: number;
+  /** Distinct names of the attributes one case keeps. */
   maxAttributesPerCase: number;
   /**
-   * Characters of attribute names and values one case may hold. The count alone bounds nothing: 256 values of a 4 MB
-   * body each kept one case at a gigabyte.
+   * Characters of the kept attributes' names and values one case may hold: the count alone bounds nothing, as one value
+   * of a 4 MB body would stay whole.
    */
   maxAttributeCharsPerCase: number;
   /**
@@ -71,6 +73,12 @@ export class CaseStore {
 
   constructor(
     private readonly columns: number,
+    /**
+     * The attributes a case keeps: those the bundle's specs read, and the live view's lane. Nothing reads the others, so
+     * they can change no answer; kept, every process variable a workflow engine sends would hold memory for nothing,
+     * and count against the per-case limits until an event was refused for them.
+     */
+    private readonly keptAttributes: ReadonlySet<string>,
     readonly limits: CaseLimits,
     private readonly events: CaseStoreEvents = {},
     private readonly now: () => number = Date.now,
@@ -106,6 +114,7 @@ export class CaseStore {
     // for…in, not Object.keys: no array per event. The attributes are a parsed JSON object, with no inherited keys.
     if (attributes !== undefined) {
       for (const key in attributes) {
+        if (!this.keptAttributes.has(key)) continue;
         if (state === undefined || !Object.hasOwn(state.attributes, key)) {
           added++;
           chars += key.length;
@@ -148,7 +157,7 @@ export class CaseStore {
     }
     state.nEvents += 1;
     if (column !== undefined) state.observed = markObserved(state.observed, column);
-    if (attributes !== undefined) for (const key in attributes) state.attributes[key] = kept(attributes[key]);
+    if (attributes !== undefined) for (const key in attributes) if (this.keptAttributes.has(key)) state.attributes[key] = kept(attributes[key]);
     this.totalChars += chars - state.attributeChars;
     state.attributeChars = chars;
     state.lastSeen = this.now();

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { CaseStore, type CaseLimits } from '../cases/case-store.js';
 import { StreamingEvaluator, type EvaluatorObserver } from '../cases/streaming-evaluator.js';
+import { specAttributes } from '../scoring/net.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +18,8 @@ export interface CasesPluginOptions extends CaseLimits {
   repeatClose: boolean;
   /** How often idle cases are looked for; defaults to a tenth of the idle timeout, at most once a minute. */
   sweepIntervalMs?: number;
+  /** The case attribute the live view takes a case's lane from ('' none): a case keeps it beside what the specs read. */
+  laneAttribute: string;
   /** Told of every event, evaluation and eviction (the live view); synchronous, must not throw. */
   observer?: EvaluatorObserver;
 }
@@ -46,7 +49,9 @@ export const casesPlugin = fp<CasesPluginOptions>(
       atLimit.attribute_capacity = 0;
     }, 10_000);
     limitLog.unref();
-    const store = new CaseStore(app.petra.net.outputs.length, options, {
+    const kept = new Set(specAttributes(app.petra.net));
+    if (options.laneAttribute !== '') kept.add(options.laneAttribute);
+    const store = new CaseStore(app.petra.net.outputs.length, kept, options, {
       onEvict: (caseId, state, reason) => {
         app.metrics.caseEvictions.inc({ reason });
         if (reason === 'capacity' || reason === 'attribute_capacity') atLimit[reason]++;

@@ -1,4 +1,4 @@
-import type { Net } from '../scoring/net.js';
+import { specAttributes, type Net } from '../scoring/net.js';
 import { AnomalyBatchRequest, AnomalyRequest } from './anomaly.js';
 import { CaseEvent, StreamRequest } from './cases.js';
 import { CounterfactualRequest, SensitivityRequest } from './diagnostics.js';
@@ -58,7 +58,7 @@ function namedByWrittenExamples(): { places: Set<string>; transitions: Set<strin
  */
 export function writtenExamplesFit(net: Net): boolean {
   const named = namedByWrittenExamples();
-  const read = [...net.markingSpec, ...net.valuesSpec].flatMap((entry) => (entry.source.kind === 'attribute' ? [entry.source.attribute] : []));
+  const read = specAttributes(net);
   return (
     [...named.places].every((place) => net.markingSlot.has(place) || net.valueSlot.has(place)) &&
     [...named.transitions].every((t) => net.outputs.includes(t)) &&

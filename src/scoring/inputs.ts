@@ -77,8 +77,12 @@ export function rowFromRequest(net: Net, request: RequestInputs, row?: Float32Ar
   return { row, ignored: ignored ?? NONE_IGNORED };
 }
 
-/** `{"value": …, "type": …}`: how Camunda's REST API and others wrap a process variable. */
+/**
+ * `{"value": …, "type": …}`: how Camunda's REST API and others wrap a process variable. A streamed case keeps such a
+ * value as its str() (CaseStore), which is told by its `'value': ` key.
+ */
 function typedValue(raw: AttributeValue): boolean {
+  if (typeof raw === 'string') return raw.startsWith('{') && raw.includes("'value': ");
   return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.hasOwn(raw, 'value');
 }
 

@@ -41,6 +41,12 @@ export interface Net {
   readonly defaultRow: Float32Array;
 }
 
+/** The attributes the net's specs read (marking first, then values), each once: all a trace's attributes can change. */
+export function specAttributes(net: Net): string[] {
+  const names = [...net.markingSpec, ...net.valuesSpec].flatMap((entry) => (entry.source.kind === 'attribute' ? [entry.source.attribute] : []));
+  return [...new Set(names)];
+}
+
 export function labelOf(net: Net, transition: string): string {
   return net.labels[transition] ?? transition;
 }

@@ -6,6 +6,7 @@ import { StreamingEvaluator } from '../../src/cases/streaming-evaluator.js';
 import { InferenceBatcher } from '../../src/inference/batcher.js';
 import { RunnerClosedError } from '../../src/inference/onnx-runner.js';
 import { TraceScorer } from '../../src/inference/trace-scorer.js';
+import { specAttributes } from '../../src/scoring/net.js';
 import { LiveService } from '../../src/live/service.js';
 import { testApp } from '../helpers/app.js';
 import { DEFAULT_MODEL } from '../helpers/fixtures.js';
@@ -47,7 +48,7 @@ async function withCases(maxOpenCases: number, test: (parts: { bundle: Bundle; l
   try {
     const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
     const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
-    const store = new CaseStore(net.outputs.length, { maxOpenCases, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10, maxAttributeCharsPerCase: 1000, maxAttributeChars: 0 }, { onEvict: (id, state, reason) => evaluator.evicted(id, state, reason) });
+    const store = new CaseStore(net.outputs.length, new Set(specAttributes(net)), { maxOpenCases, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10, maxAttributeCharsPerCase: 1000, maxAttributeChars: 0 }, { onEvict: (id, state, reason) => evaluator.evicted(id, state, reason) });
     const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
     live.state.followCases(evaluator);
     await test({ bundle, live, store, evaluator });

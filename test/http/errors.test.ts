@@ -268,6 +268,10 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(typed.json<{ message: string }>().message).toBe(
         "attribute 'risk_score' = \"{'value': 0.9, 'type': 'Double'}\" required by input_marking for place 'p_application' is not a finite number (a typed variable, as Camunda writes them? send its \"value\" alone)",
       );
+      // A streamed case keeps the typed variable as its str(), and gets the same hint.
+      const streamed = await post('/cases/typed/events?score=true', { name: 'approve loan', attributes: { risk_score: { value: 0.9, type: 'Double' } } });
+      expect(streamed.statusCode, streamed.body).toBe(202);
+      expect(streamed.json<{ not_scored: { message: string } }>().not_scored.message).toBe(typed.json<{ message: string }>().message);
     });
 
     it('quotes a deeply nested attribute value cut short: a 422, not a stack overflow, also when a case keeps it', async () => {

@@ -146,26 +146,28 @@ describe('maxEventsPerRequest (413 too_many_items, nothing applied)', () => {
   });
 });
 
+// A case keeps the attributes the default bundle's spec reads (risk_score) and the lane attribute (host here): the
+// per-case limits count those alone.
 describe('maxAttributesPerCase (422, the case unchanged)', () => {
   let app: App;
   beforeAll(async () => {
-    app = await testApp({ maxAttributesPerCase: 2 });
+    app = await testApp({ maxAttributesPerCase: 1, laneAttribute: 'host' });
   });
   afterAll(async () => app.close());
 
-  it('refuses an event that would add a third attribute name, and leaves the case exactly as it was', async () => {
+  it('refuses an event that would add a second kept attribute name, and leaves the case exactly as it was', async () => {
     await sendEvent(app, 'attrs', 'decline loan', { risk_score: '0.9', channel: 'web' });
     const before = await evaluation(app, 'attrs');
     expect(before.n_events).toBe(1);
 
-    // The refused event would change risk_score, add a label and a third name: none of it may stick.
-    const refused = expectError(await post(app, '/cases/attrs/events', { name: 'approve loan', attributes: { risk_score: '0.1', branch: 'x' } }), 422, 'max_attributes_per_case');
-    expect(refused.message).toBe("case 'attrs' would have 3 attributes, more than the 2 one case may have");
+    // The refused event would change risk_score, add a label and a second name: none of it may stick.
+    const refused = expectError(await post(app, '/cases/attrs/events', { name: 'approve loan', attributes: { risk_score: '0.1', host: 'x' } }), 422, 'max_attributes_per_case');
+    expect(refused.message).toBe("case 'attrs' would have 2 attributes, more than the 1 one case may have");
     expect(refused.details[0]!.path).toBe('body/attributes');
     expect(await evaluation(app, 'attrs')).toEqual(before);
 
     // Also when scoring was asked for.
-    expectError(await post(app, '/cases/attrs/events?score=true', { name: 'approve loan', attributes: { other: '1' } }), 422, 'max_attributes_per_case');
+    expectError(await post(app, '/cases/attrs/events?score=true', { name: 'approve loan', attributes: { host: '1' } }), 422, 'max_attributes_per_case');
     expect(await evaluation(app, 'attrs')).toEqual(before);
 
     // Overwriting the names it has is fine (latest wins) and counts.
@@ -177,7 +179,7 @@ describe('maxAttributesPerCase (422, the case unchanged)', () => {
   });
 
   it('refuses a new case whose first event already has too many attributes, creating nothing', async () => {
-    expectError(await post(app, '/cases/fat/events', { name: 'x', attributes: { a: '1', b: '2', c: '3' } }), 422, 'max_attributes_per_case');
+    expectError(await post(app, '/cases/fat/events', { name: 'x', attributes: { risk_score: '1', host: '2', c: '3' } }), 422, 'max_attributes_per_case');
     expect((await app.inject({ method: 'GET', url: '/cases/fat' })).statusCode).toBe(404);
   });
 
@@ -185,8 +187,8 @@ describe('maxAttributesPerCase (422, the case unchanged)', () => {
     const response = await post(app, '/events', {
       events: [
         { case_id: 's1', name: 'approve loan', attributes: { risk_score: '0.9' } },
-        { case_id: 's1', name: 'decline loan', attributes: { a: '1', b: '2' } },
-        { case_id: 's1', name: 'decline loan', attributes: { a: '1' } },
+        { case_id: 's1', name: 'decline loan', attributes: { risk_score: '1', host: '2' } },
+        { case_id: 's1', name: 'decline loan', attributes: { risk_score: '1', a: '1' } },
       ],
     });
     expect(response.statusCode, response.body).toBe(200);
@@ -194,52 +196,63 @@ describe('maxAttributesPerCase (422, the case unchanged)', () => {
     expect(accepted).toBe(2);
     expect(results).toEqual([
       { case_id: 's1', n_events: 1 },
-      { case_id: 's1', rejected: { limit: 'max_attributes_per_case', message: "case 's1' would have 3 attributes, more than the 2 one case may have" } },
+      { case_id: 's1', rejected: { limit: 'max_attributes_per_case', message: "case 's1' would have 2 attributes, more than the 1 one case may have" } },
       { case_id: 's1', n_events: 2 },
     ]);
+  });
+
+  it('keeps no attribute that nothing reads: any number of them, of any size, count for nothing', async () => {
+    const unread = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`variable_${i}`, 'v'.repeat(1000)]));
+    expect((await sendEvent(app, 'unread', 'approve loan', { ...unread, risk_score: '0.9' })).n_events).toBe(1);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const held = Number(/^petrascore_case_attribute_chars (\d+)$/m.exec(metrics)?.[1]);
+    // What the open cases of this block hold: risk_score and its value each, 'unread' among them with 13.
+    expect(held).toBeLessThan(100);
+    expect((await app.inject({ method: 'POST', url: '/cases/unread/close' })).statusCode).toBe(200);
+    expect(Number(/^petrascore_case_attribute_chars (\d+)$/m.exec((await app.inject({ method: 'GET', url: '/metrics' })).body)?.[1])).toBe(held - 13);
   });
 });
 
 describe('maxAttributeCharsPerCase (422, the case unchanged)', () => {
   let app: App;
   beforeAll(async () => {
-    app = await testApp({ maxAttributeCharsPerCase: 100 });
+    app = await testApp({ maxAttributeCharsPerCase: 100, laneAttribute: 'host' });
   });
   afterAll(async () => app.close());
 
   it('refuses an event whose names and values would take the case beyond the limit, across events, and counts a replaced value once', async () => {
-    // risk_score (10) + '0.9' (3) + note (4) + 80 characters: 97.
-    await sendEvent(app, 'chars', 'decline loan', { risk_score: '0.9', note: 'n'.repeat(80) });
+    // risk_score (10) + '0.9' (3) + host (4) + 80 characters: 97; the unread note counts nothing.
+    await sendEvent(app, 'chars', 'decline loan', { risk_score: '0.9', host: 'n'.repeat(80), note: 'n'.repeat(500) });
     const before = await evaluation(app, 'chars');
 
-    // A value of a new name that alone is short: the case's earlier attributes count too.
-    const refused = expectError(await post(app, '/cases/chars/events', { name: 'approve loan', attributes: { risk_score: '0.1', memo: 'x' } }), 422, 'max_attribute_chars_per_case');
-    expect(refused.message).toBe("case 'chars' would hold 102 characters of attribute names and values, more than the 100 one case may hold");
+    // A value that alone is short: the case's other attributes count too (97 - 3 + 9).
+    const refused = expectError(await post(app, '/cases/chars/events', { name: 'approve loan', attributes: { risk_score: '0.1000000' } }), 422, 'max_attribute_chars_per_case');
+    expect(refused.message).toBe("case 'chars' would hold 103 characters of attribute names and values, more than the 100 one case may hold");
     expect(refused.details[0]!.path).toBe('body/attributes');
     expect(await evaluation(app, 'chars')).toEqual(before);
 
     // Replacing a value counts the new one instead of the old, however often: 97 - 80 + 83 = 100.
-    for (let i = 0; i < 3; i++) expect((await sendEvent(app, 'chars', 'decline loan', { note: 'm'.repeat(83) })).n_events).toBe(2 + i);
-    expectError(await post(app, '/cases/chars/events', { name: 'x', attributes: { note: 'm'.repeat(84) } }), 422, 'max_attribute_chars_per_case');
+    for (let i = 0; i < 3; i++) expect((await sendEvent(app, 'chars', 'decline loan', { host: 'm'.repeat(83) })).n_events).toBe(2 + i);
+    expectError(await post(app, '/cases/chars/events', { name: 'x', attributes: { host: 'm'.repeat(84) } }), 422, 'max_attribute_chars_per_case');
 
     // A structured value counts as the str() the case keeps of it, cut short, not as its size in the body.
-    const nested = { name: 'x', attributes: { risk_score: '0.9', l: Array.from({ length: 10_000 }, () => 1) } };
+    const nested = { name: 'x', attributes: { risk_score: '0.9', host: Array.from({ length: 10_000 }, () => 1) } };
     expectError(await post(app, '/cases/nested/events', nested), 422, 'max_attribute_chars_per_case');
     expect((await app.inject({ method: 'HEAD', url: '/cases/nested' })).statusCode).toBe(404);
-    expect((await post(app, '/cases/nested/events', { name: 'x', attributes: { risk_score: '0.9', l: [1, 2, 3] } })).statusCode).toBe(202);
-    expect((await post(app, '/cases/nested/events', { name: 'x', attributes: { l: [1, 2, 3, 4] } })).json()).toEqual({ case_id: 'nested', n_events: 2 });
+    expect((await post(app, '/cases/nested/events', { name: 'x', attributes: { risk_score: '0.9', host: [1, 2, 3] } })).statusCode).toBe(202);
+    expect((await post(app, '/cases/nested/events', { name: 'x', attributes: { host: [1, 2, 3, 4] } })).json()).toEqual({ case_id: 'nested', n_events: 2 });
   });
 
   it('counts UTF-16 code units, as the README says: an emoji counts two', async () => {
-    // e (1) + 50 emoji (100 code units): 101.
-    const refused = expectError(await post(app, '/cases/emoji/events', { name: 'x', attributes: { e: '😀'.repeat(50) } }), 422, 'max_attribute_chars_per_case');
+    // host (4) + 48 emoji (96 code units) + a: 101.
+    const refused = expectError(await post(app, '/cases/emoji/events', { name: 'x', attributes: { host: '😀'.repeat(48) + 'a' } }), 422, 'max_attribute_chars_per_case');
     expect(refused.message).toBe("case 'emoji' would hold 101 characters of attribute names and values, more than the 100 one case may hold");
-    expect((await post(app, '/cases/emoji/events', { name: 'x', attributes: { e: '😀'.repeat(49) + 'a' } })).statusCode).toBe(202);
+    expect((await post(app, '/cases/emoji/events', { name: 'x', attributes: { host: '😀'.repeat(48) } })).statusCode).toBe(202);
   });
 
-  it('a long attribute name counts as much as a long value, on the case routes and in POST /events', async () => {
-    expectError(await post(app, '/cases/names/events', { name: 'x', attributes: { ['k'.repeat(101)]: 1 } }), 422, 'max_attribute_chars_per_case');
-    const response = await post(app, '/events', { events: [{ case_id: 'names', name: 'x', attributes: { ['k'.repeat(101)]: 1 } }] });
+  it('counts an attribute nothing reads as nothing, however long its name; a kept one is refused alike in POST /events', async () => {
+    expect((await post(app, '/cases/names/events', { name: 'x', attributes: { ['k'.repeat(101)]: 'v'.repeat(101) } })).statusCode).toBe(202);
+    const response = await post(app, '/events', { events: [{ case_id: 'names', name: 'x', attributes: { host: 'h'.repeat(97) } }] });
     expect(response.statusCode, response.body).toBe(200);
     expect(response.json<{ accepted: number; results: StreamItem[] }>().results).toEqual([
       { case_id: 'names', rejected: { limit: 'max_attribute_chars_per_case', message: "case 'names' would hold 101 characters of attribute names and values, more than the 100 one case may hold" } },
@@ -294,7 +307,7 @@ describe('maxEventsPerCase (422 until the case is closed)', () => {
 describe('maxOpenCases (the least recently touched case is evicted)', { shuffle: false }, () => {
   let app: App;
   beforeAll(async () => {
-    app = await testApp({ maxOpenCases: 3, maxAttributesPerCase: 2 });
+    app = await testApp({ maxOpenCases: 3, maxAttributesPerCase: 1, laneAttribute: 'host' });
   });
   afterAll(async () => app.close());
 
@@ -319,7 +332,7 @@ describe('maxOpenCases (the least recently touched case is evicted)', { shuffle:
   it('does not evict anyone for a new case whose event is refused by another limit', async () => {
     const before = await listCases(app);
     expect(before.count).toBe(3);
-    expectError(await post(app, '/cases/refused/events', { name: 'x', attributes: { p: '1', q: '2', r: '3' } }), 422, 'max_attributes_per_case');
+    expectError(await post(app, '/cases/refused/events', { name: 'x', attributes: { risk_score: '1', host: '2' } }), 422, 'max_attributes_per_case');
     expect(await listCases(app)).toEqual(before);
   });
 
@@ -336,7 +349,7 @@ describe('maxOpenCases (the least recently touched case is evicted)', { shuffle:
 describe("maxAttributeChars (the open cases' attributes together: the least recently touched cases are evicted)", { shuffle: false }, () => {
   let app: App;
   beforeAll(async () => {
-    app = await testApp({ maxAttributeCharsPerCase: 100, maxAttributeChars: 250, liveStatsIntervalMs: 0 });
+    app = await testApp({ maxAttributeCharsPerCase: 100, maxAttributeChars: 250, laneAttribute: 'host', liveStatsIntervalMs: 0 });
   });
   afterAll(async () => app.close());
 
@@ -348,16 +361,16 @@ describe("maxAttributeChars (the open cases' attributes together: the least rece
   const evictions = async (): Promise<number | undefined> => scrape('petrascore_case_evictions_total{reason="attribute_capacity"}');
 
   it('evicts the cases touched longest ago until the attributes fit, never the case the event went to', async () => {
-    // note (4) + 96 characters: 100 each for a and b, 40 for c; 240 in all.
-    await sendEvent(app, 'a', 'approve loan', { note: 'a'.repeat(96) });
-    await sendEvent(app, 'b', 'approve loan', { note: 'b'.repeat(96) });
-    await sendEvent(app, 'c', 'approve loan', { note: 'c'.repeat(36) });
+    // host (4) + 96 characters: 100 each for a and b, 40 for c; 240 in all.
+    await sendEvent(app, 'a', 'approve loan', { host: 'a'.repeat(96) });
+    await sendEvent(app, 'b', 'approve loan', { host: 'b'.repeat(96) });
+    await sendEvent(app, 'c', 'approve loan', { host: 'c'.repeat(36) });
     // An event without attributes touches a: b is now the least recently touched, then c.
     await sendEvent(app, 'a', 'decline loan');
     expect(await scrape('petrascore_case_attribute_chars')).toBe(240);
 
     // d's 20 characters take the open cases to 260: b goes, and 160 remain.
-    await sendEvent(app, 'd', 'approve loan', { note: 'd'.repeat(16) });
+    await sendEvent(app, 'd', 'approve loan', { host: 'd'.repeat(16) });
     expect(await listCases(app)).toEqual({ count: 3, case_ids: ['a', 'c', 'd'] });
     expect(await scrape('petrascore_case_attribute_chars')).toBe(160);
     expect(await evictions()).toBe(1);
@@ -365,8 +378,8 @@ describe("maxAttributeChars (the open cases' attributes together: the least rece
     expect(gone.message).toMatch(/^no open case 'b': it was evicted \(attribute capacity\) \d+ s ago, after 1 event; an event under this id starts a new case$/);
 
     // One event can take several: d growing to 100 characters (240 in all) and then e's 100 (340) evict c and a.
-    await sendEvent(app, 'd', 'approve loan', { note: 'd'.repeat(96) });
-    const reopened = await post(app, '/cases/e/events', { name: 'approve loan', attributes: { note: 'e'.repeat(96) } });
+    await sendEvent(app, 'd', 'approve loan', { host: 'd'.repeat(96) });
+    const reopened = await post(app, '/cases/e/events', { name: 'approve loan', attributes: { host: 'e'.repeat(96) } });
     expect(reopened.statusCode, reopened.body).toBe(202);
     expect(await listCases(app)).toEqual({ count: 2, case_ids: ['d', 'e'] });
     expect(await scrape('petrascore_case_attribute_chars')).toBe(200);
@@ -385,13 +398,13 @@ describe("maxAttributeChars (the open cases' attributes together: the least rece
     expect((await post(app, '/cases/f/close')).statusCode).toBe(200);
     expect(await scrape('petrascore_case_attribute_chars')).toBe(before);
 
-    await sendEvent(app, 'g', 'approve loan', { note: 'g' });
+    await sendEvent(app, 'g', 'approve loan', { host: 'g' });
     expect((await app.inject({ method: 'DELETE', url: '/cases/g' })).statusCode).toBe(200);
     expect(await scrape('petrascore_case_attribute_chars')).toBe(before);
 
     const open = await listCases(app);
     const evicted = await evictions();
-    expectError(await post(app, '/cases/h/events', { name: 'x', attributes: { note: 'h'.repeat(200) } }), 422, 'max_attribute_chars_per_case');
+    expectError(await post(app, '/cases/h/events', { name: 'x', attributes: { host: 'h'.repeat(200) } }), 422, 'max_attribute_chars_per_case');
     expect(await listCases(app)).toEqual(open);
     expect(await evictions()).toBe(evicted);
   });

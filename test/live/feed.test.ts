@@ -484,10 +484,10 @@ describe('GET /live on a listening server', () => {
   });
 
   it("publishes an eviction for the open cases' attributes with its own reason, before the event that caused it", async () => {
-    const { url } = await serve({ maxAttributeCharsPerCase: 100, maxAttributeChars: 150 });
+    const { url } = await serve({ maxAttributeCharsPerCase: 100, maxAttributeChars: 150, laneAttribute: 'host' });
     const client = await open(`${url}/live?types=case_opened,case_evicted`);
-    await postJson(url, '/cases/old/events', { ...APPROVE, attributes: { note: 'o'.repeat(96) } });
-    await postJson(url, '/cases/new/events', { ...APPROVE, attributes: { note: 'n'.repeat(96) } });
+    await postJson(url, '/cases/old/events', { ...APPROVE, attributes: { host: 'o'.repeat(96) } });
+    await postJson(url, '/cases/new/events', { ...APPROVE, attributes: { host: 'n'.repeat(96) } });
     const events = await client.nextUntil((e) => e.type === 'case_opened' && e.case_id === 'new');
     expect(events.slice(1).map((e) => [e.type, e.case_id, e.reason])).toEqual([
       ['case_opened', 'old', undefined],
