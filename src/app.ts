@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServeConfig } from './config/options.js';
 import { casesPlugin } from './plugins/cases.js';
+import { connectionsPlugin } from './plugins/connections.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, refuseConnect, refuseExpectation, refuseStalledUpload } from './http/client-error.js';
 import { requestIdGenerator } from './http/request-id.js';
@@ -75,6 +76,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     }),
   });
   await app.register(metricsPlugin);
+  await app.register(connectionsPlugin, { maxConnections: config.maxConnections });
   // Before any route: it binds its hook to each route as the route is declared.
   await app.register(requestTrackingPlugin, { requestLog: config.requestLog });
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });

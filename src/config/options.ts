@@ -19,6 +19,7 @@ export interface ServeConfig {
   bodyLimit: number;
   requestIdleTimeoutMs: number;
   requestBodyTimeoutMs: number;
+  maxConnections: number;
   maxEventsPerRequest: number;
   maxResidualsPerRequest: number;
   maxOpenCases: number;
@@ -121,6 +122,17 @@ function checkLaneThreshold(value: string): string | undefined {
   return 'problem' in parsed ? parsed.problem : undefined;
 }
 
+/**
+ * 10,000 connections held open with half-sent headers (slowloris) took 40 MB of the server's memory; an uncapped
+ * flood grows until the open-file limit (which Node raises to the hard limit, usually 524,288 or 1,048,576) or the
+ * memory limit. 128 connections already saturate 2 cores, and load balancers' keep-alive pools and
+ * --live-max-subscribers are tens to hundreds (README, Limits).
+ */
+const MAX_CONNECTIONS_DEFAULT = 10_000;
+
+/** Linux's default fs.nr_open, the most files a process may open: a cap beyond it could never be reached. */
+const MAX_OPEN_FILES = 1_048_576;
+
 /** setTimeout's longest delay: a longer one fires at once (Node warns, and a 3e9 ms shutdown timeout ended the drain in 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -158,6 +170,16 @@ const OPTIONS = [
     min: 0,
     max: MAX_TIMER_MS,
     description: "milliseconds a request's whole body may take to arrive (checked each second) before the client gets 408 and its connection is closed: a body sent a byte now and then never stalls (the default, five minutes, lets a 4 MiB body, the default --body-limit, arrive at 14 KB/s); 0 no limit",
+  },
+  {
+    key: 'maxConnections',
+    flag: 'max-connections',
+    env: 'PETRASCORE_MAX_CONNECTIONS',
+    kind: 'integer',
+    default: MAX_CONNECTIONS_DEFAULT,
+    min: 0,
+    max: MAX_OPEN_FILES,
+    description: "TCP connections open at once, whatever they carry (requests, idle keep-alive connections, /live streams, headers still arriving); one more is closed as it is accepted, unanswered, probes and scrapes included (counted; logged at warn, at most one line per 10 s); 0 no cap. The default keeps a flood of slow or idle connections to about 40 MB and off the open-file limit, at which new connections are closed uncounted and static files and webhooks fail, while far above load balancers' keep-alive pools; more than --live-max-subscribers",
   },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
   {

@@ -100,6 +100,12 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       `--max-attribute-chars (${serve.maxAttributeChars}) bounds all open cases together: it must be 0 or at least --max-attribute-chars-per-case (${serve.maxAttributeCharsPerCase}); lower that too`,
     );
   }
+  // Every /live stream holds a connection: a cap they could fill alone would leave none for scoring, probes or scrapes.
+  if (serve.maxConnections > 0 && serve.maxConnections <= serve.liveMaxSubscribers) {
+    throw new UsageError(
+      `--max-connections ${serve.maxConnections} could all be held by /live streams (--live-max-subscribers ${serve.liveMaxSubscribers}), leaving no connection for requests: give --max-connections more than --live-max-subscribers, or 0 for no cap`,
+    );
+  }
   return serve;
 }
 

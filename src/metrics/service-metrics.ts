@@ -72,6 +72,25 @@ export class ServiceMetrics {
     registry: this.registry,
   });
 
+  /** Counted from the server's 'connection' and close events (the connections plugin names the source). */
+  readonly openConnections = new ScrapedGauge({
+    name: 'petrascore_open_connections',
+    help: 'TCP connections open: requests being handled, idle keep-alive connections, /live streams and half-sent requests alike, the scrape that reads this included',
+    registry: this.registry,
+  });
+
+  readonly maxConnections = new Gauge({
+    name: 'petrascore_max_connections',
+    help: 'Most TCP connections open at once; one more is closed as it is accepted (--max-connections; 0: no cap)',
+    registers: [this.registry],
+  });
+
+  readonly connectionsDropped = new DeferredCounter({
+    name: 'petrascore_connections_dropped_total',
+    help: 'Connections closed as they were accepted, --max-connections being open already; a scrape is one of them while the cap holds, so this shows once a connection has closed',
+    registry: this.registry,
+  });
+
   readonly inferenceRuns = new DeferredCounter({ name: 'petrascore_inference_runs_total', help: 'ONNX Runtime session runs', registry: this.registry });
 
   readonly inferenceRows = new DeferredHistogram({

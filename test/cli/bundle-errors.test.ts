@@ -389,6 +389,8 @@ describe('petrascore usage errors', () => {
   it('--port without a value', () => expectUsageError(['serve', bundle, '--port'], /petrascore: --port needs a value/));
   it('PETRASCORE_PORT=abc names the variable', () => expectUsageError(['serve', bundle], /PETRASCORE_PORT must be a whole number, got 'abc'/, { PETRASCORE_PORT: 'abc' }));
   it('PETRASCORE_SCORE_EVERY_EVENT=maybe', () => expectUsageError(['serve', bundle], /PETRASCORE_SCORE_EVERY_EVENT must be true or false, got 'maybe'/, { PETRASCORE_SCORE_EVERY_EVENT: 'maybe' }));
+  it('PETRASCORE_MAX_CONNECTIONS=-1 names the variable', () => expectUsageError(['serve', bundle], /PETRASCORE_MAX_CONNECTIONS must be a whole number, got '-1'/, { PETRASCORE_MAX_CONNECTIONS: '-1' }));
+  it('--max-connections that /live streams could fill', () => expectUsageError(['serve', bundle, '--max-connections', '64'], /--max-connections 64 could all be held by \/live streams \(--live-max-subscribers 64\)/));
   it('an unknown log level', () => expectUsageError([...serveArgs(bundle), '--log-level', 'loud'], /--log-level .*must be one of .*got 'loud'/));
   it('two bundles', () => expectUsageError(['serve', bundle, bundle], /expected one bundle/));
   it('an unknown command', () => expectUsageError(['frobnicate'], /unknown command 'frobnicate'/, {}, 'Usage: petrascore <command>'));

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -427,6 +427,18 @@ describe('petrascore serve lifecycle', () => {
     } finally {
       socket.destroy();
     }
+  });
+});
+
+describe('petrascore serve --max-connections and the open-file limit', () => {
+  // The limit is read from /proc/self/limits: elsewhere there is nothing to warn from.
+  it.runIf(existsSync('/proc/self/limits'))('warns at startup when the limit leaves fewer files than the cap (ulimit -n 256 under the default 10,000), and serves all the same', async () => {
+    const [beyond, within] = await Promise.all([startServer(serveArgs(LOAN), { openFileLimit: 256 }), startServer(serveArgs(LOAN, '--max-connections', '150'), { openFileLimit: 256 })]);
+    const warnings = (cli: CliProcess) => cli.logLines().filter((l) => l.open_file_limit !== undefined);
+    expect(warnings(beyond.cli), beyond.cli.describe()).toEqual([expect.objectContaining({ level: 40, max_connections: 10_000, open_file_limit: 256 })]);
+    expect(warnings(beyond.cli)[0]!.msg).toContain('give --max-connections at most 192, or raise the limit');
+    expect(warnings(within.cli), within.cli.describe()).toEqual([]);
+    for (const server of [beyond, within]) expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
 

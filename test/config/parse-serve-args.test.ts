@@ -118,3 +118,31 @@ describe('PETRASCORE_* variables that are no setting', () => {
   });
 });
 
+
+describe('--max-connections', () => {
+  it('is 10,000 by default, a whole number from the flag or PETRASCORE_MAX_CONNECTIONS, the flag winning; 0 is no cap', () => {
+    expect(parseServeArgs([], {}).maxConnections).toBe(10_000);
+    expect(parseServeArgs([], { PETRASCORE_MAX_CONNECTIONS: ' 500 ' }).maxConnections).toBe(500);
+    expect(parseServeArgs(['--max-connections', '2000'], { PETRASCORE_MAX_CONNECTIONS: '500' }).maxConnections).toBe(2000);
+    expect(parseServeArgs(['--max-connections', '0'], {}).maxConnections).toBe(0);
+    expect(parseServeArgs(['--max-connections=1048576'], {}).maxConnections).toBe(1_048_576);
+  });
+
+  it('refuses what is not a count of connections, naming the flag or the variable', () => {
+    expect(() => parseServeArgs(['--max-connections', 'many'], {})).toThrow("--max-connections must be a whole number, got 'many'");
+    expect(() => parseServeArgs(['--max-connections', '1.5'], {})).toThrow("--max-connections must be a whole number, got '1.5'");
+    expect(() => parseServeArgs([], { PETRASCORE_MAX_CONNECTIONS: '-1' })).toThrow("PETRASCORE_MAX_CONNECTIONS must be a whole number, got '-1'");
+    expect(() => parseServeArgs(['--max-connections', '1048577'], {})).toThrow('--max-connections must be at most 1048576, got 1048577');
+    expect(() => parseServeArgs(['--max-connections'], {})).toThrow(UsageError);
+  });
+
+  it('must exceed --live-max-subscribers, whose streams could otherwise hold every connection', () => {
+    expect(() => parseServeArgs(['--max-connections', '64'], {})).toThrow(
+      '--max-connections 64 could all be held by /live streams (--live-max-subscribers 64), leaving no connection for requests: give --max-connections more than --live-max-subscribers, or 0 for no cap',
+    );
+    expect(() => parseServeArgs([], { PETRASCORE_MAX_CONNECTIONS: '10', PETRASCORE_LIVE_MAX_SUBSCRIBERS: '10' })).toThrow(UsageError);
+    expect(parseServeArgs(['--max-connections', '65'], {}).maxConnections).toBe(65);
+    expect(parseServeArgs(['--max-connections', '10', '--live-max-subscribers', '9'], {}).maxConnections).toBe(10);
+    expect(parseServeArgs(['--max-connections', '0', '--live-max-subscribers', '1000'], {}).maxConnections).toBe(0);
+  });
+});

@@ -63,6 +63,8 @@ export interface CliOptions {
   stdinFrom?: string;
   /** Capabilities dropped from the child's bounding set (setpriv; for root), e.g. ['fowner']. */
   withoutCapabilities?: readonly string[];
+  /** The child's open-file limit, soft and hard (`ulimit -n`): Node raises the soft one to the hard one. */
+  openFileLimit?: number;
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -94,6 +96,7 @@ export class CliProcess {
     const command = [process.execPath, CLI, ...args];
     if (options.permissionsApply === true && isRoot) command.unshift(...DROP_OVERRIDE);
     if (options.withoutCapabilities !== undefined) command.unshift('setpriv', `--bounding-set=${options.withoutCapabilities.map((c) => `-${c}`).join(',')}`);
+    if (options.openFileLimit !== undefined) command.unshift('sh', '-c', 'ulimit -n "$0" && exec "$@"', String(options.openFileLimit));
     const stdin = options.stdinFrom === undefined ? 'ignore' : openSync(options.stdinFrom, 'r');
     this.child = spawn(command[0]!, command.slice(1), { cwd: options.cwd ?? ROOT, env: childEnv(options.env ?? {}), stdio: [stdin, 'pipe', 'pipe'] });
     if (typeof stdin === 'number') closeSync(stdin);

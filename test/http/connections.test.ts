@@ -1,0 +1,171 @@
+import { once } from 'node:events';
+import { request } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildApp, type App, type AppConfig } from '../../src/app.js';
+import { defaultConfig } from '../../src/config/options.js';
+import { DEFAULT_MODEL } from '../helpers/fixtures.js';
+
+type Line = Record<string, unknown>;
+
+const DROPPED = 'connections dropped as they were accepted: --max-connections are open';
+
+interface Server {
+  app: App;
+  port: number;
+  /** The warn lines written so far. */
+  warnings: Line[];
+  /** The server's side of every connection it accepted and has not closed yet. */
+  accepted: Set<Socket>;
+  /** The clients of holdOpen(): a request begun holds the server's close until Node's headers timeout. */
+  held: Socket[];
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => release(server).then(() => server.app.close())));
+});
+
+/** Ends the held connections and waits until the server has closed its side of each. */
+async function release(server: Server): Promise<void> {
+  for (const client of server.held.splice(0)) client.destroy();
+  await allClosed(server);
+}
+
+/** The app on a port of 127.0.0.1, its warn lines collected, its accepted connections in view. */
+async function serving(overrides: Partial<AppConfig>): Promise<Server> {
+  const warnings: Line[] = [];
+  const stream = { write: (line: string) => void warnings.push(JSON.parse(line) as Line) };
+  const app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, liveStatsIntervalMs: 0, ...overrides }, { level: 'warn', stream });
+  const accepted = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    accepted.add(socket);
+    socket.once('close', () => accepted.delete(socket));
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const server = { app, port: (app.server.address() as AddressInfo).port, warnings, accepted, held: [] };
+  servers.push(server);
+  return server;
+}
+
+/** A connection whose request never gets past its first header (slowloris), once the server has accepted it. */
+async function holdOpen(server: Server): Promise<{ client: Socket; accepted: Socket }> {
+  const [[accepted], client] = await Promise.all([once(server.app.server, 'connection') as Promise<[Socket]>, connectTo(server.port)]);
+  client.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+  server.held.push(client);
+  return { client, accepted };
+}
+
+function connectTo(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** What a new connection that sends nothing receives before the server closes it. */
+async function receivedBeforeClose(port: number): Promise<string> {
+  const socket = await connectTo(port);
+  let received = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  // A reset instead of an end is a close all the same.
+  socket.on('error', () => {});
+  await once(socket, 'close');
+  return received;
+}
+
+/** A request on a connection of its own, closed after the answer, as a probe or a scraper makes it. */
+function send(port: number, path: string, json?: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const options = json === undefined ? { method: 'GET' } : { method: 'POST', headers: { 'content-type': 'application/json' } };
+    const req = request({ host: '127.0.0.1', port, path, agent: false, ...options }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(json === undefined ? undefined : JSON.stringify(json));
+  });
+}
+
+/** Resolves once the server has closed its side of `socket` (and so counted it out), whether it ended or failed. */
+function closedBy(socket: Socket): Promise<void> {
+  return socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+async function allClosed(server: Server): Promise<void> {
+  await Promise.all([...server.accepted].map(closedBy));
+}
+
+function sample(metrics: string, name: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+describe('--max-connections: a connection beyond the cap is closed as it is accepted', () => {
+  it('holds the first N open, closes the next one unanswered (a probe or a scrape too), counts it, and serves again once one closes', async () => {
+    const server = await serving({ maxConnections: 3, liveMaxSubscribers: 1 });
+    const held = [await holdOpen(server), await holdOpen(server), await holdOpen(server)];
+
+    // The fourth is accepted by the kernel, then closed by Node before it is read: no answer at all.
+    expect(await receivedBeforeClose(server.port)).toBe('');
+    // So a probe or a scrape that arrives while the cap holds gets no answer either.
+    await expect(send(server.port, '/healthz')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    // The held three are still open and served: one finishes its request.
+    expect(held.map(({ client }) => client.destroyed)).toEqual([false, false, false]);
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      held[0]!.client.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      held[0]!.client.once('end', () => resolve(text));
+    });
+    held[0]!.client.write('Connection: close\r\n\r\n');
+    expect(await answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    await closedBy(held[0]!.accepted);
+
+    // One place free: the scrape gets through and shows the two drops.
+    const scrape = await send(server.port, '/metrics');
+    expect(scrape.status).toBe(200);
+    expect(sample(scrape.body, 'petrascore_connections_dropped_total')).toBe(2);
+    expect(sample(scrape.body, 'petrascore_max_connections')).toBe(3);
+    // The two still held and the scrape's own.
+    expect(sample(scrape.body, 'petrascore_open_connections')).toBe(3);
+
+    // Once they close, it serves as many at once as before.
+    await release(server);
+    const anomaly = { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] };
+    const scored = await Promise.all(Array.from({ length: 3 }, () => send(server.port, '/anomaly', anomaly)));
+    expect(scored.map((r) => r.status)).toEqual([200, 200, 200]);
+    await allClosed(server);
+    expect(sample((await send(server.port, '/metrics')).body, 'petrascore_connections_dropped_total')).toBe(2);
+  });
+
+  it('logs the first drop at once and sums a burst into one line rather than a line each', async () => {
+    const server = await serving({ maxConnections: 2, liveMaxSubscribers: 1 });
+    await holdOpen(server);
+    await holdOpen(server);
+    expect(await receivedBeforeClose(server.port)).toBe('');
+    expect(server.warnings.filter((l) => l.msg === DROPPED)).toEqual([expect.objectContaining({ level: 40, dropped: 1, max_connections: 2 })]);
+
+    expect(await Promise.all(Array.from({ length: 20 }, () => receivedBeforeClose(server.port)))).toEqual(Array.from({ length: 20 }, () => ''));
+    // What the window has not logged yet is logged as the server closes.
+    await release(server);
+    await server.app.close();
+    const lines = server.warnings.filter((l) => l.msg === DROPPED);
+    expect(lines.reduce((sum, l) => sum + (l.dropped as number), 0)).toBe(21);
+    expect(lines.length).toBeLessThan(21);
+  });
+
+  it('0: no cap (Node\'s own maxConnections stays unset, as a later Node reads 0 as refusing every connection)', async () => {
+    const server = await serving({ maxConnections: 0 });
+    expect(server.app.server.maxConnections).toBeUndefined();
+    for (let i = 0; i < 5; i++) await holdOpen(server);
+    const scrape = await send(server.port, '/metrics');
+    expect(scrape.status).toBe(200);
+    expect(sample(scrape.body, 'petrascore_max_connections')).toBe(0);
+    expect(sample(scrape.body, 'petrascore_connections_dropped_total')).toBe(0);
+    expect(sample(scrape.body, 'petrascore_open_connections')).toBe(6);
+  });
+});
