@@ -47,6 +47,12 @@ export function clientErrorHandler(onAnswered: (label: string, status: number) =
   return (error, socket) => {
     // A reset connection has nobody to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    // Nor has one its client ended half-way through a request: a client that gave up (one whose body was under way is
+    // already logged as abandoned), or a flood of half-sent requests, whose lines and 400s would be the flood's own.
+    if (error.code === 'HPE_INVALID_EOF_STATE') {
+      socket.destroy();
+      return;
+    }
     const { status, label, body } = clientErrorAnswer(error);
     onAnswered(label, status);
     if (socket.writable) socket.write(closingAnswer(status, body));

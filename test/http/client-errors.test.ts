@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRaw } from '../helpers/raw-http.js';
@@ -31,6 +32,28 @@ describe("requests Node's HTTP parser refuses, on a listening server", () => {
     const answer = parse(await sendRaw(server.url, 'HELLO THERE\r\n\r\n'));
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: 'bad_request', details: [{ path: 'request' }] });
+  });
+
+  it('neither answers nor counts a request its client ends half-way (a client that gave up, or a flood of them)', async () => {
+    const badRequests = async () => metricValue(await (await fetch(`${server.url}/metrics`)).text(), 'petrascore_client_errors_total', '{error="bad_request"}') ?? 0;
+    const before = await badRequests();
+    const { hostname, port } = new URL(server.url);
+    for (const half of ['POST /anomaly HTTP/1.1\r\nHost: x\r\n', 'POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"events"']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname);
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+        // Ended by the client, which still reads: an answer would reach it.
+        socket.end(half);
+      });
+      expect(answer).toBe('');
+    }
+    // Bytes that are not HTTP are still answered and counted.
+    expect(parse(await sendRaw(server.url, 'HELLO THERE\r\n\r\n')).status).toBe(400);
+    expect(await badRequests()).toBe(before + 1);
   });
 
   it('answers a transfer coding that does not end with chunked with 400 naming the header', async () => {
