@@ -3,11 +3,15 @@
  * webhook's token usually sits.
  */
 
-/** A URL that parses, as a log line may show it: its origin and path. */
+/**
+ * A URL that parses, as a log line may show it: its origin alone. The path is a secret as often as the query: Slack's
+ * incoming webhooks (/services/T…/B…/<secret>), Discord's (/api/webhooks/<id>/<token>) and Mattermost's
+ * (/hooks/<key>) are authorised by nothing else.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
+    return parsed.pathname === '/' ? parsed.origin : `${parsed.origin}/…`;
   } catch {
     return '(invalid url)';
   }
@@ -15,8 +19,12 @@ export function redactUrl(url: string): string {
 
 /**
  * A value given as a URL, as an error message about it may quote it, whether or not it parses: credentials masked up to
- * the last @ (a value that does not parse may have a / or an @ in its password), query and fragment cut.
+ * the last @ (a value that does not parse may have a / or an @ in its password), path, query and fragment cut (the
+ * path may be the token, as redactUrl says).
  */
 export function withoutSecrets(text: string): string {
-  return text.replace(/\/\/.*@/s, '//…@').replace(/[?#].*$/s, (rest) => `${rest[0]}…`);
+  return text
+    .replace(/\/\/.*@/s, '//…@')
+    .replace(/[?#].*$/s, (rest) => `${rest[0]}…`)
+    .replace(/^((?:[^:/?#]*:)?\/\/[^/?#]*|[^/?#]*)\/[^?#]+/s, '$1/…');
 }

@@ -54,12 +54,19 @@ class WebhookTarget {
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   private readonly endpoint: { url: string; headers: Record<string, string> };
   readonly shown: string;
+  /**
+   * What a log line says of this URL: its origin, and its place among the --alert-webhook URLs (1 for the first), which
+   * tells apart two webhooks of one host now that their paths are not shown.
+   */
+  readonly logged: { webhook: string; webhook_index: number };
 
   constructor(
     readonly url: string,
+    index: number,
     private readonly options: WebhookOptions,
   ) {
     this.shown = redactUrl(url);
+    this.logged = { webhook: this.shown, webhook_index: index + 1 };
     this.endpoint = endpointOf(url);
   }
 
@@ -88,7 +95,7 @@ class WebhookTarget {
   private logDrops(): void {
     this.dropLogTimer = undefined;
     if (this.droppedSinceLog === 0) return;
-    this.options.log.warn({ webhook: this.shown, dropped: this.droppedSinceLog, queue: this.options.queueSize }, 'alert webhook queue full: oldest alerts dropped');
+    this.options.log.warn({ ...this.logged, dropped: this.droppedSinceLog, queue: this.options.queueSize }, 'alert webhook queue full: oldest alerts dropped');
     this.droppedSinceLog = 0;
     this.lastDropLog = Date.now();
   }
@@ -131,14 +138,14 @@ class WebhookTarget {
         if (error instanceof PermanentFailure || this.closed) break;
         if (attempt < attempts) {
           this.options.metrics.retried();
-          this.options.log.info({ webhook: this.shown, alert: alert.id, attempt, problem }, 'alert webhook attempt failed; retrying');
+          this.options.log.info({ ...this.logged, alert: alert.id, attempt, problem }, 'alert webhook attempt failed; retrying');
           await this.sleep(Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 500) * 2 ** (attempt - 1)));
         }
       }
     }
     if (this.closed) return;
     this.options.metrics.outcome('failed');
-    this.options.log.warn({ webhook: this.shown, alert: alert.id, case_id: alert.case_id, problem }, 'alert webhook delivery failed');
+    this.options.log.warn({ ...this.logged, alert: alert.id, case_id: alert.case_id, problem }, 'alert webhook delivery failed');
   }
 
   private async post(body: string, alertId: number, attempt: number): Promise<void> {
@@ -199,7 +206,7 @@ export class AlertWebhooks {
     urls: readonly string[],
     private readonly options: WebhookOptions,
   ) {
-    this.targets = urls.map((url) => new WebhookTarget(url, options));
+    this.targets = urls.map((url, index) => new WebhookTarget(url, index, options));
   }
 
   get size(): number {
@@ -225,7 +232,7 @@ export class AlertWebhooks {
     for (const target of this.targets) {
       const lost = target.close();
       for (let i = 0; i < lost; i++) this.options.metrics.outcome('dropped');
-      if (lost > 0) this.options.log.warn({ webhook: target.shown, lost }, 'alert webhook: undelivered alerts dropped at shutdown');
+      if (lost > 0) this.options.log.warn({ ...target.logged, lost }, 'alert webhook: undelivered alerts dropped at shutdown');
     }
   }
 }

@@ -469,6 +469,28 @@ describe('petrascore serve shutdown with alert webhooks', () => {
   });
 });
 
+describe('petrascore serve logs of alert webhooks', () => {
+  it("names a failing webhook by its origin and place, never its credentials, path or query (a Slack URL's token is its path)", async () => {
+    // A port nothing listens on: every attempt is refused, and logged.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const hooks = [`http://127.0.0.1:${port}/`, `http://alerts:pw-s3cret@127.0.0.1:${port}/services/T0/B0/path-s3cret?token=query-s3cret`];
+    const server = await startServer(serveArgs(LOAN, '--alert-webhook', hooks[0]!, '--alert-webhook', hooks[1]!, '--alert-webhook-retries', '1', '--alert-webhook-backoff', '10'));
+    expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'decline loan' }] })).status).toBe(200);
+    const failed = () => server.cli.logLines().filter((l) => l.msg === 'alert webhook delivery failed');
+    await server.cli.waitFor('both deliveries to fail', () => (failed().length === 2 ? true : undefined), 10_000);
+    const lines = server.cli.logLines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('alert webhook ') && l.webhook !== undefined);
+    expect(lines.map((l) => l.msg).sort()).toEqual(['alert webhook attempt failed; retrying', 'alert webhook attempt failed; retrying', 'alert webhook delivery failed', 'alert webhook delivery failed']);
+    expect(failed().map((l) => [l.webhook, l.webhook_index]).sort()).toEqual([
+      [`http://127.0.0.1:${port}`, 1],
+      [`http://127.0.0.1:${port}/…`, 2],
+    ]);
+    expect(server.cli.stdout + server.cli.stderr).not.toContain('s3cret');
+  });
+});
+
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');

@@ -49,7 +49,7 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     expect(parseServeArgs([], { PETRASCORE_SCORE_EVERY_EVENT: ' Yes ' }).scoreEveryEvent).toBe(true);
   });
 
-  it('shows a refused webhook URL without its credentials, query or fragment', () => {
+  it('shows a refused webhook URL without its credentials, path, query or fragment', () => {
     const refused = (value: string) => {
       try {
         parseServeArgs([], { PETRASCORE_ALERT_WEBHOOKS: value });
@@ -58,14 +58,17 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
       }
       return 'accepted';
     };
-    expect(refused('https://user:s3cret@[bad/x?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x?…' is not a URL");
-    expect(refused('ftp://u:pw@host/hook#sig=1')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://…@host/hook#…' is not an http:// or https:// URL");
+    expect(refused('https://user:s3cret@[bad/x?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/…?…' is not a URL");
+    expect(refused('ftp://u:pw@host/hook#sig=1')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://…@host/…#…' is not an http:// or https:// URL");
     // A password with a / or an @ in a URL that does not parse.
-    expect(refused('https://user:pa/ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x' is not a URL");
-    expect(refused('https://user:p@ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/x' is not a URL");
+    expect(refused('https://user:pa/ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/…' is not a URL");
+    expect(refused('https://user:p@ss@[bad/x')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@[bad/…' is not a URL");
+    // A token in the path, as Slack's incoming webhooks carry it, with or without a scheme.
+    expect(refused('ftp://hooks.slack.com/services/T0/B0/s3cret')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://hooks.slack.com/…' is not an http:// or https:// URL");
+    expect(refused('hooks.slack.com/services/T0/B0/s3cret')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'hooks.slack.com/…' is not a URL");
     // Credentials that parse but do not decode (the Basic authorization header is made of them decoded).
-    expect(refused('https://us%zz:s3cret@host/hook?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/hook?…' has a user name or password that is not valid percent-encoding");
-    expect(refused('https://user:s3cret%E0%A4@host/hook')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/hook' has a user name or password that is not valid percent-encoding");
+    expect(refused('https://us%zz:s3cret@host/hook?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/…?…' has a user name or password that is not valid percent-encoding");
+    expect(refused('https://user:s3cret%E0%A4@host/hook')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/…' has a user name or password that is not valid percent-encoding");
   });
 });
 
