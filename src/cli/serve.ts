@@ -47,19 +47,29 @@ function warnOfUnknownVariables(env: NodeJS.ProcessEnv, logLevel: string): void 
 }
 
 /**
- * Draining: responses being produced, and those of requests that still arrive on open connections, are told to close
- * their connection; a keep-alive connection left open after its response would hold `server.close()` (and so the
- * exit) until the keep-alive timeout.
+ * From the start of a shutdown (the drain delay included), responses being produced, and those of requests that still
+ * arrive on open connections, are told to close their connection. During the delay this moves keep-alive clients (a
+ * workflow engine's connection pool) off this instance while it still answers them: their next request opens a new
+ * connection, which a Service whose endpoints no longer list this pod sends to a ready one, where a kept connection
+ * would stay here until the drain closed it, racing a request on its way. Call the returned function when the drain
+ * begins: from then on a connection is also closed once its response is done, since a keep-alive connection left open
+ * after its response would hold `server.close()` (and so the exit) until the keep-alive timeout.
  */
-function drainConnections(app: App): void {
+function closeConnectionsAfterAnswers(app: App): () => void {
+  let draining = false;
   const closeIdle = () => setImmediate(() => app.server.closeIdleConnections());
   const markClosing = (res: ServerResponse) => {
     if (!res.headersSent) res.setHeader('connection', 'close');
     // Backstop for a response whose headers were already out: once it is done its connection is idle and can go.
-    res.once('finish', closeIdle);
+    res.once('finish', () => {
+      if (draining) closeIdle();
+    });
   };
   for (const res of app.openResponses) markClosing(res);
   app.server.on('request', (_req, res: ServerResponse) => markClosing(res));
+  return () => {
+    draining = true;
+  };
 }
 
 /**
@@ -74,8 +84,10 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
     /** The exit code of a shutdown that completes: 0 unless the service failed. */
     let completedCode: number = EXIT.ok;
     /** `cause` says in the log lines why the shutdown began: `{ signal }` or `{ failure }`. */
+    let drainConnections = (): void => undefined;
     const begin = (cause: Record<string, string>) => {
       closing = true;
+      drainConnections = closeConnectionsAfterAnswers(app);
       if (delayMs === 0) drain(cause);
       else {
         app.beginDraining();
@@ -92,7 +104,7 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
       begin({ signal });
     };
     const drain = (cause: Record<string, string>) => {
-      drainConnections(app);
+      drainConnections();
       app.log.info({ ...cause, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
         app.log.error({ timeout_ms: timeoutMs }, 'shutdown timed out with requests still in flight');

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
+import { Agent, createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -232,6 +232,35 @@ describe('petrascore serve lifecycle', () => {
     const messages = server.cli.logLines().map((l) => l.msg);
     expect(messages.indexOf('shutting down: finishing in-flight requests')).toBeGreaterThan(messages.indexOf('shutting down: /readyz is 503, serving on until the drain'));
     expect(messages).toContain('shut down cleanly');
+  });
+
+  it('--drain-delay: every answer during the delay tells a keep-alive client to close its connection, so that its pool reconnects elsewhere', async () => {
+    // Long enough that the drain never starts in this test: what is checked is the delay.
+    const server = await startServer(serveArgs(LOAN, '--drain-delay', '60000'));
+    // One pooled connection, as a workflow engine's HTTP client keeps to a Service.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const body = JSON.stringify({ input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] });
+    const post = () =>
+      new Promise<{ status: number | undefined; connection: string | undefined }>((resolve, reject) => {
+        const request = httpRequest(`${server.url}/anomaly`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode, connection: response.headers.connection }));
+        });
+        request.on('error', reject);
+        request.end(body);
+      });
+    try {
+      expect(await post()).toEqual({ status: 200, connection: 'keep-alive' });
+      server.cli.signal('SIGTERM');
+      await server.cli.waitForStdout(/"msg":"shutting down: \/readyz is 503, serving on until the drain"/, 5_000);
+      // Served as usual, but the connection is not kept: a Service sends the client's next connection to a pod that is
+      // ready, where a kept one would stay on this pod until the drain closes it, under a request on its way.
+      expect(await post()).toEqual({ status: 200, connection: 'close' });
+      expect(await post()).toEqual({ status: 200, connection: 'close' });
+      expect(server.cli.exitStatus, 'still serving during the delay').toBeUndefined();
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('the inference worker stops on its own: 503 inference_unavailable, /healthz 503, one fatal line, then the shutdown and exit 1', async () => {
