@@ -47,8 +47,9 @@ export function clientErrorHandler(onAnswered: (label: string, status: number) =
   return (error, socket) => {
     // A reset connection has nobody to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
-    // Nor has one its client ended half-way through a request: a client that gave up (one whose body was under way is
-    // already logged as abandoned), or a flood of half-sent requests, whose lines and 400s would be the flood's own.
+    // Nor has one its client ended half-way through a request: a client that gave up (a request whose head had arrived
+    // ends with the connection, counted as abandoned by request tracking), or a flood of half-sent requests, whose lines
+    // and 400s would be the flood's own.
     if (error.code === 'HPE_INVALID_EOF_STATE') {
       socket.destroy();
       return;

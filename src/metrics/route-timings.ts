@@ -56,10 +56,10 @@ export class RouteTimings {
 
   constructor(registry: Registry, buckets: readonly number[]) {
     const labelNames = ['method', 'route', 'status'] as const;
-    this.requests = new DeferredCounter({ name: 'petrascore_http_requests_total', help: 'HTTP requests answered, by method, route pattern (unmatched for 404s, 405s and URLs refused before routing) and status code; a /live stream counts when it ends', labelNames, registry });
+    this.requests = new DeferredCounter({ name: 'petrascore_http_requests_total', help: 'HTTP requests answered, by method, route pattern (unmatched for 404s, 405s and URLs refused before routing) and status code; a /live stream counts when it ends; a request whose client went away before its answer (a caller that timed out) counts under status 499', labelNames, registry });
     this.duration = new DeferredHistogram({
       name: 'petrascore_http_request_duration_seconds',
-      help: 'Time from request received to response sent (for a /live stream: its whole life), by method, route pattern and status code',
+      help: 'Time from request received to response sent (for a /live stream: its whole life; under status 499, to its client going away), by method, route pattern and status code',
       labelNames,
       buckets,
       registry,

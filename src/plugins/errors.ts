@@ -174,6 +174,9 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       // Answered already, and its connection closing (a stalled upload's 408): the body parser's error that follows is
       // not a second mistake to count or answer.
       if (reply.raw.headersSent && reply.raw.statusCode === 408) return;
+      // The client went away while its body was being read: request tracking counts the request as abandoned, and
+      // there is nobody to answer; the body reader's error (`aborted`, ECONNRESET) is no mistake of the client's.
+      if (request.raw.destroyed && !reply.raw.headersSent && (error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
       // No route matched, and the body was refused before the not-found handler ran: the URL or method is what is wrong.
       if (request.is404 && !(error instanceof ServerClosingError)) {
         // Its tracking hook (preValidation) did not run: it comes after the body is parsed.

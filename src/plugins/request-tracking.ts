@@ -33,9 +33,10 @@ declare module 'fastify' {
  *
  * The response's `close` event comes for every response, answered or abandoned by its client at any stage, where
  * Fastify's onResponse and onRequestAbort hooks missed requests whose client went away at the end of a load test (the
- * session close then waited for them forever). Only answered responses are timed, as onResponse timed them: a client
- * that goes away first closes the response before its head is sent. A /live stream is timed when it closes, whoever
- * closed it: its time is the stream's.
+ * session close then waited for them forever). A client that goes away first closes the response before its head is
+ * sent: it is counted and timed under status 499, as nginx logs a client that closed its request, so that an error
+ * rate or latency SLO sees the webhook callers that gave up waiting (they had been in no metric at all). A /live stream
+ * is timed when it closes, whoever closed it: its time is the stream's.
  */
 export const requestTrackingPlugin = fp<{ requestLog: RequestLogSetting }>(
   async (app, options) => {
@@ -78,14 +79,18 @@ function refuseWhileClosing(reply: FastifyReply, next: HookHandlerDoneFunction):
   next(new ServerClosingError());
 }
 
+/** The status a request whose client went away before its answer is counted under (nginx's "client closed request"). */
+const ABANDONED_STATUS = 499;
+
 function trackOnly(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {
   const started = performance.now();
   const slot = open.add(response, request.id);
   const method = request.method;
   response.on('close', () => {
     open.release(slot, response);
-    // Answered: its head was sent (ending a response sends it; a /live stream its client closed has sent it too).
-    if (response.headersSent) recorder.record(method, response.statusCode, (performance.now() - started) / 1000);
+    // Answered when its head was sent (ending a response sends it; a /live stream its client closed has sent it too);
+    // otherwise its client went away first.
+    recorder.record(method, response.headersSent ? response.statusCode : ABANDONED_STATUS, (performance.now() - started) / 1000);
   });
 }
 
@@ -95,7 +100,8 @@ function trackAndLogAbandoned(open: OpenResponses, recorder: RouteRecorder, requ
   const slot = open.add(response, request.id);
   response.on('close', () => {
     open.release(slot, response);
-    if (response.headersSent) recorder.record(request.method, response.statusCode, (performance.now() - started) / 1000);
-    else logAbandonedRequest(request, performance.now() - started);
+    const ms = performance.now() - started;
+    recorder.record(request.method, response.headersSent ? response.statusCode : ABANDONED_STATUS, ms / 1000);
+    if (!response.headersSent) logAbandonedRequest(request, ms);
   });
 }

@@ -320,6 +320,14 @@ describe('petrascore serve lifecycle', () => {
     expect(line, server.cli.describe()).toMatchObject({ level: 30, method: 'POST', url: '/anomaly', route: '/anomaly', abandoned: true });
     expect(line?.ms).toBeGreaterThan(0);
     expect(server.cli.logLines().filter((l) => l.msg === 'request')).toEqual([]);
+    // Counted, as nginx counts a client that closed first (499), so that an SLO sees the callers that gave up; not as a
+    // client's mistake, which it was not (it had been counted twice: bad_request from the HTTP parser's end of input,
+    // econnreset from the body's reader), nor answered as one.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^petrascore_http_requests_total\{method="POST",route="\/anomaly",status="499"\} 1$/m);
+    expect(metrics).toMatch(/^petrascore_http_request_duration_seconds_count\{method="POST",route="\/anomaly",status="499"\} 1$/m);
+    expect(metrics).not.toMatch(/^petrascore_client_errors_total/m);
+    expect(server.cli.logLines().filter((l) => l.msg === 'refused by the HTTP parser'), server.cli.describe()).toEqual([]);
   });
 
   it('--request-log none: no request line, refused or not, while the lifecycle lines stay at info', async () => {
