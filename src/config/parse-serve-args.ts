@@ -121,9 +121,13 @@ export interface UnknownVariable {
 /**
  * Kubernetes gives every pod variables for each Service of its namespace (Docker's links did the same): a Service named
  * petrascore brings PETRASCORE_SERVICE_HOST, PETRASCORE_SERVICE_PORT, PETRASCORE_PORT_8000_TCP… and
- * PETRASCORE_PORT=tcp://10.0.0.1:8000. None of them is a setting, and the last is not a port.
+ * PETRASCORE_PORT=tcp://10.0.0.1:8000. None of them is a setting, and the last is not a port. A Service named
+ * petrascore-<name> (a canary's, a StatefulSet's headless one) brings the same under PETRASCORE_<NAME>_…: eight
+ * warnings at every start, about variables nobody set, would teach the reader to skip the one about a real typo.
  */
-const SERVICE_LINK = /^PETRASCORE_(?:SERVICE_(?:HOST|PORT)(?:_.+)?|PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)$/;
+const SERVICE_LINK = /^PETRASCORE_(?:[A-Z0-9_]+_)?(?:SERVICE_(?:HOST|PORT)(?:_.+)?|PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)$/;
+/** PETRASCORE_<NAME>_PORT, a link of Service petrascore-<name> when its value is one (PETRASCORE_PORT is a setting). */
+const OTHER_SERVICE_PORT = /^PETRASCORE_[A-Z0-9_]+_PORT$/;
 
 /** PETRASCORE_PORT as a service link sets it (`tcp://10.0.0.1:8000`): ignored, so the server listens as if unset. */
 export function isServiceLinkPort(value: string | undefined): boolean {
@@ -141,6 +145,7 @@ export function unknownVariables(env: NodeJS.ProcessEnv): UnknownVariable[] {
   const unknown: UnknownVariable[] = [];
   for (const variable of Object.keys(env).sort()) {
     if (!variable.startsWith(PREFIX) || known.includes(variable) || SERVICE_LINK.test(variable)) continue;
+    if (OTHER_SERVICE_PORT.test(variable) && isServiceLinkPort(env[variable])) continue;
     const name = variable.slice(PREFIX.length).toUpperCase();
     const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
     let closest: string | undefined;

@@ -119,6 +119,24 @@ describe('PETRASCORE_* variables that are no setting', () => {
     expect(parseServeArgs([], { PETRASCORE_PORT: '9100' }).port).toBe(9100);
     expect(unknownVariables({ PETRASCORE_SERVICE_HOTS: 'x' }).map((u) => u.variable)).toEqual(['PETRASCORE_SERVICE_HOTS']);
   });
+
+  it('takes the variables of a Service named petrascore-<name> (a canary, a headless Service) for links too, and warns of no setting', () => {
+    const links = {
+      PETRASCORE_CANARY_PORT: 'tcp://10.0.0.9:8000',
+      PETRASCORE_CANARY_SERVICE_HOST: '10.0.0.9',
+      PETRASCORE_CANARY_SERVICE_PORT: '8000',
+      PETRASCORE_CANARY_SERVICE_PORT_HTTP: '8000',
+      PETRASCORE_CANARY_PORT_8000_TCP: 'tcp://10.0.0.9:8000',
+      PETRASCORE_CANARY_PORT_8000_TCP_PROTO: 'tcp',
+      PETRASCORE_CANARY_PORT_8000_TCP_PORT: '8000',
+      PETRASCORE_CANARY_PORT_8000_TCP_ADDR: '10.0.0.9',
+      PETRASCORE_METRICS_V2_SERVICE_HOST: '10.0.0.10',
+    };
+    expect(unknownVariables(links)).toEqual([]);
+    expect(parseServeArgs([], links).port).toBe(8000);
+    // A variable of that shape whose value is no link was set by someone, and is named.
+    expect(unknownVariables({ PETRASCORE_METRICS_PORT: '9100' }).map((u) => u.variable)).toEqual(['PETRASCORE_METRICS_PORT']);
+  });
 });
 
 
