@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { EVICTION_REASONS } from '../cases/case-store.js';
 import { BUS_EVENT_TYPES } from '../live/events.js';
@@ -119,6 +120,16 @@ export class ServiceMetrics {
   /** Read from the case store (the cases plugin names the source). */
   readonly openCases = new ScrapedGauge({ name: 'petrascore_open_cases', help: 'Streaming cases currently open', registry: this.registry });
 
+  /**
+   * The heap V8 may grow to: --max-old-space-size, or what Node derived from the container's memory limit. Beside
+   * petrascore_nodejs_heap_size_used_bytes it makes a saturation alert writable; past it the process aborts.
+   */
+  readonly heapLimit = new Gauge({
+    name: 'petrascore_heap_limit_bytes',
+    help: "The most heap V8 may use before the process aborts out of memory (v8's heap_size_limit: --max-old-space-size, or Node's default from the machine's or container's memory)",
+    registers: [this.registry],
+  });
+
   readonly maxOpenCases = new Gauge({
     name: 'petrascore_max_open_cases',
     help: 'Most streaming cases open at once; a new one beyond it evicts the least recently touched (--max-open-cases)',
@@ -196,6 +207,7 @@ export class ServiceMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'petrascore_' });
+    this.heapLimit.set(getHeapStatistics().heap_size_limit);
     this.buildInfo.set({ version: PETRASCORE_VERSION, node_version: process.version, onnxruntime_version: ONNXRUNTIME_VERSION }, 1);
     // Every outcome is exported from the start at 0, so that rate() and absent() work before the first one.
     for (const type of BUS_EVENT_TYPES) this.liveEventsDropped.inc({ type }, 0);

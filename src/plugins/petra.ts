@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { readFile } from 'node:fs/promises';
+import { getHeapStatistics } from 'node:v8';
 import { InferenceBatcher } from '../inference/batcher.js';
 import { WorkerRunner } from '../inference/worker-runner.js';
 import { InferenceUnavailableError, type WorkerStop } from '../inference/inference-unavailable.js';
@@ -52,7 +53,9 @@ function workerStopped(app: FastifyInstance, stop: WorkerStop): void {
 export const petraPlugin = fp<PetraPluginOptions>(
   async (app, options) => {
     // A large net takes seconds: the line says what is being waited for, and with which versions.
-    app.log.info({ bundle: options.modelPath, petrascore: PETRASCORE_VERSION, onnxruntime: ONNXRUNTIME_VERSION, node: process.version }, 'loading bundle');
+    // The heap limit with the versions: what Node made of --max-old-space-size or of the container's memory limit.
+    const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+    app.log.info({ bundle: options.modelPath, petrascore: PETRASCORE_VERSION, onnxruntime: ONNXRUNTIME_VERSION, node: process.version, heap_limit_mb: heapLimitMb }, 'loading bundle');
     const bundle = await loadBundle(options.modelPath);
     const { net, runner } = bundle;
     app.log.info(

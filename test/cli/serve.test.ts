@@ -506,6 +506,25 @@ describe('petrascore serve shutdown with alert webhooks', () => {
   });
 });
 
+describe('petrascore serve memory, as an alert on saturation reads it', () => {
+  it('exports the heap limit Node chose, also logged at startup', async () => {
+    const server = await startServer(serveArgs(LOAN), { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=96`.trim() } });
+    const scrape = async (name: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      expect(line, `${name} in\n${text}`).toBeDefined();
+      return Number(line!.split(' ')[1]);
+    };
+    const limit = await scrape('petrascore_heap_limit_bytes');
+    // The old generation asked for, and the young one Node adds beside it.
+    expect(limit).toBeGreaterThanOrEqual(96 * 2 ** 20);
+    expect(limit).toBeLessThan(256 * 2 ** 20);
+    expect(server.cli.logLines().find((l) => l.msg === 'loading bundle')).toMatchObject({ heap_limit_mb: Math.round(limit / 2 ** 20) });
+
+    await server.cli.kill();
+  });
+});
+
 describe('petrascore serve logs of alert webhooks', () => {
   it("names a failing webhook by its origin and place, never its credentials, path or query (a Slack URL's token is its path)", async () => {
     // A port nothing listens on: every attempt is refused, and logged.
