@@ -107,7 +107,9 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
       drainConnections();
       app.log.info({ ...cause, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
       const timer = setTimeout(() => {
-        app.log.error({ timeout_ms: timeoutMs }, 'shutdown timed out with requests still in flight');
+        // Which requests held it (a stalled upload, a long batch, a /live stream), and how many.
+        const inFlight = { in_flight: app.openResponses.size, requests: app.openResponses.describe(10) };
+        app.log.error({ timeout_ms: timeoutMs, ...inFlight }, 'shutdown timed out with requests still in flight');
         resolve(EXIT.failure);
       }, timeoutMs);
       timer.unref();

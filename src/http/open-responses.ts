@@ -72,6 +72,16 @@ export class OpenResponses implements Iterable<ServerResponse> {
     if (--this.count === 0 && this.waiters.length > 0) this.wake();
   }
 
+  /** The first `limit` requests in flight, as a log line names them (a shutdown that timed out says what held it). */
+  describe(limit: number): { reqId: string; method: string | undefined; url: string | undefined }[] {
+    const found: { reqId: string; method: string | undefined; url: string | undefined }[] = [];
+    for (let slot = 0; slot < this.slots.length && found.length < limit; slot++) {
+      const response = this.slots[slot];
+      if (response !== undefined) found.push({ reqId: this.ids[slot]!, method: response.req.method, url: response.req.url });
+    }
+    return found;
+  }
+
   /** Resolves once no response is in flight (at once when none is, or when only abandoned ones are). */
   whenEmpty(): Promise<void> {
     return new Promise((resolve) => {

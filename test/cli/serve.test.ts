@@ -460,7 +460,12 @@ describe('petrascore serve lifecycle', () => {
       server.cli.signal('SIGTERM');
       const exit = await server.cli.waitForExit(10_000);
       expect(exit, server.cli.describe()).toEqual({ code: 1, signal: null });
-      expect(server.cli.logLines().find((l) => l.msg === 'shutdown timed out with requests still in flight'), server.cli.describe()).toMatchObject({ level: 50 });
+      // It says which request held it.
+      expect(server.cli.logLines().find((l) => l.msg === 'shutdown timed out with requests still in flight'), server.cli.describe()).toMatchObject({
+        level: 50,
+        in_flight: 1,
+        requests: [{ reqId: expect.stringMatching(/^req-/), method: 'POST', url: '/anomaly' }],
+      });
     } finally {
       socket.destroy();
     }
