@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ServerResponse } from 'node:http';
 import pino from 'pino';
@@ -44,6 +45,25 @@ function warnOfUnknownVariables(env: NodeJS.ProcessEnv, logLevel: string): void 
     const guess = closest === undefined ? '' : `; did you mean ${closest}?`;
     process.stdout.write(jsonLine(WARN, `unknown environment variable ${variable} is ignored${guess} (petrascore serve --help lists them)`, { variable, closest }));
   }
+}
+
+/**
+ * An exception nothing caught (or a promise rejected with nobody to hear it) ends the process as Node ends it, with a
+ * stack trace on stderr and exit code 1; a log pipeline reading only the JSON on stdout would see the service stop
+ * without a word. A monitor adds the fatal JSON line and changes nothing else. Written synchronously: the process
+ * exits right after.
+ */
+function logUncaughtExceptions(): void {
+  process.on('uncaughtExceptionMonitor', (error: unknown, origin) => {
+    const what = origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception';
+    const message = error instanceof Error ? error.message : String(error);
+    const stack = error instanceof Error ? error.stack : undefined;
+    try {
+      writeSync(1, jsonLine(FATAL, `petrascore: ${what}: ${message}`, { exit_code: EXIT.failure, stack }));
+    } catch {
+      // stdout gone or full: stderr has the stack trace all the same.
+    }
+  });
 }
 
 /**
@@ -154,6 +174,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     throw error;
   }
   warnOfUnknownVariables(process.env, config.logLevel);
+  logUncaughtExceptions();
   // A large net takes seconds to load. A stop asked for meanwhile ends the process as soon as it can: as PID 1 in a
   // container, a signal without a handler is ignored, and `docker stop` would wait out its grace and kill. A session
   // being created in the inference worker is waited for: the process would abort under it.

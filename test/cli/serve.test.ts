@@ -511,6 +511,20 @@ describe('petrascore serve shutdown with alert webhooks', () => {
   });
 });
 
+describe('petrascore serve and an exception nothing caught', () => {
+  it('writes a fatal JSON line with the error beside the stack trace on stderr, and exits 1 as Node does', async () => {
+    // A preload that throws from a signal handler: an exception no code of the service can catch.
+    const preload = `data:text/javascript,${encodeURIComponent("process.on('SIGUSR2', () => { throw new Error('boom from a handler'); });")}`;
+    const server = await startServer(serveArgs(LOAN), { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim() } });
+    server.cli.signal('SIGUSR2');
+    expect(await server.cli.waitForExit(10_000), server.cli.describe()).toEqual({ code: 1, signal: null });
+    const fatal = server.cli.logLines().find((l) => l.level === 60);
+    expect(fatal, server.cli.describe()).toMatchObject({ msg: 'petrascore: uncaught exception: boom from a handler', exit_code: 1 });
+    expect(String(fatal?.stack)).toContain('Error: boom from a handler');
+    expect(server.cli.stderr).toContain('boom from a handler');
+  });
+});
+
 describe('petrascore serve memory, as an alert on saturation reads it', () => {
   it('exports the heap limit Node chose, also logged at startup', async () => {
     const server = await startServer(serveArgs(LOAN), { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=96`.trim() } });
