@@ -6,9 +6,10 @@ import { WebhookAttempt } from './webhook-attempt.js';
 export const WEBHOOK_OUTCOMES = ['sent', 'failed', 'dropped'] as const;
 export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
+/** `webhook`: the URL's place among the --alert-webhook URLs, 1 for the first (as the log's webhook_index). */
 export interface WebhookMetricsSink {
-  outcome(outcome: WebhookOutcome): void;
-  retried(): void;
+  outcome(webhook: number, outcome: WebhookOutcome): void;
+  retried(webhook: number): void;
 }
 
 export interface WebhookOptions {
@@ -78,7 +79,7 @@ class WebhookTarget {
     if (this.closed) return;
     if (this.queue.length >= this.options.queueSize) {
       this.queue.shift();
-      this.options.metrics.outcome('dropped');
+      this.options.metrics.outcome(this.logged.webhook_index, 'dropped');
       this.droppedSinceLog++;
       // One line per interval at most, with every drop counted: the first of a burst is logged once the burst is over.
       this.dropLogTimer ??= setTimeout(() => this.logDrops(), Math.max(0, this.lastDropLog + DROP_LOG_INTERVAL_MS - Date.now()));
@@ -130,21 +131,21 @@ class WebhookTarget {
     for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
       try {
         await this.post(body, alert.id, attempt);
-        this.options.metrics.outcome('sent');
+        this.options.metrics.outcome(this.logged.webhook_index, 'sent');
         return;
       } catch (error) {
         // An error text may quote the URL, which may carry a token.
         problem = (error instanceof Error ? error.message : String(error)).replaceAll(this.url, this.shown).replaceAll(this.endpoint.url, this.shown);
         if (error instanceof PermanentFailure || this.closed) break;
         if (attempt < attempts) {
-          this.options.metrics.retried();
+          this.options.metrics.retried(this.logged.webhook_index);
           this.options.log.info({ ...this.logged, alert: alert.id, attempt, problem }, 'alert webhook attempt failed; retrying');
           await this.sleep(Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 500) * 2 ** (attempt - 1)));
         }
       }
     }
     if (this.closed) return;
-    this.options.metrics.outcome('failed');
+    this.options.metrics.outcome(this.logged.webhook_index, 'failed');
     this.options.log.warn({ ...this.logged, alert: alert.id, case_id: alert.case_id, problem }, 'alert webhook delivery failed');
   }
 
@@ -218,6 +219,11 @@ export class AlertWebhooks {
     return this.targets.reduce((n, t) => n + t.pending, 0);
   }
 
+  /** Alerts waiting or in flight for each URL, by its place among them (1 for the first). */
+  pendingByWebhook(): { webhook: number; pending: number }[] {
+    return this.targets.map((target) => ({ webhook: target.logged.webhook_index, pending: target.pending }));
+  }
+
   deliver(alert: AlertEvent): void {
     for (const target of this.targets) target.enqueue(alert);
   }
@@ -231,7 +237,7 @@ export class AlertWebhooks {
     while (this.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const target of this.targets) {
       const lost = target.close();
-      for (let i = 0; i < lost; i++) this.options.metrics.outcome('dropped');
+      for (let i = 0; i < lost; i++) this.options.metrics.outcome(target.logged.webhook_index, 'dropped');
       if (lost > 0) this.options.log.warn({ ...target.logged, lost }, 'alert webhook: undelivered alerts dropped at shutdown');
     }
   }

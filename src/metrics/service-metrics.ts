@@ -198,12 +198,44 @@ export class ServiceMetrics {
 
   readonly alertWebhookDeliveries = new Counter({
     name: 'petrascore_alert_webhook_deliveries_total',
-    help: 'Alert webhook deliveries by outcome: sent, failed (retries exhausted, or a 3xx or 4xx answer), dropped (queue full, or still undelivered at shutdown); one per alert and URL',
-    labelNames: ['outcome'] as const,
+    help: 'Alert webhook deliveries by webhook (its place among the --alert-webhook URLs, 1 for the first, as webhook_index in the log) and outcome: sent, failed (retries exhausted, or a 3xx or 4xx answer), dropped (queue full, or still undelivered at shutdown); one per alert and URL',
+    labelNames: ['webhook', 'outcome'] as const,
     registers: [this.registry],
   });
 
-  readonly alertWebhookRetries = new Counter({ name: 'petrascore_alert_webhook_retries_total', help: 'Alert webhook attempts that failed and were retried', registers: [this.registry] });
+  readonly alertWebhookRetries = new Counter({
+    name: 'petrascore_alert_webhook_retries_total',
+    help: 'Alert webhook attempts that failed and were retried, by webhook',
+    labelNames: ['webhook'] as const,
+    registers: [this.registry],
+  });
+
+  private webhookQueues: () => readonly { webhook: number; pending: number }[] = () => [];
+
+  /** Set at each scrape from the webhooks' queues (the live plugin names the source). */
+  readonly alertWebhookPending: Gauge<'webhook'> = new Gauge({
+    name: 'petrascore_alert_webhook_pending',
+    help: 'Alerts waiting or in flight, by webhook; at --alert-webhook-queue the oldest waiting is dropped',
+    labelNames: ['webhook'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const { webhook, pending } of this.webhookQueues()) this.alertWebhookPending.set({ webhook: String(webhook) }, pending);
+    },
+  });
+
+  readWebhookQueues(source: () => readonly { webhook: number; pending: number }[]): void {
+    this.webhookQueues = source;
+  }
+
+  /** Every outcome of every webhook at 0 from the start, so that rate() and absent() work before the first one. */
+  webhooksConfigured(count: number): void {
+    for (let webhook = 1; webhook <= count; webhook++) {
+      const labels = { webhook: String(webhook) };
+      for (const outcome of WEBHOOK_OUTCOMES) this.alertWebhookDeliveries.inc({ ...labels, outcome }, 0);
+      this.alertWebhookRetries.inc(labels, 0);
+      this.alertWebhookPending.set(labels, 0);
+    }
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'petrascore_' });
@@ -212,6 +244,5 @@ export class ServiceMetrics {
     // Every outcome is exported from the start at 0, so that rate() and absent() work before the first one.
     for (const type of BUS_EVENT_TYPES) this.liveEventsDropped.inc({ type }, 0);
     for (const reason of DISCONNECT_REASONS) this.liveDisconnects.inc({ reason }, 0);
-    for (const outcome of WEBHOOK_OUTCOMES) this.alertWebhookDeliveries.inc({ outcome }, 0);
   }
 }

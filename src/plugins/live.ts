@@ -80,8 +80,13 @@ export const livePlugin = fp<LivePluginOptions>(
         backoffMs: options.alertWebhookBackoffMs,
         userAgent: `petrascore/${PETRASCORE_VERSION}`,
         log: app.log,
-        metrics: { outcome: (outcome) => m.alertWebhookDeliveries.inc({ outcome }), retried: () => m.alertWebhookRetries.inc() },
+        metrics: {
+          outcome: (webhook, outcome) => m.alertWebhookDeliveries.inc({ webhook: String(webhook), outcome }),
+          retried: (webhook) => m.alertWebhookRetries.inc({ webhook: String(webhook) }),
+        },
       });
+      m.webhooksConfigured(webhooks.size);
+      m.readWebhookQueues(() => webhooks.pendingByWebhook());
       live.webhooks = webhooks;
       live.onAlert((alert) => webhooks.deliver(alert));
       app.addHook('onClose', async () => {

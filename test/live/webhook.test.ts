@@ -90,7 +90,13 @@ describe('--alert-webhook', () => {
     expect(a.received[0]!.headers['user-agent']).toMatch(/^petrascore\//);
     // The receivers have the body before the sender has their answer.
     await until(() => server.app.live.webhooks!.pending === 0, 5000, 'the answers');
-    expect(metricValue(await metrics(server), 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(2);
+    const text = await metrics(server);
+    // One series per webhook, by its place among the URLs (webhook_index in the log).
+    for (const webhook of ['1', '2']) {
+      expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', `{webhook="${webhook}",outcome="sent"}`)).toBe(1);
+      expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', `{webhook="${webhook}",outcome="failed"}`)).toBe(0);
+      expect(metricValue(text, 'petrascore_alert_webhook_pending', `{webhook="${webhook}"}`)).toBe(0);
+    }
   });
 
   it('retries with backoff after failures, and gives up at once on a 4xx', async () => {
@@ -104,8 +110,8 @@ describe('--alert-webhook', () => {
     expect(new Set(flaky.received.map((r) => r.body)).size).toBe(1);
     await until(() => server.app.live.webhooks!.pending === 0, 5000, 'the delivery to finish');
     let text = await metrics(server);
-    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(1);
-    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(2);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{webhook="1",outcome="sent"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total', '{webhook="1"}')).toBe(2);
 
     const refusing = await receiver((_i, res) => {
       res.writeHead(404).end();
@@ -116,8 +122,8 @@ describe('--alert-webhook', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(refusing.received.length).toBe(1);
     text = await metrics(other);
-    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="failed"}')).toBe(1);
-    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(0);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{webhook="1",outcome="failed"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total', '{webhook="1"}')).toBe(0);
   });
 
   it('sends credentials in the URL as Basic authorization, and fails a redirect at once without following it', async () => {
@@ -135,9 +141,9 @@ describe('--alert-webhook', () => {
     expect(moved.received.length).toBe(1);
     expect(guarded.received.length).toBe(1);
     const text = await metrics(server);
-    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(1);
-    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="failed"}')).toBe(1);
-    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(0);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{webhook="1",outcome="sent"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{webhook="2",outcome="failed"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total', '{webhook="2"}')).toBe(0);
   });
 
   it('times out an attempt that a receiver never answers, and retries it, however many collections run meanwhile', async () => {
@@ -152,8 +158,8 @@ describe('--alert-webhook', () => {
     expect(hanging.received.map((r) => r.headers['x-petrascore-attempt'])).toEqual(['1', '2']);
     await until(() => server.app.live.webhooks!.pending === 0, 10_000, 'the delivery to give up');
     const text = await metrics(server);
-    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="failed"}')).toBe(1);
-    expect(metricValue(text, 'petrascore_alert_webhook_retries_total')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{webhook="1",outcome="failed"}')).toBe(1);
+    expect(metricValue(text, 'petrascore_alert_webhook_retries_total', '{webhook="1"}')).toBe(1);
   });
 
   it('delivers the alerts of the last requests before a shutdown completes', async () => {
@@ -187,8 +193,12 @@ describe('--alert-webhook', () => {
     expect(dead.app.live.webhooks!.pending).toBeLessThanOrEqual(2 * (20 + 1));
     const text = await metrics(dead);
     expect(metricValue(text, 'petrascore_alerts_total')).toBe(rounds);
-    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="dropped"}')).toBeGreaterThan(rounds);
-    expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', '{outcome="sent"}')).toBe(0);
+    const dropped = (webhook: string) => metricValue(text, 'petrascore_alert_webhook_deliveries_total', `{webhook="${webhook}",outcome="dropped"}`) ?? 0;
+    expect(dropped('1') + dropped('2')).toBeGreaterThan(rounds);
+    // The hanging receiver's: one in flight and 20 waiting, every later alert dropped.
+    expect(dropped('2')).toBe(rounds - 21);
+    expect(metricValue(text, 'petrascore_alert_webhook_pending', '{webhook="2"}')).toBe(21);
+    for (const webhook of ['1', '2']) expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', `{webhook="${webhook}",outcome="sent"}`)).toBe(0);
     // A shutdown would give the delivery its whole timeout: give up on it now.
     await dead.app.live.webhooks!.close(0);
   });
