@@ -535,9 +535,10 @@ describe('petrascore serve memory, as an alert on saturation reads it', () => {
       return Number(line!.split(' ')[1]);
     };
     const limit = await scrape('petrascore_heap_limit_bytes');
-    // The old generation asked for, and the young one Node adds beside it.
+    // The old generation asked for, and the young one Node adds beside it (48 MB more on Node 20, 192 on Node 24); far
+    // below the gigabytes Node gives this machine's heap by default.
     expect(limit).toBeGreaterThanOrEqual(96 * 2 ** 20);
-    expect(limit).toBeLessThan(256 * 2 ** 20);
+    expect(limit).toBeLessThan(1024 * 2 ** 20);
     expect(server.cli.logLines().find((l) => l.msg === 'loading bundle')).toMatchObject({ heap_limit_mb: Math.round(limit / 2 ** 20) });
 
     await server.cli.kill();
