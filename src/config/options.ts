@@ -138,7 +138,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 const OPTIONS = [
   { key: 'bundle', flag: 'bundle', env: 'PETRASCORE_BUNDLE', kind: 'string', default: 'models/loan_approval/model.onnx', description: 'ONNX model to serve (also the first positional argument); its sidecar is <model>.meta.json beside it' },
-  { key: 'host', flag: 'host', env: 'PETRASCORE_HOST', kind: 'string', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for all interfaces)' },
+  { key: 'host', flag: 'host', env: 'PETRASCORE_HOST', kind: 'string', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for all IPv4 interfaces; :: for all IPv4 and IPv6 ones, where the kernel has IPv6, as in an IPv6 or dual-stack cluster)' },
   { key: 'port', flag: 'port', env: 'PETRASCORE_PORT', kind: 'integer', default: 8000, min: 0, max: 65535, description: 'TCP port (0 picks a free one)' },
   { key: 'logLevel', flag: 'log-level', env: 'PETRASCORE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   {
