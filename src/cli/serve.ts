@@ -86,7 +86,8 @@ function closeConnectionsAfterAnswers(app: App): () => void {
     });
   };
   for (const res of app.openResponses) markClosing(res);
-  app.server.on('request', (_req, res: ServerResponse) => markClosing(res));
+  // Before Fastify's own listener: a route that answers at once (/readyz, a 404) has sent its head when that returns.
+  app.server.prependListener('request', (_req, res: ServerResponse) => markClosing(res));
   return () => {
     draining = true;
   };

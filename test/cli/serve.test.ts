@@ -240,15 +240,16 @@ describe('petrascore serve lifecycle', () => {
     // One pooled connection, as a workflow engine's HTTP client keeps to a Service.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const body = JSON.stringify({ input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] });
-    const post = () =>
+    const call = (method: string, path: string, sent?: string) =>
       new Promise<{ status: number | undefined; connection: string | undefined }>((resolve, reject) => {
-        const request = httpRequest(`${server.url}/anomaly`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
+        const request = httpRequest(`${server.url}${path}`, { method, agent, headers: { 'content-type': 'application/json' } }, (response) => {
           response.resume();
           response.on('end', () => resolve({ status: response.statusCode, connection: response.headers.connection }));
         });
         request.on('error', reject);
-        request.end(body);
+        request.end(sent);
       });
+    const post = () => call('POST', '/anomaly', body);
     try {
       expect(await post()).toEqual({ status: 200, connection: 'keep-alive' });
       server.cli.signal('SIGTERM');
@@ -257,6 +258,9 @@ describe('petrascore serve lifecycle', () => {
       // ready, where a kept one would stay on this pod until the drain closes it, under a request on its way.
       expect(await post()).toEqual({ status: 200, connection: 'close' });
       expect(await post()).toEqual({ status: 200, connection: 'close' });
+      // Answers written before the 'request' event's later listeners run (a handler that sends at once, a 404) too.
+      expect(await call('GET', '/readyz')).toEqual({ status: 503, connection: 'close' });
+      expect(await call('GET', '/no-such-route')).toEqual({ status: 404, connection: 'close' });
       expect(server.cli.exitStatus, 'still serving during the delay').toBeUndefined();
     } finally {
       agent.destroy();
