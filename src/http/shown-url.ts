@@ -23,8 +23,9 @@ export function redactUrl(url: string): string {
  * path may be the token, as redactUrl says).
  */
 export function withoutSecrets(text: string): string {
-  return text
-    .replace(/\/\/.*@/s, '//…@')
-    .replace(/[?#].*$/s, (rest) => `${rest[0]}…`)
-    .replace(/^((?:[^:/?#]*:)?\/\/[^/?#]*|[^/?#]*)\/[^?#]+/s, '$1/…');
+  const cut = text.replace(/\/\/.*@/s, '//…@').replace(/[?#].*$/s, (rest) => `${rest[0]}…`);
+  // The path begins after the authority (`scheme://host`), if there is one, else at the first slash. Without a path
+  // nothing is cut: a one-piece alternation let `ftp://host` fall back to cutting at its second slash (`ftp:/…`).
+  const authority = /^(?:[^:/?#]*:)?\/\/[^/?#]*/s.exec(cut)?.[0] ?? '';
+  return authority + cut.slice(authority.length).replace(/\/[^?#]+/s, '/…');
 }

@@ -69,6 +69,11 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     // Credentials that parse but do not decode (the Basic authorization header is made of them decoded).
     expect(refused('https://us%zz:s3cret@host/hook?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/…?…' has a user name or password that is not valid percent-encoding");
     expect(refused('https://user:s3cret%E0%A4@host/hook')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host/…' has a user name or password that is not valid percent-encoding");
+    // Without a path there is none to cut: the scheme and host stay as they were given.
+    expect(refused('ftp://hooks.example.com')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://hooks.example.com' is not an http:// or https:// URL");
+    expect(refused('ftp://hooks.example.com/')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://hooks.example.com/' is not an http:// or https:// URL");
+    expect(refused('https://us%zz:s3cret@host')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'https://…@host' has a user name or password that is not valid percent-encoding");
+    expect(refused('ftp://host?token=abc')).toBe("PETRASCORE_ALERT_WEBHOOKS: 'ftp://host?…' is not an http:// or https:// URL");
   });
 });
 
