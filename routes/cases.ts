@@ -22,7 +22,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Creates the case on first sight and merges the attributes (latest wins). Answers 202 {case_id, n_events}; with scoring ' +
           '(?score=true or --score-every-event) 200 with the evaluation, or 202 with `not_scored` saying why the case cannot be scored yet. ' +
-          'An event that opens a new case under an id that ended lately (--ended-case-memory) says how that one ended in `x-petrascore-reopened` (closed, deleted, evicted (idle), evicted (capacity)): the new case has none of its events.',
+          'An event that opens a new case under an id that ended lately (--ended-case-memory) says how that one ended in `x-petrascore-reopened` (' + ENDINGS.join(', ') + '): the new case has none of its events.',
         params: CaseParams,
         querystring: ScoreQuery,
         body: CaseEvent,

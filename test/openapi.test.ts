@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
 import type { App } from '../src/app.js';
+import { ENDINGS } from '../src/cases/case-errors.js';
 import { netFromSidecar } from '../src/bundle/net-from-sidecar.js';
 import type { Sidecar } from '../src/bundle/sidecar-schema.js';
 import { bundleExamples, crossingExample, crossingProbes } from '../src/schemas/bundle-examples.js';
@@ -27,6 +28,12 @@ describe('OpenAPI document and Swagger UI', () => {
       expect(documented).toContain(route);
     }
     for (const ops of Object.values(doc.paths)) for (const op of Object.values(ops)) expect(op.summary).toBeTruthy();
+  });
+
+  it("names every way a case ends in the description of x-petrascore-reopened, as the header's enum lists them", () => {
+    const doc = parse(committedOpenApi(ROOT)) as { paths: Record<string, Record<string, { description?: string }>> };
+    const description = doc.paths['/cases/{id}/events']!.post!.description!;
+    for (const ending of ENDINGS) expect(description).toContain(ending);
   });
 
   it('names every operation once (operationId), so that generated clients have stable method names', () => {
