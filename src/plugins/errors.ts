@@ -176,7 +176,11 @@ export const errorsPlugin = fp<{ bodyLimit: number }>(
       if (reply.raw.headersSent && reply.raw.statusCode === 408) return;
       // The client went away while its body was being read: request tracking counts the request as abandoned, and
       // there is nobody to answer; the body reader's error (`aborted`, ECONNRESET) is no mistake of the client's.
-      if (request.raw.destroyed && !reply.raw.headersSent && (error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
+      if (request.raw.destroyed && !reply.raw.headersSent && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        // An unknown URL's tracking hook (the not-found handler's preValidation) comes after its body: it never ran.
+        if (request.is404 && !reply.hasHeader('x-request-id')) app.abandonedBeforeTracking('unmatched', request, reply.elapsedTime);
+        return;
+      }
       // No route matched, and the body was refused before the not-found handler ran: the URL or method is what is wrong.
       if (request.is404 && !(error instanceof ServerClosingError)) {
         // Its tracking hook (preValidation) did not run: it comes after the body is parsed.

@@ -22,6 +22,11 @@ declare module 'fastify' {
      * `route`; one per label.
      */
     requestTracker: (route: string) => TrackingHook;
+    /**
+     * A request whose client went away before its tracking hook ran (an unknown URL is tracked after its body, when
+     * the not-found handler runs): counted and timed under status 499 and `route`, with its line, as tracked ones are.
+     */
+    abandonedBeforeTracking: (route: string, request: FastifyRequest, ms: number) => void;
   }
 }
 
@@ -61,6 +66,10 @@ export const requestTrackingPlugin = fp<{ requestLog: RequestLogSetting }>(
       let hook = outside.get(route);
       if (hook === undefined) outside.set(route, (hook = tracker(app.metrics.http.forRoute(route))));
       return hook;
+    });
+    app.decorate('abandonedBeforeTracking', (route: string, request: FastifyRequest, ms: number) => {
+      app.metrics.http.forRoute(route).record(request.method, ABANDONED_STATUS, ms / 1000);
+      if (track === trackAndLogAbandoned) logAbandonedRequest(request, ms);
     });
     app.addHook('onRoute', (route) => {
       const own = (route.config?.orderedPerConnection === true ? orderedTracker : tracker)(app.metrics.http.forRoute(route.url));

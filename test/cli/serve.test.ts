@@ -332,6 +332,17 @@ describe('petrascore serve lifecycle', () => {
     expect(metrics).toMatch(/^petrascore_http_request_duration_seconds_count\{method="POST",route="\/anomaly",status="499"\} 1$/m);
     expect(metrics).not.toMatch(/^petrascore_client_errors_total/m);
     expect(server.cli.logLines().filter((l) => l.msg === 'refused by the HTTP parser'), server.cli.describe()).toEqual([]);
+
+    // The same for an unknown URL, whose tracking comes after its body (there is no route to hang it on before).
+    const lost = await openSocket(server.port);
+    lost.write('POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"input_marking":');
+    await sleep(50);
+    lost.destroy();
+    await server.cli.waitForStdout(/"url":"\/nowhere".*"msg":"request abandoned by its client"/, 5_000);
+    expect(server.cli.logLines().find((l) => l.url === '/nowhere'), server.cli.describe()).toMatchObject({ route: 'unmatched', abandoned: true });
+    const after = await (await fetch(`${server.url}/metrics`)).text();
+    expect(after).toMatch(/^petrascore_http_requests_total\{method="POST",route="unmatched",status="499"\} 1$/m);
+    expect(after).not.toMatch(/^petrascore_client_errors_total/m);
   });
 
   it('--request-log none: no request line, refused or not, while the lifecycle lines stay at info', async () => {
