@@ -179,7 +179,7 @@ const OPTIONS = [
     default: MAX_CONNECTIONS_DEFAULT,
     min: 0,
     max: MAX_OPEN_FILES,
-    description: "TCP connections open at once, whatever they carry (requests, idle keep-alive connections, /live streams, headers still arriving); one more is closed as it is accepted, unanswered, probes and scrapes included (counted; logged at warn, at most one line per 10 s); 0 no cap. The default keeps a flood of slow or idle connections to about 40 MB and off the open-file limit, at which new connections are closed uncounted and static files and webhooks fail, while far above load balancers' keep-alive pools; more than --live-max-subscribers",
+    description: "TCP connections open at once, whatever they carry (requests, idle keep-alive connections, /live streams, headers still arriving); one more is closed unanswered as it is accepted, probes and scrapes included (counted; logged at warn, at most one line per 10 s); 0 no cap. The default holds a flood of slow or idle connections to about 40 MB and below the open-file limit (there Node closes new connections uncounted, and static files and webhooks fail), and is far above load balancers' keep-alive pools; must be more than --live-max-subscribers",
   },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
   {
@@ -204,7 +204,7 @@ const OPTIONS = [
     default: 268_435_456,
     min: 0,
     description:
-      "characters of attribute names and string values all open cases together may hold, counted as for --max-attribute-chars-per-case (256 MB of one-byte characters, 512 MB at most); beyond it the least recently touched cases are evicted (counted, published; logged as one sum per 10 s, each case at debug); 0 no bound; 0 or at least --max-attribute-chars-per-case",
+      "characters of attribute names and string values all open cases together may hold, counted as for --max-attribute-chars-per-case (256 MiB of one-byte characters, 512 MiB at most); beyond it the least recently touched cases are evicted (counted, published; logged as one sum per 10 s, each case at debug); 0 no bound; 0 or at least --max-attribute-chars-per-case",
   },
   { key: 'endedCaseMemory', flag: 'ended-case-memory', env: 'PETRASCORE_ENDED_CASE_MEMORY', kind: 'integer', default: 10000, min: 0, max: 1_000_000, description: 'closed and evicted case ids remembered (about 100 bytes each; with --repeat-close a closed case also keeps its answer, as large as its residuals): the 404 for an ended case says how and when it ended, and --repeat-close can answer a retried close; 0 none' },
   { key: 'repeatClose', flag: 'repeat-close', env: 'PETRASCORE_REPEAT_CLOSE', kind: 'boolean', default: false, description: "a close of a case already closed (a retry after a timeout), while --ended-case-memory remembers it, answers the same final evaluation again, with x-petrascore-repeated: true, instead of PETRA's None (404); needs --ended-case-memory" },

@@ -88,7 +88,7 @@ export class ServiceMetrics {
 
   readonly connectionsDropped = new DeferredCounter({
     name: 'petrascore_connections_dropped_total',
-    help: 'Connections closed as they were accepted, --max-connections being open already; a scrape is one of them while the cap holds, so this shows once a connection has closed',
+    help: 'Connections closed as they were accepted, --max-connections being open already; while the cap holds scrapes are dropped too, so the count shows at the first scrape that gets in',
     registry: this.registry,
   });
 
