@@ -215,14 +215,15 @@ export class CaseStore {
   }
 
   /**
-   * Evicts the least recently touched cases until the open cases' attributes fit again, never `current` (the case the
-   * event that overflowed them went to, now the most recent): it fits alone, as the constructor checked.
+   * Evicts the least recently touched cases that hold attributes until the open cases' attributes fit again, never
+   * `current` (the case the event that overflowed them went to, now the most recent: it fits alone, as the constructor
+   * checked). A case holding none frees nothing, and is passed over rather than losing its state for nothing.
    */
   private makeAttributeRoom(current: CaseState): void {
-    while (this.totalChars > this.limits.maxAttributeChars) {
-      const oldest = this.recency.oldest;
-      if (oldest === undefined || oldest === current) return;
-      this.evict(oldest, 'attribute_capacity');
+    for (let state = this.recency.oldest; state !== undefined && state !== current && this.totalChars > this.limits.maxAttributeChars; ) {
+      const newer = state.newer;
+      if (state.attributeChars > 0) this.evict(state, 'attribute_capacity');
+      state = newer;
     }
   }
 

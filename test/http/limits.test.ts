@@ -391,6 +391,18 @@ describe("maxAttributeChars (the open cases' attributes together: the least rece
     expect(back.headers['x-petrascore-reopened']).toBe('evicted (attribute capacity)');
   });
 
+  it('passes over the cases that hold no attributes: evicting them would free nothing', async () => {
+    for (const id of app.cases.listCases(100)) expect((await app.inject({ method: 'DELETE', url: `/cases/${id}` })).statusCode).toBe(200);
+    await sendEvent(app, 'bare', 'approve loan');
+    await sendEvent(app, 'full', 'approve loan', { host: 'f'.repeat(96) });
+    await sendEvent(app, 'half', 'approve loan', { host: 'h'.repeat(96) });
+    // 300 in all: full goes, bare (older, holding nothing) stays.
+    await sendEvent(app, 'more', 'approve loan', { host: 'm'.repeat(96) });
+    expect(await listCases(app)).toEqual({ count: 3, case_ids: ['bare', 'half', 'more'] });
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(200);
+    for (const id of ['bare', 'half', 'more']) expect((await app.inject({ method: 'DELETE', url: `/cases/${id}` })).statusCode).toBe(200);
+  });
+
   it("gives back a case's characters when it is closed or deleted, and evicts no one for a refused event", async () => {
     const before = await scrape('petrascore_case_attribute_chars');
     await sendEvent(app, 'f', 'approve loan', { risk_score: '0.5' });
