@@ -51,7 +51,7 @@ export interface CaseLimits {
   maxAttributeCharsPerCase: number;
   /**
    * Characters of attribute names and values all open cases together may hold; beyond it the least recently touched
-   * cases are evicted (`attribute_capacity`). 0: no bound but the per-case one times the open cases, which is none to
+   * cases holding attributes are evicted (`attribute_capacity`). 0: no bound but the per-case one times the open cases, which is none to
    * speak of (100,000 cases of two megabytes). At least `maxAttributeCharsPerCase`, so that one case always fits.
    */
   maxAttributeChars: number;

@@ -8,7 +8,6 @@ import { workerLoadsSettled } from '../inference/worker-runner.js';
 import { EXIT } from './exit-codes.js';
 import { isServiceLinkPort, parseServeArgs, serveUsage, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
-
 const SEE_HELP = "(petrascore serve --help lists every option and its environment variable)";
 
 /** pino's numbers for the levels --log-level names (silent has none: nothing reaches it). */

@@ -122,8 +122,9 @@ export interface UnknownVariable {
  * Kubernetes gives every pod variables for each Service of its namespace (Docker's links did the same): a Service named
  * petrascore brings PETRASCORE_SERVICE_HOST, PETRASCORE_SERVICE_PORT, PETRASCORE_PORT_8000_TCP… and
  * PETRASCORE_PORT=tcp://10.0.0.1:8000. None of them is a setting, and the last is not a port. A Service named
- * petrascore-<name> (a canary's, say; a headless Service, with no cluster IP, brings none) brings the same under PETRASCORE_<NAME>_…: eight
- * warnings at every start, about variables nobody set, would teach the reader to skip the one about a real typo.
+ * petrascore-<name> (a canary's, say; a headless Service, with no cluster IP, brings none) brings the same under
+ * PETRASCORE_<NAME>_…: eight warnings at every start, about variables nobody set, would teach the reader to skip the
+ * one about a real typo.
  */
 const SERVICE_LINK = /^PETRASCORE_(?:[A-Z0-9_]+_)?(?:SERVICE_(?:HOST|PORT)(?:_.+)?|PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)$/;
 /** PETRASCORE_<NAME>_PORT, a link of Service petrascore-<name> when its value is one (PETRASCORE_PORT is a setting). */
