@@ -319,7 +319,7 @@ function connect() {
   on('alert', onAlert);
   on('case_opened', (e) => addCase(e.case_id, e.lane, Date.parse(e.ts)));
   on('case_closed', (e) => onEnded(e, 'closed'));
-  on('case_evicted', (e) => onEnded(e, `evicted (${e.reason})`));
+  on('case_evicted', (e) => onEnded(e, `evicted (${String(e.reason).replaceAll('_', ' ')})`));
   on('stats', (s) => {
     const now = Date.now();
     if (conn.lastStatsAt > 0) conn.statsEvery = now - conn.lastStatsAt;
