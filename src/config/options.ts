@@ -204,7 +204,7 @@ const OPTIONS = [
     default: 268_435_456,
     min: 0,
     description:
-      "characters of attribute names and string values all open cases together may hold, counted as for --max-attribute-chars-per-case (256 MiB of one-byte characters, 512 MiB at most); beyond it the least recently touched cases holding attributes are evicted (counted, published; logged as one sum per 10 s, each case at debug); 0 no bound; 0 or at least --max-attribute-chars-per-case",
+      "characters of attribute names and string values all open cases together may hold, counted as for --max-attribute-chars-per-case (256 MiB of one-byte characters, 512 MiB at most); beyond it the least recently touched cases holding attributes are evicted (counted, published; logged as one sum per 10 s, each case at debug); 0 no bound; 0, or at least --max-attribute-chars-per-case (when not given, it rises to a larger one)",
   },
   { key: 'endedCaseMemory', flag: 'ended-case-memory', env: 'PETRASCORE_ENDED_CASE_MEMORY', kind: 'integer', default: 10000, min: 0, max: 1_000_000, description: 'closed and evicted case ids remembered (about 100 bytes each; with --repeat-close a closed case also keeps its answer, as large as its residuals): the 404 for an ended case says how and when it ended, and --repeat-close can answer a retried close; 0 none' },
   { key: 'repeatClose', flag: 'repeat-close', env: 'PETRASCORE_REPEAT_CLOSE', kind: 'boolean', default: false, description: "a close of a case already closed (a retry after a timeout), while --ended-case-memory remembers it, answers the same final evaluation again, with x-petrascore-repeated: true, instead of PETRA's None (404); needs --ended-case-memory" },

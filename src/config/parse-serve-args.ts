@@ -66,6 +66,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (repeated !== undefined) throw new UsageError(repeated);
   if (parsed.positionals.length > 1) throw new UsageError(`expected one bundle, got ${parsed.positionals.join(' ')}`);
   const config = defaultConfig() as unknown as Record<string, string | number | boolean | string[]>;
+  /** The settings a flag or a variable gave (the others keep their defaults). */
+  const given = new Set<string>();
   for (const option of SERVE_OPTIONS) {
     if (option.kind === 'list') {
       // Flags replace the environment's list rather than add to it, as for every other option.
@@ -81,7 +83,9 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     // A flag wins, so the variable it overrides is not read at all (a stale bad value there does not stop the server).
     if (fromFlag !== undefined && !Array.isArray(fromFlag)) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
     else if (!negated && fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
+    else if (!negated) continue;
     if (negated) config[option.key] = false;
+    given.add(option.key);
   }
   const positional = parsed.positionals[0];
   if (positional !== undefined && parsed.values.bundle !== undefined) {
@@ -95,6 +99,9 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     throw new UsageError('--repeat-close answers a retried close from the ended cases it remembers: it needs --ended-case-memory above 0');
   }
   // Below one case's limit, one case could hold more than all of them may: every other case would be evicted for it.
+  // The default bound rises to a larger per-case limit (a deployment that raised that one before the bound existed
+  // keeps starting); a bound given below it is a mistake to name.
+  if (!given.has('maxAttributeChars') && serve.maxAttributeChars < serve.maxAttributeCharsPerCase) serve.maxAttributeChars = serve.maxAttributeCharsPerCase;
   if (serve.maxAttributeChars !== 0 && serve.maxAttributeChars < serve.maxAttributeCharsPerCase) {
     throw new UsageError(
       `--max-attribute-chars (${serve.maxAttributeChars}) bounds all open cases together: it must be 0 or at least --max-attribute-chars-per-case (${serve.maxAttributeCharsPerCase}); lower that too`,

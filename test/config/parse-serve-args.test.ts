@@ -35,6 +35,9 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
       '--max-attribute-chars (1000) bounds all open cases together: it must be 0 or at least --max-attribute-chars-per-case (1048576); lower that too',
     );
     expect(parseServeArgs(['--max-attribute-chars', '1000', '--max-attribute-chars-per-case', '1000'], {}).maxAttributeChars).toBe(1000);
+    // Not given, the bound rises to a larger per-case limit: a deployment that had raised that one still starts.
+    expect(parseServeArgs([], { PETRASCORE_MAX_ATTRIBUTE_CHARS_PER_CASE: '300000000' }).maxAttributeChars).toBe(300_000_000);
+    expect(() => parseServeArgs(['--max-attribute-chars', '268435456'], { PETRASCORE_MAX_ATTRIBUTE_CHARS_PER_CASE: '300000000' })).toThrow(/must be 0 or at least/);
     expect(parseServeArgs([], { PETRASCORE_MAX_ATTRIBUTE_CHARS: '0' }).maxAttributeChars).toBe(0);
   });
 
