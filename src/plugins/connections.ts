@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import { openFileLimit } from '../http/open-file-limit.js';
 
@@ -23,12 +22,8 @@ export interface ConnectionsPluginOptions {
 export const connectionsPlugin = fp<ConnectionsPluginOptions>(
   async (app, { maxConnections }) => {
     const server = app.server;
-    let open = 0;
-    server.on('connection', (socket: Socket) => {
-      open++;
-      socket.once('close', () => open--);
-    });
-    app.metrics.openConnections.readFrom(() => open);
+    // Asked at scrape time: no listener on each socket (ServiceMetrics.openConnections says what one cost).
+    app.metrics.readOpenConnections(() => new Promise((resolve) => server.getConnections((error, count) => resolve(error === null ? count : 0))));
     app.metrics.maxConnections.set(maxConnections);
     if (maxConnections === 0) return;
     // Set only as a cap: Node 20 reads 0 as no cap, later versions as no connection at all.
