@@ -175,18 +175,22 @@ export class DeferredHistogram<L extends string = string> extends Histogram<L> {
 /**
  * A Gauge read from its source when /metrics is scraped, for a value that changes per request or event (requests in
  * flight, open cases): setting it at every change would be work on the hot path for a number read every few seconds.
- * Reads 0 until its owner names the source.
+ * Reads 0 until its owner names the source, which may answer later (a promise) where the value must be asked for.
  */
 export class ScrapedGauge extends Gauge {
-  private source: () => number = () => 0;
+  private source: () => number | Promise<number> = () => 0;
 
   constructor(options: { name: string; help: string; registry: Registry }) {
-    let read = () => {};
+    let read = (): Promise<void> | void => {};
     super({ name: options.name, help: options.help, registers: [options.registry], collect: () => read() });
-    read = () => this.set(this.source());
+    read = () => {
+      const value = this.source();
+      if (typeof value === 'number') this.set(value);
+      else return value.then((n) => this.set(n));
+    };
   }
 
-  readFrom(source: () => number): void {
+  readFrom(source: () => number | Promise<number>): void {
     this.source = source;
   }
 }

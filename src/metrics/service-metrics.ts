@@ -73,25 +73,16 @@ export class ServiceMetrics {
     registry: this.registry,
   });
 
-  private connectionCount: () => Promise<number> = () => Promise.resolve(0);
-
   /**
    * Asked of the server at each scrape (the connections plugin names the source): a count kept from each socket's close
    * event cost /anomaly a fifth of its throughput at 128 connections on Node 24, as a second close listener on every
    * socket slows the one Node adds and removes per response.
    */
-  readonly openConnections: Gauge = new Gauge({
+  readonly openConnections = new ScrapedGauge({
     name: 'petrascore_open_connections',
     help: 'TCP connections open: requests being handled, idle keep-alive connections, /live streams and half-sent requests alike, the scrape that reads this included',
-    registers: [this.registry],
-    collect: async () => {
-      this.openConnections.set(await this.connectionCount());
-    },
+    registry: this.registry,
   });
-
-  readOpenConnections(source: () => Promise<number>): void {
-    this.connectionCount = source;
-  }
 
   readonly maxConnections = new Gauge({
     name: 'petrascore_max_connections',

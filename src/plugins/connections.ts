@@ -23,7 +23,7 @@ export const connectionsPlugin = fp<ConnectionsPluginOptions>(
   async (app, { maxConnections }) => {
     const server = app.server;
     // Asked at scrape time: no listener on each socket (ServiceMetrics.openConnections says what one cost).
-    app.metrics.readOpenConnections(() => new Promise((resolve) => server.getConnections((error, count) => resolve(error === null ? count : 0))));
+    app.metrics.openConnections.readFrom(() => new Promise((resolve) => server.getConnections((error, count) => resolve(error === null ? count : 0))));
     app.metrics.maxConnections.set(maxConnections);
     if (maxConnections === 0) return;
     // Set only as a cap: Node 20 reads 0 as no cap, later versions as no connection at all.

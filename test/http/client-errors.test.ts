@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRaw } from '../helpers/raw-http.js';
@@ -35,21 +34,11 @@ describe("requests Node's HTTP parser refuses, on a listening server", () => {
   });
 
   it('neither answers nor counts a request its client ends half-way (a client that gave up, or a flood of them)', async () => {
-    const badRequests = async () => metricValue(await (await fetch(`${server.url}/metrics`)).text(), 'petrascore_client_errors_total', '{error="bad_request"}') ?? 0;
+    const badRequests = async () => metricValue(await (await fetch(`${server.url}/metrics`)).text(), 'petrascore_client_errors_total', '{error="bad_request"}');
     const before = await badRequests();
-    const { hostname, port } = new URL(server.url);
     for (const half of ['POST /anomaly HTTP/1.1\r\nHost: x\r\n', 'POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"events"']) {
-      const answer = await new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(port), hostname);
-        let text = '';
-        socket.setEncoding('utf8');
-        socket.on('data', (chunk: string) => (text += chunk));
-        socket.on('close', () => resolve(text));
-        socket.on('error', reject);
-        // Ended by the client, which still reads: an answer would reach it.
-        socket.end(half);
-      });
-      expect(answer).toBe('');
+      // Ended by the client, which still reads: an answer would reach it.
+      expect(await sendRaw(server.url, half, { end: true })).toBe('');
     }
     // Bytes that are not HTTP are still answered and counted.
     expect(parse(await sendRaw(server.url, 'HELLO THERE\r\n\r\n')).status).toBe(400);

@@ -2,6 +2,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { testApp } from '../helpers/app.js';
+import { metricValue } from '../live/helpers.js';
 import type { ErrorBody } from '../../src/schemas/common.js';
 
 interface Evaluation {
@@ -204,12 +205,12 @@ describe('maxAttributesPerCase (422, the case unchanged)', () => {
   it('keeps no attribute that nothing reads: any number of them, of any size, count for nothing', async () => {
     const unread = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`variable_${i}`, 'v'.repeat(1000)]));
     expect((await sendEvent(app, 'unread', 'approve loan', { ...unread, risk_score: '0.9' })).n_events).toBe(1);
-    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    const held = Number(/^petrascore_case_attribute_chars (\d+)$/m.exec(metrics)?.[1]);
+    const chars = async () => metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, 'petrascore_case_attribute_chars');
+    const held = await chars();
     // What the open cases of this block hold: risk_score and its value each, 'unread' among them with 13.
     expect(held).toBeLessThan(100);
     expect((await app.inject({ method: 'POST', url: '/cases/unread/close' })).statusCode).toBe(200);
-    expect(Number(/^petrascore_case_attribute_chars (\d+)$/m.exec((await app.inject({ method: 'GET', url: '/metrics' })).body)?.[1])).toBe(held - 13);
+    expect(await chars()).toBe(held - 13);
   });
 });
 
@@ -353,12 +354,8 @@ describe("maxAttributeChars (the open cases' attributes together: the least rece
   });
   afterAll(async () => app.close());
 
-  const scrape = async (name: string): Promise<number | undefined> => {
-    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? undefined : Number(line.split(' ').at(-1));
-  };
-  const evictions = async (): Promise<number | undefined> => scrape('petrascore_case_evictions_total{reason="attribute_capacity"}');
+  const scrape = async (name: string): Promise<number> => metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, name);
+  const evictions = async (): Promise<number> => scrape('petrascore_case_evictions_total{reason="attribute_capacity"}');
 
   it('evicts the cases touched longest ago until the attributes fit, never the case the event went to', async () => {
     // host (4) + 96 characters: 100 each for a and b, 40 for c; 240 in all.
@@ -406,7 +403,7 @@ describe("maxAttributeChars (the open cases' attributes together: the least rece
   it("gives back a case's characters when it is closed or deleted, and evicts no one for a refused event", async () => {
     const before = await scrape('petrascore_case_attribute_chars');
     await sendEvent(app, 'f', 'approve loan', { risk_score: '0.5' });
-    expect(await scrape('petrascore_case_attribute_chars')).toBe(before! + 13);
+    expect(await scrape('petrascore_case_attribute_chars')).toBe(before + 13);
     expect((await post(app, '/cases/f/close')).statusCode).toBe(200);
     expect(await scrape('petrascore_case_attribute_chars')).toBe(before);
 
