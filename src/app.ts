@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServeConfig } from './config/options.js';
+import { adminListenerPlugin } from './plugins/admin-listener.js';
 import { casesPlugin } from './plugins/cases.js';
 import { connectionsPlugin } from './plugins/connections.js';
 import { docsPlugin } from './plugins/docs.js';
@@ -27,7 +28,7 @@ import metricsRoutes from '../routes/metrics.js';
 import schemaRoutes from '../routes/schema.js';
 import sensitivityRoutes from '../routes/sensitivity.js';
 
-export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'logLevel' | 'shutdownTimeoutMs' | 'drainDelayMs'>;
+export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'adminHost' | 'adminPort' | 'logLevel' | 'shutdownTimeoutMs' | 'drainDelayMs'>;
 
 export type App = FastifyInstance;
 
@@ -77,6 +78,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   });
   await app.register(metricsPlugin);
   await app.register(connectionsPlugin, { maxConnections: config.maxConnections });
+  await app.register(adminListenerPlugin, { maxConnections: config.adminMaxConnections });
   // Before any route: it binds its hook to each route as the route is declared.
   await app.register(requestTrackingPlugin, { requestLog: config.requestLog });
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });

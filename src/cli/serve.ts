@@ -159,6 +159,18 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
   });
 }
 
+const API_FLAGS = { host: '--host / PETRASCORE_HOST', port: '--port / PETRASCORE_PORT' };
+const ADMIN_FLAGS = { host: '--admin-host / PETRASCORE_ADMIN_HOST', port: '--admin-port / PETRASCORE_ADMIN_PORT' };
+
+/** Why a listen failed, naming the settings to change, and the exit code: 2 for what a setting can fix. */
+function listenFailure(error: unknown, host: string, port: number, flags: { host: string; port: string }): [message: string, exitCode: number] {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return [`cannot listen on ${host}:${port}: the port is in use (${flags.port})`, EXIT.usage];
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return [`cannot listen on ${host}: no such local address (${flags.host})`, EXIT.usage];
+  if (code === 'EACCES') return [`cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges; ${flags.port})`, EXIT.usage];
+  return [`cannot listen on ${host}:${port}: ${(error as Error).message}`, EXIT.failure];
+}
+
 /** `petrascore serve`: resolves to the process exit code once the server has stopped (or failed to start). */
 export async function serve(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -206,11 +218,17 @@ export async function serve(argv: readonly string[]): Promise<number> {
       await app.listen({ host: config.host, port: config.port });
     } catch (error) {
       await app.close();
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') return fail(`cannot listen on ${config.host}:${config.port}: the port is in use (--port / PETRASCORE_PORT)`, EXIT.usage);
-      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return fail(`cannot listen on ${config.host}: no such local address (--host / PETRASCORE_HOST)`, EXIT.usage);
-      if (code === 'EACCES') return fail(`cannot listen on ${config.host}:${config.port}: permission denied (ports below 1024 need privileges; --port / PETRASCORE_PORT)`, EXIT.usage);
-      return fail(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, EXIT.failure);
+      return fail(...listenFailure(error, config.host, config.port, API_FLAGS));
+    }
+    if (config.adminPort !== 0) {
+      const host = config.adminHost === '' ? config.host : config.adminHost;
+      try {
+        const address = await app.adminListener.listen({ host, port: config.adminPort });
+        app.log.info({ address, admin_max_connections: config.adminMaxConnections }, `admin listener at ${address}: GET /healthz, /readyz, /metrics`);
+      } catch (error) {
+        await app.close();
+        return fail(...listenFailure(error, host, config.adminPort, ADMIN_FLAGS));
+      }
     }
   } finally {
     process.off('SIGTERM', stopWhileStarting);

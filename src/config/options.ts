@@ -14,6 +14,9 @@ export interface ServeConfig {
   bundle: string;
   host: string;
   port: number;
+  adminPort: number;
+  adminHost: string;
+  adminMaxConnections: number;
   logLevel: string;
   requestLog: RequestLogSetting;
   bodyLimit: number;
@@ -140,6 +143,19 @@ const OPTIONS = [
   { key: 'bundle', flag: 'bundle', env: 'PETRASCORE_BUNDLE', kind: 'string', default: 'models/loan_approval/model.onnx', description: 'ONNX model to serve (also the first positional argument); its sidecar is <model>.meta.json beside it' },
   { key: 'host', flag: 'host', env: 'PETRASCORE_HOST', kind: 'string', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for all IPv4 interfaces; :: for all IPv4 and IPv6 ones, where the kernel has IPv6, as in an IPv6 or dual-stack cluster)' },
   { key: 'port', flag: 'port', env: 'PETRASCORE_PORT', kind: 'integer', default: 8000, min: 0, max: 65535, description: 'TCP port (0 picks a free one)' },
+  {
+    key: 'adminPort',
+    flag: 'admin-port',
+    env: 'PETRASCORE_ADMIN_PORT',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 65535,
+    description:
+      "TCP port of a second listener that serves GET /healthz, /readyz and /metrics only (they stay on --port too), with a connection cap of its own, so that probes and scrapes get through while --max-connections are open on the API's port; 0 none. Must differ from --port",
+  },
+  { key: 'adminHost', flag: 'admin-host', env: 'PETRASCORE_ADMIN_HOST', kind: 'string', default: '', description: 'address the admin listener listens on; empty: the same as --host' },
+  { key: 'adminMaxConnections', flag: 'admin-max-connections', env: 'PETRASCORE_ADMIN_MAX_CONNECTIONS', kind: 'integer', default: 64, min: 1, max: MAX_OPEN_FILES, description: "TCP connections open at once on the admin listener (kubelet's probes and a few Prometheus servers need a handful); one more is closed unanswered as it is accepted (logged at warn, at most one line per 10 s)" },
   { key: 'logLevel', flag: 'log-level', env: 'PETRASCORE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   {
     key: 'requestLog',

@@ -107,6 +107,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       `--max-attribute-chars (${serve.maxAttributeChars}) bounds all open cases together: it must be 0 or at least --max-attribute-chars-per-case (${serve.maxAttributeCharsPerCase}); lower that too`,
     );
   }
+  // On one port the second listen would fail with "the port is in use", which reads as another process's doing.
+  if (serve.adminPort !== 0 && serve.adminPort === serve.port) {
+    throw new UsageError(`--admin-port ${serve.adminPort} is also --port: the admin listener needs a port of its own (or 0 for none)`);
+  }
   // Every /live stream holds a connection: a cap they could fill alone would leave none for scoring, probes or scrapes.
   if (serve.maxConnections > 0 && serve.maxConnections <= serve.liveMaxSubscribers) {
     throw new UsageError(

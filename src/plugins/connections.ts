@@ -1,8 +1,6 @@
 import fp from 'fastify-plugin';
 import { openFileLimit } from '../http/open-file-limit.js';
-
-/** A flood at the cap drops thousands of connections a second: their log line is one per this window at most. */
-const DROP_LOG_WINDOW_MS = 10_000;
+import { WindowedCount } from '../http/windowed-count.js';
 
 /**
  * Files the process holds besides its connections (about 21 with inference on the event loop, 26 with a worker
@@ -38,31 +36,14 @@ export const connectionsPlugin = fp<ConnectionsPluginOptions>(
     }
 
     const dropped = app.metrics.connectionsDropped.series();
-    // The first drop after a quiet window is logged at once (no scrape gets through while the cap holds: the log is
-    // where it shows meanwhile); those that follow within the window are summed into one line at its end.
-    let unlogged = 0;
-    let window: NodeJS.Timeout | undefined;
-    const logDrops = () => {
-      app.log.warn({ dropped: unlogged, max_connections: maxConnections }, 'connections dropped as they were accepted: --max-connections are open');
-      unlogged = 0;
-    };
-    const logAndWait = () => {
-      logDrops();
-      window = setTimeout(() => {
-        window = undefined;
-        if (unlogged > 0) logAndWait();
-      }, DROP_LOG_WINDOW_MS);
-      window.unref();
-    };
+    const drops = new WindowedCount((count) =>
+      app.log.warn({ dropped: count, max_connections: maxConnections }, 'connections dropped as they were accepted: --max-connections are open'),
+    );
     server.on('drop', () => {
       dropped.inc();
-      unlogged++;
-      if (window === undefined) logAndWait();
+      drops.add();
     });
-    app.addHook('onClose', async () => {
-      clearTimeout(window);
-      if (unlogged > 0) logDrops();
-    });
+    app.addHook('onClose', async () => drops.flush());
   },
   { name: 'connections', dependencies: ['metrics'] },
 );

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVE_OPTIONS } from '../../src/config/options.js';
-import { CliProcess, killAllClis, runCli, serveArgs, startServer } from '../helpers/cli.js';
+import { CliProcess, killAllClis, runCli, serveArgs, START_TIMEOUT_MS, startServer } from '../helpers/cli.js';
 import { modelPath, readFixture, ROOT } from '../helpers/fixtures.js';
 
 afterEach(killAllClis);
@@ -686,3 +686,41 @@ async function waitUntilTurnedAway(port: number, cli: CliProcess, timeoutMs: num
   }
   throw new Error(`new connections still got 200 ${timeoutMs} ms after SIGTERM\n${cli.describe()}`);
 }
+
+describe('petrascore serve --admin-port', () => {
+  /** A port of 127.0.0.1 held by a server of this process, as another process would hold it. */
+  async function heldPort(): Promise<{ port: number; release: () => Promise<void> }> {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    return { port: (holder.address() as AddressInfo).port, release: () => new Promise((resolve) => holder.close(() => resolve())) };
+  }
+
+  it('listens for probes and scrapes on the admin port, says where, and serves the API on --port alone', async () => {
+    const free = await heldPort();
+    await free.release();
+    const server = await startServer(serveArgs(LOAN, '--admin-port', String(free.port)));
+    const line = await server.cli.waitForStdout(/"msg":"admin listener at (http:\/\/127\.0\.0\.1:\d+): GET \/healthz, \/readyz, \/metrics"/, START_TIMEOUT_MS);
+    expect(line[1]).toBe(`http://127.0.0.1:${free.port}`);
+    const admin = `http://127.0.0.1:${free.port}`;
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${admin}/metrics`)).text()).toContain('petrascore_open_connections');
+    expect((await postJson(`${admin}/anomaly`, { input_marking: { p_application: 0.9 }, events: [] })).status).toBe(404);
+    expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] })).status).toBe(200);
+    server.cli.signal('SIGTERM');
+    expect(await server.cli.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+
+  it('a port already taken stops startup with exit 2 and a line naming --admin-port; the same port as --port is a usage error', async () => {
+    const taken = await heldPort();
+    try {
+      const result = await runCli(serveArgs(LOAN, '--admin-port', String(taken.port)));
+      expect(result.code, result.describe).toBe(2);
+      expect(result.stderr).toContain(`petrascore: cannot listen on 127.0.0.1:${taken.port}: the port is in use (--admin-port / PETRASCORE_ADMIN_PORT)`);
+    } finally {
+      await taken.release();
+    }
+    const same = await runCli(['serve', LOAN, '--port', '8123', '--admin-port', '8123']);
+    expect(same.code, same.describe).toBe(2);
+    expect(same.stderr).toContain('--admin-port 8123 is also --port');
+  });
+});

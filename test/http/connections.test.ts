@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
@@ -167,5 +167,75 @@ describe('--max-connections: a connection beyond the cap is closed as it is acce
     expect(sample(scrape.body, 'petrascore_max_connections')).toBe(0);
     expect(sample(scrape.body, 'petrascore_connections_dropped_total')).toBe(0);
     expect(sample(scrape.body, 'petrascore_open_connections')).toBe(6);
+  });
+});
+
+describe('--admin-port: probes and scrapes on a listener of their own', () => {
+  const ADMIN_DROPPED = 'admin connections dropped as they were accepted: --admin-max-connections are open';
+
+  async function withAdmin(overrides: Partial<AppConfig>): Promise<Server & { adminPort: number }> {
+    const server = await serving(overrides);
+    const address = await server.app.adminListener.listen({ host: '127.0.0.1', port: 0 });
+    return { ...server, adminPort: Number(new URL(address).port) };
+  }
+
+  it('answers /healthz, /readyz and /metrics while --max-connections are open on the API port, and counts them as the API port does', async () => {
+    const server = await withAdmin({ maxConnections: 2, liveMaxSubscribers: 1 });
+    await holdOpen(server);
+    await holdOpen(server);
+    await expect(send(server.port, '/healthz')).rejects.toMatchObject({ code: 'ECONNRESET' });
+
+    const health = await send(server.adminPort, '/healthz');
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
+    expect(JSON.parse((await send(server.adminPort, '/readyz/?probe=1')).body)).toEqual({ status: 'ready' });
+    const scrape = await send(server.adminPort, '/metrics');
+    expect(scrape.status).toBe(200);
+    expect(sample(scrape.body, 'petrascore_connections_dropped_total')).toBe(1);
+    // The API port's connections alone: the two held (the scrape came in on the admin port).
+    expect(sample(scrape.body, 'petrascore_open_connections')).toBe(2);
+    // Through the app's router: the probes are counted by route as on the API port.
+    expect(scrape.body).toMatch(/petrascore_http_requests_total\{[^}]*route="\/healthz"[^}]*\} 1\n/);
+  });
+
+  it('serves nothing else: other paths get a JSON 404, other methods a 405 with Allow', async () => {
+    const server = await withAdmin({});
+    const anomaly = await send(server.adminPort, '/anomaly', { input_marking: { p_application: 0.9 }, events: [] });
+    expect(anomaly.status).toBe(404);
+    expect(JSON.parse(anomaly.body)).toMatchObject({ error: 'not_found', message: expect.stringContaining('/anomaly is not served on the admin port') });
+    const posted = await send(server.adminPort, '/metrics', {});
+    expect(posted.status).toBe(405);
+    expect(JSON.parse(posted.body)).toMatchObject({ error: 'method_not_allowed' });
+    // The API port still serves everything.
+    expect((await send(server.port, '/anomaly', { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] })).status).toBe(200);
+  });
+
+  it('has its own cap: a connection beyond --admin-max-connections is closed unanswered and logged', async () => {
+    const server = await withAdmin({ adminMaxConnections: 1 });
+    const held = await connectTo(server.adminPort);
+    held.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    server.held.push(held);
+    expect(await receivedBeforeClose(server.adminPort)).toBe('');
+    expect(server.warnings.filter((l) => l.msg === ADMIN_DROPPED)).toEqual([expect.objectContaining({ level: 40, dropped: 1, admin_max_connections: 1 })]);
+    // The API port's count is the API port's.
+    expect(sample((await send(server.port, '/metrics')).body, 'petrascore_connections_dropped_total')).toBe(0);
+  });
+
+  it('closes with the app: a kept-alive connection to it does not hold the close, and the port is free after', async () => {
+    const server = await withAdmin({});
+    const agent = new Agent({ keepAlive: true });
+    const kept = await new Promise<Socket>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.adminPort, path: '/readyz', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(req.socket as Socket));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(kept.destroyed).toBe(false);
+    await server.app.close();
+    await closedBy(kept);
+    agent.destroy();
+    await expect(connectTo(server.adminPort)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });

@@ -1,0 +1,98 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fp from 'fastify-plugin';
+import type { ErrorBody } from '../schemas/common.js';
+import { WindowedCount } from '../http/windowed-count.js';
+
+/** What the admin listener serves: the probes and the scrape, nothing that scores or streams. */
+export const ADMIN_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
+const ADMIN_METHODS = new Set(['GET', 'HEAD']);
+
+export interface AdminListener {
+  /** Starts listening; resolves to the address as `http://host:port`. Rejects as `server.listen` does (EADDRINUSE…). */
+  listen(options: { host: string; port: number }): Promise<string>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A second HTTP listener for probes and scrapes (`--admin-port`), apart from the API's connections and their cap. */
+    adminListener: AdminListener;
+  }
+}
+
+export interface AdminListenerOptions {
+  /** Node's server.maxConnections on the admin listener (at least 1). */
+  maxConnections: number;
+}
+
+function answer(response: ServerResponse, status: number, body: ErrorBody, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+}
+
+/** The path without its query and a trailing slash, as the app's router (ignoreTrailingSlash) matches it. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/**
+ * The admin listener: a plain Node HTTP server of its own port whose requests for /healthz, /readyz and /metrics go
+ * through the app's router (`app.routing`), so they are answered, tracked, counted and logged exactly as on the API's
+ * port. It exists because the API's --max-connections cap turns away new connections without reading them: probes and
+ * scrapes on the same port would then fail, and a liveness probe that keeps failing restarts the pod with its open
+ * cases. Here they have their own, small cap. Listening starts only when asked (`petrascore serve` with --admin-port);
+ * closing the app closes it.
+ */
+export const adminListenerPlugin = fp<AdminListenerOptions>(
+  async (app, { maxConnections }) => {
+    let server: Server | undefined;
+    const drops = new WindowedCount((dropped) =>
+      app.log.warn({ dropped, admin_max_connections: maxConnections }, 'admin connections dropped as they were accepted: --admin-max-connections are open'),
+    );
+    const handle = (request: IncomingMessage, response: ServerResponse) => {
+      const path = pathOf(request.url ?? '/');
+      if (!ADMIN_PATHS.includes(path)) {
+        const message = `${path} is not served on the admin port, which serves GET ${ADMIN_PATHS.join(', ')}; the API is on --port`;
+        answer(response, 404, { error: 'not_found', message, details: [{ path: 'url', message }] });
+      } else if (!ADMIN_METHODS.has(request.method ?? '')) {
+        const message = `${request.method ?? ''} ${path}: the admin port answers GET and HEAD only`;
+        answer(response, 405, { error: 'method_not_allowed', message, details: [{ path: 'method', message }] }, { allow: 'GET, HEAD' });
+      } else {
+        app.routing(request, response);
+      }
+    };
+    app.decorate('adminListener', {
+      listen: ({ host, port }) =>
+        new Promise<string>((resolve, reject) => {
+          if (server !== undefined) throw new Error('the admin listener is already listening');
+          const created = createServer(handle);
+          // Set only as a cap: Node 20 reads 0 as no cap, later versions as no connection at all.
+          created.maxConnections = maxConnections;
+          created.on('drop', () => drops.add());
+          created.once('error', reject);
+          created.listen({ host, port }, () => {
+            created.off('error', reject);
+            server = created;
+            const address = created.address() as AddressInfo;
+            const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+            resolve(`http://${shown}:${address.port}`);
+          });
+        }),
+    });
+    // With the API's port: a probe that finds it closed reads the instance as gone, which it is about to be.
+    app.addHook('preClose', (done) => {
+      if (server === undefined) return done();
+      server.close();
+      done();
+    });
+    // By now the app's requests have finished (admin ones included: they are the app's); what remains are idle
+    // keep-alive connections, which would hold the close until their timeout.
+    app.addHook('onClose', async () => {
+      drops.flush();
+      server?.closeAllConnections();
+    });
+  },
+  { name: 'admin-listener', dependencies: ['lifecycle'] },
+);
