@@ -90,6 +90,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     maxBatchWaitMs: config.maxBatchWaitMs,
     batchHoldFrom: config.batchHoldFrom,
     inferenceThread: config.inferenceThread,
+    inferenceTimeoutMs: config.inferenceTimeoutMs,
   });
   // Before the cases: the evaluator reports events, evaluations and evictions to the live view.
   await app.register(livePlugin, config);

@@ -36,6 +36,7 @@ export interface ServeConfig {
   maxBatchWaitMs: number;
   batchHoldFrom: number;
   inferenceThread: InferenceThreadSetting;
+  inferenceTimeoutMs: number;
   shutdownTimeoutMs: number;
   drainDelayMs: number;
   laneAttribute: string;
@@ -229,6 +230,17 @@ const OPTIONS = [
   { key: 'maxBatchWaitMs', flag: 'max-batch-wait', env: 'PETRASCORE_MAX_BATCH_WAIT', kind: 'integer', default: 0, min: 0, max: 1000, description: 'milliseconds an idle model holds a first request for company before running (a full batch runs at once); 0 runs at once, and requests arriving during a run share the next one' },
   { key: 'batchHoldFrom', flag: 'batch-hold-from', env: 'PETRASCORE_BATCH_HOLD_FROM', kind: 'integer', default: 16, min: 0, description: `requests sharing one ONNX run from which the model counts as saturated: a run starting within ${SATURATION_WINDOW_MS} ms of such a run waits ${SATURATED_HOLD_MS} ms for company (fewer, larger runs under heavy load; a request to a model idle for ${SATURATION_WINDOW_MS} ms runs at once); 0 never waits` },
   { key: 'inferenceThread', flag: 'inference-thread', env: 'PETRASCORE_INFERENCE_THREAD', kind: 'string', default: 'auto', choices: ['auto', 'main', 'worker'], description: 'where ONNX runs execute: on the event loop (main) or in a worker thread beside it (worker); auto picks worker when a single-row run takes 0.1 ms or more (measured at startup)' },
+  {
+    key: 'inferenceTimeoutMs',
+    flag: 'inference-timeout',
+    env: 'PETRASCORE_INFERENCE_TIMEOUT',
+    kind: 'integer',
+    default: 60000,
+    min: 0,
+    max: MAX_TIMER_MS,
+    description:
+      "milliseconds an ONNX run in the inference worker may go unanswered (checked each second) before the worker counts as stuck: the service then fails as when the worker stops (503 inference_unavailable, /healthz 503, exit 1), instead of every scoring request waiting for ever while the probes answer 200; on the event loop (--inference-thread main) a stuck run stops everything, probes included; 0 no limit",
+  },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, max: MAX_TIMER_MS, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
   {
     key: 'drainDelayMs',

@@ -1,6 +1,10 @@
-/** How the inference worker ended when nobody asked it to: its exit code, and the error it threw if it threw one. */
+/**
+ * How the inference worker ended when nobody asked it to: its exit code, and the error it threw if it threw one; or,
+ * for a worker that stopped answering (a run beyond the inference timeout), that error and no exit code: a thread stuck
+ * in native code may never exit.
+ */
 export interface WorkerStop {
-  exitCode: number;
+  exitCode?: number;
   error?: Error;
 }
 

@@ -49,7 +49,15 @@ export interface WorkerRunnerOptions extends RunnerOptions {
   onStop?: (stop: WorkerStop) => void;
   /** Called when the worker, onnxruntime loaded, begins to create its session (the native load a signal must wait for). */
   onLoading?: () => void;
+  /**
+   * Milliseconds a run may go unanswered before the worker counts as stuck (checked at most once a second): it is then
+   * treated as stopped (every run refused, `onStop` told once, with the error) and terminated. 0 or absent: never.
+   */
+  runTimeoutMs?: number;
 }
+
+/** How often a stuck run is looked for, at most: a run that hangs is found within this of its timeout. */
+const WATCHDOG_MS = 1000;
 
 interface Reply {
   id?: number;
@@ -66,7 +74,8 @@ interface Reply {
  * that ends without close() (a crash) is not restarted here: the runner refuses every run from then on and tells `onStop`.
  */
 export class WorkerRunner implements ModelRunner {
-  private readonly waiting = new Map<number, { resolve: (data: Float32Array) => void; reject: (error: Error) => void }>();
+  /** Runs posted and not yet answered, in the order they were posted (a Map keeps it): the first is the oldest. */
+  private readonly waiting = new Map<number, { resolve: (data: Float32Array) => void; reject: (error: Error) => void; postedAt: number }>();
   private nextId = 0;
   private closed = false;
   private drained: (() => void) | undefined;
@@ -74,12 +83,20 @@ export class WorkerRunner implements ModelRunner {
   private unavailable: InferenceUnavailableError | undefined;
   /** What the worker threw before it ended, for the report. */
   private thrown: Error | undefined;
+  /** Set once onStop has been told: a stuck worker is reported when found, and its exit, if it comes, is not news. */
+  private reported = false;
+  private readonly watchdog: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly worker: Worker,
     private readonly net: Net,
     private readonly onStop: ((stop: WorkerStop) => void) | undefined,
+    runTimeoutMs: number,
   ) {
+    if (runTimeoutMs > 0) {
+      this.watchdog = setInterval(() => this.checkStuck(runTimeoutMs), Math.min(WATCHDOG_MS, runTimeoutMs));
+      this.watchdog.unref();
+    }
     worker.on('message', (reply: Reply) => {
       if (reply.id === undefined) return;
       const waiter = this.waiting.get(reply.id);
@@ -123,7 +140,7 @@ export class WorkerRunner implements ModelRunner {
       await worker.terminate();
       throw error;
     });
-    return new WorkerRunner(worker, net, options.onStop);
+    return new WorkerRunner(worker, net, options.onStop, options.runTimeoutMs ?? 0);
   }
 
   run(rows: Float32Array, count: number): Promise<Float32Array> {
@@ -133,7 +150,7 @@ export class WorkerRunner implements ModelRunner {
     const columns = toColumns(rows, count, this.net.inputs.length);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve, reject, postedAt: performance.now() });
       // The columns are views of one buffer (transferred once; a transfer list may not name a buffer twice).
       this.worker.postMessage({ id, columns, count }, columns.length > 0 ? [columns[0]!.buffer as ArrayBuffer] : []);
     });
@@ -142,11 +159,13 @@ export class WorkerRunner implements ModelRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The watchdog stays on meanwhile: a run stuck now would otherwise hold the close until the shutdown timeout.
     if (this.waiting.size > 0) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;
       });
     }
+    clearInterval(this.watchdog);
     await this.worker.terminate();
   }
 
@@ -160,10 +179,35 @@ export class WorkerRunner implements ModelRunner {
   }
 
   private onExit(exitCode: number): void {
+    clearInterval(this.watchdog);
     if (this.closed && this.unavailable === undefined) return this.failAll(new RunnerClosedError());
     this.unavailable ??= new InferenceUnavailableError();
     this.failAll(this.unavailable);
-    this.onStop?.(this.thrown === undefined ? { exitCode } : { exitCode, error: this.thrown });
+    this.report(this.thrown === undefined ? { exitCode } : { exitCode, error: this.thrown });
+  }
+
+  /**
+   * A run unanswered beyond the timeout: ONNX Runtime stuck in native code (a hang, a deadlock), where the event loop
+   * and the probes carry on as if nothing were wrong while every scoring request waits for ever. The worker is taken
+   * for stopped: reported now (terminating a thread stuck in native code may never complete, and then no exit comes).
+   */
+  private checkStuck(timeoutMs: number): void {
+    const oldest = this.waiting.values().next();
+    if (oldest.done === true || this.unavailable !== undefined) return;
+    const waitedMs = performance.now() - oldest.value.postedAt;
+    if (waitedMs < timeoutMs) return;
+    clearInterval(this.watchdog);
+    this.thrown = new Error(`an ONNX run in the inference worker went unanswered for ${Math.round(waitedMs)} ms, beyond the inference timeout (${timeoutMs} ms): the worker is taken for stuck`);
+    this.unavailable = new InferenceUnavailableError();
+    this.failAll(this.unavailable);
+    this.report({ error: this.thrown });
+    void this.worker.terminate();
+  }
+
+  private report(stop: WorkerStop): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.onStop?.(stop);
   }
 
   private failAll(error: Error): void {

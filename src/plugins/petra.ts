@@ -35,6 +35,8 @@ export interface PetraPluginOptions {
   maxBatchWaitMs: number;
   batchHoldFrom: number;
   inferenceThread: InferenceThreadSetting;
+  /** Milliseconds an ONNX run in the worker may go unanswered before the worker counts as stuck; 0 never. */
+  inferenceTimeoutMs: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface PetraPluginOptions {
  */
 function workerStopped(app: FastifyInstance, stop: WorkerStop): void {
   app.log.fatal(
-    { exit_code: stop.exitCode, ...(stop.error !== undefined ? { err: stop.error } : {}) },
+    { ...(stop.exitCode !== undefined ? { exit_code: stop.exitCode } : {}), ...(stop.error !== undefined ? { err: stop.error } : {}) },
     'the inference worker stopped: this instance can no longer score and must be restarted',
   );
   app.markFailed(new InferenceUnavailableError());
@@ -92,7 +94,11 @@ export const petraPlugin = fp<PetraPluginOptions>(
     );
     metrics.scoredTransitions.set(net.outputs.length);
     metrics.maxBatchRows.set(options.maxBatchRows);
-    const workerOptions = { onStop: (stop: WorkerStop) => workerStopped(app, stop), onLoading: () => app.log.debug('inference worker: creating its session') };
+    const workerOptions = {
+      onStop: (stop: WorkerStop) => workerStopped(app, stop),
+      onLoading: () => app.log.debug('inference worker: creating its session'),
+      runTimeoutMs: options.inferenceTimeoutMs,
+    };
     const worker = thread === 'worker' ? await WorkerRunner.open(await readFile(bundle.modelPath), net, bundle.outputName, workerOptions) : undefined;
     // The worker's session does every run from here on; the bundle's own one would only hold a second copy of the model.
     if (worker !== undefined) await runner.close();

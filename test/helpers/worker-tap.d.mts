@@ -1,2 +1,5 @@
 /** Terminates every worker thread still running; resolves to their number once they have ended. */
 export function terminateWorkers(): Promise<number>;
+/** From now on (until unstallWorkers) no message reaches a worker thread: its runs go unanswered, as if stuck. */
+export function stallWorkers(): void;
+export function unstallWorkers(): void;

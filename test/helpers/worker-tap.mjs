@@ -5,6 +5,16 @@ import { syncBuiltinESMExports } from 'node:module';
 import threads from 'node:worker_threads';
 
 const started = new Set();
+let stalled = false;
+
+/** From now on (until unstallWorkers) no message reaches a worker: its runs go unanswered, as if stuck. */
+export function stallWorkers() {
+  stalled = true;
+}
+
+export function unstallWorkers() {
+  stalled = false;
+}
 
 // A preload runs in every thread; only the main thread starts the inference worker and receives signals.
 if (threads.isMainThread) {
@@ -14,6 +24,12 @@ if (threads.isMainThread) {
       super(...args);
       started.add(this);
       this.once('exit', () => started.delete(this));
+    }
+
+    postMessage(...args) {
+      // Swallowed while stalled: the worker never sees the run, so it is never answered, as a run stuck in native code.
+      if (stalled) return;
+      super.postMessage(...args);
     }
   };
   // `import { Worker } from 'node:worker_threads'` reads the builtin's ES module bindings: updated from the object here.

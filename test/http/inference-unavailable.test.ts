@@ -1,5 +1,5 @@
 // First: the tap must stand in for worker_threads' Worker before the app starts its inference worker.
-import { terminateWorkers } from '../helpers/worker-tap.mjs';
+import { stallWorkers, terminateWorkers, unstallWorkers } from '../helpers/worker-tap.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { defaultConfig } from '../../src/config/options.js';
@@ -78,5 +78,36 @@ describe('the inference worker stops on its own (--inference-thread worker)', { 
     expect(app.serviceState()).toBe('failed');
     await closed;
     expect(app.serviceState()).toBe('failed');
+  });
+});
+
+describe('an ONNX run in the worker that never answers (--inference-timeout)', () => {
+  let app: App;
+  const logLines: Record<string, unknown>[] = [];
+  beforeAll(async () => {
+    const stream = { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) };
+    app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, inferenceThread: 'worker', inferenceTimeoutMs: 300 }, { level: 'info', stream });
+    await app.ready();
+  });
+  afterAll(async () => {
+    unstallWorkers();
+    await app.close();
+  });
+
+  it('answers the waiting request 503 after the timeout, not never, and fails the probes as a stopped worker does, saying why', async () => {
+    const anomaly = { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] };
+    expect((await app.inject({ method: 'POST', url: '/anomaly', payload: anomaly })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+
+    stallWorkers();
+    const waiting = await app.inject({ method: 'POST', url: '/anomaly', payload: anomaly });
+    expect(waiting.statusCode, waiting.body).toBe(503);
+    expect(waiting.json()).toEqual(UNAVAILABLE);
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'failed' });
+    const fatal = logLines.filter((l) => l.level === 60);
+    expect(fatal).toEqual([expect.objectContaining({ msg: 'the inference worker stopped: this instance can no longer score and must be restarted' })]);
+    expect(fatal[0]!.exit_code).toBeUndefined();
+    expect((fatal[0]!.err as { message: string }).message).toMatch(/went unanswered for \d+ ms, beyond the inference timeout \(300 ms\)/);
   });
 });

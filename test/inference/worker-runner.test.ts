@@ -1,7 +1,7 @@
 // First: the tap must stand in for worker_threads' Worker before the runner starts one.
-import { terminateWorkers } from '../helpers/worker-tap.mjs';
+import { stallWorkers, terminateWorkers, unstallWorkers } from '../helpers/worker-tap.mjs';
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type Bundle } from '../../src/bundle/load-bundle.js';
 import { InferenceUnavailableError, type WorkerStop } from '../../src/inference/inference-unavailable.js';
 import { RunnerClosedError } from '../../src/inference/onnx-runner.js';
@@ -31,9 +31,9 @@ function within<T>(promise: Promise<T>, what: string, ms = 2_000): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-async function openRunner(): Promise<{ runner: WorkerRunner; stops: WorkerStop[] }> {
+async function openRunner(runTimeoutMs?: number): Promise<{ runner: WorkerRunner; stops: WorkerStop[] }> {
   const stops: WorkerStop[] = [];
-  const runner = await WorkerRunner.open(model, bundle.net, bundle.outputName, { onStop: (stop) => stops.push(stop) });
+  const runner = await WorkerRunner.open(model, bundle.net, bundle.outputName, { onStop: (stop) => stops.push(stop), ...(runTimeoutMs === undefined ? {} : { runTimeoutMs }) });
   return { runner, stops };
 }
 
@@ -82,3 +82,41 @@ describe('a worker thread that ends before its session opens', () => {
   });
 });
 
+
+describe('WorkerRunner when a run goes unanswered (runTimeoutMs)', () => {
+  afterEach(unstallWorkers);
+
+  it('takes the worker for stuck after the timeout: the run and every later one are refused with InferenceUnavailableError, the stop reported once with why', async () => {
+    const { runner, stops } = await openRunner(300);
+    // Runs answered well within the timeout, one after another for longer than it: no false alarm.
+    const until = performance.now() + 600;
+    while (performance.now() < until) expect(await runner.run(row(), 1)).toHaveLength(bundle.net.outputs.length);
+    expect(stops).toEqual([]);
+
+    stallWorkers();
+    const stuck = runner.run(row(), 1);
+    await expect(within(stuck, 'the unanswered run', 3_000)).rejects.toBeInstanceOf(InferenceUnavailableError);
+    expect(stops).toHaveLength(1);
+    expect(stops[0]!.exitCode).toBeUndefined();
+    expect(stops[0]!.error?.message).toMatch(/^an ONNX run in the inference worker went unanswered for \d+ ms, beyond the inference timeout \(300 ms\)/);
+    await expect(within(runner.run(row(), 1), 'a run after the worker was taken for stuck')).rejects.toBeInstanceOf(InferenceUnavailableError);
+
+    // The worker is terminated; its exit is no second report, and the close that follows completes.
+    await within(runner.close(), 'close() after the worker was taken for stuck');
+    expect(stops).toHaveLength(1);
+  });
+
+  it('0: no timeout, a run waits as long as it takes', async () => {
+    const { runner, stops } = await openRunner(0);
+    stallWorkers();
+    const waiting = runner.run(row(), 1);
+    await expect(within(waiting, 'the unanswered run', 1_500)).rejects.toThrow('had not settled after 1500 ms');
+    expect(stops).toEqual([]);
+    unstallWorkers();
+    // Its message never reached the worker, so nothing will answer it, and a close would wait for it: the worker is
+    // ended as a crash would end it, which refuses the run.
+    await terminateWorkers();
+    await expect(waiting).rejects.toBeInstanceOf(InferenceUnavailableError);
+    await within(runner.close(), 'close()');
+  });
+});
