@@ -6,7 +6,7 @@ import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
 import { workerLoadsSettled } from '../inference/worker-runner.js';
 import { EXIT } from './exit-codes.js';
-import { isServiceLinkPort, parseServeArgs, serveUsage, unknownVariables, UsageError } from '../config/parse-serve-args.js';
+import { parseServeArgs, serveUsage, serviceLinkPorts, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
 const SEE_HELP = "(petrascore serve --help lists every option and its environment variable)";
 
@@ -35,9 +35,9 @@ function fail(message: string, code: number): number {
 function warnOfUnknownVariables(env: NodeJS.ProcessEnv, logLevel: string): void {
   // The level is one of LEVELS' (the parser checked it).
   if ((LEVELS[logLevel] ?? Number.POSITIVE_INFINITY) > WARN) return;
-  if (isServiceLinkPort(env.PETRASCORE_PORT)) {
-    const message = 'PETRASCORE_PORT looks like a Kubernetes service link (a Service named petrascore sets it to tcp://…) and is ignored: the port is --port or the default; set enableServiceLinks: false in the pod, or give PETRASCORE_PORT a number';
-    process.stdout.write(jsonLine(WARN, message, { variable: 'PETRASCORE_PORT' }));
+  for (const { variable, flag, service } of serviceLinkPorts(env)) {
+    const message = `${variable} looks like a Kubernetes service link (a Service named ${service} sets it to tcp://…) and is ignored: the port is ${flag} or the default; set enableServiceLinks: false in the pod, or give ${variable} a number`;
+    process.stdout.write(jsonLine(WARN, message, { variable }));
   }
   for (const { variable, closest } of unknownVariables(env)) {
     // The value is not shown: it may be a webhook's URL with its token.

@@ -68,6 +68,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   const config = defaultConfig() as unknown as Record<string, string | number | boolean | string[]>;
   /** The settings a flag or a variable gave (the others keep their defaults). */
   const given = new Set<string>();
+  const links = new Set(serviceLinkPorts(env).map((link) => link.variable));
   for (const option of SERVE_OPTIONS) {
     if (option.kind === 'list') {
       // Flags replace the environment's list rather than add to it, as for every other option.
@@ -79,7 +80,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     }
     const fromFlag = parsed.values[option.flag];
     const negated = parsed.values[`no-${option.flag}`] === true;
-    const fromEnv = option.env === 'PETRASCORE_PORT' && isServiceLinkPort(env[option.env]) ? undefined : env[option.env];
+    const fromEnv = links.has(option.env) ? undefined : env[option.env];
     // A flag wins, so the variable it overrides is not read at all (a stale bad value there does not stop the server).
     if (fromFlag !== undefined && !Array.isArray(fromFlag)) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
     else if (!negated && fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
@@ -141,9 +142,35 @@ const SERVICE_LINK = /^PETRASCORE_(?:[A-Z0-9_]+_)?(?:SERVICE_(?:HOST|PORT)(?:_.+
 /** PETRASCORE_<NAME>_PORT, a link of Service petrascore-<name> when its value is one (PETRASCORE_PORT is a setting). */
 const OTHER_SERVICE_PORT = /^PETRASCORE_[A-Z0-9_]+_PORT$/;
 
-/** PETRASCORE_PORT as a service link sets it (`tcp://10.0.0.1:8000`): ignored, so the server listens as if unset. */
-export function isServiceLinkPort(value: string | undefined): boolean {
+/** A port variable as a service link sets it (`tcp://10.0.0.1:8000`). */
+function isServiceLinkPort(value: string | undefined): boolean {
   return value !== undefined && /^(?:tcp|udp|sctp):\/\//i.test(value.trim());
+}
+
+/** A setting's variable that a Service's link sets too: PETRASCORE_PORT (Service petrascore), PETRASCORE_ADMIN_PORT (petrascore-admin). */
+const LINKED_SETTING = /^PETRASCORE_(?:([A-Z0-9_]+)_)?PORT$/;
+
+export interface ServiceLinkPort {
+  variable: string;
+  flag: string;
+  /** The Service whose link it looks like. */
+  service: string;
+}
+
+/**
+ * The port settings whose variable holds a service link rather than a port: ignored, as if unset, so that the port is
+ * the flag's or the default. A Service named petrascore-admin (one for the admin port, say) would otherwise stop every
+ * pod of the namespace at startup, PETRASCORE_ADMIN_PORT not being a number.
+ */
+export function serviceLinkPorts(env: NodeJS.ProcessEnv): ServiceLinkPort[] {
+  const links: ServiceLinkPort[] = [];
+  for (const option of SERVE_OPTIONS) {
+    const name = LINKED_SETTING.exec(option.env);
+    if (name === null || !isServiceLinkPort(env[option.env])) continue;
+    const service = name[1] === undefined ? 'petrascore' : `petrascore-${name[1].toLowerCase().replaceAll('_', '-')}`;
+    links.push({ variable: option.env, flag: `--${option.flag}`, service });
+  }
+  return links;
 }
 
 /**

@@ -381,6 +381,18 @@ describe('petrascore serve lifecycle', () => {
     expect(JSON.stringify(warnings[0]), 'the value is not shown').not.toContain('9000');
   });
 
+  it("a Service named petrascore-admin's PETRASCORE_ADMIN_PORT=tcp://… does not stop the server: warned of, ignored, no admin listener", async () => {
+    const link = 'tcp://10.0.0.11:9000';
+    const env = { PETRASCORE_ADMIN_PORT: link, PETRASCORE_ADMIN_SERVICE_HOST: '10.0.0.11', PETRASCORE_ADMIN_PORT_9000_TCP: link };
+    const server = await startServer(serveArgs(LOAN), { env });
+    const lines = server.cli.logLines();
+    expect(lines.filter((l) => l.level === 40), server.cli.describe()).toEqual([
+      expect.objectContaining({ variable: 'PETRASCORE_ADMIN_PORT', msg: expect.stringContaining('a Service named petrascore-admin sets it to tcp://') }),
+    ]);
+    expect(lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('admin listener at'))).toEqual([]);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
   it('answers a body that stalls with 408 after --request-idle-timeout and closes it, so that it holds no connection nor the drain', async () => {
     const server = await startServer(serveArgs(LOAN, '--request-idle-timeout', '1000'));
     const upload = await startUpload(server.port, '{"events":');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { editDistance } from '../../src/config/edit-distance.js';
-import { parseServeArgs, unknownVariables, UsageError } from '../../src/config/parse-serve-args.js';
+import { parseServeArgs, serviceLinkPorts, unknownVariables, UsageError } from '../../src/config/parse-serve-args.js';
 
 describe('petrascore serve: flags, then the environment, then the defaults', () => {
   it('PETRASCORE_BUNDLE serves when no bundle is given; an argument or --bundle wins over it; both at once is a mistake', () => {
@@ -144,6 +144,28 @@ describe('PETRASCORE_* variables that are no setting', () => {
     expect(parseServeArgs([], links).port).toBe(8000);
     // A variable of that shape whose value is no link was set by someone, and is named.
     expect(unknownVariables({ PETRASCORE_METRICS_PORT: '9100' }).map((u) => u.variable)).toEqual(['PETRASCORE_METRICS_PORT']);
+  });
+
+  it("takes a Service named petrascore-admin's PETRASCORE_ADMIN_PORT=tcp://… for a link too: no admin port, and no stop", () => {
+    const links = {
+      PETRASCORE_ADMIN_PORT: 'tcp://10.0.0.11:9000',
+      PETRASCORE_ADMIN_SERVICE_HOST: '10.0.0.11',
+      PETRASCORE_ADMIN_SERVICE_PORT: '9000',
+      PETRASCORE_ADMIN_PORT_9000_TCP: 'tcp://10.0.0.11:9000',
+      PETRASCORE_ADMIN_PORT_9000_TCP_PROTO: 'tcp',
+      PETRASCORE_ADMIN_PORT_9000_TCP_PORT: '9000',
+      PETRASCORE_ADMIN_PORT_9000_TCP_ADDR: '10.0.0.11',
+    };
+    expect(parseServeArgs([], links).adminPort).toBe(0);
+    expect(parseServeArgs(['--admin-port', '9100'], links).adminPort).toBe(9100);
+    expect(unknownVariables(links)).toEqual([]);
+    expect(serviceLinkPorts({ ...links, PETRASCORE_PORT: 'tcp://10.0.0.7:8000' })).toEqual([
+      { variable: 'PETRASCORE_PORT', flag: '--port', service: 'petrascore' },
+      { variable: 'PETRASCORE_ADMIN_PORT', flag: '--admin-port', service: 'petrascore-admin' },
+    ]);
+    // A number is still a port.
+    expect(parseServeArgs([], { PETRASCORE_ADMIN_PORT: '9100' }).adminPort).toBe(9100);
+    expect(serviceLinkPorts({ PETRASCORE_ADMIN_PORT: '9100', PETRASCORE_PORT: '8000' })).toEqual([]);
   });
 });
 
