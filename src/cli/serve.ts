@@ -76,7 +76,10 @@ function logUncaughtExceptions(): void {
  */
 function closeConnectionsAfterAnswers(app: App): () => void {
   let draining = false;
-  const closeIdle = () => setImmediate(() => app.server.closeIdleConnections());
+  // The admin listener's too: a scraper's kept connection would otherwise be cut under a scrape when the drain begins.
+  const admin = app.adminListener.server();
+  const servers = admin === undefined ? [app.server] : [app.server, admin];
+  const closeIdle = () => setImmediate(() => servers.forEach((server) => server.closeIdleConnections()));
   const markClosing = (res: ServerResponse) => {
     if (!res.headersSent) res.setHeader('connection', 'close');
     // Backstop for a response whose headers were already out: once it is done its connection is idle and can go.
@@ -86,7 +89,7 @@ function closeConnectionsAfterAnswers(app: App): () => void {
   };
   for (const res of app.openResponses) markClosing(res);
   // Before Fastify's own listener: a route that answers at once (/readyz, a 404) has sent its head when that returns.
-  app.server.prependListener('request', (_req, res: ServerResponse) => markClosing(res));
+  for (const server of servers) server.prependListener('request', (_req, res: ServerResponse) => markClosing(res));
   return () => {
     draining = true;
   };

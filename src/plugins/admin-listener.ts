@@ -11,6 +11,8 @@ const ADMIN_METHODS = new Set(['GET', 'HEAD']);
 export interface AdminListener {
   /** Starts listening; resolves to the address as `http://host:port`. Rejects as `server.listen` does (EADDRINUSE…). */
   listen(options: { host: string; port: number }): Promise<string>;
+  /** The listening server, once `listen` has resolved (a shutdown marks its answers as the API port's). */
+  server(): Server | undefined;
 }
 
 declare module 'fastify' {
@@ -80,6 +82,7 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
             resolve(`http://${shown}:${address.port}`);
           });
         }),
+      server: () => server,
     });
     // With the API's port: a probe that finds it closed reads the instance as gone, which it is about to be.
     app.addHook('preClose', (done) => {

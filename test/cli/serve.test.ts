@@ -722,6 +722,35 @@ describe('petrascore serve --admin-port', () => {
     expect(await server.cli.waitForExit()).toEqual({ code: 0, signal: null });
   });
 
+  it('--drain-delay: its answers too tell a keep-alive scraper to close, which the drain would otherwise cut under a scrape', async () => {
+    const free = await heldPort();
+    await free.release();
+    const server = await startServer(serveArgs(LOAN, '--admin-port', String(free.port), '--drain-delay', '60000'));
+    await server.cli.waitForStdout(/"msg":"admin listener at /, START_TIMEOUT_MS);
+    // One pooled connection, as Prometheus keeps to a target.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) =>
+      new Promise<{ status: number | undefined; connection: string | undefined }>((resolve, reject) => {
+        const request = httpRequest(`http://127.0.0.1:${free.port}${path}`, { agent }, (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode, connection: response.headers.connection }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    try {
+      expect(await get('/metrics')).toEqual({ status: 200, connection: 'keep-alive' });
+      server.cli.signal('SIGTERM');
+      await server.cli.waitForStdout(/"msg":"shutting down: \/readyz is 503, serving on until the drain"/, 5_000);
+      expect(await get('/metrics')).toEqual({ status: 200, connection: 'close' });
+      expect(await get('/readyz')).toEqual({ status: 503, connection: 'close' });
+      // The admin listener's own answers as well.
+      expect(await get('/docs')).toEqual({ status: 404, connection: 'close' });
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('a port already taken stops startup with exit 2 and a line naming --admin-port; the same port as --port is a usage error', async () => {
     const taken = await heldPort();
     try {
