@@ -109,8 +109,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     );
   }
   // On one port the second listen would fail with "the port is in use", which reads as another process's doing.
-  if (serve.adminPort !== 0 && serve.adminPort === serve.port) {
-    throw new UsageError(`--admin-port ${serve.adminPort} is also --port: the admin listener needs a port of its own (or 0 for none)`);
+  if (serve.adminPort !== 0 && serve.adminPort === serve.port && (serve.adminHost === '' || serve.adminHost === serve.host)) {
+    throw new UsageError(`--admin-port ${serve.adminPort} is also --port, on the same host: the admin listener needs a port of its own (or 0 for none)`);
   }
   // Every /live stream holds a connection: a cap they could fill alone would leave none for scoring, probes or scrapes.
   if (serve.maxConnections > 0 && serve.maxConnections <= serve.liveMaxSubscribers) {

@@ -80,7 +80,7 @@ export class ServiceMetrics {
    */
   readonly openConnections = new ScrapedGauge({
     name: 'petrascore_open_connections',
-    help: 'TCP connections open: requests being handled, idle keep-alive connections, /live streams and half-sent requests alike, the scrape that reads this included',
+    help: 'TCP connections open on the API port (--port; not the admin listener\'s): requests being handled, idle keep-alive connections, /live streams and half-sent requests alike, the scrape that reads this included when it came in there',
     registry: this.registry,
   });
 

@@ -32,12 +32,32 @@ function answer(response: ServerResponse, status: number, body: ErrorBody, heade
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
 }
 
-/** The path without its query and a trailing slash, as the app's router (ignoreTrailingSlash) matches it. */
+/** An absolute-form request target's scheme and authority (`GET http://host/metrics`), which the router skips too. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+/**
+ * The path as the app's router reads it: without its query, scheme and authority (absolute form) or trailing slash
+ * (ignoreTrailingSlash), percent-decoded (`/%6Detrics` is /metrics there too). Only the three paths pass on to the
+ * router, which then routes the request as it would on the API port.
+ */
 function pathOf(url: string): string {
   const query = url.indexOf('?');
-  const path = query === -1 ? url : url.slice(0, query);
+  let path = (query === -1 ? url : url.slice(0, query)).replace(ABSOLUTE_FORM, '');
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // Not valid percent-encoding: matches none of the three, as sent.
+  }
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
+
+/**
+ * Probes and scrapes send their few headers at once: a connection that takes longer is cut (408), so that idle or
+ * half-sent connections cannot hold the admin cap's few places for Node's default of a minute or more.
+ */
+const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+/** How often Node looks for connections past that timeout (its default, 30 s, would let one stay 40 s). */
+const ADMIN_TIMEOUT_CHECK_MS = 2_000;
 
 /**
  * The admin listener: a plain Node HTTP server of its own port whose requests for /healthz, /readyz and /metrics go
@@ -69,7 +89,10 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
       listen: ({ host, port }) =>
         new Promise<string>((resolve, reject) => {
           if (server !== undefined) throw new Error('the admin listener is already listening');
-          const created = createServer(handle);
+          const created = createServer(
+            { headersTimeout: ADMIN_REQUEST_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: ADMIN_TIMEOUT_CHECK_MS },
+            handle,
+          );
           // Set only as a cap: Node 20 reads 0 as no cap, later versions as no connection at all.
           created.maxConnections = maxConnections;
           created.on('drop', () => drops.add());

@@ -170,6 +170,16 @@ describe('PETRASCORE_* variables that are no setting', () => {
 });
 
 
+describe('--admin-port', () => {
+  it('is 0 (none) by default; on the same host it must differ from --port, on another host it may be the same number', () => {
+    expect(parseServeArgs([], {}).adminPort).toBe(0);
+    expect(() => parseServeArgs(['--port', '8000', '--admin-port', '8000'], {})).toThrow('--admin-port 8000 is also --port, on the same host');
+    expect(() => parseServeArgs(['--host', '10.0.0.5', '--port', '8000', '--admin-host', '10.0.0.5', '--admin-port', '8000'], {})).toThrow(UsageError);
+    const apart = parseServeArgs(['--host', '10.0.0.5', '--port', '8000', '--admin-host', '127.0.0.1', '--admin-port', '8000'], {});
+    expect([apart.adminHost, apart.adminPort]).toEqual(['127.0.0.1', 8000]);
+  });
+});
+
 describe('--max-connections', () => {
   it('is 10,000 by default, a whole number from the flag or PETRASCORE_MAX_CONNECTIONS, the flag winning; 0 is no cap', () => {
     expect(parseServeArgs([], {}).maxConnections).toBe(10_000);

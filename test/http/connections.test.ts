@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
 import { defaultConfig } from '../../src/config/options.js';
 import { DEFAULT_MODEL } from '../helpers/fixtures.js';
+import { sendRaw } from '../helpers/raw-http.js';
 
 type Line = Record<string, unknown>;
 
@@ -189,13 +190,17 @@ describe('--admin-port: probes and scrapes on a listener of their own', () => {
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
     expect(JSON.parse((await send(server.adminPort, '/readyz/?probe=1')).body)).toEqual({ status: 'ready' });
+    // The path as the router reads it: percent-decoded, and from an absolute-form request target.
+    expect((await send(server.adminPort, '/%6Detrics')).status).toBe(200);
+    const absolute = await sendRaw(`http://127.0.0.1:${server.adminPort}`, 'GET http://petrascore.internal/healthz HTTP/1.1\r\nHost: petrascore.internal\r\nConnection: close\r\n\r\n');
+    expect(absolute).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     const scrape = await send(server.adminPort, '/metrics');
     expect(scrape.status).toBe(200);
     expect(sample(scrape.body, 'petrascore_connections_dropped_total')).toBe(1);
     // The API port's connections alone: the two held (the scrape came in on the admin port).
     expect(sample(scrape.body, 'petrascore_open_connections')).toBe(2);
-    // Through the app's router: the probes are counted by route as on the API port.
-    expect(scrape.body).toMatch(/petrascore_http_requests_total\{[^}]*route="\/healthz"[^}]*\} 1\n/);
+    // Through the app's router: the probes are counted by route as on the API port (the two /healthz above).
+    expect(scrape.body).toMatch(/petrascore_http_requests_total\{[^}]*route="\/healthz"[^}]*\} 2\n/);
   });
 
   it('serves nothing else: other paths get a JSON 404, other methods a 405 with Allow', async () => {
