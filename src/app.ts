@@ -78,11 +78,11 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   });
   await app.register(metricsPlugin);
   await app.register(connectionsPlugin, { maxConnections: config.maxConnections });
-  await app.register(adminListenerPlugin, { maxConnections: config.adminMaxConnections });
   // Before any route: it binds its hook to each route as the route is declared.
   await app.register(requestTrackingPlugin, { requestLog: config.requestLog });
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });
   await app.register(requestLogPlugin, { requestLog: config.requestLog });
+  await app.register(adminListenerPlugin, { maxConnections: config.adminMaxConnections });
   await app.register(docsPlugin);
   await app.register(petraPlugin, {
     modelPath: config.bundle,

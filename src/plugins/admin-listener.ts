@@ -73,14 +73,22 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
     const drops = new WindowedCount((dropped) =>
       app.log.warn({ dropped, admin_max_connections: maxConnections }, 'admin connections dropped as they were accepted: --admin-max-connections are open'),
     );
+    const unmatched = app.metrics.http.forRoute('unmatched');
+    /** Counted and logged as the API port's 404s and 405s are (route `unmatched`), so that a scan of this port shows. */
+    const refuse = (request: IncomingMessage, response: ServerResponse, status: number, body: ErrorBody, headers?: Record<string, string>) => {
+      answer(response, status, body, headers);
+      const method = request.method ?? '';
+      unmatched.record(method, status, 0);
+      if (app.requestLog !== 'none') app.log.info({ method, url: request.url, route: 'unmatched', status, error: body.error, listener: 'admin' }, 'request');
+    };
     const handle = (request: IncomingMessage, response: ServerResponse) => {
       const path = pathOf(request.url ?? '/');
       if (!ADMIN_PATHS.includes(path)) {
         const message = `${path} is not served on the admin port, which serves GET ${ADMIN_PATHS.join(', ')}; the API is on --port`;
-        answer(response, 404, { error: 'not_found', message, details: [{ path: 'url', message }] });
+        refuse(request, response, 404, { error: 'not_found', message, details: [{ path: 'url', message }] });
       } else if (!ADMIN_METHODS.has(request.method ?? '')) {
         const message = `${request.method ?? ''} ${path}: the admin port answers GET and HEAD only`;
-        answer(response, 405, { error: 'method_not_allowed', message, details: [{ path: 'method', message }] }, { allow: 'GET, HEAD' });
+        refuse(request, response, 405, { error: 'method_not_allowed', message, details: [{ path: 'method', message }] }, { allow: 'GET, HEAD' });
       } else {
         app.routing(request, response);
       }
@@ -120,5 +128,5 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
       server?.closeAllConnections();
     });
   },
-  { name: 'admin-listener', dependencies: ['lifecycle'] },
+  { name: 'admin-listener', dependencies: ['lifecycle', 'metrics', 'request-log'] },
 );

@@ -717,6 +717,9 @@ describe('petrascore serve --admin-port', () => {
     expect((await fetch(`${admin}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${admin}/metrics`)).text()).toContain('petrascore_open_connections');
     expect((await postJson(`${admin}/anomaly`, { input_marking: { p_application: 0.9 }, events: [] })).status).toBe(404);
+    // Its own refusals are logged as the API port's 404s are, saying which listener refused.
+    const refused = await server.cli.waitFor('the admin 404\'s line', () => server.cli.logLines().find((l) => l.msg === 'request' && l.listener === 'admin'), START_TIMEOUT_MS);
+    expect(refused).toMatchObject({ level: 30, method: 'POST', url: '/anomaly', route: 'unmatched', status: 404, error: 'not_found' });
     expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] })).status).toBe(200);
     server.cli.signal('SIGTERM');
     expect(await server.cli.waitForExit()).toEqual({ code: 0, signal: null });

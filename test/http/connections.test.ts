@@ -211,6 +211,10 @@ describe('--admin-port: probes and scrapes on a listener of their own', () => {
     const posted = await send(server.adminPort, '/metrics', {});
     expect(posted.status).toBe(405);
     expect(JSON.parse(posted.body)).toMatchObject({ error: 'method_not_allowed' });
+    // Counted as the API port's 404s and 405s are.
+    const scrape = (await send(server.adminPort, '/metrics')).body;
+    expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="404"\} 1\n/);
+    expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="405"\} 1\n/);
     // The API port still serves everything.
     expect((await send(server.port, '/anomaly', { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] })).status).toBe(200);
   });
