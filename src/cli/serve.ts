@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import pino from 'pino';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
-import { workerLoadsSettled } from '../inference/worker-runner.js';
+import { workerLoadsSettled, workerStuck } from '../inference/worker-runner.js';
 import { EXIT } from './exit-codes.js';
 import { parseServeArgs, serveUsage, serviceLinkPorts, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
@@ -162,6 +162,20 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
   });
 }
 
+/**
+ * The inference worker is still in the run it was taken for stuck in: an exit would wait for the thread for ever (Node
+ * joins every worker thread first) and ending the thread aborts the process when the run returns. Only a signal ends
+ * the process then: abort() ends it as a crash, a container's PID 1 too (the kernel drops the signals PID 1 sends
+ * itself, SIGKILL included; abort() then faults, SIGSEGV), and its core file, where the limits allow one, shows where
+ * ONNX Runtime is stuck.
+ */
+async function abortOverStuckWorker(app: App): Promise<never> {
+  app.log.error('the inference worker thread is still in its stuck run, and an exit would wait for it: aborting (SIGABRT)');
+  // As main does before its exit: pino writes asynchronously, and an abort runs no exit handler to flush it.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  process.abort();
+}
+
 const API_FLAGS = { host: '--host / PETRASCORE_HOST', port: '--port / PETRASCORE_PORT' };
 const ADMIN_FLAGS = { host: '--admin-host / PETRASCORE_ADMIN_HOST', port: '--admin-port / PETRASCORE_ADMIN_PORT' };
 
@@ -237,5 +251,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.off('SIGTERM', stopWhileStarting);
     process.off('SIGINT', stopWhileStarting);
   }
-  return drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
+  const code = await drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
+  if (workerStuck()) await abortOverStuckWorker(app);
+  return code;
 }

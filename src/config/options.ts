@@ -239,7 +239,7 @@ const OPTIONS = [
     min: 0,
     max: MAX_TIMER_MS,
     description:
-      "milliseconds an ONNX run in the inference worker may go unanswered (checked each second) before the worker counts as stuck: the service then fails as when the worker stops (503 inference_unavailable, /healthz 503, exit 1), instead of every scoring request waiting for ever while the probes answer 200; on the event loop (--inference-thread main) a stuck run stops everything, probes included; 0 no limit",
+      "milliseconds an ONNX run in the inference worker may go unanswered, from when the worker could begin it (checked each second), before the worker counts as stuck: the service then fails as when the worker stops (503 inference_unavailable, /healthz 503, exit 1; SIGABRT if the run still has not returned when the shutdown ends), instead of every scoring request waiting for ever while the probes answer 200; on the event loop (--inference-thread main) a stuck run stops everything, probes included; 0 no limit",
   },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'PETRASCORE_SHUTDOWN_TIMEOUT', kind: 'integer', default: 10000, min: 0, max: MAX_TIMER_MS, description: 'milliseconds to finish in-flight requests on SIGTERM/SIGINT before exiting anyway' },
   {

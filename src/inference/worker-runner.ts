@@ -40,6 +40,18 @@ export async function workerLoadsSettled(): Promise<void> {
   await Promise.allSettled([...loading]);
 }
 
+/** Workers taken for stuck that are still in a run: nothing in the process can end them (see `workerStuck`). */
+const stuck = new Set<Worker>();
+
+/**
+ * Whether a worker taken for stuck (a run beyond the inference timeout) is still in that run. Then the process cannot
+ * exit: process.exit() waits for every worker thread to end, for ever for one stuck in native code, and a thread ended
+ * inside ONNX Runtime's run aborts the process when the run returns (the binding throws into it).
+ */
+export function workerStuck(): boolean {
+  return stuck.size > 0;
+}
+
 export interface WorkerRunnerOptions extends RunnerOptions {
   /**
    * Called once when the worker ends without close() having been asked for (an uncaught error, a crash of the thread).
@@ -50,8 +62,9 @@ export interface WorkerRunnerOptions extends RunnerOptions {
   /** Called when the worker, onnxruntime loaded, begins to create its session (the native load a signal must wait for). */
   onLoading?: () => void;
   /**
-   * Milliseconds a run may go unanswered before the worker counts as stuck (checked at most once a second): it is then
-   * treated as stopped (every run refused, `onStop` told once, with the error) and terminated. 0 or absent: never.
+   * Milliseconds a run may go unanswered, from when the worker could begin it, before the worker counts as stuck
+   * (checked at most once a second): it is then treated as stopped (every run refused, `onStop` told once, with the
+   * error), but left to its run (`workerStuck`). 0 or absent: never.
    */
   runTimeoutMs?: number;
 }
@@ -85,6 +98,13 @@ export class WorkerRunner implements ModelRunner {
   private thrown: Error | undefined;
   /** Set once onStop has been told: a stuck worker is reported when found, and its exit, if it comes, is not news. */
   private reported = false;
+  /** Runs posted that the worker has not answered (those already refused here included): while any is, it is busy. */
+  private unanswered = 0;
+  /**
+   * performance.now() when the worker last answered a run (or opened). It runs them one at a time, in the order posted:
+   * the oldest run waiting began then or when posted, whichever came later.
+   */
+  private lastAnswerAt = performance.now();
   private readonly watchdog: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -99,6 +119,7 @@ export class WorkerRunner implements ModelRunner {
     }
     worker.on('message', (reply: Reply) => {
       if (reply.id === undefined) return;
+      this.answered();
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (reply.data !== undefined) waiter?.resolve(reply.data);
@@ -151,6 +172,7 @@ export class WorkerRunner implements ModelRunner {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, postedAt: performance.now() });
+      this.unanswered++;
       // The columns are views of one buffer (transferred once; a transfer list may not name a buffer twice).
       this.worker.postMessage({ id, columns, count }, columns.length > 0 ? [columns[0]!.buffer as ArrayBuffer] : []);
     });
@@ -166,6 +188,9 @@ export class WorkerRunner implements ModelRunner {
       });
     }
     clearInterval(this.watchdog);
+    // Still in the run it was taken for stuck in: ending it there would abort the process once the run returns, and
+    // could not end a thread stuck in native code; the process's exit deals with it (`workerStuck`).
+    if (stuck.has(this.worker)) return;
     await this.worker.terminate();
   }
 
@@ -180,6 +205,7 @@ export class WorkerRunner implements ModelRunner {
 
   private onExit(exitCode: number): void {
     clearInterval(this.watchdog);
+    stuck.delete(this.worker);
     if (this.closed && this.unavailable === undefined) return this.failAll(new RunnerClosedError());
     this.unavailable ??= new InferenceUnavailableError();
     this.failAll(this.unavailable);
@@ -188,20 +214,28 @@ export class WorkerRunner implements ModelRunner {
 
   /**
    * A run unanswered beyond the timeout: ONNX Runtime stuck in native code (a hang, a deadlock), where the event loop
-   * and the probes carry on as if nothing were wrong while every scoring request waits for ever. The worker is taken
-   * for stopped: reported now (terminating a thread stuck in native code may never complete, and then no exit comes).
+   * and the probes carry on as if nothing were wrong while every scoring request waits for ever. Its time counts from
+   * when the worker could begin it: runs queued behind others (concurrent large batches) are work, not a hang. The
+   * worker is taken for stopped and reported now, but not terminated (see `workerStuck`).
    */
   private checkStuck(timeoutMs: number): void {
     const oldest = this.waiting.values().next();
     if (oldest.done === true || this.unavailable !== undefined) return;
-    const waitedMs = performance.now() - oldest.value.postedAt;
+    const waitedMs = performance.now() - Math.max(oldest.value.postedAt, this.lastAnswerAt);
     if (waitedMs < timeoutMs) return;
     clearInterval(this.watchdog);
     this.thrown = new Error(`an ONNX run in the inference worker went unanswered for ${Math.round(waitedMs)} ms, beyond the inference timeout (${timeoutMs} ms): the worker is taken for stuck`);
     this.unavailable = new InferenceUnavailableError();
+    stuck.add(this.worker);
     this.failAll(this.unavailable);
     this.report({ error: this.thrown });
-    void this.worker.terminate();
+  }
+
+  /** A reply from the worker: the time of the next run starts now, and a worker taken for stuck may have come back. */
+  private answered(): void {
+    this.lastAnswerAt = performance.now();
+    this.unanswered--;
+    if (this.unanswered === 0) stuck.delete(this.worker);
   }
 
   private report(stop: WorkerStop): void {

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -296,6 +297,33 @@ describe('petrascore serve lifecycle', () => {
     const messages = lines.map((l) => l.msg);
     expect(messages.indexOf('shutting down: finishing in-flight requests')).toBeGreaterThan(messages.indexOf('shutting down: /readyz is 503, serving on until the drain'));
     expect(lines.find((l) => l.msg === 'shut down after the failure: exiting non-zero so that the service is restarted'), server.cli.describe()).toMatchObject({ exit_code: 1 });
+  });
+
+  it('--inference-timeout, the worker thread stuck in native code: 503, the shutdown, then SIGABRT, not a process that never exits', async () => {
+    // The tap blocks each run's thread in a system call for 12 s, beyond terminate()'s reach; an exit would wait for it.
+    const tap = pathToFileURL(join(ROOT, 'test', 'helpers', 'worker-tap.mjs')).href;
+    // Where a core file lands, if this machine's limits allow one.
+    const cwd = mkdtempSync(join(tmpdir(), 'petrascore-stuck-'));
+    try {
+      const server = await startServer(serveArgs(LOAN, '--inference-thread', 'worker', '--inference-timeout', '500', '--shutdown-timeout', '2000'), {
+        cwd,
+        env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${tap}`.trim(), WORKER_TAP_HANG_MS: '12000' },
+      });
+      const scored = await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] });
+      expect(scored.status, JSON.stringify(scored.json)).toBe(503);
+
+      const exit = await server.cli.waitForExit(6_000);
+      expect(exit, server.cli.describe()).toEqual({ code: null, signal: 'SIGABRT' });
+      const lines = server.cli.logLines();
+      expect(lines.filter((l) => (l.level as number) >= 50).map((l) => [l.level, l.msg]), server.cli.describe()).toEqual([
+        [60, 'the inference worker stopped: this instance can no longer score and must be restarted'],
+        [50, 'the inference worker thread is still in its stuck run, and an exit would wait for it: aborting (SIGABRT)'],
+      ]);
+      // The shutdown ran to its end first (it did not wait for the thread).
+      expect(lines.find((l) => l.msg === 'shut down after the failure: exiting non-zero so that the service is restarted'), server.cli.describe()).toBeDefined();
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   it('logs one line per request, a refused one with its error class, a 404 under route unmatched', async () => {

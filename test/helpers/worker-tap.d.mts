@@ -3,3 +3,5 @@ export function terminateWorkers(): Promise<number>;
 /** From now on (until unstallWorkers) no message reaches a worker thread: its runs go unanswered, as if stuck. */
 export function stallWorkers(): void;
 export function unstallWorkers(): void;
+/** From now on each run posted blocks its worker thread for `ms` in native code, beyond terminate()'s reach (0: no more). */
+export function hangWorkers(ms: number): void;

@@ -1,12 +1,12 @@
 // First: the tap must stand in for worker_threads' Worker before the runner starts one.
-import { stallWorkers, terminateWorkers, unstallWorkers } from '../helpers/worker-tap.mjs';
+import { hangWorkers, stallWorkers, terminateWorkers, unstallWorkers } from '../helpers/worker-tap.mjs';
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type Bundle } from '../../src/bundle/load-bundle.js';
 import { InferenceUnavailableError, type WorkerStop } from '../../src/inference/inference-unavailable.js';
 import { RunnerClosedError } from '../../src/inference/onnx-runner.js';
-import { WorkerRunner } from '../../src/inference/worker-runner.js';
-import { DEFAULT_MODEL } from '../helpers/fixtures.js';
+import { WorkerRunner, workerStuck } from '../../src/inference/worker-runner.js';
+import { DEFAULT_MODEL, modelPath } from '../helpers/fixtures.js';
 
 /**
  * The worker runner on the default bundle's real session in a real worker thread, ended from outside (the tap
@@ -84,7 +84,12 @@ describe('a worker thread that ends before its session opens', () => {
 
 
 describe('WorkerRunner when a run goes unanswered (runTimeoutMs)', () => {
-  afterEach(unstallWorkers);
+  afterEach(async () => {
+    unstallWorkers();
+    hangWorkers(0);
+    // A worker taken for stuck is left running (its runs swallowed by the stall, it idles): ended here, between tests.
+    await terminateWorkers();
+  });
 
   it('takes the worker for stuck after the timeout: the run and every later one are refused with InferenceUnavailableError, the stop reported once with why', async () => {
     const { runner, stops } = await openRunner(300);
@@ -118,5 +123,60 @@ describe('WorkerRunner when a run goes unanswered (runTimeoutMs)', () => {
     await terminateWorkers();
     await expect(waiting).rejects.toBeInstanceOf(InferenceUnavailableError);
     await within(runner.close(), 'close()');
+  });
+
+  it('a thread stuck in native code is left to its run, not terminated: close() does not wait for it, and workerStuck() says so until it comes back', async () => {
+    const { runner, stops } = await openRunner(300);
+    hangWorkers(3_000);
+    const stuck = runner.run(row(), 1);
+    await expect(within(stuck, 'the run stuck in native code', 3_000)).rejects.toBeInstanceOf(InferenceUnavailableError);
+    expect(stops).toHaveLength(1);
+    expect(workerStuck()).toBe(true);
+    // The shutdown's close: terminate() would wait for the thread (for ever, were it stuck for good).
+    await within(runner.close(), 'close() with the worker thread stuck in native code', 1_000);
+    expect(workerStuck()).toBe(true);
+    // The system call returns and the run is answered: the thread is idle again, and can be ended without harm.
+    await within(
+      (async () => {
+        while (workerStuck()) await new Promise((resolve) => setTimeout(resolve, 50));
+      })(),
+      'the thread to come back from its run',
+      8_000,
+    );
+    expect(stops).toHaveLength(1);
+    expect(await terminateWorkers()).toBe(1);
+    expect(stops).toHaveLength(1);
+  });
+});
+
+describe('WorkerRunner on a queue of legitimately slow runs (runTimeoutMs, scale_200)', () => {
+  it('counts a run from when the worker can start it, not from its post: runs queued behind others are no hang', async () => {
+    const scale = await loadBundle(modelPath('scale_200'));
+    const rows = 65_536;
+    const batch = () => new Float32Array(rows * scale.net.inputs.length).fill(0.5);
+    const stops: WorkerStop[] = [];
+    // One run's time here (of a few queued, as below), to set a timeout well above it and a queue well beyond that.
+    const probe = await WorkerRunner.open(await readFile(scale.modelPath), scale.net, scale.outputName);
+    await probe.run(batch(), rows);
+    let started = performance.now();
+    await Promise.all([1, 2, 3, 4].map(() => probe.run(batch(), rows)));
+    const runMs = (performance.now() - started) / 4;
+    await probe.close();
+    const timeoutMs = Math.max(200, Math.round(4 * runMs));
+    const runner = await WorkerRunner.open(await readFile(scale.modelPath), scale.net, scale.outputName, { onStop: (stop) => stops.push(stop), runTimeoutMs: timeoutMs });
+    try {
+      // Posted at once, as concurrent /anomaly/batch requests of a full run each post theirs: the last is answered
+      // about three timeouts after its post, each within a quarter of one after the run before it.
+      const count = Math.ceil((3 * timeoutMs) / runMs) + 1;
+      started = performance.now();
+      const answers = await Promise.all(Array.from({ length: count }, () => runner.run(batch(), rows)));
+      const tookMs = performance.now() - started;
+      expect(answers.map((a) => a.length)).toEqual(Array<number>(count).fill(rows * scale.net.outputs.length));
+      expect(tookMs, `${count} runs of ${Math.round(runMs)} ms, timeout ${timeoutMs} ms`).toBeGreaterThan(2 * timeoutMs);
+      expect(stops).toEqual([]);
+    } finally {
+      await runner.close();
+      await scale.runner.close();
+    }
   });
 });
