@@ -153,7 +153,7 @@ const OPTIONS = [
     min: 0,
     max: 65535,
     description:
-      "TCP port of a second listener that serves GET /healthz, /readyz and /metrics only (they stay on --port too), with a connection cap of its own, so that probes and scrapes get through while --max-connections are open on the API's port; a request's headers must arrive within 10 s there; 0 none. Must differ from --port unless --admin-host differs from --host",
+      "TCP port of a second listener that serves GET /healthz, /readyz and /metrics only (they stay on --port too), with a connection cap of its own, so that probes and scrapes get through while --max-connections are open on the API's port; a request's headers must arrive within 10 s there; 0 none. Must differ from --port unless --admin-host is another address than --host (0.0.0.0 and :: are every address they cover)",
   },
   { key: 'adminHost', flag: 'admin-host', env: 'PETRASCORE_ADMIN_HOST', kind: 'string', default: '', description: 'address the admin listener listens on; empty: the same as --host; ignored without --admin-port' },
   { key: 'adminMaxConnections', flag: 'admin-max-connections', env: 'PETRASCORE_ADMIN_MAX_CONNECTIONS', kind: 'integer', default: 64, min: 1, max: MAX_OPEN_FILES, description: "TCP connections open at once on the admin listener (kubelet's probes and a few Prometheus servers need a handful); one more is closed unanswered as it is accepted (logged at warn, at most one line per 10 s)" },

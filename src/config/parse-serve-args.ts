@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseArgsProblem, repeatedOption } from '../cli/parse-args-error.js';
 import { defaultConfig, describeOption, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './options.js';
@@ -5,6 +6,16 @@ import { editDistance } from './edit-distance.js';
 
 /** A mistake on the command line or in the environment; the CLI prints it with the usage and exits 2. */
 export class UsageError extends Error {}
+
+/**
+ * Whether listening on both addresses, one port, collides: the same address, or a wildcard covering the other one
+ * (0.0.0.0 every IPv4 address; ::, dual-stack as Node listens on it, every address). Host names are not resolved.
+ */
+function addressesOverlap(a: string, b: string): boolean {
+  if (a === b || a === '::' || b === '::') return true;
+  if (a === '0.0.0.0') return !isIPv6(b);
+  return b === '0.0.0.0' && !isIPv6(a);
+}
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -109,7 +120,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     );
   }
   // On one port the second listen would fail with "the port is in use", which reads as another process's doing.
-  if (serve.adminPort !== 0 && serve.adminPort === serve.port && (serve.adminHost === '' || serve.adminHost === serve.host)) {
+  if (serve.adminPort !== 0 && serve.adminPort === serve.port && addressesOverlap(serve.host, serve.adminHost === '' ? serve.host : serve.adminHost)) {
     throw new UsageError(`--admin-port ${serve.adminPort} is also --port, on the same host: the admin listener needs a port of its own (or 0 for none)`);
   }
   // Every /live stream holds a connection: a cap they could fill alone would leave none for scoring, probes or scrapes.

@@ -178,6 +178,17 @@ describe('--admin-port', () => {
     const apart = parseServeArgs(['--host', '10.0.0.5', '--port', '8000', '--admin-host', '127.0.0.1', '--admin-port', '8000'], {});
     expect([apart.adminHost, apart.adminPort]).toEqual(['127.0.0.1', 8000]);
   });
+
+  it('counts a wildcard host as every address it covers: 0.0.0.0 every IPv4 one, :: (dual-stack) every one', () => {
+    // Each pair would fail at listen with "the port is in use (--admin-port)", read as another process's doing.
+    const same = (host: string, adminHost: string) => () => parseServeArgs(['--host', host, '--port', '8000', '--admin-host', adminHost, '--admin-port', '8000'], {});
+    expect(same('0.0.0.0', '127.0.0.1')).toThrow('--admin-port 8000 is also --port, on the same host');
+    expect(same('10.0.0.5', '0.0.0.0')).toThrow(UsageError);
+    expect(same('::', '127.0.0.1')).toThrow(UsageError);
+    expect(same('::1', '::')).toThrow(UsageError);
+    // An IPv4 wildcard leaves IPv6 addresses alone.
+    expect(same('0.0.0.0', '::1')().adminPort).toBe(8000);
+  });
 });
 
 describe('--max-connections', () => {
