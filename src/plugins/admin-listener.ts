@@ -32,19 +32,23 @@ function answer(response: ServerResponse, status: number, body: ErrorBody, heade
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
 }
 
-/** An absolute-form request target's scheme and authority (`GET http://host/metrics`), which the router skips too. */
-const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+/**
+ * An absolute-form request target's scheme and authority (`GET http://host/metrics`), which the router skips too: for
+ * http and https alone (it reads `ftp://host/metrics` as a path, and finds no route).
+ */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
 
 /**
  * The path as the app's router reads it: without its query, scheme and authority (absolute form) or trailing slash
- * (ignoreTrailingSlash), percent-decoded (`/%6Detrics` is /metrics there too). Only the three paths pass on to the
- * router, which then routes the request as it would on the API port.
+ * (ignoreTrailingSlash), percent-decoded as it decodes (`/%6Detrics` is /metrics there too; decodeURI, as the router,
+ * keeps `%2F` and the other reserved characters encoded). Only the three paths pass on to the router, which then routes
+ * the request as it would on the API port.
  */
 function pathOf(url: string): string {
   const query = url.indexOf('?');
   let path = (query === -1 ? url : url.slice(0, query)).replace(ABSOLUTE_FORM, '');
   try {
-    path = decodeURIComponent(path);
+    path = decodeURI(path);
   } catch {
     // Not valid percent-encoding: matches none of the three, as sent.
   }

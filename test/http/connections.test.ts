@@ -211,8 +211,15 @@ describe('--admin-port: probes and scrapes on a listener of their own', () => {
     const posted = await send(server.adminPort, '/metrics', {});
     expect(posted.status).toBe(405);
     expect(JSON.parse(posted.body)).toMatchObject({ error: 'method_not_allowed' });
+    // What the router would not read as one of the three gets the admin port's own 404 too, never reaching the router:
+    // an encoded slash (the router keeps %2F), an absolute form of a scheme other than http(s).
+    for (const target of ['/healthz%2F', 'ftp://petrascore.internal/metrics']) {
+      const answer = await sendRaw(`http://127.0.0.1:${server.adminPort}`, `GET ${target} HTTP/1.1\r\nHost: petrascore.internal\r\nConnection: close\r\n\r\n`);
+      expect(answer, target).toMatch(/^HTTP\/1\.1 404 Not Found\r\n[\s\S]*is not served on the admin port/);
+    }
     // Counted as the API port's 404s and 405s are.
     const scrape = (await send(server.adminPort, '/metrics')).body;
+    expect(scrape).toMatch(/petrascore_http_requests_total\{method="GET",route="unmatched",status="404"\} 2\n/);
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="404"\} 1\n/);
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="405"\} 1\n/);
     // The API port still serves everything.
