@@ -28,7 +28,8 @@ import metricsRoutes from '../routes/metrics.js';
 import schemaRoutes from '../routes/schema.js';
 import sensitivityRoutes from '../routes/sensitivity.js';
 
-export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'adminHost' | 'adminPort' | 'logLevel' | 'shutdownTimeoutMs' | 'drainDelayMs'>;
+// adminPort stays: whether an admin listener will hold connections too (the open-file warning counts them).
+export type AppConfig = Omit<ServeConfig, 'host' | 'port' | 'adminHost' | 'logLevel' | 'shutdownTimeoutMs' | 'drainDelayMs'>;
 
 export type App = FastifyInstance;
 
@@ -77,7 +78,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     }),
   });
   await app.register(metricsPlugin);
-  await app.register(connectionsPlugin, { maxConnections: config.maxConnections });
+  await app.register(connectionsPlugin, { maxConnections: config.maxConnections, adminMaxConnections: config.adminPort === 0 ? 0 : config.adminMaxConnections });
   // Before any route: it binds its hook to each route as the route is declared.
   await app.register(requestTrackingPlugin, { requestLog: config.requestLog });
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });

@@ -11,6 +11,8 @@ const OWN_FILES = 64;
 export interface ConnectionsPluginOptions {
   /** Node's server.maxConnections; 0: no cap. */
   maxConnections: number;
+  /** Connections the admin listener may hold besides (its cap; 0 without one): they need files too. */
+  adminMaxConnections: number;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface ConnectionsPluginOptions {
  * open and dropped connections for /metrics, and a warning in the log while connections are being dropped.
  */
 export const connectionsPlugin = fp<ConnectionsPluginOptions>(
-  async (app, { maxConnections }) => {
+  async (app, { maxConnections, adminMaxConnections }) => {
     const server = app.server;
     // Asked at scrape time: no listener on each socket (ServiceMetrics.openConnections says what one cost).
     app.metrics.openConnections.readFrom(() => new Promise((resolve) => server.getConnections((error, count) => resolve(error === null ? count : 0))));
@@ -28,10 +30,12 @@ export const connectionsPlugin = fp<ConnectionsPluginOptions>(
     server.maxConnections = maxConnections;
 
     const limit = openFileLimit();
-    if (limit !== undefined && maxConnections > limit - OWN_FILES) {
+    const room = limit === undefined ? undefined : limit - OWN_FILES - adminMaxConnections;
+    if (room !== undefined && maxConnections > room) {
+      const admin = adminMaxConnections === 0 ? '' : ` beside the admin listener's ${adminMaxConnections} (--admin-max-connections)`;
       app.log.warn(
-        { max_connections: maxConnections, open_file_limit: limit },
-        `--max-connections ${maxConnections} is more than the open-file limit (${limit}) leaves for connections: at that limit Node closes new connections without counting them, and static files and webhook deliveries fail (EMFILE); give --max-connections at most ${limit - OWN_FILES}, or raise the limit (ulimit -n, docker run --ulimit nofile=…)`,
+        { max_connections: maxConnections, admin_max_connections: adminMaxConnections, open_file_limit: limit },
+        `--max-connections ${maxConnections} is more than the open-file limit (${limit}) leaves for connections${admin}: at that limit Node closes new connections without counting them, and static files and webhook deliveries fail (EMFILE); give --max-connections at most ${Math.max(room, 1)}, or raise the limit (ulimit -n, docker run --ulimit nofile=…)`,
       );
     }
 

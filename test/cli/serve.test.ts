@@ -536,6 +536,16 @@ describe('petrascore serve --max-connections and the open-file limit', () => {
     expect(warnings(beyond.cli)[0]!.msg).toContain('give --max-connections at most 192, or raise the limit');
     expect(warnings(within.cli), within.cli.describe()).toEqual([]);
     for (const server of [beyond, within]) expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+
+    // The admin listener's connections need files too: 150 beside its 64 no longer fit.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const adminPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const withAdmin = await startServer(serveArgs(LOAN, '--max-connections', '150', '--admin-port', String(adminPort)), { openFileLimit: 256 });
+    expect(warnings(withAdmin.cli), withAdmin.cli.describe()).toEqual([expect.objectContaining({ level: 40, max_connections: 150, admin_max_connections: 64, open_file_limit: 256 })]);
+    expect(warnings(withAdmin.cli)[0]!.msg).toContain("beside the admin listener's 64 (--admin-max-connections): ");
+    expect(warnings(withAdmin.cli)[0]!.msg).toContain('give --max-connections at most 128, or raise the limit');
   });
 });
 
