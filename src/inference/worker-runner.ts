@@ -219,10 +219,24 @@ export class WorkerRunner implements ModelRunner {
    * worker is taken for stopped and reported now, but not terminated (see `workerStuck`).
    */
   private checkStuck(timeoutMs: number): void {
+    if (this.overdueMs(timeoutMs) === undefined) return;
+    // Judged once the loop has read the worker's messages: after a block of the event loop longer than the timeout (a
+    // large body parsed), this timer runs before the answer that came meanwhile is read, and that is no hang.
+    setImmediate(() => {
+      const waitedMs = this.overdueMs(timeoutMs);
+      if (waitedMs !== undefined) this.takeForStuck(waitedMs, timeoutMs);
+    });
+  }
+
+  /** How long the oldest run waiting has gone unanswered, when that is beyond the timeout. */
+  private overdueMs(timeoutMs: number): number | undefined {
     const oldest = this.waiting.values().next();
-    if (oldest.done === true || this.unavailable !== undefined) return;
+    if (oldest.done === true || this.unavailable !== undefined) return undefined;
     const waitedMs = performance.now() - Math.max(oldest.value.postedAt, this.lastAnswerAt);
-    if (waitedMs < timeoutMs) return;
+    return waitedMs < timeoutMs ? undefined : waitedMs;
+  }
+
+  private takeForStuck(waitedMs: number, timeoutMs: number): void {
     clearInterval(this.watchdog);
     this.thrown = new Error(`an ONNX run in the inference worker went unanswered for ${Math.round(waitedMs)} ms, beyond the inference timeout (${timeoutMs} ms): the worker is taken for stuck`);
     this.unavailable = new InferenceUnavailableError();

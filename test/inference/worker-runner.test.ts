@@ -111,6 +111,25 @@ describe('WorkerRunner when a run goes unanswered (runTimeoutMs)', () => {
     expect(stops).toHaveLength(1);
   });
 
+  it('reads an answer that came while the event loop was blocked beyond the timeout before judging: no false alarm', async () => {
+    const { runner, stops } = await openRunner(300);
+    expect(await runner.run(row(), 1)).toHaveLength(bundle.net.outputs.length);
+    // The main thread busy for twice the timeout (a large body being parsed) right after posting: the worker answers
+    // meanwhile, and the watchdog's timer, due by then, runs in the loop's next turn before the answer is read.
+    const { answered } = await new Promise<{ answered: Promise<Float32Array> }>((resolve) =>
+      setImmediate(() => {
+        const run = runner.run(row(), 1);
+        const until = performance.now() + 600;
+        while (performance.now() < until);
+        resolve({ answered: run });
+      }),
+    );
+    expect(await within(answered, 'the run answered while the loop was blocked')).toHaveLength(bundle.net.outputs.length);
+    expect(stops).toEqual([]);
+    expect(await runner.run(row(), 1)).toHaveLength(bundle.net.outputs.length);
+    await within(runner.close(), 'close()');
+  });
+
   it('0: no timeout, a run waits as long as it takes', async () => {
     const { runner, stops } = await openRunner(0);
     stallWorkers();
