@@ -54,9 +54,9 @@ export function workerStuck(): boolean {
 
 export interface WorkerRunnerOptions extends RunnerOptions {
   /**
-   * Called once when the worker ends without close() having been asked for (an uncaught error, a crash of the thread).
-   * From then on every run, waiting or new, is refused with InferenceUnavailableError; what the process does about it
-   * (health, logs, shutdown) is the caller's to decide.
+   * Called once when the worker ends without close() having been asked for (an uncaught error, a crash of the thread),
+   * or is taken for stuck (`runTimeoutMs`). From then on every run, waiting or new, is refused with
+   * InferenceUnavailableError; what the process does about it (health, logs, shutdown) is the caller's to decide.
    */
   onStop?: (stop: WorkerStop) => void;
   /** Called when the worker, onnxruntime loaded, begins to create its session (the native load a signal must wait for). */
@@ -92,9 +92,9 @@ export class WorkerRunner implements ModelRunner {
   private nextId = 0;
   private closed = false;
   private drained: (() => void) | undefined;
-  /** Set once the worker has failed or ended on its own: every run is refused with it. */
+  /** Set once the worker has failed, ended on its own or been taken for stuck: every run is refused with it. */
   private unavailable: InferenceUnavailableError | undefined;
-  /** What the worker threw before it ended, for the report. */
+  /** What the worker threw before it ended, or why it was taken for stuck, for the report. */
   private thrown: Error | undefined;
   /** Set once onStop has been told: a stuck worker is reported when found, and its exit, if it comes, is not news. */
   private reported = false;

@@ -40,8 +40,9 @@ export interface PetraPluginOptions {
 }
 
 /**
- * The inference worker ended on its own: nothing can be scored in this process any more (the runner refuses every run,
- * answered 503), so the service says so once in the log and fails its health checks; `serve` shuts down and exits 1.
+ * The inference worker ended on its own, or was taken for stuck: nothing can be scored in this process any more (the
+ * runner refuses every run, answered 503), so the service says so once in the log and fails its health checks; `serve`
+ * shuts down and exits 1 (or aborts, the worker still stuck).
  */
 function workerStopped(app: FastifyInstance, stop: WorkerStop): void {
   app.log.fatal(
