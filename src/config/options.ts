@@ -1,5 +1,7 @@
 import { SATURATED_HOLD_MS, SATURATION_WINDOW_MS } from '../inference/batcher.js';
 import { withoutSecrets } from '../http/shown-url.js';
+import { WINDOW_MS as DROP_LOG_WINDOW_MS } from '../http/windowed-count.js';
+import { ADMIN_REQUEST_TIMEOUT_MS } from '../plugins/admin-listener.js';
 import { parseLaneThreshold } from './lane-thresholds.js';
 import type { InferenceThreadSetting } from '../inference/choose-thread.js';
 
@@ -153,10 +155,10 @@ const OPTIONS = [
     min: 0,
     max: 65535,
     description:
-      "TCP port of a second listener that serves GET /healthz, /readyz and /metrics only (they stay on --port too), with a connection cap of its own, so that probes and scrapes get through while --max-connections are open on the API's port; a request's headers must arrive within 10 s there; 0 none. Must differ from --port unless --admin-host is another address than --host (0.0.0.0 and :: are every address they cover)",
+      `TCP port of a second listener that serves GET /healthz, /readyz and /metrics only (they stay on --port too), with a connection cap of its own, so that probes and scrapes get through while --max-connections are open on the API's port; a request's headers must arrive within ${ADMIN_REQUEST_TIMEOUT_MS / 1000} s there; 0 none. Must differ from --port unless --admin-host is another address than --host (0.0.0.0 and :: are every address they cover)`,
   },
   { key: 'adminHost', flag: 'admin-host', env: 'PETRASCORE_ADMIN_HOST', kind: 'string', default: '', description: 'address the admin listener listens on; empty: the same as --host; ignored without --admin-port' },
-  { key: 'adminMaxConnections', flag: 'admin-max-connections', env: 'PETRASCORE_ADMIN_MAX_CONNECTIONS', kind: 'integer', default: 64, min: 1, max: MAX_OPEN_FILES, description: "TCP connections open at once on the admin listener (kubelet's probes and a few Prometheus servers need a handful); one more is closed unanswered as it is accepted (logged at warn, at most one line per 10 s)" },
+  { key: 'adminMaxConnections', flag: 'admin-max-connections', env: 'PETRASCORE_ADMIN_MAX_CONNECTIONS', kind: 'integer', default: 64, min: 1, max: MAX_OPEN_FILES, description: `TCP connections open at once on the admin listener (kubelet's probes and a few Prometheus servers need a handful); one more is closed unanswered as it is accepted (logged at warn, at most one line per ${DROP_LOG_WINDOW_MS / 1000} s)` },
   { key: 'logLevel', flag: 'log-level', env: 'PETRASCORE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   {
     key: 'requestLog',
@@ -196,7 +198,7 @@ const OPTIONS = [
     default: MAX_CONNECTIONS_DEFAULT,
     min: 0,
     max: MAX_OPEN_FILES,
-    description: "TCP connections open at once, whatever they carry (requests, idle keep-alive connections, /live streams, headers still arriving); one more is closed unanswered as it is accepted, probes and scrapes included (counted; logged at warn, at most one line per 10 s); 0 no cap. The default holds a flood of slow or idle connections to about 40 MB and below the open-file limit (there Node closes new connections uncounted, and static files and webhooks fail), and is far above load balancers' keep-alive pools; must be more than --live-max-subscribers",
+    description: `TCP connections open at once, whatever they carry (requests, idle keep-alive connections, /live streams, headers still arriving); one more is closed unanswered as it is accepted, probes and scrapes included (counted; logged at warn, at most one line per ${DROP_LOG_WINDOW_MS / 1000} s); 0 no cap. The default holds a flood of slow or idle connections to about 40 MB and below the open-file limit (there Node closes new connections uncounted, and static files and webhooks fail), and is far above load balancers' keep-alive pools; must be more than --live-max-subscribers`,
   },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'PETRASCORE_MAX_EVENTS_PER_REQUEST', kind: 'integer', default: 10000, min: 1, description: 'most events in one POST /events, traces in one POST /anomaly/batch, events in one trace, keys in one input_marking or input_values; more gets 413' },
   {

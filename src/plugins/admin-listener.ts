@@ -59,7 +59,7 @@ function pathOf(url: string): string {
  * Probes and scrapes send their few headers at once: a connection that takes longer is cut (408), so that idle or
  * half-sent connections cannot hold the admin cap's few places for Node's default of a minute or more.
  */
-const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 /** How often Node looks for connections past that timeout (its default, 30 s, would let one stay 40 s). */
 const ADMIN_TIMEOUT_CHECK_MS = 2_000;
 
