@@ -92,6 +92,8 @@ describe('an ONNX run in the worker that never answers (--inference-timeout)', (
   afterAll(async () => {
     unstallWorkers();
     await app.close();
+    // A worker taken for stuck is left to its run, which the stall never lets it answer: the close does not end it.
+    await terminateWorkers();
   });
 
   it('answers the waiting request 503 after the timeout, not never, and fails the probes as a stopped worker does, saying why', async () => {
