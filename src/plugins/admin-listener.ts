@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { ErrorBody } from '../schemas/common.js';
 import { WindowedCount } from '../http/windowed-count.js';
+import { PROBE_ROUTES } from './request-log.js';
 
 /** What the admin listener serves: the probes and the scrape, nothing that scores or streams. */
-export const ADMIN_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
+const ADMIN_PATHS = PROBE_ROUTES;
 const ADMIN_METHODS = new Set(['GET', 'HEAD']);
 
 export interface AdminListener {
@@ -87,8 +88,8 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
     };
     const handle = (request: IncomingMessage, response: ServerResponse) => {
       const path = pathOf(request.url ?? '/');
-      if (!ADMIN_PATHS.includes(path)) {
-        const message = `${path} is not served on the admin port, which serves GET ${ADMIN_PATHS.join(', ')}; the API is on --port`;
+      if (!ADMIN_PATHS.has(path)) {
+        const message = `${path} is not served on the admin port, which serves GET ${[...ADMIN_PATHS].join(', ')}; the API is on --port`;
         refuse(request, response, 404, { error: 'not_found', message, details: [{ path: 'url', message }] });
       } else if (!ADMIN_METHODS.has(request.method ?? '')) {
         const message = `${request.method ?? ''} ${path}: the admin port answers GET and HEAD only`;

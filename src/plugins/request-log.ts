@@ -26,8 +26,11 @@ function requestFields(request: FastifyRequest): { method: string; url: string; 
 
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 
-/** Kubernetes' probes and Prometheus' scrapes: answered every few seconds for ever, their success says nothing new. */
-const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+/**
+ * Kubernetes' probes and Prometheus' scrapes: answered every few seconds for ever, their success says nothing new. All
+ * the admin listener serves.
+ */
+export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * The one log line of a request: id (from the request's logger), route, status, latency, and why it was refused. A
