@@ -189,7 +189,8 @@ export class WorkerRunner implements ModelRunner {
     }
     clearInterval(this.watchdog);
     // Still in the run it was taken for stuck in: ending it there would abort the process once the run returns, and
-    // could not end a thread stuck in native code; the process's exit deals with it (`workerStuck`).
+    // could not end a thread stuck in native code. It is ended if it comes back (answered); else the process's exit
+    // deals with it (`workerStuck`).
     if (stuck.has(this.worker)) return;
     await this.worker.terminate();
   }
@@ -245,11 +246,14 @@ export class WorkerRunner implements ModelRunner {
     this.report({ error: this.thrown });
   }
 
-  /** A reply from the worker: the time of the next run starts now, and a worker taken for stuck may have come back. */
+  /**
+   * A reply from the worker: the time of the next run starts now, and a worker taken for stuck may have come back. Back
+   * after the close, which left it to its run, it is ended now, idle, as the close would have ended it.
+   */
   private answered(): void {
     this.lastAnswerAt = performance.now();
     this.unanswered--;
-    if (this.unanswered === 0) stuck.delete(this.worker);
+    if (this.unanswered === 0 && stuck.delete(this.worker) && this.closed) void this.worker.terminate();
   }
 
   private report(stop: WorkerStop): void {

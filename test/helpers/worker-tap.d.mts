@@ -5,3 +5,5 @@ export function stallWorkers(): void;
 export function unstallWorkers(): void;
 /** From now on each run posted blocks its worker thread for `ms` in native code, beyond terminate()'s reach (0: no more). */
 export function hangWorkers(ms: number): void;
+/** How many worker threads are running (started and not yet exited). */
+export function runningWorkers(): number;

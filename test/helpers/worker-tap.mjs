@@ -54,6 +54,11 @@ if (threads.isMainThread) {
   process.on('SIGUSR2', () => void terminateWorkers());
 }
 
+/** How many worker threads are running (started and not yet exited). */
+export function runningWorkers() {
+  return started.size;
+}
+
 /** Terminates every worker thread still running; resolves once they have ended (their 'exit' has been emitted). */
 export async function terminateWorkers() {
   const running = [...started];
