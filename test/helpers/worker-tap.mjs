@@ -10,12 +10,14 @@ let stalled = false;
 let hangMs = Number(process.env.WORKER_TAP_HANG_MS ?? '') || 0;
 
 /**
- * Runs before the inference worker's own 'message' listener: a run marked `tapHangMs` first blocks the thread in a
- * system call (a child process waited for synchronously). terminate() cannot interrupt that, nor can the process exit
- * while it lasts: the thread is stuck as one stuck in ONNX Runtime's native code is, but for a bounded time.
+ * Runs before the inference worker's own 'message' listener: a run marked `tapHangMs` blocks the thread in a system
+ * call (a child process waited for synchronously) just before it runs. terminate() cannot interrupt that, nor can the
+ * process exit while it lasts: the thread is stuck as one stuck in ONNX Runtime's native code is, but for a bounded
+ * time. From setImmediate, as onnxruntime-node defers each run itself: runs posted together then block in turn, each
+ * answered before the next one blocks, as runs of their own length would be.
  */
 const HANG_FIRST = `require('node:worker_threads').parentPort.on('message', (run) => {
-  if (run && run.tapHangMs > 0) require('node:child_process').spawnSync('sleep', [String(run.tapHangMs / 1000)]);
+  if (run && run.tapHangMs > 0) setImmediate(() => require('node:child_process').spawnSync('sleep', [String(run.tapHangMs / 1000)]));
 });
 `;
 
