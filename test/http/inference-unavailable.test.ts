@@ -86,7 +86,7 @@ describe('an ONNX run in the worker that never answers (--inference-timeout)', (
   const logLines: Record<string, unknown>[] = [];
   beforeAll(async () => {
     const stream = { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) };
-    app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, inferenceThread: 'worker', inferenceTimeoutMs: 300 }, { level: 'info', stream });
+    app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, inferenceThread: 'worker', inferenceTimeoutMs: 1_000 }, { level: 'info', stream });
     await app.ready();
   });
   afterAll(async () => {
@@ -110,6 +110,6 @@ describe('an ONNX run in the worker that never answers (--inference-timeout)', (
     const fatal = logLines.filter((l) => l.level === 60);
     expect(fatal).toEqual([expect.objectContaining({ msg: 'the inference worker stopped: this instance can no longer score and must be restarted' })]);
     expect(fatal[0]!.exit_code).toBeUndefined();
-    expect((fatal[0]!.err as { message: string }).message).toMatch(/went unanswered for \d+ ms, beyond the inference timeout \(300 ms\)/);
+    expect((fatal[0]!.err as { message: string }).message).toMatch(/went unanswered for \d+ ms, beyond the inference timeout \(1000 ms\)/);
   });
 });

@@ -92,18 +92,19 @@ describe('WorkerRunner when a run goes unanswered (runTimeoutMs)', () => {
   });
 
   it('takes the worker for stuck after the timeout: the run and every later one are refused with InferenceUnavailableError, the stop reported once with why', async () => {
-    const { runner, stops } = await openRunner(300);
+    // A timeout well above a default-bundle run (under a millisecond) on a machine loaded by the other test files.
+    const { runner, stops } = await openRunner(1_000);
     // Runs answered well within the timeout, one after another for longer than it: no false alarm.
-    const until = performance.now() + 600;
+    const until = performance.now() + 1_500;
     while (performance.now() < until) expect(await runner.run(row(), 1)).toHaveLength(bundle.net.outputs.length);
     expect(stops).toEqual([]);
 
     stallWorkers();
     const stuck = runner.run(row(), 1);
-    await expect(within(stuck, 'the unanswered run', 3_000)).rejects.toBeInstanceOf(InferenceUnavailableError);
+    await expect(within(stuck, 'the unanswered run', 4_000)).rejects.toBeInstanceOf(InferenceUnavailableError);
     expect(stops).toHaveLength(1);
     expect(stops[0]!.exitCode).toBeUndefined();
-    expect(stops[0]!.error?.message).toMatch(/^an ONNX run in the inference worker went unanswered for \d+ ms, beyond the inference timeout \(300 ms\)/);
+    expect(stops[0]!.error?.message).toMatch(/^an ONNX run in the inference worker went unanswered for \d+ ms, beyond the inference timeout \(1000 ms\)/);
     await expect(within(runner.run(row(), 1), 'a run after the worker was taken for stuck')).rejects.toBeInstanceOf(InferenceUnavailableError);
 
     // The worker is left to its run, which the stall never lets it answer: the close that follows does not wait for it,
@@ -113,14 +114,15 @@ describe('WorkerRunner when a run goes unanswered (runTimeoutMs)', () => {
   });
 
   it('reads an answer that came while the event loop was blocked beyond the timeout before judging: no false alarm', async () => {
-    const { runner, stops } = await openRunner(300);
+    const { runner, stops } = await openRunner(700);
     expect(await runner.run(row(), 1)).toHaveLength(bundle.net.outputs.length);
     // The main thread busy for twice the timeout (a large body being parsed) right after posting: the worker answers
-    // meanwhile, and the watchdog's timer, due by then, runs in the loop's next turn before the answer is read.
+    // meanwhile (it has 1.5 s for a run of under a millisecond), and the watchdog's timer, due by then, runs in the
+    // loop's next turn before the answer is read.
     const { answered } = await new Promise<{ answered: Promise<Float32Array> }>((resolve) =>
       setImmediate(() => {
         const run = runner.run(row(), 1);
-        const until = performance.now() + 600;
+        const until = performance.now() + 1_500;
         while (performance.now() < until);
         resolve({ answered: run });
       }),
