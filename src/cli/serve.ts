@@ -240,8 +240,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     if (config.adminPort !== 0) {
       const host = config.adminHost === '' ? config.host : config.adminHost;
       try {
-        const address = await app.adminListener.listen({ host, port: config.adminPort });
-        app.log.info({ address, admin_max_connections: config.adminMaxConnections }, `admin listener at ${address}: GET /healthz, /readyz, /metrics`);
+        await app.adminListener.listen({ host, port: config.adminPort });
       } catch (error) {
         await app.close();
         return fail(...listenFailure(error, host, config.adminPort, ADMIN_FLAGS));

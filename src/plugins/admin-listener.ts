@@ -10,7 +10,10 @@ const ADMIN_PATHS = PROBE_ROUTES;
 const ADMIN_METHODS = new Set(['GET', 'HEAD']);
 
 export interface AdminListener {
-  /** Starts listening; resolves to the address as `http://host:port`. Rejects as `server.listen` does (EADDRINUSE…). */
+  /**
+   * Starts listening, and says where in the log; resolves to the address as `http://host:port`. Rejects as
+   * `server.listen` does (EADDRINUSE…).
+   */
   listen(options: { host: string; port: number }): Promise<string>;
   /** The listening server, once `listen` has resolved (a shutdown marks its answers as the API port's). */
   server(): Server | undefined;
@@ -114,8 +117,9 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
             created.off('error', reject);
             server = created;
             const address = created.address() as AddressInfo;
-            const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-            resolve(`http://${shown}:${address.port}`);
+            const shown = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+            app.log.info({ address: shown, admin_max_connections: maxConnections }, `admin listener at ${shown}: GET ${[...ADMIN_PATHS].join(', ')}`);
+            resolve(shown);
           });
         }),
       server: () => server,
