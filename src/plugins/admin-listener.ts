@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { ErrorBody } from '../schemas/common.js';
+import { clientErrorHandler, refuseConnect, refuseExpectation } from '../http/client-error.js';
 import { WindowedCount } from '../http/windowed-count.js';
 import { PROBE_ROUTES } from './request-log.js';
 
@@ -89,6 +90,11 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
       unmatched.record(method, status, 0);
       if (app.requestLog !== 'none') app.log.info({ method, url: request.url, route: 'unmatched', status, error: body.error, listener: 'admin' }, 'request');
     };
+    /** What Node answers itself unless asked (a malformed request, a header timeout, Expect, CONNECT): as on the API port. */
+    const refusedBy = (what: string) => (label: string, status: number) => {
+      app.metrics.clientErrors.inc({ error: label });
+      app.log.info({ status, error: label, listener: 'admin' }, what);
+    };
     const handle = (request: IncomingMessage, response: ServerResponse) => {
       const path = pathOf(request.url ?? '/');
       if (!ADMIN_PATHS.has(path)) {
@@ -112,6 +118,9 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
           // Set only as a cap: Node 20 reads 0 as no cap, later versions as no connection at all.
           created.maxConnections = maxConnections;
           created.on('drop', () => drops.add());
+          created.on('clientError', clientErrorHandler(refusedBy('refused by the HTTP parser')));
+          created.on('checkExpectation', refuseExpectation(refusedBy('refused by the HTTP server')));
+          created.on('connect', refuseConnect(refusedBy('refused by the HTTP server')));
           created.once('error', reject);
           created.listen({ host, port }, () => {
             created.off('error', reject);

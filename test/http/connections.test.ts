@@ -16,6 +16,8 @@ interface Server {
   port: number;
   /** The warn lines written so far. */
   warnings: Line[];
+  /** Every line written so far, at the level asked for (warn unless named). */
+  lines: Line[];
   /** The server's side of every connection it accepted and has not closed yet. */
   accepted: Set<Socket>;
   /** The clients of holdOpen(): a request begun holds the server's close until Node's headers timeout. */
@@ -34,17 +36,24 @@ async function release(server: Server): Promise<void> {
 }
 
 /** The app on a port of 127.0.0.1, its warn lines collected, its accepted connections in view. */
-async function serving(overrides: Partial<AppConfig>): Promise<Server> {
+async function serving(overrides: Partial<AppConfig>, level = 'warn'): Promise<Server> {
   const warnings: Line[] = [];
-  const stream = { write: (line: string) => void warnings.push(JSON.parse(line) as Line) };
-  const app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, liveStatsIntervalMs: 0, ...overrides }, { level: 'warn', stream });
+  const lines: Line[] = [];
+  const stream = {
+    write: (text: string) => {
+      const line = JSON.parse(text) as Line;
+      lines.push(line);
+      if ((line.level as number) >= 40) warnings.push(line);
+    },
+  };
+  const app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, liveStatsIntervalMs: 0, ...overrides }, { level, stream });
   const accepted = new Set<Socket>();
   app.server.on('connection', (socket: Socket) => {
     accepted.add(socket);
     socket.once('close', () => accepted.delete(socket));
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const server = { app, port: (app.server.address() as AddressInfo).port, warnings, accepted, held: [] };
+  const server = { app, port: (app.server.address() as AddressInfo).port, warnings, lines, accepted, held: [] };
   servers.push(server);
   return server;
 }
@@ -174,8 +183,8 @@ describe('--max-connections: a connection beyond the cap is closed as it is acce
 describe('--admin-port: probes and scrapes on a listener of their own', () => {
   const ADMIN_DROPPED = 'admin connections dropped as they were accepted: --admin-max-connections are open';
 
-  async function withAdmin(overrides: Partial<AppConfig>): Promise<Server & { adminPort: number }> {
-    const server = await serving(overrides);
+  async function withAdmin(overrides: Partial<AppConfig>, level?: string): Promise<Server & { adminPort: number }> {
+    const server = await serving(overrides, level);
     const address = await server.app.adminListener.listen({ host: '127.0.0.1', port: 0 });
     return { ...server, adminPort: Number(new URL(address).port) };
   }
@@ -224,6 +233,25 @@ describe('--admin-port: probes and scrapes on a listener of their own', () => {
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="405"\} 1\n/);
     // The API port still serves everything.
     expect((await send(server.port, '/anomaly', { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] })).status).toBe(200);
+  });
+
+  it("answers what Node's HTTP server refuses there in the service's error shape, counted and logged as on the API port", async () => {
+    const server = await withAdmin({}, 'info');
+    const admin = `http://127.0.0.1:${server.adminPort}`;
+    const refusals: Array<[string, number, string]> = [
+      ['HELLO THERE\r\n\r\n', 400, 'bad_request'],
+      [`GET /healthz?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'headers_too_large'],
+      ['GET /readyz HTTP/1.1\r\nHost: x\r\nExpect: x-foo\r\n\r\n', 417, 'expectation_failed'],
+      ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405, 'method_not_allowed'],
+    ];
+    for (const [sent, status, error] of refusals) {
+      const answer = await sendRaw(admin, sent);
+      expect(answer, error).toMatch(new RegExp(`^HTTP/1\\.1 ${status} [^\r]*\r\n[\\s\\S]*content-type: application/json; charset=utf-8\r\n`, 'i'));
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error, message: expect.any(String), details: [expect.anything()] });
+    }
+    const scrape = (await send(server.adminPort, '/metrics')).body;
+    for (const [, , error] of refusals) expect(sample(scrape, `petrascore_client_errors_total{error="${error}"}`), error).toBe(1);
+    expect(server.lines.filter((l) => l.listener === 'admin' && String(l.msg).startsWith('refused by the HTTP')).map((l) => l.error)).toEqual(refusals.map(([, , error]) => error));
   });
 
   it('has its own cap: a connection beyond --admin-max-connections is closed unanswered and logged', async () => {
