@@ -107,6 +107,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     scoreEveryEvent: config.scoreEveryEvent,
     endedCaseMemory: config.endedCaseMemory,
     repeatClose: config.repeatClose,
+    stateFile: config.caseStateFile,
   });
   app.live.state.followCases(app.cases);
   const limits = { maxEventsPerRequest: config.maxEventsPerRequest, maxResidualsPerRequest: config.maxResidualsPerRequest };

@@ -165,6 +165,32 @@ export class CaseStore {
     return state;
   }
 
+  /**
+   * Puts back a case saved at the last shutdown (`--case-state-file`), as the most recently touched one: call it in the
+   * saved order. Attributes this store does not keep (another bundle's specs read others) are left out and counted;
+   * the per-case limits are for new events and not checked. Returns how many attributes were left out.
+   */
+  restore(caseId: string, nEvents: number, columns: Iterable<number>, attributes: Readonly<Record<string, AttributeValue>>, lastSeen: number): number {
+    if (this.cases.has(caseId)) throw new RangeError(`case '${caseId}' is open already`);
+    this.makeRoom();
+    let observed = emptyObserved(this.columns);
+    for (const column of columns) observed = markObserved(observed, column);
+    const state: CaseState = { caseId, nEvents, observed, attributes: {}, attributeChars: 0, lastSeen, attachment: undefined, scoring: 0, older: undefined, newer: undefined };
+    let leftOut = 0;
+    for (const key in attributes) {
+      if (!this.keptAttributes.has(key)) {
+        leftOut++;
+        continue;
+      }
+      state.attributes[key] = kept(attributes[key]);
+      state.attributeChars += key.length + keptChars(attributes[key]);
+    }
+    this.cases.set(caseId, state);
+    this.recency.push(state);
+    this.totalChars += state.attributeChars;
+    return leftOut;
+  }
+
   /** Drops an open case without a close, as an eviction with reason `deleted` (told to the store's onEvict). */
   discard(caseId: string): CaseState | undefined {
     const state = this.cases.get(caseId);

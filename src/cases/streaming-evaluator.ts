@@ -96,6 +96,8 @@ export interface EvaluatorObserver {
    * the same id meanwhile start a new case, whose onEvent comes before that onEvict.
    */
   onEvictHeld?(caseId: string, state: CaseState): void;
+  /** The case was saved at the last shutdown and put back at startup (--case-state-file), before any request. */
+  onRestored?(state: CaseState): void;
 }
 
 interface Snapshot {

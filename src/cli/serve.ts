@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import pino from 'pino';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
+import { CaseStateFileError } from '../cases/case-state-file.js';
 import { workerLoadsSettled, workerStuck } from '../inference/worker-runner.js';
 import { EXIT } from './exit-codes.js';
 import { parseServeArgs, serveUsage, serviceLinkPorts, unknownVariables, UsageError } from '../config/parse-serve-args.js';
@@ -229,6 +230,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     } catch (error) {
       // One line, whatever the underlying library put into its message.
       if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT.usage);
+      if (error instanceof CaseStateFileError) return fail(`cannot restore the open cases (--case-state-file): ${error.message}; move the file away to start without them`, EXIT.usage);
       throw error;
     }
     try {
@@ -251,6 +253,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.off('SIGINT', stopWhileStarting);
   }
   const code = await drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
+  // Already done by the app's close, unless the shutdown timed out (or a second signal cut it short) before that.
+  app.saveOpenCases();
   if (workerStuck()) await abortOverStuckWorker(app);
   return code;
 }

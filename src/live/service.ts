@@ -117,6 +117,12 @@ export class LiveService {
         this.heldEvictions.add(state);
         this.closeStarted(caseId);
       }),
+    // Without a case_opened: the case was opened before the restart, and the feed's ids begin afresh.
+    onRestored: (state) =>
+      this.guard('restored case', () => {
+        const lane = this.lanes.ofCase(state.attributes);
+        this.state.touch(this.state.opened(state, lane, new Date(this.now()).toISOString()), lane, state.nEvents);
+      }),
     onCloseStarted: (caseId) => this.guard('close', () => this.closeStarted(caseId)),
     onCloseFailed: (caseId, state) =>
       this.guard('failed close', () => {

@@ -1,5 +1,8 @@
+import { unlinkSync } from 'node:fs';
 import fp from 'fastify-plugin';
+import { checkWritable, CaseStateFileError } from '../cases/case-state-file.js';
 import { CaseStore, type CaseLimits } from '../cases/case-store.js';
+import { restoreOpenCases, saveOpenCases } from '../cases/saved-cases.js';
 import { StreamingEvaluator, type EvaluatorObserver } from '../cases/streaming-evaluator.js';
 import { specAttributes } from '../scoring/net.js';
 
@@ -7,6 +10,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     cases: StreamingEvaluator;
     scoreEveryEvent: boolean;
+    /**
+     * Writes the open cases to --case-state-file, once (later calls do nothing); nothing without one. The app's close
+     * calls it once requests are finished; `serve` calls it too when its shutdown times out before that.
+     */
+    saveOpenCases(): void;
   }
 }
 
@@ -22,6 +30,8 @@ export interface CasesPluginOptions extends CaseLimits {
   laneAttribute: string;
   /** Told of every event, evaluation and eviction (the live view); synchronous, must not throw. */
   observer?: EvaluatorObserver;
+  /** Where the open cases are saved at shutdown and read back at startup ('' nowhere: they are dropped). */
+  stateFile: string;
 }
 
 /** Idle cases evicted per turn of the event loop. */
@@ -60,16 +70,68 @@ export const casesPlugin = fp<CasesPluginOptions>(
         evaluator.evicted(caseId, state, reason);
       },
     });
+    const model = { net: app.petra.net, modelSha256: app.petra.bundle.modelSha256 };
     const evaluator = new StreamingEvaluator(store, app.petra.scorer, options.observer, options.endedCaseMemory, options.repeatClose);
+    /**
+     * Takes back the cases the last shutdown saved. The file stays until the service listens: a start that fails before
+     * (a port in use) leaves it for the next one. A file that cannot be read stops startup (CaseStateFileError).
+     */
+    const restoreFrom = async (file: string) => {
+      try {
+        checkWritable(file);
+      } catch (error) {
+        throw new CaseStateFileError(file, `cannot be written, and the open cases could not be saved at shutdown (${(error as Error).message})`);
+      }
+      const restored = await restoreOpenCases(file, store, model);
+      if (restored === undefined) {
+        app.log.info({ file }, 'no open cases to restore (no --case-state-file yet)');
+        return;
+      }
+      for (const state of store.byRecency()) options.observer?.onRestored?.(state);
+      const { header, overCapacity, unknownTransitions, attributesLeftOut, otherModel } = restored;
+      app.log.info({ file, open_cases: restored.restored, saved_at: header.written_at }, 'open cases restored');
+      if (overCapacity > 0) app.log.warn({ file, left_out: overCapacity, max_open_cases: options.maxOpenCases }, 'open cases left out at restore: more were saved than --max-open-cases (the least recently touched)');
+      if (otherModel) {
+        app.log.warn(
+          { file, saved_scenario: header.scenario, saved_model_sha256: header.model_sha256, unknown_transitions: unknownTransitions, attributes_left_out: attributesLeftOut },
+          'open cases restored were saved while serving another model: seen transitions are matched by id, attributes by name; what the model does not have is left out',
+        );
+      }
+      app.addHook('onListen', async () => {
+        try {
+          unlinkSync(file);
+        } catch (error) {
+          app.log.warn({ file, err: error }, 'open cases restored, but their file could not be removed: a start after a crash would restore them again');
+        }
+      });
+    };
     app.decorate('cases', evaluator);
     app.metrics.openCases.readFrom(() => evaluator.openCases);
     app.metrics.maxOpenCases.set(options.maxOpenCases);
     app.metrics.caseAttributeChars.readFrom(() => store.attributeChars);
     app.metrics.maxCaseAttributeChars.set(options.maxAttributeChars);
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
+    let saved = false;
+    const save = () => {
+      if (saved) return;
+      saved = true;
+      if (options.stateFile === '') {
+        if (store.size > 0) app.log.warn({ open_cases: store.size, hint: '--case-state-file keeps them across a restart' }, 'open cases dropped at shutdown (streaming state is kept in memory)');
+        return;
+      }
+      const started = performance.now();
+      try {
+        const bytes = saveOpenCases(options.stateFile, store, model);
+        app.log.info({ file: options.stateFile, open_cases: store.size, bytes, ms: Math.round(performance.now() - started) }, 'open cases saved');
+      } catch (error) {
+        app.log.error({ file: options.stateFile, open_cases: store.size, err: error }, `open cases NOT saved: ${(error as Error).message}`);
+      }
+    };
+    app.decorate('saveOpenCases', save);
+    if (options.stateFile !== '') await restoreFrom(options.stateFile);
     app.addHook('onClose', async () => {
       clearInterval(limitLog);
-      if (store.size > 0) app.log.warn({ open_cases: store.size }, 'open cases dropped at shutdown (streaming state is kept in memory)');
+      save();
     });
     if (options.idleTimeoutMs > 0) {
       const interval = options.sweepIntervalMs ?? Math.min(60_000, Math.max(100, Math.floor(options.idleTimeoutMs / 10)));

@@ -1,0 +1,177 @@
+import { once } from 'node:events';
+import { closeSync, createReadStream, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { MAX_CASE_ID_LENGTH } from '../schemas/cases.js';
+
+/**
+ * The open cases written at shutdown and read back at startup (`--case-state-file`), so that a restart or a deploy
+ * does not cut every running process instance off from its earlier events. JSON lines: a header, then one line per
+ * open case, least recently touched first (the order the store keeps them in). Plain JSON so that an operator can
+ * read, count or filter it with the usual tools.
+ */
+export const CASE_STATE_FORMAT = 'petrascore-open-cases';
+export const CASE_STATE_VERSION = 1;
+
+const Header = Type.Object({
+  format: Type.Literal(CASE_STATE_FORMAT),
+  version: Type.Literal(CASE_STATE_VERSION),
+  written_at: Type.String(),
+  scenario: Type.String(),
+  model_sha256: Type.String(),
+  open_cases: Type.Integer({ minimum: 0 }),
+});
+export type CaseStateHeader = Static<typeof Header>;
+
+const SavedCase = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: MAX_CASE_ID_LENGTH }),
+  n_events: Type.Integer({ minimum: 1 }),
+  /** Transition ids (not labels: several transitions may share one) whose labels the case has seen. */
+  seen: Type.Array(Type.String()),
+  /** As the case keeps them: a structured value is already its str(). */
+  attributes: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
+  /** When its last event arrived, in milliseconds since the epoch: the downtime counts towards its idle timeout. */
+  last_seen: Type.Number(),
+});
+export type SavedCase = Static<typeof SavedCase>;
+
+const checkHeader = TypeCompiler.Compile(Header);
+const checkCase = TypeCompiler.Compile(SavedCase);
+
+/** A state file that cannot be read back; the message names the file, the line and the problem. */
+export class CaseStateFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'CaseStateFileError';
+  }
+}
+
+/** Where the file is written first: renamed over the file once whole, so that a crash mid-write leaves the last one. */
+function partialPath(file: string): string {
+  return join(dirname(file), `.${basename(file)}.partial`);
+}
+
+/** Lines are gathered into writes of about this many characters: one write per case would be a system call each. */
+const WRITE_CHUNK = 1 << 20;
+
+/**
+ * Writes the header and the cases, synchronously: nothing may change a case between its line and the next (the
+ * shutdown calls this once requests are finished, or at its timeout, with requests still running), and a process
+ * about to exit has nothing else to do. Returns the bytes written.
+ */
+export function writeCaseStateFile(file: string, header: Omit<CaseStateHeader, 'format' | 'version'>, cases: Iterable<SavedCase>): number {
+  const partial = partialPath(file);
+  const fd = openSync(partial, 'w', 0o600);
+  let bytes = 0;
+  try {
+    let chunk = `${JSON.stringify({ format: CASE_STATE_FORMAT, version: CASE_STATE_VERSION, ...header })}\n`;
+    for (const saved of cases) {
+      chunk += `${JSON.stringify(saved)}\n`;
+      if (chunk.length >= WRITE_CHUNK) {
+        bytes += writeSync(fd, chunk);
+        chunk = '';
+      }
+    }
+    bytes += writeSync(fd, chunk);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    unlinkSync(partial);
+    throw error;
+  }
+  closeSync(fd);
+  renameSync(partial, file);
+  syncDirectory(dirname(file));
+  return bytes;
+}
+
+/** Makes the rename itself durable (a power cut could otherwise leave the old file or none). */
+function syncDirectory(directory: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(directory, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse to sync a directory; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Checks at startup that the file's directory takes a file, so that a wrong path or a read-only volume stops startup
+ * instead of losing the open cases at the shutdown. Throws the file system's error.
+ */
+export function checkWritable(file: string): void {
+  const partial = partialPath(file);
+  closeSync(openSync(partial, 'w', 0o600));
+  unlinkSync(partial);
+}
+
+/**
+ * Reads the file, handing each case to `onCase` in the file's order (least recently touched first) once its header has
+ * been read and checked by `onHeader`; resolves to the header, or undefined when there is no file (a first start).
+ */
+export async function readCaseStateFile(
+  file: string,
+  onHeader: (header: CaseStateHeader) => void,
+  onCase: (saved: SavedCase) => void,
+): Promise<CaseStateHeader | undefined> {
+  const stream = createReadStream(file, { encoding: 'utf8' });
+  try {
+    await once(stream, 'open');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CaseStateFileError(file, `cannot be read (${(error as Error).message})`);
+  }
+  let header: CaseStateHeader | undefined;
+  let count = 0;
+  const ids = new Set<string>();
+  let lineNumber = 0;
+  const fail = (problem: string) => new CaseStateFileError(file, `line ${lineNumber}: ${problem}`);
+  try {
+    for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+      lineNumber++;
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch (error) {
+        throw fail(`is not valid JSON (${(error as Error).message})`);
+      }
+      if (header === undefined) {
+        const { format, version } = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+        if (format !== CASE_STATE_FORMAT) throw fail(`is not the header of a ${CASE_STATE_FORMAT} file (its "format" is ${JSON.stringify(format) ?? 'missing'})`);
+        if (version !== CASE_STATE_VERSION) throw fail(`is version ${JSON.stringify(version) ?? 'missing'} of ${CASE_STATE_FORMAT}; this petrascore reads version ${CASE_STATE_VERSION}`);
+        if (!checkHeader.Check(json)) {
+          const first = checkHeader.Errors(json).First();
+          throw fail(`is not a valid header (${first === undefined ? 'unknown' : `${first.path}: ${first.message}`})`);
+        }
+        header = json;
+        onHeader(header);
+        continue;
+      }
+      if (!checkCase.Check(json)) {
+        const first = checkCase.Errors(json).First();
+        throw fail(`is not an open case (${first === undefined ? 'unknown' : `${first.path || '/'}: ${first.message}`})`);
+      }
+      if (ids.has(json.id)) throw fail(`case '${json.id}' appears a second time`);
+      ids.add(json.id);
+      count++;
+      onCase(json);
+    }
+  } catch (error) {
+    if (error instanceof CaseStateFileError) throw error;
+    throw new CaseStateFileError(file, `cannot be read (${(error as Error).message})`);
+  } finally {
+    stream.destroy();
+  }
+  if (header === undefined) throw new CaseStateFileError(file, 'is empty (no header line)');
+  // The header is written first and the file renamed into place last: fewer lines than it counts is a file cut short.
+  if (count !== header.open_cases) throw new CaseStateFileError(file, `holds ${count} cases where its header says ${header.open_cases}: it is incomplete`);
+  return header;
+}

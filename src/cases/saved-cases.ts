@@ -1,0 +1,79 @@
+import { isObserved } from '../scoring/observed.js';
+import type { Net } from '../scoring/net.js';
+import type { AttributeValue } from '../scoring/python-float.js';
+import { readCaseStateFile, writeCaseStateFile, type CaseStateHeader, type SavedCase } from './case-state-file.js';
+import type { CaseState, CaseStore } from './case-store.js';
+
+/** What the model's identity is written as in the file's header, and read back against. */
+export interface ServedModel {
+  net: Net;
+  modelSha256: string;
+}
+
+function savedCase(state: CaseState, net: Net): SavedCase {
+  const seen: string[] = [];
+  for (let column = 0; column < net.outputs.length; column++) if (isObserved(state.observed, column)) seen.push(net.outputs[column]!);
+  return { id: state.caseId, n_events: state.nEvents, seen, attributes: state.attributes as Record<string, string | number | boolean | null>, last_seen: state.lastSeen };
+}
+
+/** Writes the store's open cases to `file`; returns the bytes written. */
+export function saveOpenCases(file: string, store: CaseStore, model: ServedModel, now = new Date()): number {
+  const header = { written_at: now.toISOString(), scenario: model.net.scenarioName, model_sha256: model.modelSha256, open_cases: store.size };
+  return writeCaseStateFile(
+    file,
+    header,
+    (function* () {
+      for (const state of store.byRecency()) yield savedCase(state, model.net);
+    })(),
+  );
+}
+
+export interface RestoreOutcome {
+  header: CaseStateHeader;
+  restored: number;
+  /** The least recently touched cases beyond --max-open-cases, left out. */
+  overCapacity: number;
+  /** Transitions the cases had seen that the served net does not have (another model was saved). */
+  unknownTransitions: string[];
+  /** Attribute values left out because the served bundle's specs do not read them. */
+  attributesLeftOut: number;
+  /** Whether the file was written while serving another model. */
+  otherModel: boolean;
+}
+
+/**
+ * Puts the cases of `file` back into an empty store; undefined when there is no file. A file saved with another model
+ * is taken too: a case's seen transitions are matched by id, and its attributes by name, as the new model's events
+ * and specs would read them; what does not match is counted, for the log.
+ */
+export async function restoreOpenCases(file: string, store: CaseStore, model: ServedModel): Promise<RestoreOutcome | undefined> {
+  const columnOf = new Map(model.net.outputs.map((id, column) => [id, column]));
+  const unknown = new Set<string>();
+  let skip = 0;
+  let restored = 0;
+  let overCapacity = 0;
+  let attributesLeftOut = 0;
+  const columns: number[] = [];
+  const header = await readCaseStateFile(
+    file,
+    (read) => {
+      skip = Math.max(0, read.open_cases - store.limits.maxOpenCases);
+    },
+    (saved) => {
+      if (overCapacity < skip) {
+        overCapacity++;
+        return;
+      }
+      columns.length = 0;
+      for (const id of saved.seen) {
+        const column = columnOf.get(id);
+        if (column === undefined) unknown.add(id);
+        else columns.push(column);
+      }
+      attributesLeftOut += store.restore(saved.id, saved.n_events, columns, saved.attributes as Record<string, AttributeValue>, saved.last_seen);
+      restored++;
+    },
+  );
+  if (header === undefined) return undefined;
+  return { header, restored, overCapacity, unknownTransitions: [...unknown].sort(), attributesLeftOut, otherModel: header.model_sha256 !== model.modelSha256 };
+}

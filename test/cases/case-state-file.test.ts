@@ -1,0 +1,241 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { buildApp, type App, type AppConfig } from '../../src/app.js';
+import { defaultConfig } from '../../src/config/options.js';
+import { killAllClis, serveArgs, startServer } from '../helpers/cli.js';
+import { DEFAULT_MODEL, modelPath } from '../helpers/fixtures.js';
+import { CliProcess } from '../helpers/cli.js';
+
+type Line = Record<string, unknown>;
+
+const dirs: string[] = [];
+const apps: App[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+  await killAllClis();
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function stateFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'petrascore-state-'));
+  dirs.push(dir);
+  return join(dir, 'open-cases.jsonl');
+}
+
+/** The app as `serve` builds it, its log lines collected; `ready()` may reject (a file it cannot restore). */
+async function app(overrides: Partial<AppConfig>): Promise<{ app: App; lines: Line[] }> {
+  const lines: Line[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Line);
+      done();
+    },
+  });
+  const built = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, liveStatsIntervalMs: 0, ...overrides }, { level: 'info', stream });
+  apps.push(built);
+  await built.ready();
+  return { app: built, lines };
+}
+
+async function post(target: App, url: string, payload: unknown): Promise<Line> {
+  const response = await target.inject({ method: 'POST', url, payload: payload as Record<string, unknown> });
+  expect(response.statusCode, response.body).toBeLessThan(300);
+  return response.json<Line>();
+}
+
+async function get(target: App, url: string): Promise<{ status: number; body: string }> {
+  const response = await target.inject({ method: 'GET', url });
+  return { status: response.statusCode, body: response.body };
+}
+
+function fileLines(file: string): Line[] {
+  return readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Line);
+}
+
+function header(openCases: number, extra: Line = {}): string {
+  return JSON.stringify({ format: 'petrascore-open-cases', version: 1, written_at: '2026-12-01T00:00:00.000Z', scenario: 'x', model_sha256: 'x', open_cases: openCases, ...extra });
+}
+
+describe('--case-state-file: open cases kept across a restart', () => {
+  it('saves the open cases at close and restores them at the next start: same events, attributes and scores', async () => {
+    const file = stateFile();
+    const first = await app({ caseStateFile: file, laneAttribute: 'host' });
+    await post(first.app, '/cases/C1/events', { name: 'approve loan', attributes: { risk_score: '0.9', host: 'a', ignored: 'x' } });
+    await post(first.app, '/cases/C1/events', { name: 'decline loan', attributes: { risk_score: 0.35 } });
+    await post(first.app, '/cases/C%2F2/events', { name: 'decline loan', attributes: { risk_score: '0.2', host: { nested: [1, 2] } } });
+    await post(first.app, '/cases/C3/events', { name: 'not a label' });
+    const before = { c1: await get(first.app, '/cases/C1'), c2: await get(first.app, '/cases/C%2F2'), c3: await get(first.app, '/cases/C3') };
+    expect(before.c1.status).toBe(200);
+    expect(before.c3.status, 'C3 has no risk_score').toBe(422);
+    await first.app.close();
+    expect(first.lines).toContainEqual(expect.objectContaining({ msg: 'open cases saved', file, open_cases: 3 }));
+
+    const [saved, ...cases] = fileLines(file);
+    expect(saved).toMatchObject({ format: 'petrascore-open-cases', version: 1, scenario: 'onnx_deployment', open_cases: 3 });
+    // Least recently touched first; what the case keeps (the specs' and the lane's attributes), a structured value as its str().
+    expect(cases.map(({ last_seen: _, ...rest }) => rest)).toEqual([
+      { id: 'C1', n_events: 2, seen: ['t_approve', 't_decline'], attributes: { risk_score: 0.35, host: 'a' } },
+      { id: 'C/2', n_events: 1, seen: ['t_decline'], attributes: { risk_score: '0.2', host: "{'nested': [1, 2]}" } },
+      { id: 'C3', n_events: 1, seen: [], attributes: {} },
+    ]);
+
+    const second = await app({ caseStateFile: file, laneAttribute: 'host' });
+    expect(second.lines).toContainEqual(expect.objectContaining({ msg: 'open cases restored', file, open_cases: 3, saved_at: saved!.written_at }));
+    expect(second.app.cases.openCases).toBe(3);
+    expect(JSON.parse((await get(second.app, '/cases')).body)).toEqual({ count: 3, case_ids: ['C/2', 'C1', 'C3'] });
+    expect(await get(second.app, '/cases/C1')).toEqual(before.c1);
+    expect(await get(second.app, '/cases/C%2F2')).toEqual(before.c2);
+    expect(await get(second.app, '/cases/C3')).toEqual(before.c3);
+    // The live view knows them, under their lanes, without a case_opened for each (they were opened before the restart).
+    const snapshot = second.app.live.snapshot();
+    expect(snapshot.cases.map((c) => [c.case_id, c.lane, c.n_events])).toEqual([
+      ['C1', 'a', 2],
+      ['C/2', "{'nested': [1, 2]}", 1],
+      ['C3', '(no host)', 1],
+    ]);
+    // They go on: a new event counts on top of the saved ones, and a close frees the case.
+    expect(await post(second.app, '/cases/C1/events', { name: 'approve loan' })).toEqual({ case_id: 'C1', n_events: 3 });
+    expect(await post(second.app, '/cases/C%2F2/close', undefined)).toMatchObject({ case_id: 'C/2', n_events: 1, closed: true });
+  });
+
+  it('keeps a net of more than 31 transitions exactly (scale_200: the seen transitions as a bit array)', async () => {
+    const file = stateFile();
+    const bundle = modelPath('scale_200');
+    const first = await app({ caseStateFile: file, bundle });
+    const schema = JSON.parse((await get(first.app, '/schema')).body) as { transitions: Record<string, string>; scored_transitions: string[] };
+    const labels = schema.scored_transitions.map((id) => schema.transitions[id]!);
+    // Labels spread over the columns, the last one included.
+    const events = [labels[0], labels[40], labels[99], labels[150], labels.at(-1)].map((name) => ({ case_id: 'big', name, attributes: { signal: '1.5', aux: '0.25' } }));
+    await post(first.app, '/events', { events });
+    const before = await get(first.app, '/cases/big');
+    expect(before.status, before.body).toBe(200);
+    await first.app.close();
+    expect((fileLines(file)[1]!.seen as string[]).length).toBe(5);
+    const second = await app({ caseStateFile: file, bundle });
+    expect(await get(second.app, '/cases/big')).toEqual(before);
+  });
+
+  it('restores a file saved with another model: seen transitions by id, attributes by name, the rest left out and logged', async () => {
+    const file = stateFile();
+    const lastSeen = Date.now();
+    writeFileSync(
+      file,
+      [
+        header(1, { scenario: 'older_model', model_sha256: 'ab'.repeat(32) }),
+        JSON.stringify({ id: 'R1', n_events: 4, seen: ['t_approve', 't_retired'], attributes: { risk_score: '0.8', old_variable: 'x' }, last_seen: lastSeen }),
+        '',
+      ].join('\n'),
+    );
+    const restored = await app({ caseStateFile: file });
+    expect(restored.lines).toContainEqual(
+      expect.objectContaining({ level: 40, saved_scenario: 'older_model', unknown_transitions: ['t_retired'], attributes_left_out: 1, msg: expect.stringContaining('another model') }),
+    );
+    // Scored as the same events sent now would be.
+    await post(restored.app, '/cases/live/events', { name: 'approve loan', attributes: { risk_score: '0.8' } });
+    const [fromFile, live] = [JSON.parse((await get(restored.app, '/cases/R1')).body) as Line, JSON.parse((await get(restored.app, '/cases/live')).body) as Line];
+    expect(fromFile).toEqual({ ...live, case_id: 'R1', n_events: 4 });
+  });
+
+  it('restores the most recently touched cases up to --max-open-cases, and says how many were left out', async () => {
+    const file = stateFile();
+    const line = (id: string) => JSON.stringify({ id, n_events: 1, seen: [], attributes: {}, last_seen: Date.now() });
+    writeFileSync(file, [header(3), line('oldest'), line('middle'), line('newest')].join('\n'));
+    const restored = await app({ caseStateFile: file, maxOpenCases: 2 });
+    expect(JSON.parse((await get(restored.app, '/cases')).body)).toEqual({ count: 2, case_ids: ['middle', 'newest'] });
+    expect(restored.lines).toContainEqual(expect.objectContaining({ level: 40, left_out: 1, max_open_cases: 2 }));
+  });
+
+  it('starts without a file (a first start), and saves even no open case, so a later start reads an empty file', async () => {
+    const file = stateFile();
+    const first = await app({ caseStateFile: file });
+    expect(first.lines).toContainEqual(expect.objectContaining({ msg: expect.stringMatching(/^no open cases to restore/), file }));
+    await first.app.close();
+    expect(fileLines(file)).toEqual([expect.objectContaining({ open_cases: 0 })]);
+    const second = await app({ caseStateFile: file });
+    expect(second.app.cases.openCases).toBe(0);
+  });
+
+  const ok = JSON.stringify({ id: 'A', n_events: 1, seen: [], attributes: {}, last_seen: 0 });
+  const broken: [what: string, text: string, problem: RegExp][] = [
+    ['a line that is not JSON', `${header(2)}\n${ok}\n{"id": "B",\n`, /line 3: is not valid JSON/],
+    ['another format', `${JSON.stringify({ format: 'something else' })}\n`, /line 1: is not the header of a petrascore-open-cases file \(its "format" is "something else"\)/],
+    ['another version', `${header(0, { version: 2 })}\n`, /line 1: is version 2 of petrascore-open-cases; this petrascore reads version 1/],
+    ['a header of the wrong shape', `${header(-1)}\n`, /line 1: is not a valid header \(\/open_cases: /],
+    ['a case of the wrong shape', `${header(1)}\n${JSON.stringify({ id: 'A', n_events: 0, seen: [], attributes: {}, last_seen: 0 })}\n`, /line 2: is not an open case \(\/n_events/],
+    ['a case twice', `${header(2)}\n${ok}\n${ok}\n`, /line 3: case 'A' appears a second time/],
+    ['fewer cases than its header counts', `${header(2)}\n${ok}\n`, /holds 1 cases where its header says 2: it is incomplete/],
+    ['an empty file', '', /is empty/],
+  ];
+  for (const [what, text, problem] of broken) {
+    it(`stops startup on ${what}, naming the file and the line`, async () => {
+      const file = stateFile();
+      writeFileSync(file, text);
+      const failed = app({ caseStateFile: file });
+      await expect(failed).rejects.toMatchObject({ name: 'CaseStateFileError', file, message: expect.stringMatching(problem) });
+      expect(readFileSync(file, 'utf8'), 'the file is left as it was').toBe(text);
+    });
+  }
+
+  it('stops startup when the file could not be written at shutdown (no such directory)', async () => {
+    const file = join(stateFile(), 'not-a-directory', 'open-cases.jsonl');
+    await expect(app({ caseStateFile: file })).rejects.toMatchObject({ name: 'CaseStateFileError', message: expect.stringContaining('cannot be written') });
+  });
+});
+
+describe('petrascore serve --case-state-file', () => {
+  it('saves on SIGTERM, restores on the next start and removes the file once listening; a broken file exits 2', async () => {
+    const file = stateFile();
+    const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    const event = { name: 'approve loan', attributes: { risk_score: '0.9' } };
+    const answer = await fetch(`${first.url}/cases/W1/events?score=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const scored = (await answer.json()) as Line;
+    first.cli.signal('SIGTERM');
+    expect((await first.cli.waitForExit()).code, first.cli.describe()).toBe(0);
+    expect(first.cli.logLines()).toContainEqual(expect.objectContaining({ msg: 'open cases saved', open_cases: 1 }));
+    expect(existsSync(file)).toBe(true);
+
+    const second = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    const closed = (await (await fetch(`${second.url}/cases/W1/close`, { method: 'POST' })).json()) as Line;
+    expect(closed).toEqual({ ...scored, closed: true });
+    // Once listening, the file is gone: a start after a crash (no save) must not take the same cases back again.
+    expect(existsSync(file)).toBe(false);
+    await second.cli.kill();
+
+    writeFileSync(file, `${header(1)}\nnot json\n`);
+    const third = new CliProcess(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    expect((await third.waitForExit()).code, third.describe()).toBe(2);
+    expect(third.stderr).toContain(`cannot restore the open cases (--case-state-file): ${file}: line 2: is not valid JSON`);
+    expect(third.stderr).toContain('move the file away to start without them');
+  });
+
+  it('saves when the shutdown times out with a request still in flight (the app never finishes closing)', async () => {
+    const file = stateFile();
+    const server = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--shutdown-timeout', '300'));
+    const answer = await fetch(`${server.url}/cases/T1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) });
+    expect(answer.status).toBe(202);
+    // An upload that stops half-way holds the drain until --request-idle-timeout, far beyond the shutdown's.
+    const upload = connect({ host: '127.0.0.1', port: server.port });
+    await once(upload, 'connect');
+    upload.write('POST /anomaly HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    // Its head parsed: the request is in flight.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.cli.signal('SIGTERM');
+    expect((await server.cli.waitForExit()).code, server.cli.describe()).toBe(1);
+    upload.destroy();
+    const messages = server.cli.logLines().map((l) => l.msg);
+    expect(messages).toContain('shutdown timed out with requests still in flight');
+    expect(messages).toContain('open cases saved');
+    expect(fileLines(file).map((l) => l.id ?? 'header')).toEqual(['header', 'T1']);
+  });
+});
+
