@@ -24,12 +24,14 @@ ENV NODE_ENV=production \
     PETRASCORE_PORT=8000
 WORKDIR /app
 # The code and the default model stay root's: the service user reads them and cannot change them. It writes only
-# where it is given a place: `score -o` into a mounted directory (README → Docker).
+# where it is given a place: `score -o` into a mounted directory, --case-state-file on a volume (README → Docker).
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY models ./models
 COPY public ./public
+# For --case-state-file: a named volume mounted here starts with this directory's owner, so the service can write there.
+RUN mkdir -p /var/lib/petrascore && chown 1000:1000 /var/lib/petrascore
 # The image's node user, by number: Kubernetes' runAsNonRoot cannot verify a user name.
 USER 1000:1000
 EXPOSE 8000
