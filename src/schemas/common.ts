@@ -37,7 +37,7 @@ export const Residuals = Type.Record(Type.String(), Type.Number(), { description
 
 export const IgnoredInputs = Type.Array(Type.String(), {
   description:
-    'JSON pointers of what was ignored, as PETRA ignores it: input_marking / input_values keys that are no ONNX input, and (/anomaly) fields of the body it does not know (a misspelt `attribute`) and events whose name matches no transition label exactly. Omitted when empty.',
+    'JSON pointers of what was ignored, as PETRA ignores it: input_marking / input_values keys that are no ONNX input, fields of the body it does not know (/anomaly: a misspelt `attribute`; /forward: a misspelt `input_values`), and (/anomaly) events whose name matches no transition label exactly. Omitted when empty.',
 });
 
 export const ErrorDetail = Type.Object({

@@ -431,6 +431,13 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect(batch.results[0]!.ignored_inputs).toEqual(['/inputMarking']);
     });
 
+    it('lists them on /forward too, where a misspelt input_values was silently fed its defaults', async () => {
+      const known = (await post('/forward', { input_marking: { p_application: 0.3 } })).json<{ transition_activations: Record<string, number> }>();
+      const misspelt = await post('/forward', { input_marking: { p_application: 0.3, p_unknown: 1 }, inputValues: { p_application: 2 }, 'a/b': 1 });
+      expect(misspelt.statusCode).toBe(200);
+      expect(misspelt.json()).toEqual({ ...known, ignored_inputs: ['/input_marking/p_unknown', '/inputValues', '/a~1b'] });
+    });
+
     it('lists the events whose name matches no label, after the unknown input keys', async () => {
       const mismatched = await score({ events: [{ name: 'Approve Loan' }, { name: 'decline loan' }, { name: 'approve loan ' }], input_marking: { p_application: 0.3, p_other: 1 } });
       const exact = await score({ events: [{ name: 'decline loan' }], input_marking: { p_application: 0.3 } });
