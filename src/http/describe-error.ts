@@ -15,7 +15,8 @@ import { InferenceUnavailableError } from '../inference/inference-unavailable.js
 import { editDistance } from '../config/edit-distance.js';
 import { StaticFileError } from './static-file-error.js';
 
-const MAX_DETAILS = 20;
+/** The most validation errors an answer lists (src/http/validator-compiler.ts reads no more than these). */
+export const MAX_DETAILS = 20;
 
 /** A request that arrived on an open connection after the server began to close (Fastify's own 503 had another shape). */
 export class ServerClosingError extends Error {

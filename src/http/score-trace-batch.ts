@@ -8,7 +8,7 @@ import { AnomalyRequest } from '../schemas/anomaly.js';
 import { describeError } from './describe-error.js';
 import { BatchAnswer, type BatchItemError, type BatchOutcome } from './score-json.js';
 import { checkTraceLimits } from './request-limit.js';
-import { withoutEchoes } from './validator-compiler.js';
+import { firstErrors } from './validator-compiler.js';
 
 const checkItem = TypeCompiler.Compile(AnomalyRequest);
 
@@ -41,7 +41,7 @@ export async function scoreTraceBatch(net: Net, scorer: TraceScorer, items: read
   items.forEach((item, index) => {
     try {
       if (!checkItem.Check(item)) {
-        const validation = withoutEchoes([...checkItem.Errors(item)]).map((e) => ({ instancePath: e.path, message: e.message }));
+        const validation = firstErrors(checkItem.Errors(item)).map((e) => ({ instancePath: e.path, message: e.message }));
         throw Object.assign(new Error('invalid batch item'), { validation, validationContext: 'body' });
       }
       checkTraceLimits(item, maxEvents);
