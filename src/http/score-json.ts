@@ -1,6 +1,6 @@
 import type { Evaluation } from '../cases/streaming-evaluator.js';
 import type { Net } from '../scoring/net.js';
-import type { ScoredRow } from '../scoring/residuals.js';
+import { activationsRecord, type ScoredRow } from '../scoring/residuals.js';
 import type { AnomalyBatchItem, AnomalyResponse } from '../schemas/anomaly.js';
 import type { ErrorBody } from '../schemas/common.js';
 
@@ -45,6 +45,26 @@ export class BatchAnswer extends AnomalyAnswer {
   }
 }
 
+/**
+ * A /forward answer: the run's activations, in output order. A record cannot keep that order for ids such as "10" and
+ * "9" (PETRA's sorted order): JavaScript puts integer-like keys first.
+ */
+export class ForwardAnswer {
+  constructor(
+    readonly net: Net,
+    readonly activations: Float32Array,
+    readonly ignored: readonly string[],
+  ) {}
+
+  get transition_activations(): Record<string, number> {
+    return activationsRecord(this.net, this.activations, 0);
+  }
+
+  get ignored_inputs(): string[] | undefined {
+    return this.ignored.length > 0 ? [...this.ignored] : undefined;
+  }
+}
+
 /** A batch item that was refused: the error body /anomaly would have answered for it alone. */
 export type BatchItemError = Extract<AnomalyBatchItem, { error: ErrorBody }>;
 
@@ -62,9 +82,12 @@ export interface BatchOutcome {
 export class ScoreJson {
   /** `{"id":` for the first scored column, `,"id":` for the others, in summation (sorted-id) order. */
   private readonly keys: string[];
+  /** The same in output order, for /forward. */
+  private readonly outputKeys: string[];
 
   constructor(private readonly net: Net) {
     this.keys = net.scoreOrder.map((column, i) => `${i === 0 ? '{' : ','}${JSON.stringify(net.outputs[column])}:`);
+    this.outputKeys = net.outputs.map((id, i) => `${i === 0 ? '{' : ','}${JSON.stringify(id)}:`);
   }
 
   residuals(row: ScoredRow): string {
@@ -82,6 +105,13 @@ export class ScoreJson {
   }
 
   anomaly = (answer: AnomalyAnswer): string => `{${this.fields(answer)}}`;
+
+  forward = (answer: ForwardAnswer): string => {
+    let activations = '';
+    for (let i = 0; i < this.outputKeys.length; i++) activations += this.outputKeys[i]! + number(answer.activations[i]!);
+    const ignored = answer.ignored.length > 0 ? `,"ignored_inputs":${JSON.stringify(answer.ignored)}` : '';
+    return `{"transition_activations":${activations === '' ? '{}' : `${activations}}`}${ignored}}`;
+  };
 
   /** A case evaluation (POST /cases/{id}/events with scoring, GET /cases/{id}, POST /cases/{id}/close). */
   evaluation = (evaluation: Evaluation): string =>

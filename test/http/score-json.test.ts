@@ -1,3 +1,6 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { compareCodePoints } from '../../src/scoring/net.js';
@@ -88,6 +91,49 @@ describe.each(['onnx_deployment', 'scale_200'])('score responses written from ou
     for (const index of [0, 2]) {
       const single = await app.inject({ method: 'POST', url: '/anomaly', payload: traces[index] });
       expect({ index, ...single.json() }).toEqual(parsed.results[index]);
+    }
+  });
+});
+
+/**
+ * A net whose transition ids are integers ("10", "9": PETRA's sorted order, so the graph's output order): an object
+ * built from them lists "9" first, as JavaScript puts integer-like keys before the others, so /forward's activations
+ * came in another order than its schema's "in output order" and GET /schema's scored_transitions, and a client that
+ * pairs them up (Python keeps the order it reads) took one transition's activation for the other's.
+ */
+describe('/forward on a net whose transition ids are integers', () => {
+  let app: App;
+  let reference: App;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'petrascore-integer-ids-'));
+    copyFileSync(modelPath('onnx_deployment'), join(dir, 'model.onnx'));
+    const sidecar = JSON.stringify(readFixture<object>('onnx_deployment', 'model.onnx.meta.json'));
+    writeFileSync(join(dir, 'model.onnx.meta.json'), sidecar.replaceAll('"t_approve"', '"10"').replaceAll('"t_decline"', '"9"'));
+    app = await testApp({ bundle: join(dir, 'model.onnx') });
+    reference = await testApp({ bundle: modelPath('onnx_deployment') });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await reference?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers the activations in output order, each under its own id', async () => {
+    expect((await app.inject({ method: 'GET', url: '/schema' })).json<{ scored_transitions: string[] }>().scored_transitions).toEqual(['10', '9']);
+    const payload = { input_marking: { p_application: 0.3, nowhere: 1 } };
+    const response = await app.inject({ method: 'POST', url: '/forward', payload });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect([...response.body.matchAll(/"(\d+)":/g)].map((m) => m[1])).toEqual(['10', '9']);
+    const expected = (await reference.inject({ method: 'POST', url: '/forward', payload })).json<{ transition_activations: Record<string, number>; ignored_inputs: string[] }>();
+    expect(response.json()).toEqual({ transition_activations: { '10': expected.transition_activations.t_approve, '9': expected.transition_activations.t_decline }, ignored_inputs: ['/input_marking/nowhere'] });
+  });
+
+  it('writes the default bundle\'s answer as JSON.stringify would, fields in schema order', async () => {
+    for (const payload of [{ input_marking: { p_application: 0.3 } }, { input_marking: { nowhere: 1 }, extra: true }]) {
+      const response = await reference.inject({ method: 'POST', url: '/forward', payload });
+      expect(response.body).toBe(JSON.stringify(response.json()));
     }
   });
 });
