@@ -209,7 +209,7 @@ const OPTIONS = [
     kind: 'integer',
     default: 250000,
     min: 1,
-    description: "most residuals one POST /anomaly/batch or scored POST /events may answer: its traces or events × the bundle's scored transitions (about 28 bytes each, written in one piece on the event loop; the default bundle's two transitions never reach it); more gets 413",
+    description: "most residuals one POST /anomaly/batch or scored POST /events may answer: its traces or events × the bundle's scored transitions (about 28 bytes each with ids such as scale_200's, 45 with scale_2000's, written in one piece on the event loop; the default bundle's two transitions never reach it); more gets 413",
   },
   { key: 'maxOpenCases', flag: 'max-open-cases', env: 'PETRASCORE_MAX_OPEN_CASES', kind: 'integer', default: 100000, min: 1, description: 'open streaming cases; a new case beyond it evicts the least recently touched one (counted, published; logged as one sum per 10 s, each case at debug)' },
   { key: 'caseIdleTimeoutSeconds', flag: 'case-idle-timeout', env: 'PETRASCORE_CASE_IDLE_TIMEOUT', kind: 'integer', default: 3600, min: 0, description: 'seconds without events after which an open case is evicted (counted, published; logged as one line per sweep, each case at debug); 0 never' },
