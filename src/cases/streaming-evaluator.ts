@@ -118,8 +118,11 @@ export function scoreProblem(error: SpecResolutionError): ScoreProblem {
  * never lose updates and a scored reply reflects exactly the events acknowledged before it.
  */
 export class StreamingEvaluator {
-  /** Evictions of states with evaluations under way, told to the observer once the last is published. */
-  private readonly heldEvictions = new Map<CaseState, () => void>();
+  /**
+   * What waits for the last evaluation under way of a state that has left the store: its eviction, told to the
+   * observer then, or its close, scored then. One at most: a state leaves the store once.
+   */
+  private readonly held = new Map<CaseState, () => void>();
   private readonly ended: EndedCases<Evaluation>;
   /** Closes whose model run is under way, by case id: a retry that overtakes one waits for its answer. */
   private readonly closing = new Map<string, Promise<Evaluation>>();
@@ -152,7 +155,7 @@ export class StreamingEvaluator {
       return;
     }
     this.observer.onEvictHeld?.(caseId, state);
-    this.heldEvictions.set(state, () => this.observer.onEvict?.(caseId, state, reason));
+    this.held.set(state, () => this.observer.onEvict?.(caseId, state, reason));
   }
 
   get openCases(): number {
@@ -254,16 +257,22 @@ export class StreamingEvaluator {
   }
 
   /**
-   * An evaluation of `state` is published (or failed): an eviction held for it is told once the last is. Within one
-   * POST /events a later event can evict a case scored by an earlier one; between requests, other requests can evict a
-   * case during its model run when --max-open-cases is small beside the traffic.
+   * An evaluation of `state` is published (or failed): an eviction or a close held for it goes on once the last is.
+   * Within one POST /events a later event can evict a case scored by an earlier one; between requests, other requests
+   * can evict a case during its model run when --max-open-cases is small beside the traffic, and a close can overtake
+   * a POST /events whose model runs it queued behind.
    */
   private published(state: CaseState): void {
     if (--state.scoring > 0) return;
-    const eviction = this.heldEvictions.get(state);
-    if (eviction === undefined) return;
-    this.heldEvictions.delete(state);
-    eviction();
+    const next = this.held.get(state);
+    if (next === undefined) return;
+    this.held.delete(state);
+    next();
+  }
+
+  /** Settles once the last evaluation under way of `state`, which has left the store (so no more begin), is published. */
+  private afterScoring(state: CaseState): Promise<void> {
+    return new Promise((resolve) => this.held.set(state, resolve));
   }
 
   /** Scores without closing. Throws UnknownCaseError or SpecResolutionError. */
@@ -309,7 +318,10 @@ export class StreamingEvaluator {
     // Deleted before the run: events that arrive for the id meanwhile start a new case instead of joining a closed one.
     this.store.delete(caseId);
     this.observer.onCloseStarted?.(caseId, snapshot.state);
-    const closing = this.evaluate(snapshot, true, 'case_close');
+    // After the case's evaluations already under way (a POST /events of more scored events than --max-batch-rows runs
+    // beside the queue, so a close that came later could finish first): published after the close, they showed the
+    // feed a closed case scored again, alerting each time, and the dashboard a case that never ended.
+    const closing = open.scoring === 0 ? this.evaluate(snapshot, true, 'case_close') : this.afterScoring(open).then(() => this.evaluate(snapshot, true, 'case_close'));
     this.closing.set(caseId, closing);
     try {
       const startedAtMs = Date.now();

@@ -139,6 +139,31 @@ describe('a close racing with an event for the same case id', () => {
     }
   });
 
+  it("publishes a close after the case's evaluations still under way, which a POST /events beyond --max-batch-rows runs beside the queue", async () => {
+    // Two rows a run: the four scored events run in two runs of their own, and the close, queued, between them.
+    const chunked = await testApp({ liveStatsIntervalMs: 0, maxBatchRows: 2 });
+    try {
+      const id = 'backfilled';
+      const before = chunked.live.bus.latestId;
+      const event = (name: string) => ({ case_id: id, name, attributes: { risk_score: '0.9' } });
+      const bulk = chunked.cases.processStream([event('approve loan'), event('decline loan'), event('decline loan'), event('approve loan')], true);
+      const closed = await chunked.cases.closeCase(id);
+      expect(closed).toMatchObject({ n_events: 4, closed: true });
+      expect((await bulk).map((item) => ('closed' in item ? item.n_events : undefined))).toEqual([1, 2, 3, 4]);
+      const feed: string[] = [];
+      for (let at = before + 1; at <= chunked.live.bus.latestId; at++) {
+        const published = chunked.live.bus.ring.get(at)?.event as { type: string; case_id?: string; n_events?: number; closed?: boolean } | undefined;
+        if (published?.case_id !== id) continue;
+        feed.push(published.type === 'case_opened' || published.type === 'case_closed' ? published.type : `${published.type} #${published.n_events}${published.closed === true ? ' closed' : ''}`);
+      }
+      // Its alerts too came while it was open (the last with its close): nothing of it after its case_closed.
+      expect(feed.at(-1)).toBe('case_closed');
+      expect(feed.filter((line) => !line.startsWith('alert'))).toEqual(['case_opened', 'evaluation #1', 'evaluation #2', 'evaluation #3', 'evaluation #4', 'evaluation #4 closed', 'case_closed']);
+    } finally {
+      await chunked.close();
+    }
+  });
+
   it('holds the opening behind every close still in flight, in order', async () => {
     const id = 'twice';
     const before = app.live.bus.latestId;
