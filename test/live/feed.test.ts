@@ -466,6 +466,11 @@ describe('GET /live on a listening server', () => {
       expect(snapshot).toMatchObject({ type: 'snapshot', open_cases: 1, cases: [], stateless: [] });
       expect((snapshot.alerts as unknown[]).length).toBe(1);
     }
+    // /live/snapshot takes no `types` (its query has none, unvalidated there): the board, whatever the parameter says.
+    for (const types of ['alert', 'nonsense']) {
+      const snapshot = (await (await fetch(`${url}/live/snapshot?types=${types}`)).json()) as { cases: unknown[]; stateless: unknown[] };
+      expect([snapshot.cases.length, snapshot.stateless.length]).toEqual([1, 1]);
+    }
   });
 
   it('publishes evictions with their reason', async () => {
