@@ -108,8 +108,11 @@ class CaseGrouper {
     }
     // undefined when the row is too short to have the cell (DictReader's restval None).
     const caseId = cells[this.caseIndex];
-    // Checked only when the case cell is blank or the case column's name, so ordinary rows cost one comparison.
-    if (caseId === undefined || caseId === this.header[this.caseIndex] || caseId.trim() === '') this.noteSuspicious(cells, caseId, batch, index);
+    // Checked only when the case cell is blank or the case column's name (after a byte-order mark when it is the first
+    // column), so ordinary rows cost a comparison or two.
+    if (caseId === undefined || caseId === this.header[this.caseIndex] || caseId.trim() === '' || caseId.charCodeAt(0) === BYTE_ORDER_MARK) {
+      this.noteSuspicious(cells, caseId, batch, index);
+    }
     let openCase = this.open.get(caseId);
     let finished: UnindexedItem | undefined;
     if (!openCase) {
@@ -140,7 +143,10 @@ class CaseGrouper {
   private noteSuspicious(cells: string[], caseId: string | undefined, batch: RowBatch, index: number): void {
     const header = this.header!;
     const blank = cells.every((cell) => cell.trim() === '');
-    if (!blank && !(cells.length === header.length && cells.every((cell, i) => cell === header[i]))) return;
+    // Exports that each begin with a byte-order mark (Excel's "CSV UTF-8") keep it on the first cell of every header
+    // after the first when joined: only the file's own is stripped.
+    const repeatsHeader = (cell: string, i: number) => cell === header[i] || (i === 0 && cell.charCodeAt(0) === BYTE_ORDER_MARK && cell.slice(1) === header[0]);
+    if (!blank && !(cells.length === header.length && cells.every(repeatsHeader))) return;
     const seen = blank ? this.blankRows : this.headerRows;
     if (seen !== undefined) {
       seen.count += 1;
@@ -156,7 +162,8 @@ class CaseGrouper {
     const warn = this.columns.onWarning;
     if (warn === undefined) return;
     const rows = (n: number) => (n === 1 ? '1 row' : `${n} rows`);
-    const caseName = ({ caseId, otherCases }: Suspicious) => (caseId === undefined ? 'of no case cell' : `of case ${JSON.stringify(caseId)}`) + (otherCases ? ' and others' : '');
+    // The mark spelt out, as the report's JSON spells it: printed as is, it is invisible.
+    const caseName = ({ caseId, otherCases }: Suspicious) => (caseId === undefined ? 'of no case cell' : `of case ${JSON.stringify(caseId).replaceAll('\ufeff', '\\ufeff')}`) + (otherCases ? ' and others' : '');
     const { blankRows, headerRows } = this;
     if (blankRows !== undefined) {
       warn(`${this.file}: ${rows(blankRows.count)} with every cell empty or blank (first at line ${blankRows.firstLine}) read as events ${caseName(blankRows)}, as petra-score reads them; remove them from the export if they are not events`);
@@ -223,6 +230,8 @@ class CaseGrouper {
     return attributes;
   }
 }
+
+const BYTE_ORDER_MARK = 0xfeff;
 
 const DELIMITER_NAMES: Record<CsvDelimiter, [name: string, option: string]> = {
   ',': ['comma', "','"],

@@ -411,6 +411,24 @@ describe('petrascore score output and exit codes', () => {
     expect(clean.stderr).not.toMatch(/warning/);
   });
 
+  it('warns of a repeated header that carries a byte-order mark, as two joined exports of Excel\'s "CSV UTF-8" have it', async () => {
+    const bom = '\ufeff';
+    // The case column first (the mark is on the case cell) and second (the mark is on another cell).
+    for (const header of ['case_id,activity,risk_score', 'activity,case_id,risk_score']) {
+      const row = (id: string, score: string) => (header.startsWith('case_id') ? `${id},approve loan,${score}` : `approve loan,${id},${score}`);
+      const joined = join(dir, 'joined-exports.csv');
+      writeFileSync(joined, `${bom}${header}\r\n${row('A', '0.9')}\r\n${bom}${header}\r\n${row('B', '0.8')}\r\n`);
+      const result = await runCli(['score', 'models/loan_approval/model.onnx', '--traces', joined]);
+      expect(result.code, result.stderr).toBe(0);
+      // Read as PETRA would read the joined file past its first header: the second header is an event of a case of its own.
+      const ids = (JSON.parse(result.stdout) as Entry[]).map((e) => e.attributes.case_id);
+      const phantom = header.startsWith('case_id') ? `${bom}case_id` : 'case_id';
+      expect(ids).toEqual(['A', phantom, 'B']);
+      const shown = header.startsWith('case_id') ? '"\\ufeffcase_id"' : '"case_id"';
+      expect(result.stderr, header).toContain(`warning: ${joined}: 1 row repeating the header (first at line 3; two exports joined?) read as events of case ${shown}`);
+    }
+  });
+
   it('says when no event name matches a label (a wrong --activity-column), and exits 3 beyond --max-error-rate with the report written', async () => {
     const wrongColumn = join(dir, 'wrong-column.csv');
     writeFileSync(wrongColumn, 'case_id,activity,step,risk_score\nA,approve loan,Task_1,0.9\nB,decline loan,Task_2,0.1\n');
