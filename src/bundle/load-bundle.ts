@@ -78,12 +78,29 @@ function checkGraph(runner: OnnxRunner, net: Net, outputName: string, modelPath:
   const description = runner.describe();
   for (const input of description.inputs) {
     if (input.type !== 'float32') throw new BundleError(modelPath, `graph input '${input.name}' is ${input.type ?? 'not a tensor'}, expected float32`);
+    checkBatchAxis(modelPath, input.name, input.shape);
   }
   const output = description.outputs.find((o) => o.name === outputName);
   if (output === undefined) throw new BundleError(modelPath, `graph has no output '${outputName}' (outputs: ${runner.outputNames.join(', ')})`);
   const width = output.shape?.[1];
   if (typeof width === 'number' && width !== net.outputs.length) {
     throw new BundleError(modelPath, `graph output '${outputName}' has ${width} columns, but the sidecar lists ${net.outputs.length} output_transitions`);
+  }
+}
+
+/**
+ * An input exported without a dynamic batch axis takes exactly as many rows as the export's example had (usually 1):
+ * onnxruntime refuses any other count, so the graph would pass the one-row warm-up and then fail every batched run
+ * (score, /anomaly/batch, concurrent requests sharing a run). A fixed output shape alone does no harm: onnxruntime
+ * only checks inputs.
+ */
+function checkBatchAxis(modelPath: string, input: string, shape: readonly (number | string)[] | undefined): void {
+  const rows = shape?.[0];
+  if (typeof rows === 'number' && rows > 0) {
+    throw new BundleError(
+      modelPath,
+      `graph input '${input}' has a fixed batch size of ${rows} (shape [${shape!.join(', ')}]), but petrascore runs many rows at once: export it with a dynamic batch axis (torch.onnx.export's dynamic_axes, as PETRA's export_onnx does)`,
+    );
   }
 }
 

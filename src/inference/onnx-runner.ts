@@ -73,7 +73,7 @@ export class OnnxRunner implements ModelRunner {
   }
 
   /** Graph metadata, for checking the sidecar against the model. */
-  describe(): { inputs: { name: string; type?: string }[]; outputs: { name: string; type?: string; shape?: readonly (number | string)[] }[] } {
+  describe(): { inputs: { name: string; type?: string; shape?: readonly (number | string)[] }[]; outputs: { name: string; type?: string; shape?: readonly (number | string)[] }[] } {
     const meta = (list: readonly ort.InferenceSession.ValueMetadata[]) =>
       list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name }));
     return { inputs: meta(this.session.inputMetadata), outputs: meta(this.session.outputMetadata) };

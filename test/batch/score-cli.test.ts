@@ -5,9 +5,9 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { CLI, CliProcess, permissionsCanApply, runCli } from '../helpers/cli.js';
+import { CLI, CliProcess, copyBundle, permissionsCanApply, removeTempBundles, runCli } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {
@@ -17,6 +17,8 @@ interface Entry {
   per_transition_residuals?: Record<string, number>;
   error?: string;
 }
+
+afterAll(removeTempBundles);
 
 function expectReportMatches(actual: Entry[], expected: Entry[], where: string): void {
   expect(actual, where).toHaveLength(expected.length);
@@ -409,6 +411,27 @@ describe('petrascore score output and exit codes', () => {
 
     const clean = await runCli(['score', modelPath(incident), '--traces', join(FIXTURES, incident, 'log.csv'), ...args]);
     expect(clean.stderr).not.toMatch(/warning/);
+  });
+
+  it('refuses, in one line and exit 2, a bundle whose graph takes one row at a time (exported without a dynamic batch axis), which passed the warm-up and then crashed with a stack trace', async () => {
+    const bundle = copyBundle('onnx_deployment');
+    const model = readFileSync(bundle.model);
+    // Dimension {dim_param: "batch"} of the input rewritten in place as {dim_value: 1, denotation: "DIM"}: what
+    // torch.onnx.export writes without dynamic_axes.
+    const at = model.indexOf(Buffer.from('\x0a\x07\x12\x05batch', 'latin1'));
+    expect(at).toBeGreaterThan(0);
+    Buffer.from('\x0a\x07\x08\x01\x1a\x03DIM', 'latin1').copy(model, at);
+    writeFileSync(bundle.model, model);
+    const log = join(FIXTURES, 'onnx_deployment', 'log.csv');
+    const result = await runCli(['score', bundle.model, '--traces', log]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `petrascore score: bad bundle: ${bundle.model}: graph input 'marking__p_application' has a fixed batch size of 1 (shape [1]), but petrascore runs many rows at once: export it with a dynamic batch axis (torch.onnx.export's dynamic_axes, as PETRA's export_onnx does)\n`,
+    );
+    const validate = await runCli(['validate', bundle.model]);
+    expect(validate.code, validate.stderr).toBe(1);
+    expect(validate.stderr).toContain('has a fixed batch size of 1');
   });
 
   it('warns of a repeated header that carries a byte-order mark, as two joined exports of Excel\'s "CSV UTF-8" have it', async () => {

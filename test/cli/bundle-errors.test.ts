@@ -207,6 +207,22 @@ const BROKEN: BrokenBundle[] = [
     problem: /graph output 'activations' has 2 columns, but the sidecar lists 3 output_transitions/,
   },
   {
+    // As torch.onnx.export writes a graph without dynamic_axes: `batch` becomes the example's 1. The input's Dimension
+    // {dim_param: "batch"} is rewritten in place, at the same length, as {dim_value: 1, denotation: "DIM"}.
+    name: 'graph input with a fixed batch size (exported without a dynamic batch axis)',
+    fixture: 'onnx_deployment',
+    breakIt: (b) => {
+      const model = readFileSync(b.model);
+      const dynamic = Buffer.from('\x0a\x07\x12\x05batch', 'latin1');
+      const at = model.indexOf(dynamic);
+      expect(at).toBeGreaterThan(0);
+      Buffer.from('\x0a\x07\x08\x01\x1a\x03DIM', 'latin1').copy(model, at);
+      writeFileSync(b.model, model);
+    },
+    file: 'model',
+    problem: /graph input 'marking__p_application' has a fixed batch size of 1 \(shape \[1\]\), but petrascore runs many rows at once: export it with a dynamic batch axis/,
+  },
+  {
     name: 'wrong output_name',
     fixture: 'onnx_deployment',
     breakIt: (b) =>
