@@ -1,5 +1,5 @@
 /**
- * 1-based line and column (in characters, a surrogate pair counting once) of
+ * 1-based line (a break being \n, \r\n or \r) and column (in characters, a surrogate pair counting once) of
  * offsets into a text. Offsets usually arrive in increasing order, so the scan
  * resumes where the previous one stopped; a file with many bad traces, even
  * minified onto one line, is then still scanned once.
@@ -20,8 +20,9 @@ export class TextPositions {
     const { text } = this;
     for (let i = this.offset; i < offset; i++) {
       const code = text.charCodeAt(i);
-      if (code === 0x0a) {
-        this.line += 1;
+      if (code === 0x0a || code === 0x0d) {
+        // \r\n is one break, counted at its \r; a lone \r (a classic Mac file) is one too, as the other readers count.
+        if (!(code === 0x0a && i > 0 && text.charCodeAt(i - 1) === 0x0d)) this.line += 1;
         this.column = 1;
       } else if (!(code >= 0xdc00 && code <= 0xdfff && i > 0 && isHighSurrogate(text.charCodeAt(i - 1)))) {
         this.column += 1;

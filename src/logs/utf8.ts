@@ -12,12 +12,14 @@ export async function* validateUtf8(chunks: AsyncIterable<Buffer>, file: string)
   const state: DecoderState = { needed: 0, seen: 0, lower: 0x80, upper: 0xbf, sequenceStart: 0 };
   let offset = 0;
   let line = 1;
+  let afterCr = false;
   let head: Buffer | undefined;
   for await (const chunk of chunks) {
     head ??= chunk;
     const bad = firstInvalid(chunk, offset, state);
-    if (bad !== -1) throw invalidUtf8(file, bad, line + countNewlines(chunk, bad - offset), head);
-    line += countNewlines(chunk, chunk.length);
+    if (bad !== -1) throw invalidUtf8(file, bad, line + countLineBreaks(chunk, bad - offset, afterCr), head);
+    line += countLineBreaks(chunk, chunk.length, afterCr);
+    afterCr = chunk[chunk.length - 1] === CR;
     offset += chunk.length;
     yield chunk;
   }
@@ -115,12 +117,19 @@ function scan(chunk: Buffer, offset: number, state: DecoderState, from: number, 
   return -1;
 }
 
-function countNewlines(chunk: Buffer, end: number): number {
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Line breaks in chunk[0, end): \n, \r\n and a lone \r (classic Mac exports: Excel's "CSV (Macintosh)", whose Mac
+ * Roman bytes are what fails here), counted as the CSV reader's messages count them. `afterCr`: the chunk before
+ * ended in \r, so a \n first in this one completes that break.
+ */
+function countLineBreaks(chunk: Buffer, end: number, afterCr: boolean): number {
   let count = 0;
-  let at = chunk.indexOf(0x0a);
-  while (at !== -1 && at < end) {
-    count += 1;
-    at = chunk.indexOf(0x0a, at + 1);
+  for (let at = chunk.indexOf(CR); at !== -1 && at < end; at = chunk.indexOf(CR, at + 1)) count += 1;
+  for (let at = chunk.indexOf(LF); at !== -1 && at < end; at = chunk.indexOf(LF, at + 1)) {
+    if (at > 0 ? chunk[at - 1] !== CR : !afterCr) count += 1;
   }
   return count;
 }

@@ -278,6 +278,28 @@ describe('CSV reader', () => {
     expect((error as LogInputError).line).toBe(30002);
   });
 
+  it('counts a lone \\r as a line break in an invalid UTF-8 report, as a classic Mac export (Excel "CSV (Macintosh)", Mac Roman) has them', async () => {
+    const bytes = Buffer.concat([Buffer.from('case_id,activity\rA,approve\rB,caf'), Buffer.from([0x8e]), Buffer.from('\r')]);
+    const error = (await readError(tempFile('mac-roman.csv', bytes))) as LogInputError;
+    expect({ line: error.line, byte: error.byte }).toEqual({ line: 3, byte: 32 });
+    // The same line as the reader's own messages give in that file: an unclosed quote on the same line.
+    const unclosed = (await readError(tempFile('mac-quote.csv', 'case_id,activity\rA,approve\rB,"caf\r'))) as LogInputError;
+    expect(unclosed.line).toBe(3);
+  });
+
+  it('counts a \\r\\n cut between two reads once in an invalid UTF-8 report', async () => {
+    // A header of 18 bytes, a filler row of 1,519 and rows of 16: the \r of a row is the last byte of the first 64 KiB
+    // read, its \n the first of the second.
+    const header = 'case_id,activity\r\n';
+    const filler = `F${'x'.repeat(1508)},approve\r\n`;
+    const rows = Array.from({ length: 4002 }, (_, i) => `C${String(i).padStart(5, '0')},approve\r\n`).join('');
+    const text = header + filler + rows;
+    expect(text.slice(65535, 65537)).toBe('\r\n');
+    const breaks = text.split('\r\n').length - 1;
+    const error = (await readError(tempFile('crlf-cut.csv', Buffer.concat([Buffer.from(text), Buffer.from([0xe9, 0x0d, 0x0a])])))) as LogInputError;
+    expect({ line: error.line, byte: error.byte }).toEqual({ line: breaks + 1, byte: text.length });
+  });
+
   it('reports a header without rows as no traces', async () => {
     const error = await readError(tempFile('header-only.csv', 'case_id,activity\n'));
     expect((error as LogInputError).message).toContain('no traces parsed from the input file');

@@ -79,6 +79,13 @@ describe('JSON reader', () => {
     expect(message).toContain('syntax.json (line 2, column 19): invalid JSON: unexpected "]"; expected a JSON value');
   });
 
+  it('counts \\r\\n and a lone \\r as one line break each in positions', async () => {
+    for (const [name, breakText] of [['crlf', '\r\n'], ['cr', '\r']] as const) {
+      const error = (await readError(tempFile(`syntax-${name}.json`, `[${breakText}  {"events": ["a",]}${breakText}]`))) as LogInputError;
+      expect({ line: error.line, column: error.column }, name).toEqual({ line: 2, column: 19 });
+    }
+  });
+
   it('counts a character outside the BMP as one column', async () => {
     const [item] = await readAll(tempFile('astral.json', '[{"attributes": {"x": "\u{1F600}"}, "events": [{}]}]'));
     expect(item && 'error' in item ? item.error : '').toBe('event 0 at line 1, column 40 has no "name"');
