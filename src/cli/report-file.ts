@@ -62,8 +62,26 @@ async function openDirect(path: string): Promise<ReportFile> {
 /** A temporary report is stale when its run's process is gone and it has not been written to for this long. */
 const STALE_AFTER_MS = 60 * 60 * 1000;
 
+/** The longest file name Linux file systems take (NAME_MAX), in bytes. */
+const NAME_MAX = 255;
+/** What `.OUT.<pid>.partial` adds to OUT's name, with a pid of 10 digits (the most a 32-bit one has). */
+const TEMPORARY_EXTRA = '..'.length + 10 + '.partial'.length;
+
+/**
+ * `.OUT.` of the temporary report's name. An OUT whose name is within NAME_MAX of its own is cut to leave room for the
+ * rest (at a character's end), else its temporary name would be refused (ENAMETOOLONG) where `>` writes OUT.
+ */
+function temporaryPrefix(path: string): string {
+  const name = basename(path);
+  let bytes = Buffer.byteLength(name);
+  if (bytes <= NAME_MAX - TEMPORARY_EXTRA) return `.${name}.`;
+  const characters = [...name];
+  while (bytes > NAME_MAX - TEMPORARY_EXTRA) bytes -= Buffer.byteLength(characters.pop()!);
+  return `.${characters.join('')}.`;
+}
+
 function temporaryName(path: string, pid: number): string {
-  return join(dirname(path), `.${basename(path)}.${pid}.partial`);
+  return join(dirname(path), `${temporaryPrefix(path)}${pid}.partial`);
 }
 
 function isRunning(pid: number): boolean {
@@ -82,7 +100,7 @@ function isRunning(pid: number): boolean {
  * touched (a run on another machine sharing the directory keeps writing to its own).
  */
 async function removeStaleTemporaries(path: string): Promise<string[]> {
-  const prefix = `.${basename(path)}.`;
+  const prefix = temporaryPrefix(path);
   const names = await readdir(dirname(path)).catch(() => [] as string[]);
   const removed: string[] = [];
   for (const name of names) {

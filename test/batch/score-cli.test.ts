@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
@@ -508,6 +508,31 @@ describe('petrascore score output and exit codes', () => {
     expect(next.code, next.describe).toBe(0);
     expect(next.stderr).toContain(`removed ${stale}, left by a run that was killed`);
     expect(readdirSync(runDir).sort()).toEqual(['.nightly.json.99999998.partial', 'nightly.json']);
+  });
+
+  it('writes an OUT whose name is near the longest a file system takes: the temporary report\'s name is cut to fit, and so recognised when stale', async () => {
+    const runDir = join(dir, 'long-name');
+    mkdirSync(runDir);
+    // 250 bytes each, within NAME_MAX (255) but not with `.….<pid>.partial` around them; é takes two bytes.
+    for (const name of [`${'n'.repeat(245)}.json`, `${'é'.repeat(122)}r.json`]) {
+      const out = join(runDir, name);
+      expect(Buffer.byteLength(name)).toBe(250);
+      const first = await runCli(['score', model, '--traces', log, '-o', out]);
+      expect(first.code, first.describe).toBe(0);
+      expect(JSON.parse(readFileSync(out, 'utf8'))).toHaveLength(30);
+      expect(readdirSync(runDir)).toEqual([name]);
+      // What a run killed with SIGKILL leaves: its temporary report, under the cut name and untouched for two hours.
+      const prefix = name.startsWith('n') ? `.${'n'.repeat(235)}.` : `.${'é'.repeat(117)}.`;
+      const stale = join(runDir, `${prefix}99999999.partial`);
+      writeFileSync(stale, '[\n');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(stale, twoHoursAgo, twoHoursAgo);
+      const next = await runCli(['score', model, '--traces', log, '-o', out]);
+      expect(next.code, next.describe).toBe(0);
+      expect(next.stderr).toContain(`removed ${stale}, left by a run that was killed`);
+      expect(readdirSync(runDir)).toEqual([name]);
+      rmSync(out);
+    }
   });
 
   it('writes its temporary report as a new file: a link planted under its name is removed, not written through', async () => {
