@@ -166,6 +166,9 @@ export async function score(argv: readonly string[]): Promise<number> {
     throw error;
   }
   const { net, runner } = bundle;
+  // As serve logs them and validate prints them: a sidecar that makes the night's scores doubtful (defaults derived for
+  // a non-source place, an output without a label that no event can match) is no less so in a batch run.
+  for (const warning of bundle.warnings) process.stderr.write(`petrascore score: warning: ${bundle.sidecarPath}: ${warning}\n`);
   const scorer = new TraceScorer(net, new InferenceBatcher(runner, net.inputs.length, net.outputs.length, { maxBatch: args.batchSize }));
   const size = args.traces === STDIN ? undefined : await stat(args.traces).then((s) => s.size, () => undefined);
   const warnings: string[] = [];

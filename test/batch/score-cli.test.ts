@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { CLI, CliProcess, copyBundle, permissionsCanApply, removeTempBundles, runCli } from '../helpers/cli.js';
+import { CLI, CliProcess, copyBundle, editSidecar, permissionsCanApply, removeTempBundles, runCli } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {
@@ -432,6 +432,27 @@ describe('petrascore score output and exit codes', () => {
     const validate = await runCli(['validate', bundle.model]);
     expect(validate.code, validate.stderr).toBe(1);
     expect(validate.stderr).toContain('has a fixed batch size of 1');
+  });
+
+  it('says what the sidecar leaves doubtful, as serve logs it and validate prints it (it said nothing)', async () => {
+    const bundle = copyBundle('onnx_deployment');
+    editSidecar(bundle, (sidecar) => {
+      // A minimal sidecar: no input_defaults, and an output whose label was left out.
+      delete sidecar.input_defaults;
+      const labels = sidecar.transition_labels as Record<string, string>;
+      delete labels.t_decline;
+    });
+    const result = await runCli(['score', bundle.model, '--traces', join(FIXTURES, 'onnx_deployment', 'log.csv')]);
+    expect(result.code, result.stderr).toBe(0);
+    const warnings = result.stderr.split('\n').filter((line) => line.startsWith(`petrascore score: warning: ${bundle.sidecar}: `));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('input_defaults absent: derived from initial_marking (marking__p_application=1)');
+    expect(warnings[1]).toContain("transition_labels has no label for output 't_decline'; its id is used as label");
+    const validate = await runCli(['validate', bundle.model]);
+    expect(validate.stderr.trim().split('\n')).toEqual(warnings.map((line) => line.replace(`petrascore score: warning: ${bundle.sidecar}: `, 'warning: ')));
+
+    const full = await runCli(['score', modelPath('onnx_deployment'), '--traces', join(FIXTURES, 'onnx_deployment', 'log.csv')]);
+    expect(full.stderr).not.toContain('warning');
   });
 
   it('warns of a repeated header that carries a byte-order mark, as two joined exports of Excel\'s "CSV UTF-8" have it', async () => {
