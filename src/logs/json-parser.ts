@@ -24,18 +24,21 @@ const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
  * -Infinity), for a document whose top level is expected to be an array:
  * `topLevelItems` yields the array's elements one at a time so only one
  * element's tree is alive at once. A top level that is not an array is parsed
- * whole and reported through `onNotArray`.
+ * whole and reported through `onNotArray`, with where a second object begins when one follows the first.
  */
 export class JsonParser {
   private pos = 0;
 
   constructor(private readonly text: string) {}
 
-  *topLevelItems(onNotArray: (value: JsonValue, offset: number) => never): Generator<{ value: JsonValue; offset: number }> {
+  *topLevelItems(onNotArray: (value: JsonValue, offset: number, next?: number) => never): Generator<{ value: JsonValue; offset: number }> {
     this.skipWhitespace();
     const start = this.pos;
     if (this.text[this.pos] !== '[') {
       const value = this.parseValue(0);
+      this.skipWhitespace();
+      // Objects one after another: JSON Lines, which deserves its name rather than "unexpected {" on line 2.
+      if (value instanceof JsonObject && this.text[this.pos] === '{') onNotArray(value, start, this.pos);
       this.expectEnd();
       onNotArray(value, start);
     }

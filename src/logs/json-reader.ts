@@ -46,7 +46,15 @@ export async function* readJson(bytes: AsyncIterable<Buffer>, file: string): Asy
   const positions = new TextPositions(text);
   const at: Locate = (offset) => positions.at(offset);
   const parser = new JsonParser(text);
-  const notArray = (value: JsonValue, offset: number): never => {
+  const notArray = (value: JsonValue, offset: number, next?: number): never => {
+    if (next !== undefined) {
+      const { line } = at(next);
+      throw new LogInputError(
+        file,
+        `one JSON object follows another (a second begins on line ${line}): JSON Lines, which petra-score does not read; expected one array of traces: put the objects in [ and ], a comma after each but the last`,
+        at(offset),
+      );
+    }
     throw new LogInputError(file, `the top-level JSON value is ${jsonTypeName(value)}; expected an array of traces`, at(offset));
   };
   try {

@@ -109,6 +109,17 @@ describe('JSON reader', () => {
     expect((error as LogInputError).message).toContain('the top-level JSON value is an object; expected an array of traces');
   });
 
+  it('names JSON Lines (one trace object per line) as what it is, not as text after the end of the document', async () => {
+    const error = (await readError(tempFile('traces.json', '{"events": ["a"]}\r\n{"events": ["b"]}\r\n'))) as LogInputError;
+    expect({ line: error.line, column: error.column }).toEqual({ line: 1, column: 1 });
+    expect(error.message).toBe(
+      `${error.file} (line 1, column 1): one JSON object follows another (a second begins on line 2): JSON Lines, which petra-score does not read; expected one array of traces: put the objects in [ and ], a comma after each but the last`,
+    );
+    // Anything else after a first value is still a syntax error where it stands.
+    const trailing = (await readError(tempFile('trailing.json', '{"events": []}\n]'))) as LogInputError;
+    expect(trailing.message).toContain('(line 2, column 1): invalid JSON: unexpected "]" after the end of the JSON document');
+  });
+
   it('accepts a byte-order mark', async () => {
     expect(await readAll(tempFile('bom.json', '\ufeff[{"events": ["a"]}]'))).toHaveLength(1);
   });
