@@ -134,12 +134,18 @@ function countLineBreaks(chunk: Buffer, end: number, afterCr: boolean): number {
   return count;
 }
 
+/** A ZIP archive's local file header: `PK\x03\x04`. */
+const ZIP_SIGNATURE = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
 function invalidUtf8(file: string, byte: number, line: number, head: Buffer): LogInputError {
   let hint = '';
   if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
     hint = ' (the file looks UTF-16 encoded; convert it to UTF-8)';
   } else if (head[0] === 0x1f && head[1] === 0x8b) {
     hint = ' (the file looks gzip-compressed; give it a name ending in .gz)';
+  } else if (head.subarray(0, 4).equals(ZIP_SIGNATURE)) {
+    // What BPM and ERP tools often hand out, and what an Excel workbook is: not a text whose encoding could be changed.
+    hint = ' (the file is a ZIP archive, as an Excel .xlsx workbook is too: extract the log from it, or save the sheet as CSV)';
   }
   return new LogInputError(file, `invalid UTF-8; logs must be UTF-8 encoded${hint}`, { line, byte });
 }

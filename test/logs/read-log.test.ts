@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { LogInputError, detectFormat } from '../../src/logs/index.js';
 import { readAll, readError, tempFile } from './helpers.js';
@@ -71,6 +71,25 @@ describe('readLog', () => {
     const error = await readError(tempFile('utf16.csv', Buffer.from('\ufeffcase_id,activity\n', 'utf16le')));
     expect((error as LogInputError).byte).toBe(0);
     expect((error as LogInputError).message).toContain('looks UTF-16 encoded');
+  });
+
+  it('names a ZIP archive (an export handed out zipped, an Excel workbook) instead of only rejecting its bytes', async () => {
+    // A one-entry ZIP as zip tools write it: the local file header of log.csv, then its deflated bytes.
+    const csv = Buffer.from('case_id,activity,risk_score\nA,approve loan,0.9\n');
+    const data = deflateRawSync(csv);
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(20, 4);
+    header.writeUInt16LE(8, 8);
+    header.writeUInt32LE(crc32(csv), 14);
+    header.writeUInt32LE(data.length, 18);
+    header.writeUInt32LE(csv.length, 22);
+    header.writeUInt16LE('log.csv'.length, 26);
+    const zip = Buffer.concat([header, Buffer.from('log.csv'), data]);
+    for (const name of ['export.csv', 'export.xes', 'export.json']) {
+      const error = (await readError(tempFile(name, zip))) as LogInputError;
+      expect(error.message, name).toMatch(/: invalid UTF-8; logs must be UTF-8 encoded \(the file is a ZIP archive, as an Excel \.xlsx workbook is too: extract the log from it, or save the sheet as CSV\)$/);
+    }
   });
 
   it('numbers traces from 0 in input order', async () => {
