@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { closeSync, createReadStream, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { MAX_CASE_ID_LENGTH } from '../schemas/cases.js';
@@ -114,6 +113,25 @@ export function checkWritable(file: string): void {
 }
 
 /**
+ * The stream's lines, split at '\n' alone: JSON.stringify leaves U+2028 and U+2029 unescaped in a string (a case id or
+ * an attribute value may hold them), and readline would end a line at each, cutting the case's line in two. A '\r'
+ * before the '\n' (a file edited on Windows) is whitespace to JSON.parse. A last line without its '\n' is a line too.
+ */
+async function* linesOf(stream: AsyncIterable<string>): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of stream) {
+    let start = 0;
+    for (let end = chunk.indexOf('\n'); end !== -1; end = chunk.indexOf('\n', start)) {
+      yield rest + chunk.slice(start, end);
+      rest = '';
+      start = end + 1;
+    }
+    rest += chunk.slice(start);
+  }
+  if (rest !== '') yield rest;
+}
+
+/**
  * Reads the file, handing each case to `onCase` in the file's order (least recently touched first) once its header has
  * been read and checked by `onHeader`; resolves to the header, or undefined when there is no file (a first start).
  */
@@ -135,7 +153,7 @@ export async function readCaseStateFile(
   let lineNumber = 0;
   const fail = (problem: string) => new CaseStateFileError(file, `line ${lineNumber}: ${problem}`);
   try {
-    for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+    for await (const line of linesOf(stream)) {
       lineNumber++;
       let json: unknown;
       try {

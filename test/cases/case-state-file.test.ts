@@ -125,6 +125,23 @@ describe('--case-state-file: open cases kept across a restart', () => {
     expect(await get(second.app, '/cases/big')).toEqual(before);
   });
 
+  it('restores a case id and attribute values holding U+2028 and U+2029, which JSON leaves unescaped in its lines', async () => {
+    const file = stateFile();
+    const id = 'line\u2028separator\u2029case';
+    const url = `/cases/${encodeURIComponent(id)}`;
+    const first = await app({ caseStateFile: file, laneAttribute: 'host' });
+    // Python's float() strips U+2028 as whitespace: the case scores.
+    await post(first.app, `${url}/events`, { name: 'approve loan', attributes: { risk_score: '\u20280.4\u2029', host: 'a\u2028b' } });
+    const before = await get(first.app, url);
+    expect(before.status, before.body).toBe(200);
+    await first.app.close();
+    expect(readFileSync(file, 'utf8')).toContain('\u2028');
+
+    const second = await app({ caseStateFile: file, laneAttribute: 'host' });
+    expect(await get(second.app, url)).toEqual(before);
+    expect(second.app.live.snapshot().cases.map((c) => [c.case_id, c.lane])).toEqual([[id, 'a\u2028b']]);
+  });
+
   it('restores a file saved with another model: seen transitions by id, attributes by name, the rest left out and logged', async () => {
     const file = stateFile();
     const lastSeen = Date.now();
