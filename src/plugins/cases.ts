@@ -11,8 +11,9 @@ declare module 'fastify' {
     cases: StreamingEvaluator;
     scoreEveryEvent: boolean;
     /**
-     * Writes the open cases to --case-state-file, once (later calls do nothing); nothing without one. The app's close
-     * calls it once requests are finished; `serve` calls it too when its shutdown times out before that.
+     * Writes the open cases to --case-state-file, once (later calls do nothing); nothing without one, nor when the cases
+     * were restored and the service never listened (the file is still there, whole). The app's close calls it once
+     * requests are finished; `serve` calls it too when its shutdown times out before that.
      */
     saveOpenCases(): void;
   }
@@ -73,6 +74,12 @@ export const casesPlugin = fp<CasesPluginOptions>(
     const model = { net: app.petra.net, modelSha256: app.petra.bundle.modelSha256 };
     const evaluator = new StreamingEvaluator(store, app.petra.scorer, options.observer, options.endedCaseMemory, options.repeatClose);
     /**
+     * The cases were restored from the file and the service has not listened: the file is as it was read. A start that
+     * fails now (a port in use) leaves it so: saving what was taken back would lose what the restore left out (beyond
+     * --max-open-cases, or what another model does not read), though the start that fixes the setting could take it.
+     */
+    let restoredUnserved = false;
+    /**
      * Takes back the cases the last shutdown saved. The file stays until the service listens: a start that fails before
      * (a port in use) leaves it for the next one. A file that cannot be read stops startup (CaseStateFileError).
      */
@@ -97,7 +104,9 @@ export const casesPlugin = fp<CasesPluginOptions>(
           'open cases restored were saved while serving another model: seen transitions are matched by id, attributes by name; what the model does not have is left out',
         );
       }
+      restoredUnserved = true;
       app.addHook('onListen', async () => {
+        restoredUnserved = false;
         try {
           unlinkSync(file);
         } catch (error) {
@@ -115,6 +124,10 @@ export const casesPlugin = fp<CasesPluginOptions>(
     const save = () => {
       if (saved) return;
       saved = true;
+      if (restoredUnserved) {
+        app.log.info({ file: options.stateFile }, 'open cases not saved: the service never listened, so the file they were restored from is left as it was');
+        return;
+      }
       if (options.stateFile === '') {
         if (store.size > 0) app.log.warn({ open_cases: store.size, hint: '--case-state-file keeps them across a restart' }, 'open cases dropped at shutdown (streaming state is kept in memory)');
         return;

@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -233,6 +233,36 @@ describe('petrascore serve --case-state-file', () => {
     expect((await third.waitForExit()).code, third.describe()).toBe(2);
     expect(third.stderr).toContain(`cannot restore the open cases (--case-state-file): ${file}: line 2: is not valid JSON`);
     expect(third.stderr).toContain('move the file away to start without them');
+  });
+
+  it('a start that fails after the restore (its port in use) leaves the file as it was, what it left out included', async () => {
+    const file = stateFile();
+    const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    for (const id of ['A', 'B', 'C']) {
+      const answer = await fetch(`${first.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) });
+      expect(answer.status).toBe(202);
+    }
+    first.cli.signal('SIGTERM');
+    expect((await first.cli.waitForExit()).code, first.cli.describe()).toBe(0);
+    const saved = readFileSync(file, 'utf8');
+
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = String((holder.address() as AddressInfo).port);
+    try {
+      // Two settings to fix: the port, and --max-open-cases below the cases saved (the oldest is left out at restore).
+      const failed = new CliProcess(['serve', DEFAULT_MODEL, '--host', '127.0.0.1', '--port', port, '--case-state-file', file, '--max-open-cases', '2']);
+      expect((await failed.waitForExit()).code, failed.describe()).toBe(2);
+      expect(failed.logLines()).toContainEqual(expect.objectContaining({ msg: expect.stringMatching(/^open cases left out at restore/), left_out: 1 }));
+      expect(failed.stderr).toContain('the port is in use');
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+    expect(readFileSync(file, 'utf8'), 'the file is left as it was').toBe(saved);
+
+    const fixed = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    expect(await (await fetch(`${fixed.url}/cases`)).json()).toEqual({ count: 3, case_ids: ['A', 'B', 'C'] });
+    await fixed.cli.kill();
   });
 
   it('saves when the shutdown times out with a request still in flight (the app never finishes closing)', async () => {
