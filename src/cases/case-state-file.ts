@@ -72,11 +72,11 @@ export function writeCaseStateFile(file: string, header: Omit<CaseStateHeader, '
     for (const saved of cases) {
       chunk += `${JSON.stringify(saved)}\n`;
       if (chunk.length >= WRITE_CHUNK) {
-        bytes += writeSync(fd, chunk);
+        bytes += writeAll(fd, chunk);
         chunk = '';
       }
     }
-    bytes += writeSync(fd, chunk);
+    bytes += writeAll(fd, chunk);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
@@ -87,6 +87,17 @@ export function writeCaseStateFile(file: string, header: Omit<CaseStateHeader, '
   renameSync(partial, file);
   syncDirectory(dirname(file));
   return bytes;
+}
+
+/**
+ * Writes the whole text, or throws. One write(2) may take less than it is given without an error (a disk that fills up,
+ * a file size limit): the error comes with the next one, and a file cut short there would be renamed into place as if
+ * whole, and stop the next start.
+ */
+function writeAll(fd: number, text: string): number {
+  const buffer = Buffer.from(text, 'utf8');
+  for (let offset = 0; offset < buffer.length; ) offset += writeSync(fd, buffer, offset);
+  return buffer.length;
 }
 
 /** Makes the rename itself durable (a power cut could otherwise leave the old file or none). */

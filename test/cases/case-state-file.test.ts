@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
@@ -263,6 +263,22 @@ describe('petrascore serve --case-state-file', () => {
     const fixed = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
     expect(await (await fetch(`${fixed.url}/cases`)).json()).toEqual({ count: 3, case_ids: ['A', 'B', 'C'] });
     await fixed.cli.kill();
+  });
+
+  it('a save cut short (the disk full, a file size limit) says so and leaves no file, rather than one that stops the next start', async () => {
+    const file = stateFile();
+    // 8 KiB at most per file; the cases' lines make about 20 KiB, written in one go.
+    const server = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file), { fileSizeLimit: 16 });
+    const events = Array.from({ length: 40 }, (_, i) => ({ case_id: `F${i}`, name: 'approve loan', attributes: { risk_score: `${' '.repeat(500)}0.5` } }));
+    const answer = await fetch(`${server.url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    expect(answer.status).toBe(200);
+    server.cli.signal('SIGTERM');
+    await server.cli.waitForExit();
+    const messages = server.cli.logLines().map((l) => l.msg);
+    expect(messages, server.cli.describe()).not.toContain('open cases saved');
+    expect(server.cli.logLines()).toContainEqual(expect.objectContaining({ level: 50, open_cases: 40, msg: expect.stringMatching(/^open cases NOT saved: .*EFBIG/) }));
+    // Neither a file cut short nor the partial one beside it.
+    expect(readdirSync(dirname(file))).toEqual([]);
   });
 
   it('saves when the shutdown times out with a request still in flight (the app never finishes closing)', async () => {

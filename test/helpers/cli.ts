@@ -65,6 +65,11 @@ export interface CliOptions {
   withoutCapabilities?: readonly string[];
   /** The child's open-file limit, soft and hard (`ulimit -n`): Node raises the soft one to the hard one. */
   openFileLimit?: number;
+  /**
+   * The largest file the child may write, in 512-byte blocks (`ulimit -f` in sh): a write that reaches it is cut short,
+   * as on a disk that fills up (Node ignores SIGXFSZ), and the next one fails with EFBIG.
+   */
+  fileSizeLimit?: number;
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -97,6 +102,7 @@ export class CliProcess {
     if (options.permissionsApply === true && isRoot) command.unshift(...DROP_OVERRIDE);
     if (options.withoutCapabilities !== undefined) command.unshift('setpriv', `--bounding-set=${options.withoutCapabilities.map((c) => `-${c}`).join(',')}`);
     if (options.openFileLimit !== undefined) command.unshift('sh', '-c', 'ulimit -n "$0" && exec "$@"', String(options.openFileLimit));
+    if (options.fileSizeLimit !== undefined) command.unshift('sh', '-c', 'ulimit -f "$0" && exec "$@"', String(options.fileSizeLimit));
     const stdin = options.stdinFrom === undefined ? 'ignore' : openSync(options.stdinFrom, 'r');
     this.child = spawn(command[0]!, command.slice(1), { cwd: options.cwd ?? ROOT, env: childEnv(options.env ?? {}), stdio: [stdin, 'pipe', 'pipe'] });
     if (typeof stdin === 'number') closeSync(stdin);
