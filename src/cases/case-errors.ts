@@ -17,6 +17,18 @@ export class CaseLimitError extends Error {
   }
 }
 
+/**
+ * A change to the open cases after they were saved for the restart (--case-state-file): a shutdown that timed out, or
+ * was cut short by a second signal, saves with requests still running, and the process exits moments later. An event
+ * acknowledged then would be missing from the file; refused, the caller sends it again, to the next instance.
+ */
+export class CasesSavedError extends Error {
+  constructor() {
+    super('the server is shutting down and has saved its open cases for the restart; send this request again, to the restarted instance or another');
+    this.name = 'CasesSavedError';
+  }
+}
+
 /** How a case no longer open ended, as far as the evaluator still remembers (EndedCases). */
 export interface EndedCase {
   kind: 'closed' | 'evicted';

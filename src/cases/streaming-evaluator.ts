@@ -4,7 +4,7 @@ import { rowFromAttributes } from '../scoring/inputs.js';
 import { copyObserved, type Observed } from '../scoring/observed.js';
 import type { AttributeValue } from '../scoring/python-float.js';
 import type { ScoredRow, TraceScore } from '../scoring/residuals.js';
-import { CaseLimitError, endingOf, UnknownCaseError } from './case-errors.js';
+import { CaseLimitError, CasesSavedError, endingOf, UnknownCaseError } from './case-errors.js';
 import type { CaseState, CaseStore, EvictionReason } from './case-store.js';
 import { EndedCases } from './ended-cases.js';
 
@@ -131,6 +131,8 @@ export class StreamingEvaluator {
    * rather than a second return value: append runs for every streamed event, and an object per event is garbage.
    */
   private reopened: string | undefined;
+  /** The open cases were saved for the restart: a change now would be answered and then lost (CasesSavedError). */
+  private saved = false;
 
   constructor(
     private readonly store: CaseStore,
@@ -167,6 +169,11 @@ export class StreamingEvaluator {
     return this.store.byRecency();
   }
 
+  /** From now on events, closes and deletes are refused (CasesSavedError): the open cases have been saved. */
+  markSaved(): void {
+    this.saved = true;
+  }
+
   /** Open case ids, sorted, for paging through them. */
   listCases(limit: number, after?: string): string[] {
     return this.store.ids(limit, after);
@@ -174,6 +181,7 @@ export class StreamingEvaluator {
 
   /** Buffers one event: creates the case on first sight, marks its label, merges its attributes (latest wins). */
   append(caseId: string, event: CaseEvent): CaseState {
+    if (this.saved) throw new CasesSavedError();
     const state = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes ?? undefined);
     // A new case under an id that ended: a close of it is a close of this one now.
     this.reopened = undefined;
@@ -314,6 +322,7 @@ export class StreamingEvaluator {
       if (ended?.kind === 'closed' && ended.evaluation !== undefined) return ended.evaluation;
       throw this.unknownCase(caseId);
     }
+    if (this.saved) throw new CasesSavedError();
     const snapshot = this.snapshot(open);
     // Deleted before the run: events that arrive for the id meanwhile start a new case instead of joining a closed one.
     this.store.delete(caseId);
@@ -350,6 +359,7 @@ export class StreamingEvaluator {
    */
   async discardCase(caseId: string): Promise<{ case_id: string; n_events: number }> {
     for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
+    if (this.saved) throw new CasesSavedError();
     const state = this.store.discard(caseId);
     if (state === undefined) throw this.unknownCase(caseId);
     return { case_id: caseId, n_events: state.nEvents };

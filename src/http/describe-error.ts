@@ -2,7 +2,7 @@ import { KindGuard } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyError } from 'fastify';
-import { CaseLimitError, UnknownCaseError } from '../cases/case-errors.js';
+import { CaseLimitError, CasesSavedError, UnknownCaseError } from '../cases/case-errors.js';
 import { DiagnosticsError, type DiagnosticsErrorCode } from '../diagnostics/errors.js';
 import { InvalidInputError, SpecResolutionError } from '../scoring/input-errors.js';
 import { escapePointer } from '../scoring/inputs.js';
@@ -316,6 +316,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
   if (error instanceof RequestLimitError) return { status: 413, body: { error: 'too_many_items', message: error.message, details: [{ path: error.path, message: error.message }] } };
   if (error instanceof ServerClosingError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
   if (error instanceof RunnerClosedError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
+  if (error instanceof CasesSavedError) return { status: 503, body: { error: 'shutting_down', message: error.message, details: [] } };
   if (error instanceof InferenceUnavailableError) return { status: 503, body: { error: 'inference_unavailable', message: error.message, details: [] } };
   if (error instanceof UnsupportedEncodingError) {
     const detail = error.header === 'content-encoding' ? 'not supported' : 'only chunked is supported';

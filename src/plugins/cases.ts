@@ -132,6 +132,8 @@ export const casesPlugin = fp<CasesPluginOptions>(
         if (store.size > 0) app.log.warn({ open_cases: store.size, hint: '--case-state-file keeps them across a restart' }, 'open cases dropped at shutdown (streaming state is kept in memory)');
         return;
       }
+      // After a shutdown that timed out, requests still run until the exit: what they change now is not in the file.
+      evaluator.markSaved();
       const started = performance.now();
       try {
         const bytes = saveOpenCases(options.stateFile, store, model);

@@ -108,6 +108,28 @@ describe('--case-state-file: open cases kept across a restart', () => {
     expect(await post(second.app, '/cases/C%2F2/close', undefined)).toMatchObject({ case_id: 'C/2', n_events: 1, closed: true });
   });
 
+  it('refuses events, closes and deletes once the cases are saved (a shutdown timed out): no answer for a change the file lacks', async () => {
+    const file = stateFile();
+    const running = await app({ caseStateFile: file });
+    await post(running.app, '/cases/S1/events', { name: 'approve loan', attributes: { risk_score: '0.5' } });
+    const before = await get(running.app, '/cases/S1');
+    running.app.saveOpenCases();
+    const refused = [
+      await running.app.inject({ method: 'POST', url: '/cases/S1/events', payload: { name: 'decline loan' } }),
+      await running.app.inject({ method: 'POST', url: '/cases/S2/events?score=true', payload: { name: 'approve loan', attributes: { risk_score: '0.5' } } }),
+      await running.app.inject({ method: 'POST', url: '/events', payload: { events: [{ case_id: 'S3', name: 'approve loan' }] } }),
+      await running.app.inject({ method: 'POST', url: '/cases/S1/close' }),
+      await running.app.inject({ method: 'DELETE', url: '/cases/S1' }),
+    ];
+    for (const response of refused) {
+      expect(response.statusCode, response.body).toBe(503);
+      expect(response.json()).toMatchObject({ error: 'shutting_down', message: expect.stringContaining('saved its open cases') });
+    }
+    // Reading is no change: the case answers as it was saved.
+    expect(await get(running.app, '/cases/S1')).toEqual(before);
+    expect(fileLines(file).slice(1)).toEqual([expect.objectContaining({ id: 'S1', n_events: 1, seen: ['t_approve'] })]);
+  });
+
   it('keeps a net of more than 31 transitions exactly (scale_200: the seen transitions as a bit array)', async () => {
     const file = stateFile();
     const bundle = modelPath('scale_200');
@@ -279,6 +301,30 @@ describe('petrascore serve --case-state-file', () => {
     expect(server.cli.logLines()).toContainEqual(expect.objectContaining({ level: 50, open_cases: 40, msg: expect.stringMatching(/^open cases NOT saved: .*EFBIG/) }));
     // Neither a file cut short nor the partial one beside it.
     expect(readdirSync(dirname(file))).toEqual([]);
+  });
+
+  it('a second signal during the drain delay: every event acknowledged until the exit is in the file', async () => {
+    const file = stateFile();
+    const server = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--drain-delay', '5000'));
+    server.cli.signal('SIGTERM');
+    await server.cli.waitForStdout(/"msg":"shutting down: \/readyz is 503, serving on until the drain"/, 5_000);
+    // Events one after another until the process is gone; the second signal after 20 of them. It saves and exits
+    // moments later, and the events between the two are answered.
+    const acknowledged: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      if (i === 20) server.cli.signal('SIGTERM');
+      const id = `L${i}`;
+      const answer = await fetch(`${server.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) }).catch(() => undefined);
+      if (answer === undefined) break;
+      if (answer.status === 202) acknowledged.push(id);
+      else expect(await answer.json()).toMatchObject({ error: 'shutting_down' });
+    }
+    expect((await server.cli.waitForExit()).code, server.cli.describe()).toBe(1);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(20);
+    const saved = fileLines(file)
+      .slice(1)
+      .map((l) => l.id);
+    expect(acknowledged.filter((id) => !saved.includes(id)), 'acknowledged, not saved').toEqual([]);
   });
 
   it('saves when the shutdown times out with a request still in flight (the app never finishes closing)', async () => {
