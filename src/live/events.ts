@@ -146,7 +146,7 @@ export const SnapshotCase = Type.Object({
   case_id: Type.String(),
   lane,
   n_events: Type.Integer(),
-  opened: Type.String({ format: 'date-time', description: 'when the first event arrived, ISO 8601 UTC' }),
+  opened: Type.String({ format: 'date-time', description: 'when the first event arrived, ISO 8601 UTC; for a case restored at startup (--case-state-file), when it was restored' }),
   recent_scores: Type.Array(Type.Number(), { maxItems: 60, description: 'trace_score of the last (up to 60) evaluations, oldest first' }),
   last: Type.Optional(refTo(EvaluationEvent)),
 });
