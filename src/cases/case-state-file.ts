@@ -39,11 +39,15 @@ export type SavedCase = Static<typeof SavedCase>;
 const checkHeader = TypeCompiler.Compile(Header);
 const checkCase = TypeCompiler.Compile(SavedCase);
 
-/** A state file that cannot be read back; the message names the file, the line and the problem. */
+/**
+ * A state file that cannot be read back, or whose directory cannot take it (`unwritable`: there may be no file at all,
+ * and the way out is another place, not moving a file away); the message names the file, the line and the problem.
+ */
 export class CaseStateFileError extends Error {
   constructor(
     readonly file: string,
     readonly problem: string,
+    readonly unwritable = false,
   ) {
     super(`${file}: ${problem}`);
     this.name = 'CaseStateFileError';

@@ -230,7 +230,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
     } catch (error) {
       // One line, whatever the underlying library put into its message.
       if (error instanceof BundleError) return fail(`cannot serve bundle: ${error.message.replace(/\s*[\r\n]+\s*/g, ' ')}`, EXIT.usage);
-      if (error instanceof CaseStateFileError) return fail(`cannot restore the open cases (--case-state-file): ${error.message}; move the file away to start without them`, EXIT.usage);
+      if (error instanceof CaseStateFileError) {
+        if (error.unwritable) return fail(`cannot keep the open cases (--case-state-file): ${error.message}; give a directory that exists and that this user can write to (a mounted volume)`, EXIT.usage);
+        return fail(`cannot restore the open cases (--case-state-file): ${error.message}; move the file away to start without them`, EXIT.usage);
+      }
       throw error;
     }
     try {

@@ -87,7 +87,7 @@ export const casesPlugin = fp<CasesPluginOptions>(
       try {
         checkWritable(file);
       } catch (error) {
-        throw new CaseStateFileError(file, `cannot be written, and the open cases could not be saved at shutdown (${(error as Error).message})`);
+        throw new CaseStateFileError(file, `cannot be written, and the open cases could not be saved at shutdown (${(error as Error).message})`, true);
       }
       const restored = await restoreOpenCases(file, store, model);
       if (restored === undefined) {

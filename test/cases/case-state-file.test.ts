@@ -260,6 +260,15 @@ describe('petrascore serve --case-state-file', () => {
     expect(third.stderr).toContain('move the file away to start without them');
   });
 
+  it('a directory that cannot take the file exits 2 saying so, not telling the operator to move a file that does not exist', async () => {
+    const file = join(stateFile(), 'no-such-directory', 'open-cases.jsonl');
+    const failed = new CliProcess(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    expect((await failed.waitForExit()).code, failed.describe()).toBe(2);
+    expect(failed.stderr).toContain(`petrascore: cannot keep the open cases (--case-state-file): ${file}: cannot be written`);
+    expect(failed.stderr).toContain('give a directory that exists and that this user can write to');
+    expect(failed.stderr).not.toContain('move the file away');
+  });
+
   it('a start that fails after the restore (its port in use) leaves the file as it was, what it left out included', async () => {
     const file = stateFile();
     const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
