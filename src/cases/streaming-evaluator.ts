@@ -133,6 +133,8 @@ export class StreamingEvaluator {
   private reopened: string | undefined;
   /** The open cases were saved for the restart: a change now would be answered and then lost (CasesSavedError). */
   private saved = false;
+  /** Why no model run can happen in this process any more (the inference worker stopped): closes are refused with it. */
+  private unavailable: Error | undefined;
 
   constructor(
     private readonly store: CaseStore,
@@ -172,6 +174,15 @@ export class StreamingEvaluator {
   /** From now on events, closes and deletes are refused (CasesSavedError): the open cases have been saved. */
   markSaved(): void {
     this.saved = true;
+  }
+
+  /**
+   * No model run can happen any more (the service failed and shuts down to be restarted): a close from now on is refused
+   * with `error` before it takes the case out of the store, so the case stays open, for --case-state-file to keep, and
+   * the caller's retry finds it at the restarted instance. A close under way at the failure ends as ever (close_failed).
+   */
+  modelUnavailable(error: Error): void {
+    this.unavailable ??= error;
   }
 
   /** Open case ids, sorted, for paging through them. */
@@ -323,6 +334,7 @@ export class StreamingEvaluator {
       throw this.unknownCase(caseId);
     }
     if (this.saved) throw new CasesSavedError();
+    if (this.unavailable !== undefined) throw this.unavailable;
     const snapshot = this.snapshot(open);
     // Deleted before the run: events that arrive for the id meanwhile start a new case instead of joining a closed one.
     this.store.delete(caseId);

@@ -4,6 +4,7 @@ import { checkWritable, CaseStateFileError } from '../cases/case-state-file.js';
 import { CaseStore, type CaseLimits } from '../cases/case-store.js';
 import { restoreOpenCases, saveOpenCases } from '../cases/saved-cases.js';
 import { StreamingEvaluator, type EvaluatorObserver } from '../cases/streaming-evaluator.js';
+import { InferenceUnavailableError } from '../inference/inference-unavailable.js';
 import { specAttributes } from '../scoring/net.js';
 
 declare module 'fastify' {
@@ -114,6 +115,10 @@ export const casesPlugin = fp<CasesPluginOptions>(
         }
       });
     };
+    // A close would take its case out of the store and then fail its model run: the case would be lost to the restart.
+    app.onFailure((error) => {
+      if (error instanceof InferenceUnavailableError) evaluator.modelUnavailable(error);
+    });
     app.decorate('cases', evaluator);
     app.metrics.openCases.readFrom(() => evaluator.openCases);
     app.metrics.maxOpenCases.set(options.maxOpenCases);
@@ -178,5 +183,5 @@ export const casesPlugin = fp<CasesPluginOptions>(
       });
     }
   },
-  { name: 'cases', dependencies: ['petra', 'metrics'] },
+  { name: 'cases', dependencies: ['lifecycle', 'petra', 'metrics'] },
 );

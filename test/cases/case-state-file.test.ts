@@ -3,12 +3,13 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
 import { defaultConfig } from '../../src/config/options.js';
 import { killAllClis, serveArgs, startServer } from '../helpers/cli.js';
-import { DEFAULT_MODEL, modelPath } from '../helpers/fixtures.js';
+import { DEFAULT_MODEL, modelPath, ROOT } from '../helpers/fixtures.js';
 import { CliProcess } from '../helpers/cli.js';
 
 type Line = Record<string, unknown>;
@@ -313,6 +314,32 @@ describe('petrascore serve --case-state-file', () => {
     expect(server.cli.logLines()).toContainEqual(expect.objectContaining({ level: 50, open_cases: 40, msg: expect.stringMatching(/^open cases NOT saved: .*EFBIG/) }));
     // Neither a file cut short nor the partial one beside it.
     expect(readdirSync(dirname(file))).toEqual([]);
+  });
+
+  it('the inference worker stopped: a close during the drain is refused and keeps its case, so the restart has it for the retry', async () => {
+    const file = stateFile();
+    // The tap, preloaded, terminates the worker thread on SIGUSR2 as a crash would end it.
+    const tap = pathToFileURL(join(ROOT, 'test', 'helpers', 'worker-tap.mjs')).href;
+    const args = serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--inference-thread', 'worker', '--drain-delay', '2000');
+    const server = await startServer(args, { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${tap}`.trim() } });
+    const event = { name: 'approve loan', attributes: { risk_score: '0.9' } };
+    for (const id of ['K1', 'K2']) {
+      const answer = await fetch(`${server.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+      expect(answer.status).toBe(202);
+    }
+    server.cli.signal('SIGUSR2');
+    await server.cli.waitForStdout(/"msg":"shutting down: \/readyz is 503, serving on until the drain"/, 5_000);
+    const refused = await fetch(`${server.url}/cases/K1/close`, { method: 'POST' });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ error: 'inference_unavailable' });
+    expect((await server.cli.waitForExit()).code, server.cli.describe()).toBe(1);
+    expect(fileLines(file).map((l) => l.id ?? 'header')).toEqual(['header', 'K1', 'K2']);
+
+    const restarted = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    const retried = await fetch(`${restarted.url}/cases/K1/close`, { method: 'POST' });
+    expect(retried.status, await retried.clone().text()).toBe(200);
+    expect(await retried.json()).toMatchObject({ case_id: 'K1', n_events: 1, closed: true });
+    await restarted.cli.kill();
   });
 
   it('a second signal during the drain delay: every event acknowledged until the exit is in the file', async () => {
