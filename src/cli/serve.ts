@@ -256,8 +256,9 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.off('SIGINT', stopWhileStarting);
   }
   const code = await drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
-  // Already done by the app's close, unless the shutdown timed out (or a second signal cut it short) before that.
-  app.saveOpenCases();
+  // Already done by the app's close, unless the shutdown timed out (or a second signal cut it short) before that. Open
+  // cases that could not be saved are lost: the exit says so to whatever watches it.
+  const saved = app.saveOpenCases();
   if (workerStuck()) await abortOverStuckWorker(app);
-  return code;
+  return saved ? code : EXIT.failure;
 }

@@ -14,9 +14,10 @@ declare module 'fastify' {
     /**
      * Writes the open cases to --case-state-file, once (later calls do nothing); nothing without one, nor when the cases
      * were restored and the service never listened (the file is still there, whole). The app's close calls it once
-     * requests are finished; `serve` calls it too when its shutdown times out before that.
+     * requests are finished; `serve` calls it too when its shutdown times out before that. False when the save failed
+     * (logged), so that the exit says so.
      */
-    saveOpenCases(): void;
+    saveOpenCases(): boolean;
   }
 }
 
@@ -99,10 +100,12 @@ export const casesPlugin = fp<CasesPluginOptions>(
       const { header, overCapacity, unknownTransitions, attributesLeftOut, otherModel } = restored;
       app.log.info({ file, open_cases: restored.restored, saved_at: header.written_at }, 'open cases restored');
       if (overCapacity > 0) app.log.warn({ file, left_out: overCapacity, max_open_cases: options.maxOpenCases }, 'open cases left out at restore: more were saved than --max-open-cases (the least recently touched)');
-      if (otherModel) {
+      if (otherModel || unknownTransitions.length > 0 || attributesLeftOut > 0) {
         app.log.warn(
           { file, saved_scenario: header.scenario, saved_model_sha256: header.model_sha256, unknown_transitions: unknownTransitions, attributes_left_out: attributesLeftOut },
-          'open cases restored were saved while serving another model: seen transitions are matched by id, attributes by name; what the model does not have is left out',
+          otherModel
+            ? 'open cases restored were saved while serving another model: seen transitions are matched by id, attributes by name; what the model does not have is left out'
+            : 'open cases restored without attributes this service does not keep (its specs do not read them, nor does --lane-attribute, which may have changed)',
         );
       }
       restoredUnserved = true;
@@ -125,17 +128,19 @@ export const casesPlugin = fp<CasesPluginOptions>(
     app.metrics.caseAttributeChars.readFrom(() => store.attributeChars);
     app.metrics.maxCaseAttributeChars.set(options.maxAttributeChars);
     app.decorate('scoreEveryEvent', options.scoreEveryEvent);
-    let saved = false;
-    const save = () => {
-      if (saved) return;
-      saved = true;
+    let saved: boolean | undefined;
+    const save = (): boolean => {
+      saved ??= saveOnce();
+      return saved;
+    };
+    const saveOnce = (): boolean => {
       if (restoredUnserved) {
         app.log.info({ file: options.stateFile }, 'open cases not saved: the service never listened, so the file they were restored from is left as it was');
-        return;
+        return true;
       }
       if (options.stateFile === '') {
         if (store.size > 0) app.log.warn({ open_cases: store.size, hint: '--case-state-file keeps them across a restart' }, 'open cases dropped at shutdown (streaming state is kept in memory)');
-        return;
+        return true;
       }
       // After a shutdown that timed out, requests still run until the exit: what they change now is not in the file.
       evaluator.markSaved();
@@ -143,8 +148,10 @@ export const casesPlugin = fp<CasesPluginOptions>(
       try {
         const bytes = saveOpenCases(options.stateFile, store, model);
         app.log.info({ file: options.stateFile, open_cases: store.size, bytes, ms: Math.round(performance.now() - started) }, 'open cases saved');
+        return true;
       } catch (error) {
         app.log.error({ file: options.stateFile, open_cases: store.size, err: error }, `open cases NOT saved: ${(error as Error).message}`);
+        return false;
       }
     };
     app.decorate('saveOpenCases', save);

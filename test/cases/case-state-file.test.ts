@@ -189,6 +189,18 @@ describe('--case-state-file: open cases kept across a restart', () => {
     expect(fromFile).toEqual({ ...live, case_id: 'R1', n_events: 4 });
   });
 
+  it('warns of attributes left out also for the same model (a --lane-attribute changed)', async () => {
+    const file = stateFile();
+    const first = await app({ caseStateFile: file, laneAttribute: 'host' });
+    await post(first.app, '/cases/L1/events', { name: 'approve loan', attributes: { risk_score: '0.9', host: 'a' } });
+    const before = await get(first.app, '/cases/L1');
+    await first.app.close();
+    const second = await app({ caseStateFile: file });
+    expect(second.lines).toContainEqual(expect.objectContaining({ level: 40, attributes_left_out: 1, unknown_transitions: [], msg: expect.stringMatching(/^open cases restored without attributes this service does not keep/) }));
+    // The score does not read the lane.
+    expect(await get(second.app, '/cases/L1')).toEqual(before);
+  });
+
   it('restores the most recently touched cases up to --max-open-cases, and says how many were left out', async () => {
     const file = stateFile();
     const line = (id: string) => JSON.stringify({ id, n_events: 1, seen: [], attributes: {}, last_seen: Date.now() });
@@ -308,7 +320,8 @@ describe('petrascore serve --case-state-file', () => {
     const answer = await fetch(`${server.url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
     expect(answer.status).toBe(200);
     server.cli.signal('SIGTERM');
-    await server.cli.waitForExit();
+    // Open cases lost: the exit says so (a clean shutdown is 0).
+    expect(await server.cli.waitForExit(), server.cli.describe()).toEqual({ code: 1, signal: null });
     const messages = server.cli.logLines().map((l) => l.msg);
     expect(messages, server.cli.describe()).not.toContain('open cases saved');
     expect(server.cli.logLines()).toContainEqual(expect.objectContaining({ level: 50, open_cases: 40, msg: expect.stringMatching(/^open cases NOT saved: .*EFBIG/) }));
