@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { closeSync, createReadStream, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -69,7 +69,15 @@ const WRITE_CHUNK = 1 << 20;
  */
 export function writeCaseStateFile(file: string, header: Omit<CaseStateHeader, 'format' | 'version'>, cases: Iterable<SavedCase>): number {
   const partial = partialPath(file);
-  const fd = openSync(partial, 'w', 0o600);
+  let fd: number;
+  try {
+    // Exclusively: a partial file that exists is another process's save under way (two instances given one file),
+    // whose lines would mix with these; this save fails instead, loudly, and that one's file stays whole.
+    fd = openSync(partial, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new Error(`${partial} exists: another process is saving to ${file} (two instances given one --case-state-file?)`, { cause: error });
+  }
   let bytes = 0;
   try {
     let chunk = `${JSON.stringify({ format: CASE_STATE_FORMAT, version: CASE_STATE_VERSION, ...header })}\n`;
@@ -123,7 +131,9 @@ function syncDirectory(directory: string): void {
  */
 export function checkWritable(file: string): void {
   const partial = partialPath(file);
-  closeSync(openSync(partial, 'w', 0o600));
+  // Left by a save that a crash cut short (no save of this process runs yet): it would refuse the next one.
+  rmSync(partial, { force: true });
+  closeSync(openSync(partial, 'wx', 0o600));
   unlinkSync(partial);
 }
 

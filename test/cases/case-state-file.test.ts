@@ -241,6 +241,24 @@ describe('--case-state-file: open cases kept across a restart', () => {
     });
   }
 
+  it("never mixes two processes' saves into one file: a save finding another's partial file fails, and leaves it be", async () => {
+    const file = stateFile();
+    const partial = join(dirname(file), '.open-cases.jsonl.partial');
+    // One a crash left is removed at startup (no save of this process runs yet).
+    writeFileSync(partial, 'left by a crash');
+    const started = await app({ caseStateFile: file });
+    expect(existsSync(partial)).toBe(false);
+    await post(started.app, '/cases/S1/events', { name: 'approve loan' });
+    // Another instance given the same file is saving now.
+    writeFileSync(partial, 'another instance, half-way');
+    await started.app.close();
+    expect(started.lines).toContainEqual(
+      expect.objectContaining({ level: 50, msg: expect.stringMatching(/^open cases NOT saved: .*partial exists: another process is saving to .*two instances given one --case-state-file/) }),
+    );
+    expect(readFileSync(partial, 'utf8'), "the other's save goes on").toBe('another instance, half-way');
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('stops startup when the file could not be written at shutdown (no such directory)', async () => {
     const file = join(stateFile(), 'not-a-directory', 'open-cases.jsonl');
     await expect(app({ caseStateFile: file })).rejects.toMatchObject({ name: 'CaseStateFileError', message: expect.stringContaining('cannot be written') });
