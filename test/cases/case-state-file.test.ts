@@ -189,6 +189,24 @@ describe('--case-state-file: open cases kept across a restart', () => {
     expect(fromFile).toEqual({ ...live, case_id: 'R1', n_events: 4 });
   });
 
+  it('reads back a file of many read chunks whole: lines and multi-byte characters cut at chunk boundaries', async () => {
+    const file = stateFile();
+    // About 2.3 MB: dozens of the reader's 64 KiB chunks, with a 3-byte character on every line to land on their edges.
+    const lines = Array.from({ length: 3000 }, (_, i) =>
+      JSON.stringify({ id: `case-€-${i}`, n_events: 1 + (i % 7), seen: i % 2 === 0 ? ['t_approve'] : [], attributes: { risk_score: `${'€'.repeat(i % 500)}${i}` }, last_seen: Date.now() }),
+    );
+    writeFileSync(file, [header(lines.length), ...lines].join('\n'));
+    const restored = await app({ caseStateFile: file, maxOpenCases: 5000 });
+    expect(restored.app.cases.openCases).toBe(3000);
+    // Listening, as a start that serves: the file read is removed, and the close saves what is open.
+    await restored.app.listen({ host: '127.0.0.1', port: 0 });
+    expect(existsSync(file)).toBe(false);
+    await restored.app.close();
+    // Saved again as read: the same cases, the same attributes, the same order.
+    const again = fileLines(file).slice(1);
+    expect(again.map((l) => JSON.stringify({ ...l }))).toEqual(lines.map((l) => JSON.stringify(JSON.parse(l))));
+  });
+
   it('warns of attributes left out also for the same model (a --lane-attribute changed)', async () => {
     const file = stateFile();
     const first = await app({ caseStateFile: file, laneAttribute: 'host' });
