@@ -177,9 +177,10 @@ export class StreamingEvaluator {
   }
 
   /**
-   * No model run can happen any more (the service failed and shuts down to be restarted): a close from now on is refused
-   * with `error` before it takes the case out of the store, so the case stays open, for --case-state-file to keep, and
-   * the caller's retry finds it at the restarted instance. A close under way at the failure ends as ever (close_failed).
+   * No model run can happen any more (the service failed and shuts down to be restarted): a close, or an event or a
+   * POST /events to be scored, from now on is refused with `error` before it changes the store, so the case stays as it
+   * was, for --case-state-file to keep, and the caller's retry finds it so at the restarted instance. A close under way
+   * at the failure ends as ever (close_failed). Unscored events need no model and are still applied.
    */
   modelUnavailable(error: Error): void {
     this.unavailable ??= error;
@@ -209,6 +210,8 @@ export class StreamingEvaluator {
 
   async onEvent(caseId: string, event: CaseEvent, score: boolean): Promise<EventOutcome> {
     for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
+    // Refused before it is applied: the caller's retry, at another instance or the restarted one, would count it twice.
+    if (score && this.unavailable !== undefined) throw this.unavailable;
     const state = this.append(caseId, event);
     // Read at once: another request's append may set it again during this one's model run.
     const reopened = this.reopened;
@@ -228,6 +231,7 @@ export class StreamingEvaluator {
    * all scored in one run. An event refused by a case limit gets a rejection entry and the rest go on.
    */
   async processStream(events: readonly (CaseEvent & { case_id: string })[], score: boolean): Promise<StreamItem[]> {
+    if (score && this.unavailable !== undefined) throw this.unavailable;
     const items: StreamItem[] = [];
     const pending: { index: number; snapshot: Snapshot }[] = [];
     let published = 0;

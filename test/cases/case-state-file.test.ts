@@ -381,8 +381,22 @@ describe('petrascore serve --case-state-file', () => {
     const refused = await fetch(`${server.url}/cases/K1/close`, { method: 'POST' });
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ error: 'inference_unavailable' });
+    // An event to be scored is refused before it is applied (a retry elsewhere would count it twice); one not to be
+    // scored needs no model.
+    const post = (url: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const scoredEvent = await post(`${server.url}/cases/K2/events?score=true`);
+    expect(scoredEvent.status).toBe(503);
+    expect(await scoredEvent.json()).toMatchObject({ error: 'inference_unavailable' });
+    const scoredStream = await fetch(`${server.url}/events?score=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: [{ case_id: 'K2', ...event }] }) });
+    expect(scoredStream.status).toBe(503);
+    expect((await post(`${server.url}/cases/K3/events`)).status).toBe(202);
     expect((await server.cli.waitForExit()).code, server.cli.describe()).toBe(1);
-    expect(fileLines(file).map((l) => l.id ?? 'header')).toEqual(['header', 'K1', 'K2']);
+    expect(fileLines(file).map((l) => [l.id ?? 'header', l.n_events])).toEqual([
+      ['header', undefined],
+      ['K1', 1],
+      ['K2', 1],
+      ['K3', 1],
+    ]);
 
     const restarted = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
     const retried = await fetch(`${restarted.url}/cases/K1/close`, { method: 'POST' });
