@@ -108,6 +108,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     endedCaseMemory: config.endedCaseMemory,
     repeatClose: config.repeatClose,
     stateFile: config.caseStateFile,
+    startsWithAdminListener: config.adminPort !== 0,
   });
   app.live.state.followCases(app.cases);
   const limits = { maxEventsPerRequest: config.maxEventsPerRequest, maxResidualsPerRequest: config.maxResidualsPerRequest };

@@ -251,6 +251,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
         return fail(...listenFailure(error, host, config.adminPort, ADMIN_FLAGS));
       }
     }
+    app.startedServing();
   } finally {
     process.off('SIGTERM', stopWhileStarting);
     process.off('SIGINT', stopWhileStarting);

@@ -13,11 +13,17 @@ declare module 'fastify' {
     scoreEveryEvent: boolean;
     /**
      * Writes the open cases to --case-state-file, once (later calls do nothing); nothing without one, nor when the cases
-     * were restored and the service never listened (the file is still there, whole). The app's close calls it once
-     * requests are finished; `serve` calls it too when its shutdown times out before that. False when the save failed
-     * (logged), so that the exit says so.
+     * were restored and the start never succeeded (startedServing: the file is still there, whole). The app's close
+     * calls it once requests are finished; `serve` calls it too when its shutdown times out before that. False when the
+     * save failed (logged), so that the exit says so.
      */
     saveOpenCases(): boolean;
+    /**
+     * The start has succeeded: the file the cases were restored from is removed (a start after a crash must not take
+     * them back again), and the close saves. Called by the API port's onListen, or, with `startsWithAdminListener`, by
+     * `serve` once the admin listener listens too.
+     */
+    startedServing(): void;
   }
 }
 
@@ -35,6 +41,11 @@ export interface CasesPluginOptions extends CaseLimits {
   observer?: EvaluatorObserver;
   /** Where the open cases are saved at shutdown and read back at startup ('' nowhere: they are dropped). */
   stateFile: string;
+  /**
+   * `serve` opens an admin listener (--admin-port) after the API port: the start has not succeeded until it listens.
+   * Its port in use would otherwise close a start that had already removed the file, and save only what it took back.
+   */
+  startsWithAdminListener: boolean;
 }
 
 /** Idle cases evicted per turn of the event loop. */
@@ -76,14 +87,15 @@ export const casesPlugin = fp<CasesPluginOptions>(
     const model = { net: app.petra.net, modelSha256: app.petra.bundle.modelSha256 };
     const evaluator = new StreamingEvaluator(store, app.petra.scorer, options.observer, options.endedCaseMemory, options.repeatClose);
     /**
-     * The cases were restored from the file and the service has not listened: the file is as it was read. A start that
-     * fails now (a port in use) leaves it so: saving what was taken back would lose what the restore left out (beyond
-     * --max-open-cases, or what another model does not read), though the start that fixes the setting could take it.
+     * The cases were restored from the file and the start has not succeeded (startedServing): the file is as it was
+     * read. A start that fails now (a port in use, the API's or the admin listener's) leaves it so: saving what was
+     * taken back would lose what the restore left out (beyond --max-open-cases, or what another model does not read),
+     * though the start that fixes the setting could take it.
      */
     let restoredUnserved = false;
     /**
-     * Takes back the cases the last shutdown saved. The file stays until the service listens: a start that fails before
-     * (a port in use) leaves it for the next one. A file that cannot be read stops startup (CaseStateFileError).
+     * Takes back the cases the last shutdown saved. The file stays until the start has succeeded: a start that fails
+     * before (a port in use) leaves it for the next one. A file that cannot be read stops startup (CaseStateFileError).
      */
     const restoreFrom = async (file: string) => {
       try {
@@ -109,15 +121,17 @@ export const casesPlugin = fp<CasesPluginOptions>(
         );
       }
       restoredUnserved = true;
-      app.addHook('onListen', async () => {
-        restoredUnserved = false;
-        try {
-          unlinkSync(file);
-        } catch (error) {
-          app.log.warn({ file, err: error }, 'open cases restored, but their file could not be removed: a start after a crash would restore them again');
-        }
-      });
     };
+    app.decorate('startedServing', () => {
+      if (!restoredUnserved) return;
+      restoredUnserved = false;
+      try {
+        unlinkSync(options.stateFile);
+      } catch (error) {
+        app.log.warn({ file: options.stateFile, err: error }, 'open cases restored, but their file could not be removed: a start after a crash would restore them again');
+      }
+    });
+    if (!options.startsWithAdminListener) app.addHook('onListen', async () => app.startedServing());
     // A close would take its case out of the store and then fail its model run: the case would be lost to the restart.
     app.onFailure((error) => {
       if (error instanceof InferenceUnavailableError) evaluator.modelUnavailable(error);
@@ -135,7 +149,7 @@ export const casesPlugin = fp<CasesPluginOptions>(
     };
     const saveOnce = (): boolean => {
       if (restoredUnserved) {
-        app.log.info({ file: options.stateFile }, 'open cases not saved: the service never listened, so the file they were restored from is left as it was');
+        app.log.info({ file: options.stateFile }, 'open cases not saved: the start did not succeed, so the file they were restored from is left as it was');
         return true;
       }
       if (options.stateFile === '') {

@@ -348,6 +348,40 @@ describe('petrascore serve --case-state-file', () => {
     await fixed.cli.kill();
   });
 
+  it('a start whose admin port is in use (the API port listened a moment) leaves the file as it was, what it left out included', async () => {
+    const file = stateFile();
+    const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    for (const id of ['A', 'B', 'C']) {
+      const answer = await fetch(`${first.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) });
+      expect(answer.status).toBe(202);
+    }
+    first.cli.signal('SIGTERM');
+    expect((await first.cli.waitForExit()).code, first.cli.describe()).toBe(0);
+    const saved = readFileSync(file, 'utf8');
+
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const adminPort = String((holder.address() as AddressInfo).port);
+    try {
+      const failed = new CliProcess(serveArgs(DEFAULT_MODEL, '--admin-port', adminPort, '--case-state-file', file, '--max-open-cases', '2'));
+      expect((await failed.waitForExit()).code, failed.describe()).toBe(2);
+      expect(failed.stderr).toContain('the port is in use');
+      expect(failed.logLines().map((l) => l.msg)).not.toContain('open cases saved');
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+    expect(readFileSync(file, 'utf8'), 'the file is left as it was').toBe(saved);
+
+    // The port free: the start succeeds once the admin listener listens too, and only then removes the file.
+    const fixed = await startServer(serveArgs(DEFAULT_MODEL, '--admin-port', adminPort, '--case-state-file', file));
+    await fixed.cli.waitForStdout(/"msg":"admin listener at /, 5_000);
+    expect(await (await fetch(`${fixed.url}/cases`)).json()).toEqual({ count: 3, case_ids: ['A', 'B', 'C'] });
+    expect(existsSync(file)).toBe(false);
+    fixed.cli.signal('SIGTERM');
+    expect((await fixed.cli.waitForExit()).code, fixed.cli.describe()).toBe(0);
+    expect(fileLines(file).map((l) => l.id ?? 'header')).toEqual(['header', 'A', 'B', 'C']);
+  });
+
   it('a save cut short (the disk full, a file size limit) says so and leaves no file, rather than one that stops the next start', async () => {
     const file = stateFile();
     // 8 KiB at most per file; the cases' lines make about 20 KiB, written in one go.
