@@ -227,6 +227,7 @@ export async function readCaseStateFile(
   }
   if (header === undefined) throw new CaseStateFileError(file, 'is empty (no header line)');
   // The header is written first and the file renamed into place last: fewer lines than it counts is a file cut short.
-  if (count !== header.open_cases) throw new CaseStateFileError(file, `holds ${count} cases where its header says ${header.open_cases}: it is incomplete`);
+  if (count < header.open_cases) throw new CaseStateFileError(file, `holds ${count} cases where its header says ${header.open_cases}: it is incomplete`);
+  if (count > header.open_cases) throw new CaseStateFileError(file, `holds ${count} cases where its header says ${header.open_cases}: lines were added to it`);
   return header;
 }

@@ -247,6 +247,7 @@ describe('--case-state-file: open cases kept across a restart', () => {
     ['a case of the wrong shape', `${header(1)}\n${JSON.stringify({ id: 'A', n_events: 0, seen: [], attributes: {}, last_seen: 0 })}\n`, /line 2: is not an open case \(\/n_events/],
     ['a case twice', `${header(2)}\n${ok}\n${ok}\n`, /line 3: case 'A' appears a second time/],
     ['fewer cases than its header counts', `${header(2)}\n${ok}\n`, /holds 1 cases where its header says 2: it is incomplete/],
+    ['more cases than its header counts', `${header(0)}\n${ok}\n`, /holds 1 cases where its header says 0: lines were added to it/],
     ['an empty file', '', /is empty/],
   ];
   for (const [what, text, problem] of broken) {
