@@ -284,6 +284,29 @@ describe('--case-state-file: open cases kept across a restart', () => {
   });
 });
 
+/** Serves, opens cases A, B and C, and stops with SIGTERM; returns the file as saved. */
+async function savedThreeCases(file: string): Promise<string> {
+  const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+  for (const id of ['A', 'B', 'C']) {
+    const answer = await fetch(`${first.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) });
+    expect(answer.status).toBe(202);
+  }
+  first.cli.signal('SIGTERM');
+  expect((await first.cli.waitForExit()).code, first.cli.describe()).toBe(0);
+  return readFileSync(file, 'utf8');
+}
+
+/** Runs `use` with a port of 127.0.0.1 that another server holds. */
+async function withPortInUse(use: (port: string) => Promise<void>): Promise<void> {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  try {
+    await use(String((holder.address() as AddressInfo).port));
+  } finally {
+    await new Promise((resolve) => holder.close(resolve));
+  }
+}
+
 describe('petrascore serve --case-state-file', () => {
   it('saves on SIGTERM, restores on the next start and removes the file once listening; a broken file exits 2', async () => {
     const file = stateFile();
@@ -321,27 +344,14 @@ describe('petrascore serve --case-state-file', () => {
 
   it('a start that fails after the restore (its port in use) leaves the file as it was, what it left out included', async () => {
     const file = stateFile();
-    const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
-    for (const id of ['A', 'B', 'C']) {
-      const answer = await fetch(`${first.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) });
-      expect(answer.status).toBe(202);
-    }
-    first.cli.signal('SIGTERM');
-    expect((await first.cli.waitForExit()).code, first.cli.describe()).toBe(0);
-    const saved = readFileSync(file, 'utf8');
-
-    const holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const port = String((holder.address() as AddressInfo).port);
-    try {
+    const saved = await savedThreeCases(file);
+    await withPortInUse(async (port) => {
       // Two settings to fix: the port, and --max-open-cases below the cases saved (the oldest is left out at restore).
       const failed = new CliProcess(['serve', DEFAULT_MODEL, '--host', '127.0.0.1', '--port', port, '--case-state-file', file, '--max-open-cases', '2']);
       expect((await failed.waitForExit()).code, failed.describe()).toBe(2);
       expect(failed.logLines()).toContainEqual(expect.objectContaining({ msg: expect.stringMatching(/^open cases left out at restore/), left_out: 1 }));
       expect(failed.stderr).toContain('the port is in use');
-    } finally {
-      await new Promise((resolve) => holder.close(resolve));
-    }
+    });
     expect(readFileSync(file, 'utf8'), 'the file is left as it was').toBe(saved);
 
     const fixed = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
@@ -351,26 +361,15 @@ describe('petrascore serve --case-state-file', () => {
 
   it('a start whose admin port is in use (the API port listened a moment) leaves the file as it was, what it left out included', async () => {
     const file = stateFile();
-    const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
-    for (const id of ['A', 'B', 'C']) {
-      const answer = await fetch(`${first.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) });
-      expect(answer.status).toBe(202);
-    }
-    first.cli.signal('SIGTERM');
-    expect((await first.cli.waitForExit()).code, first.cli.describe()).toBe(0);
-    const saved = readFileSync(file, 'utf8');
-
-    const holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const adminPort = String((holder.address() as AddressInfo).port);
-    try {
-      const failed = new CliProcess(serveArgs(DEFAULT_MODEL, '--admin-port', adminPort, '--case-state-file', file, '--max-open-cases', '2'));
+    const saved = await savedThreeCases(file);
+    let adminPort = '';
+    await withPortInUse(async (port) => {
+      adminPort = port;
+      const failed = new CliProcess(serveArgs(DEFAULT_MODEL, '--admin-port', port, '--case-state-file', file, '--max-open-cases', '2'));
       expect((await failed.waitForExit()).code, failed.describe()).toBe(2);
       expect(failed.stderr).toContain('the port is in use');
       expect(failed.logLines().map((l) => l.msg)).not.toContain('open cases saved');
-    } finally {
-      await new Promise((resolve) => holder.close(resolve));
-    }
+    });
     expect(readFileSync(file, 'utf8'), 'the file is left as it was').toBe(saved);
 
     // The port free: the start succeeds once the admin listener listens too, and only then removes the file.
