@@ -1,0 +1,119 @@
+import { unlinkSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { checkWritable, CaseStateFileError } from '../cases/case-state-file.js';
+import type { CaseStore } from '../cases/case-store.js';
+import { restoreOpenCases, saveOpenCases, type ServedModel } from '../cases/saved-cases.js';
+import type { EvaluatorObserver, StreamingEvaluator } from '../cases/streaming-evaluator.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Writes the open cases to --case-state-file, once (later calls do nothing); nothing without one, nor when the cases
+     * were restored and the start never succeeded (startedServing: the file is still there, whole). The app's close
+     * calls it once requests are finished; `serve` calls it too when its shutdown times out before that. False when the
+     * save failed (logged), so that the exit says so.
+     */
+    saveOpenCases(): boolean;
+    /**
+     * The start has succeeded: the file the cases were restored from is removed (a start after a crash must not take
+     * them back again), and the close saves. Called by the API port's onListen, or, with `startsWithAdminListener`, by
+     * `serve` once the admin listener listens too.
+     */
+    startedServing(): void;
+  }
+}
+
+export interface CaseStateOptions {
+  store: CaseStore;
+  evaluator: StreamingEvaluator;
+  model: ServedModel;
+  /** Told of each restored case (the live view makes its record of it). */
+  observer: EvaluatorObserver | undefined;
+  /** --case-state-file; '' none: the open cases are dropped at shutdown, with a warning. */
+  stateFile: string;
+  /**
+   * `serve` opens an admin listener (--admin-port) after the API port: the start has not succeeded until it listens.
+   * Its port in use would otherwise close a start that had already removed the file, and save only what it took back.
+   */
+  startsWithAdminListener: boolean;
+}
+
+/**
+ * The open cases kept across a restart (--case-state-file): restored now, before the service listens, from the file
+ * the last shutdown saved, and saved by `saveOpenCases`. Called by the cases plugin, which owns the store.
+ */
+export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, evaluator, model, observer, stateFile, startsWithAdminListener }: CaseStateOptions): Promise<void> {
+  /**
+   * The cases were restored from the file and the start has not succeeded (startedServing): the file is as it was
+   * read. A start that fails now (a port in use, the API's or the admin listener's) leaves it so: saving what was
+   * taken back would lose what the restore left out (beyond --max-open-cases, or what another model does not read),
+   * though the start that fixes the setting could take it.
+   */
+  let restoredUnserved = false;
+
+  /** A file that cannot be read stops startup (CaseStateFileError). */
+  const restoreFrom = async (file: string) => {
+    try {
+      checkWritable(file);
+    } catch (error) {
+      throw new CaseStateFileError(file, `cannot be written, and the open cases could not be saved at shutdown (${(error as Error).message})`, true);
+    }
+    const restored = await restoreOpenCases(file, store, model);
+    if (restored === undefined) {
+      app.log.info({ file }, 'no open cases to restore (no --case-state-file yet)');
+      return;
+    }
+    for (const state of store.byRecency()) observer?.onRestored?.(state);
+    const { header, overCapacity, unknownTransitions, attributesLeftOut, otherModel } = restored;
+    app.log.info({ file, open_cases: restored.restored, saved_at: header.written_at }, 'open cases restored');
+    if (overCapacity > 0) {
+      app.log.warn({ file, left_out: overCapacity, max_open_cases: store.limits.maxOpenCases }, 'open cases left out at restore: more were saved than --max-open-cases (the least recently touched)');
+    }
+    if (otherModel || unknownTransitions.length > 0 || attributesLeftOut > 0) {
+      app.log.warn(
+        { file, saved_scenario: header.scenario, saved_model_sha256: header.model_sha256, unknown_transitions: unknownTransitions, attributes_left_out: attributesLeftOut },
+        otherModel
+          ? 'open cases restored were saved while serving another model: seen transitions are matched by id, attributes by name; what the model does not have is left out'
+          : 'open cases restored without attributes this service does not keep (its specs do not read them, nor does --lane-attribute, which may have changed)',
+      );
+    }
+    restoredUnserved = true;
+  };
+
+  app.decorate('startedServing', () => {
+    if (!restoredUnserved) return;
+    restoredUnserved = false;
+    try {
+      unlinkSync(stateFile);
+    } catch (error) {
+      app.log.warn({ file: stateFile, err: error }, 'open cases restored, but their file could not be removed: a start after a crash would restore them again');
+    }
+  });
+  if (!startsWithAdminListener) app.addHook('onListen', async () => app.startedServing());
+
+  const saveOnce = (): boolean => {
+    if (restoredUnserved) {
+      app.log.info({ file: stateFile }, 'open cases not saved: the start did not succeed, so the file they were restored from is left as it was');
+      return true;
+    }
+    if (stateFile === '') {
+      if (store.size > 0) app.log.warn({ open_cases: store.size, hint: '--case-state-file keeps them across a restart' }, 'open cases dropped at shutdown (streaming state is kept in memory)');
+      return true;
+    }
+    // After a shutdown that timed out, requests still run until the exit: what they change now is not in the file.
+    evaluator.markSaved();
+    const started = performance.now();
+    try {
+      const bytes = saveOpenCases(stateFile, store, model);
+      app.log.info({ file: stateFile, open_cases: store.size, bytes, ms: Math.round(performance.now() - started) }, 'open cases saved');
+      return true;
+    } catch (error) {
+      app.log.error({ file: stateFile, open_cases: store.size, err: error }, `open cases NOT saved: ${(error as Error).message}`);
+      return false;
+    }
+  };
+  let saved: boolean | undefined;
+  app.decorate('saveOpenCases', () => (saved ??= saveOnce()));
+
+  if (stateFile !== '') await restoreFrom(stateFile);
+}
