@@ -13,7 +13,7 @@ const SEE_HELP = "(petrascore serve --help lists every option and its environmen
 
 /** pino's numbers for the levels --log-level names (silent has none: nothing reaches it). */
 const LEVELS = pino.levels.values;
-const [INFO, WARN, FATAL] = [LEVELS.info!, LEVELS.warn!, LEVELS.fatal!];
+const [INFO, WARN, ERROR, FATAL] = [LEVELS.info!, LEVELS.warn!, LEVELS.error!, LEVELS.fatal!];
 
 /** A log line as pino writes it (level, time, pid, hostname, msg), for what is said where the logger is not there. */
 function jsonLine(level: number, msg: string, fields: Record<string, string | number | undefined>): string {
@@ -171,9 +171,18 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
  * ONNX Runtime is stuck.
  */
 async function abortOverStuckWorker(app: App): Promise<never> {
-  app.log.error('the inference worker thread is still in its stuck run, and an exit would wait for it: aborting (SIGABRT)');
-  // As main does before its exit: pino writes asynchronously, and an abort runs no exit handler to flush it.
+  // The lines pino still holds get main's pause before an exit (it writes asynchronously, and an abort runs no exit
+  // handler to flush it); this one, the why of the abort, is written synchronously after them: behind the pause alone
+  // it was lost once on a loaded machine.
   await new Promise((resolve) => setTimeout(resolve, 50));
+  // As pino would: at --log-level error or below.
+  if ((LEVELS[app.log.level] ?? Number.POSITIVE_INFINITY) <= ERROR) {
+    try {
+      writeSync(1, jsonLine(ERROR, 'the inference worker thread is still in its stuck run, and an exit would wait for it: aborting (SIGABRT)', {}));
+    } catch {
+      // stdout gone or full: the exit status (SIGABRT) says it.
+    }
+  }
   process.abort();
 }
 
