@@ -3,7 +3,7 @@ import { CaseStore, type CaseLimits } from '../cases/case-store.js';
 import { StreamingEvaluator, type EvaluatorObserver } from '../cases/streaming-evaluator.js';
 import { InferenceUnavailableError } from '../inference/inference-unavailable.js';
 import { specAttributes } from '../scoring/net.js';
-import { keepCasesAcrossRestarts } from './case-state.js';
+import { keepCasesAcrossRestarts, type CaseStateOptions } from './case-state.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-export interface CasesPluginOptions extends CaseLimits {
+export interface CasesPluginOptions extends CaseLimits, Pick<CaseStateOptions, 'stateFile' | 'startsWithAdminListener'> {
   scoreEveryEvent: boolean;
   /** Ended case ids remembered: a repeated close answers again, a request for an ended case is told how it ended. */
   endedCaseMemory: number;
@@ -24,13 +24,6 @@ export interface CasesPluginOptions extends CaseLimits {
   laneAttribute: string;
   /** Told of every event, evaluation and eviction (the live view); synchronous, must not throw. */
   observer?: EvaluatorObserver;
-  /** Where the open cases are saved at shutdown and read back at startup ('' nowhere: they are dropped). */
-  stateFile: string;
-  /**
-   * `serve` opens an admin listener (--admin-port) after the API port: the start has not succeeded until it listens.
-   * Its port in use would otherwise close a start that had already removed the file, and save only what it took back.
-   */
-  startsWithAdminListener: boolean;
 }
 
 /** Idle cases evicted per turn of the event loop. */
