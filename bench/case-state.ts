@@ -2,15 +2,19 @@
  * `npm run bench:case-state`: how long `--case-state-file` makes a shutdown and a startup, with 1,000,000 open cases
  * (one event and one numeric attribute each) in the real CaseStore: the save (synchronous, on the way out) and the
  * restore (before the service listens), beside a baseline in the same run: one JSON.stringify of the same records
- * written with one writeFileSync, and one JSON.parse of that file. Medians of --runs (3).
+ * written with one writeFileSync, and one JSON.parse of that file. Medians of --runs (3). Also a checkpoint while
+ * serving (--case-state-checkpoint-interval): its whole time, and the longest it held the event loop at once (from
+ * monitorEventLoopDelay), beside the save, which holds it throughout.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../src/bundle/load-bundle.js';
 import { CaseStore } from '../src/cases/case-store.js';
-import { restoreOpenCases, saveOpenCases } from '../src/cases/saved-cases.js';
+import { CHECKPOINT_SLICE_MS } from '../src/cases/case-checkpoints.js';
+import { checkpointOpenCases, restoreOpenCases, saveOpenCases } from '../src/cases/saved-cases.js';
 import { specAttributes } from '../src/scoring/net.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -43,8 +47,15 @@ const save: number[] = [];
 const restore: number[] = [];
 const baselineWrite: number[] = [];
 const baselineRead: number[] = [];
+const checkpoint: number[] = [];
+const checkpointHold: number[] = [];
 try {
   for (let run = 0; run < RUNS; run++) {
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    checkpoint.push(await timed(() => checkpointOpenCases(file, store, model, { sliceMs: CHECKPOINT_SLICE_MS, cancelled: () => false })));
+    delay.disable();
+    checkpointHold.push(delay.max / 1e6);
     save.push(await timed(() => saveOpenCases(file, store, model)));
     restore.push(await timed(() => restoreOpenCases(file, newStore(), model)));
     const records = [...store.byRecency()].map((s) => ({ id: s.caseId, n_events: s.nEvents, seen: [net.outputs[0]], attributes: s.attributes, last_seen: s.lastSeen }));
@@ -56,6 +67,9 @@ try {
   console.log(`--case-state-file with ${CASES.toLocaleString('en')} open cases (one attribute each), medians of ${RUNS}; file ${(size / 1e6).toFixed(1)} MB, ${(size / CASES).toFixed(0)} bytes a case`);
   console.log(row('save (at shutdown)', median(save), median(baselineWrite)));
   console.log(row('restore (at startup)', median(restore), median(baselineRead)));
+  console.log(
+    `${'checkpoint (while serving)'.padEnd(28)} ${median(checkpoint).toFixed(0).padStart(7)} ms   the event loop held at most ${median(checkpointHold).toFixed(1)} ms at once (slices of ${CHECKPOINT_SLICE_MS} ms; the save above holds it throughout)`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

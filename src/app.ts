@@ -108,6 +108,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     endedCaseMemory: config.endedCaseMemory,
     repeatClose: config.repeatClose,
     stateFile: config.caseStateFile,
+    checkpointIntervalMs: config.caseStateCheckpointSeconds * 1000,
     startsWithAdminListener: config.adminPort !== 0,
   });
   app.live.state.followCases(app.cases);

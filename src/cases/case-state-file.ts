@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { closeSync, createReadStream, fsyncSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -59,6 +60,24 @@ function partialPath(file: string): string {
   return join(dirname(file), `.${basename(file)}.partial`);
 }
 
+/**
+ * Where a checkpoint is written first: not the shutdown's partial file, which the shutdown's save creates exclusively
+ * while a checkpoint may still be under way (it is called off, and its file removed, once its turn comes again).
+ */
+function checkpointPath(file: string): string {
+  return join(dirname(file), `.${basename(file)}.checkpoint`);
+}
+
+/** Digits the header's count is padded to: a checkpoint writes its header first and its count last, in place. */
+const COUNT_WIDTH = 16;
+
+/** The header line; the count padded with spaces (whitespace to JSON) to a width that does not depend on it. */
+function headerLine(header: Omit<CaseStateHeader, 'format' | 'version'>): string {
+  const { open_cases, ...rest } = header;
+  const head = JSON.stringify({ format: CASE_STATE_FORMAT, version: CASE_STATE_VERSION, ...rest });
+  return `${head.slice(0, -1)},"open_cases":${String(open_cases).padStart(COUNT_WIDTH)}}\n`;
+}
+
 /** Lines are gathered into writes of about this many characters: one write per case would be a system call each. */
 const WRITE_CHUNK = 1 << 20;
 
@@ -80,7 +99,7 @@ export function writeCaseStateFile(file: string, header: Omit<CaseStateHeader, '
   }
   let bytes = 0;
   try {
-    let chunk = `${JSON.stringify({ format: CASE_STATE_FORMAT, version: CASE_STATE_VERSION, ...header })}\n`;
+    let chunk = headerLine(header);
     for (const saved of cases) {
       chunk += `${JSON.stringify(saved)}\n`;
       if (chunk.length >= WRITE_CHUNK) {
@@ -112,6 +131,82 @@ function writeAll(fd: number, text: string): number {
   return buffer.length;
 }
 
+export interface CheckpointOptions {
+  /** The event loop is held at most about this long at a time, in milliseconds (then the lines so far are written). */
+  sliceMs: number;
+  /** Asked after each await: true once the shutdown's save has begun, which this checkpoint must neither delay nor overwrite. */
+  cancelled: () => boolean;
+}
+
+/**
+ * Writes the header and the cases `next` hands out, a slice at a time, with the file's writes and sync off the event
+ * loop, so that requests go on meanwhile (a million cases take about a second to write); the file is renamed into
+ * place once whole, as `writeCaseStateFile` does. `next` is asked again after each slice, and may skip what changed
+ * meanwhile; the header's count is written last. Resolves to the bytes written and the cases, or undefined when it was
+ * called off (nothing is left of it then).
+ */
+export async function checkpointCaseStateFile(
+  file: string,
+  header: Omit<CaseStateHeader, 'format' | 'version' | 'open_cases'>,
+  next: () => SavedCase | undefined,
+  { sliceMs, cancelled }: CheckpointOptions,
+): Promise<{ bytes: number; cases: number } | undefined> {
+  const partial = checkpointPath(file);
+  let handle: FileHandle;
+  try {
+    handle = await open(partial, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new Error(`${partial} exists: another process is writing a checkpoint of ${file} (two instances given one --case-state-file?)`, { cause: error });
+  }
+  let closed = false;
+  let renamed = false;
+  try {
+    let chunk = headerLine({ ...header, open_cases: 0 });
+    let bytes = 0;
+    let cases = 0;
+    for (let done = false; !done; ) {
+      const sliceEnds = performance.now() + sliceMs;
+      // One case at the least per slice, however short.
+      do {
+        const saved = next();
+        if (saved === undefined) {
+          done = true;
+          break;
+        }
+        chunk += `${JSON.stringify(saved)}\n`;
+        cases++;
+      } while (chunk.length < WRITE_CHUNK && performance.now() < sliceEnds);
+      bytes += await writeAllAsync(handle, chunk);
+      chunk = '';
+      if (cancelled()) return undefined;
+    }
+    await writeAllAsync(handle, headerLine({ ...header, open_cases: cases }), 0);
+    await handle.sync();
+    await handle.close();
+    closed = true;
+    // Checked with nothing awaited before the rename: a shutdown's save, whenever it ran, is the newer file.
+    if (cancelled()) return undefined;
+    renameSync(partial, file);
+    renamed = true;
+    syncDirectory(dirname(file));
+    return { bytes, cases };
+  } finally {
+    if (!closed) await handle.close().catch(() => undefined);
+    if (!renamed) rmSync(partial, { force: true });
+  }
+}
+
+/** `writeAll` off the event loop; at `position` when given (the file's own position is left as it is then). */
+async function writeAllAsync(handle: FileHandle, text: string, position?: number): Promise<number> {
+  const buffer = Buffer.from(text, 'utf8');
+  for (let offset = 0; offset < buffer.length; ) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position === undefined ? null : position + offset);
+    offset += bytesWritten;
+  }
+  return buffer.length;
+}
+
 /** Makes the rename itself durable (a power cut could otherwise leave the old file or none). */
 function syncDirectory(directory: string): void {
   let fd: number | undefined;
@@ -131,8 +226,9 @@ function syncDirectory(directory: string): void {
  */
 export function checkWritable(file: string): void {
   const partial = partialPath(file);
-  // Left by a save that a crash cut short (no save of this process runs yet): it would refuse the next one.
+  // Left by a save or a checkpoint that a crash cut short (none of this process runs yet): they would refuse the next.
   rmSync(partial, { force: true });
+  rmSync(checkpointPath(file), { force: true });
   closeSync(openSync(partial, 'wx', 0o600));
   unlinkSync(partial);
 }

@@ -70,6 +70,8 @@ export class CaseStore {
   private readonly recency = new RecencyList<CaseState>();
   /** The open cases' attributeChars, summed. */
   private totalChars = 0;
+  /** Changes to the open cases so far: a checkpoint with nothing new to write is skipped. */
+  private changeCount = 0;
 
   constructor(
     private readonly columns: number,
@@ -96,6 +98,11 @@ export class CaseStore {
   /** Characters of attribute names and values the open cases hold, as `maxAttributeChars` counts them. */
   get attributeChars(): number {
     return this.totalChars;
+  }
+
+  /** Grows with every change to the open cases (an event, a restore, a close, an eviction); compare, do not count. */
+  get changes(): number {
+    return this.changeCount;
   }
 
   get(caseId: string): CaseState | undefined {
@@ -161,6 +168,7 @@ export class CaseStore {
     this.totalChars += chars - state.attributeChars;
     state.attributeChars = chars;
     state.lastSeen = this.now();
+    this.changeCount++;
     if (this.limits.maxAttributeChars !== 0 && this.totalChars > this.limits.maxAttributeChars) this.makeAttributeRoom(state);
     return state;
   }
@@ -188,6 +196,7 @@ export class CaseStore {
     this.cases.set(caseId, state);
     this.recency.push(state);
     this.totalChars += state.attributeChars;
+    this.changeCount++;
     return leftOut;
   }
 
@@ -204,12 +213,18 @@ export class CaseStore {
     this.cases.delete(caseId);
     this.recency.remove(state);
     this.totalChars -= state.attributeChars;
+    this.changeCount++;
     return true;
   }
 
   /** The open cases, least recently touched first. */
   byRecency(): Iterable<CaseState> {
     return this.recency;
+  }
+
+  /** The open cases as they are now, least recently touched first (the list itself changes as events touch cases). */
+  snapshotByRecency(): CaseState[] {
+    return this.recency.toArray(this.cases.size);
   }
 
   /** Open case ids in code-unit order, from after `after` on, at most `limit`. */
@@ -257,6 +272,7 @@ export class CaseStore {
     this.cases.delete(state.caseId);
     this.recency.remove(state);
     this.totalChars -= state.attributeChars;
+    this.changeCount++;
     this.events.onEvict?.(state.caseId, state, reason);
   }
 }

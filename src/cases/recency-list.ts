@@ -38,6 +38,15 @@ export class RecencyList<T extends RecencyLinks<T>> {
     this.push(item);
   }
 
+  /** The `count` items, oldest first, as an array: a walk of the links, several times faster than the generator. */
+  toArray(count: number): T[] {
+    const items = new Array<T>(count);
+    let at = 0;
+    for (let item = this.oldest; item !== undefined && at < count; item = item.newer) items[at++] = item;
+    items.length = at;
+    return items;
+  }
+
   /** Oldest first. */
   *[Symbol.iterator](): Generator<T> {
     for (let item = this.oldest; item !== undefined; ) {

@@ -1,7 +1,7 @@
 import { isObserved } from '../scoring/observed.js';
 import type { Net } from '../scoring/net.js';
 import type { AttributeValue } from '../scoring/python-float.js';
-import { readCaseStateFile, writeCaseStateFile, type CaseStateHeader, type SavedCase } from './case-state-file.js';
+import { checkpointCaseStateFile, readCaseStateFile, writeCaseStateFile, type CaseStateHeader, type CheckpointOptions, type SavedCase } from './case-state-file.js';
 import type { CaseState, CaseStore } from './case-store.js';
 
 /** What the model's identity is written as in the file's header, and read back against. */
@@ -26,6 +26,24 @@ export function saveOpenCases(file: string, store: CaseStore, model: ServedModel
       for (const state of store.byRecency()) yield savedCase(state, model.net);
     })(),
   );
+}
+
+/**
+ * Writes the cases open now to `file` while requests go on (`checkpointCaseStateFile`): each as it stands when its
+ * line is written, and none that has left the store by then, so a case closed meanwhile does not come back after a
+ * crash. Resolves to the bytes and cases written, or undefined when called off.
+ */
+export function checkpointOpenCases(file: string, store: CaseStore, model: ServedModel, options: CheckpointOptions, now = new Date()): Promise<{ bytes: number; cases: number } | undefined> {
+  const states = store.snapshotByRecency();
+  let at = 0;
+  const next = (): SavedCase | undefined => {
+    while (at < states.length) {
+      const state = states[at++]!;
+      if (store.get(state.caseId) === state) return savedCase(state, model.net);
+    }
+    return undefined;
+  };
+  return checkpointCaseStateFile(file, { written_at: now.toISOString(), scenario: model.net.scenarioName, model_sha256: model.modelSha256 }, next, options);
 }
 
 export interface RestoreOutcome {

@@ -53,6 +53,7 @@ export interface ServeConfig {
   endedCaseMemory: number;
   repeatClose: boolean;
   caseStateFile: string;
+  caseStateCheckpointSeconds: number;
   liveRingSize: number;
   liveAlertHistory: number;
   liveMaxSubscribers: number;
@@ -228,7 +229,18 @@ const OPTIONS = [
   },
   { key: 'endedCaseMemory', flag: 'ended-case-memory', env: 'PETRASCORE_ENDED_CASE_MEMORY', kind: 'integer', default: 10000, min: 0, max: 1_000_000, description: 'closed and evicted case ids remembered (about 100 bytes each; with --repeat-close a closed case also keeps its answer, as large as its residuals): the 404 for an ended case says how and when it ended, and --repeat-close can answer a retried close; 0 none' },
   { key: 'repeatClose', flag: 'repeat-close', env: 'PETRASCORE_REPEAT_CLOSE', kind: 'boolean', default: false, description: "a close of a case already closed (a retry after a timeout), while --ended-case-memory remembers it, answers the same final evaluation again, with x-petrascore-repeated: true, instead of PETRA's None (404); needs --ended-case-memory" },
-  { key: 'caseStateFile', flag: 'case-state-file', env: 'PETRASCORE_CASE_STATE_FILE', kind: 'string', default: '', metavar: 'PATH', description: 'file the open cases are saved to at shutdown and restored from at startup (then removed), so that a restart or a deploy keeps them: needs a volume that outlives the container, and one file per instance; empty: open cases are dropped at shutdown. A file that cannot be read or a directory that cannot be written stops startup' },
+  { key: 'caseStateFile', flag: 'case-state-file', env: 'PETRASCORE_CASE_STATE_FILE', kind: 'string', default: '', metavar: 'PATH', description: 'file the open cases are saved to at shutdown, and checkpointed to while serving (--case-state-checkpoint-interval), and restored from at startup, so that a restart, a deploy or a crash keeps them: needs a volume that outlives the container, and one file per instance; empty: open cases are dropped at shutdown. A file that cannot be read or a directory that cannot be written stops startup' },
+  {
+    key: 'caseStateCheckpointSeconds',
+    flag: 'case-state-checkpoint-interval',
+    env: 'PETRASCORE_CASE_STATE_CHECKPOINT_INTERVAL',
+    kind: 'integer',
+    default: 60,
+    min: 0,
+    max: Math.floor(MAX_TIMER_MS / 1000),
+    description:
+      'seconds between checkpoints of the open cases to --case-state-file while serving (none while nothing changed), so that a crash or an OOM kill loses at most that much streaming state; written in slices of a few milliseconds of the event loop while requests go on (a million cases take about a second); 0: only the shutdown saves, and the file is removed once the restored cases are served',
+  },
   { key: 'scoreEveryEvent', flag: 'score-every-event', env: 'PETRASCORE_SCORE_EVERY_EVENT', kind: 'boolean', default: false, description: 'score the case on every streaming event (per request: ?score=true|false)' },
   { key: 'maxBatchRows', flag: 'max-batch-rows', env: 'PETRASCORE_MAX_BATCH_ROWS', kind: 'integer', default: 1024, min: 1, max: 65_536, description: 'most rows in one ONNX run; concurrent requests share runs up to this size' },
   { key: 'maxBatchWaitMs', flag: 'max-batch-wait', env: 'PETRASCORE_MAX_BATCH_WAIT', kind: 'integer', default: 0, min: 0, max: 1000, description: 'milliseconds an idle model holds a first request for company before running (a full batch runs at once); 0 runs at once, and requests arriving during a run share the next one' },

@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { CHECKPOINT_RESULTS } from '../cases/case-checkpoints.js';
 import { EVICTION_REASONS } from '../cases/case-store.js';
 import { BUS_EVENT_TYPES } from '../live/events.js';
 import { DISCONNECT_REASONS } from '../live/subscriber.js';
@@ -161,6 +162,26 @@ export class ServiceMetrics {
     known: EVICTION_REASONS.map((reason) => ({ reason })),
   });
 
+  /** Written by the case checkpoints (--case-state-checkpoint-interval), a few a minute at most: plain prom-client. */
+  readonly caseCheckpoints = new Counter({
+    name: 'petrascore_case_checkpoints_total',
+    help: 'Checkpoints of the open cases to --case-state-file (--case-state-checkpoint-interval), by result: written, unchanged (nothing to write since the last), failed (logged at warn; the next is tried at the next interval)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly caseCheckpointLastWritten = new Gauge({
+    name: 'petrascore_case_checkpoint_last_written_timestamp_seconds',
+    help: 'When the last checkpoint of the open cases was written, in seconds since the epoch (0 none yet): alert when it falls behind by several intervals while cases change',
+    registers: [this.registry],
+  });
+
+  readonly caseCheckpointDuration = new Gauge({
+    name: 'petrascore_case_checkpoint_duration_seconds',
+    help: 'How long the last written checkpoint of the open cases took, from its start to its rename into place (requests go on meanwhile)',
+    registers: [this.registry],
+  });
+
   readonly clientErrors = new DeferredCounter({
     name: 'petrascore_client_errors_total',
     help: 'Requests (and /anomaly/batch items, /events events) refused, by error class (validation_error, missing_attribute, max_events_per_case, headers_too_large, …); a HEAD /cases/{id} 404 is an answer, not counted',
@@ -248,5 +269,6 @@ export class ServiceMetrics {
     // Every outcome is exported from the start at 0, so that rate() and absent() work before the first one.
     for (const type of BUS_EVENT_TYPES) this.liveEventsDropped.inc({ type }, 0);
     for (const reason of DISCONNECT_REASONS) this.liveDisconnects.inc({ reason }, 0);
+    for (const result of CHECKPOINT_RESULTS) this.caseCheckpoints.inc({ result }, 0);
   }
 }

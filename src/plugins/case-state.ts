@@ -1,8 +1,9 @@
 import { unlinkSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { CaseCheckpoints, CHECKPOINT_SLICE_MS } from '../cases/case-checkpoints.js';
 import { checkWritable, CaseStateFileError } from '../cases/case-state-file.js';
 import type { CaseStore } from '../cases/case-store.js';
-import { restoreOpenCases, saveOpenCases, type ServedModel } from '../cases/saved-cases.js';
+import { checkpointOpenCases, restoreOpenCases, saveOpenCases, type ServedModel } from '../cases/saved-cases.js';
 import type { EvaluatorObserver, StreamingEvaluator } from '../cases/streaming-evaluator.js';
 
 declare module 'fastify' {
@@ -15,9 +16,10 @@ declare module 'fastify' {
      */
     saveOpenCases(): boolean;
     /**
-     * The start has succeeded: the file the cases were restored from is removed (a start after a crash must not take
-     * them back again), and the close saves. Called by the API port's onListen, or, with `startsWithAdminListener`, by
-     * `serve` once the admin listener listens too.
+     * The start has succeeded: the close saves, and the checkpoints begin. Without checkpoints the file the cases were
+     * restored from is removed (a start after a crash must not take them back again, closed since); with them it stays
+     * until the first one replaces it (a crash before then takes back what it holds, the last state known). Called by
+     * the API port's onListen, or, with `startsWithAdminListener`, by `serve` once the admin listener listens too.
      */
     startedServing(): void;
   }
@@ -31,6 +33,8 @@ export interface CaseStateOptions {
   observer: EvaluatorObserver | undefined;
   /** --case-state-file; '' none: the open cases are dropped at shutdown, with a warning. */
   stateFile: string;
+  /** --case-state-checkpoint-interval, in milliseconds; 0 none (with a state file, only the shutdown saves). */
+  checkpointIntervalMs: number;
   /**
    * `serve` opens an admin listener (--admin-port) after the API port: the start has not succeeded until it listens.
    * Its port in use would otherwise close a start that had already removed the file, and save only what it took back.
@@ -42,7 +46,7 @@ export interface CaseStateOptions {
  * The open cases kept across a restart (--case-state-file): restored now, before the service listens, from the file
  * the last shutdown saved, and saved by `saveOpenCases`. Called by the cases plugin, which owns the store.
  */
-export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, evaluator, model, observer, stateFile, startsWithAdminListener }: CaseStateOptions): Promise<void> {
+export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, evaluator, model, observer, stateFile, checkpointIntervalMs, startsWithAdminListener }: CaseStateOptions): Promise<void> {
   /**
    * The cases were restored from the file and the start has not succeeded (startedServing): the file is as it was
    * read. A start that fails now (a port in use, the API's or the admin listener's) leaves it so: saving what was
@@ -80,14 +84,33 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
     restoredUnserved = true;
   };
 
+  const checkpoints = stateFile === '' || checkpointIntervalMs === 0 ? undefined : new CaseCheckpoints(store, (cancelled) => checkpointOpenCases(stateFile, store, model, { sliceMs: CHECKPOINT_SLICE_MS, cancelled }), checkpointIntervalMs, {
+    onWritten: (seconds, bytes, cases) => {
+      app.metrics.caseCheckpoints.inc({ result: 'written' });
+      app.metrics.caseCheckpointLastWritten.set(Date.now() / 1000);
+      app.metrics.caseCheckpointDuration.set(seconds);
+      app.log.debug({ file: stateFile, open_cases: cases, bytes, ms: Math.round(seconds * 1000) }, 'open cases checkpointed');
+    },
+    onUnchanged: () => app.metrics.caseCheckpoints.inc({ result: 'unchanged' }),
+    onFailed: (error) => {
+      app.metrics.caseCheckpoints.inc({ result: 'failed' });
+      app.log.warn({ file: stateFile, err: error, next_in_s: checkpointIntervalMs / 1000 }, `open cases NOT checkpointed: ${(error as Error).message}`);
+    },
+  });
+
+  let serving = false;
   app.decorate('startedServing', () => {
-    if (!restoredUnserved) return;
-    restoredUnserved = false;
-    try {
-      unlinkSync(stateFile);
-    } catch (error) {
-      app.log.warn({ file: stateFile, err: error }, 'open cases restored, but their file could not be removed: a start after a crash would restore them again');
+    if (serving) return;
+    serving = true;
+    if (restoredUnserved && checkpoints === undefined) {
+      try {
+        unlinkSync(stateFile);
+      } catch (error) {
+        app.log.warn({ file: stateFile, err: error }, 'open cases restored, but their file could not be removed: a start after a crash would restore them again');
+      }
     }
+    restoredUnserved = false;
+    checkpoints?.start();
   });
   if (!startsWithAdminListener) app.addHook('onListen', async () => app.startedServing());
 
@@ -100,6 +123,8 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
       if (store.size > 0) app.log.warn({ open_cases: store.size, hint: '--case-state-file keeps them across a restart' }, 'open cases dropped at shutdown (streaming state is kept in memory)');
       return true;
     }
+    // Called off first: renamed into place after this save, a checkpoint would put older cases over the newer ones.
+    checkpoints?.stop();
     // After a shutdown that timed out, requests still run until the exit: what they change now is not in the file.
     evaluator.markSaved();
     const started = performance.now();

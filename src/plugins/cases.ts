@@ -12,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-export interface CasesPluginOptions extends CaseLimits, Pick<CaseStateOptions, 'stateFile' | 'startsWithAdminListener'> {
+export interface CasesPluginOptions extends CaseLimits, Pick<CaseStateOptions, 'stateFile' | 'checkpointIntervalMs' | 'startsWithAdminListener'> {
   scoreEveryEvent: boolean;
   /** Ended case ids remembered: a repeated close answers again, a request for an ended case is told how it ended. */
   endedCaseMemory: number;
@@ -79,6 +79,7 @@ export const casesPlugin = fp<CasesPluginOptions>(
       model: { net: app.petra.net, modelSha256: app.petra.bundle.modelSha256 },
       observer: options.observer,
       stateFile: options.stateFile,
+      checkpointIntervalMs: options.checkpointIntervalMs,
       startsWithAdminListener: options.startsWithAdminListener,
     });
     app.addHook('onClose', async () => {

@@ -1,67 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Writable } from 'node:stream';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { buildApp, type App, type AppConfig } from '../../src/app.js';
-import { defaultConfig } from '../../src/config/options.js';
-import { killAllClis, serveArgs, startServer } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { serveArgs, startServer } from '../helpers/cli.js';
+import { fileLines, get, post, useCaseStateFiles, type Line } from '../helpers/case-state.js';
 import { DEFAULT_MODEL, modelPath, ROOT } from '../helpers/fixtures.js';
 import { CliProcess } from '../helpers/cli.js';
 
-type Line = Record<string, unknown>;
-
-const dirs: string[] = [];
-const apps: App[] = [];
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((app) => app.close()));
-  await killAllClis();
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function stateFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'petrascore-state-'));
-  dirs.push(dir);
-  return join(dir, 'open-cases.jsonl');
-}
-
-/** The app as `serve` builds it, its log lines collected; `ready()` may reject (a file it cannot restore). */
-async function app(overrides: Partial<AppConfig>): Promise<{ app: App; lines: Line[] }> {
-  const lines: Line[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  const built = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, liveStatsIntervalMs: 0, ...overrides }, { level: 'info', stream });
-  apps.push(built);
-  await built.ready();
-  return { app: built, lines };
-}
-
-async function post(target: App, url: string, payload: unknown): Promise<Line> {
-  const response = await target.inject({ method: 'POST', url, payload: payload as Record<string, unknown> });
-  expect(response.statusCode, response.body).toBeLessThan(300);
-  return response.json<Line>();
-}
-
-async function get(target: App, url: string): Promise<{ status: number; body: string }> {
-  const response = await target.inject({ method: 'GET', url });
-  return { status: response.statusCode, body: response.body };
-}
-
-function fileLines(file: string): Line[] {
-  return readFileSync(file, 'utf8')
-    .trimEnd()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Line);
-}
+const { stateFile, app } = useCaseStateFiles();
 
 function header(openCases: number, extra: Line = {}): string {
   return JSON.stringify({ format: 'petrascore-open-cases', version: 1, written_at: '2026-12-01T00:00:00.000Z', scenario: 'x', model_sha256: 'x', open_cases: openCases, ...extra });
@@ -196,9 +144,9 @@ describe('--case-state-file: open cases kept across a restart', () => {
       JSON.stringify({ id: `case-€-${i}`, n_events: 1 + (i % 7), seen: i % 2 === 0 ? ['t_approve'] : [], attributes: { risk_score: `${'€'.repeat(i % 500)}${i}` }, last_seen: Date.now() }),
     );
     writeFileSync(file, [header(lines.length), ...lines].join('\n'));
-    const restored = await app({ caseStateFile: file, maxOpenCases: 5000 });
+    const restored = await app({ caseStateFile: file, caseStateCheckpointSeconds: 0, maxOpenCases: 5000 });
     expect(restored.app.cases.openCases).toBe(3000);
-    // Listening, as a start that serves: the file read is removed, and the close saves what is open.
+    // Listening, as a start that serves: the file read is removed (no checkpoints to replace it), and the close saves what is open.
     await restored.app.listen({ host: '127.0.0.1', port: 0 });
     expect(existsSync(file)).toBe(false);
     await restored.app.close();
@@ -308,9 +256,9 @@ async function withPortInUse(use: (port: string) => Promise<void>): Promise<void
 }
 
 describe('petrascore serve --case-state-file', () => {
-  it('saves on SIGTERM, restores on the next start and removes the file once listening; a broken file exits 2', async () => {
+  it('saves on SIGTERM, restores on the next start and, without checkpoints, removes the file once listening; a broken file exits 2', async () => {
     const file = stateFile();
-    const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    const first = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--case-state-checkpoint-interval', '0'));
     const event = { name: 'approve loan', attributes: { risk_score: '0.9' } };
     const answer = await fetch(`${first.url}/cases/W1/events?score=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
     const scored = (await answer.json()) as Line;
@@ -319,7 +267,7 @@ describe('petrascore serve --case-state-file', () => {
     expect(first.cli.logLines()).toContainEqual(expect.objectContaining({ msg: 'open cases saved', open_cases: 1 }));
     expect(existsSync(file)).toBe(true);
 
-    const second = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    const second = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--case-state-checkpoint-interval', '0'));
     const closed = (await (await fetch(`${second.url}/cases/W1/close`, { method: 'POST' })).json()) as Line;
     expect(closed).toEqual({ ...scored, closed: true });
     // Once listening, the file is gone: a start after a crash (no save) must not take the same cases back again.
@@ -373,7 +321,7 @@ describe('petrascore serve --case-state-file', () => {
     expect(readFileSync(file, 'utf8'), 'the file is left as it was').toBe(saved);
 
     // The port free: the start succeeds once the admin listener listens too, and only then removes the file.
-    const fixed = await startServer(serveArgs(DEFAULT_MODEL, '--admin-port', adminPort, '--case-state-file', file));
+    const fixed = await startServer(serveArgs(DEFAULT_MODEL, '--admin-port', adminPort, '--case-state-file', file, '--case-state-checkpoint-interval', '0'));
     await fixed.cli.waitForStdout(/"msg":"admin listener at /, 5_000);
     expect(await (await fetch(`${fixed.url}/cases`)).json()).toEqual({ count: 3, case_ids: ['A', 'B', 'C'] });
     expect(existsSync(file)).toBe(false);
