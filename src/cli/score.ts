@@ -108,7 +108,9 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
   if (values.traces === STDIN && format === 'auto') throw new ScoreUsageError('--traces - (standard input) needs --format csv, xes or json');
   const maxErrorRate = values['max-error-rate'].trim() === '' ? Number.NaN : Number(values['max-error-rate']);
   if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new ScoreUsageError(`--max-error-rate must be a number from 0 to 1, got '${values['max-error-rate']}'`);
-  if (!['json', 'ndjson'].includes(values['output-format'])) throw new ScoreUsageError(`--output-format must be json or ndjson, got '${values['output-format']}'`);
+  // Any case, as --format and serve's choices take their words (JSON means json).
+  const outputFormat = values['output-format'].toLowerCase();
+  if (!['json', 'ndjson'].includes(outputFormat)) throw new ScoreUsageError(`--output-format must be json or ndjson, got '${values['output-format']}'`);
   if (!/^[1-9]\d*$/.test(values['batch-size']) || Number(values['batch-size']) > MAX_BATCH_SIZE) {
     throw new ScoreUsageError(`--batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}, got '${values['batch-size']}'`);
   }
@@ -125,7 +127,7 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
     csvDelimiter,
     sorted: values.sorted,
     output,
-    outputFormat: values['output-format'] as OutputFormat,
+    outputFormat: outputFormat as OutputFormat,
     batchSize: Number(values['batch-size']),
     maxErrorRate,
     allowEmpty: values['allow-empty'],

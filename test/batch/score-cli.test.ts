@@ -157,6 +157,21 @@ describe('petrascore score output and exit codes', () => {
     expect(lines).toEqual(JSON.parse(readFileSync(json, 'utf8')));
   });
 
+  it('takes --output-format in any case, as --format and serve\'s choices (JSON was refused as a usage error)', async () => {
+    const lower = await runCli(['score', model, '--traces', log, '--output-format', 'ndjson']);
+    for (const spelling of ['NDJSON', 'NdJson']) {
+      const result = await runCli(['score', model, '--traces', log, '--output-format', spelling]);
+      expect(result.code, result.describe).toBe(0);
+      expect(result.stdout).toBe(lower.stdout);
+    }
+    const json = await runCli(['score', model, '--traces', log, '--output-format', 'JSON']);
+    expect(json.code, json.describe).toBe(0);
+    expect(json.stdout).toBe((await runCli(['score', model, '--traces', log])).stdout);
+    const bad = await runCli(['score', model, '--traces', log, '--output-format', 'CSV']);
+    expect(bad.code, bad.describe).toBe(2);
+    expect(bad.stderr).toMatch(/^petrascore score: --output-format must be json or ndjson, got 'CSV'\n/);
+  });
+
   it('a failed run leaves the previous report at -o as it was; a good one replaces it, keeping its permissions', async () => {
     const out = join(dir, 'nightly.json');
     writeFileSync(out, 'previous report\n');
