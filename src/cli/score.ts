@@ -45,7 +45,7 @@ Options:
 Which attributes the specs read and which activity names are transition labels: petrascore
 inspect BUNDLE.onnx. A CSV case's attributes come from its first row. Warnings on standard error
 name rows that are read as petra-score reads them but are likely export mistakes (blank rows, a
-repeated header) and event names that match no label.
+repeated header, a last row cut short) and event names that match no label.
 
 Exit codes: 0 scored (also when some traces carry error entries), 3 scored but more traces than
 --max-error-rate carry errors, 2 usage error, unreadable or unparseable log, bad bundle, or an

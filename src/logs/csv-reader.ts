@@ -82,6 +82,8 @@ class CaseGrouper {
   private readonly emitted = new Set<string | undefined>();
   private blankRows: Suspicious | undefined;
   private headerRows: Suspicious | undefined;
+  /** The file's last row after the header, kept to tell an export cut off mid-row. */
+  private lastRow: { cells: number; batch: RowBatch; index: number } | undefined;
 
   constructor(
     private readonly file: string,
@@ -91,12 +93,16 @@ class CaseGrouper {
   /** The rows of a batch; in sorted mode yields each case as the next one starts. */
   *addAll(batch: RowBatch): Generator<UnindexedItem> {
     let index = -1;
+    let last = -1;
     for (const cells of batch.rows) {
       index += 1;
       if (batch.blankLines && cells.length === 1 && cells[0] === '') continue;
+      // Before add(): the header is no row of events.
+      if (this.header) last = index;
       const finished = this.add(cells, batch, index);
       if (finished) yield finished;
     }
+    if (last !== -1) this.lastRow = { cells: batch.rows[last]!.length, batch, index: last };
     if (batch.error) throw batch.error;
   }
 
@@ -170,6 +176,12 @@ class CaseGrouper {
     }
     if (headerRows !== undefined) {
       warn(`${this.file}: ${rows(headerRows.count)} repeating the header (first at line ${headerRows.firstLine}; two exports joined?) read as events ${caseName(headerRows)}, as petra-score reads them`);
+    }
+    // A short row elsewhere is an event without those attributes (PETRA's missing attribute); the last one is what an
+    // export cut off mid-row leaves, which the report cannot show.
+    const { lastRow, header } = this;
+    if (lastRow !== undefined && header !== undefined && lastRow.cells < header.length) {
+      warn(`${this.file}: the last row (line ${lastRow.batch.lineOf(lastRow.index)}) has ${lastRow.cells} of the header's ${header.length} cells, and is read as petra-score reads it (the missing cells absent); was the export cut off?`);
     }
   }
 

@@ -470,6 +470,22 @@ describe('petrascore score output and exit codes', () => {
     expect(full.stderr).not.toContain('warning');
   });
 
+  it('warns of a CSV export cut off mid-row (its last row short of cells), and scores that row as petra-score does', async () => {
+    const text = readFileSync(log, 'utf8');
+    const lines = text.trimEnd().split('\n');
+    const cut = join(dir, 'cut-off.csv');
+    // The last row, C034's only one, loses its channel's end and its risk_score.
+    writeFileSync(cut, text.slice(0, text.trimEnd().lastIndexOf(',web,') + ',w'.length));
+    const result = await runCli(['score', model, '--traces', cut]);
+    expect(result.code, result.describe).toBe(0);
+    const report = JSON.parse(result.stdout) as Entry[];
+    expect(report).toHaveLength(30);
+    // PETRA drops the absent cells: the case misses the attribute its spec reads.
+    expect(report.at(-1)!.attributes).toEqual({ case_id: 'C034', resource: 'clerk-3', timestamp: '2024-01-06T08:00:00Z', channel: 'w' });
+    expect(report.at(-1)!.error).toMatch(/^missing attribute: "trace missing attribute 'risk_score'/);
+    expect(result.stderr).toContain(`petrascore score: warning: ${cut}: the last row (line ${lines.length}) has 5 of the header's 6 cells, and is read as petra-score reads it (the missing cells absent); was the export cut off?\n`);
+  });
+
   it('warns of a repeated header that carries a byte-order mark, as two joined exports of Excel\'s "CSV UTF-8" have it', async () => {
     const bom = '\ufeff';
     // The case column first (the mark is on the case cell) and second (the mark is on another cell).

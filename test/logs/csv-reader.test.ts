@@ -315,4 +315,32 @@ describe('CSV reader', () => {
     expect(await readAll(sorted, { sorted: true, onTotal: (n) => told.push(n) })).toHaveLength(2);
     expect(told).toEqual([]);
   });
+
+  it('warns of a last row shorter than the header (an export cut off mid-row), which it reads as PETRA does', async () => {
+    const warnings = async (name: string, text: string, options: { sorted?: boolean } = {}) => {
+      const file = tempFile(name, text);
+      const told: string[] = [];
+      const items = await readAll(file, { ...options, onWarning: (message) => told.push(message) });
+      return { file, items, told };
+    };
+    const header = 'case_id,activity,channel,amount';
+    const cut = await warnings('cut.csv', `${header}\nA,submit,web,100\nB,submit,web,200\nB,approve,br`);
+    // As DictReader reads it: the row's cells are there, the absent ones dropped (B's attributes come from its first row).
+    expect(summary(cut.items)).toEqual([
+      { attributes: { case_id: 'A', channel: 'web', amount: '100' }, events: ['submit'] },
+      { attributes: { case_id: 'B', channel: 'web', amount: '200' }, events: ['approve', 'submit'] },
+    ]);
+    const message = (file: string, line: number, cells: number) =>
+      `${file}: the last row (line ${line}) has ${cells} of the header's 4 cells, and is read as petra-score reads it (the missing cells absent); was the export cut off?`;
+    expect(cut.told).toEqual([message(cut.file, 4, 3)]);
+    // The exact parser's path (\r\n rows, a quoted line break before it: line 4), sorted, a case cut after its id.
+    const exact = await warnings('cut-exact.csv', `${header}\r\nA,submit,"two\nlines",100\r\nC`, { sorted: true });
+    expect(summary(exact.items).map((item) => plain(item.attributes))).toEqual([{ case_id: 'A', channel: 'two\nlines', amount: '100' }, { case_id: 'C' }]);
+    expect(exact.told).toEqual([message(exact.file, 4, 1)]);
+    // A short row elsewhere is an event without those attributes (PETRA's missing attribute), and blank lines at the end
+    // are no row: neither is said.
+    for (const [name, text] of [['short-inside.csv', `${header}\nA,submit\nB,submit,web,1\n`], ['blank-end.csv', `${header}\nA,submit,web,1\n\n\n`]] as const) {
+      expect((await warnings(name, text)).told, name).toEqual([]);
+    }
+  });
 });
