@@ -126,6 +126,10 @@ function whyNot(path: string, error: NodeJS.ErrnoException): ReportFileError {
       return new ReportFileError(`permission denied: directory ${directory} takes no new file`);
     case 'EROFS':
       return new ReportFileError(`directory ${directory} is on a read-only file system`);
+    case 'ENAMETOOLONG': {
+      const bytes = Buffer.byteLength(basename(path));
+      return new ReportFileError(bytes > NAME_MAX ? `its file name is ${bytes} bytes long, more than the ${NAME_MAX} a file name may have` : 'the path is longer than the file system takes (ENAMETOOLONG)');
+    }
     default:
       // Node's message names the temporary file after a comma ("…, open '/x/.y.partial'").
       return new ReportFileError(error.message.replace(/, \w+ '.*'$/s, ''));
@@ -133,24 +137,38 @@ function whyNot(path: string, error: NodeJS.ErrnoException): ReportFileError {
 }
 
 /**
- * Throws ReportFileError when OUT's directory is missing or not a directory, or OUT is a directory: checked before the
- * log is read, so that a mistyped -o fails at once rather than after a long read. Whether the directory takes the file
- * shows when it is opened.
+ * Throws ReportFileError for what is wrong with OUT that shows without writing anything: a name the file system refuses,
+ * a directory that is missing or not one, OUT itself a directory, an existing report this user may not write, or a
+ * directory that takes no new file when OUT does not exist. Checked before the log is read, so that such an -o fails at
+ * once rather than after a long read or, for a name too long, after the whole log was scored (the rename over OUT is
+ * the first call that takes OUT's own name). openReportFile opens it after the log's first trace and asks again.
  */
-export async function checkReportDirectory(path: string): Promise<void> {
+export async function checkReportPath(path: string): Promise<void> {
   const directory = dirname(path);
   const found = await lstat(directory).then(
     (stats) => stats.isDirectory() || stats.isSymbolicLink(),
     (error: NodeJS.ErrnoException) => {
-      // Unreadable on the way (EACCES): opening the file will say what is wrong.
-      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw whyNot(path, error);
-      return true;
+      throw whyNot(path, error);
     },
   );
   if (!found) throw new ReportFileError(`${directory} is not a directory`);
-  // stat, not lstat: a symbolic link to a directory is one too.
-  const itself = await stat(path).catch(() => undefined);
+  // Looked up even when OUT does not exist: a name too long fails the look-up, as it would fail the rename.
+  const entry = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw whyNot(path, error);
+  });
+  // stat, not lstat: a symbolic link to a directory is one too. A link to nothing is opened as it is (openDirect).
+  const itself = entry?.isSymbolicLink() === true ? await stat(path).catch(() => undefined) : entry;
   if (itself?.isDirectory() === true) throw isDirectory();
+  if (entry === undefined) {
+    // Creating the temporary report takes writing and searching the directory.
+    await access(directory, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+      throw whyNot(path, error);
+    });
+  } else if (itself !== undefined && !(await access(path, constants.W_OK).then(() => true, () => false))) {
+    // As openReportFile refuses it: `>` would not write it either.
+    throw new ReportFileError('permission denied');
+  }
 }
 
 /** Created, never opened: O_EXCL does not follow a symbolic link, nor O_NOFOLLOW a link in the last component. */
@@ -176,7 +194,7 @@ async function openTemporary(temporary: string): Promise<FileHandle> {
 export async function openReportFile(path: string): Promise<ReportFile> {
   // lstat: a symbolic link is written through, as before, rather than replaced by a file of its own.
   const existing = await lstat(path).catch(() => undefined);
-  // Checked again here: the directory may have come since checkReportDirectory looked, before the log was read.
+  // Checked again here: the directory may have come since checkReportPath looked, before the log was read.
   if (existing?.isDirectory() === true) throw isDirectory();
   if (existing !== undefined && !existing.isFile()) return openDirect(path);
   // A report the user cannot write is not replaced behind their back, as `>` would not write it either.

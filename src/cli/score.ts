@@ -11,7 +11,7 @@ import { TraceScorer } from '../inference/trace-scorer.js';
 import { detectFormat, LogInputError, readLog, STDIN, type CsvDelimiter, type LogFormat, type LogItem } from '../logs/index.js';
 import type { Net } from '../scoring/net.js';
 import { ProgressLine } from './progress.js';
-import { checkReportDirectory, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
+import { checkReportPath, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
 import { EXIT } from './exit-codes.js';
 
 export const DEFAULT_BATCH_SIZE = 1024;
@@ -256,8 +256,8 @@ async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<
   let items: AsyncIterable<LogItem>;
   let report: ReportFile | undefined;
   try {
-    // OUT's directory before the log (a mistyped -o fails at once), OUT itself after the log's first trace.
-    if (args.output !== undefined) await checkReportDirectory(args.output);
+    // OUT's path before the log (a mistyped or unwritable -o fails at once), OUT itself opened after the log's first trace.
+    if (args.output !== undefined) await checkReportPath(args.output);
     items = await startReading(log);
     if (args.output !== undefined) opened((report = await openReportFile(args.output)));
     for (const file of report?.staleRemoved ?? []) process.stderr.write(`petrascore score: removed ${file}, left by a run that was killed\n`);

@@ -219,6 +219,25 @@ describe('petrascore score output and exit codes', () => {
     expect(result.stderr).toBe(`petrascore score: cannot write ${out}: directory ${join(dir, 'no-such-dir')} does not exist\n`);
   });
 
+  it('an -o OUT whose name the file system refuses (over 255 bytes): exit 2 and one line before the log is read, not once it is scored', async () => {
+    const runDir = join(dir, 'too-long');
+    mkdirSync(runDir);
+    const out = join(runDir, `${'n'.repeat(295)}.json`);
+    const expected = `petrascore score: cannot write ${out}: its file name is 300 bytes long, more than the 255 a file name may have\n`;
+    // Said before the log is opened: a missing log is not what the run stops at.
+    for (const traces of [log, join(dir, 'missing.csv')]) {
+      const result = await runCli(['score', model, '--traces', traces, '-o', out]);
+      expect(result.code, result.describe).toBe(2);
+      expect(result.stderr).toBe(expected);
+      expect(result.stdout).toBe('');
+    }
+    const deep = join(runDir, 'd'.repeat(300), 'report.json');
+    const inLongDirectory = await runCli(['score', model, '--traces', join(dir, 'missing.csv'), '-o', deep]);
+    expect(inLongDirectory.code, inLongDirectory.describe).toBe(2);
+    expect(inLongDirectory.stderr).toBe(`petrascore score: cannot write ${deep}: the path is longer than the file system takes (ENAMETOOLONG)\n`);
+    expect(readdirSync(runDir)).toEqual([]);
+  });
+
   it('an -o OUT that is a directory (or links to one), or a symbolic link into a missing one: exit 2 before scoring, one line saying so', async () => {
     const folder = join(dir, 'reports-folder');
     mkdirSync(folder, { recursive: true });
@@ -248,13 +267,29 @@ describe('petrascore score output and exit codes', () => {
       expect(written.code, written.describe).toBe(0);
       expect((JSON.parse(readFileSync(out, 'utf8')) as Entry[]).length).toBeGreaterThan(0);
       const fresh = join(readOnly, 'new.json');
-      const refused = await runCli(['score', model, '--traces', log, '-o', fresh], { permissionsApply: true });
-      expect(refused.code, refused.describe).toBe(2);
-      expect(refused.stderr).toBe(`petrascore score: cannot write ${fresh}: permission denied: directory ${readOnly} takes no new file\n`);
+      // Refused before the log is read (a missing log is not what it stops at), not after the read of an unsorted CSV.
+      for (const traces of [log, join(dir, 'missing.csv')]) {
+        const refused = await runCli(['score', model, '--traces', traces, '-o', fresh], { permissionsApply: true });
+        expect(refused.code, refused.describe).toBe(2);
+        expect(refused.stderr).toBe(`petrascore score: cannot write ${fresh}: permission denied: directory ${readOnly} takes no new file\n`);
+      }
       expect(readdirSync(readOnly)).toEqual(['nightly.json']);
     } finally {
       chmodSync(readOnly, 0o755);
     }
+  });
+
+  it.skipIf(!permissionsCanApply)('refuses a report the user may not write before the log is read, and leaves it as it was', async () => {
+    const out = join(dir, 'locked.json');
+    writeFileSync(out, 'previous report\n');
+    chmodSync(out, 0o444);
+    for (const traces of [log, join(dir, 'missing.csv')]) {
+      const refused = await runCli(['score', model, '--traces', traces, '-o', out], { permissionsApply: true });
+      expect(refused.code, refused.describe).toBe(2);
+      expect(refused.stderr).toBe(`petrascore score: cannot write ${out}: permission denied\n`);
+      expect(readFileSync(out, 'utf8')).toBe('previous report\n');
+    }
+    expect(readdirSync(dir).filter((name) => name.includes('.partial'))).toEqual([]);
   });
 
   it.skipIf(!permissionsCanApply)('leaves no onnxruntime telemetry behind and prints only its summary, also where HOME is not writable', async () => {
