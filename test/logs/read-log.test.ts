@@ -51,6 +51,76 @@ describe('readLog', () => {
     }
   });
 
+  describe('gzip as gzip -d reads it', () => {
+    // Many rows, so that the data spans reads and zlib's output pieces: Node's gunzip lost the pieces of the last run.
+    const csv = `case_id,activity,risk_score\n${Array.from({ length: 20_000 }, (_, i) => `C${i},${i % 3 === 0 ? 'decline' : 'approve'} loan,0.${i % 10}\n`).join('')}`;
+    const gzipped = gzipSync(csv);
+    const read = async (name: string, data: Buffer) => {
+      const file = tempFile(name, data);
+      const warnings: string[] = [];
+      const items = await readAll(file, { onWarning: (message) => warnings.push(message) });
+      return { file, items, warnings };
+    };
+    const trailingWarning = (file: string, byte: number) =>
+      `${file}: the gzip data ends at byte ${byte} and is followed by bytes that are not gzip, ignored as gzip -d ignores them ("trailing garbage ignored"); check that the log is complete`;
+
+    it('reads the data before trailing garbage whole and warns with the byte where the garbage starts; zero padding is silent', async () => {
+      const plain = await readAll(tempFile('many.csv', csv));
+      expect(plain).toHaveLength(20_000);
+      const small = gzipSync('case_id,activity\nA,approve loan\n');
+      for (const [name, data, garbageAt] of [
+        ['garbage.csv.gz', Buffer.concat([gzipped, Buffer.from('\r\ngarbage left by a transfer')]), gzipped.length],
+        // Under its plain name, recognised by its content.
+        ['garbage-plain-name.csv', Buffer.concat([gzipped, Buffer.from([0x42])]), gzipped.length],
+        // gzip -d reads no member after zero padding: the bytes after the zeros are garbage too.
+        ['padding-then-garbage.csv.gz', Buffer.concat([gzipped, Buffer.alloc(100_000), gzipped]), gzipped.length],
+        ['padding.csv.gz', Buffer.concat([gzipped, Buffer.alloc(100_000)]), undefined],
+      ] as const) {
+        const { file, items, warnings } = await read(name, data);
+        expect(items, name).toEqual(plain);
+        expect(warnings, name).toEqual(garbageAt === undefined ? [] : [trailingWarning(file, garbageAt)]);
+      }
+      // A member of a few bytes, its garbage in the same read.
+      const tiny = await read('tiny-garbage.csv.gz', Buffer.concat([small, Buffer.from('junk')]));
+      expect(tiny.items.map((item) => item.attributes['case_id'])).toEqual(['A']);
+      expect(tiny.warnings).toHaveLength(1);
+    });
+
+    it('reads members one after another (cat a.gz b.gz) as their data joined, then warns of garbage after the last', async () => {
+      const half = csv.indexOf('\nC10000,') + 1;
+      const members = Buffer.concat([gzipSync(csv.slice(0, half)), gzipSync(csv.slice(half))]);
+      const plain = await readAll(tempFile('joined.csv', csv));
+      expect((await read('members.csv.gz', members)).items).toEqual(plain);
+      const { file, items, warnings } = await read('members-garbage.csv.gz', Buffer.concat([members, Buffer.from('\n')]));
+      expect(items).toEqual(plain);
+      expect(warnings).toEqual([trailingWarning(file, members.length)]);
+    });
+
+    it('still fails, naming the file, on data that is corrupt, cut short, or a damaged member after the first', async () => {
+      const flipped = Buffer.from(gzipped);
+      flipped[Math.floor(gzipped.length / 2)]! ^= 0xff;
+      const badCheck = Buffer.from(gzipped);
+      badCheck[gzipped.length - 8]! ^= 0x01;
+      const cases: [string, Buffer, RegExp][] = [
+        ['flipped.csv.gz', flipped, /: not valid gzip data \((invalid|incorrect) [^)]*\); expected a gzip file because the name ends in \.gz$/],
+        ['bad-check.csv.gz', badCheck, /: not valid gzip data \(incorrect data check\)/],
+        ['cut.csv.gz', gzipped.subarray(0, gzipped.length - 3), /: gzip data is truncated \(unexpected end of file\)$/],
+        ['cut-in-deflate.csv.gz', gzipped.subarray(0, 5000), /: gzip data is truncated \(unexpected end of file\)$/],
+        // The signature starts a member: one cut after it, or with another method, is no garbage to skip.
+        ['cut-member.csv.gz', Buffer.concat([gzipped, gzipped.subarray(0, 2)]), /: gzip data is truncated \(unexpected end of file\)$/],
+        ['bad-member.csv.gz', Buffer.concat([gzipped, Buffer.from([0x1f, 0x8b, 0x07, 0, 0, 0, 0, 0, 0, 3])]), /: not valid gzip data \(unknown compression method\)/],
+        ['not-gzip.csv.gz', Buffer.from(csv), /: not valid gzip data \(incorrect header check\); expected a gzip file because the name ends in \.gz$/],
+      ];
+      for (const [name, data, message] of cases) {
+        const file = tempFile(name, data);
+        const error = await readError(file);
+        expect(error, name).toBeInstanceOf(LogInputError);
+        expect((error as LogInputError).message, name).toMatch(message);
+        expect((error as LogInputError).file, name).toBe(file);
+      }
+    });
+  });
+
   it('rejects an unknown format option', async () => {
     const error = await readError(tempFile('log2.csv', 'case_id,activity\nA,b\n'), { format: 'yaml' as 'csv' });
     expect((error as LogInputError).message).toContain('unknown log format "yaml"');
