@@ -1,7 +1,8 @@
 import { createReadStream, type ReadStream } from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { isGzipped } from './detect-format.js';
 import { LogInputError } from './errors.js';
-import { gunzipMembers } from './gunzip.js';
 
 /** The path that means standard input (`--traces -`). */
 export const STDIN = '-';
@@ -14,9 +15,8 @@ function startsGzipped(head: Buffer): boolean {
 /**
  * The file's bytes chunk by chunk, decompressed when the name ends in `.gz` or the data starts with gzip's signature
  * (a nightly export gzipped under its plain name, or piped in), so readers never hold more than one chunk of raw input.
- * Bytes after the gzip data that are not another member are ignored, as `gzip -d` ignores them, and said to `onWarning`.
  */
-export async function* readBytes(path: string, onProgress?: (bytesRead: number) => void, onWarning?: (message: string) => void): AsyncGenerator<Buffer> {
+export async function* readBytes(path: string, onProgress?: (bytesRead: number) => void): AsyncGenerator<Buffer> {
   const file: ReadStream | NodeJS.ReadStream = path === STDIN ? process.stdin : createReadStream(path);
   // Bytes of the file itself (compressed, for gzip), to compare with its size; standard input has none to compare.
   const progress = () => {
@@ -36,15 +36,12 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
     }
     gzipped ||= startsGzipped(first.value);
     const raw = rest(first.value, chunks);
-    const name = path === STDIN ? 'standard input' : path;
-    // An exporter's or a transfer's padding or leftovers after the data: gzip -d warns and still writes the data.
-    const trailing = (byte: number) =>
-      onWarning?.(`${name}: the gzip data ends at byte ${byte} and is followed by bytes that are not gzip, ignored as gzip -d ignores them ("trailing garbage ignored"); check that the log is complete`);
-    const bytes: AsyncIterable<Buffer> = gzipped ? gunzipMembers(raw, trailing) : raw;
+    // pipeline forwards a read error (e.g. ENOENT) into gunzip, whose iterator then rejects with it.
+    const bytes: AsyncIterable<Buffer> = gzipped ? pipeline(Readable.from(raw), createGunzip(), () => undefined) : raw;
     let head = gzipped;
     for await (const chunk of bytes) {
       // Compressed once more inside: no reader takes that, and the advice for gzip under a plain name would not help.
-      if (head && startsGzipped(chunk)) throw new LogInputError(name, 'the data is gzip-compressed twice; decompress it once (gunzip) and score the result');
+      if (head && startsGzipped(chunk)) throw new LogInputError(path === STDIN ? 'standard input' : path, 'the data is gzip-compressed twice; decompress it once (gunzip) and score the result');
       head = false;
       progress();
       yield chunk;

@@ -20,7 +20,7 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
   const format = resolveFormat(path, options.format);
   // What messages call the log: `-` is standard input.
   const file = path === STDIN ? 'standard input' : path;
-  const bytes = validateUtf8(readBytes(path, options.onProgress, options.onWarning), file);
+  const bytes = validateUtf8(readBytes(path, options.onProgress), file);
   let items: AsyncIterable<UnindexedItem>;
   switch (format) {
     case 'csv':

@@ -49,7 +49,7 @@ export interface ReadOptions {
    * which holds every case until the end of the file. The other readers hand traces out as they read, and never call it.
    */
   onTotal?: (traces: number) => void;
-  /** Told of input that is read as petra-score (or, for gzip, `gzip -d`) reads it but is most likely a mistake in the export. */
+  /** Told of input that is read as petra-score reads it but is most likely a mistake in the export (CSV only). */
   onWarning?: (message: string) => void;
   /** A log without traces is an empty report rather than petra-score's "no traces parsed" error. */
   allowEmpty?: boolean;

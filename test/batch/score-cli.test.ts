@@ -580,21 +580,6 @@ describe('petrascore score output and exit codes', () => {
     expect(JSON.parse(empty.stdout)).toEqual([]);
   });
 
-  it('scores a gzip log with trailing garbage as gzip -d reads it, and warns naming the file (it failed as not valid gzip)', async () => {
-    const expected = (await runCli(['score', model, '--traces', log])).stdout;
-    const gzipped = gzipSync(readFileSync(log));
-    const padded = join(dir, 'padded-export.csv.gz');
-    writeFileSync(padded, Buffer.concat([gzipped, Buffer.from('\0\0\0\0trailer written by the transfer tool\n')]));
-    for (const [traces, file, options] of [[padded, padded, {}], ['-', 'standard input', { stdinFrom: padded }]] as const) {
-      const result = await runCli(['score', model, '--traces', traces, '--format', 'csv'], options);
-      expect(result.code, result.describe).toBe(0);
-      expect(result.stdout).toBe(expected);
-      expect(result.stderr).toContain(
-        `petrascore score: warning: ${file}: the gzip data ends at byte ${gzipped.length} and is followed by bytes that are not gzip, ignored as gzip -d ignores them ("trailing garbage ignored"); check that the log is complete\n`,
-      );
-    }
-  });
-
   it('a killed run’s stale temporary report is removed by the next run, a recent one is not', async () => {
     const runDir = join(dir, 'killed');
     mkdirSync(runDir);
