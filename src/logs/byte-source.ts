@@ -24,6 +24,8 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
   };
   const named = isGzipped(path);
   let gzipped = named;
+  /** The data starts with gzip's signature: a bad header after that is not the first member's. */
+  let signed = false;
   const chunks = file[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     const first = await chunks.next();
@@ -34,7 +36,8 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
       if (next.done === true) break;
       first.value = Buffer.concat([first.value, next.value]);
     }
-    gzipped ||= startsGzipped(first.value);
+    signed = startsGzipped(first.value);
+    gzipped ||= signed;
     const raw = rest(first.value, chunks);
     // pipeline forwards a read error (e.g. ENOENT) into gunzip, whose iterator then rejects with it.
     const bytes: AsyncIterable<Buffer> = gzipped ? pipeline(Readable.from(raw), createGunzip(), () => undefined) : raw;
@@ -47,7 +50,7 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
       yield chunk;
     }
   } catch (error) {
-    throw toLogInputError(path, error, named);
+    throw toLogInputError(path, error, named, signed);
   } finally {
     // Reached early when the consumer stops iterating; the file descriptor must not leak.
     if (file !== process.stdin) file.destroy();
@@ -59,7 +62,7 @@ async function* rest(head: Buffer, chunks: AsyncIterator<Buffer>): AsyncGenerato
   for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) yield next.value;
 }
 
-function toLogInputError(path: string, error: unknown, named: boolean): Error {
+function toLogInputError(path: string, error: unknown, named: boolean, signed: boolean): Error {
   if (error instanceof LogInputError) return error;
   const code = error instanceof Error && 'code' in error ? String(error.code) : '';
   const message = error instanceof Error ? error.message : String(error);
@@ -75,6 +78,15 @@ function toLogInputError(path: string, error: unknown, named: boolean): Error {
     case 'Z_BUF_ERROR':
       return new LogInputError(file, 'gzip data is truncated (unexpected end of file)');
     case 'Z_DATA_ERROR':
+      // zlib checks the signature alone as "incorrect header check": with the data's first bytes right, what lacks it
+      // comes after a whole member. gzip -d ignores such bytes with a warning; Node's gunzip fails, and drops the output
+      // of its last run before them, so reading on from what came out would score a log cut short without a word.
+      if (signed && message === 'incorrect header check') {
+        return new LogInputError(
+          file,
+          'the gzip data is followed by bytes that are not gzip ("trailing garbage", which gzip -d ignores with a warning); decompress it with gzip -dc, check that the log is complete, and score the result',
+        );
+      }
       return new LogInputError(file, `not valid gzip data (${message}); expected a gzip file because ${named ? 'the name ends in .gz' : 'it starts with the gzip signature'}`);
     default:
       return new LogInputError(file, `cannot read the file: ${message}`);

@@ -84,6 +84,15 @@ describe('XES reader', () => {
     expect((error as LogInputError).message).toContain('not valid gzip data');
   });
 
+  it('says what follows the gzip data is not gzip (trailing garbage), where gzip -d would ignore it', async () => {
+    const error = await readError(tempFile('log.xes.gz', Buffer.concat([gzipSync(LOG), Buffer.from('junk after the member\n')])));
+    expect(error).toBeInstanceOf(LogInputError);
+    expect((error as LogInputError).message).toContain('the gzip data is followed by bytes that are not gzip ("trailing garbage"');
+    // Zero padding alone is ignored, as by gzip -d; a .gz name on data without the signature is still not gzip.
+    expect(asTraces(await readAll(tempFile('padded.xes.gz', Buffer.concat([gzipSync(LOG), Buffer.alloc(512)]))))).toEqual(asTraces(await readAll(tempFile('plain.xes', LOG))));
+    expect(((await readError(tempFile('fake.xes.gz', LOG))) as LogInputError).message).toContain('not valid gzip data (incorrect header check)');
+  });
+
   it('yields each trace as soon as it is closed, before a later syntax error', async () => {
     const xml = '<log>\n<trace><string key="id" value="1"/></trace>\n<trace>\n<event>\n</trace>\n</log>\n';
     const seen: string[] = [];
