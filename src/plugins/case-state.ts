@@ -84,6 +84,9 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
     restoredUnserved = true;
   };
 
+  if (stateFile !== '') await restoreFrom(stateFile);
+
+  // After the restore: the checkpoints take the store's change count as what the file holds, the restored cases.
   const checkpoints = stateFile === '' || checkpointIntervalMs === 0 ? undefined : new CaseCheckpoints(store, (cancelled) => checkpointOpenCases(stateFile, store, model, { sliceMs: CHECKPOINT_SLICE_MS, cancelled }), checkpointIntervalMs, {
     onWritten: (seconds, bytes, cases) => {
       app.metrics.caseCheckpoints.inc({ result: 'written' });
@@ -139,6 +142,4 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
   };
   let saved: boolean | undefined;
   app.decorate('saveOpenCases', () => (saved ??= saveOnce()));
-
-  if (stateFile !== '') await restoreFrom(stateFile);
 }

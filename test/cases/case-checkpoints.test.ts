@@ -111,6 +111,20 @@ describe('--case-state-checkpoint-interval: the open cases checkpointed while se
     expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'open cases checkpointed', file, open_cases: 1 }));
   });
 
+  it('skips the checkpoints after a restore while nothing changed: the file restored from stays as it was', async () => {
+    const file = stateFile();
+    const { app: first } = await app({ caseStateFile: file, caseStateCheckpointSeconds: 0 });
+    await post(first, '/cases/K1/events', { name: 'approve loan', attributes: { risk_score: 0.9 } });
+    await first.close();
+    const saved = readFileSync(file, 'utf8');
+
+    const { app: served } = await app({ caseStateFile: file, caseStateCheckpointSeconds: 1 });
+    served.startedServing();
+    await until('a checkpoint has been skipped', async () => (await metric(served, unchanged)) >= 1);
+    expect(await metric(served, written), 'the restored cases are what the file holds').toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(saved);
+  });
+
   it("fails loudly beside another instance's checkpoint under way, leaves it be, and writes at the next interval", async () => {
     const file = stateFile();
     const { app: served, lines } = await app({ caseStateFile: file, caseStateCheckpointSeconds: 1 });
