@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
@@ -193,5 +193,25 @@ describe('petrascore serve --case-state-checkpoint-interval', () => {
     second.cli.signal('SIGTERM');
     expect((await second.cli.waitForExit()).code, second.cli.describe()).toBe(0);
     expect(fileLines(file)).toEqual([expect.objectContaining({ open_cases: 0 })]);
+  });
+
+  it('a save cut short (a file size limit) leaves the last checkpoint as it was, which the next start restores', async () => {
+    const file = stateFile();
+    const args = serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--case-state-checkpoint-interval', '1');
+    // 8 KiB at most per file: one case fits, the forty below (about 20 KiB) do not.
+    const first = await startServer(args, { fileSizeLimit: 16 });
+    const send = (events: unknown[]) => fetch(`${first.url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    expect((await send([{ case_id: 'K1', name: 'approve loan', attributes: { risk_score: 0.9 } }])).status).toBe(200);
+    await until('a checkpoint holds K1', () => existsSync(file));
+    const checkpoint = readFileSync(file, 'utf8');
+    expect((await send(Array.from({ length: 40 }, (_, i) => ({ case_id: `F${i}`, name: 'approve loan', attributes: { risk_score: `${' '.repeat(500)}0.5` } })))).status).toBe(200);
+    first.cli.signal('SIGTERM');
+    expect(await first.cli.waitForExit(), first.cli.describe()).toEqual({ code: 1, signal: null });
+    expect(first.cli.logLines()).toContainEqual(expect.objectContaining({ level: 50, open_cases: 41, msg: expect.stringMatching(/^open cases NOT saved: .*EFBIG/) }));
+    expect(readFileSync(file, 'utf8'), 'neither the save nor a checkpoint cut short replaced it').toBe(checkpoint);
+    expect(readdirSync(dirname(file))).toEqual(['open-cases.jsonl']);
+
+    const second = await startServer(args);
+    expect(second.cli.logLines()).toContainEqual(expect.objectContaining({ msg: 'open cases restored', open_cases: 1 }));
   });
 });
