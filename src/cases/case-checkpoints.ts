@@ -22,14 +22,13 @@ export type WriteCheckpoint = (cancelled: () => boolean) => Promise<{ bytes: num
 /**
  * Checkpoints of the open cases every `intervalMs` while the service runs (--case-state-checkpoint-interval), so that a
  * crash, an OOM kill or a lost machine loses at most that much of the streaming state: the shutdown's save covers only
- * a shutdown. One at a time, the next `intervalMs` after the last one ends, and none while nothing has changed.
+ * a shutdown. One at a time, each `intervalMs` after the last one began, and none while nothing has changed.
  */
 export class CaseCheckpoints {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** The store's change count the file holds: at the start, the restored cases (or none, and no file). */
   private writtenChanges: number;
-  private underWay: Promise<void> | undefined;
 
   constructor(
     private readonly store: CaseStore,
@@ -53,19 +52,16 @@ export class CaseCheckpoints {
     clearTimeout(this.timer);
   }
 
-  /** Resolves when no checkpoint is under way (tests; a shutdown does not wait: `stop` calls it off). */
-  async settled(): Promise<void> {
-    await this.underWay;
-  }
-
-  private schedule(): void {
+  /**
+   * The next checkpoint `intervalMs` after the last one began (at once if it took longer), so that a crash loses at
+   * most the interval and one checkpoint's own time, however long checkpoints take.
+   */
+  private schedule(delayMs = this.intervalMs): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.underWay = this.checkpoint().finally(() => {
-        this.underWay = undefined;
-        this.schedule();
-      });
-    }, this.intervalMs);
+      const began = performance.now();
+      void this.checkpoint().finally(() => this.schedule(Math.max(0, this.intervalMs - (performance.now() - began))));
+    }, delayMs);
     // A checkpoint due does not keep a process alive that has nothing else to do.
     this.timer.unref();
   }

@@ -189,7 +189,7 @@ export async function checkpointCaseStateFile(
     if (cancelled()) return undefined;
     renameSync(partial, file);
     renamed = true;
-    syncDirectory(dirname(file));
+    await syncDirectoryAsync(dirname(file));
     return { bytes, cases };
   } finally {
     if (!closed) await handle.close().catch(() => undefined);
@@ -205,6 +205,19 @@ async function writeAllAsync(handle: FileHandle, text: string, position?: number
     offset += bytesWritten;
   }
   return buffer.length;
+}
+
+/** `syncDirectory` off the event loop: a network volume's sync can take long. */
+async function syncDirectoryAsync(directory: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(directory, 'r');
+    await handle.sync();
+  } catch {
+    // As in syncDirectory.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
 }
 
 /** Makes the rename itself durable (a power cut could otherwise leave the old file or none). */
@@ -224,13 +237,22 @@ function syncDirectory(directory: string): void {
  * Checks at startup that the file's directory takes a file, so that a wrong path or a read-only volume stops startup
  * instead of losing the open cases at the shutdown. Throws the file system's error.
  */
-export function checkWritable(file: string): void {
-  const partial = partialPath(file);
+export function checkWritable(file: string, checkpoints: boolean): void {
   // Left by a save or a checkpoint that a crash cut short (none of this process runs yet): they would refuse the next.
-  rmSync(partial, { force: true });
-  rmSync(checkpointPath(file), { force: true });
-  closeSync(openSync(partial, 'wx', 0o600));
-  unlinkSync(partial);
+  // The checkpoint's name is the longer: without checkpoints a name that leaves no room for it must not stop startup.
+  const partials = checkpoints ? [partialPath(file), checkpointPath(file)] : [partialPath(file)];
+  if (!checkpoints) {
+    try {
+      rmSync(checkpointPath(file), { force: true });
+    } catch {
+      // Too long a name, say: then there is none to remove.
+    }
+  }
+  for (const partial of partials) {
+    rmSync(partial, { force: true });
+    closeSync(openSync(partial, 'wx', 0o600));
+    unlinkSync(partial);
+  }
 }
 
 /**

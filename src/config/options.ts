@@ -239,7 +239,7 @@ const OPTIONS = [
     min: 0,
     max: Math.floor(MAX_TIMER_MS / 1000),
     description:
-      'seconds between checkpoints of the open cases to --case-state-file while serving (none while nothing changed), so that a crash or an OOM kill loses at most that much streaming state; written in slices of a few milliseconds of the event loop while requests go on (a million cases take about a second); 0: only the shutdown saves, and the file is removed once the restored cases are served',
+      'seconds between checkpoints of the open cases to --case-state-file while serving (none while nothing changed), so that a crash or an OOM kill loses at most that much streaming state (and the time one checkpoint takes); written in slices of a few milliseconds of the event loop while requests go on (a million cases take about a second); 0: only the shutdown saves, and the file is removed once the restored cases are served',
   },
   { key: 'scoreEveryEvent', flag: 'score-every-event', env: 'PETRASCORE_SCORE_EVERY_EVENT', kind: 'boolean', default: false, description: 'score the case on every streaming event (per request: ?score=true|false)' },
   { key: 'maxBatchRows', flag: 'max-batch-rows', env: 'PETRASCORE_MAX_BATCH_ROWS', kind: 'integer', default: 1024, min: 1, max: 65_536, description: 'most rows in one ONNX run; concurrent requests share runs up to this size' },

@@ -58,7 +58,7 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
   /** A file that cannot be read stops startup (CaseStateFileError). */
   const restoreFrom = async (file: string) => {
     try {
-      checkWritable(file);
+      checkWritable(file, checkpointIntervalMs > 0);
     } catch (error) {
       throw new CaseStateFileError(file, `cannot be written, and the open cases could not be saved at shutdown (${(error as Error).message})`, true);
     }

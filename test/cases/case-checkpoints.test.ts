@@ -166,6 +166,16 @@ describe('--case-state-checkpoint-interval: the open cases checkpointed while se
     expect(cases.at(-1)).toMatchObject({ id: 'after' });
     expect(checkpointed()).toBe(writtenBefore);
   });
+
+  it("checks at startup that the checkpoint's longer name fits, and only with checkpoints on", async () => {
+    // `.NAME.partial` fits in 255 bytes, `.NAME.checkpoint` does not.
+    const file = join(dirname(stateFile()), 'a'.repeat(244));
+    await expect(app({ caseStateFile: file, caseStateCheckpointSeconds: 1 })).rejects.toMatchObject({ name: 'CaseStateFileError', message: expect.stringContaining('cannot be written') });
+    const { app: started } = await app({ caseStateFile: file, caseStateCheckpointSeconds: 0 });
+    await post(started, '/cases/K1/events', { name: 'approve loan' });
+    await started.close();
+    expect(fileLines(file).map((l) => l.id ?? l.open_cases)).toEqual([1, 'K1']);
+  });
 });
 
 describe('petrascore serve --case-state-checkpoint-interval', () => {
