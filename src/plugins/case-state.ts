@@ -87,19 +87,7 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
   if (stateFile !== '') await restoreFrom(stateFile);
 
   // After the restore: the checkpoints take the store's change count as what the file holds, the restored cases.
-  const checkpoints = stateFile === '' || checkpointIntervalMs === 0 ? undefined : new CaseCheckpoints(store, (cancelled) => checkpointOpenCases(stateFile, store, model, { sliceMs: CHECKPOINT_SLICE_MS, cancelled }), checkpointIntervalMs, {
-    onWritten: (seconds, bytes, cases) => {
-      app.metrics.caseCheckpoints.inc({ result: 'written' });
-      app.metrics.caseCheckpointLastWritten.set(Date.now() / 1000);
-      app.metrics.caseCheckpointDuration.set(seconds);
-      app.log.debug({ file: stateFile, open_cases: cases, bytes, ms: Math.round(seconds * 1000) }, 'open cases checkpointed');
-    },
-    onUnchanged: () => app.metrics.caseCheckpoints.inc({ result: 'unchanged' }),
-    onFailed: (error) => {
-      app.metrics.caseCheckpoints.inc({ result: 'failed' });
-      app.log.warn({ file: stateFile, err: error, next_in_s: checkpointIntervalMs / 1000 }, `open cases NOT checkpointed: ${(error as Error).message}`);
-    },
-  });
+  const checkpoints = stateFile === '' || checkpointIntervalMs === 0 ? undefined : checkpointsTo(app, stateFile, store, model, checkpointIntervalMs);
 
   let serving = false;
   app.decorate('startedServing', () => {
@@ -142,4 +130,21 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
   };
   let saved: boolean | undefined;
   app.decorate('saveOpenCases', () => (saved ??= saveOnce()));
+}
+
+/** The checkpoints of the open cases to `file`, counted and logged. */
+function checkpointsTo(app: FastifyInstance, file: string, store: CaseStore, model: ServedModel, intervalMs: number): CaseCheckpoints {
+  return new CaseCheckpoints(store, (cancelled) => checkpointOpenCases(file, store, model, { sliceMs: CHECKPOINT_SLICE_MS, cancelled }), intervalMs, {
+    onWritten: (seconds, bytes, cases) => {
+      app.metrics.caseCheckpoints.inc({ result: 'written' });
+      app.metrics.caseCheckpointLastWritten.set(Date.now() / 1000);
+      app.metrics.caseCheckpointDuration.set(seconds);
+      app.log.debug({ file, open_cases: cases, bytes, ms: Math.round(seconds * 1000) }, 'open cases checkpointed');
+    },
+    onUnchanged: () => app.metrics.caseCheckpoints.inc({ result: 'unchanged' }),
+    onFailed: (error) => {
+      app.metrics.caseCheckpoints.inc({ result: 'failed' });
+      app.log.warn({ file, err: error, next_in_s: intervalMs / 1000 }, `open cases NOT checkpointed: ${(error as Error).message}`);
+    },
+  });
 }
