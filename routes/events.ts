@@ -15,7 +15,9 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidu
         summary: 'Feed many events for many cases, in order (PETRA process_stream)',
         description:
           'For backfills. Each event is applied as by POST /cases/{id}/events; results come one per event in order: the evaluation when scoring, ' +
-          'else the acknowledgement (with `not_scored` when scoring was asked for but impossible), or `rejected` when a case limit refused the event.',
+          'else the acknowledgement (with `not_scored` when scoring was asked for but impossible), or `rejected` when a case limit refused the event. ' +
+          'An event that opens a new case under an id that ended lately (--ended-case-memory) says how that one ended in its result\'s `reopened` ' +
+          '(as x-petrascore-reopened does on POST /cases/{id}/events): the new case has none of its events.',
         querystring: StreamScoreQuery,
         body: StreamRequest,
         response: { 200: answer(StreamResponse, 'every event applied, with the evaluations asked for'), ...errorResponses(400, 413, 415, 503) },

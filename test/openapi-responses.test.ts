@@ -62,7 +62,7 @@ describe('openapi.yaml against the answers the service gives', () => {
   }
 
   /** The last answer `check` checked, for a test to look at its headers. */
-  let last: { headers: Record<string, unknown> } = { headers: {} };
+  let last: { headers: Record<string, unknown>; body: string } = { headers: {}, body: '' };
 
   async function check(method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: unknown, on = app): Promise<number> {
     const response = await on.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
@@ -98,7 +98,12 @@ describe('openapi.yaml against the answers the service gives', () => {
     expect(await check('POST', '/events?score=true', { events: [{ case_id: 'doc-2', name: 'decline loan' }] })).toBe(200);
     expect(await check('POST', '/cases/doc-1/close')).toBe(200);
     expect(await check('POST', '/cases/doc-1/close')).toBe(404);
+    // Results that say their event opened a new case under an ended id, scored and not.
+    expect(await check('POST', '/events?score=true', { events: [{ case_id: 'doc-1', name: 'approve loan', attributes: { risk_score: '0.9' } }] })).toBe(200);
+    expect(last.body).toContain('"reopened":"closed"');
     expect(await check('DELETE', '/cases/doc-2')).toBe(200);
+    expect(await check('POST', '/events', { events: [{ case_id: 'doc-2', name: 'approve loan' }] })).toBe(200);
+    expect(last.body).toContain('"reopened":"deleted"');
     expect(await check('POST', '/cases/doc-3/events', { name: 'approve loan' })).toBe(202);
     expect(await check('POST', '/cases/doc-3/close')).toBe(422);
     expect(await check('DELETE', '/cases/doc-3')).toBe(200);

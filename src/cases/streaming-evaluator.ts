@@ -23,6 +23,11 @@ export class Evaluation implements TraceScore {
     readonly closed: boolean,
     /** The answer of an earlier close, given again to a repeated one (its caller timed out and retried). */
     readonly repeated = false,
+    /**
+     * In a POST /events answer: the event opened a new case under an id that ended lately (how it ended). The other
+     * routes say it in a header, as their body is the evaluation alone.
+     */
+    readonly reopened?: string,
   ) {}
 
   get trace_score(): number {
@@ -47,6 +52,8 @@ export interface Acknowledgement {
   n_events: number;
   /** Present when scoring was asked for but the case cannot be scored yet. */
   not_scored?: ScoreProblem;
+  /** In a POST /events answer, as Evaluation.reopened. */
+  reopened?: string;
 }
 
 export interface Rejection {
@@ -233,7 +240,7 @@ export class StreamingEvaluator {
   async processStream(events: readonly (CaseEvent & { case_id: string })[], score: boolean): Promise<StreamItem[]> {
     if (score && this.unavailable !== undefined) throw this.unavailable;
     const items: StreamItem[] = [];
-    const pending: { index: number; snapshot: Snapshot }[] = [];
+    const pending: { index: number; snapshot: Snapshot; reopened: string | undefined }[] = [];
     let published = 0;
     try {
       for (const event of events) {
@@ -245,16 +252,19 @@ export class StreamingEvaluator {
           items.push({ case_id: event.case_id, rejected: { limit: error.limit, message: error.message } });
           continue;
         }
+        // Read at once, as onEvent does: the next append sets it again.
+        const reopened = this.reopened;
         const ack: Acknowledgement = { case_id: event.case_id, n_events: state.nEvents };
         if (score) {
           const snapshot = this.trySnapshot(state);
           if ('problem' in snapshot) ack.not_scored = snapshot.problem;
           else {
-            pending.push({ index: items.length, snapshot });
+            pending.push({ index: items.length, snapshot, reopened });
             // A later event of this request may evict the case: its eviction then waits for this evaluation.
             state.scoring++;
           }
         }
+        if (reopened !== undefined) ack.reopened = reopened;
         items.push(ack);
       }
       if (pending.length === 0) return items;
@@ -264,8 +274,8 @@ export class StreamingEvaluator {
       const started = performance.now();
       const scores = await this.scorer.scoreRows(rows, pending.map(({ snapshot }) => snapshot.observed));
       const latencyMs = performance.now() - started;
-      for (const { index, snapshot } of pending) {
-        const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, scores[published]!, false);
+      for (const { index, snapshot, reopened } of pending) {
+        const evaluation = new Evaluation(snapshot.caseId, snapshot.nEvents, scores[published]!, false, false, reopened);
         items[index] = evaluation;
         this.observer.onEvaluated?.(evaluation, { state: snapshot.state, observed: snapshot.observed, latencyMs, source: 'events' });
         published++;

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { CASE_LIMITS, type CaseLimit } from '../cases/case-errors.js';
+import { CASE_LIMITS, ENDINGS, type CaseLimit } from '../cases/case-errors.js';
 import { OptionalAttributes, refTo, Residuals } from './common.js';
 
 /** The longest case id, in UTF-16 code units. */
@@ -112,7 +112,20 @@ export const StreamRequest = Type.Object(
   },
 );
 
+/** What POST /cases/{id}/events says in its x-petrascore-reopened header, in a POST /events result. */
+const Reopened = Type.Optional(
+  Type.Unsafe<string>(
+    Type.String({
+      enum: [...ENDINGS],
+      description: 'present when the event opened a new case under an id that ended lately (--ended-case-memory): how that case ended; the new case has none of its events',
+    }),
+  ),
+);
+
 export const StreamResponse = Type.Object({
   accepted: Type.Integer({ description: 'events applied' }),
-  results: Type.Array(Type.Union([refTo(Evaluation), Acknowledgement, Rejection]), { description: 'one entry per event, in order' }),
+  results: Type.Array(
+    Type.Union([Type.Intersect([refTo(Evaluation), Type.Object({ reopened: Reopened })]), Type.Object({ ...Acknowledgement.properties, reopened: Reopened }), Rejection]),
+    { description: 'one entry per event, in order' },
+  ),
 });

@@ -333,6 +333,43 @@ describe('streaming cases beyond the PETRA fixtures', () => {
       expectEvaluation(await app.inject({ method: 'GET', url: caseUrl('ps-2') }), 'ps-2', 2);
     });
 
+    it('says in an event\'s result that it opened a new case under an id that ended lately, as the single-event route\'s header does', async () => {
+      expectAck(await post(app, caseUrl('re-closed', '/events'), { name: 'approve loan', attributes: { risk_score: '0.8' } }));
+      expectEvaluation(await post(app, caseUrl('re-closed', '/close')), 're-closed', 1, true);
+      expectAck(await post(app, caseUrl('re-deleted', '/events'), { name: 'approve loan' }));
+      expect((await app.inject({ method: 'DELETE', url: caseUrl('re-deleted') })).statusCode).toBe(200);
+      expectAck(await post(app, caseUrl('re-unscored', '/events'), { name: 'approve loan' }));
+      expect((await app.inject({ method: 'DELETE', url: caseUrl('re-unscored') })).statusCode).toBe(200);
+
+      const scored = await post(app, '/events?score=true', {
+        events: [
+          { case_id: 're-closed', name: 'approve loan', attributes: { risk_score: '0.9' } },
+          { case_id: 're-deleted', name: 'approve loan' },
+          { case_id: 're-closed', name: 'decline loan' },
+          { case_id: 're-never', name: 'approve loan', attributes: { risk_score: '0.9' } },
+        ],
+      });
+      expect(scored.statusCode, scored.body).toBe(200);
+      const { results } = scored.json<{ results: (Evaluation & { reopened?: string })[] }>();
+      expect(results.map((r) => [r.case_id, r.n_events, r.reopened])).toEqual([
+        ['re-closed', 1, 'closed'],
+        ['re-deleted', 1, 'deleted'],
+        ['re-closed', 2, undefined],
+        ['re-never', 1, undefined],
+      ]);
+      // A scored result is the evaluation with `reopened` beside it; an unscored one the acknowledgement.
+      expectScoreClose(results[0]!, await reference(app, 0.9, ['approve loan']), 're-closed reopened');
+      expect(Object.keys(results[0]!).sort()).toEqual(['case_id', 'closed', 'n_events', 'per_transition_residuals', 'reopened', 'trace_score']);
+      expect(results[1]).toEqual({ case_id: 're-deleted', n_events: 1, not_scored: { reason: 'missing_attribute', attribute: 'risk_score', place: 'p_application', message: MISSING }, reopened: 'deleted' });
+      expect(Object.keys(results[2]!)).not.toContain('reopened');
+
+      const unscored = await post(app, '/events', { events: [{ case_id: 're-unscored', name: 'approve loan' }, { case_id: 're-unscored', name: 'x' }] });
+      expect(unscored.json<{ results: Acknowledgement[] }>().results).toEqual([
+        { case_id: 're-unscored', n_events: 1, reopened: 'deleted' },
+        { case_id: 're-unscored', n_events: 2 },
+      ]);
+    });
+
     it('refuses a case id that no URL could address (a lone surrogate), with the path', async () => {
       const response = await app.inject({
         method: 'POST',
