@@ -1,10 +1,14 @@
 import type { Static } from '@sinclair/typebox';
 import { flippablePlaces } from '../diagnostics/net-nodes.js';
+import { compareCodePoints } from '../scoring/net.js';
 import type { SchemaResponse } from '../schemas/service.js';
 import { ONNXRUNTIME_VERSION, PETRASCORE_VERSION } from '../version.js';
 import type { Bundle } from './load-bundle.js';
 
-/** What a client (or `petrascore inspect`) needs to know to call the model, computed once per bundle. */
+/**
+ * What a client (or `petrascore inspect`) needs to know to call the model, computed once per bundle. Its maps keyed by
+ * id cannot hold their order as objects: modelJson writes it.
+ */
 export function describeModel(bundle: Omit<Bundle, 'runner'>): Static<typeof SchemaResponse> {
   const { sidecar, net } = bundle;
   const markingSpec = (sidecar.input_marking_spec ?? {}) as Record<string, unknown>;
@@ -13,12 +17,11 @@ export function describeModel(bundle: Omit<Bundle, 'runner'>): Static<typeof Sch
     net.inputs
       .filter((i) => i.channel === channel)
       .map((i) => (Object.hasOwn(spec, i.place) ? { name: i.name, place: i.place, default: i.defaultValue, spec: spec[i.place] } : { name: i.name, place: i.place, default: i.defaultValue }));
-  const transitions: Record<string, string> = {};
-  for (const id of Object.keys(sidecar.transition_labels).sort()) transitions[id] = sidecar.transition_labels[id]!;
+  const transitions: Record<string, string> = { ...sidecar.transition_labels };
   for (const id of net.outputs) transitions[id] ??= id;
   const description = {
     scenario_name: net.scenarioName,
-    places: [...(sidecar.places ?? [])].sort(),
+    places: [...(sidecar.places ?? [])].sort(compareCodePoints),
     transitions,
     scored_transitions: [...net.outputs],
     inputs: { marking: inputs('marking', markingSpec), values: inputs('value', valuesSpec) },

@@ -1,4 +1,5 @@
 import { describeModel } from '../bundle/describe-model.js';
+import { modelJson } from '../bundle/model-json.js';
 import { BundleError } from '../bundle/errors.js';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { EXIT } from './exit-codes.js';
@@ -77,7 +78,7 @@ export async function inspect(argv: readonly string[]): Promise<number> {
   const loaded = await load(argv, INSPECT_USAGE, ['--json']);
   if (loaded.bundle === undefined) return EXIT.usage;
   const { bundle, json } = loaded;
-  process.stdout.write(json ? `${JSON.stringify(describeModel(bundle), null, 2)}\n` : renderInspection(bundle));
+  process.stdout.write(json ? `${modelJson(describeModel(bundle), 2)}\n` : renderInspection(bundle));
   await bundle.runner.close();
   return EXIT.ok;
 }

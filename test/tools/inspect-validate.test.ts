@@ -22,6 +22,8 @@ describe('petrascore inspect', () => {
     const doc = JSON.parse(result.stdout) as { scored_transitions: string[] };
     const sidecar = readFixture<{ output_transitions: string[] }>('scale_200', 'model.onnx.meta.json');
     expect(doc.scored_transitions).toEqual(sidecar.output_transitions);
+    // Written by its own writer (GET /schema's order); laid out as JSON.stringify(…, null, 2) would lay it out.
+    expect(result.stdout).toBe(`${JSON.stringify(doc, null, 2)}\n`);
   });
 
   it('stops quietly with exit 0 when the reader of its output goes away (| head)', async () => {
