@@ -441,9 +441,8 @@ function shown(v) {
 function reason(e, threshold) {
   if (!e || e.trace_score < threshold || !e.top || e.top.length === 0) return '';
   const t = e.top[0];
-  // activation = residual when the transition was not observed, 1 − residual when it was.
-  const observed = Math.abs(t.activation - t.residual) > 1e-6;
-  return observed ? `unexpected ${t.label} (${shown(t.activation)})` : `missing ${t.label} (${shown(t.activation)})`;
+  // The server's word: from the numbers alone, an activation of 0.5 reads the same either way (residual 0.5).
+  return t.observed === 1 ? `unexpected ${t.label} (${shown(t.activation)})` : `missing ${t.label} (${shown(t.activation)})`;
 }
 
 function describeTop(e) {

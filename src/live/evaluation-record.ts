@@ -52,6 +52,10 @@ export class EvaluationRecord {
   activation0 = 0;
   activation1 = 0;
   activation2 = 0;
+  /** 1 where the transition was observed (an unexpected one), 0 where it was not (a missing one). */
+  observed0: 0 | 1 = 0;
+  observed1: 0 | 1 = 0;
+  observed2: 0 | 1 = 0;
 
   /** The evaluated case's id as published. */
   get case_id(): string {
@@ -71,15 +75,15 @@ export class EvaluationRecord {
   }
 
   /** Offers one transition for `top`; call in transition-id order so that ties keep the earlier transition. */
-  offerTop(column: number, residual: number, activation: number): void {
+  offerTop(column: number, residual: number, activation: number, observed: 0 | 1): void {
     if (this.topCount === TOP && !(residual > this.residual2)) return;
     if (this.topCount < TOP) this.topCount++;
     let at = this.topCount - 1;
     while (at > 0 && residual > this.residualAt(at - 1)) {
-      this.setTop(at, this.columnAt(at - 1), this.residualAt(at - 1), this.activationAt(at - 1));
+      this.setTop(at, this.columnAt(at - 1), this.residualAt(at - 1), this.activationAt(at - 1), this.observedAt(at - 1));
       at--;
     }
-    this.setTop(at, column, residual, activation);
+    this.setTop(at, column, residual, activation, observed);
   }
 
   clearTop(): void {
@@ -109,14 +113,17 @@ export class EvaluationRecord {
     this.activation0 = other.activation0;
     this.activation1 = other.activation1;
     this.activation2 = other.activation2;
+    this.observed0 = other.observed0;
+    this.observed1 = other.observed1;
+    this.observed2 = other.observed2;
   }
 
   /** The event as published on the wire. */
   toEvent(names: TransitionNames): EvaluationEvent {
     const top: TopTransition[] = [];
-    if (this.topCount > 0) top.push(topItem(names, this.column0, this.residual0, this.activation0));
-    if (this.topCount > 1) top.push(topItem(names, this.column1, this.residual1, this.activation1));
-    if (this.topCount > 2) top.push(topItem(names, this.column2, this.residual2, this.activation2));
+    if (this.topCount > 0) top.push(topItem(names, this.column0, this.residual0, this.activation0, this.observed0));
+    if (this.topCount > 1) top.push(topItem(names, this.column1, this.residual1, this.activation1, this.observed1));
+    if (this.topCount > 2) top.push(topItem(names, this.column2, this.residual2, this.activation2, this.observed2));
     return {
       type: 'evaluation',
       id: this.id,
@@ -146,23 +153,30 @@ export class EvaluationRecord {
     return slot === 0 ? this.activation0 : slot === 1 ? this.activation1 : this.activation2;
   }
 
-  private setTop(slot: number, column: number, residual: number, activation: number): void {
+  private observedAt(slot: number): 0 | 1 {
+    return slot === 0 ? this.observed0 : slot === 1 ? this.observed1 : this.observed2;
+  }
+
+  private setTop(slot: number, column: number, residual: number, activation: number, observed: 0 | 1): void {
     if (slot === 0) {
       this.column0 = column;
       this.residual0 = residual;
       this.activation0 = activation;
+      this.observed0 = observed;
     } else if (slot === 1) {
       this.column1 = column;
       this.residual1 = residual;
       this.activation1 = activation;
+      this.observed1 = observed;
     } else {
       this.column2 = column;
       this.residual2 = residual;
       this.activation2 = activation;
+      this.observed2 = observed;
     }
   }
 }
 
-function topItem(names: TransitionNames, column: number, residual: number, activation: number): TopTransition {
-  return { id: names.ids[column]!, label: names.labels[column]!, residual, activation };
+function topItem(names: TransitionNames, column: number, residual: number, activation: number, observed: 0 | 1): TopTransition {
+  return { id: names.ids[column]!, label: names.labels[column]!, residual, activation, observed };
 }

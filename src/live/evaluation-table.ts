@@ -9,7 +9,7 @@ const ITEM = 1;
 const N_EVENTS = 2;
 const SCORE = 3;
 const LATENCY = 4;
-/** closed + 2 × alert + 4 × source code. */
+/** closed + 2 × alert + 4 × the top slots' observed bits (slot k's is 2^k) + 32 × source code. */
 const FLAGS = 5;
 const TOP_COUNT = 6;
 const COLUMNS = 7;
@@ -28,7 +28,8 @@ export function writeRow(numbers: Float64Array, at: number, record: EvaluationRe
   n[at + N_EVENTS] = record.nEvents;
   n[at + SCORE] = record.traceScore;
   n[at + LATENCY] = record.latencyMs;
-  n[at + FLAGS] = (record.closed ? 1 : 0) + (record.alert ? 2 : 0) + 4 * SOURCES.indexOf(record.source);
+  const observed = record.observed0 + 2 * record.observed1 + 4 * record.observed2;
+  n[at + FLAGS] = (record.closed ? 1 : 0) + (record.alert ? 2 : 0) + 4 * observed + 32 * SOURCES.indexOf(record.source);
   n[at + TOP_COUNT] = record.topCount;
   n[at + COLUMNS] = record.column0;
   n[at + COLUMNS + 1] = record.column1;
@@ -47,12 +48,15 @@ export function readRow(numbers: Float64Array, at: number, record: EvaluationRec
   const flags = n[at + FLAGS]!;
   record.tsMs = n[at + TS]!;
   record.itemIndex = n[at + ITEM]!;
-  record.source = SOURCES[Math.floor(flags / 4)]!;
+  record.source = SOURCES[Math.floor(flags / 32)]!;
   record.nEvents = n[at + N_EVENTS]!;
   record.traceScore = n[at + SCORE]!;
   record.closed = (flags & 1) === 1;
   record.latencyMs = n[at + LATENCY]!;
   record.alert = (flags & 2) === 2;
+  record.observed0 = (flags & 4) === 4 ? 1 : 0;
+  record.observed1 = (flags & 8) === 8 ? 1 : 0;
+  record.observed2 = (flags & 16) === 16 ? 1 : 0;
   record.topCount = n[at + TOP_COUNT]!;
   record.column0 = n[at + COLUMNS]!;
   record.column1 = n[at + COLUMNS + 1]!;

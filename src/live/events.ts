@@ -40,6 +40,9 @@ export const TopTransition = Type.Object({
   label: Type.String({ description: 'transition label (the activity name events carry)' }),
   residual: Type.Number({ description: '|activation − observed|' }),
   activation: Type.Number({ description: "the model's activation for this transition, 0..1" }),
+  observed: Type.Union([Type.Literal(0), Type.Literal(1)], {
+    description: 'whether some event carried this label: 1 observed (unexpected when the residual is high), 0 not observed (missing); an alert explanation item says the same in `kind`',
+  }),
 });
 export type TopTransition = Static<typeof TopTransition>;
 

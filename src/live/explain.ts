@@ -40,7 +40,8 @@ export class Explainer {
   top(record: EvaluationRecord, score: ColumnScore, observed: Observed): void {
     for (const column of this.net.scoreOrder) {
       const residual = score.residualAt(column);
-      record.offerTop(column, residual, this.activationOf(residual, isObserved(observed, column) ? 1 : 0));
+      const seen = isObserved(observed, column) ? 1 : 0;
+      record.offerTop(column, residual, this.activationOf(residual, seen), seen);
     }
   }
 

@@ -85,7 +85,8 @@ describe('the event ring', () => {
       const record = bus.nextEvaluation();
       record.describe(caseId, -1, 'L', 'anomaly', 2, false, 0.5);
       Object.assign(record, { traceScore: residuals.reduce((a, b) => a + b, 0), alert: false });
-      residuals.forEach((r, column) => record.offerTop(column, r, r));
+      // t_c was observed (its activation 1 − residual), the others not: each keeps its own flag through the ring's rows.
+      residuals.forEach((r, column) => record.offerTop(column, r, column === 2 ? 1 - r : r, column === 2 ? 1 : 0));
       bus.evaluationWritten();
     };
     for (let round = 0; round < 4; round++) {
@@ -111,9 +112,9 @@ describe('the event ring', () => {
       trace_score: 0.1 + 0.7 + 0.7 + 0.2,
       closed: false,
       top: [
-        { id: 't_b', label: 'b', residual: 0.7, activation: 0.7 },
-        { id: 't_c', label: 'c', residual: 0.7, activation: 0.7 },
-        { id: 't_d', label: 'd', residual: 0.2, activation: 0.2 },
+        { id: 't_b', label: 'b', residual: 0.7, activation: 0.7, observed: 0 },
+        { id: 't_c', label: 'c', residual: 0.7, activation: 1 - 0.7, observed: 1 },
+        { id: 't_d', label: 'd', residual: 0.2, activation: 0.2, observed: 0 },
       ],
       latency_ms: 0.5,
     });
@@ -128,7 +129,7 @@ describe('the event ring', () => {
     for (let trial = 0; trial < 500; trial++) {
       const residuals = Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.round(random() * 4) / 4);
       const record = bus.nextEvaluation();
-      residuals.forEach((value, column) => record.offerTop(column, value, 1 - value));
+      residuals.forEach((value, column) => record.offerTop(column, value, 1 - value, 1));
       bus.evaluationWritten();
       const expected = residuals.map((value, column) => ({ column, value })).sort((a, b) => b.value - a.value || a.column - b.column).slice(0, 3);
       const got = [record.column0, record.column1, record.column2].slice(0, record.topCount);

@@ -222,6 +222,46 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
     }
   }, 60_000);
 
+  it("says whether a case's top transition is missing or unexpected as the server says it, also at an activation of 0.5", async () => {
+    const own = await listening({ laneAttribute: 'channel', liveStatsIntervalMs: 250 });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${own.url}/dashboard/`);
+      await waitLive(page);
+      // At these risk scores the model's activation of "approve loan" is 0.5 and 0.49999976 (float32): both labels were
+      // observed, so approve's residual (0.5 and 0.50000024, the largest) says it came unexpected, not that it is
+      // missing. From the numbers alone (activation − residual) the two readings are the same or 5e-7 apart.
+      for (const [id, risk] of [['half', '0.4921996593475342'], ['near-half', '0.4921996295452118']] as const) {
+        const scored = await postJson(own.url, '/events?score=true', {
+          events: [
+            { case_id: id, name: 'approve loan', attributes: { risk_score: risk, channel: 'web' } },
+            { case_id: id, name: 'decline loan' },
+          ],
+        });
+        expect(scored.status).toBe(200);
+      }
+      for (const id of ['half', 'near-half']) {
+        const why = page.locator(`#rows .case-row[data-case="${id}"][data-cells="2"] .why`);
+        await why.waitFor({ timeout: UI_WAIT_MS });
+        expect(await why.textContent()).toBe('unexpected approve loan (0.50)');
+      }
+      // The same from the snapshot after a reload.
+      await page.reload();
+      await waitLive(page);
+      const again = page.locator('#rows .case-row[data-case="half"][data-cells="2"] .why');
+      await again.waitFor({ timeout: UI_WAIT_MS });
+      expect(await again.textContent()).toBe('unexpected approve loan (0.50)');
+      // A label never observed is missing: at a high risk score the model expects approve, and no event carried it.
+      await postJson(own.url, '/cases/missing/events?score=true', { name: 'submit', attributes: { risk_score: '0.9', channel: 'web' } });
+      const missing = page.locator('#rows .case-row[data-case="missing"][data-cells="1"] .why');
+      await missing.waitFor({ timeout: UI_WAIT_MS });
+      expect(await missing.textContent()).toMatch(/^missing approve loan \((>0\.99|0\.\d\d)\)$/);
+    } finally {
+      await page.close();
+      await own.app.close();
+    }
+  }, 60_000);
+
   it('says the stream is stale when a frozen server stops sending, and is live again when it resumes', async () => {
     // A real server process, frozen with SIGSTOP: its connection stays open and silent, as a hung process's would.
     const frozen = await startServer(serveArgs(DEFAULT_MODEL, '--live-stats-interval', '200'));

@@ -100,7 +100,7 @@ describe('GET /live on a listening server', () => {
     const scored = await app.inject({ method: 'POST', url: '/anomaly', payload: ANOMALOUS });
     const published = (await client.next()) as LiveJson & { trace_score: number; top: { id: string; residual: number; activation: number }[] };
     expect(published.trace_score).toBe(scored.json<{ trace_score: number }>().trace_score);
-    expect(published.top[0]).toEqual({ id: 't_approve', label: 'approve loan', residual: scored.json<{ per_transition_residuals: Record<string, number> }>().per_transition_residuals.t_approve, activation: published.top[0]!.residual });
+    expect(published.top[0]).toEqual({ id: 't_approve', label: 'approve loan', residual: scored.json<{ per_transition_residuals: Record<string, number> }>().per_transition_residuals.t_approve, activation: published.top[0]!.residual, observed: 0 });
   });
 
   it('a reconnect with Last-Event-ID receives exactly the missed events, and no snapshot', async () => {
