@@ -5,6 +5,7 @@ import { Evaluation } from '../schemas/cases.js';
 import { ErrorBody } from '../schemas/common.js';
 import { REQUEST_ID_MEANING } from '../http/request-id.js';
 import { shapeOpenApi } from '../schemas/openapi-shape.js';
+import { downloadUrl, keepResponseOrder } from './docs-response-order.js';
 import { bundleExamples, crossingExample, crossingProbes, exampleMarking, probeInputs, writtenExamplesFit, type RequestExamples } from '../schemas/bundle-examples.js';
 import { rowFromRequest } from '../scoring/inputs.js';
 import { labelOf } from '../scoring/net.js';
@@ -65,7 +66,7 @@ export const docsPlugin = fp(
     });
     await app.register(swaggerUi, {
       routePrefix: '/docs',
-      uiConfig: { docExpansion: 'list', deepLinking: true },
+      uiConfig: { docExpansion: 'list', deepLinking: true, plugins: [downloadUrl, keepResponseOrder] },
       // A Content-Security-Policy on /docs: scripts only Swagger UI's own files, styles its own and the inline ones
       // React sets as it renders, nothing from elsewhere. Not the default's upgrade-insecure-requests, which would
       // send "Try it out" to https:// on a service served over plain HTTP.
