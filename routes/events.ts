@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkCount, checkResiduals } from '../src/http/request-limit.js';
 import { StreamScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
-import { answer, errorResponses } from '../src/schemas/common.js';
+import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidualsPerRequest: number }> = async (app, { maxEventsPerRequest, maxResidualsPerRequest }) => {
   app.post(
@@ -23,7 +23,7 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidu
         response: { 200: answer(StreamResponse, 'every event applied, with the evaluations asked for'), ...errorResponses(400, 413, 415, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
       const score = request.query.score ?? app.scoreEveryEvent;
       if (score) checkResiduals('body/events', request.body.events.length, 'scored events', app.petra.net.outputs.length, maxResidualsPerRequest);
@@ -34,7 +34,7 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidu
         if ('rejected' in result) app.metrics.clientErrors.inc({ error: result.rejected.limit });
         else accepted++;
       }
-      return { accepted, results };
+      return reply.type(JSON_TYPE).serializer(app.petra.json.stream).send({ accepted, results });
     },
   );
 };

@@ -1,4 +1,4 @@
-import type { Evaluation } from '../cases/streaming-evaluator.js';
+import { Evaluation, type StreamItem } from '../cases/streaming-evaluator.js';
 import type { Net } from '../scoring/net.js';
 import { activationsRecord, type ScoredRow } from '../scoring/residuals.js';
 import type { AnomalyBatchItem, AnomalyResponse } from '../schemas/anomaly.js';
@@ -113,9 +113,28 @@ export class ScoreJson {
     return `{"transition_activations":${activations === '' ? '{}' : `${activations}}`}${ignored}}`;
   };
 
+  /** The fields of a case evaluation, without the braces. */
+  private evaluationFields(evaluation: Evaluation): string {
+    return `"case_id":${JSON.stringify(evaluation.case_id)},"n_events":${evaluation.n_events},"trace_score":${number(evaluation.row.trace_score)},"per_transition_residuals":${this.residuals(evaluation.row)},"closed":${evaluation.closed}`;
+  }
+
   /** A case evaluation (POST /cases/{id}/events with scoring, GET /cases/{id}, POST /cases/{id}/close). */
-  evaluation = (evaluation: Evaluation): string =>
-    `{"case_id":${JSON.stringify(evaluation.case_id)},"n_events":${evaluation.n_events},"trace_score":${number(evaluation.row.trace_score)},"per_transition_residuals":${this.residuals(evaluation.row)},"closed":${evaluation.closed}}`;
+  evaluation = (evaluation: Evaluation): string => `{${this.evaluationFields(evaluation)}}`;
+
+  /**
+   * A POST /events answer: each evaluation as `evaluation` writes it, its residuals in sorted-id order as on every other
+   * route (the schema serialiser wrote the record's own order: "9" before "10"), then `reopened`; acknowledgements and
+   * rejections are small objects built in schema order.
+   */
+  stream = (answer: { accepted: number; results: readonly StreamItem[] }): string => {
+    let text = `{"accepted":${answer.accepted},"results":[`;
+    answer.results.forEach((item, i) => {
+      if (i > 0) text += ',';
+      if (!(item instanceof Evaluation)) text += JSON.stringify(item);
+      else text += `{${this.evaluationFields(item)}${item.reopened === undefined ? '' : `,"reopened":${JSON.stringify(item.reopened)}`}}`;
+    });
+    return `${text}]}`;
+  };
 
   batch = (outcome: BatchOutcome): string => {
     let text = '{"results":[';

@@ -25,6 +25,8 @@ describe.each(['onnx_deployment', 'scale_200'])('score responses written from ou
     [...Object.values(sidecar.input_marking_spec), ...Object.values(sidecar.input_values_spec)].flatMap((spec) => (spec.attribute === undefined ? [] : [[spec.attribute, '0.5']])),
   );
   const labels = sidecar.output_transitions.map((t) => sidecar.transition_labels[t] ?? t);
+  /** Whether a case without attributes cannot be scored (a spec reads one). */
+  const sidecarReads = () => Object.keys(attributes).length > 0;
   const place = sidecar.input_marking_places[0]!;
   beforeAll(async () => {
     app = await testApp({ bundle: modelPath(bundle) });
@@ -65,6 +67,32 @@ describe.each(['onnx_deployment', 'scale_200'])('score responses written from ou
       expect(parsed.per_transition_residuals).toEqual(stateless.json().per_transition_residuals);
       expect(parsed.trace_score).toBe(stateless.json().trace_score);
     }
+  });
+
+  it('POST /events: compact JSON, each evaluation as the single-event route writes it, then its reopened', async () => {
+    const caseId = `stream-json/${bundle}`;
+    const single = await app.inject({ method: 'POST', url: `/cases/${encodeURIComponent(`${caseId}-single`)}/events?score=true`, payload: { name: labels[0], attributes } });
+    expect(single.statusCode).toBe(200);
+    await app.inject({ method: 'POST', url: `/cases/${encodeURIComponent(`${caseId}-gone`)}/events`, payload: { name: labels[0] } });
+    expect((await app.inject({ method: 'DELETE', url: `/cases/${encodeURIComponent(`${caseId}-gone`)}` })).statusCode).toBe(200);
+    const events = [
+      { case_id: caseId, name: labels[0]!, attributes },
+      { case_id: `${caseId}-unscorable`, name: labels[0]! },
+      { case_id: `${caseId}-gone`, name: labels[0]!, attributes },
+    ];
+    const response = await app.inject({ method: 'POST', url: '/events?score=true', payload: { events } });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    const parsed = response.json<{ accepted: number; results: Record<string, unknown>[] }>();
+    expect(response.body).toBe(JSON.stringify(parsed));
+    expect(Object.keys(parsed)).toEqual(['accepted', 'results']);
+    const scored = parsed.results[0]!;
+    expect(Object.keys(scored)).toEqual(['case_id', 'n_events', 'trace_score', 'per_transition_residuals', 'closed']);
+    // The same bytes as POST /cases/{id}/events wrote for the same event, but for the case id.
+    expect(JSON.stringify(scored).replace(JSON.stringify(caseId), JSON.stringify(`${caseId}-single`))).toBe(single.body);
+    expect(Object.keys(parsed.results[1]!)).toEqual(sidecarReads() ? ['case_id', 'n_events', 'not_scored'] : ['case_id', 'n_events', 'trace_score', 'per_transition_residuals', 'closed']);
+    expect(Object.keys(parsed.results[2]!)).toEqual(['case_id', 'n_events', 'trace_score', 'per_transition_residuals', 'closed', 'reopened']);
+    expect(parsed.results[2]!.reopened).toBe('deleted');
   });
 
   it('/anomaly/batch: compact JSON, results in input order, error items as /anomaly would answer them', async () => {
@@ -128,6 +156,16 @@ describe('/forward on a net whose transition ids are integers', () => {
     expect([...response.body.matchAll(/"(\d+)":/g)].map((m) => m[1])).toEqual(['10', '9']);
     const expected = (await reference.inject({ method: 'POST', url: '/forward', payload })).json<{ transition_activations: Record<string, number>; ignored_inputs: string[] }>();
     expect(response.json()).toEqual({ transition_activations: { '10': expected.transition_activations.t_approve, '9': expected.transition_activations.t_decline }, ignored_inputs: ['/input_marking/nowhere'] });
+  });
+
+  it('answers a POST /events evaluation with its residuals in sorted-id order, as every other scoring route does', async () => {
+    const event = { name: 'approve loan', attributes: { risk_score: '0.3' } };
+    const single = await app.inject({ method: 'POST', url: '/cases/alone/events?score=true', payload: event });
+    const batch = await app.inject({ method: 'POST', url: '/events?score=true', payload: { events: [{ case_id: 'alone', ...event }] } });
+    expect(batch.statusCode).toBe(200);
+    const residuals = (body: string) => [...body.slice(body.indexOf('"per_transition_residuals"')).matchAll(/"(\d+)":/g)].map((m) => m[1]);
+    expect(residuals(single.body)).toEqual(['10', '9']);
+    expect(residuals(batch.body)).toEqual(['10', '9']);
   });
 
   it('writes the default bundle\'s answer as JSON.stringify would, fields in schema order', async () => {
