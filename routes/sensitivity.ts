@@ -18,7 +18,7 @@ const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPe
         operationId: 'sensitivity',
         summary: "Gradients of a transition's activation with respect to the inputs (PETRA /sensitivity)",
         description:
-          "PETRA's request and response: one gradient per key of input_marking and of input_values, in request order, 0.0 for keys that are no " +
+          "PETRA's request and response: one gradient per key of input_marking and of input_values, in request order (keys like array indices, such as \"2\", first and ascending), 0.0 for keys that are no " +
           'ONNX input. PETRA differentiates exactly with autograd; over ONNX the gradients are finite differences (central, Richardson-extrapolated), every ' +
           'perturbed row in one inference call, with the step and the measured accuracy stated in `method`. `all: true` adds ranked_gradients: every exported ' +
           'input by decreasing |gradient|.',

@@ -134,7 +134,7 @@ export const SensitivityResponse = Type.Object({
   target_label: Type.String({ description: 'label of target_transition (its id when unlabeled)' }),
   base_activation: Type.Number({ description: 'activation of target_transition under the request’s inputs' }),
   marking_gradients: Type.Record(Type.String(), Type.Number(), {
-    description: 'd activation / d input_marking[key] for every key of input_marking, in request order; 0.0 for keys that are no ONNX marking input (PETRA: keys the forward pass ignores)',
+    description: 'd activation / d input_marking[key] for every key of input_marking, in request order except that keys like array indices ("2") come first, ascending, as JSON objects are ordered in JavaScript; 0.0 for keys that are no ONNX marking input (PETRA: keys the forward pass ignores)',
   }),
   value_gradients: Type.Record(Type.String(), Type.Number(), { description: 'the same for input_values ({} when it is null or absent)' }),
   ranked_gradients: Type.Optional(Type.Array(RankedGradient, { description: 'with all: true, every exported input by decreasing |gradient|' })),
