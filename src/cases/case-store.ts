@@ -200,6 +200,23 @@ export class CaseStore {
     return leftOut;
   }
 
+  /**
+   * Puts back, as the most recently touched case, one a close took out (`delete`) and then could not score: it stays
+   * open, as a case that cannot be scored does. False, and nothing changes, when its id is open again (a POST /events
+   * opened a new case under it meanwhile).
+   */
+  reinstate(state: CaseState): boolean {
+    if (this.cases.has(state.caseId)) return false;
+    this.makeRoom();
+    state.lastSeen = this.now();
+    this.cases.set(state.caseId, state);
+    this.recency.push(state);
+    this.totalChars += state.attributeChars;
+    this.changeCount++;
+    if (this.limits.maxAttributeChars !== 0 && this.totalChars > this.limits.maxAttributeChars) this.makeAttributeRoom(state);
+    return true;
+  }
+
   /** Drops an open case without a close, as an eviction with reason `deleted` (told to the store's onEvict). */
   discard(caseId: string): CaseState | undefined {
     const state = this.cases.get(caseId);

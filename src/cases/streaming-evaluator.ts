@@ -91,8 +91,12 @@ export interface EvaluatorObserver {
    * for the same id meanwhile start a new case, whose onEvent comes before that evaluation.
    */
   onCloseStarted?(caseId: string, state: CaseState): void;
-  /** A close whose final evaluation failed (the model failed): the case is gone, without an evaluation. */
-  onCloseFailed?(caseId: string, state: CaseState): void;
+  /**
+   * A close whose final evaluation failed (the model failed). `reinstated`: the case is open again, as it was before
+   * the close; otherwise it is gone, without an evaluation (a POST /events opened a new case under its id meanwhile, or
+   * the open cases were saved for the restart already).
+   */
+  onCloseFailed?(caseId: string, state: CaseState, reinstated: boolean): void;
   /**
    * The store evicted the case. Told after every evaluation of it already under way, so that the eviction never
    * precedes the evaluation of an event acknowledged before it.
@@ -329,7 +333,8 @@ export class StreamingEvaluator {
   }
 
   /**
-   * Scores with `closed: true` and frees the case; a case that cannot be scored stays open (PETRA). With
+   * Scores with `closed: true` and frees the case; a case that cannot be scored stays open (PETRA), and so does one
+   * whose model run fails (the caller gets the error). With
    * `repeatCloses`, a close of a case closed moments ago (a retry) answers that close's evaluation again, marked
    * `repeated`, and publishes nothing.
    */
@@ -371,7 +376,11 @@ export class StreamingEvaluator {
       }
       return evaluation;
     } catch (error) {
-      this.observer.onCloseFailed?.(caseId, snapshot.state);
+      // The case stays open, as one that cannot be scored does, for the caller's retry: here, or, when the failure is
+      // the inference worker's and stops the service, at the restarted instance (--case-state-file saves it, after
+      // this request has ended). Dropped, its events were lost and the retry got a 404.
+      const reinstated = !this.saved && this.store.reinstate(snapshot.state);
+      this.observer.onCloseFailed?.(caseId, snapshot.state, reinstated);
       throw error;
     } finally {
       if (this.closing.get(caseId) === closing) this.closing.delete(caseId);

@@ -125,7 +125,7 @@ export const CaseEvictedEvent = Type.Object(
     n_events: Type.Integer(),
     reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('attribute_capacity'), Type.Literal('deleted'), Type.Literal('close_failed')], {
       description:
-        "idle: --case-idle-timeout passed; capacity: --max-open-cases reached; attribute_capacity: the open cases' attributes reached --max-attribute-chars; deleted: DELETE /cases/{id}; close_failed: POST /cases/{id}/close could not run the model (its caller got the error), and the case is gone",
+        "idle: --case-idle-timeout passed; capacity: --max-open-cases reached; attribute_capacity: the open cases' attributes reached --max-attribute-chars; deleted: DELETE /cases/{id}; close_failed: POST /cases/{id}/close could not run the model (its caller got the error) and a POST /events opened a new case under the id meanwhile, so the failed one is gone (otherwise the case stays open, and nothing is published)",
     }),
   },
   { $id: 'LiveCaseEvicted', title: 'LiveCaseEvicted', description: 'an open case was dropped without a closing evaluation' },

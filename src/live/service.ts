@@ -124,9 +124,10 @@ export class LiveService {
         this.state.touch(this.state.opened(state, lane, new Date(this.now()).toISOString()), lane, state.nEvents);
       }),
     onCloseStarted: (caseId) => this.guard('close', () => this.closeStarted(caseId)),
-    onCloseFailed: (caseId, state) =>
+    // Reinstated, the case is open as the feed last showed it: nothing to publish.
+    onCloseFailed: (caseId, state, reinstated) =>
       this.guard('failed close', () => {
-        this.caseEvicted(caseId, state, 'close_failed');
+        if (!reinstated) this.caseEvicted(caseId, state, 'close_failed');
         this.closeSettled(caseId);
       }),
   };

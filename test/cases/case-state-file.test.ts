@@ -387,6 +387,35 @@ describe('petrascore serve --case-state-file', () => {
     await restarted.cli.kill();
   });
 
+  it('a close under way when the worker is taken for stuck (--inference-timeout) keeps its case, so the restart has it for the retry', async () => {
+    const file = stateFile();
+    // The tap blocks each run's thread for 12 s in native code: the close's run is stuck, and the watchdog gives up on it.
+    const tap = pathToFileURL(join(ROOT, 'test', 'helpers', 'worker-tap.mjs')).href;
+    const args = serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--inference-thread', 'worker', '--inference-timeout', '500', '--shutdown-timeout', '2000');
+    const server = await startServer(args, { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${tap}`.trim(), WORKER_TAP_HANG_MS: '12000' } });
+    const event = { name: 'approve loan', attributes: { risk_score: '0.9' } };
+    for (const id of ['K1', 'K2']) {
+      const answer = await fetch(`${server.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+      expect(answer.status).toBe(202);
+    }
+    const failed = await fetch(`${server.url}/cases/K1/close`, { method: 'POST' });
+    expect(failed.status).toBe(503);
+    expect(await failed.json()).toMatchObject({ error: 'inference_unavailable' });
+    // The thread is still in its stuck run when the shutdown ends: aborted, after the save.
+    expect(await server.cli.waitForExit(8_000), server.cli.describe()).toEqual({ code: null, signal: 'SIGABRT' });
+    expect(fileLines(file).map((l) => [l.id ?? 'header', l.n_events])).toEqual([
+      ['header', undefined],
+      ['K2', 1],
+      ['K1', 1],
+    ]);
+
+    const restarted = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    const retried = await fetch(`${restarted.url}/cases/K1/close`, { method: 'POST' });
+    expect(retried.status, await retried.clone().text()).toBe(200);
+    expect(await retried.json()).toMatchObject({ case_id: 'K1', n_events: 1, closed: true });
+    await restarted.cli.kill();
+  });
+
   it('a second signal during the drain delay: every event acknowledged until the exit is in the file', async () => {
     const file = stateFile();
     const server = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--drain-delay', '5000'));

@@ -22,31 +22,55 @@ class CollectingSink extends EventEmitter implements SseSink {
   destroy(): void {}
 }
 
+function feed(sink: CollectingSink): Record<string, unknown>[] {
+  return sink.text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as Record<string, unknown>);
+}
+
+async function closedRunner() {
+  const bundle = await loadBundle(DEFAULT_MODEL);
+  const { net } = bundle;
+  const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
+  const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
+  const store = new CaseStore(net.outputs.length, new Set(specAttributes(net)), { maxOpenCases: 10, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10, maxAttributeCharsPerCase: 1000, maxAttributeChars: 0 }, live.caseObserver);
+  const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
+  live.state.followCases(evaluator);
+  const sink = new CollectingSink();
+  live.subscribe(sink, {}, { snapshot: false });
+  await evaluator.onEvent('c-1', { name: 'approve loan', attributes: { risk_score: '0.5' } }, false);
+  expect(live.state.openCases).toBe(1);
+  // Every model run fails from now on.
+  await bundle.runner.close();
+  return { evaluator, live, sink, store };
+}
+
 describe('a close whose model run fails', () => {
-  it('rejects, and the live view drops the case as close_failed instead of keeping it open', async () => {
-    const bundle = await loadBundle(DEFAULT_MODEL);
-    const { net } = bundle;
-    try {
-      const scorer = new TraceScorer(net, new InferenceBatcher(bundle.runner, net.inputs.length, net.outputs.length, { maxBatch: 64 }));
-      const live = new LiveService({ net, alertThreshold: 0.5, explanationFloor: 0.1, ringSize: 100, maxSubscribers: 1, subscriberBuffer: 1 << 20 });
-      const store = new CaseStore(net.outputs.length, new Set(specAttributes(net)), { maxOpenCases: 10, idleTimeoutMs: 0, maxEventsPerCase: 10, maxAttributesPerCase: 10, maxAttributeCharsPerCase: 1000, maxAttributeChars: 0 }, live.caseObserver);
-      const evaluator = new StreamingEvaluator(store, scorer, live.caseObserver);
-      live.state.followCases(evaluator);
-      const sink = new CollectingSink();
-      live.subscribe(sink, {}, { snapshot: false });
+  it('rejects and leaves the case open as it was, for the retry: its events and attributes, and the live view says nothing', async () => {
+    const { evaluator, live, sink, store } = await closedRunner();
+    const before = store.get('c-1');
+    await expect(evaluator.closeCase('c-1')).rejects.toBeInstanceOf(RunnerClosedError);
 
-      await evaluator.onEvent('c-1', { name: 'approve loan', attributes: { risk_score: '0.5' } }, false);
-      expect(live.state.openCases).toBe(1);
-      await bundle.runner.close();
-      await expect(evaluator.closeCase('c-1')).rejects.toBeInstanceOf(RunnerClosedError);
+    expect(evaluator.openCases).toBe(1);
+    expect(store.get('c-1')).toBe(before);
+    expect(store.get('c-1')).toMatchObject({ nEvents: 1, attributes: { risk_score: '0.5' } });
+    expect(live.state.openCases).toBe(1);
+    // An event after it joins the case, and is announced as no new case.
+    expect((await evaluator.onEvent('c-1', { name: 'reject loan' }, false)).kind).toBe('acknowledged');
+    expect(store.get('c-1')?.nEvents).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(feed(sink).map((e) => e.type)).toEqual(['case_opened']);
+  });
 
-      expect(evaluator.openCases).toBe(0);
-      expect(live.state.openCases).toBe(0);
-      await new Promise((resolve) => setImmediate(resolve));
-      const evicted = sink.text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as Record<string, unknown>).find((e) => e.type === 'case_evicted');
-      expect(evicted).toMatchObject({ case_id: 'c-1', reason: 'close_failed', n_events: 1 });
-    } finally {
-      await bundle.runner.close();
-    }
+  it('a POST /events that opened a new case under its id during the run: the failed case is gone, published as close_failed', async () => {
+    const { evaluator, live, sink } = await closedRunner();
+    const closing = evaluator.closeCase('c-1');
+    await evaluator.processStream([{ case_id: 'c-1', name: 'approve loan' }], false);
+    await expect(closing).rejects.toBeInstanceOf(RunnerClosedError);
+
+    expect(evaluator.openCases).toBe(1);
+    expect(live.state.openCases).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const events = feed(sink);
+    expect(events.map((e) => e.type)).toEqual(['case_opened', 'case_evicted', 'case_opened']);
+    expect(events[1]).toMatchObject({ case_id: 'c-1', reason: 'close_failed', n_events: 1 });
   });
 });
