@@ -160,6 +160,8 @@ function onEvaluation(e) {
   }
   let c = model.cases.get(e.case_id);
   if (!c || (c.ending && !e.closed)) c = addCase(e.case_id, e.lane);
+  // Of fewer events than the one shown: published late (a large POST /events runs beside the queue), older news.
+  if (c.last && e.n_events < c.last.n_events) return;
   moveLane(c, e.lane);
   pushScore(c.scores, e.trace_score);
   c.last = e;

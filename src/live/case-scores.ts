@@ -1,5 +1,5 @@
 import type { EvaluationRecord } from './evaluation-record.js';
-import { readRow, ROW, rowScore, writeRow } from './evaluation-table.js';
+import { readRow, ROW, rowEvents, rowScore, writeRow } from './evaluation-table.js';
 
 /** Rows per block, taken when the scored open cases outgrow the blocks so far. */
 const BLOCK_ROWS = 2048;
@@ -33,15 +33,21 @@ export class CaseScores {
     this.width = WINDOW + window;
   }
 
-  /** Stores a case's evaluation as its latest, and its score in its window. */
-  record(scored: ScoredCase, evaluation: EvaluationRecord): void {
+  /**
+   * Stores a case's evaluation as its latest, and its score in its window. One of fewer events than the latest stored
+   * is older news and is left out (false): a POST /events beyond --max-batch-rows runs beside the queue, and a later
+   * event's own run can end, and be published, before it.
+   */
+  record(scored: ScoredCase, evaluation: EvaluationRecord): boolean {
     if (scored.row < 0) scored.row = this.take();
+    else if (rowEvents(this.blockOf(scored), this.offsetOf(scored)) > evaluation.nEvents) return false;
     const block = this.blockOf(scored);
     const at = this.offsetOf(scored);
     writeRow(block, at, evaluation);
     block[at + ID] = evaluation.id;
     block[at + WINDOW + (scored.scores % this.window)] = evaluation.traceScore;
     scored.scores++;
+    return true;
   }
 
   /** Gives back the row of a case that closed or was evicted. */

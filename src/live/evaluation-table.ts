@@ -75,6 +75,10 @@ export function rowScore(numbers: Float64Array, at: number): number {
   return numbers[at + SCORE]!;
 }
 
+export function rowEvents(numbers: Float64Array, at: number): number {
+  return numbers[at + N_EVENTS]!;
+}
+
 /**
  * Evaluation records stored row by row in one Float64Array, with their two strings in parallel arrays: what the ring
  * keeps of the evaluations it holds. An object per record (with a box per double field) put each publish on a dozen

@@ -297,16 +297,20 @@ export class LiveService {
     this.explainer.top(record, score, observed);
     this.bus.evaluationWritten();
     this.stats.recordScore(record.latencyMs, record.tsMs);
-    if (entry !== undefined) this.state.recordCaseEvaluation(entry, record);
+    // False for an evaluation of fewer events than the case's latest (published late: CaseScores.record). It is on the
+    // feed, and alerts unless the case has been alerted with the same anomaly, but the case's alert state stays the
+    // latest evaluation's.
+    let latest = true;
+    if (entry !== undefined) latest = this.state.recordCaseEvaluation(entry, record);
     else if (record.source === 'anomaly' || record.source === 'anomaly_batch') this.state.recordStateless(record);
     if (!reached) {
-      if (entry !== undefined) entry.alertSignature = undefined;
+      if (entry !== undefined && latest) entry.alertSignature = undefined;
       return;
     }
     if (entry !== undefined) {
       // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
       if (this.explainer.sameSignature(score, observed, entry.alertSignature)) return;
-      entry.alertSignature = this.explainer.signature(score, observed);
+      if (latest) entry.alertSignature = this.explainer.signature(score, observed);
     }
     const alert = this.bus.nextAlert();
     alert.describe(record, threshold);

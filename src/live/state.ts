@@ -145,10 +145,12 @@ export class LiveState {
     return entry;
   }
 
-  recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationRecord): void {
-    this.caseScores.record(entry, evaluation);
+  /** False, and nothing kept, for an evaluation of fewer events than the case's latest (CaseScores.record). */
+  recordCaseEvaluation(entry: LiveCase, evaluation: EvaluationRecord): boolean {
+    if (!this.caseScores.record(entry, evaluation)) return false;
     entry.lastLane = evaluation.lane;
     if (evaluation.nEvents > entry.nEvents) entry.nEvents = evaluation.nEvents;
+    return true;
   }
 
   recordStateless(evaluation: EvaluationRecord): void {

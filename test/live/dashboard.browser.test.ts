@@ -216,6 +216,22 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
       );
       expect(drawn).toEqual([]);
       expect(await page.locator('#lanes-count').textContent()).toBe('0 lanes · 0 open cases shown');
+
+      // An evaluation of fewer events than the one shown, published late (a large POST /events runs beside the queue):
+      // the case keeps the one shown. Last: its made-up id is ahead of the server's, whose next events would be ignored.
+      for (const name of ['approve loan', 'decline loan']) {
+        expect((await postJson(own.url, '/cases/late/events?score=true', { name, attributes: { risk_score: '0.9', channel: 'long' } })).status).toBe(200);
+      }
+      await page.waitForFunction(() => window.petrascoreDashboard.model.cases.get('late')?.nEvents === 2, undefined, { timeout: UI_WAIT_MS });
+      const late = await page.evaluate(() => {
+        const shown = window.petrascoreDashboard.model.cases.get('late')!;
+        const last = shown.last as { id: number; n_events: number };
+        const older = { ...last, id: last.id + 1_000_000, n_events: 1, trace_score: 0.123 };
+        window.petrascoreDashboard.connection.es.dispatchEvent(new MessageEvent('evaluation', { data: JSON.stringify(older) }));
+        const after = window.petrascoreDashboard.model.cases.get('late')!;
+        return [after.scores.length, after.nEvents, (after.last as { id: number }).id === last.id];
+      });
+      expect(late).toEqual([2, 2, true]);
     } finally {
       await page.close();
       await own.app.close();
