@@ -5,7 +5,7 @@ import pino from 'pino';
 import { buildApp, type App } from '../app.js';
 import { BundleError } from '../bundle/errors.js';
 import { CaseStateFileError } from '../cases/case-state-file.js';
-import { workerLoadsSettled, workerStuck } from '../inference/worker-runner.js';
+import { workerBusy, workerLoadsSettled, workerStuck } from '../inference/worker-runner.js';
 import { EXIT } from './exit-codes.js';
 import { parseServeArgs, serveUsage, serviceLinkPorts, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
@@ -164,13 +164,14 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
 }
 
 /**
- * The inference worker is still in the run it was taken for stuck in: an exit would wait for the thread for ever (Node
- * joins every worker thread first) and ending the thread aborts the process when the run returns. Only a signal ends
+ * The inference worker is still in a run: the one it was taken for stuck in, or one a shutdown that timed out left. An
+ * exit would wait for the thread, for ever if it is stuck (Node joins every worker thread first), and ending the thread
+ * aborts the process when the run returns. Only a signal ends
  * the process then: abort() ends it as a crash, a container's PID 1 too (the kernel drops the signals PID 1 sends
  * itself, SIGKILL included; abort() then faults, SIGSEGV), and its core file, where the limits allow one, shows where
  * ONNX Runtime is stuck.
  */
-async function abortOverStuckWorker(app: App): Promise<never> {
+async function abortOverWorkerRun(app: App, why: string): Promise<never> {
   // The lines pino still holds get main's pause before an exit (it writes asynchronously, and an abort runs no exit
   // handler to flush it); this one, the why of the abort, is written synchronously after them: behind the pause alone
   // it was lost once on a loaded machine.
@@ -178,7 +179,7 @@ async function abortOverStuckWorker(app: App): Promise<never> {
   // As pino would: at --log-level error or below.
   if ((LEVELS[app.log.level] ?? Number.POSITIVE_INFINITY) <= ERROR) {
     try {
-      writeSync(1, jsonLine(ERROR, 'the inference worker thread is still in its stuck run, and an exit would wait for it: aborting (SIGABRT)', {}));
+      writeSync(1, jsonLine(ERROR, why, {}));
     } catch {
       // stdout gone or full: the exit status (SIGABRT) says it.
     }
@@ -269,6 +270,9 @@ export async function serve(argv: readonly string[]): Promise<number> {
   // Already done by the app's close, unless the shutdown timed out (or a second signal cut it short) before that. Open
   // cases that could not be saved are lost: the exit says so to whatever watches it.
   const saved = app.saveOpenCases();
-  if (workerStuck()) await abortOverStuckWorker(app);
+  if (workerStuck()) await abortOverWorkerRun(app, 'the inference worker thread is still in its stuck run, and an exit would wait for it: aborting (SIGABRT)');
+  // The shutdown timed out (or a second signal cut it short) during a run not yet taken for stuck: the exit would wait
+  // for it, up to --inference-timeout or for ever, where the README promises an exit at once.
+  if (workerBusy()) await abortOverWorkerRun(app, 'the inference worker thread is still in a run, and an exit would wait for it: aborting (SIGABRT)');
   return saved ? code : EXIT.failure;
 }

@@ -43,6 +43,17 @@ export async function workerLoadsSettled(): Promise<void> {
 /** Workers taken for stuck that are still in a run: nothing in the process can end them (see `workerStuck`). */
 const stuck = new Set<Worker>();
 
+/** Workers with a run posted and not yet answered (see `workerBusy`). */
+const busy = new Set<Worker>();
+
+/**
+ * Whether a worker is in a run (or has runs waiting). An exit now would wait for the run to end, as for a stuck one
+ * (`workerStuck`), though the run may only be long: after a shutdown that timed out, what the exit must not do.
+ */
+export function workerBusy(): boolean {
+  return busy.size > 0;
+}
+
 /**
  * Whether a worker taken for stuck (a run beyond the inference timeout) is still in that run. Then the process cannot
  * exit: process.exit() waits for every worker thread to end, for ever for one stuck in native code, and a thread ended
@@ -172,7 +183,7 @@ export class WorkerRunner implements ModelRunner {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, postedAt: performance.now() });
-      this.unanswered++;
+      if (this.unanswered++ === 0) busy.add(this.worker);
       // The columns are views of one buffer (transferred once; a transfer list may not name a buffer twice).
       this.worker.postMessage({ id, columns, count }, columns.length > 0 ? [columns[0]!.buffer as ArrayBuffer] : []);
     });
@@ -207,6 +218,7 @@ export class WorkerRunner implements ModelRunner {
   private onExit(exitCode: number): void {
     clearInterval(this.watchdog);
     stuck.delete(this.worker);
+    busy.delete(this.worker);
     if (this.closed && this.unavailable === undefined) return this.failAll(new RunnerClosedError());
     this.unavailable ??= new InferenceUnavailableError();
     this.failAll(this.unavailable);
@@ -253,7 +265,9 @@ export class WorkerRunner implements ModelRunner {
   private answered(): void {
     this.lastAnswerAt = performance.now();
     this.unanswered--;
-    if (this.unanswered === 0 && stuck.delete(this.worker) && this.closed) void this.worker.terminate();
+    if (this.unanswered !== 0) return;
+    busy.delete(this.worker);
+    if (stuck.delete(this.worker) && this.closed) void this.worker.terminate();
   }
 
   private report(stop: WorkerStop): void {

@@ -326,6 +326,32 @@ describe('petrascore serve lifecycle', () => {
     }
   });
 
+  it('SIGTERM, the shutdown timing out on a request whose worker run never ends (no --inference-timeout): SIGABRT at the timeout, not an exit that waits for the run', async () => {
+    const tap = pathToFileURL(join(ROOT, 'test', 'helpers', 'worker-tap.mjs')).href;
+    const cwd = mkdtempSync(join(tmpdir(), 'petrascore-busy-'));
+    try {
+      const server = await startServer(serveArgs(LOAN, '--inference-thread', 'worker', '--inference-timeout', '0', '--shutdown-timeout', '1000'), {
+        cwd,
+        env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${tap}`.trim(), WORKER_TAP_HANG_MS: '12000' },
+      });
+      const scoring = postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] }).catch((error: unknown) => error);
+      // The run is in the worker (blocked for 12 s) when the signal comes.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      server.cli.signal('SIGTERM');
+
+      const exit = await server.cli.waitForExit(6_000);
+      expect(exit, server.cli.describe()).toEqual({ code: null, signal: 'SIGABRT' });
+      const lines = server.cli.logLines();
+      expect(lines.filter((l) => (l.level as number) >= 50).map((l) => [l.level, l.msg]), server.cli.describe()).toEqual([
+        [50, 'shutdown timed out with requests still in flight'],
+        [50, 'the inference worker thread is still in a run, and an exit would wait for it: aborting (SIGABRT)'],
+      ]);
+      await scoring;
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('logs one line per request, a refused one with its error class, a 404 under route unmatched', async () => {
     const server = await startServer(serveArgs(LOAN));
     expect((await postJson(`${server.url}/anomaly`, { events: 'nope' })).status).toBe(400);
