@@ -138,6 +138,12 @@ export class StreamingEvaluator {
   /** Closes whose model run is under way, by case id: a retry that overtakes one waits for its answer. */
   private readonly closing = new Map<string, Promise<Evaluation>>();
   /**
+   * Closes under way (of `closing`) whose id a POST /events has opened a new case under since they began: one that
+   * fails does not put its case back. Its id is the new case's now, even once that case has left the store too (its own
+   * close under way, an eviction): put back, the older case would take the events and the close meant for the newer.
+   */
+  private readonly superseded = new Set<Promise<Evaluation>>();
+  /**
    * How the id of the case the last append() opened had ended, if it had lately; read by onEvent right after. A field
    * rather than a second return value: append runs for every streamed event, and an object per event is garbage.
    */
@@ -191,7 +197,7 @@ export class StreamingEvaluator {
    * No model run can happen any more (the service failed and shuts down to be restarted): a close, or an event or a
    * POST /events to be scored, from now on is refused with `error` before it changes the store, so the case stays as it
    * was, for --case-state-file to keep, and the caller's retry finds it so at the restarted instance. A close under way
-   * at the failure ends as ever (close_failed). Unscored events need no model and are still applied.
+   * at the failure puts its case back as it fails (closeCase). Unscored events need no model and are still applied.
    */
   modelUnavailable(error: Error): void {
     this.unavailable ??= error;
@@ -208,6 +214,10 @@ export class StreamingEvaluator {
     const state = this.store.record(caseId, this.scorer.net.labelColumn.get(event.name), event.attributes ?? undefined);
     // A new case under an id that ended: a close of it is a close of this one now.
     this.reopened = undefined;
+    if (state.nEvents === 1 && this.closing.size > 0) {
+      const underWay = this.closing.get(caseId);
+      if (underWay !== undefined) this.superseded.add(underWay);
+    }
     if (state.nEvents === 1 && this.ended.size > 0) {
       const ended = this.ended.lookup(caseId);
       if (ended !== undefined) {
@@ -379,11 +389,12 @@ export class StreamingEvaluator {
       // The case stays open, as one that cannot be scored does, for the caller's retry: here, or, when the failure is
       // the inference worker's and stops the service, at the restarted instance (--case-state-file saves it, after
       // this request has ended). Dropped, its events were lost and the retry got a 404.
-      const reinstated = !this.saved && this.store.reinstate(snapshot.state);
+      const reinstated = !this.saved && !this.superseded.has(closing) && this.store.reinstate(snapshot.state);
       this.observer.onCloseFailed?.(caseId, snapshot.state, reinstated);
       throw error;
     } finally {
       if (this.closing.get(caseId) === closing) this.closing.delete(caseId);
+      this.superseded.delete(closing);
     }
   }
 
