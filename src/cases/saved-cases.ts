@@ -16,14 +16,19 @@ function savedCase(state: CaseState, net: Net): SavedCase {
   return { id: state.caseId, n_events: state.nEvents, seen, attributes: state.attributes as Record<string, string | number | boolean | null>, last_seen: state.lastSeen };
 }
 
-/** Writes the store's open cases to `file`; returns the bytes written. */
-export function saveOpenCases(file: string, store: CaseStore, model: ServedModel, now = new Date()): number {
-  const header = { written_at: now.toISOString(), scenario: model.net.scenarioName, model_sha256: model.modelSha256, open_cases: store.size };
+/**
+ * Writes the store's open cases to `file`, and after them, as the most recently touched, the cases out of the store for
+ * a close still under way (`closing`, StreamingEvaluator.closesUnderWay), which a failed close would have put back;
+ * returns the bytes written.
+ */
+export function saveOpenCases(file: string, store: CaseStore, model: ServedModel, closing: readonly CaseState[] = [], now = new Date()): number {
+  const header = { written_at: now.toISOString(), scenario: model.net.scenarioName, model_sha256: model.modelSha256, open_cases: store.size + closing.length };
   return writeCaseStateFile(
     file,
     header,
     (function* () {
       for (const state of store.byRecency()) yield savedCase(state, model.net);
+      for (const state of closing) yield savedCase(state, model.net);
     })(),
   );
 }

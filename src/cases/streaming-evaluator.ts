@@ -94,7 +94,7 @@ export interface EvaluatorObserver {
   /**
    * A close whose final evaluation failed (the model failed). `reinstated`: the case is open again, as it was before
    * the close; otherwise it is gone, without an evaluation (a POST /events opened a new case under its id meanwhile, or
-   * the open cases were saved for the restart already).
+   * the open cases were saved for the restart already, this one with them: closesUnderWay).
    */
   onCloseFailed?(caseId: string, state: CaseState, reinstated: boolean): void;
   /**
@@ -138,11 +138,13 @@ export class StreamingEvaluator {
   /** Closes whose model run is under way, by case id: a retry that overtakes one waits for its answer. */
   private readonly closing = new Map<string, Promise<Evaluation>>();
   /**
-   * Closes under way (of `closing`) whose id a POST /events has opened a new case under since they began: one that
-   * fails does not put its case back. Its id is the new case's now, even once that case has left the store too (its own
-   * close under way, an eviction): put back, the older case would take the events and the close meant for the newer.
+   * Every close under way (each a value of `closing` while it is the latest of its id): the case it took out, and
+   * whether a POST /events has opened a new case under its id since it began. A superseded close that fails does not
+   * put its case back, nor is its case saved for the restart: the id is the new case's now, even once that case has
+   * left the store too (its own close under way, an eviction); put back, the older case would take the events and the
+   * close meant for the newer.
    */
-  private readonly superseded = new Set<Promise<Evaluation>>();
+  private readonly closes = new Map<Promise<Evaluation>, { state: CaseState; superseded: boolean }>();
   /**
    * How the id of the case the last append() opened had ended, if it had lately; read by onEvent right after. A field
    * rather than a second return value: append runs for every streamed event, and an object per event is garbage.
@@ -194,6 +196,18 @@ export class StreamingEvaluator {
   }
 
   /**
+   * The cases whose close is under way and would be put back should it fail (not superseded): still open to their
+   * callers, who have no answer yet. A save at a shutdown that timed out writes them with the open cases; the close
+   * then cannot answer (the process exits, or markSaved has it answer 503), so the caller's retry closes the case at
+   * the restarted instance rather than getting a 404 for a case whose events were lost.
+   */
+  closesUnderWay(): CaseState[] {
+    const states: CaseState[] = [];
+    for (const close of this.closes.values()) if (!close.superseded) states.push(close.state);
+    return states;
+  }
+
+  /**
    * No model run can happen any more (the service failed and shuts down to be restarted): a close, or an event or a
    * POST /events to be scored, from now on is refused with `error` before it changes the store, so the case stays as it
    * was, for --case-state-file to keep, and the caller's retry finds it so at the restarted instance. A close under way
@@ -216,7 +230,7 @@ export class StreamingEvaluator {
     this.reopened = undefined;
     if (state.nEvents === 1 && this.closing.size > 0) {
       const underWay = this.closing.get(caseId);
-      if (underWay !== undefined) this.superseded.add(underWay);
+      if (underWay !== undefined) this.closes.get(underWay)!.superseded = true;
     }
     if (state.nEvents === 1 && this.ended.size > 0) {
       const ended = this.ended.lookup(caseId);
@@ -354,6 +368,8 @@ export class StreamingEvaluator {
       const underWay = this.closing.get(caseId);
       if (underWay !== undefined) {
         await underWay.catch(() => undefined);
+        // The close waited on was under way at the save, its case saved with the open ones (closesUnderWay).
+        if (this.saved) throw new CasesSavedError();
         // An event that arrived before this close, waiting on the same close, has opened a new case meanwhile (in
         // arrival order this close is that case's), or a close of it has begun (this one repeats it): once more.
         if (this.store.get(caseId) !== undefined || this.closing.has(caseId)) return this.closeCase(caseId);
@@ -373,29 +389,35 @@ export class StreamingEvaluator {
     // feed a closed case scored again, alerting each time, and the dashboard a case that never ended.
     const closing = open.scoring === 0 ? this.evaluate(snapshot, true, 'case_close') : this.afterScoring(open).then(() => this.evaluate(snapshot, true, 'case_close'));
     this.closing.set(caseId, closing);
+    const close = { state: snapshot.state, superseded: false };
+    this.closes.set(closing, close);
+    const startedAtMs = Date.now();
+    let evaluation: Evaluation;
     try {
-      const startedAtMs = Date.now();
-      const evaluation = await closing;
-      // Unless a new case has opened under the id during the run (a close then is that case's), or has already ended
-      // too (its ending is the newer one).
-      const since = this.ended.lookup(caseId);
-      if (this.store.get(caseId) === undefined && !(since !== undefined && since.atMs >= startedAtMs)) {
-        // The answer itself only where a repeated close gives it again: on a wide net it is kilobytes a case.
-        const kept = this.repeatCloses ? new Evaluation(evaluation.case_id, evaluation.n_events, evaluation.row.detached(), true, true) : undefined;
-        this.ended.remember(caseId, { kind: 'closed', evaluation: kept, nEvents: evaluation.n_events, atMs: Date.now() });
-      }
-      return evaluation;
+      evaluation = await closing;
     } catch (error) {
       // The case stays open, as one that cannot be scored does, for the caller's retry: here, or, when the failure is
       // the inference worker's and stops the service, at the restarted instance (--case-state-file saves it, after
       // this request has ended). Dropped, its events were lost and the retry got a 404.
-      const reinstated = !this.saved && !this.superseded.has(closing) && this.store.reinstate(snapshot.state);
+      const reinstated = !this.saved && !close.superseded && this.store.reinstate(snapshot.state);
       this.observer.onCloseFailed?.(caseId, snapshot.state, reinstated);
       throw error;
     } finally {
       if (this.closing.get(caseId) === closing) this.closing.delete(caseId);
-      this.superseded.delete(closing);
+      this.closes.delete(closing);
     }
+    // Saved meanwhile as a close under way (closesUnderWay): answered, the restart would have a closed case open.
+    // Refused, the caller's retry closes it there.
+    if (this.saved && !close.superseded) throw new CasesSavedError();
+    // Unless a new case has opened under the id during the run (a close then is that case's), or has already ended
+    // too (its ending is the newer one).
+    const since = this.ended.lookup(caseId);
+    if (this.store.get(caseId) === undefined && !(since !== undefined && since.atMs >= startedAtMs)) {
+      // The answer itself only where a repeated close gives it again: on a wide net it is kilobytes a case.
+      const kept = this.repeatCloses ? new Evaluation(evaluation.case_id, evaluation.n_events, evaluation.row.detached(), true, true) : undefined;
+      this.ended.remember(caseId, { kind: 'closed', evaluation: kept, nEvents: evaluation.n_events, atMs: Date.now() });
+    }
+    return evaluation;
   }
 
   /**

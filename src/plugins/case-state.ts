@@ -118,13 +118,16 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
     checkpoints?.stop();
     // After a shutdown that timed out, requests still run until the exit: what they change now is not in the file.
     evaluator.markSaved();
+    // A close still under way has taken its case out of the store; its caller has no answer yet and will retry.
+    const closing = evaluator.closesUnderWay();
+    const cases = closing.length === 0 ? { open_cases: store.size } : { open_cases: store.size + closing.length, closes_under_way: closing.length };
     const started = performance.now();
     try {
-      const bytes = saveOpenCases(stateFile, store, model);
-      app.log.info({ file: stateFile, open_cases: store.size, bytes, ms: Math.round(performance.now() - started) }, 'open cases saved');
+      const bytes = saveOpenCases(stateFile, store, model, closing);
+      app.log.info({ file: stateFile, ...cases, bytes, ms: Math.round(performance.now() - started) }, 'open cases saved');
       return true;
     } catch (error) {
-      app.log.error({ file: stateFile, open_cases: store.size, err: error }, `open cases NOT saved: ${(error as Error).message}`);
+      app.log.error({ file: stateFile, ...cases, err: error }, `open cases NOT saved: ${(error as Error).message}`);
       return false;
     }
   };

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { serveArgs, startServer } from '../helpers/cli.js';
 import { fileLines, get, post, useCaseStateFiles, type Line } from '../helpers/case-state.js';
 import { DEFAULT_MODEL, modelPath, ROOT } from '../helpers/fixtures.js';
+import { CasesSavedError } from '../../src/cases/case-errors.js';
 import { CliProcess } from '../helpers/cli.js';
 
 const { stateFile, app } = useCaseStateFiles();
@@ -80,6 +81,26 @@ describe('--case-state-file: open cases kept across a restart', () => {
     // Reading is no change: the case answers as it was saved.
     expect(await get(running.app, '/cases/S1')).toEqual(before);
     expect(fileLines(file).slice(1)).toEqual([expect.objectContaining({ id: 'S1', n_events: 1, seen: ['t_approve'] })]);
+  });
+
+  it('saves a case whose close is under way with the open ones, and refuses that close and a retry waiting on it: answered, the restart had a closed case open', async () => {
+    const file = stateFile();
+    const running = await app({ caseStateFile: file });
+    await post(running.app, '/cases/S1/events', { name: 'approve loan', attributes: { risk_score: '0.5' } });
+    await post(running.app, '/cases/S2/events', { name: 'approve loan', attributes: { risk_score: '0.5' } });
+    // In one turn: the close takes S1 out and its model run begins, a retry waits on it, and the save (a shutdown that
+    // timed out) comes before the run ends.
+    const closing = running.app.cases.closeCase('S1');
+    const retried = running.app.cases.closeCase('S1');
+    running.app.saveOpenCases();
+    await expect(closing).rejects.toBeInstanceOf(CasesSavedError);
+    await expect(retried).rejects.toBeInstanceOf(CasesSavedError);
+    expect(running.lines).toContainEqual(expect.objectContaining({ msg: 'open cases saved', open_cases: 2, closes_under_way: 1 }));
+    expect(fileLines(file).map((l) => [l.id ?? 'header', l.n_events ?? l.open_cases])).toEqual([
+      ['header', 2],
+      ['S2', 1],
+      ['S1', 1],
+    ]);
   });
 
   it('keeps a net of more than 31 transitions exactly (scale_200: the seen transitions as a bit array)', async () => {
@@ -405,6 +426,41 @@ describe('petrascore serve --case-state-file', () => {
     expect(await server.cli.waitForExit(8_000), server.cli.describe()).toEqual({ code: null, signal: 'SIGABRT' });
     expect(fileLines(file).map((l) => [l.id ?? 'header', l.n_events])).toEqual([
       ['header', undefined],
+      ['K2', 1],
+      ['K1', 1],
+    ]);
+
+    const restarted = await startServer(serveArgs(DEFAULT_MODEL, '--case-state-file', file));
+    const retried = await fetch(`${restarted.url}/cases/K1/close`, { method: 'POST' });
+    expect(retried.status, await retried.clone().text()).toBe(200);
+    expect(await retried.json()).toMatchObject({ case_id: 'K1', n_events: 1, closed: true });
+    await restarted.cli.kill();
+  });
+
+  it('a close still under way when the shutdown times out: its case is saved with the open ones, for the retry at the restart', async () => {
+    const file = stateFile();
+    // The tap blocks each run's thread for 4 s, beyond the shutdown timeout: the close is answered by no one.
+    const tap = pathToFileURL(join(ROOT, 'test', 'helpers', 'worker-tap.mjs')).href;
+    const args = serveArgs(DEFAULT_MODEL, '--case-state-file', file, '--inference-thread', 'worker', '--shutdown-timeout', '1000');
+    const server = await startServer(args, { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${tap}`.trim(), WORKER_TAP_HANG_MS: '4000' } });
+    const event = { name: 'approve loan', attributes: { risk_score: '0.9' } };
+    for (const id of ['K1', 'K2']) {
+      const answer = await fetch(`${server.url}/cases/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+      expect(answer.status).toBe(202);
+    }
+    const close = fetch(`${server.url}/cases/K1/close`, { method: 'POST' }).then(
+      (answer) => answer.status,
+      () => 'no answer',
+    );
+    // The close has taken K1 out of the store once the list no longer has it: its run is under way.
+    while (((await (await fetch(`${server.url}/cases`)).json()) as { case_ids: string[] }).case_ids.includes('K1')) await new Promise((resolve) => setTimeout(resolve, 20));
+    server.cli.signal('SIGTERM');
+    expect(await server.cli.waitForExit(10_000), server.cli.describe()).toEqual({ code: 1, signal: null });
+    // The exit comes 4 s before the run's end; were it late, the close would be refused, never answered 200.
+    expect(['no answer', 503]).toContain(await close);
+    expect(server.cli.logLines()).toContainEqual(expect.objectContaining({ msg: 'open cases saved', open_cases: 2, closes_under_way: 1 }));
+    expect(fileLines(file).map((l) => [l.id ?? 'header', l.n_events ?? l.open_cases])).toEqual([
+      ['header', 2],
       ['K2', 1],
       ['K1', 1],
     ]);
