@@ -92,6 +92,13 @@ export class LiveService {
    * own eviction, should it come first, joins the list behind it.
    */
   private readonly heldOpenings = new Map<LiveCase, (() => void)[]>();
+  /**
+   * The anomaly of the last alert among a case's evaluations published late (of fewer events than its latest:
+   * CaseScores.record), which come in their own order and leave its `alertSignature` alone: without it each of a late
+   * run's evaluations with one anomaly alerted again. Here rather than on LiveCase: few cases ever have one, and a
+   * field would be 8 bytes on each of a million open cases.
+   */
+  private readonly lateAlertSignatures = new WeakMap<LiveCase, number[]>();
 
   /** For the case store and the streaming evaluator. */
   readonly caseObserver: EvaluatorObserver = {
@@ -298,19 +305,22 @@ export class LiveService {
     this.bus.evaluationWritten();
     this.stats.recordScore(record.latencyMs, record.tsMs);
     // False for an evaluation of fewer events than the case's latest (published late: CaseScores.record). It is on the
-    // feed, and alerts unless the case has been alerted with the same anomaly, but the case's alert state stays the
-    // latest evaluation's.
+    // feed, and alerts unless the case has been alerted with the same anomaly, by its latest evaluation or by the late
+    // one before it, but the case's alert state stays the latest evaluation's.
     let latest = true;
     if (entry !== undefined) latest = this.state.recordCaseEvaluation(entry, record);
     else if (record.source === 'anomaly' || record.source === 'anomaly_batch') this.state.recordStateless(record);
     if (!reached) {
       if (entry !== undefined && latest) entry.alertSignature = undefined;
+      else if (entry !== undefined) this.lateAlertSignatures.delete(entry);
       return;
     }
     if (entry !== undefined) {
       // An open case re-evaluated with the same anomaly (same transitions, same kinds) has been alerted already.
       if (this.explainer.sameSignature(score, observed, entry.alertSignature)) return;
       if (latest) entry.alertSignature = this.explainer.signature(score, observed);
+      else if (this.explainer.sameSignature(score, observed, this.lateAlertSignatures.get(entry))) return;
+      else this.lateAlertSignatures.set(entry, this.explainer.signature(score, observed));
     }
     const alert = this.bus.nextAlert();
     alert.describe(record, threshold);
