@@ -8,6 +8,9 @@
 const MAX_CELLS = 60; // per case, newest right
 const MAX_CASES = 5000; // remembered by the page; the oldest ending cases go first
 const MAX_ALERTS = 20;
+// Lanes with a row of /anomaly calls, as the server's snapshot keeps them: the least recently scored is forgotten first.
+// Without it a lane attribute of many values (a host, a tenant) grew the page without end, and a reload showed 200.
+const MAX_STATELESS_LANES = 200;
 const FADE_MS = 4000; // closed and evicted cases fade out over this long
 const HIST_SCORES = 1000;
 const HIST_BINS = 24;
@@ -27,6 +30,8 @@ const model = {
   threshold: 0.5,
   laneThresholds: new Map(),
   lanes: new Map(), // name → { name, cases: Map<id, Case>, stateless: { scores, last, version } | null }
+  statelessLanes: new Map(), // name → lane with a stateless row, least recently scored first
+  latestStateless: undefined, // the name of the lane scored last there
   // id → Case { id, lane, nEvents (of the latest evaluation), opened, scores, last, ending: 0 | time, how, version, touched }
   cases: new Map(),
   alerts: [],
@@ -144,17 +149,38 @@ function recordHist(score) {
   dirty.hist = true;
 }
 
+/** The lane's row of /anomaly calls, made the most recently scored; beyond MAX_STATELESS_LANES the oldest goes. */
+function statelessRow(lane) {
+  const order = model.statelessLanes;
+  if (lane.stateless) {
+    // Most calls score the lane scored last: no reordering then.
+    if (lane.name !== model.latestStateless) {
+      order.delete(lane.name);
+      order.set(lane.name, lane);
+    }
+  } else {
+    lane.stateless = { scores: [], last: null, version: 0 };
+    order.set(lane.name, lane);
+    dirty.layout = true;
+    if (order.size > MAX_STATELESS_LANES) {
+      const oldest = order.values().next().value;
+      order.delete(oldest.name);
+      oldest.stateless = null;
+      if (oldest.cases.size === 0) model.lanes.delete(oldest.name);
+    }
+  }
+  model.latestStateless = lane.name;
+  return lane.stateless;
+}
+
 function onEvaluation(e) {
   recordHist(e.trace_score);
   if (e.source === 'anomaly' || e.source === 'anomaly_batch') {
     const lane = laneOf(e.lane);
-    if (!lane.stateless) {
-      lane.stateless = { scores: [], last: null, version: 0 };
-      dirty.layout = true;
-    }
-    pushScore(lane.stateless.scores, e.trace_score);
-    lane.stateless.last = e;
-    lane.stateless.version++;
+    const row = statelessRow(lane);
+    pushScore(row.scores, e.trace_score);
+    row.last = e;
+    row.version++;
     dirty.rows = true;
     return;
   }
@@ -196,6 +222,8 @@ function applySnapshot(s) {
   model.threshold = s.alert_threshold;
   model.laneThresholds = new Map(Object.entries(s.lane_thresholds || {}));
   model.lanes.clear();
+  model.statelessLanes.clear();
+  model.latestStateless = undefined;
   model.cases.clear();
   model.alerts = [];
   model.histCount = 0;
@@ -207,9 +235,12 @@ function applySnapshot(s) {
     c.touched = sc.last ? Date.parse(sc.last.ts) : c.opened;
     c.version++;
   }
+  // Least recently scored first, as the server keeps them.
   for (const sl of s.stateless) {
     const lane = laneOf(sl.lane);
     lane.stateless = { scores: sl.recent_scores.slice(-MAX_CELLS), last: sl.last, version: 1 };
+    model.statelessLanes.set(sl.lane, lane);
+    model.latestStateless = sl.lane;
   }
   for (const a of s.alerts) model.alerts.push(a);
   // The histogram restarts from what the snapshot shows: the cases' recent scores.

@@ -173,7 +173,7 @@ export const SnapshotEvent = Type.Object(
     lane_thresholds: Type.Record(Type.String(), Type.Number(), { description: 'per-lane alert thresholds (--alert-lane-threshold)' }),
     open_cases: Type.Integer({ description: 'open cases in all (matching the filters)' }),
     cases: Type.Array(SnapshotCase, { description: 'open cases, the most recently active last; at most 2000. Empty (as is stateless) for a /live reader whose types name none of evaluation, case_opened, case_closed, case_evicted' }),
-    stateless: Type.Array(SnapshotLane, { description: 'recent /anomaly and /anomaly/batch evaluations per lane' }),
+    stateless: Type.Array(SnapshotLane, { description: 'recent /anomaly and /anomaly/batch evaluations per lane, of the 200 lanes they scored most lately, least recently first' }),
     alerts: Type.Array(refTo(AlertEvent), { description: 'the last (up to 20) alerts, oldest first' }),
     stats: Type.Object(StatsFields),
   },

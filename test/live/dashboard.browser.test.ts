@@ -34,7 +34,10 @@ declare const document: {
   getElementsByTagName(tag: string): { length: number };
 };
 declare const window: {
-  petrascoreDashboard: { model: { cases: Map<string, PageCase & { last: object | null }> }; connection: { es: { dispatchEvent(event: object): boolean }; statsEvery: number } };
+  petrascoreDashboard: {
+    model: { cases: Map<string, PageCase & { last: object | null }>; lanes: Map<string, { stateless: object | null }> };
+    connection: { es: { dispatchEvent(event: object): boolean }; statsEvery: number };
+  };
   recordState(state: string): void;
 };
 declare function getComputedStyle(element: PageElement): { display: string; opacity: string };
@@ -272,6 +275,36 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
       const missing = page.locator('#rows .case-row[data-case="missing"][data-cells="1"] .why');
       await missing.waitFor({ timeout: UI_WAIT_MS });
       expect(await missing.textContent()).toMatch(/^missing approve loan \((>0\.99|0\.\d\d)\)$/);
+    } finally {
+      await page.close();
+      await own.app.close();
+    }
+  }, 60_000);
+
+  it('keeps the rows of /anomaly calls of the lanes scored most lately, as many as a reload shows', async () => {
+    const own = await listening({ laneAttribute: 'host', liveStatsIntervalMs: 250 });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${own.url}/dashboard/`);
+      await waitLive(page);
+      // A lane attribute of many values: each trace of the batch comes from a host of its own.
+      const hosts = Array.from({ length: 230 }, (_, i) => `host-${String(i).padStart(3, '0')}`);
+      const batch = await postJson(own.url, '/anomaly/batch', { traces: hosts.map((host) => ({ events: [{ name: 'approve loan' }], attributes: { risk_score: '0.9', host } })) });
+      expect(batch.status).toBe(200);
+      await page.waitForFunction(() => window.petrascoreDashboard.model.lanes.get('host-229')?.stateless != null, undefined, { timeout: UI_WAIT_MS });
+      const shown = await page.evaluate(() => [...window.petrascoreDashboard.model.lanes].filter(([, lane]) => lane.stateless !== null).map(([name]) => name));
+      const snapshot = (await (await fetch(`${own.url}/live/snapshot`)).json()) as { stateless: { lane: string }[] };
+      // The 200 scored last, the same after a reload.
+      expect(snapshot.stateless.map((lane) => lane.lane).sort()).toEqual(hosts.slice(30));
+      expect(shown.sort()).toEqual(hosts.slice(30));
+
+      // A lane scored again is the most recent: a new one then takes the place of the one after it.
+      for (const host of ['host-030', 'host-new']) {
+        expect((await postJson(own.url, '/anomaly', { events: [{ name: 'approve loan' }], attributes: { risk_score: '0.9', host } })).status).toBe(200);
+      }
+      await page.waitForFunction(() => window.petrascoreDashboard.model.lanes.get('host-new')?.stateless != null, undefined, { timeout: UI_WAIT_MS });
+      const after = await page.evaluate(() => [...window.petrascoreDashboard.model.lanes].filter(([, lane]) => lane.stateless !== null).map(([name]) => name));
+      expect(after.sort()).toEqual([...hosts.slice(30).filter((host) => host !== 'host-031'), 'host-new'].sort());
     } finally {
       await page.close();
       await own.app.close();
