@@ -256,7 +256,7 @@ function applySnapshot(s) {
 // Connection: EventSource reconnects by itself with Last-Event-ID; when it gives up (e.g. a 503), we reconnect with
 // ?last_event_id= so that nothing is lost either way.
 
-const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0, noticeTimer: 0, lastMessageAt: 0, lastStatsAt: 0, statsEvery: 0 };
+const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0, noticeTimer: 0, lastMessageAt: 0, lastStatsTs: 0, statsEvery: 0 };
 
 // A server that stops sending (a hung process, a connection a proxy dropped without closing it) would look live for
 // good: the server publishes stats at a steady pace, so silence for several of its intervals means the stream is dead.
@@ -345,6 +345,8 @@ function connect() {
     if (conn.gap) setConn('resynced', `resynced from snapshot #${s.id}: ${conn.gap.reason === 'expired' ? `events after #${conn.gap.requested} had left the server's memory` : 'the server restarted (or is another instance)'}`);
     else setConn('live', `live · from snapshot #${s.id}`);
     conn.gap = null;
+    // The stats before a gap are not the ones before the next: no pace from them.
+    conn.lastStatsTs = 0;
     conn.sawSnapshot = true;
     conn.reconnecting = false;
   });
@@ -354,9 +356,11 @@ function connect() {
   on('case_closed', (e) => onEnded(e, 'closed'));
   on('case_evicted', (e) => onEnded(e, `evicted (${String(e.reason).replaceAll('_', ' ')})`));
   on('stats', (s) => {
-    const now = Date.now();
-    if (conn.lastStatsAt > 0) conn.statsEvery = now - conn.lastStatsAt;
-    conn.lastStatsAt = now;
+    // The server's pace from its own clock: a resume replays the stats events it missed back to back, and timed by
+    // their arrival the pace was milliseconds (a page then called a stream with stats every 10 s stale after 5 s).
+    const at = Date.parse(s.ts);
+    if (conn.lastStatsTs > 0 && at > conn.lastStatsTs) conn.statsEvery = at - conn.lastStatsTs;
+    conn.lastStatsTs = at;
     model.stats = s;
     dirty.stats = true;
   });

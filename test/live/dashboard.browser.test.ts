@@ -35,7 +35,7 @@ declare const document: {
 };
 declare const window: {
   petrascoreDashboard: {
-    model: { cases: Map<string, PageCase & { last: object | null }>; lanes: Map<string, { stateless: object | null }> };
+    model: { cases: Map<string, PageCase & { last: object | null }>; lanes: Map<string, { stateless: object | null }>; stats: { id: number } | null };
     connection: { es: { dispatchEvent(event: object): boolean }; statsEvery: number };
   };
   recordState(state: string): void;
@@ -332,6 +332,27 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
       frozen.cli.signal('SIGCONT');
       await page.close();
       await frozen.cli.kill();
+    }
+  }, 60_000);
+
+  it('learns the stats pace from the server\'s clock, also from stats events a resume replays at once', async () => {
+    // No ticker: the test publishes the stats events itself.
+    const own = await listening({ liveStatsIntervalMs: 0 });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${own.url}/dashboard/`);
+      await waitLive(page);
+      // Cut while two stats events are published apart: the page's reconnect (after a second) replays both at once.
+      own.app.live.bus.closeAll();
+      const first = own.app.live.tick();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const second = own.app.live.tick();
+      await page.waitForFunction((id) => window.petrascoreDashboard.model.stats?.id === id, second.id, { timeout: UI_WAIT_MS });
+      const pace = await page.evaluate(() => window.petrascoreDashboard.connection.statsEvery);
+      expect(pace).toBe(Date.parse(second.ts) - Date.parse(first.ts));
+    } finally {
+      await page.close();
+      await own.app.close();
     }
   }, 60_000);
 
