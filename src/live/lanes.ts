@@ -1,4 +1,5 @@
 import { pythonStr, type AttributeValue } from '../scoring/python-float.js';
+import { shortened } from '../scoring/quote-value.js';
 
 const MAX_LANE_CHARS = 128;
 
@@ -45,6 +46,7 @@ export class LaneResolver {
     if (value === undefined || value === null) return undefined;
     const text = pythonStr(value);
     if (text === '') return undefined;
-    return text.length > MAX_LANE_CHARS ? `${text.slice(0, MAX_LANE_CHARS - 1)}…` : text;
+    // Cut whole characters: half of an emoji made a lane no `lane=` filter can name, shown on the page as �.
+    return text.length > MAX_LANE_CHARS ? shortened(text, MAX_LANE_CHARS - 1) : text;
   }
 }

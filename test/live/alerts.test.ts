@@ -138,6 +138,20 @@ describe('alerts and their explanations', () => {
     expect(snapshot.stateless.map((l) => l.lane)).toEqual(['calm', 'busy', '(no queue)']);
   });
 
+  it('cuts a lane value beyond 128 characters between characters, never inside one, and a lane filter finds it', async () => {
+    const target = await app('onnx_deployment', { laneAttribute: 'queue' });
+    // An emoji (two UTF-16 units) across the cut at 127.
+    const queue = `${'q'.repeat(126)}😀 and more`;
+    const opened = await target.inject({ method: 'POST', url: '/cases/long-lane/events', payload: { name: 'approve loan', attributes: { risk_score: '0.9', queue } } });
+    expect(opened.statusCode, opened.body).toBe(202);
+    const [event] = published(target);
+    expect(event).toMatchObject({ type: 'case_opened', lane: `${'q'.repeat(126)}…` });
+    const lane = (event as { lane: string }).lane;
+    const snapshot = await target.inject({ method: 'GET', url: `/live/snapshot?lane=${encodeURIComponent(lane)}` });
+    expect(snapshot.statusCode, snapshot.body).toBe(200);
+    expect((snapshot.json() as { cases: { case_id: string }[] }).cases.map((c) => c.case_id)).toEqual(['long-lane']);
+  });
+
   it('the snapshot keeps the last 60 scores of a lane and of a case, oldest first', async () => {
     const target = await app('onnx_deployment');
     const markings = Array.from({ length: 75 }, (_, i) => (i + 1) / 76);
