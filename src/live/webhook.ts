@@ -1,6 +1,7 @@
 import { redactUrl } from '../http/shown-url.js';
 import type { LiveLogger } from './bus.js';
 import type { AlertEvent } from './events.js';
+import { retryAfterMs } from './retry-after.js';
 import { WebhookAttempt } from './webhook-attempt.js';
 
 export const WEBHOOK_OUTCOMES = ['sent', 'failed', 'dropped'] as const;
@@ -29,6 +30,16 @@ const MAX_BACKOFF_MS = 30_000;
 const DROP_LOG_INTERVAL_MS = 10_000;
 
 class PermanentFailure extends Error {}
+
+/** A 429 or 503 whose `Retry-After` says when to come back: the retry waits that long if it is beyond the backoff. */
+class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly afterMs: number,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * The URL to POST to and the headers its credentials become: fetch refuses a URL with `user:password@`, so they are
@@ -139,8 +150,11 @@ class WebhookTarget {
         if (error instanceof PermanentFailure || this.closed) break;
         if (attempt < attempts) {
           this.options.metrics.retried(this.logged.webhook_index);
-          this.options.log.info({ ...this.logged, alert: alert.id, attempt, problem }, 'alert webhook attempt failed; retrying');
-          await this.sleep(Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 500) * 2 ** (attempt - 1)));
+          const backoffMs = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 500) * 2 ** (attempt - 1));
+          // A rate-limited receiver (Slack answers 429 with Retry-After) refuses every retry of a shorter backoff.
+          const asked = error instanceof RetryLater ? { retry_after_ms: error.afterMs } : {};
+          this.options.log.info({ ...this.logged, alert: alert.id, attempt, problem, ...asked }, 'alert webhook attempt failed; retrying');
+          await this.sleep(Math.max(backoffMs, error instanceof RetryLater ? error.afterMs : 0));
         }
       }
     }
@@ -177,7 +191,9 @@ class WebhookTarget {
       if (response.ok) return;
       const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
       const message = response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}`;
-      throw retryable ? new Error(message) : new PermanentFailure(message);
+      if (!retryable) throw new PermanentFailure(message);
+      const afterMs = response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
+      throw afterMs === undefined ? new Error(message) : new RetryLater(message, afterMs);
     } finally {
       current.settle();
     }

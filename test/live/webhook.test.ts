@@ -127,6 +127,21 @@ describe('--alert-webhook', () => {
     expect(metricValue(text, 'petrascore_alert_webhook_retries_total', '{webhook="1"}')).toBe(0);
   });
 
+  it("waits as long as a 429's Retry-After asks before the retry, beyond a shorter backoff", async () => {
+    const arrived: number[] = [];
+    const limited = await receiver((i, res) => {
+      arrived.push(performance.now());
+      if (i === 0) res.writeHead(429, { 'retry-after': '1' }).end('slow down');
+    });
+    const server = await serve({ alertWebhooks: [limited.url], alertWebhookBackoffMs: 20 });
+    await score(server.url);
+    await until(() => limited.received.length === 2 && server.app.live.webhooks!.pending === 0, 5000, 'the retry');
+    // 20 ms of backoff alone would have retried at once, into the same 429.
+    expect(arrived[1]! - arrived[0]!).toBeGreaterThanOrEqual(950);
+    expect(limited.received.map((r) => r.headers['x-petrascore-attempt'])).toEqual(['1', '2']);
+    expect(metricValue(await metrics(server), 'petrascore_alert_webhook_deliveries_total', '{webhook="1",outcome="sent"}')).toBe(1);
+  });
+
   it('sends credentials in the URL as Basic authorization, and fails a redirect at once without following it', async () => {
     const guarded = await receiver();
     const withCredentials = guarded.url.replace('http://', 'http://alerts:p%40ss@');
