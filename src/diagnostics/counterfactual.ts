@@ -1,4 +1,6 @@
-import { escapePointer, numericValue, rowFromRequest, type NumericLike, type RequestInputs } from '../scoring/inputs.js';
+import { InvalidInputError } from '../scoring/input-errors.js';
+import { escapePointer, numericValue, rowFromRequest, toFinite, type NumericLike, type RequestInputs } from '../scoring/inputs.js';
+import { quoteValue } from '../scoring/quote-value.js';
 import { labelOf, type Channel } from '../scoring/net.js';
 import { batchedBisection, FIRING_THRESHOLD } from './bisection.js';
 import { DiagnosticsError } from './errors.js';
@@ -10,8 +12,8 @@ export interface CounterfactualQuery extends RequestInputs {
   flip_place: string;
   target_transition: string;
   flip_channel?: Channel | undefined;
-  search_range?: readonly number[] | undefined;
-  tolerance?: number | undefined;
+  search_range?: readonly NumericLike[] | undefined;
+  tolerance?: NumericLike | undefined;
   nearest?: boolean | undefined;
 }
 
@@ -46,6 +48,15 @@ export const COUNTERFACTUAL_DEFAULTS = { flip_channel: 'marking', search_range: 
 /** An input rowFromRequest has already accepted: a number, a numeric string, or a boolean (1.0 / 0.0, as pydantic reads it). */
 const numberOf = (value: NumericLike): number => numericValue(value)!;
 
+/** `tolerance` as PETRA's pydantic model reads it (a number, a numeric string, a boolean), which must be finite and ≥ 0. */
+function toleranceOf(value: NumericLike): number {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  const number = numericValue(value);
+  if (number === undefined) throw new InvalidInputError('/tolerance', `must be a number, got ${quoteValue(value)}`);
+  if (!(number >= 0 && Number.isFinite(number))) throw new InvalidInputError('/tolerance', `must be a finite number ≥ 0, got ${quoteValue(value)}`);
+  return number;
+}
+
 /**
  * POST /counterfactual without HTTP: PETRA's checks and answer shape, the search done by `batchedBisection` in
  * `levels`-deep batched calls. Errors: InvalidInputError (400) for a non-numeric input, DiagnosticsError for the rest
@@ -54,9 +65,9 @@ const numberOf = (value: NumericLike): number => numericValue(value)!;
 export async function findCounterfactual(model: BatchModel, nodes: NetNodes, query: CounterfactualQuery, levels: number): Promise<CounterfactualAnswer> {
   const { row, ignored } = rowFromRequest(nodes.net, query);
   const channel = query.flip_channel ?? COUNTERFACTUAL_DEFAULTS.flip_channel;
-  const [lo, hi] = (query.search_range ?? COUNTERFACTUAL_DEFAULTS.search_range) as readonly [number, number];
+  const [lo, hi] = (query.search_range ?? COUNTERFACTUAL_DEFAULTS.search_range).map((value, i) => toFinite(value, `/search_range/${i}`)) as [number, number];
   if (!(lo <= hi)) throw new DiagnosticsError('invalid_search_range', '/search_range', `search_range must be [lo, hi] with lo ≤ hi, got [${lo}, ${hi}]`);
-  const tolerance = query.tolerance ?? COUNTERFACTUAL_DEFAULTS.tolerance;
+  const tolerance = toleranceOf(query.tolerance ?? COUNTERFACTUAL_DEFAULTS.tolerance);
   const place = query.flip_place;
   const transition = query.target_transition;
 

@@ -1,8 +1,5 @@
 import { Type, type SchemaOptions, type Static, type TSchema } from '@sinclair/typebox';
-import { IgnoredInputs, InputMap } from './common.js';
-
-/** Largest finite float32: inputs beyond it would be fed as ±Infinity. */
-const FLOAT32_MAX = 3.4028234663852886e38;
+import { IgnoredInputs, InputMap, NumericLike } from './common.js';
 
 const channel = (options: SchemaOptions = {}) => Type.Union([Type.Literal('marking'), Type.Literal('value')], options);
 const Nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([schema, Type.Null()], { description });
@@ -14,15 +11,22 @@ export const CounterfactualRequest = Type.Object(
     flip_place: Type.String({ description: 'the place whose input is varied; it must be an ONNX input on flip_channel (GET /schema: flippable_places)' }),
     target_transition: Type.String({ description: 'the transition whose activation should cross 0.5; it must be an ONNX output' }),
     flip_channel: Type.Optional(channel({ default: 'marking', description: 'vary the marking (activation) or the token value of flip_place; "value" needs input_values[flip_place]' })),
+    // Numeric strings and booleans as in input_marking: PETRA's pydantic model coerces them in these fields too.
     search_range: Type.Optional(
-      Type.Array(Type.Number({ minimum: -FLOAT32_MAX, maximum: FLOAT32_MAX }), {
+      Type.Array(NumericLike, {
         minItems: 2,
         maxItems: 2,
         default: [0, 1],
-        description: '[lo, hi] with lo ≤ hi: the inputs searched (e.g. [0, 10000] for an amount on the value channel)',
+        description:
+          '[lo, hi] with lo ≤ hi: the inputs searched (e.g. [0, 10000] for an amount on the value channel); each within ±3.4e38 (the model\'s inputs are float32), and taken as input_marking values are (numeric strings, booleans)',
       }),
     ),
-    tolerance: Type.Optional(Type.Number({ minimum: 0, default: 1e-3, description: 'stop once |activation − 0.5| < tolerance' })),
+    tolerance: Type.Optional(
+      Type.Union([Type.Number(), Type.String(), Type.Boolean()], {
+        default: 1e-3,
+        description: 'stop once |activation − 0.5| < tolerance; a number ≥ 0, also as a numeric string or a boolean, as PETRA takes it',
+      }),
+    ),
     nearest: Type.Optional(
       Type.Boolean({
         default: false,

@@ -37,7 +37,8 @@ export function numericValue(value: NumericLike): number | undefined {
   return typeof value === 'number' ? value : parsePythonFloat(value);
 }
 
-function toFinite(value: NumericLike, path: string): number {
+/** `value` as the model can be fed it, else an InvalidInputError at `path` saying why not. */
+export function toFinite(value: NumericLike, path: string): number {
   // A boolean is always a fine number; answered first, the messages below quote only numbers and strings.
   if (typeof value === 'boolean') return value ? 1 : 0;
   const number = numericValue(value);

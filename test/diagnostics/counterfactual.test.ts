@@ -120,13 +120,29 @@ describe('POST /counterfactual on credit_approval_coloured (value channel, guard
     expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', search_range: [5000, 0] }), 400, 'invalid_search_range', 'body/search_range');
     expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', search_range: [0] }), 400, 'validation_error', 'body/search_range');
     expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', search_range: [0, 1, 2] }), 400, 'validation_error', 'body/search_range');
-    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', search_range: [0, 1e39] }), 400, 'validation_error', 'body/search_range/1');
-    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', tolerance: -1 }), 400, 'validation_error', 'body/tolerance');
+    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', search_range: [0, 1e39] }), 400, 'invalid_input', 'body/search_range/1');
+    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', search_range: [0, 'lots'] }), 400, 'invalid_input', 'body/search_range/1');
+    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', tolerance: -1 }), 400, 'invalid_input', 'body/tolerance');
+    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', tolerance: '-1' }), 400, 'invalid_input', 'body/tolerance');
+    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', tolerance: 'nan' }), 400, 'invalid_input', 'body/tolerance');
+    expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', tolerance: null }), 400, 'validation_error', 'body/tolerance');
     expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', flip_channel: 'token' }), 400, 'validation_error', 'body/flip_channel');
     expectError(await post(app, '/counterfactual', { ...base, target_transition: 't_approve', nearest: 'yes' }), 400, 'validation_error', 'body/nearest');
     expectError(await post(app, '/counterfactual', { input_marking: {}, target_transition: 't_approve' }), 400, 'validation_error', 'body/flip_place');
     expectError(await post(app, '/counterfactual', { flip_place: 'p_submitted', target_transition: 't_approve' }), 400, 'validation_error', 'body/input_marking');
     expectError(await post(app, '/counterfactual', { ...base, input_values: { p_submitted: 'lots' }, target_transition: 't_approve' }), 400, 'invalid_input', 'body/input_values/p_submitted');
+  });
+
+  it('takes search_range and tolerance as PETRA\'s pydantic model does: numeric strings and booleans too, as in input_marking', async () => {
+    const request = { ...base, target_transition: 't_approve' };
+    const asNumbers = await counterfactual(app, { ...request, search_range: [0, 5000], tolerance: 1e-4 });
+    expect(asNumbers.found).toBe(true);
+    expect(await counterfactual(app, { ...request, search_range: ['0', ' 5_000 '], tolerance: '1e-4' })).toEqual(asNumbers);
+    const unit = await counterfactual(app, { ...request, flip_channel: 'marking', search_range: [0, 1], tolerance: 1 });
+    expect(await counterfactual(app, { ...request, flip_channel: 'marking', search_range: [false, true], tolerance: true })).toEqual(unit);
+    // Float32's largest value as numpy prints it: fed as that value, as it is in input_marking.
+    const widest = await counterfactual(app, { ...request, search_range: [0, 3.4028235e38] });
+    expect(widest.search.grid_points).toBe(513);
   });
 
   it('refuses a field it does not know (PETRA ignores it), naming the ones there are: a misspelt search_range would search [0, 1]', async () => {
