@@ -72,7 +72,7 @@ export const CounterfactualSearch = Type.Object(
 );
 
 export const CounterfactualResponse = Type.Object({
-  found: Type.Boolean({ description: 'false when the activation does not cross 0.5 on search_range; the PETRA fields below are then null except target_transition' }),
+  found: Type.Boolean({ description: 'false when the activation at the two ends of search_range is on the same side of 0.5 (as in PETRA, only the ends are compared: a crossing and a crossing back inside the range are not seen); the PETRA fields below are then null except target_transition' }),
   target_transition: Type.String(),
   target_label: Nullable(Type.String(), 'label of target_transition (its id when unlabeled)'),
   flipped_place: Nullable(Type.String(), 'flip_place'),
