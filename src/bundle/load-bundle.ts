@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { OnnxRunner, type RunnerOptions } from '../inference/onnx-runner.js';
 import type { Net } from '../scoring/net.js';
@@ -37,6 +37,35 @@ async function readOrFail(path: string): Promise<Buffer> {
   } catch (error) {
     throw new BundleError(path, describeFsError(error));
   }
+}
+
+/**
+ * The model file's bytes. A directory is what an operator gives who thinks of the bundle as its folder (the README's
+ * models/loan_approval): the error names the model in it to give instead, as the sidecar's does.
+ */
+async function readModel(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw new BundleError(path, describeFsError(error));
+    throw new BundleError(path, await describeBundleDirectory(path));
+  }
+}
+
+async function describeBundleDirectory(dir: string): Promise<string> {
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    // Unlistable: say only what it is.
+  }
+  const models = names
+    .filter((name) => name.endsWith('.onnx') && names.includes(`${name}.meta.json`))
+    .sort()
+    .map((name) => join(dir, name));
+  if (models.length === 1) return `is a directory; give the model in it: ${models[0]!}`;
+  if (models.length > 1) return `is a directory; give one of the models in it: ${models.join(', ')}`;
+  return 'is a directory, expected a model file (an .onnx file with its .meta.json sidecar beside it)';
 }
 
 async function readSidecar(path: string): Promise<Sidecar> {
@@ -114,7 +143,7 @@ export async function loadBundle(modelFile: string, options: RunnerOptions = {})
     throw new BundleError(modelPath, `is a sidecar; give the model beside it: ${modelPath.slice(0, -'.meta.json'.length)}`);
   }
   const sidecarPath = `${modelPath}.meta.json`;
-  const model = await readOrFail(modelPath);
+  const model = await readModel(modelPath);
   const sidecar = await readSidecar(sidecarPath);
   let derived;
   try {

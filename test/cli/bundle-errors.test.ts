@@ -270,10 +270,17 @@ describe('petrascore serve on a broken bundle', () => {
     });
   }
 
-  it('a directory given as the bundle: exit 2 naming it', async () => {
+  it('a directory given as the bundle: exit 2 naming it and the model in it to give instead', async () => {
     const bundle = copyBundle('onnx_deployment');
     const result = await runCli(serveArgs(bundle.dir));
-    expectOneLineFailure(result, bundle.dir, /is a directory/);
+    expectOneLineFailure(result, bundle.dir, new RegExp(`is a directory; give the model in it: ${bundle.model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+  });
+
+  it('a directory without a model and its sidecar: exit 2 saying what the bundle is', async () => {
+    const bundle = copyBundle('onnx_deployment');
+    rmSync(bundle.sidecar);
+    const result = await runCli(serveArgs(bundle.dir));
+    expectOneLineFailure(result, bundle.dir, /is a directory, expected a model file \(an \.onnx file with its \.meta\.json sidecar beside it\)/);
   });
 
   it('the sidecar given as the bundle: exit 2 naming it and the model to give instead', async () => {
