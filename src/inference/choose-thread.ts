@@ -10,18 +10,42 @@ export type InferenceThreadSetting = 'auto' | 'main' | 'worker';
  */
 export const WORKER_FROM_MS = 0.1;
 
+/** How long `auto` times single-row runs at startup: see singleRowRunMs. */
+export interface RunTiming {
+  /** Timed runs at the least. */
+  minRuns: number;
+  /** Timing goes on, past minRuns, until this long has passed (milliseconds)… */
+  minMs: number;
+  /** …or this many runs have been timed, whichever comes first. */
+  maxRuns: number;
+  /**
+   * Timing ends early, past minRuns, at the first run this fast: the rest could only be faster, and a model this far
+   * below WORKER_FROM_MS runs on the main thread whatever they read. Keeps a small model's startup short (every test
+   * app starts one).
+   */
+  enoughBelowMs: number;
+}
+
 /**
- * A single-row run of the default row, in milliseconds: the fastest of `runs` timed runs after an untimed warm-up.
- * Both because startup inflates the first runs' wall time: on Node 24 the first fifteen runs of the default bundle
- * took 0.13–0.35 ms (the wrapper code not yet compiled, startup work between a run's turns) where a warm run takes
- * 0.02, and the median of those sent the default bundle to a worker, which cost it a third of its throughput at one
- * connection. Anything else the process does only adds to a run's time, so the fastest is the run's own cost.
+ * 200 ms: under `--single-threaded-gc` (npm start's and the image's flag) V8 finishes the collection of the startup
+ * heap on the main thread, in steps between the first runs: on a 2-core VM the first 60–100 timed runs of the default
+ * bundle took 0.08–0.9 ms where a run takes 0.02, their fastest read 0.08–0.2 ms, and 4 starts of 6 sent the default
+ * bundle to a worker (a sixth of its throughput). The runs settled at 0.02 ms from 20–45 ms into the timing.
  */
-export async function singleRowRunMs(runner: ModelRunner, net: Net, runs = 15, warmUp: { runs: number; ms: number } = { runs: 100, ms: 50 }): Promise<number> {
+export const DEFAULT_RUN_TIMING: RunTiming = { minRuns: 15, minMs: 200, maxRuns: 2_000, enoughBelowMs: WORKER_FROM_MS / 2 };
+
+/**
+ * A single-row run of the default row, in milliseconds: the fastest of the timed runs after an untimed warm-up, over a
+ * window long enough for the startup's own work to have passed (DEFAULT_RUN_TIMING). Anything else the process does
+ * (compiling the wrapper code, collecting the startup heap, other startup work between a run's turns) only adds to a
+ * run's time, so the fastest is the run's own cost.
+ */
+export async function singleRowRunMs(runner: ModelRunner, net: Net, timing: RunTiming = DEFAULT_RUN_TIMING, warmUp: { runs: number; ms: number } = { runs: 100, ms: 50 }): Promise<number> {
   const warmUntil = performance.now() + warmUp.ms;
   for (let i = 0; i < warmUp.runs && performance.now() < warmUntil; i++) await runner.run(net.defaultRow.slice(), 1);
   let fastest = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < runs; i++) {
+  const timedUntil = performance.now() + timing.minMs;
+  for (let i = 0; i < timing.maxRuns && (i < timing.minRuns || (performance.now() < timedUntil && fastest >= timing.enoughBelowMs)); i++) {
     const started = performance.now();
     await runner.run(net.defaultRow.slice(), 1);
     fastest = Math.min(fastest, performance.now() - started);

@@ -56,6 +56,8 @@ export interface ExitStatus {
 
 export interface CliOptions {
   env?: Record<string, string>;
+  /** Flags for node itself, before the CLI's path (as `npm start` gives its own). */
+  nodeFlags?: readonly string[];
   cwd?: string;
   /** Run the CLI as file permissions apply to it: as root, without the capabilities that override them. */
   permissionsApply?: boolean;
@@ -98,7 +100,7 @@ export class CliProcess {
     options: CliOptions = {},
   ) {
     checkBuild();
-    const command = [process.execPath, CLI, ...args];
+    const command = [process.execPath, ...(options.nodeFlags ?? []), CLI, ...args];
     if (options.permissionsApply === true && isRoot) command.unshift(...DROP_OVERRIDE);
     if (options.withoutCapabilities !== undefined) command.unshift('setpriv', `--bounding-set=${options.withoutCapabilities.map((c) => `-${c}`).join(',')}`);
     if (options.openFileLimit !== undefined) command.unshift('sh', '-c', 'ulimit -n "$0" && exec "$@"', String(options.openFileLimit));
