@@ -25,7 +25,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { anomalyBodies, batchBodies, cleanUp, eventRequests, median, MODELS, requestsOf, ROOT, runLoad, SERVE_FLAGS, startService, stop } from './harness.js';
+import { anomalyBodies, batchBodies, cleanUp, eventRequests, median, MODELS, requestsOf, ROOT, runLoad, SERVE_FLAGS, type Service, startService, stop } from './harness.js';
 import type { LoadFigures, LoadRequest } from './load-child.js';
 
 const SCENARIOS = ['anomaly', 'events', 'events-unscored', 'batch'] as const;
@@ -81,8 +81,16 @@ async function requests(): Promise<LoadRequest[]> {
   }
 }
 
-async function measure(side: Side, load: LoadRequest[]): Promise<LoadFigures> {
+/** Per side, how many of its services ran the model on each thread (auto chooses at every start). */
+const threadsSeen: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
+async function serveCounted(side: Side): Promise<Service> {
   const service = await serve(side);
+  threadsSeen[side].set(service.inferenceThread, (threadsSeen[side].get(service.inferenceThread) ?? 0) + 1);
+  return service;
+}
+
+async function measure(side: Side, load: LoadRequest[]): Promise<LoadFigures> {
+  const service = await serveCounted(side);
   try {
     return await runLoad(service, load, connections, duration);
   } finally {
@@ -103,7 +111,7 @@ async function pairApart(pair: number, load: LoadRequest[]): Promise<[LoadFigure
 /** Both services started and warmed (B spawned first when `bFirst`); `pair()` then loads them at the same time. */
 async function together(load: LoadRequest[], bFirst: boolean): Promise<{ pair: () => Promise<[LoadFigures, LoadFigures]>; stop: () => Promise<void> }> {
   const order: Side[] = bFirst ? [1, 0] : [0, 1];
-  const started = await Promise.all(order.map((side) => serve(side)));
+  const started = await Promise.all(order.map((side) => serveCounted(side)));
   const services = bFirst ? [started[1]!, started[0]!] : started;
   await Promise.all(services.map((service) => runLoad(service, load, connections, 2)));
   return {
@@ -141,6 +149,8 @@ console.log(
   `\nmedian: A ${Math.round(median(results.map((r) => r.a.requestsPerSecond))).toLocaleString('en-US')} req/s, B ${Math.round(median(results.map((r) => r.b.requestsPerSecond))).toLocaleString('en-US')} req/s; ` +
     `B/A ${median(ratios).toFixed(3)} (pairs ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}, B ahead in ${ratios.filter((r) => r > 1).length} of ${pairs})`,
 );
+const threads = (side: Side) => [...threadsSeen[side]].map(([thread, starts]) => `${thread} ×${starts}`).join(', ');
+console.log(`inference thread of each measured start: A ${threads(0)}; B ${threads(1)}`);
 if (isTogether && pairs > restartEvery) {
   const blocks: string[] = [];
   for (let start = 0; start < pairs; start += restartEvery) blocks.push(median(ratios.slice(start, start + restartEvery)).toFixed(3));
@@ -149,5 +159,5 @@ if (isTogether && pairs > restartEvery) {
 cleanUp();
 mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
 const out = join(ROOT, 'bench', 'out', `ab-${new Date().toISOString().replaceAll(':', '-')}.json`);
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, together: isTogether, restartEvery: isTogether ? restartEvery : undefined, checkouts, nodes, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, node: process.version, scenario, bundle, connections, durationSeconds: duration, together: isTogether, restartEvery: isTogether ? restartEvery : undefined, checkouts, nodes, inferenceThreads: threadsSeen.map((seen) => Object.fromEntries(seen)), results }, null, 2)}\n`);
 console.log(`wrote ${out}`);

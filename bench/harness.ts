@@ -48,15 +48,29 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A petrascore service, with the thread its `--inference-thread auto` chose at startup (main or worker). */
+export interface Service extends Server {
+  inferenceThread: string;
+}
+
+/**
+ * Which thread the service runs its model on, from petrascore_model_info: a run whose default bundle went to a worker
+ * serves about a sixth less, and the choice is made by timing at each start.
+ */
+async function inferenceThreadOf(url: string): Promise<string> {
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  return /^petrascore_model_info\{[^}]*inference_thread="(\w+)"/m.exec(metrics)?.[1] ?? 'unknown';
+}
+
 /** The service at log level warn (request lines would measure pino, not scoring): ready when /readyz answers 200. */
-export async function startService(model: string, flags: string[], cli = CLI, node = process.execPath): Promise<Server> {
+export async function startService(model: string, flags: string[], cli = CLI, node = process.execPath): Promise<Service> {
   const port = await freePort();
   const child = spawn(node, [...NODE_FLAGS, cli, 'serve', model, '--port', String(port), '--log-level', 'warn', ...flags], { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}`);
     const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return { child, url };
+    if (ready) return { child, url, inferenceThread: await inferenceThreadOf(url) };
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('service did not become ready in 60 s');
