@@ -55,7 +55,7 @@ export interface Service extends Server {
 
 /**
  * Which thread the service runs its model on, from petrascore_model_info: a run whose default bundle went to a worker
- * serves about a sixth less, and the choice is made by timing at each start.
+ * serves up to a sixth less, and the choice is made by timing at each start.
  */
 async function inferenceThreadOf(url: string): Promise<string> {
   const metrics = await (await fetch(`${url}/metrics`)).text();

@@ -74,7 +74,7 @@ function record(m: Measurement): void {
   print(m, `${m.round} `);
 }
 
-/** The thread each bundle's service chose at startup: the default bundle in a worker serves about a sixth less. */
+/** The thread each bundle's service chose at startup: the default bundle in a worker serves up to a sixth less. */
 const inferenceThreads: Record<string, string> = {};
 for (const [bundle, model] of Object.entries(MODELS)) {
   const service = await startService(model, SERVE_FLAGS[bundle] ?? []);
