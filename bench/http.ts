@@ -29,7 +29,7 @@ import {
   type Server,
 } from './harness.js';
 import type { LoadFigures, LoadRequest } from './load-child.js';
-import { CEILING, checkTargets, type ResultRow } from './targets.js';
+import { CEILING, checkTargets, type ResultRow, SAME_REQUESTS_CEILING } from './targets.js';
 
 const DURATION = Number(process.argv.find((a) => a.startsWith('--duration='))?.split('=')[1] ?? 5);
 const QUICK = process.argv.includes('--quick');
@@ -86,25 +86,40 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   const bare = await start([BARE, '0', fixed]);
   const anomalyRequests = requestsOf('/anomaly', bodies, 256);
   const events = bundle === 'default' ? { unscored: await eventRequests(service, false), scored: await eventRequests(service, true) } : undefined;
+  // A bare server per events scenario, answering what its first request gets from the service (the size of its answers).
+  const sameRequestCeilings = new Map<LoadRequest[], Server>();
+  for (const requests of Object.values(events ?? {})) {
+    const answer = await (await fetch(`${service.url}${requests[0]!.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: requests[0]!.body })).text();
+    sameRequestCeilings.set(requests, await start([BARE, '0', answer]));
+  }
   const batchRequests = bundle === 'default' ? requestsOf('/anomaly/batch', batchBodies(bodies, 256), 16) : undefined;
   /**
    * The service beside a ceiling load of its own: the ratio of two loads a few seconds apart, the ceiling first in odd
-   * rounds and second in even ones, so that a machine slowing down (or speeding up) over a round favours neither.
+   * rounds and second in even ones, so that a machine slowing down (or speeding up) over a round favours neither. The
+   * streamed events also have a ceiling loaded with their own requests (sameRequestsRatio in targets.ts), on the other
+   * side of the service's load.
    */
   const besideCeiling = async (round: number, scenario: string, connections: number, requests: LoadRequest[]) => {
     const ceiling = async () => row(CEILING, bundle, connections, await runLoad(bare, anomalyRequests, connections, DURATION), bare);
     const served = async () => row(scenario, bundle, connections, await runLoad(service, requests, connections, DURATION), service);
+    const sameServer = sameRequestCeilings.get(requests);
+    const same = async () => (sameServer === undefined ? undefined : row(`${SAME_REQUESTS_CEILING} of ${scenario}`, bundle, connections, await runLoad(sameServer, requests, connections, DURATION), sameServer));
     let b: Row;
     let s: Row;
+    let c: Row | undefined;
     if (round % 2 === 1) {
       b = await ceiling();
       s = await served();
+      c = await same();
     } else {
+      c = await same();
       s = await served();
       b = await ceiling();
     }
     s.ceilingRatio = s.requestsPerSecond / b.requestsPerSecond;
+    if (c !== undefined) s.sameRequestsRatio = s.requestsPerSecond / c.requestsPerSecond;
     record({ ...b, round });
+    if (c !== undefined) record({ ...c, round });
     record({ ...s, round });
   };
   for (let round = 1; round <= RUNS; round++) {
@@ -115,6 +130,7 @@ for (const [bundle, model] of Object.entries(MODELS)) {
     }
   }
   await stop(bare);
+  for (const same of sameRequestCeilings.values()) await stop(same);
   await stop(service);
 }
 
@@ -123,6 +139,7 @@ for (const m of measurements) {
   if (m.round !== 1 || rows.some((r) => r.scenario === m.scenario && r.target === m.target && r.connections === m.connections)) continue;
   const same = measurements.filter((o) => o.scenario === m.scenario && o.target === m.target && o.connections === m.connections);
   const ratios = same.flatMap((o) => (o.ceilingRatio === undefined ? [] : [o.ceilingRatio]));
+  const sameRequestsRatios = same.flatMap((o) => (o.sameRequestsRatio === undefined ? [] : [o.sameRequestsRatio]));
   const items = same.flatMap((o) => (o.itemsPerSecond === undefined ? [] : [o.itemsPerSecond]));
   rows.push({
     scenario: m.scenario,
@@ -138,6 +155,7 @@ for (const m of measurements) {
     serverCpuUs: median(same.map((o) => o.serverCpuUs)),
     clientCpuUs: median(same.map((o) => o.clientCpuUs)),
     ...(ratios.length > 0 ? { ceilingRatio: median(ratios) } : {}),
+    ...(sameRequestsRatios.length > 0 ? { sameRequestsRatio: median(sameRequestsRatios) } : {}),
   });
 }
 for (const r of rows) {
@@ -167,6 +185,13 @@ for (const r of rows) {
   const ceiling = rows.find((o) => o.scenario === CEILING && o.target === r.target && o.connections === r.connections);
   const us = (row: Row | undefined) => (row === undefined ? '' : `${row.serverCpuUs.toFixed(0)} + ${row.clientCpuUs.toFixed(0)} µs`);
   console.log(`  ${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${us(r).padStart(14)}  ceiling ${us(ceiling).padStart(14)} ${`${(100 * r.cpuRatio).toFixed(0)}%`.padStart(7)}`);
+}
+
+if (rows.some((r) => r.sameRequestsRatio !== undefined)) {
+  console.log(`\nstreamed events against a ceiling loaded with their own requests and answering their answers' size (median of the per-round ratios; not the targets' ceiling)\n`);
+  for (const r of rows) {
+    if (r.sameRequestsRatio !== undefined) console.log(`  ${r.scenario.padEnd(34)} ${r.target.padEnd(10)} ${String(r.connections).padStart(5)} ${`${(100 * r.sameRequestsRatio).toFixed(0)}%`.padStart(7)}`);
+  }
 }
 
 console.log(`\nthe work order's targets (memory per open case: npm run bench:cases)\n`);

@@ -28,6 +28,13 @@ export interface ResultRow {
    * the two would reach if both filled the two cores. It drifts less than requests per second do.
    */
   cpuRatio?: number;
+  /**
+   * Streamed events only, a reading beside the targets': the median of the per-round ratios to a ceiling loaded with
+   * the scenario's own requests (10,000 case paths, event bodies) and answering a body the size of the scenario's
+   * answer. The ceiling of the targets takes /anomaly's requests for every scenario, and the load generator spends
+   * more a request on the event requests, which only the service's side paid.
+   */
+  sameRequestsRatio?: number;
 }
 
 export interface BenchResult {
@@ -41,6 +48,11 @@ export interface BenchResult {
 }
 
 export const CEILING = 'bare Fastify, fixed body (ceiling)';
+/**
+ * The ceiling loaded with a streamed-events scenario's own requests, answering its answer's size (sameRequestsRatio):
+ * the start of the rows' scenario, followed by " of " and the scenario's.
+ */
+export const SAME_REQUESTS_CEILING = 'ceiling with the requests';
 
 export interface TargetCheck {
   target: string;
