@@ -86,7 +86,8 @@ for (const [bundle, model] of Object.entries(MODELS)) {
   const bare = await start([BARE, '0', fixed]);
   const anomalyRequests = requestsOf('/anomaly', bodies, 256);
   const events = bundle === 'default' ? { unscored: await eventRequests(service, false), scored: await eventRequests(service, true) } : undefined;
-  // A bare server per events scenario, answering what its first request gets from the service (the size of its answers).
+  // A bare server per events scenario, answering what its first request gets from the service (the size of its answers;
+  // that case has one event more than the stream gave it, which changes nothing the loads measure).
   const sameRequestCeilings = new Map<LoadRequest[], Server>();
   for (const requests of Object.values(events ?? {})) {
     const answer = await (await fetch(`${service.url}${requests[0]!.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: requests[0]!.body })).text();

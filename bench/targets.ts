@@ -95,6 +95,8 @@ const SCENARIO_CELLS: Record<string, string> = {
   'POST /cases/:id/events unscored': '`POST /cases/{id}/events` unscored, 10,000 cases interleaved',
   'POST /cases/:id/events scored': '`POST /cases/{id}/events?score=true`',
   'POST /anomaly/batch (256 traces)': '`POST /anomaly/batch`, 256 traces',
+  [`${SAME_REQUESTS_CEILING} of POST /cases/:id/events unscored`]: 'ceiling loaded with the unscored events\' requests',
+  [`${SAME_REQUESTS_CEILING} of POST /cases/:id/events scored`]: 'ceiling loaded with the scored events\' requests',
 };
 
 /**
