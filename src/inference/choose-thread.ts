@@ -30,7 +30,7 @@ export interface RunTiming {
  * 200 ms: under `--single-threaded-gc` (npm start's and the image's flag) V8 finishes the collection of the startup
  * heap on the main thread, in steps between the first runs: on a 2-core VM the first 60–100 timed runs of the default
  * bundle took 0.08–0.9 ms where a run takes 0.02, their fastest read 0.08–0.2 ms, and 4 starts of 6 sent the default
- * bundle to a worker (where it served 4–16% less, sessions 7–22). The runs settled at 0.02 ms from 20–45 ms into the
+ * bundle to a worker (where it served 9–16% less when measured). The runs settled at 0.02 ms from 20–45 ms into the
  * timing.
  */
 export const DEFAULT_RUN_TIMING: RunTiming = { minRuns: 15, minMs: 200, maxRuns: 2_000, enoughBelowMs: WORKER_FROM_MS / 2 };
