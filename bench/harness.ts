@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LoadFigures, LoadRequest } from './load-child.js';
-import { nodeFlagsOfStartScript } from './node-flags.js';
+import { startScriptNodeFlags } from './node-flags.js';
 import { seededRandom } from './seeded-random.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -32,7 +32,7 @@ export const SERVE_FLAGS: Record<string, string[]> = { default: [], scale_200: [
  * Node flags of `npm start` (and the Docker image, which a test keeps equal), read from package.json's start script;
  * the ceiling runs with the same, so the ratio compares like with like.
  */
-export const NODE_FLAGS = nodeFlagsOfStartScript((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start);
+export const NODE_FLAGS = startScriptNodeFlags(ROOT);
 
 export interface Server {
   child: ChildProcess;

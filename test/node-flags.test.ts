@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nodeFlagsOfStartScript } from '../bench/node-flags.js';
+import { startScriptNodeFlags } from '../bench/node-flags.js';
 import { ROOT } from './helpers/fixtures.js';
 
 /** The image, `npm start` and the benchmark run node with the same flags: the benchmark measures what is shipped. */
 describe('node flags', () => {
-  const NODE_FLAGS = nodeFlagsOfStartScript((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start);
+  const NODE_FLAGS = startScriptNodeFlags(ROOT);
 
   it('the Docker image runs node with the flags of npm start', () => {
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));

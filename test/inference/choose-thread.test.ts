@@ -1,14 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nodeFlagsOfStartScript } from '../../bench/node-flags.js';
+import { startScriptNodeFlags } from '../../bench/node-flags.js';
 import { loadBundle } from '../../src/bundle/load-bundle.js';
 import { chooseThread, singleRowRunMs, WORKER_FROM_MS } from '../../src/inference/choose-thread.js';
 import { killAllClis, serveArgs, startServer } from '../helpers/cli.js';
 import { modelPath, ROOT } from '../helpers/fixtures.js';
 
 /** npm start's node flags, which the image and the benchmark run with too. */
-const START_FLAGS = nodeFlagsOfStartScript((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start);
+const START_FLAGS = startScriptNodeFlags(ROOT);
 
 describe('--inference-thread auto', () => {
   it('an explicit setting wins; auto sends models whose single-row run reaches the threshold to a worker', () => {
