@@ -53,7 +53,7 @@ try {
   for (let run = 0; run < RUNS; run++) {
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
-    checkpoint.push(await timed(() => checkpointOpenCases(file, store, model, { sliceMs: CHECKPOINT_SLICE_MS, cancelled: () => false })));
+    checkpoint.push(await timed(() => checkpointOpenCases(file, store, model, () => [], { sliceMs: CHECKPOINT_SLICE_MS, cancelled: () => false })));
     delay.disable();
     checkpointHold.push(delay.max / 1e6);
     save.push(await timed(() => saveOpenCases(file, store, model)));

@@ -37,6 +37,14 @@ export interface CaseState extends RecencyLinks<CaseState> {
 export const EVICTION_REASONS = ['idle', 'capacity', 'attribute_capacity', 'deleted'] as const;
 export type EvictionReason = (typeof EVICTION_REASONS)[number];
 
+/**
+ * Why a case was dropped without a closing evaluation, as the live feed (`case_evicted`) and the evictions metric say
+ * it: the store's reasons, and a close whose model run failed after a new case had taken its id, so that the failed
+ * one could not be put back (StreamingEvaluator's onCloseFailed, not reinstated).
+ */
+export const DROP_REASONS = [...EVICTION_REASONS, 'close_failed'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
 export interface CaseLimits {
   maxOpenCases: number;
   /** A case untouched this long is evicted at the next sweep; 0 disables idle eviction. */
@@ -215,6 +223,14 @@ export class CaseStore {
     this.changeCount++;
     if (this.limits.maxAttributeChars !== 0 && this.totalChars > this.limits.maxAttributeChars) this.makeAttributeRoom(state);
     return true;
+  }
+
+  /**
+   * A close under way has ended, whatever came of it: the case it took out, which a checkpoint may have written as
+   * still open to its caller, is gone for good or back in the store. A change, so that the next checkpoint writes again.
+   */
+  closeEnded(): void {
+    this.changeCount++;
   }
 
   /** Drops an open case without a close, as an eviction with reason `deleted` (told to the store's onEvict). */

@@ -36,17 +36,36 @@ export function saveOpenCases(file: string, store: CaseStore, model: ServedModel
 /**
  * Writes the cases open now to `file` while requests go on (`checkpointCaseStateFile`): each as it stands when its
  * line is written, and none that has left the store by then, so a case closed meanwhile does not come back after a
- * crash. Resolves to the bytes and cases written, or undefined when called off.
+ * crash. After them, as saveOpenCases does, the cases a close had taken out that are still open to their callers
+ * (`closesUnderWay`, StreamingEvaluator's): its close still under way (the caller has no answer yet, and retries after
+ * a crash), or put back by its failure. Resolves to the bytes and cases written, or undefined when called off.
  */
-export function checkpointOpenCases(file: string, store: CaseStore, model: ServedModel, options: CheckpointOptions, now = new Date()): Promise<{ bytes: number; cases: number } | undefined> {
+export function checkpointOpenCases(
+  file: string,
+  store: CaseStore,
+  model: ServedModel,
+  closesUnderWay: () => readonly CaseState[],
+  options: CheckpointOptions,
+  now = new Date(),
+): Promise<{ bytes: number; cases: number } | undefined> {
   const states = store.snapshotByRecency();
+  // Out of the store when their turn came: the closes under way as the checkpoint began, and the cases that left it
+  // since (a few, against every open case in `states`). A close's case can be in `states` only if its close began after.
+  const passedOver: CaseState[] = [...closesUnderWay()];
   let at = 0;
+  let stillOpen: CaseState[] | undefined;
   const next = (): SavedCase | undefined => {
     while (at < states.length) {
       const state = states[at++]!;
       if (store.get(state.caseId) === state) return savedCase(state, model.net);
+      passedOver.push(state);
     }
-    return undefined;
+    if (stillOpen === undefined) {
+      const underWay = new Set(closesUnderWay());
+      stillOpen = passedOver.filter((state) => underWay.has(state) || store.get(state.caseId) === state);
+    }
+    const state = stillOpen.shift();
+    return state === undefined ? undefined : savedCase(state, model.net);
   };
   return checkpointCaseStateFile(file, { written_at: now.toISOString(), scenario: model.net.scenarioName, model_sha256: model.modelSha256 }, next, options);
 }

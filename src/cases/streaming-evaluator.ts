@@ -405,6 +405,7 @@ export class StreamingEvaluator {
     } finally {
       if (this.closing.get(caseId) === closing) this.closing.delete(caseId);
       this.closes.delete(closing);
+      this.store.closeEnded();
     }
     // Saved meanwhile as a close under way (closesUnderWay): answered, the restart would have a closed case open.
     // Refused, the caller's retry closes it there.

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DROP_REASONS } from '../cases/case-store.js';
 import { refTo } from '../schemas/common.js';
 
 /**
@@ -123,7 +124,7 @@ export const CaseEvictedEvent = Type.Object(
     lane,
     previous_lane: previousLane,
     n_events: Type.Integer(),
-    reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('attribute_capacity'), Type.Literal('deleted'), Type.Literal('close_failed')], {
+    reason: Type.Union(DROP_REASONS.map((reason) => Type.Literal(reason)), {
       description:
         "idle: --case-idle-timeout passed; capacity: --max-open-cases reached; attribute_capacity: the open cases' attributes reached --max-attribute-chars; deleted: DELETE /cases/{id}; close_failed: POST /cases/{id}/close could not run the model (its caller got the error) and a POST /events opened a new case under the id meanwhile, so the failed one is gone (otherwise the case stays open, and nothing is published)",
     }),

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { CaseState, EvictionReason } from '../cases/case-store.js';
+import type { CaseState, DropReason } from '../cases/case-store.js';
 import type { Evaluation, EvaluationContext, EvaluatorObserver } from '../cases/streaming-evaluator.js';
 import { labelOf, type Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
@@ -89,7 +89,7 @@ export class LiveService {
   private readonly heldEvictions = new Set<CaseState>();
   /**
    * Cases opened while a close or held eviction of their id was under way, whose case_opened waits in that list: their
-   * own eviction, should it come first, joins the list behind it.
+   * own evaluations and eviction, should they come first, join the list behind it.
    */
   private readonly heldOpenings = new Map<LiveCase, (() => void)[]>();
   /**
@@ -245,6 +245,14 @@ export class LiveService {
 
   private caseEvaluated(evaluation: Evaluation, context: EvaluationContext): void {
     const entry = this.state.of(context.state);
+    // Its case_opened is still held behind an earlier case of the id (a POST /events opened it during that one's
+    // close, whose evaluation waits for the earlier case's): its evaluations follow it there, as its eviction does.
+    const heldOpening = entry === undefined || this.heldOpenings.size === 0 ? undefined : this.heldOpenings.get(entry);
+    if (heldOpening === undefined) this.publishCaseEvaluation(evaluation, context, entry);
+    else heldOpening.push(() => this.publishCaseEvaluation(evaluation, context, entry));
+  }
+
+  private publishCaseEvaluation(evaluation: Evaluation, context: EvaluationContext, entry: LiveCase | undefined): void {
     const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
     const record = this.bus.nextEvaluation();
     record.describe(evaluation.case_id, -1, lane, context.source, evaluation.n_events, evaluation.closed, context.latencyMs);
@@ -272,7 +280,7 @@ export class LiveService {
     for (const publish of held ?? []) publish();
   }
 
-  private caseEvicted(caseId: string, state: CaseState, reason: EvictionReason | 'close_failed'): void {
+  private caseEvicted(caseId: string, state: CaseState, reason: DropReason): void {
     const entry = this.state.remove(state);
     const heldOpening = entry === undefined ? undefined : this.heldOpenings.get(entry);
     if (entry !== undefined && heldOpening !== undefined) {
@@ -285,7 +293,7 @@ export class LiveService {
     if (this.heldEvictions.delete(state)) this.closeSettled(caseId);
   }
 
-  private publishEviction(caseId: string, state: CaseState, entry: LiveCase | undefined, reason: EvictionReason | 'close_failed'): void {
+  private publishEviction(caseId: string, state: CaseState, entry: LiveCase | undefined, reason: DropReason): void {
     const lane = entry?.lane ?? this.lanes.ofCase(state.attributes);
     // Left the lane it was last published under (its attribute changed): a reader of that lane is told too.
     if (entry !== undefined && entry.lastLane !== lane) {

@@ -1,7 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { CHECKPOINT_RESULTS } from '../cases/case-checkpoints.js';
-import { EVICTION_REASONS } from '../cases/case-store.js';
+import { DROP_REASONS } from '../cases/case-store.js';
 import { BUS_EVENT_TYPES } from '../live/events.js';
 import { DISCONNECT_REASONS } from '../live/subscriber.js';
 import { WEBHOOK_OUTCOMES } from '../live/webhook.js';
@@ -156,10 +156,10 @@ export class ServiceMetrics {
 
   readonly caseEvictions = new DeferredCounter({
     name: 'petrascore_case_evictions_total',
-    help: 'Open cases dropped without a close, by reason (idle, capacity, attribute_capacity, deleted)',
+    help: 'Open cases dropped without a close, by reason (idle, capacity, attribute_capacity, deleted, close_failed: a close whose model run failed after a POST /events had opened a new case under its id)',
     labelNames: ['reason'] as const,
     registry: this.registry,
-    known: EVICTION_REASONS.map((reason) => ({ reason })),
+    known: DROP_REASONS.map((reason) => ({ reason })),
   });
 
   /** Written by the case checkpoints (--case-state-checkpoint-interval), a few a minute at most: plain prom-client. */

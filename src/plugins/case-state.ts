@@ -87,7 +87,7 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
   if (stateFile !== '') await restoreFrom(stateFile);
 
   // After the restore: the checkpoints take the store's change count as what the file holds, the restored cases.
-  const checkpoints = stateFile === '' || checkpointIntervalMs === 0 ? undefined : checkpointsTo(app, stateFile, store, model, checkpointIntervalMs);
+  const checkpoints = stateFile === '' || checkpointIntervalMs === 0 ? undefined : checkpointsTo(app, stateFile, store, evaluator, model, checkpointIntervalMs);
 
   let serving = false;
   app.decorate('startedServing', () => {
@@ -136,8 +136,8 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
 }
 
 /** The checkpoints of the open cases to `file`, counted and logged. */
-function checkpointsTo(app: FastifyInstance, file: string, store: CaseStore, model: ServedModel, intervalMs: number): CaseCheckpoints {
-  return new CaseCheckpoints(store, (cancelled) => checkpointOpenCases(file, store, model, { sliceMs: CHECKPOINT_SLICE_MS, cancelled }), intervalMs, {
+function checkpointsTo(app: FastifyInstance, file: string, store: CaseStore, evaluator: StreamingEvaluator, model: ServedModel, intervalMs: number): CaseCheckpoints {
+  return new CaseCheckpoints(store, (cancelled) => checkpointOpenCases(file, store, model, () => evaluator.closesUnderWay(), { sliceMs: CHECKPOINT_SLICE_MS, cancelled }), intervalMs, {
     onWritten: (seconds, bytes, cases) => {
       app.metrics.caseCheckpoints.inc({ result: 'written' });
       app.metrics.caseCheckpointLastWritten.set(Date.now() / 1000);

@@ -62,7 +62,15 @@ export const casesPlugin = fp<CasesPluginOptions>(
         evaluator.evicted(caseId, state, reason);
       },
     });
-    const evaluator = new StreamingEvaluator(store, app.petra.scorer, options.observer, options.endedCaseMemory, options.repeatClose);
+    const observer: EvaluatorObserver = {
+      ...options.observer,
+      // A close that failed and could not put its case back has dropped it unscored: an eviction, as the feed says.
+      onCloseFailed: (caseId, state, reinstated) => {
+        if (!reinstated) app.metrics.caseEvictions.inc({ reason: 'close_failed' });
+        options.observer?.onCloseFailed?.(caseId, state, reinstated);
+      },
+    };
+    const evaluator = new StreamingEvaluator(store, app.petra.scorer, observer, options.endedCaseMemory, options.repeatClose);
     // A close would take its case out of the store and then fail its model run: the case would be lost to the restart.
     app.onFailure((error) => {
       if (error instanceof InferenceUnavailableError) evaluator.modelUnavailable(error);

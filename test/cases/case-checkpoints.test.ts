@@ -56,7 +56,7 @@ describe('--case-state-checkpoint-interval: the open cases checkpointed while se
     const { store, model } = await storeOf();
     for (let i = 0; i < 50; i++) store.record(`c${i}`, 0, { risk_score: i });
     // One case a slice: the changes below land before any line is written, and each line is read when its turn comes.
-    const checkpoint = checkpointOpenCases(file, store, model, { sliceMs: 0, cancelled: () => false });
+    const checkpoint = checkpointOpenCases(file, store, model, () => [], { sliceMs: 0, cancelled: () => false });
     store.delete('c49');
     store.record('c48', 1, { risk_score: 'touched' });
     store.record('opened meanwhile', undefined, undefined);
@@ -73,6 +73,29 @@ describe('--case-state-checkpoint-interval: the open cases checkpointed while se
     expect(restored.get('c48')).toMatchObject({ nEvents: 2, attributes: { risk_score: 'touched' } });
   });
 
+  it('writes after the open cases those a close took out that are still open to their callers: under way, or put back', async () => {
+    const file = stateFile();
+    const { store, model } = await storeOf();
+    for (let i = 0; i < 10; i++) store.record(`c${i}`, 0, { risk_score: i });
+    // c1's close is under way as the checkpoint begins.
+    const c1 = store.get('c1')!;
+    store.delete('c1');
+    const underWay = [c1];
+    const checkpoint = checkpointOpenCases(file, store, model, () => underWay, { sliceMs: 0, cancelled: () => false });
+    // Before any line is written: c5's close begins, c7's begins and succeeds, c8's begins and fails (put back), c1's fails.
+    const c5 = store.get('c5')!;
+    underWay.push(c5);
+    store.delete('c5');
+    store.delete('c7');
+    const c8 = store.get('c8')!;
+    store.delete('c8');
+    store.reinstate(c8);
+    underWay.splice(underWay.indexOf(c1), 1);
+    store.reinstate(c1);
+    expect(await checkpoint).toMatchObject({ cases: 9 });
+    expect(fileLines(file).slice(1).map((c) => c.id)).toEqual(['c0', 'c2', 'c3', 'c4', 'c6', 'c8', 'c9', 'c1', 'c5']);
+  });
+
   it('called off (the shutdown saves meanwhile): leaves the file as it was and nothing of its own', async () => {
     const file = stateFile();
     writeFileSync(file, 'the last save');
@@ -86,7 +109,7 @@ describe('--case-state-checkpoint-interval: the open cases checkpointed while se
       halfWritten = readFileSync(checkpointPartial(file), 'utf8');
       return true;
     };
-    expect(await checkpointOpenCases(file, store, model, { sliceMs: 0, cancelled })).toBeUndefined();
+    expect(await checkpointOpenCases(file, store, model, () => [], { sliceMs: 0, cancelled })).toBeUndefined();
     expect(halfWritten.trimEnd().split('\n').length, 'the header and three cases').toBe(4);
     expect(readFileSync(file, 'utf8')).toBe('the last save');
     expect(existsSync(checkpointPartial(file))).toBe(false);

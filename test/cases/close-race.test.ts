@@ -164,6 +164,25 @@ describe('a close racing with an event for the same case id', () => {
     }
   });
 
+  it("publishes a case a POST /events opened during a close, and that case's evaluations, after the close", async () => {
+    const id = 'reopened-scored';
+    const before = app.live.bus.latestId;
+    const event = { name: 'approve loan', attributes: { risk_score: '0.9' } };
+    // A scored event in flight: the close waits for its evaluation before it queues its own run, behind the new case's.
+    const scored = app.cases.onEvent(id, event, true);
+    const closing = app.cases.closeCase(id);
+    const reopened = app.cases.processStream([{ case_id: id, ...event }], true);
+    await Promise.all([scored, closing, reopened]);
+    const feed: string[] = [];
+    for (let at = before + 1; at <= app.live.bus.latestId; at++) {
+      const published = app.live.bus.ring.get(at)?.event as { type: string; case_id?: string; n_events?: number; closed?: boolean; source?: string } | undefined;
+      if (published?.case_id !== id || published.type === 'alert') continue;
+      feed.push(published.type === 'evaluation' ? `evaluation ${published.source}${published.closed === true ? ' closed' : ''}` : published.type);
+    }
+    expect(feed).toEqual(['case_opened', 'evaluation stream_event', 'evaluation case_close closed', 'case_closed', 'case_opened', 'evaluation events']);
+    expect(app.live.snapshot().cases.filter((c) => c.case_id === id)).toHaveLength(1);
+  });
+
   it('holds the opening behind every close still in flight, in order', async () => {
     const id = 'twice';
     const before = app.live.bus.latestId;

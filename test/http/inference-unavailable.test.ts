@@ -1,6 +1,6 @@
 // First: the tap must stand in for worker_threads' Worker before the app starts its inference worker.
 import { stallWorkers, terminateWorkers, unstallWorkers } from '../helpers/worker-tap.mjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { defaultConfig } from '../../src/config/options.js';
 import { DEFAULT_MODEL } from '../helpers/fixtures.js';
@@ -111,5 +111,37 @@ describe('an ONNX run in the worker that never answers (--inference-timeout)', (
     expect(fatal).toEqual([expect.objectContaining({ msg: 'the inference worker stopped: this instance can no longer score and must be restarted' })]);
     expect(fatal[0]!.exit_code).toBeUndefined();
     expect((fatal[0]!.err as { message: string }).message).toMatch(/went unanswered for \d+ ms, beyond the inference timeout \(1000 ms\)/);
+  });
+});
+
+describe('a close whose model run fails after a POST /events opened a new case under its id', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, inferenceThread: 'worker' }, { level: 'silent' });
+    await app.ready();
+  });
+  afterAll(async () => {
+    unstallWorkers();
+    await app.close();
+  });
+
+  it('is counted as an eviction with reason close_failed, as the live feed says it, and the new case stays open', async () => {
+    const evictions = async (reason: string): Promise<string | undefined> =>
+      (await app.inject({ method: 'GET', url: '/metrics' })).body.match(new RegExp(`^petrascore_case_evictions_total\\{reason="${reason}"\\} (\\d+)$`, 'm'))?.[1];
+    expect((await app.inject({ method: 'POST', url: '/cases/c-1/events', payload: { name: 'approve loan', attributes: { risk_score: '0.5' } } })).statusCode).toBe(202);
+    expect(await evictions('close_failed')).toBe('0');
+
+    stallWorkers();
+    const close = app.inject({ method: 'POST', url: '/cases/c-1/close' });
+    // The close has taken its case out of the store and waits for its run.
+    await vi.waitFor(() => expect(app.cases.openCases).toBe(0), { timeout: 5_000, interval: 5 });
+    const reopened = await app.inject({ method: 'POST', url: '/events', payload: { events: [{ case_id: 'c-1', name: 'approve loan' }] } });
+    expect(reopened.statusCode, reopened.body).toBe(200);
+    expect(await terminateWorkers()).toBe(1);
+    expect((await close).statusCode).toBe(503);
+
+    expect(app.cases.openCases).toBe(1);
+    expect(await evictions('close_failed')).toBe('1');
+    expect(await evictions('deleted')).toBe('0');
   });
 });
