@@ -4,8 +4,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { fileError } from '../src/http/static-file-error.js';
+import { fileErrorHandler } from '../src/http/static-file-error.js';
 import { errorResponse } from '../src/schemas/common.js';
 
 /** public/dashboard/, found from this module (routes/ under vitest, dist/routes/ when built); undefined when not installed. */
@@ -41,14 +40,7 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
     });
     // For this plugin's routes only. A thrown error goes on to the service's error handler (Fastify passes it to the
     // parent's), which answers, counts and logs it as any other.
-    app.setErrorHandler((error: Error & { status?: unknown; headers?: unknown }, request: FastifyRequest, reply: FastifyReply) => {
-      const described = fileError(error, request);
-      if (described === undefined) throw error;
-      // A 416 says how long the file is (`bytes */<size>`), as send's own answer did.
-      const range = (error.headers as Record<string, unknown> | undefined)?.['Content-Range'];
-      if (described.status === 416 && typeof range === 'string') reply.header('content-range', range);
-      throw described;
-    });
+    app.setErrorHandler(fileErrorHandler('the dashboard'));
   }
 
   app.get(

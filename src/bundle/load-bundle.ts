@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { OnnxRunner, type RunnerOptions } from '../inference/onnx-runner.js';
@@ -31,10 +32,27 @@ function describeFsError(error: unknown): string {
   return `cannot be read (${error instanceof Error ? error.message : String(error)})`;
 }
 
+/** What a file that is not a regular one is, for the message. */
+function specialKind(stats: Stats): string {
+  if (stats.isFIFO()) return 'a named pipe (FIFO)';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The file's bytes, when it is a regular file: a named pipe read as one blocks until a writer comes, a device such as
+ * /dev/zero never ends (the read grew by gigabytes before it was killed), so neither is read.
+ */
 async function readOrFail(path: string): Promise<Buffer> {
   try {
+    const stats = await stat(path);
+    if (stats.isDirectory()) throw new BundleError(path, 'is a directory, expected a file');
+    if (!stats.isFile()) throw new BundleError(path, `is ${specialKind(stats)}, expected a file`);
     return await readFile(path);
   } catch (error) {
+    if (error instanceof BundleError) throw error;
     throw new BundleError(path, describeFsError(error));
   }
 }
@@ -44,12 +62,12 @@ async function readOrFail(path: string): Promise<Buffer> {
  * models/loan_approval): the error names the model in it to give instead, as the sidecar's does.
  */
 async function readModel(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw new BundleError(path, describeFsError(error));
-    throw new BundleError(path, await describeBundleDirectory(path));
-  }
+  const isDirectory = await stat(path).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
+  if (isDirectory) throw new BundleError(path, await describeBundleDirectory(path));
+  return readOrFail(path);
 }
 
 async function describeBundleDirectory(dir: string): Promise<string> {
@@ -82,7 +100,7 @@ async function readSidecar(path: string): Promise<Sidecar> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new BundleError(path, `is not valid JSON (${(error as Error).message})`);
+    throw new BundleError(path, `is not valid JSON (${whyNotJson(text, error as Error)})`);
   }
   if (!checkSidecar.Check(json)) {
     // TypeBox reports a missing field twice ("Expected required property", then "Expected array"): the first per path says it.
@@ -92,6 +110,22 @@ async function readSidecar(path: string): Promise<Sidecar> {
     throw new BundleError(path, `does not match the sidecar schema: ${problems.join('; ')}`);
   }
   return json;
+}
+
+/**
+ * Why JSON.parse refused the sidecar, on one line (V8 quotes the text around the error, new lines and all). Python's
+ * json writes NaN and Infinity for a float that is not finite (the loss of a training that diverged) and reads them
+ * back; JSON has no such values, and V8's message shows no position for them: said, with the line.
+ */
+function whyNotJson(text: string, error: Error): string {
+  // Strings blanked out (they hold no raw line break, so the lines stay where they were): a token outside them.
+  const outsideStrings = text.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  const token = /(?<![\w.])(-?Infinity|NaN)(?![\w.])/.exec(outsideStrings);
+  if (token !== null) {
+    const line = outsideStrings.slice(0, token.index).split('\n').length;
+    return `line ${line}: ${token[1]}, which Python's json writes for a float that is not finite, such as the loss of a training that diverged, is no JSON value`;
+  }
+  return error.message.replace(/\s*\n\s*/g, ' ');
 }
 
 /** Checks the graph's inputs and output against what the sidecar promises, so a mismatched pair never serves. */

@@ -35,6 +35,8 @@ function parseSpec(raw: Record<string, unknown> | undefined, section: SpecSectio
       const value =
         typeof constant === 'number' ? constant : typeof constant === 'boolean' ? Number(constant) : typeof constant === 'string' ? parsePythonFloat(constant) : undefined;
       if (value === undefined || !Number.isFinite(value)) throw new SidecarProblem(`${where}.constant must be a finite number, got ${JSON.stringify(constant)}`);
+      // As for input_defaults: the model's inputs are float32, and would read it as infinite in every trace.
+      if (!Number.isFinite(Math.fround(value))) throw new SidecarProblem(`${where}.constant is ${value}, beyond float32's range (±3.4e38): the model would read it as infinite`);
       entries.push({ place, slot, source: { kind: 'constant', value } });
     } else if ('attribute' in entry) {
       if (typeof entry.attribute !== 'string' || entry.attribute === '') throw new SidecarProblem(`${where}.attribute must be a non-empty string, got ${JSON.stringify(entry.attribute)}`);

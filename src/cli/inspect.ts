@@ -3,6 +3,7 @@ import { modelJson } from '../bundle/model-json.js';
 import { BundleError } from '../bundle/errors.js';
 import { loadBundle, type Bundle } from '../bundle/load-bundle.js';
 import { EXIT } from './exit-codes.js';
+import { quietWhenStdoutCloses } from './standard-streams.js';
 
 const INSPECT_USAGE = `Usage: petrascore inspect BUNDLE.onnx [--json]
 
@@ -55,17 +56,6 @@ async function load(argv: readonly string[], usage: string, options: readonly st
     }
     throw error;
   }
-}
-
-/**
- * A reader that stops early (`inspect big.onnx | head`) closes the pipe, and stdout's EPIPE would be an unhandled
- * 'error' event with a stack trace. Quiet instead, like the other tools of a pipeline (`score` handles its own).
- */
-function quietWhenStdoutCloses(): void {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') process.stderr.write(`petrascore: cannot write stdout: ${error.message}\n`);
-    process.exit(error.code === 'EPIPE' ? EXIT.ok : EXIT.failure);
-  });
 }
 
 /** `petrascore inspect`. */

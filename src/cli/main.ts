@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { EXIT } from './exit-codes.js';
+import { carryOnWhenStderrFails, quietWhenStdoutCloses } from './standard-streams.js';
 
 const USAGE = `Usage: petrascore <command> [options]
        petrascore BUNDLE.onnx [options]     (serve is the default command: a bundle
@@ -32,12 +33,14 @@ async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
   if (command === '--version' || command === '-V' || command === 'version') {
+    quietWhenStdoutCloses();
     process.stdout.write(`petrascore ${(await import('../version.js')).PETRASCORE_VERSION}\n`);
     return EXIT.ok;
   }
   // `help serve` as `serve --help`.
   if (command === 'help' && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) return (await commands[rest[0]]!())(['--help']);
   if (command === '--help' || command === '-h' || command === 'help') {
+    quietWhenStdoutCloses();
     process.stdout.write(`${USAGE}\n`);
     return EXIT.ok;
   }
@@ -52,6 +55,7 @@ async function main(argv: readonly string[]): Promise<number> {
   return (await load())(rest);
 }
 
+carryOnWhenStderrFails();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -136,14 +136,22 @@ function whyNot(path: string, error: NodeJS.ErrnoException): ReportFileError {
   }
 }
 
+/** A file the run reads (the bundle's model and sidecar, the log), which OUT must not be. */
+export interface ReadFile {
+  path: string;
+  /** What it is, for the message: "the log being scored". */
+  what: string;
+}
+
 /**
  * Throws ReportFileError for what is wrong with OUT that shows without writing anything: a name the file system refuses,
- * a directory that is missing or not one, OUT itself a directory, an existing report this user may not write, or a
- * directory that takes no new file when OUT does not exist. Checked before the log is read, so that such an -o fails at
+ * a directory that is missing or not one, OUT itself a directory or one of the files the run reads (`reads`: the report
+ * would replace a model or a day's log for a typo), an existing report this user may not write, or a directory that
+ * takes no new file when OUT does not exist. Checked before the log is read, so that such an -o fails at
  * once rather than after a long read or, for a name too long, after the whole log was scored (the rename over OUT is
  * the first call that takes OUT's own name). openReportFile opens it after the log's first trace and asks again.
  */
-export async function checkReportPath(path: string): Promise<void> {
+export async function checkReportPath(path: string, reads: readonly ReadFile[] = []): Promise<void> {
   const directory = dirname(path);
   const found = await lstat(directory).then(
     (stats) => stats.isDirectory() || stats.isSymbolicLink(),
@@ -160,6 +168,13 @@ export async function checkReportPath(path: string): Promise<void> {
   // stat, not lstat: a symbolic link to a directory is one too. A link to nothing is opened as it is (openDirect).
   const itself = entry?.isSymbolicLink() === true ? await stat(path).catch(() => undefined) : entry;
   if (itself?.isDirectory() === true) throw isDirectory();
+  if (itself !== undefined) {
+    for (const read of reads) {
+      // The same file under any name: a link, a relative path, a hard link.
+      const file = await stat(read.path).catch(() => undefined);
+      if (file !== undefined && file.dev === itself.dev && file.ino === itself.ino) throw new ReportFileError(`it is ${read.what} (${read.path}), which the report would replace; give another file`);
+    }
+  }
   if (entry === undefined) {
     // Creating the temporary report takes writing and searching the directory.
     await access(directory, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {

@@ -11,8 +11,9 @@ import { TraceScorer } from '../inference/trace-scorer.js';
 import { detectFormat, LogInputError, readLog, STDIN, type CsvDelimiter, type LogFormat, type LogItem } from '../logs/index.js';
 import type { Net } from '../scoring/net.js';
 import { ProgressLine } from './progress.js';
-import { checkReportPath, openReportFile, ReportFileError, type ReportFile } from './report-file.js';
+import { checkReportPath, openReportFile, ReportFileError, type ReadFile, type ReportFile } from './report-file.js';
 import { EXIT } from './exit-codes.js';
+import { quietWhenStdoutCloses } from './standard-streams.js';
 
 export const DEFAULT_BATCH_SIZE = 1024;
 /** Beyond 4,096 a larger batch measured no faster (README → Performance), and its buffers grow with the net. */
@@ -106,7 +107,8 @@ function parseScoreArgs(argv: readonly string[]): ScoreArgs {
   const format = values.format.toLowerCase();
   if (!['auto', 'csv', 'xes', 'json'].includes(format)) throw new ScoreUsageError(`--format must be auto, csv, xes or json, got '${values.format}'`);
   if (values.traces === STDIN && format === 'auto') throw new ScoreUsageError('--traces - (standard input) needs --format csv, xes or json');
-  const maxErrorRate = values['max-error-rate'].trim() === '' ? Number.NaN : Number(values['max-error-rate']);
+  // A decimal written out, as --batch-size's whole number is: Number() would also take '0x1' (1, never fail) and ' 0.5'.
+  const maxErrorRate = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(values['max-error-rate']) ? Number(values['max-error-rate']) : Number.NaN;
   if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new ScoreUsageError(`--max-error-rate must be a number from 0 to 1, got '${values['max-error-rate']}'`);
   // Any case, as --format and serve's choices take their words (JSON means json).
   const outputFormat = values['output-format'].toLowerCase();
@@ -149,6 +151,7 @@ function fail(message: string, code: number): number {
 /** `petrascore score`: resolves to the exit code. */
 export async function score(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
+    quietWhenStdoutCloses();
     process.stdout.write(`${USAGE}\n`);
     return EXIT.ok;
   }
@@ -199,7 +202,12 @@ export async function score(argv: readonly string[]): Promise<number> {
   // SIGHUP too: a dropped SSH session would otherwise leave the temporary report behind.
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal).once('SIGHUP', stopOnSignal);
   try {
-    return await scoreTo(args, scorer, items, progress, warnings, (opened) => (report = opened));
+    const reads = [
+      { path: bundle.modelPath, what: "the bundle's model" },
+      { path: bundle.sidecarPath, what: "the bundle's sidecar" },
+      ...(args.traces === STDIN ? [] : [{ path: args.traces, what: 'the log being scored (--traces)' }]),
+    ];
+    return await scoreTo(args, reads, scorer, items, progress, warnings, (opened) => (report = opened));
   } finally {
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal).off('SIGHUP', stopOnSignal);
     await runner.close();
@@ -251,13 +259,13 @@ async function startReading<T>(items: AsyncIterable<T>): Promise<AsyncIterable<T
   };
 }
 
-async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<LogItem>, progress: ProgressLine, warnings: readonly string[], opened: (report: ReportFile) => void): Promise<number> {
+async function scoreTo(args: ScoreArgs, reads: readonly ReadFile[], scorer: TraceScorer, log: AsyncIterable<LogItem>, progress: ProgressLine, warnings: readonly string[], opened: (report: ReportFile) => void): Promise<number> {
   const started = performance.now();
   let items: AsyncIterable<LogItem>;
   let report: ReportFile | undefined;
   try {
     // OUT's path before the log (a mistyped or unwritable -o fails at once), OUT itself opened after the log's first trace.
-    if (args.output !== undefined) await checkReportPath(args.output);
+    if (args.output !== undefined) await checkReportPath(args.output, reads);
     items = await startReading(log);
     if (args.output !== undefined) opened((report = await openReportFile(args.output)));
     for (const file of report?.staleRemoved ?? []) process.stderr.write(`petrascore score: removed ${file}, left by a run that was killed\n`);
@@ -299,7 +307,8 @@ async function scoreTo(args: ScoreArgs, scorer: TraceScorer, log: AsyncIterable<
     const left = report !== undefined && !report.replacesOnCommit ? `; ${args.output} is incomplete` : '';
     if (error instanceof LogInputError) return fail(`${error.message}${left}`, EXIT.usage);
     // The reader has all it wanted: quiet, like the other tools of a pipeline.
-    if (args.output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return EXIT.ok;
+    // EPIPE comes from a pipe alone: stdout's, or OUT's (`-o /dev/stdout`, a named pipe) whose reader left.
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return EXIT.ok;
     if ((error as NodeJS.ErrnoException).syscall !== undefined) return fail(`cannot write ${args.output ?? 'stdout'}: ${(error as Error).message}${left}`, EXIT.usage);
     throw error;
   }

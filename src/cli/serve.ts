@@ -7,6 +7,7 @@ import { BundleError } from '../bundle/errors.js';
 import { CaseStateFileError } from '../cases/case-state-file.js';
 import { workerBusy, workerLoadsSettled, workerStuck } from '../inference/worker-runner.js';
 import { EXIT } from './exit-codes.js';
+import { quietWhenStdoutCloses } from './standard-streams.js';
 import { parseServeArgs, serveUsage, serviceLinkPorts, unknownVariables, UsageError } from '../config/parse-serve-args.js';
 
 const SEE_HELP = "(petrascore serve --help lists every option and its environment variable)";
@@ -202,6 +203,7 @@ function listenFailure(error: unknown, host: string, port: number, flags: { host
 /** `petrascore serve`: resolves to the process exit code once the server has stopped (or failed to start). */
 export async function serve(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
+    quietWhenStdoutCloses();
     process.stdout.write(`${serveUsage()}\n`);
     return EXIT.ok;
   }

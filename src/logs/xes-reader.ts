@@ -31,6 +31,12 @@ const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
 // Element depths: the log is 0, its traces 1, a trace's attributes and events 2, an event's attributes 3.
 const TRACE_DEPTH = 1;
 const EVENT_DEPTH = 2;
+/**
+ * Deeper is no XES log (nested attributes go a few levels down), and costs: saxes resolves each element's namespace
+ * through every element still open, so a file of nested elements alone took time in the square of its size (280 KB,
+ * 12 s). As the JSON reader's cap on nesting.
+ */
+const MAX_DEPTH = 1000;
 
 export async function* readXes(bytes: AsyncIterable<Buffer>, file: string): AsyncGenerator<UnindexedItem> {
   const parser = new SaxesParser({ xmlns: true, position: true });
@@ -59,6 +65,7 @@ export async function* readXes(bytes: AsyncIterable<Buffer>, file: string): Asyn
   });
   parser.on('opentag', (tag) => {
     const depth = openNames.length;
+    if (depth >= MAX_DEPTH) fail(`elements nested more than ${MAX_DEPTH} deep, where an XES log's attributes nest a few levels`);
     openNames.push(tag.name);
     if (depth === 0) {
       if (tag.local !== 'log') fail(`the root element is <${tag.name}>, expected <log> (an XES log)`);

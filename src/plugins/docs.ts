@@ -1,9 +1,10 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { Evaluation } from '../schemas/cases.js';
 import { ErrorBody } from '../schemas/common.js';
 import { REQUEST_ID_MEANING } from '../http/request-id.js';
+import { fileErrorHandler } from '../http/static-file-error.js';
 import { shapeOpenApi } from '../schemas/openapi-shape.js';
 import { downloadUrl, keepResponseOrder } from './docs-response-order.js';
 import { bundleExamples, crossingExample, crossingProbes, exampleMarking, probeInputs, writtenExamplesFit, type RequestExamples } from '../schemas/bundle-examples.js';
@@ -21,6 +22,7 @@ const DOCS_DIRECTIVES: Record<string, string> = {
   'img-src': "img-src 'self' data:",
 };
 
+
 function docsPolicy(header: string): string {
   return header
     .split(';')
@@ -29,6 +31,16 @@ function docsPolicy(header: string): string {
     .map((directive) => DOCS_DIRECTIVES[directive.split(' ')[0]!] ?? directive)
     .join('; ');
 }
+
+const swaggerUiOptions: FastifySwaggerUiOptions = {
+  routePrefix: '/docs',
+  uiConfig: { docExpansion: 'list', deepLinking: true, plugins: [downloadUrl, keepResponseOrder] },
+  // A Content-Security-Policy on /docs: scripts only Swagger UI's own files, styles its own and the inline ones
+  // React sets as it renders, nothing from elsewhere. Not the default's upgrade-insecure-requests, which would
+  // send "Try it out" to https:// on a service served over plain HTTP.
+  staticCSP: true,
+  transformStaticCSP: docsPolicy,
+};
 
 /** The OpenAPI document is generated from the routes' TypeBox schemas; Swagger UI serves it at /docs. */
 export const docsPlugin = fp(
@@ -64,14 +76,11 @@ export const docsPlugin = fp(
       // `examples` is read when the document is first built, which is after onReady (Swagger UI asks for it then).
       transformObject: (document) => ('openapiObject' in document ? shapeOpenApi(document.openapiObject, examples) : document.swaggerObject),
     });
-    await app.register(swaggerUi, {
-      routePrefix: '/docs',
-      uiConfig: { docExpansion: 'list', deepLinking: true, plugins: [downloadUrl, keepResponseOrder] },
-      // A Content-Security-Policy on /docs: scripts only Swagger UI's own files, styles its own and the inline ones
-      // React sets as it renders, nothing from elsewhere. Not the default's upgrade-insecure-requests, which would
-      // send "Try it out" to https:// on a service served over plain HTTP.
-      staticCSP: true,
-      transformStaticCSP: docsPolicy,
+    // In a context of its own, for its error handler: what its file server refuses (/docs/static/%00) is said in words
+    // as the dashboard's is, not as the file server's bare reason phrase.
+    await app.register(async (ui) => {
+      ui.setErrorHandler(fileErrorHandler('Swagger UI'));
+      await ui.register(swaggerUi, swaggerUiOptions);
     });
     // Once every plugin is up (the model included): the examples a bundle other than the default one needs, with the
     // events its model expects at the examples' marking, and a counterfactual that finds a crossing, from forward passes.

@@ -1,5 +1,5 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -212,6 +212,26 @@ describe('petrascore score output and exit codes', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^\[/);
   });
 
+  it("an -o OUT that is the log being scored or the bundle's model or sidecar (by any name): exit 2 before scoring, the file left as it was", async () => {
+    const bundle = copyBundle('onnx_deployment');
+    const ownLog = join(bundle.dir, 'log.csv');
+    copyFileSync(log, ownLog);
+    const linkToLog = join(bundle.dir, 'report-link.json');
+    symlinkSync(ownLog, linkToLog);
+    for (const [out, what, file] of [
+      [ownLog, 'the log being scored (--traces)', ownLog],
+      [linkToLog, 'the log being scored (--traces)', ownLog],
+      [bundle.model, "the bundle's model", bundle.model],
+      [join(bundle.dir, '.', 'model.onnx.meta.json'), "the bundle's sidecar", bundle.sidecar],
+    ] as const) {
+      const before = readFileSync(file);
+      const result = await runCli(['score', bundle.model, '--traces', ownLog, '-o', out]);
+      expect(result.code, result.describe).toBe(2);
+      expect(result.stderr).toBe(`petrascore score: cannot write ${out}: it is ${what} (${file}), which the report would replace; give another file\n`);
+      expect(readFileSync(file).equals(before), out).toBe(true);
+    }
+  });
+
   it('an -o OUT in a missing directory: exit 2 and one line naming OUT', async () => {
     const out = join(dir, 'no-such-dir', 'report.json');
     const result = await runCli(['score', model, '--traces', log, '-o', out]);
@@ -338,6 +358,9 @@ describe('petrascore score output and exit codes', () => {
     [['score', 'models/loan_approval/model.onnx'], /missing --traces/],
     [['score', 'models/loan_approval/model.onnx', '--traces', 'x.csv', '--batch-size', '0'], /--batch-size/],
     [['score', 'models/loan_approval/model.onnx', '--traces', 'x.csv', '--bogus'], /bogus/],
+    // Number() reads '0x1' as 1 (never fail) and ' 0.5' as 0.5: a decimal written out only, as --batch-size's.
+    [['score', 'models/loan_approval/model.onnx', '--traces', 'x.csv', '--max-error-rate', '0x1'], /--max-error-rate must be a number from 0 to 1, got '0x1'/],
+    [['score', 'models/loan_approval/model.onnx', '--traces', 'x.csv', '--max-error-rate', ' 0.5'], /--max-error-rate must be a number from 0 to 1, got ' 0.5'/],
   ])('exits 2 with the usage for %j', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);
@@ -352,6 +375,15 @@ describe('petrascore score output and exit codes', () => {
     const status = await cli.exited;
     expect(status.code, cli.describe()).toBe(0);
     expect(cli.stderr).not.toMatch(/EPIPE|Error|^\s+at /m);
+  });
+
+  it('stops quietly with exit 0 when the reader of an -o that is a pipe goes away (-o /dev/stdout | head)', () => {
+    // A shell's pipe: /dev/stdout cannot be opened on the socket a child's stdout is under Node.
+    const quoted = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+    const command = [process.execPath, CLI, 'score', model, '--traces', log, '-o', '/dev/stdout'].map(quoted).join(' ');
+    const result = spawnSync('bash', ['-c', `${command} 2>"$ERR" | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: { ...process.env, ERR: join(dir, 'pipe-stderr.txt') } });
+    expect(result.stdout.trim(), readFileSync(join(dir, 'pipe-stderr.txt'), 'utf8')).toBe('0');
+    expect(readFileSync(join(dir, 'pipe-stderr.txt'), 'utf8')).not.toMatch(/EPIPE|Error|^\s+at /m);
   });
 
   it('exits 2 naming the file for an unreadable log, a malformed XES, an unknown format and a bad bundle, without a stack trace', async () => {

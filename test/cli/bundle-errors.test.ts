@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { copyBundle, editSidecar, killAllClis, permissionsCanApply, removeTempBundles, runCli, serveArgs, startServer, type CliResult, type JsonObject, type TempBundle } from '../helpers/cli.js';
@@ -47,6 +48,13 @@ const BROKEN: BrokenBundle[] = [
     permissions: true,
   },
   { name: 'sidecar not JSON', fixture: 'onnx_deployment', breakIt: (b) => writeFileSync(b.sidecar, '{"input_marking_places": ["p_application"'), file: 'sidecar', problem: /is not valid JSON/ },
+  {
+    name: "sidecar with NaN (Python's json writes it for a diverged training's loss): one line, with the line of the NaN",
+    fixture: 'onnx_deployment',
+    breakIt: (b) => writeFileSync(b.sidecar, readFileSync(b.sidecar, 'utf8').replace(/"final_loss": [^,\n]+/, '"final_loss": NaN')),
+    file: 'sidecar',
+    problem: /is not valid JSON \(line 78: NaN, which Python's json writes for a float that is not finite, such as the loss of a training that diverged, is no JSON value\)/,
+  },
   { name: 'sidecar empty', fixture: 'onnx_deployment', breakIt: (b) => writeFileSync(b.sidecar, ''), file: 'sidecar', problem: /is not valid JSON/ },
   { name: 'sidecar JSON but not an object', fixture: 'onnx_deployment', breakIt: (b) => writeFileSync(b.sidecar, '["p_application"]'), file: 'sidecar', problem: /does not match the sidecar schema/ },
   {
@@ -98,6 +106,16 @@ const BROKEN: BrokenBundle[] = [
       }),
     file: 'sidecar',
     problem: /input_marking_spec\.p_submitted\.constant must be a finite number/,
+  },
+  {
+    name: 'spec grammar: a constant beyond float32 (the model would read it as infinite)',
+    fixture: 'credit_approval_coloured',
+    breakIt: (b) =>
+      editSidecar(b, (s) => {
+        s.input_marking_spec = { p_submitted: { constant: 1e300 } };
+      }),
+    file: 'sidecar',
+    problem: /input_marking_spec\.p_submitted\.constant is 1e\+300, beyond float32's range/,
   },
   {
     name: 'onnx_input_names disagree with the input places',
@@ -245,6 +263,16 @@ const BROKEN: BrokenBundle[] = [
     breakIt: (b) => writeFileSync(b.model, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256))),
     file: 'model',
     problem: /cannot be loaded as an ONNX model/,
+  },
+  {
+    name: 'a named pipe in the model file\'s place (read, it would block until a writer came)',
+    fixture: 'onnx_deployment',
+    breakIt: (b) => {
+      rmSync(b.model);
+      execFileSync('mkfifo', [b.model]);
+    },
+    file: 'model',
+    problem: /is a named pipe \(FIFO\), expected a file/,
   },
   { name: 'corrupt ONNX (empty file)', fixture: 'onnx_deployment', breakIt: (b) => writeFileSync(b.model, ''), file: 'model', problem: /cannot be loaded as an ONNX model/ },
 ];

@@ -836,6 +836,41 @@ describe('dashboard files: what the static file server refuses, said in words, a
   });
 });
 
+describe("Swagger UI's files (/docs/static/): what its file server refuses, said in words as the dashboard's", () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('answers a NUL byte with 400 bad_url, an unsatisfiable Range with 416 and a failed If-Match with 412, each at its place', async () => {
+    const nul = expectError(await app.inject({ method: 'GET', url: '/docs/static/%00' }), 400, 'bad_url');
+    expect(nul.details).toEqual([{ path: 'url', message: 'holds a NUL byte' }]);
+    const range = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css', headers: { range: 'bytes=99999999-' } });
+    expect(expectError(range, 416, 'range_not_satisfiable').details).toEqual([{ path: 'headers/range', message: 'beyond the end of the file' }]);
+    expect(range.headers['content-range']).toMatch(/^bytes \*\/\d+$/);
+    const match = expectError(await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css', headers: { 'if-match': '"nope"' } }), 412, 'precondition_failed');
+    expect(match.details).toEqual([{ path: 'headers/if-match', message: 'not met' }]);
+    expect((await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' })).statusCode).toBe(200);
+  });
+
+  it('answers a path that is not a plain file path with 403 forbidden saying why (on the wire: inject resolves the dots)', async () => {
+    const server = await listening();
+    onTestFinished(() => server.app.close());
+    for (const [path, detail] of [
+      ['/docs/static/%2e%2e/%2e%2e/package.json', "leads outside Swagger UI"],
+      ['/docs/static/./swagger-ui.css', 'not a plain file path'],
+      ['/docs/static//swagger-ui.css', 'not a plain file path'],
+    ] as const) {
+      const answer = await sendRaw(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(answer, path).toMatch(/^HTTP\/1\.1 403 /);
+      const body = JSON.parse(answer.split('\r\n\r\n')[1]!) as ErrorBody;
+      expect(body.error, path).toBe('forbidden');
+      expect(body.details, path).toEqual([{ path: 'url', message: detail }]);
+    }
+  });
+});
+
 describe('oversized bodies', () => {
   let app: App;
   beforeAll(async () => {

@@ -132,6 +132,17 @@ describe('XES reader', () => {
     expect((error as LogInputError).message).toContain('malformed XML: duplicate attribute: key');
   });
 
+  it('refuses elements nested more than 1000 deep at the first one too deep (a nesting alone cost time in the square of its size)', async () => {
+    const nested = (levels: number) => `<log><trace>\n${'<a>'.repeat(levels)}${'</a>'.repeat(levels)}</trace></log>`;
+    // The log and its trace, then 998 levels: 1000 elements open at once.
+    expect(await readAll(tempFile('deep-enough.xes', nested(998)))).toHaveLength(1);
+    const error = await readError(tempFile('too-deep.xes', nested(999)));
+    expect(error).toBeInstanceOf(LogInputError);
+    expect((error as LogInputError).message).toContain('elements nested more than 1000 deep');
+    expect((error as LogInputError).line).toBe(2);
+    expect((error as LogInputError).column).toBe(999 * 3);
+  });
+
   it('requires the root element to be <log>', async () => {
     const error = await readError(tempFile('root.xes', '<trace><event/></trace>'));
     expect((error as LogInputError).message).toContain('the root element is <trace>, expected <log>');

@@ -1,9 +1,10 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modelPath, readFixture } from '../helpers/fixtures.js';
-import { CliProcess, runCli } from '../helpers/cli.js';
+import { FIXTURES, modelPath, readFixture } from '../helpers/fixtures.js';
+import { CLI, CliProcess, runCli } from '../helpers/cli.js';
 
 describe('petrascore inspect', () => {
   it('prints inputs per channel with defaults and the attribute each spec reads, and the scored transitions with labels', async () => {
@@ -57,5 +58,36 @@ describe('petrascore validate', () => {
     const result = await runCli(['validate', join(dir, 'model.onnx')]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/model\.onnx: graph output 'activations' has 2 columns, but the sidecar lists 3 output_transitions/);
+  });
+});
+
+/** The CLI with stdout or stderr on /dev/full: every write there fails with ENOSPC. */
+function runToFullDevice(args: readonly string[], stream: 'stdout' | 'stderr'): { status: number | null; stdout: string; stderr: string } {
+  const full = openSync('/dev/full', 'w');
+  try {
+    const stdio = stream === 'stdout' ? (['ignore', full, 'pipe'] as const) : (['ignore', 'pipe', full] as const);
+    const result = spawnSync(process.execPath, [CLI, ...args], { stdio: [...stdio], encoding: 'utf8', timeout: 60_000 });
+    return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  } finally {
+    closeSync(full);
+  }
+}
+
+describe.skipIf(!existsSync('/dev/full'))('standard streams that cannot be written (/dev/full)', () => {
+  it('--version and --help with stdout full: exit 1 saying so, no stack trace', () => {
+    for (const args of [['--version'], ['--help'], ['score', '--help'], ['inspect', modelPath('onnx_deployment')]]) {
+      const result = runToFullDevice(args, 'stdout');
+      expect(result.status, args.join(' ')).toBe(1);
+      expect(result.stderr, args.join(' ')).toMatch(/^petrascore: cannot write stdout: ENOSPC/);
+      expect(result.stderr, args.join(' ')).not.toMatch(/^\s+at |node:events/m);
+    }
+  });
+
+  it('score with stderr full: the report is written and the exit code is the run\'s (0), not a crash for its summary line', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'petrascore-stderr-')), 'report.json');
+    const result = runToFullDevice(['score', modelPath('onnx_deployment'), '--traces', join(FIXTURES, 'onnx_deployment', 'log.csv'), '-o', out], 'stderr');
+    expect(result.status).toBe(0);
+    const expected = JSON.parse(readFileSync(join(FIXTURES, 'onnx_deployment', 'score_csv_expected.json'), 'utf8')) as unknown[];
+    expect((JSON.parse(readFileSync(out, 'utf8')) as unknown[]).length).toBe(expected.length);
   });
 });
