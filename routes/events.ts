@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { refuseMisspeltAttributes } from '../src/http/misspelt-attributes.js';
 import { checkCount, checkResiduals } from '../src/http/request-limit.js';
 import { StreamScoreQuery, StreamRequest, StreamResponse } from '../src/schemas/cases.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
@@ -25,6 +26,7 @@ const events: FastifyPluginAsyncTypebox<{ maxEventsPerRequest: number; maxResidu
     },
     async (request, reply) => {
       checkCount('body/events', request.body.events.length, maxEventsPerRequest, 'events');
+      request.body.events.forEach((event, i) => refuseMisspeltAttributes(event, `/events/${i}`));
       const score = request.query.score ?? app.scoreEveryEvent;
       if (score) checkResiduals('body/events', request.body.events.length, 'scored events', app.petra.net.outputs.length, maxResidualsPerRequest);
       const results = await app.cases.processStream(request.body.events, score);

@@ -836,6 +836,30 @@ describe('dashboard files: what the static file server refuses, said in words, a
   });
 });
 
+describe('a streamed event with a field spelt near "attributes" (its values would be dropped without a word)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('is a 400 invalid_input at the field, saying what was meant, and changes no case; other fields an engine adds are ignored', async () => {
+    for (const key of ['attribute', 'Attributes', 'attributs', 'attri_butes']) {
+      const single = expectError(await app.inject({ method: 'POST', url: '/cases/typo/events', payload: { name: 'approve loan', [key]: { risk_score: '0.9' } } }), 400, 'invalid_input');
+      expect(single.details, key).toEqual([{ path: `body/${key}`, message: `"${key}" is no field of an event (did you mean "attributes"?): its values would be ignored` }]);
+      const stream = expectError(
+        await app.inject({ method: 'POST', url: '/events', payload: { events: [{ case_id: 'typo', name: 'approve loan' }, { case_id: 'typo', name: 'approve loan', [key]: { risk_score: '0.9' } }] } }),
+        400,
+        'invalid_input',
+      );
+      expect(stream.details[0]!.path, key).toBe(`body/events/1/${key}`);
+    }
+    expect((await app.inject({ method: 'HEAD', url: '/cases/typo' })).statusCode).toBe(404);
+    const extra = await app.inject({ method: 'POST', url: '/cases/typo/events', payload: { name: 'approve loan', attributes: { risk_score: '0.9' }, lifecycle: 'complete', processInstanceId: 'p-1' } });
+    expect(extra.statusCode, extra.body).toBe(202);
+  });
+});
+
 describe("Swagger UI's files (/docs/static/): what its file server refuses, said in words as the dashboard's", () => {
   let app: App;
   beforeAll(async () => {
