@@ -3,6 +3,7 @@ import { CsvRowParser, type RowBatch } from './csv-row-parser.js';
 import { LogInputError } from './errors.js';
 import { CSV_DELIMITERS, type CsvDelimiter, type UnindexedItem } from './types.js';
 import { decodeUtf8 } from './utf8.js';
+import { visibleJson } from '../scoring/quote-value.js';
 
 // Bounds memory when a quote is left open; Python's csv module refuses fields over 128 KiB. A row is refused once
 // more than this much of it is buffered; one a little longer can pass when its end arrives in the same piece of input.
@@ -211,7 +212,7 @@ class CaseGrouper {
       if (!header.includes(name)) {
         throw new LogInputError(
           this.file,
-          `the CSV header has no ${JSON.stringify(name)} column (the ${role} column); header columns: ${JSON.stringify(header)}${excelSepHint(header) ?? delimiterHint(header, this.columns.delimiter, name)}`,
+          `the CSV header has no ${visibleJson(name)} column (the ${role} column); header columns: ${visibleJson(header)}${excelSepHint(header) ?? delimiterHint(header, this.columns.delimiter, name)}`,
           { line: batch.lineOf(index) },
         );
       }

@@ -12,3 +12,12 @@ export function shortened(value: string, max = MAX_QUOTED): string {
 export function quoteValue(value: string | number): string {
   return JSON.stringify(typeof value === 'string' ? shortened(value) : value);
 }
+
+/**
+ * JSON text with the invisible format characters escaped (a second byte-order mark, zero-width spaces, bidirectional
+ * controls: Unicode's Cf), which JSON.stringify leaves as they are: a message that lists a header's column names then
+ * shows `"\ufeffcase_id"` where it would show a `"case_id"` that seems to be the one it says is missing.
+ */
+export function visibleJson(value: unknown): string {
+  return JSON.stringify(value).replace(/\p{Cf}/gu, (c) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
+}

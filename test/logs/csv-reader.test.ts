@@ -176,6 +176,12 @@ describe('CSV reader', () => {
     }
   });
 
+  it('lists header columns with invisible characters escaped (a second byte-order mark, a zero-width space)', async () => {
+    // The first BOM is the file's and stripped; the second is part of the column's name, which is why it is missing.
+    const error = await readError(tempFile('two-boms.csv', '\uFEFF\uFEFFcase_id,activity\u200B\nA,b\n'));
+    expect((error as LogInputError).message).toContain('the CSV header has no "case_id" column (the case column); header columns: ["\\ufeffcase_id","activity\\u200b"]');
+  });
+
   describe('sorted mode', () => {
     it('emits each case when the next one starts, in the same order as unsorted reading', async () => {
       const path = tempFile('sorted.csv', 'case_id,activity,x\nA,a,1\nA,b,2\nB,a,3\n\nC,c,4\nC,c,5\n');
