@@ -18,6 +18,12 @@ export function parseArgsProblem(error: unknown, flags: readonly string[]): stri
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const missing = /^Option '(-[^ ']+)(?:, (--[^ ']+))? <value>' argument missing/.exec(message);
     if (missing !== null) return `${missing[2] ?? missing[1]} needs a value`;
+    // `--port -1`: Node's three lines (`argument is ambiguous. Did you forget…`) as one, with the way to write it.
+    const ambiguous = /^Option '(-[^ ']+)' argument is ambiguous/.exec(message)?.[1];
+    if (ambiguous !== undefined) {
+      const long = /use '(--[^=' ]+)=-XYZ'/.exec(message)?.[1] ?? ambiguous;
+      return `${ambiguous} needs a value, and the next argument begins with a dash; give a value that does so as ${long}=VALUE`;
+    }
     // A flag given a value (`--repeat-close=yes`): it is on by being there; serve's flags have a --no- form to turn off.
     const flag = /^Option '(--[^ ']+)' does not take an argument/.exec(message)?.[1];
     if (flag !== undefined) {

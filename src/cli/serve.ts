@@ -98,7 +98,7 @@ function closeConnectionsAfterAnswers(app: App): () => void {
 }
 
 /**
- * On SIGTERM or SIGINT: after `delayMs` of answering /readyz with 503 (and everything else as usual), stops accepting,
+ * On SIGTERM, SIGINT or SIGHUP: after `delayMs` of answering /readyz with 503 (and everything else as usual), stops accepting,
  * lets in-flight requests finish (up to the timeout), then resolves so the process can exit 0. A fatal failure of the
  * service (the inference worker stopped) starts the same shutdown, and the process exits 1 at its end: an orchestrator
  * restarts it even without a liveness probe.
@@ -155,6 +155,9 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // A closed terminal or SSH session: Node's default for it ends the process at once, without the save of the open
+    // cases (--case-state-file) or an answer for the requests in flight.
+    process.on('SIGHUP', onSignal);
     // Registered last: a service that failed before it listened calls this at once, and shuts down now.
     app.onFailure((error) => {
       completedCode = EXIT.failure;
@@ -234,6 +237,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGTERM', stopWhileStarting);
   process.on('SIGINT', stopWhileStarting);
+  process.on('SIGHUP', stopWhileStarting);
   let app: App;
   try {
     try {
@@ -267,6 +271,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGTERM', stopWhileStarting);
     process.off('SIGINT', stopWhileStarting);
+    process.off('SIGHUP', stopWhileStarting);
   }
   const code = await drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
   // Already done by the app's close, unless the shutdown timed out (or a second signal cut it short) before that. Open

@@ -1,4 +1,5 @@
-import { unlinkSync } from 'node:fs';
+import { readlinkSync, unlinkSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { CaseCheckpoints, CHECKPOINT_SLICE_MS } from '../cases/case-checkpoints.js';
 import { checkWritable, CaseStateFileError } from '../cases/case-state-file.js';
@@ -46,7 +47,9 @@ export interface CaseStateOptions {
  * The open cases kept across a restart (--case-state-file): restored now, before the service listens, from the file
  * the last shutdown saved, and saved by `saveOpenCases`. Called by the cases plugin, which owns the store.
  */
-export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, evaluator, model, observer, stateFile, checkpointIntervalMs, startsWithAdminListener }: CaseStateOptions): Promise<void> {
+export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, evaluator, model, observer, stateFile: given, checkpointIntervalMs, startsWithAdminListener }: CaseStateOptions): Promise<void> {
+  const stateFile = given === '' ? '' : throughLinks(given);
+  if (stateFile !== given) app.log.info({ file: given, target: stateFile }, '--case-state-file is a symbolic link: the open cases are read from and saved to its target');
   /**
    * The cases were restored from the file and the start has not succeeded (startedServing): the file is as it was
    * read. A start that fails now (a port in use, the API's or the admin listener's) leaves it so: saving what was
@@ -133,6 +136,28 @@ export async function keepCasesAcrossRestarts(app: FastifyInstance, { store, eva
   };
   let saved: boolean | undefined;
   app.decorate('saveOpenCases', () => (saved ??= saveOnce()));
+}
+
+/**
+ * The file a --case-state-file path names, through symbolic links (a link into a volume), whether it exists yet or
+ * not: the save and the checkpoints write beside the file and rename over it, and over the link itself they put a
+ * regular file in the link's place, while the file on the volume stayed as it was, to be restored stale by a start
+ * that followed the link again.
+ */
+function throughLinks(path: string): string {
+  let current = path;
+  // As many links as the kernel follows (40, ELOOP beyond): a loop is then refused by the restore's own read.
+  for (let links = 0; links < 40; links++) {
+    let target: string;
+    try {
+      target = readlinkSync(current);
+    } catch {
+      // Not a link (EINVAL), or nothing there yet (ENOENT): the file itself.
+      return current;
+    }
+    current = resolve(dirname(current), target);
+  }
+  return current;
 }
 
 /** The checkpoints of the open cases to `file`, counted and logged. */

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -59,6 +59,22 @@ describe('--case-state-file: open cases kept across a restart', () => {
     // They go on: a new event counts on top of the saved ones, and a close frees the case.
     expect(await post(second.app, '/cases/C1/events', { name: 'approve loan' })).toEqual({ case_id: 'C1', n_events: 3 });
     expect(await post(second.app, '/cases/C%2F2/close', undefined)).toMatchObject({ case_id: 'C/2', n_events: 1, closed: true });
+  });
+
+  it('writes through a symbolic link (into a volume) to its target, which the next start restores; the link stays a link', async () => {
+    const target = stateFile();
+    const link = join(dirname(stateFile()), 'link.jsonl');
+    // The target does not exist yet: a first start on a fresh volume.
+    symlinkSync(target, link);
+    const first = await app({ caseStateFile: link, caseStateCheckpointSeconds: 0 });
+    expect(first.lines).toContainEqual(expect.objectContaining({ msg: '--case-state-file is a symbolic link: the open cases are read from and saved to its target', file: link, target }));
+    await post(first.app, '/cases/L1/events', { name: 'approve loan', attributes: { risk_score: '0.9' } });
+    await first.app.close();
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fileLines(target).map((line) => line.id ?? line.open_cases)).toEqual([1, 'L1']);
+
+    const second = await app({ caseStateFile: link, caseStateCheckpointSeconds: 0 });
+    expect((await get(second.app, '/cases/L1')).status).toBe(200);
   });
 
   it('refuses events, closes and deletes once the cases are saved (a shutdown timed out): no answer for a change the file lacks', async () => {

@@ -438,6 +438,8 @@ describe('petrascore usage errors', () => {
   it('--port abc', () => expectUsageError(['serve', bundle, '--port', 'abc'], /--port must be a whole number, got 'abc'/));
   it('--port beyond 65535', () => expectUsageError(['serve', bundle, '--port', '70000'], /must be at most 65535, got 70000/));
   it('--port without a value', () => expectUsageError(['serve', bundle, '--port'], /petrascore: --port needs a value/));
+  it('--port -1 (a value that begins with a dash): one line saying how to give it', () =>
+    expectUsageError(['serve', bundle, '--port', '-1'], /^petrascore: --port needs a value, and the next argument begins with a dash; give a value that does so as --port=VALUE\n\(petrascore serve --help/));
   it('PETRASCORE_PORT=abc names the variable', () => expectUsageError(['serve', bundle], /PETRASCORE_PORT must be a whole number, got 'abc'/, { PETRASCORE_PORT: 'abc' }));
   it('PETRASCORE_SCORE_EVERY_EVENT=maybe', () => expectUsageError(['serve', bundle], /PETRASCORE_SCORE_EVERY_EVENT must be true or false, got 'maybe'/, { PETRASCORE_SCORE_EVERY_EVENT: 'maybe' }));
   it('PETRASCORE_MAX_CONNECTIONS=-1 names the variable', () => expectUsageError(['serve', bundle], /PETRASCORE_MAX_CONNECTIONS must be a whole number, got '-1'/, { PETRASCORE_MAX_CONNECTIONS: '-1' }));

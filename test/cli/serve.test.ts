@@ -531,6 +531,22 @@ describe('petrascore serve lifecycle', () => {
     expect(server.cli.stderr).toBe('');
   });
 
+  it('SIGHUP (a closed terminal or SSH session) shuts down as SIGTERM does: exit 0, the open cases saved', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'petrascore-sighup-'));
+    try {
+      const file = join(dir, 'open-cases.jsonl');
+      const server = await startServer([...serveArgs(LOAN), '--case-state-file', file, '--case-state-checkpoint-interval', '0']);
+      const posted = await fetch(`${server.url}/cases/H1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'approve loan' }) });
+      expect(posted.status).toBe(202);
+      server.cli.signal('SIGHUP');
+      expect(await server.cli.waitForExit(15_000), server.cli.describe()).toEqual({ code: 0, signal: null });
+      expect(server.cli.logLines().find((l) => l.signal === 'SIGHUP'), server.cli.describe()).toBeDefined();
+      expect(readFileSync(file, 'utf8')).toContain('"id":"H1"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a request that never completes: exits 1 after PETRASCORE_SHUTDOWN_TIMEOUT, saying so', async () => {
     const server = await startServer(serveArgs(LOAN), { env: { PETRASCORE_SHUTDOWN_TIMEOUT: '300' } });
     const socket = await openSocket(server.port);
