@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { OnnxRunner, type RunnerOptions } from '../inference/onnx-runner.js';
 import type { Net } from '../scoring/net.js';
+import { visibleText } from '../scoring/quote-value.js';
 import { BundleError } from './errors.js';
 import { netFromSidecar, SidecarProblem } from './net-from-sidecar.js';
 import { Sidecar } from './sidecar-schema.js';
@@ -125,7 +126,7 @@ function whyNotJson(text: string, error: Error): string {
     const line = outsideStrings.slice(0, token.index).split('\n').length;
     return `line ${line}: ${token[1]}, which Python's json writes for a float that is not finite, such as the loss of a training that diverged, is no JSON value`;
   }
-  return error.message.replace(/\s*\n\s*/g, ' ');
+  return visibleText(error.message.replace(/\s*\n\s*/g, ' '));
 }
 
 /** Checks the graph's inputs and output against what the sidecar promises, so a mismatched pair never serves. */

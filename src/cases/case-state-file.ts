@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { MAX_CASE_ID_LENGTH } from '../schemas/cases.js';
+import { visibleText } from '../scoring/quote-value.js';
 
 /**
  * The open cases written at shutdown and read back at startup (`--case-state-file`), so that a restart or a deploy
@@ -310,7 +311,7 @@ export async function readCaseStateFile(
     try {
       json = JSON.parse(line);
     } catch (error) {
-      throw fail(`is not valid JSON (${(error as Error).message})`);
+      throw fail(`is not valid JSON (${visibleText((error as Error).message)})`);
     }
     if (header === undefined) {
       const { format, version } = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;

@@ -13,11 +13,26 @@ export function quoteValue(value: string | number): string {
   return JSON.stringify(typeof value === 'string' ? shortened(value) : value);
 }
 
+/** A character as the \uXXXX escapes of its UTF-16 code units (two for one beyond the BMP). */
+function escaped(character: string): string {
+  let out = '';
+  for (let i = 0; i < character.length; i++) out += `\\u${character.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
+}
+
 /**
  * JSON text with the invisible format characters escaped (a second byte-order mark, zero-width spaces, bidirectional
  * controls: Unicode's Cf), which JSON.stringify leaves as they are: a message that lists a header's column names then
  * shows `"\ufeffcase_id"` where it would show a `"case_id"` that seems to be the one it says is missing.
  */
 export function visibleJson(value: unknown): string {
-  return JSON.stringify(value).replace(/\p{Cf}/gu, (c) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
+  return JSON.stringify(value).replace(/\p{Cf}/gu, escaped);
+}
+
+/**
+ * Text with control and invisible format characters escaped as \uXXXX, for a message that quotes what a file held:
+ * V8's JSON.parse errors quote the text raw, and a NUL or an escape sequence in a stderr line garbles the terminal.
+ */
+export function visibleText(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}]/gu, escaped);
 }

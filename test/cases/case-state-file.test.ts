@@ -226,6 +226,8 @@ describe('--case-state-file: open cases kept across a restart', () => {
   const ok = JSON.stringify({ id: 'A', n_events: 1, seen: [], attributes: {}, last_seen: 0 });
   const broken: [what: string, text: string, problem: RegExp][] = [
     ['a line that is not JSON', `${header(2)}\n${ok}\n{"id": "B",\n`, /line 3: is not valid JSON/],
+    // V8's message quotes the line raw: its control characters are escaped, not written to a terminal.
+    ['a binary file', '\u0000\u0001\u001b[2J', /line 1: is not valid JSON \(Unexpected token '\\u0000', "\\u0000\\u0001\\u001b\[2J" is not valid JSON\)/],
     ['another format', `${JSON.stringify({ format: 'something else' })}\n`, /line 1: is not the header of a petrascore-open-cases file \(its "format" is "something else"\)/],
     ['another version', `${header(0, { version: 2 })}\n`, /line 1: is version 2 of petrascore-open-cases; this petrascore reads version 1/],
     ['a header of the wrong shape', `${header(-1)}\n`, /line 1: is not a valid header \(\/open_cases: /],
