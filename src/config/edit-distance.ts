@@ -18,3 +18,12 @@ export function editDistance(a: string, b: string): number {
   }
   return previous[b.length]!;
 }
+
+/**
+ * Whether a body field named `key` is likely a slip for the field `name`: compared without case, dashes and underscores
+ * (inputMarking, input-marking, Attributes), then a slip of one letter (attribute, attributs).
+ */
+export function isSlipOf(key: string, name: string): boolean {
+  const squeeze = (text: string) => text.replace(/[-_]/g, '').toLowerCase();
+  return editDistance(squeeze(key), squeeze(name)) <= 1;
+}

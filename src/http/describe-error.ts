@@ -12,7 +12,7 @@ import type { ErrorBody } from '../schemas/common.js';
 import { RequestLimitError } from './request-limit.js';
 import { RunnerClosedError } from '../inference/onnx-runner.js';
 import { InferenceUnavailableError } from '../inference/inference-unavailable.js';
-import { editDistance } from '../config/edit-distance.js';
+import { isSlipOf } from '../config/edit-distance.js';
 import { StaticFileError } from './static-file-error.js';
 
 /** The most validation errors an answer lists (src/http/validator-compiler.ts reads no more than these). */
@@ -104,13 +104,11 @@ function strayFields(request: RequestParts | undefined): { path: string; message
   const schema = request?.schema?.body;
   if (!isRecord(body) || !isRecord(schema) || !isRecord(schema.properties)) return [];
   const known = Object.keys(schema.properties);
-  // Compared without case, dashes and underscores (inputMarking, input-marking), and then a slip of a letter or two.
-  const squeeze = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
   return Object.keys(body)
     .filter((key) => !known.includes(key))
     .slice(0, 5)
     .map((key) => {
-      const meant = known.find((name) => editDistance(squeeze(name), squeeze(key)) <= 1);
+      const meant = known.find((name) => isSlipOf(key, name));
       return { path: `body/${escapePointer(key)}`, message: `${quoteValue(key)} is no field of this request and was ignored${meant === undefined ? '' : ` (did you mean ${quoteValue(meant)}?)`}` };
     });
 }

@@ -1,4 +1,4 @@
-import { editDistance } from '../config/edit-distance.js';
+import { isSlipOf } from '../config/edit-distance.js';
 import { InvalidInputError } from '../scoring/input-errors.js';
 import { escapePointer } from '../scoring/inputs.js';
 import { quoteValue } from '../scoring/quote-value.js';
@@ -13,9 +13,10 @@ const FIELD = 'attributes';
  */
 export function refuseMisspeltAttributes(event: Readonly<Record<string, unknown>>, path: string): void {
   for (const key in event) {
-    // Most keys are name, timestamp, attributes: the length alone rules them out before a distance is computed.
+    // Most keys are name, timestamp, attributes: the length alone rules them out before a distance is computed (a
+    // slip of one letter, after dashes and underscores are dropped: two longer at most).
     if (key === FIELD || Math.abs(key.length - FIELD.length) > 2) continue;
-    if (editDistance(key.replace(/[-_]/g, '').toLowerCase(), FIELD) <= 1) {
+    if (isSlipOf(key, FIELD)) {
       throw new InvalidInputError(`${path}/${escapePointer(key)}`, `${quoteValue(key)} is no field of an event (did you mean "${FIELD}"?): its values would be ignored`);
     }
   }

@@ -43,14 +43,15 @@ export function fileError(error: Error & { status?: unknown; code?: unknown }, r
   const url = quoteValue(path);
   // @fastify/static 10 (Swagger UI's) refuses a path itself, before `send`, with an error of its own.
   const status = error.code === 'FST_STATIC_FORBIDDEN_PATH' ? 403 : error.status;
+  // A NUL byte: `send` refuses it with a 400, @fastify/static 10 with its forbidden path (a 403).
+  if ((status === 400 || status === 403) && decoded(path).includes('\0')) {
+    return new StaticFileError(400, 'bad_url', `the file path ${url} holds a NUL byte (%00), which no file name has`, 'url', 'holds a NUL byte');
+  }
   switch (status) {
     case 400:
-      // A NUL byte (percent-encoding that does not decode is refused before routing, as bad_url too).
-      return decoded(path).includes('\0')
-        ? new StaticFileError(400, 'bad_url', `the file path ${url} holds a NUL byte (%00), which no file name has`, 'url', 'holds a NUL byte')
-        : new StaticFileError(400, 'bad_url', `the file path ${url} is not valid percent-encoding`, 'url', 'not valid percent-encoding');
+      // Percent-encoding that does not decode is refused before routing, as bad_url too.
+      return new StaticFileError(400, 'bad_url', `the file path ${url} is not valid percent-encoding`, 'url', 'not valid percent-encoding');
     case 403:
-      if (decoded(path).includes('\0')) return new StaticFileError(400, 'bad_url', `the file path ${url} holds a NUL byte (%00), which no file name has`, 'url', 'holds a NUL byte');
       if (UP_PATH.test(decoded(path))) return new StaticFileError(403, 'forbidden', `the file path ${url} leads outside ${files}'s files (a ".." segment)`, 'url', `leads outside ${files}`);
       return error.code !== 'FST_STATIC_FORBIDDEN_PATH'
         ? new StaticFileError(403, 'forbidden', `${url} is a directory; only ${files}'s files are served`, 'url', 'is a directory')

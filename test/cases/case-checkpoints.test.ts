@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { CaseStore } from '../../src/cases/case-store.js';
 import { checkpointOpenCases, restoreOpenCases, type ServedModel } from '../../src/cases/saved-cases.js';
-import { fileLines, post, useCaseStateFiles, type Line } from '../helpers/case-state.js';
+import { fileLines, post, until, useCaseStateFiles, type Line } from '../helpers/case-state.js';
 import { serveArgs, startServer } from '../helpers/cli.js';
 import { DEFAULT_MODEL } from '../helpers/fixtures.js';
 
@@ -13,15 +13,6 @@ const { stateFile, app } = useCaseStateFiles();
 /** Where a checkpoint is written before its rename. */
 function checkpointPartial(file: string): string {
   return join(dirname(file), '.open-cases.jsonl.checkpoint');
-}
-
-/** Polls every 20 ms, or with `everyTurn` at every turn of the event loop (to catch a state that lasts a few turns). */
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyTurn = false): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => (everyTurn ? setImmediate(resolve) : setTimeout(resolve, 20)));
-  }
 }
 
 async function metric(target: App, series: string): Promise<number> {

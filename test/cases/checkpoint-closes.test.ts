@@ -2,19 +2,11 @@
 import { hangWorkers } from '../helpers/worker-tap.mjs';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileLines, post, useCaseStateFiles } from '../helpers/case-state.js';
+import { fileLines, post, until, useCaseStateFiles } from '../helpers/case-state.js';
 
 const { stateFile, app } = useCaseStateFiles();
 
 afterEach(() => hangWorkers(0));
-
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const ids = (file: string) => (existsSync(file) ? fileLines(file).slice(1).map((line) => line.id) : []);
 

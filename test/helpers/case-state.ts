@@ -63,3 +63,12 @@ export function fileLines(file: string): Line[] {
     .split('\n')
     .map((line) => JSON.parse(line) as Line);
 }
+
+/** Polls every 20 ms, or with `everyTurn` at every turn of the event loop (to catch a state that lasts a few turns). */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyTurn = false): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => (everyTurn ? setImmediate(resolve) : setTimeout(resolve, 20)));
+  }
+}
