@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, DEFAULT_CASE_PAGE, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
 import { ENDINGS } from '../src/cases/case-errors.js';
+import { refuseOtherCaseId } from '../src/http/case-id-mismatch.js';
 import { refuseMisspeltAttributes } from '../src/http/misspelt-attributes.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
 import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
@@ -36,6 +37,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       refuseMisspeltAttributes(request.body, '');
+      refuseOtherCaseId(request.body, request.params.id);
       const score = request.query.score ?? app.scoreEveryEvent;
       const outcome = await app.cases.onEvent(request.params.id, request.body, score);
       // The event opened a new case under an id that ended lately: its earlier events are not in it.

@@ -9,9 +9,20 @@ export class UsageError extends Error {}
 
 /**
  * Whether listening on both addresses, one port, collides: the same address, or a wildcard covering the other one
- * (0.0.0.0 every IPv4 address; ::, dual-stack as Node listens on it, every address). Host names are not resolved.
+ * (0.0.0.0 every IPv4 address; ::, dual-stack as Node listens on it, every address). Host names are not resolved, but
+ * localhost is the loopback address it names in every resolver's hosts file: `--host localhost --admin-host 127.0.0.1`
+ * would otherwise pass here and fail at listen with "the port is in use", read as another process's doing.
  */
 function addressesOverlap(a: string, b: string): boolean {
+  return listenAddresses(a).some((x) => listenAddresses(b).some((y) => addressPairOverlaps(x, y)));
+}
+
+function listenAddresses(host: string): string[] {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' ? ['127.0.0.1', '::1'] : [name];
+}
+
+function addressPairOverlaps(a: string, b: string): boolean {
   if (a === b || a === '::' || b === '::') return true;
   if (a === '0.0.0.0') return !isIPv6(b);
   return b === '0.0.0.0' && !isIPv6(a);
@@ -41,8 +52,8 @@ function convert(option: OptionSpec, raw: string | boolean, source: string): str
     // Decimal numerals only: Number() would also read '0x10' as 16 and '' as 0.
     const value = DECIMAL.test(text) ? Number(text) : Number.NaN;
     if (!Number.isFinite(value)) throw new UsageError(`${source} must be a number, got '${String(raw)}'`);
-    if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${value}`);
-    if (option.max !== undefined && value > option.max) throw new UsageError(`${source} must be at most ${option.max}, got ${value}`);
+    if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${text}`);
+    if (option.max !== undefined && value > option.max) throw new UsageError(`${source} must be at most ${option.max}, got ${text}`);
     return value;
   }
   if (option.kind === 'boolean') {
@@ -55,8 +66,10 @@ function convert(option: OptionSpec, raw: string | boolean, source: string): str
   const text = String(raw).trim();
   if (!/^\d+$/.test(text)) throw new UsageError(`${source} must be a whole number, got '${String(raw)}'`);
   const value = Number(text);
-  if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${value}`);
-  if (option.max !== undefined && value > option.max) throw new UsageError(`${source} must be at most ${option.max}, got ${value}`);
+  // The text is quoted back, not the number: 9007199254740993 would read as 9007199254740992, a value nobody gave.
+  if (option.min !== undefined && value < option.min) throw new UsageError(`${source} must be at least ${option.min}, got ${text}`);
+  const max = option.max ?? Number.MAX_SAFE_INTEGER;
+  if (value > max) throw new UsageError(`${source} must be at most ${max}, got ${text}`);
   return value;
 }
 

@@ -189,6 +189,14 @@ describe('--admin-port', () => {
     // An IPv4 wildcard leaves IPv6 addresses alone.
     expect(same('0.0.0.0', '::1')().adminPort).toBe(8000);
   });
+
+  it('counts localhost as the loopback address it names, in any case, with or without the root dot', () => {
+    const same = (host: string, adminHost: string) => () => parseServeArgs(['--host', host, '--port', '8000', '--admin-host', adminHost, '--admin-port', '8000'], {});
+    expect(same('localhost', '127.0.0.1')).toThrow('--admin-port 8000 is also --port, on the same host');
+    expect(same('::1', 'LocalHost.')).toThrow(UsageError);
+    expect(same('localhost', '0.0.0.0')).toThrow(UsageError);
+    expect(same('localhost', '10.0.0.5')().adminPort).toBe(8000);
+  });
 });
 
 describe('--max-connections', () => {
@@ -206,6 +214,13 @@ describe('--max-connections', () => {
     expect(() => parseServeArgs([], { PETRASCORE_MAX_CONNECTIONS: '-1' })).toThrow("PETRASCORE_MAX_CONNECTIONS must be a whole number, got '-1'");
     expect(() => parseServeArgs(['--max-connections', '1048577'], {})).toThrow('--max-connections must be at most 1048576, got 1048577');
     expect(() => parseServeArgs(['--max-connections'], {})).toThrow(UsageError);
+  });
+
+  it('quotes a number back as it was given, not as a double rounds it, and refuses one beyond exact whole numbers', () => {
+    expect(() => parseServeArgs(['--port', '9007199254740993'], {})).toThrow('--port must be at most 65535, got 9007199254740993');
+    expect(() => parseServeArgs(['--max-open-cases', '99999999999999999999'], {})).toThrow(
+      '--max-open-cases must be at most 9007199254740991, got 99999999999999999999',
+    );
   });
 
   it('must exceed --live-max-subscribers, whose streams could otherwise hold every connection', () => {

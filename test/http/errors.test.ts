@@ -860,6 +860,29 @@ describe('a streamed event with a field spelt near "attributes" (its values woul
   });
 });
 
+describe('a streamed event whose body names another case than its path', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('is a 400 invalid_input at body/case_id naming both ids, and opens neither case; the same id, as text or number, is fine', async () => {
+    const refused = expectError(
+      await app.inject({ method: 'POST', url: '/cases/C-1/events', payload: { case_id: 'C-2', name: 'approve loan', attributes: { risk_score: '0.9' } } }),
+      400,
+      'invalid_input',
+    );
+    expect(refused.details).toEqual([
+      { path: 'body/case_id', message: `names case "C-2", but the event was posted to case "C-1": post it to that case's path, or leave case_id out` },
+    ]);
+    for (const id of ['C-1', 'C-2']) expect((await app.inject({ method: 'HEAD', url: `/cases/${id}` })).statusCode, id).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/cases/C-1/events', payload: { case_id: 'C-1', name: 'approve loan' } })).statusCode).toBe(202);
+    expect((await app.inject({ method: 'POST', url: '/cases/42/events', payload: { case_id: 42, name: 'approve loan' } })).statusCode).toBe(202);
+    expect((await app.inject({ method: 'POST', url: '/cases/C-3/events', payload: { case_id: null, name: 'approve loan' } })).statusCode).toBe(202);
+  });
+});
+
 describe("Swagger UI's files (/docs/static/): what its file server refuses, said in words as the dashboard's", () => {
   let app: App;
   beforeAll(async () => {
