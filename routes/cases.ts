@@ -5,7 +5,7 @@ import { ENDINGS } from '../src/cases/case-errors.js';
 import { refuseOtherCaseId } from '../src/http/case-id-mismatch.js';
 import { refuseMisspeltAttributes } from '../src/http/misspelt-attributes.js';
 import { ORDERED_PER_CONNECTION } from '../src/http/pipelining.js';
-import { answer, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
+import { answer, errorResponse, errorResponses, JSON_TYPE } from '../src/schemas/common.js';
 
 /** On an event that opened a new case under an id that ended lately. */
 const REOPENED = {
@@ -137,7 +137,12 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         params: CaseParams,
         // A DELETE may carry a body, which is read (and refused) as a close's is: a body beyond --body-limit is a 413,
         // one that is not JSON a 415, so a generated client has to know both.
-        response: { 200: answer(Discarded, 'the case is dropped, unscored'), ...errorResponses(400, 404, 413, 415) },
+        response: {
+          200: answer(Discarded, 'the case is dropped, unscored'),
+          ...errorResponses(400, 404, 413, 415),
+          // Refused once the open cases are saved for a restart: dropped here, the case would come back from the file.
+          503: errorResponse('`shutting_down`: this instance is closing and has saved its open cases (--case-state-file); send the request again, to the restarted instance or another'),
+        },
       },
     },
     async (request) => app.cases.discardCase(request.params.id),

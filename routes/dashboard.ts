@@ -28,7 +28,8 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
     // The API still works; only the page is missing (e.g. an install that left out public/).
     app.log.warn('public/dashboard/ not found: GET /dashboard answers 503');
   } else {
-    // The page's scripts and styles; index.html itself is answered by the documented route below.
+    // The page's scripts and styles. The page itself is answered by the documented route below, but the file server
+    // serves it by name too (/dashboard/index.html): every file carries the page's policy, or that URL could be framed.
     await app.register(fastifyStatic, {
       root,
       prefix: '/dashboard/',
@@ -36,7 +37,10 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
       decorateReply: false,
       cacheControl: true,
       maxAge: 60_000,
-      setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff'),
+      setHeaders: (res) => {
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
+      },
     });
     // For this plugin's routes only. A thrown error goes on to the service's error handler (Fastify passes it to the
     // parent's), which answers, counts and logs it as any other.
@@ -69,7 +73,12 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
       if (index === undefined) {
         return reply.code(503).send({ error: 'dashboard_unavailable', message: 'the dashboard files (public/dashboard/) are not installed with this server', details: [] });
       }
-      return reply.type('text/html; charset=utf-8').header('content-security-policy', CONTENT_SECURITY_POLICY).header('cache-control', 'no-cache').send(index);
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', CONTENT_SECURITY_POLICY)
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'no-cache')
+        .send(index);
     },
   );
 };

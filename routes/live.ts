@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { BUS_EVENT_TYPES, SnapshotEvent, type BusEventType } from '../src/live/events.js';
 import type { LiveFilter } from '../src/live/filter.js';
 import { sseRetry } from '../src/live/sse.js';
-import { LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
+import { LiveHeaders, LiveQuery, LiveSnapshotQuery, LiveStreamResponse, liveUnavailable } from '../src/live/schemas.js';
 import { errorResponses, refTo } from '../src/schemas/common.js';
 import { noteErrorClass } from '../src/plugins/request-log.js';
 import { ServerClosingError } from '../src/http/describe-error.js';
@@ -40,6 +40,7 @@ const live: FastifyPluginAsyncTypebox = async (app) => {
           'A client that stays blocked more than --live-subscriber-buffer events behind for longer than --live-subscriber-grace is disconnected and can resume. Beyond --live-max-subscribers: 503. ' +
           "Swagger UI's Try it out waits for the response to end, which a stream never does, and shows nothing while it holds a subscriber slot: watch it with `curl -N` or /dashboard, or read /live/snapshot here.",
         querystring: LiveQuery,
+        headers: LiveHeaders,
         response: { 200: LiveStreamResponse, ...errorResponses(400), 503: liveUnavailable },
       },
     },

@@ -124,6 +124,13 @@ export class CaseStore {
    */
   record(caseId: string, column: number | undefined, attributes: Readonly<Record<string, AttributeValue>> | undefined): CaseState {
     let state = this.cases.get(caseId);
+    // Idle past the timeout but not swept yet (sweeps run every tenth of it, at most a minute apart; a case restored
+    // after a long downtime waits for the first): it is evicted now, as the sweep would have, and the event opens a new
+    // case, rather than reviving one its caller may already have been told is gone.
+    if (state !== undefined && this.limits.idleTimeoutMs > 0 && state.lastSeen <= this.now() - this.limits.idleTimeoutMs) {
+      this.evict(state, 'idle');
+      state = undefined;
+    }
     let added = 0;
     let chars = state?.attributeChars ?? 0;
     // for…in, not Object.keys: no array per event. The attributes are a parsed JSON object, with no inherited keys.
@@ -154,7 +161,9 @@ export class CaseStore {
         `case '${caseId}' would have ${current + added} attributes, more than the ${maxAttributesPerCase} one case may have`,
       );
     }
-    if (chars > maxAttributeCharsPerCase) {
+    // Only an event that grows the case past the limit is refused: one restored under a lower limit (or put back by a
+    // failed close) still takes events that add nothing.
+    if (chars > maxAttributeCharsPerCase && chars > (state?.attributeChars ?? 0)) {
       throw new CaseLimitError(
         caseId,
         'max_attribute_chars_per_case',

@@ -131,7 +131,9 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
     const drain = (cause: Record<string, string>) => {
       drainConnections();
       app.log.info({ ...cause, timeout_ms: timeoutMs }, 'shutting down: finishing in-flight requests');
+      let timedOut = false;
       const timer = setTimeout(() => {
+        timedOut = true;
         // Which requests held it (a stalled upload, a long batch, a /live stream), and how many.
         const inFlight = { in_flight: app.openResponses.size, requests: app.openResponses.describe(10) };
         app.log.error({ timeout_ms: timeoutMs, ...inFlight }, 'shutdown timed out with requests still in flight');
@@ -142,6 +144,9 @@ function drainOnSignals(app: App, timeoutMs: number, delayMs: number): Promise<n
       app.close().then(
         () => {
           clearTimeout(timer);
+          // The exit (1) was decided when the time ran out; a close finishing in the moments before the process ends
+          // must not then say it went cleanly.
+          if (timedOut) return;
           // The failure itself was logged once, at fatal, where it arose.
           if (completedCode === 0) app.log.info('shut down cleanly');
           else app.log.info({ exit_code: completedCode }, 'shut down after the failure: exiting non-zero so that the service is restarted');

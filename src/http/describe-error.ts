@@ -92,7 +92,7 @@ const DIAGNOSTICS_STATUS: Record<DiagnosticsErrorCode, 400 | 422> = {
   missing_flip_value: 422,
 };
 
-type Part = 'body' | 'querystring' | 'params';
+type Part = 'body' | 'querystring' | 'params' | 'headers';
 
 /**
  * Top-level body fields the route's schema does not know, which it ignores as PETRA does: when the marking could not
@@ -111,6 +111,23 @@ function strayFields(request: RequestParts | undefined): { path: string; message
       const meant = known.find((name) => isSlipOf(key, name));
       return { path: `body/${escapePointer(key)}`, message: `${quoteValue(key)} is no field of this request and was ignored${meant === undefined ? '' : ` (did you mean ${quoteValue(meant)}?)`}` };
     });
+}
+
+/**
+ * A trace's attribute missing from its `attributes` but sent on one of its events: the likeliest mistake of a
+ * listener that copies an event's variables, which PETRA (and so /anomaly) does not read for the marking.
+ */
+function eventAttribute(request: RequestParts | undefined, error: SpecResolutionError): { path: string; message: string }[] {
+  const events = isRecord(request?.body) ? request.body.events : undefined;
+  if (error.reason !== 'missing_attribute' || !Array.isArray(events)) return [];
+  const index = events.findIndex((event) => isRecord(event) && isRecord(event.attributes) && Object.hasOwn(event.attributes, error.attribute));
+  if (index < 0) return [];
+  return [
+    {
+      path: `body/events/${index}/attributes/${escapePointer(error.attribute)}`,
+      message: `${quoteValue(error.attribute)} was sent on an event, which is not read for the inputs: give it in the trace's attributes (body/attributes)`,
+    },
+  ];
 }
 
 /**
@@ -241,7 +258,8 @@ function validationDetail(part: Part, instancePath: string, message: string, req
   const plain = { path: `${part}${instancePath}`, message };
   const segments = pointerSegments(instancePath);
   if (request === undefined || segments === undefined) return plain;
-  const root = part === 'body' ? request.body : part === 'querystring' ? request.querystring : request.params;
+  // A header's value is not quoted back: the one declared (Last-Event-ID) is refused for its length.
+  const root = part === 'body' ? request.body : part === 'querystring' ? request.querystring : part === 'params' ? request.params : undefined;
   const partSchema = request.schema?.[part];
   let path = instancePath;
   let text = message;
@@ -285,7 +303,7 @@ function variableListHint(value: unknown): string {
 }
 
 function partOf(context: string | undefined): Part {
-  return context === 'querystring' || context === 'params' ? context : 'body';
+  return context === 'querystring' || context === 'params' || context === 'headers' ? context : 'body';
 }
 
 /**
@@ -301,7 +319,7 @@ export function describeError(error: unknown, bodyLimit: number, request?: Reque
     // The message stays PETRA's own text (the streaming replay compares it).
     const onCase = isRecord(request?.params) && typeof request.params.id === 'string';
     const path = onCase ? 'params/id' : `body/attributes/${escapePointer(error.attribute)}`;
-    const strays = onCase ? [] : strayFields(request);
+    const strays = onCase ? [] : [...eventAttribute(request, error), ...strayFields(request)];
     const message = strays.length === 0 ? error.message : `${error.message}; ${strays.map((s) => s.message).join('; ')}`;
     return { status: 422, body: { error: error.reason, message, details: [{ path, message: error.message }, ...strays] } };
   }

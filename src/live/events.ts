@@ -158,8 +158,12 @@ export type SnapshotCase = Static<typeof SnapshotCase>;
 
 export const SnapshotLane = Type.Object({
   lane,
-  recent_scores: Type.Array(Type.Number(), { maxItems: 60, description: 'trace_score of the last (up to 60) stateless evaluations in this lane, oldest first' }),
-  last: refTo(EvaluationEvent),
+  recent_scores: Type.Array(Type.Number(), {
+    maxItems: 60,
+    description: 'trace_score of the last (up to 60) stateless evaluations in this lane, oldest first; with min_score only those reaching it, and `last` (the latest evaluation) only when it does',
+  }),
+  // The lane's latest stateless evaluation; omitted when min_score filters it out (its recent_scores are filtered alike).
+  last: Type.Optional(refTo(EvaluationEvent)),
 });
 export type SnapshotLane = Static<typeof SnapshotLane>;
 

@@ -43,6 +43,14 @@ export const LiveQuery = Type.Object({
   snapshot: Type.Optional(Type.Boolean({ description: 'start a fresh connection with a snapshot (default true); a resume or a gap is unaffected' })),
 });
 
+/**
+ * Declared so that a client generator offers it (EventSource sends it on its own), and bounded as `last_event_id` is:
+ * an id is a number of at most 19 digits, and a longer value would only be echoed back in the gap event and the log.
+ */
+export const LiveHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ maxLength: 64, description: 'resume after this id (EventSource sends it when it reconnects); wins over `last_event_id`; empty counts as none' })),
+});
+
 export const LiveSnapshotQuery = Type.Object(filterFields);
 
 export const LiveStreamResponse = {

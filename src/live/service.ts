@@ -128,7 +128,7 @@ export class LiveService {
     onRestored: (state) =>
       this.guard('restored case', () => {
         const lane = this.lanes.ofCase(state.attributes);
-        this.state.touch(this.state.opened(state, lane, new Date(this.now()).toISOString()), lane, state.nEvents);
+        this.state.touch(this.state.opened(state, lane, new Date(this.now()).toISOString()), state.nEvents);
       }),
     onCloseStarted: (caseId) => this.guard('close', () => this.closeStarted(caseId)),
     // Reinstated, the case is open as the feed last showed it: nothing to publish.
@@ -223,9 +223,10 @@ export class LiveService {
 
   private caseEvent(caseId: string, state: CaseState): void {
     this.stats.recordEvent();
-    const lane = this.lanes.ofCase(state.attributes);
     let entry = this.state.of(state);
     if (entry === undefined) {
+      // Only a new case's lane is wanted now: an open one's moves with its next evaluation, which reads it then.
+      const lane = this.lanes.ofCase(state.attributes);
       const held = this.closing.get(caseId)?.at(-1);
       if (held === undefined) {
         const opened = this.bus.publish<CaseOpenedEvent>({ type: 'case_opened', case_id: caseId, lane });
@@ -240,7 +241,7 @@ export class LiveService {
         entry = opened;
       }
     }
-    this.state.touch(entry, lane, state.nEvents);
+    this.state.touch(entry, state.nEvents);
   }
 
   private caseEvaluated(evaluation: Evaluation, context: EvaluationContext): void {
@@ -253,7 +254,8 @@ export class LiveService {
   }
 
   private publishCaseEvaluation(evaluation: Evaluation, context: EvaluationContext, entry: LiveCase | undefined): void {
-    const lane = entry?.lane ?? this.lanes.ofCase(context.state.attributes);
+    // Its attributes' lane now (the latest event's), which may differ from the one it was last published under.
+    const lane = this.lanes.ofCase(context.state.attributes);
     const record = this.bus.nextEvaluation();
     record.describe(evaluation.case_id, -1, lane, context.source, evaluation.n_events, evaluation.closed, context.latencyMs);
     // Its lane attribute changed since it was last published (opened or scored) under another lane.
@@ -294,7 +296,7 @@ export class LiveService {
   }
 
   private publishEviction(caseId: string, state: CaseState, entry: LiveCase | undefined, reason: DropReason): void {
-    const lane = entry?.lane ?? this.lanes.ofCase(state.attributes);
+    const lane = this.lanes.ofCase(state.attributes);
     // Left the lane it was last published under (its attribute changed): a reader of that lane is told too.
     if (entry !== undefined && entry.lastLane !== lane) {
       this.bus.publish<CaseEvictedEvent>({ type: 'case_evicted', case_id: caseId, lane, previous_lane: entry.lastLane, n_events: state.nEvents, reason });

@@ -26,14 +26,18 @@ export class LiveCase implements ScoredCase {
   /** Its row in CaseScores, -1 until the first evaluation (most open cases are never scored between events). */
   row = -1;
   scores = 0;
-  /** The lane it was last published under: its case_opened's, then its latest evaluation's (the rest is in its row). */
+  /**
+   * The lane it was last published under: its case_opened's, then its latest evaluation's (the rest is in its row).
+   * The snapshot shows it there too, not under the lane its latest unscored event names: a reader of that lane gets no
+   * event of the case before its next evaluation, so a reload would otherwise draw a different board.
+   */
   lastLane: string;
   /** The transitions (and kinds) of the case's last alert, so an unchanged anomaly does not alert again. */
   alertSignature: number[] | undefined = undefined;
 
   constructor(
     readonly caseId: string,
-    public lane: string,
+    lane: string,
     readonly opened: string,
   ) {
     this.lastLane = lane;
@@ -130,8 +134,7 @@ export class LiveState {
   }
 
   /** An event arrived (the case store has moved the case to the most-recent end). */
-  touch(entry: LiveCase, lane: string, nEvents: number): void {
-    entry.lane = lane;
+  touch(entry: LiveCase, nEvents: number): void {
     entry.nEvents = nEvents;
   }
 
@@ -194,7 +197,7 @@ export class LiveState {
 
   snapshot(headId: number, ts: string, filter: LiveFilter, context: SnapshotContext): SnapshotEvent {
     const keep = (entry: LiveCase) =>
-      (filter.lane === undefined || entry.lane === filter.lane) &&
+      (filter.lane === undefined || entry.lastLane === filter.lane) &&
       (filter.caseId === undefined || entry.caseId === filter.caseId) &&
       (filter.minScore === undefined || (entry.row >= 0 && this.caseScores.latestScore(entry) >= filter.minScore));
     // A reader of alerts or stats alone has no use for the board: up to 2,000 cases are a megabyte on every (re)connect.
@@ -211,7 +214,7 @@ export class LiveState {
     const openCount = walk ? matching.length : this.openCases;
     const cases: SnapshotCase[] = (board ? matching.slice(-SNAPSHOT_CASES) : []).map((entry) => ({
       case_id: entry.caseId,
-      lane: entry.lane,
+      lane: entry.lastLane,
       n_events: entry.nEvents,
       opened: entry.opened,
       recent_scores: this.caseScores.recentScores(entry),
@@ -223,7 +226,9 @@ export class LiveState {
         if (filter.lane !== undefined && lane !== filter.lane) continue;
         const recent = filter.minScore === undefined ? value.recent.toArray() : value.recent.toArray().filter((s) => s >= filter.minScore!);
         if (recent.length === 0) continue;
-        stateless.push({ lane, recent_scores: recent, last: value.last.toEvent(this.names) });
+        // Filtered as its scores are: the lane's last call may be below min_score while earlier ones reach it.
+        const last = filter.minScore === undefined || value.last.traceScore >= filter.minScore ? { last: value.last.toEvent(this.names) } : {};
+        stateless.push({ lane, recent_scores: recent, ...last });
       }
     }
     const alerts = this.alerts.filter((a) => matchesFilter({ lane: filter.lane, caseId: filter.caseId, minScore: filter.minScore }, a)).map((a) => a.toEvent());

@@ -117,6 +117,10 @@ export const casesPlugin = fp<CasesPluginOptions>(
         sweeping = true;
         sweep();
       }, interval);
+      // Cases restored from --case-state-file idled through the downtime too: those past the timeout go now, not at
+      // the first tick, up to a minute into serving.
+      sweeping = true;
+      sweep();
       timer.unref();
       app.addHook('onClose', async () => {
         stopped = true;

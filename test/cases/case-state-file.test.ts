@@ -61,6 +61,33 @@ describe('--case-state-file: open cases kept across a restart', () => {
     expect(await post(second.app, '/cases/C%2F2/close', undefined)).toMatchObject({ case_id: 'C/2', n_events: 1, closed: true });
   });
 
+  it('evicts at startup, as idle, a restored case whose --case-idle-timeout ran out during the downtime', async () => {
+    const file = stateFile();
+    const now = Date.now();
+    const saved = (id: string, idleMs: number) => JSON.stringify({ id, n_events: 5, seen: ['t_approve'], attributes: { risk_score: '0.5' }, last_seen: now - idleMs });
+    writeFileSync(file, [header(2), saved('OLD', 7_200_000), saved('RECENT', 60_000)].join('\n') + '\n');
+    // A one-hour timeout sweeps once a minute: the first tick would come long after the event below.
+    const restarted = await app({ caseStateFile: file, caseIdleTimeoutSeconds: 3600 });
+    expect(restarted.app.cases.listCases(10)).toEqual(['RECENT']);
+    expect(restarted.lines).toContainEqual(expect.objectContaining({ msg: 'idle cases evicted (--case-idle-timeout)', evicted: 1 }));
+    const event = await restarted.app.inject({ method: 'POST', url: '/cases/OLD/events', payload: { name: 'decline loan' } });
+    expect(event.json()).toEqual({ case_id: 'OLD', n_events: 1 });
+    expect(event.headers['x-petrascore-reopened']).toBe('evicted (idle)');
+    expect(await post(restarted.app, '/cases/RECENT/events', { name: 'decline loan' })).toEqual({ case_id: 'RECENT', n_events: 6 });
+  });
+
+  it('restored under a lower --max-attribute-chars-per-case, a case takes events that add nothing, and refuses one that grows it', async () => {
+    const file = stateFile();
+    const saved = { id: 'K1', n_events: 1, seen: [], attributes: { risk_score: '0.500000000000000000000000000' }, last_seen: Date.now() };
+    writeFileSync(file, [header(1), JSON.stringify(saved)].join('\n') + '\n');
+    const restarted = await app({ caseStateFile: file, maxAttributeCharsPerCase: 20, maxAttributeChars: 0 });
+    expect(await post(restarted.app, '/cases/K1/events', { name: 'decline loan' })).toEqual({ case_id: 'K1', n_events: 2 });
+    expect(await post(restarted.app, '/cases/K1/events', { name: 'decline loan', attributes: { risk_score: '0.5' } })).toEqual({ case_id: 'K1', n_events: 3 });
+    const grown = await restarted.app.inject({ method: 'POST', url: '/cases/K1/events', payload: { name: 'decline loan', attributes: { risk_score: '0.5000000000000000000000000000000' } } });
+    expect(grown.statusCode, grown.body).toBe(422);
+    expect(grown.json()).toMatchObject({ error: 'max_attribute_chars_per_case' });
+  });
+
   it('writes through a symbolic link (into a volume) to its target, which the next start restores; the link stays a link', async () => {
     const target = stateFile();
     const link = join(dirname(stateFile()), 'link.jsonl');
@@ -532,6 +559,8 @@ describe('petrascore serve --case-state-file', () => {
     const messages = server.cli.logLines().map((l) => l.msg);
     expect(messages).toContain('shutdown timed out with requests still in flight');
     expect(messages).toContain('open cases saved');
+    // The close may finish in the moments before the exit: it must not then call a timed-out shutdown clean.
+    expect(messages).not.toContain('shut down cleanly');
     expect(fileLines(file).map((l) => l.id ?? 'header')).toEqual(['header', 'T1']);
   });
 });

@@ -59,4 +59,24 @@ describe('idle sweep (--case-idle-timeout)', () => {
     expect(metrics).toMatch(/^petrascore_case_evictions_total\{reason="idle"\} 4010$/m);
     expect(metrics).toMatch(/^petrascore_case_evictions_total\{reason="capacity"\} 1000$/m);
   });
+
+  it('evicts a case idle past the timeout when its next event comes before the sweep: the event opens a new case, and says so', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.now();
+    // A 1000 s timeout sweeps once a minute (real timers): none runs within this test.
+    app = await buildApp({ ...defaultConfig(), bundle: DEFAULT_MODEL, caseIdleTimeoutSeconds: 1000, liveStatsIntervalMs: 0 });
+    await app.ready();
+    const event = (id: string) => app!.inject({ method: 'POST', url: `/cases/${id}/events`, payload: { name: 'approve loan' } });
+    await event('late');
+    await event('on-time');
+    vi.setSystemTime(start + 999_000);
+    expect((await event('on-time')).json()).toEqual({ case_id: 'on-time', n_events: 2 });
+
+    vi.setSystemTime(start + 1_000_000);
+    const late = await event('late');
+    expect(late.json()).toEqual({ case_id: 'late', n_events: 1 });
+    expect(late.headers['x-petrascore-reopened']).toBe('evicted (idle)');
+    expect((await event('on-time')).json(), 'touched 1 s ago').toEqual({ case_id: 'on-time', n_events: 3 });
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^petrascore_case_evictions_total\{reason="idle"\} 1$/m);
+  });
 });

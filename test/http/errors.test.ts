@@ -317,6 +317,13 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       expect((await app.inject({ method: 'GET', url: '/cases/c' })).statusCode).toBe(404);
     });
 
+    it('reports a declared header by its name: a Last-Event-ID longer than any id, as its query form is', async () => {
+      const long = '9'.repeat(65);
+      const header = expectValidationError(await app.inject({ method: 'GET', url: '/live', headers: { 'last-event-id': long } }), 'headers/last-event-id');
+      expect(header.message).toBe('headers/last-event-id: Expected string length less or equal to 64');
+      expectValidationError(await app.inject({ method: 'GET', url: `/live?last_event_id=${long}` }), 'querystring/last_event_id');
+    });
+
     it('reports a missing field once, not also the type its absent value lacks', async () => {
       const body = expectError(await post('/anomaly', {}), 400, 'validation_error');
       expect(body.details).toEqual([{ path: 'body/events', message: 'Expected required property' }]);
@@ -550,6 +557,18 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
         expect(body.message).toBe("trace missing attribute 'risk_score' required by input_marking for place 'p_application'");
         expect(body.details).toEqual([{ path: 'body/attributes/risk_score', message: body.message }]);
       }
+    });
+
+    it("points at the event that carried the attribute: /anomaly reads the trace's attributes, not its events'", async () => {
+      const payload = { events: [{ name: 'approve loan' }, { name: 'decline loan', attributes: { risk_score: '0.9' } }] };
+      const body = expectError(await post('/anomaly', payload), 422, 'missing_attribute');
+      const petra = "trace missing attribute 'risk_score' required by input_marking for place 'p_application'";
+      const hint = `"risk_score" was sent on an event, which is not read for the inputs: give it in the trace's attributes (body/attributes)`;
+      expect(body.message).toBe(`${petra}; ${hint}`);
+      expect(body.details).toEqual([
+        { path: 'body/attributes/risk_score', message: petra },
+        { path: 'body/events/1/attributes/risk_score', message: hint },
+      ]);
     });
 
     it("shows how a Flowable/Activiti variable list ([{name, type, value}]) is written as the map a field wants", async () => {
@@ -790,6 +809,23 @@ describe('client mistakes on the default model get 4xx JSON errors that say what
       if (response.statusCode >= 400 && request.method !== 'HEAD') {
         expect(Object.keys(response.json<ErrorBody>()).sort(), where).toEqual(['details', 'error', 'message']);
       }
+    }
+  });
+});
+
+describe('the dashboard page and its files: the headers that keep the page from being framed or sniffed', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await testApp();
+  });
+  afterAll(async () => app.close());
+
+  it('carries the page\'s Content-Security-Policy and nosniff on /dashboard/, on the page by its file name, and on every file', async () => {
+    for (const url of ['/dashboard/', '/dashboard/index.html', '/dashboard/dashboard.js']) {
+      const response = await app.inject({ method: 'GET', url });
+      expect(response.statusCode, url).toBe(200);
+      expect(response.headers['content-security-policy'], url).toContain("frame-ancestors 'none'");
+      expect(response.headers['x-content-type-options'], url).toBe('nosniff');
     }
   });
 });
