@@ -19,9 +19,9 @@ const sensitivity: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEventsPe
         summary: "Gradients of a transition's activation with respect to the inputs (PETRA /sensitivity)",
         description:
           "PETRA's request and response: one gradient per key of input_marking and of input_values, in request order (keys like array indices, such as \"2\", first and ascending), 0.0 for keys that are no " +
-          'ONNX input. PETRA differentiates exactly with autograd; over ONNX the gradients are finite differences (central, Richardson-extrapolated), every ' +
-          'perturbed row in one inference call, with the step and the measured accuracy stated in `method`. `all: true` adds ranked_gradients: every exported ' +
-          'input by decreasing |gradient|.',
+          "ONNX input. PETRA differentiates exactly with autograd; over ONNX the gradients are finite differences by Ridders' method (central differences at " +
+          'shrinking steps, extrapolated to step 0), every perturbed row in one inference call, each gradient with its own error estimate in `gradient_errors` ' +
+          'and the method stated in `method`. `all: true` adds ranked_gradients: every exported input by decreasing |gradient|.',
         body: SensitivityRequest,
         response: {
           200: answer(SensitivityResponse, 'the gradients of the target activation'),

@@ -111,24 +111,22 @@ export const RankedGradient = Type.Object({
   attribute: Type.Optional(Type.String({ description: 'the trace attribute the bundle’s spec reads into this input (its business name), when it reads one' })),
   value: Type.Number({ description: 'the input’s value at the base point (float32 as fed)' }),
   gradient: Type.Number(),
-  step: Type.Number({ description: 'the finite-difference step h used (half the difference of the two values fed)' }),
+  step: Type.Number({ description: 'the finest finite-difference step h the chosen estimate used (half the difference of the two float32 values fed)' }),
+  error_estimate: Type.Number({ description: "Ridders' estimate of |gradient − exact derivative| (see method.accuracy)" }),
 });
 
 export const SensitivityMethod = Type.Object(
   {
-    name: Type.Literal('richardson_central_difference'),
+    name: Type.Literal('ridders_central_difference'),
     formula: Type.String(),
-    relative_step: Type.Number({ description: 'η in h = η·max(|x|, scale), chosen by measurement' }),
-    measured_error: Type.Object(
-      {
-        marking: Type.Number({ description: 'bound on |error| / largest |gradient| measured on the marking channel' }),
-        value: Type.Number({ description: 'the same on the value channel' }),
-      },
-      { description: 'accuracy measured against a closed-form derivative (see accuracy)' },
-    ),
+    initial_relative_step: Type.Number({ description: 'η₀ in the first step h₀ = η₀·max(|x|, scale), chosen by measurement' }),
+    step_ratio: Type.Number({ description: 'each further step is the previous one divided by this' }),
+    steps: Type.Integer({ description: 'steps per input in the extrapolation tableau' }),
+    rows_per_input: Type.Integer({ description: 'rows evaluated per differentiated input (2 per step)' }),
+    max_error_estimate: Type.Number({ description: 'the largest error estimate among the differentiated inputs (0 when none was differentiated)' }),
     accuracy: Type.String(),
     inference_calls: Type.Integer(),
-    rows: Type.Integer({ description: '1 + 4 per differentiated input, all in one call' }),
+    rows: Type.Integer({ description: '1 + rows_per_input per differentiated input, all in one call' }),
   },
   { description: 'not in PETRA (which uses exact autograd): how the gradients were estimated over ONNX, and how accurate that is' },
 );
@@ -141,6 +139,13 @@ export const SensitivityResponse = Type.Object({
     description: 'd activation / d input_marking[key] for every key of input_marking, in request order except that keys like array indices ("2") come first, ascending, as JSON objects are ordered in JavaScript; 0.0 for keys that are no ONNX marking input (PETRA: keys the forward pass ignores)',
   }),
   value_gradients: Type.Record(Type.String(), Type.Number(), { description: 'the same for input_values ({} when it is null or absent)' }),
+  gradient_errors: Type.Object(
+    {
+      marking: Type.Record(Type.String(), Type.Number(), { description: 'per key of marking_gradients, the estimate of |gradient − exact derivative| (0.0 for keys that are no ONNX input)' }),
+      value: Type.Record(Type.String(), Type.Number(), { description: 'the same for value_gradients' }),
+    },
+    { description: "not in PETRA: each gradient's error estimate (Ridders' tableau, never below the float32 rounding floor; see method.accuracy)" },
+  ),
   ranked_gradients: Type.Optional(Type.Array(RankedGradient, { description: 'with all: true, every exported input by decreasing |gradient|' })),
   method: SensitivityMethod,
   ignored_inputs: Type.Optional(IgnoredInputs),
