@@ -37,8 +37,12 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`petrascore ${(await import('../version.js')).PETRASCORE_VERSION}\n`);
     return EXIT.ok;
   }
-  // `help serve` as `serve --help`.
-  if (command === 'help' && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) return (await commands[rest[0]]!())(['--help']);
+  // `help serve` as `serve --help`; help for a command there is not is the same mistake as running it.
+  if (command === 'help' && rest[0] !== undefined) {
+    if (Object.hasOwn(commands, rest[0])) return (await commands[rest[0]]!())(['--help']);
+    process.stderr.write(`petrascore: no help for '${rest[0]}': there is no such command\n\n${USAGE}\n`);
+    return EXIT.usage;
+  }
   if (command === '--help' || command === '-h' || command === 'help') {
     quietWhenStdoutCloses();
     process.stdout.write(`${USAGE}\n`);

@@ -244,6 +244,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', stopWhileStarting);
   process.on('SIGHUP', stopWhileStarting);
   let app: App;
+  let drained: Promise<number>;
   try {
     try {
       app = await buildApp(config, { level: config.logLevel });
@@ -273,12 +274,16 @@ export async function serve(argv: readonly string[]): Promise<number> {
       }
     }
     app.startedServing();
+    // Before the start's handlers go: a signal that came while the loop was busy starting (warming up, listening) is
+    // still pending in the signal handle, and removing a signal's last listener closes its handle, losing it. The
+    // serving process would then ignore the stop, and an orchestrator wait out its grace to kill it.
+    drained = drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
   } finally {
     process.off('SIGTERM', stopWhileStarting);
     process.off('SIGINT', stopWhileStarting);
     process.off('SIGHUP', stopWhileStarting);
   }
-  const code = await drainOnSignals(app, config.shutdownTimeoutMs, config.drainDelayMs);
+  const code = await drained;
   // Already done by the app's close, unless the shutdown timed out (or a second signal cut it short) before that. Open
   // cases that could not be saved are lost: the exit says so to whatever watches it.
   const saved = app.saveOpenCases();

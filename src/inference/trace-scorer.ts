@@ -1,6 +1,6 @@
 import type { Net } from '../scoring/net.js';
 import type { Observed } from '../scoring/observed.js';
-import { activationsRecord, ScoredRow, type TraceScore } from '../scoring/residuals.js';
+import { activationsRecord, ScoredRow } from '../scoring/residuals.js';
 import type { InferenceBatcher } from './batcher.js';
 
 /** Rows in, PETRA scores out: the one code path that HTTP, streaming and batch scoring share. */
@@ -21,11 +21,6 @@ export class TraceScorer {
     const activations = await this.batcher.infer(rows, observed.length);
     const width = this.net.outputs.length;
     return observed.map((o, i) => new ScoredRow(this.net, activations, i * width, o));
-  }
-
-  /** scoreRows in record form (the batch report prints the id-keyed residuals). */
-  async scoreMany(rows: Float32Array, observed: readonly Observed[]): Promise<TraceScore[]> {
-    return (await this.scoreRows(rows, observed)).map((score) => score.toTraceScore());
   }
 
   async forward(row: Float32Array): Promise<Record<string, number>> {

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import { describeError, MalformedJsonError, ServerClosingError, UnexpectedBodyError, UnsupportedCharsetError, UnsupportedEncodingError, type RequestParts } from '../http/describe-error.js';
 import { shortened } from '../scoring/quote-value.js';
 import type { ErrorBody } from '../schemas/common.js';
-import { noteErrorClass } from './request-log.js';
+import { noteAnswerSeen, noteErrorClass } from './request-log.js';
 
 function send(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
   noteErrorClass(reply.request, body.error);
@@ -112,6 +112,7 @@ export function frameworkErrorHandler(bodyLimit: number): (error: FastifyError, 
     app.requestTracker('unmatched')(request, reply, () => undefined);
     app.metrics.clientErrors.inc({ error: body.error });
     if (app.requestLog !== 'none') request.log.info({ method: request.method, url: request.url, status, error: body.error }, 'refused before routing');
+    noteAnswerSeen(request);
     void send(reply, status, body);
   };
 }

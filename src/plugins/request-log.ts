@@ -58,6 +58,30 @@ export function logAbandonedRequest(request: FastifyRequest, ms: number): void {
 }
 
 /**
+ * Requests whose answer had its say in the log: Fastify's onResponse came (the answer finished), or the answer was
+ * logged where it was made (a URL refused before routing, for which no onResponse runs). Any other request that was
+ * answered gets its line when its response closes.
+ */
+const seen = new WeakSet<FastifyRequest>();
+
+export function noteAnswerSeen(request: FastifyRequest): void {
+  seen.add(request);
+}
+
+export function answerSeen(request: FastifyRequest): boolean {
+  return seen.has(request);
+}
+
+/**
+ * The line of a request whose answer was ended but never wholly sent: its client went away while the answer was still
+ * on its way (the end of a load test, a caller's timeout during a large /anomaly/batch answer). Fastify's onResponse
+ * comes at the finish that never came; without this the request is counted under its status and has no line.
+ */
+export function logCutAnswer(request: FastifyRequest, status: number, ms: number): void {
+  request.log.info({ ...requestFields(request), status, ms: roundMs(ms), unfinished: true }, 'request answered, its client gone before the answer was sent');
+}
+
+/**
  * Which request lines are written. At a level above info (as in production) there are none, whatever --request-log
  * says, and no work per request for them; --request-log chooses among requests without touching the other lines.
  */
@@ -89,10 +113,12 @@ export const requestLogPlugin = fp<{ requestLog: RequestLogSetting }>(
     const onResponse =
       lines === 'all'
         ? (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+            seen.add(request);
             logRequestLine(request, reply.statusCode, reply.elapsedTime);
             next();
           }
         : (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+            seen.add(request);
             // elapsedTime reads the clock: only for a line.
             if (isError(reply.statusCode)) logRequestLine(request, reply.statusCode, reply.elapsedTime);
             next();

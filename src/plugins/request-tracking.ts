@@ -6,7 +6,7 @@ import { afterEarlierAnswers } from '../http/pipelining.js';
 import type { OpenResponses } from '../http/open-responses.js';
 import type { RouteRecorder } from '../metrics/route-timings.js';
 import type { RequestLogSetting } from '../config/options.js';
-import { logAbandonedRequest, requestLines } from './request-log.js';
+import { answerSeen, logAbandonedRequest, logCutAnswer, requestLines } from './request-log.js';
 
 type TrackingHook = (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => void;
 
@@ -103,7 +103,11 @@ function trackOnly(open: OpenResponses, recorder: RouteRecorder, request: Fastif
   });
 }
 
-/** trackOnly, and the line of a request whose client went away before its answer. */
+/**
+ * trackOnly, and the line of a request whose client went away before its answer, or while it was being sent (ended,
+ * but Fastify's onResponse, which comes at the finish, never came). A /live stream its client closed was never ended:
+ * its route writes its line. (writableFinished would do without the set, but an injected response never sets it.)
+ */
 function trackAndLogAbandoned(open: OpenResponses, recorder: RouteRecorder, request: FastifyRequest, response: ServerResponse): void {
   const started = performance.now();
   const slot = open.add(response, request.id);
@@ -112,5 +116,6 @@ function trackAndLogAbandoned(open: OpenResponses, recorder: RouteRecorder, requ
     const ms = performance.now() - started;
     recorder.record(request.method, response.headersSent ? response.statusCode : ABANDONED_STATUS, ms / 1000);
     if (!response.headersSent) logAbandonedRequest(request, ms);
+    else if (response.writableEnded && !answerSeen(request)) logCutAnswer(request, response.statusCode, ms);
   });
 }

@@ -53,6 +53,11 @@ describe('petrascore --version and help <command>', () => {
     expect(viaHelp.stdout).toBe(viaFlag.stdout);
     expect(viaHelp.stdout).toMatch(/^Usage: petrascore serve/);
     expect((await runCli(['help', 'score'])).stdout).toMatch(/^Usage: petrascore score/);
+    // Help for a command there is not is a usage error, as running it is.
+    const bogus = await runCli(['help', 'bogus']);
+    expect(bogus.code, bogus.describe).toBe(2);
+    expect(bogus.stderr).toMatch(/^petrascore: no help for 'bogus': there is no such command\n\nUsage:/);
+    expect(bogus.stdout).toBe('');
   });
 
   it('serves when the first argument is an option or a bundle, as `docker run petrascore --port 9000` passes it', async () => {
@@ -507,6 +512,18 @@ describe('petrascore serve lifecycle', () => {
     expect(typeof stop?.time).toBe('number');
     expect(typeof stop?.hostname).toBe('string');
   });
+
+  it('SIGTERM in the last moments of the start (the loop busy warming up and listening): not lost, the process exits 0', async () => {
+    // The signal lands while the loop is busy; it used to be pending in the start's signal handle when that closed, and
+    // the serving process went on until killed. Whichever handler takes it, the process ends.
+    for (const delayMs of [0, 50, 150]) {
+      const cli = new CliProcess(serveArgs(LOAN));
+      await cli.waitForStdout(/"msg":"inference thread chosen"/, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      cli.signal('SIGTERM');
+      expect(await cli.waitForExit(10_000), `${delayMs} ms: ${cli.describe()}`).toEqual({ code: 0, signal: null });
+    }
+  }, 60_000);
 
   it('SIGTERM while the inference worker creates its session: waits for it, then exits 0 (it used to abort with a core file)', async () => {
     const cli = new CliProcess([...serveArgs(modelPath('scale_2000')), '--inference-thread', 'worker', '--log-level', 'debug']);

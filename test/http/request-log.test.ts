@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
 import { defaultConfig } from '../../src/config/options.js';
-import { DEFAULT_MODEL } from '../helpers/fixtures.js';
+import { DEFAULT_MODEL, FIXTURES, modelPath } from '../helpers/fixtures.js';
 
 type Line = Record<string, unknown>;
 
@@ -22,7 +24,8 @@ async function loggedApp(level: string, overrides: Partial<AppConfig> = {}): Pro
   return { app, lines };
 }
 
-const requestLines = (lines: Line[]) => lines.filter((l) => l.msg === 'request' || l.msg === 'refused before routing' || l.msg === 'request abandoned by its client');
+const REQUEST_MESSAGES = new Set(['request', 'refused before routing', 'request abandoned by its client', 'request answered, its client gone before the answer was sent']);
+const requestLines = (lines: Line[]) => lines.filter((l) => REQUEST_MESSAGES.has(l.msg as string));
 const anomaly = { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] };
 
 describe('--request-log all (the default)', () => {
@@ -75,6 +78,31 @@ describe('--request-log errors', () => {
     await waitFor(() => requestLines(lines).length > 0);
     expect(requestLines(lines)).toEqual([expect.objectContaining({ msg: 'request abandoned by its client', route: '/anomaly', abandoned: true })]);
   });
+});
+
+describe('a request whose client goes away while its answer is being sent', () => {
+  it('gets its line, with its status and unfinished: true, as it is counted under its status', async () => {
+    const { app, lines } = await loggedApp('info', { bundle: modelPath('scale_200'), requestLog: 'errors', maxResidualsPerRequest: 1_000_000 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    // 4,000 traces of 201 residuals each: some 25 MB of answer, far beyond what the socket buffers hold unread.
+    const [trace] = JSON.parse(readFileSync(join(FIXTURES, 'scale_200', 'anomaly_cases.json'), 'utf8')) as { input_marking: object; events: object[] }[];
+    const body = JSON.stringify({ traces: Array.from({ length: 4000 }, () => ({ input_marking: trace!.input_marking, events: trace!.events.slice(0, 3) })) });
+    const socket = await openSocket(app);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      // The head has come: the client stops reading, then goes away with the answer still on its way.
+      if (received.includes('\r\n\r\n')) {
+        socket.pause();
+        setTimeout(() => socket.destroy(), 200);
+      }
+    });
+    socket.write(`POST /anomaly/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await waitFor(() => requestLines(lines).length > 0, 20_000);
+    expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(requestLines(lines)).toEqual([expect.objectContaining({ msg: 'request answered, its client gone before the answer was sent', route: '/anomaly/batch', status: 200, unfinished: true })]);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^petrascore_http_requests_total\{method="POST",route="\/anomaly\/batch",status="200"\} 1$/m);
+  }, 30_000);
 });
 
 describe('--request-log none', () => {
