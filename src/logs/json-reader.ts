@@ -29,7 +29,7 @@ import { decodeUtf8 } from './utf8.js';
  * byte-order mark is accepted (PETRA's json.loads rejects it); traces before
  * a syntax error are yielded before the error is thrown.
  */
-export async function* readJson(bytes: AsyncIterable<Buffer>, file: string): AsyncGenerator<UnindexedItem> {
+export async function* readJson(bytes: AsyncIterable<Buffer>, file: string, onParsed?: (share: number) => void): AsyncGenerator<UnindexedItem> {
   const chunks: string[] = [];
   let length = 0;
   for await (const chunk of decodeUtf8(bytes)) {
@@ -59,8 +59,10 @@ export async function* readJson(bytes: AsyncIterable<Buffer>, file: string): Asy
   };
   try {
     for (const { value, offset } of parser.topLevelItems(notArray)) {
+      onParsed?.(offset / text.length);
       yield toTrace(value, offset, at);
     }
+    onParsed?.(1);
   } catch (error) {
     if (error instanceof JsonSyntaxError) throw new LogInputError(file, `invalid JSON: ${error.problem}`, at(error.offset));
     throw error;

@@ -20,7 +20,11 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
   const format = resolveFormat(path, options.format);
   // What messages call the log: `-` is standard input.
   const file = path === STDIN ? 'standard input' : path;
-  const bytes = validateUtf8(readBytes(path, options.onProgress), file);
+  // A JSON log is read whole before its first trace, in a moment beside the scoring: its progress is the share of the
+  // text parsed, in the file's bytes, which would otherwise stand at 100% for the whole run.
+  let bytesRead = 0;
+  const onRead = format === 'json' && options.onProgress !== undefined ? (bytes: number) => void (bytesRead = bytes) : options.onProgress;
+  const bytes = validateUtf8(readBytes(path, onRead), file);
   let items: AsyncIterable<UnindexedItem>;
   switch (format) {
     case 'csv':
@@ -37,7 +41,7 @@ export async function* readLog(path: string, options: ReadOptions = {}): AsyncGe
       items = readXes(bytes, file);
       break;
     case 'json':
-      items = readJson(bytes, file);
+      items = readJson(bytes, file, options.onProgress === undefined ? undefined : (share) => options.onProgress?.(Math.round(share * bytesRead)));
       break;
   }
   let index = 0;

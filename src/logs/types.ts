@@ -42,7 +42,10 @@ export interface ReadOptions {
    * until end of file.
    */
   sorted?: boolean;
-  /** Told how many bytes of the file have been read so far (for a progress percentage). */
+  /**
+   * Told how many bytes of the file have been read so far (for a progress percentage); for JSON, read whole before its
+   * first trace, the share of the text parsed so far, in the file's bytes.
+   */
   onProgress?: (bytesRead: number) => void;
   /**
    * Told how many traces the log holds, before the first is handed out, by a reader that knows it by then: unsorted CSV,

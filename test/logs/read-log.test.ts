@@ -1,6 +1,6 @@
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { LogInputError, detectFormat } from '../../src/logs/index.js';
+import { LogInputError, detectFormat, readLog } from '../../src/logs/index.js';
 import { readAll, readError, tempFile } from './helpers.js';
 
 describe('detectFormat', () => {
@@ -29,6 +29,21 @@ describe('readLog', () => {
   it('rejects an unknown extension when the format is auto', async () => {
     const error = await readError(tempFile('log.txt', 'case_id,activity\nA,b\n'));
     expect(error).toBeInstanceOf(LogInputError);
+  });
+
+  it('reports a JSON log\'s progress as the share parsed, in its bytes, rising with the traces to its size', async () => {
+    const traces = Array.from({ length: 100 }, (_, i) => ({ attributes: { risk_score: String(i / 100) }, events: ['approve loan'] }));
+    const text = JSON.stringify(traces);
+    const path = tempFile('log.json', text);
+    const seen: number[] = [];
+    const before: number[] = [];
+    for await (const _item of readLog(path, { onProgress: (bytes) => seen.push(bytes) })) before.push(seen.at(-1) ?? 0);
+    // Read whole in a moment before the first trace: that is not reported, so the line does not stand at 100%.
+    expect(before[0]!).toBeLessThan(text.length / 50);
+    expect(before[50]!).toBeGreaterThan(text.length * 0.45);
+    expect(before[50]!).toBeLessThan(text.length * 0.55);
+    expect(seen.at(-1)).toBe(text.length);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
   });
 
   it('reads any file name when the format is given', async () => {
