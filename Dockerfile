@@ -35,9 +35,10 @@ RUN mkdir -p /var/lib/petrascore && chown 1000:1000 /var/lib/petrascore
 # The image's node user, by number: Kubernetes' runAsNonRoot cannot verify a user name.
 USER 1000:1000
 EXPOSE 8000
-# On the admin port when there is one (PETRASCORE_ADMIN_PORT, not 0): there --max-connections cannot turn it away.
+# On the admin port when there is one (PETRASCORE_ADMIN_PORT, not 0): there --max-connections cannot turn it away. A
+# value that is no number (a service link's tcp://10.0.0.7:8000, which the server ignores too) falls through.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (Number(process.env.PETRASCORE_ADMIN_PORT) || process.env.PETRASCORE_PORT || 8000) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (Number(process.env.PETRASCORE_ADMIN_PORT) || Number(process.env.PETRASCORE_PORT) || 8000) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The node flags of `npm start` (a test keeps them equal; README → Performance): one GC thread, measured faster on 2
 # cores, where parallel GC helpers only contend with the request thread; and Node 20's young generation, where Node 24
 # grows it to 128 MB on a large host and doubles the peak memory for no measured gain.
