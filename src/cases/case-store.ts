@@ -127,7 +127,7 @@ export class CaseStore {
     // Idle past the timeout but not swept yet (sweeps run every tenth of it, at most a minute apart; a case restored
     // after a long downtime waits for the first): it is evicted now, as the sweep would have, and the event opens a new
     // case, rather than reviving one its caller may already have been told is gone.
-    if (state !== undefined && this.limits.idleTimeoutMs > 0 && state.lastSeen <= this.now() - this.limits.idleTimeoutMs) {
+    if (state !== undefined && state.lastSeen <= this.idleCutoff()) {
       this.evict(state, 'idle');
       state = undefined;
     }
@@ -279,14 +279,19 @@ export class CaseStore {
    * rest: 200,000 evictions in one go held the event loop for most of a second). Returns how many it evicted.
    */
   sweepIdle(limit = Number.POSITIVE_INFINITY): number {
-    if (this.limits.idleTimeoutMs <= 0) return 0;
-    const cutoff = this.now() - this.limits.idleTimeoutMs;
+    const cutoff = this.idleCutoff();
+    if (cutoff === Number.NEGATIVE_INFINITY) return 0;
     let evicted = 0;
     for (let state = this.recency.oldest; state !== undefined && state.lastSeen <= cutoff && evicted < limit; state = this.recency.oldest) {
       this.evict(state, 'idle');
       evicted++;
     }
     return evicted;
+  }
+
+  /** A case last touched at or before this is idle (-Infinity, none, when idle eviction is off). */
+  private idleCutoff(): number {
+    return this.limits.idleTimeoutMs > 0 ? this.now() - this.limits.idleTimeoutMs : Number.NEGATIVE_INFINITY;
   }
 
   private makeRoom(): void {

@@ -112,16 +112,16 @@ export const casesPlugin = fp<CasesPluginOptions>(
         swept = 0;
         sweeping = false;
       };
-      const timer = setInterval(() => {
+      const startSweep = () => {
         if (sweeping) return;
         sweeping = true;
         sweep();
-      }, interval);
+      };
+      const timer = setInterval(startSweep, interval);
+      timer.unref();
       // Cases restored from --case-state-file idled through the downtime too: those past the timeout go now, not at
       // the first tick, up to a minute into serving.
-      sweeping = true;
-      sweep();
-      timer.unref();
+      startSweep();
       app.addHook('onClose', async () => {
         stopped = true;
         clearInterval(timer);
