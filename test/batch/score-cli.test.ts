@@ -1,13 +1,12 @@
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { CLI, CliProcess, copyBundle, editSidecar, permissionsCanApply, removeTempBundles, runCli } from '../helpers/cli.js';
+import { CLI, CliProcess, copyBundle, tempDir, editSidecar, permissionsCanApply, removeTempDirs, runCli } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {
@@ -18,7 +17,7 @@ interface Entry {
   error?: string;
 }
 
-afterAll(removeTempBundles);
+afterAll(removeTempDirs);
 
 function expectReportMatches(actual: Entry[], expected: Entry[], where: string): void {
   expect(actual, where).toHaveLength(expected.length);
@@ -66,7 +65,7 @@ function fixtureRows(bundle: string): string[][] {
 }
 
 describe.each(LOG_BUNDLES)('petrascore score --csv-delimiter on %s', (bundle) => {
-  const dir = mkdtempSync(join(tmpdir(), 'petrascore-delimiter-'));
+  const dir = tempDir('delimiter');
   const args = readFixture<{ args: { csv: string[] } }>(bundle, 'score_cli_args.json').args.csv;
   const score = (file: string, extra: string[] = []) => runCli(['score', modelPath(bundle), '--traces', file, ...args, ...extra]);
 
@@ -86,7 +85,7 @@ describe.each(LOG_BUNDLES)('petrascore score --csv-delimiter on %s', (bundle) =>
 });
 
 describe('petrascore score --csv-delimiter, quoting', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'petrascore-delimiter-'));
+  const dir = tempDir('delimiter');
   const bundle = 'onnx_deployment';
   const model = modelPath(bundle);
 
@@ -142,7 +141,7 @@ describe('petrascore score --csv-delimiter, quoting', () => {
 });
 
 describe('petrascore score output and exit codes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'petrascore-score-'));
+  const dir = tempDir('score');
   const model = modelPath('onnx_deployment');
   const log = join(FIXTURES, 'onnx_deployment', 'log.csv');
 

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { copyBundle, editSidecar, killAllClis, permissionsCanApply, removeTempBundles, runCli, serveArgs, startServer, type CliResult, type JsonObject, type TempBundle } from '../helpers/cli.js';
+import { copyBundle, editSidecar, killAllClis, permissionsCanApply, removeTempDirs, runCli, serveArgs, startServer, type CliResult, type JsonObject, type TempBundle } from '../helpers/cli.js';
 import { modelPath } from '../helpers/fixtures.js';
 
 afterEach(killAllClis);
-afterAll(removeTempBundles);
+afterAll(removeTempDirs);
 
 type Fixture = 'onnx_deployment' | 'credit_approval_coloured';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { testApp } from '../helpers/app.js';
-import { copyBundle, editSidecar, removeTempBundles } from '../helpers/cli.js';
+import { copyBundle, editSidecar, removeTempDirs } from '../helpers/cli.js';
 import { modelPath } from '../helpers/fixtures.js';
 import { CREDIT_GUARDS } from './closed-form.js';
 import { expectError, forwardActivation, inferenceRuns, post } from './helpers.js';
@@ -242,7 +242,7 @@ describe('POST /counterfactual and /sensitivity for a transition that is no ONNX
   });
   afterAll(async () => {
     await app.close();
-    removeTempBundles();
+    removeTempDirs();
   });
 
   it('answers 422 transition_not_output', async () => {

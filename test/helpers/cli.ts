@@ -280,9 +280,15 @@ export interface TempBundle {
 
 const tempDirs = new Set<string>();
 
-export function copyBundle(fixture: string): TempBundle {
-  const dir = mkdtempSync(join(tmpdir(), `petrascore-${fixture}-`));
+/** A fresh directory under the system's temporary one, removed by `removeTempDirs`. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `petrascore-${prefix}-`));
   tempDirs.add(dir);
+  return dir;
+}
+
+export function copyBundle(fixture: string): TempBundle {
+  const dir = tempDir(fixture);
   const model = join(dir, 'model.onnx');
   const sidecar = `${model}.meta.json`;
   cpSync(join(FIXTURES, fixture, 'model.onnx'), model);
@@ -302,7 +308,7 @@ export function editSidecar(bundle: TempBundle, edit: (sidecar: JsonObject) => J
   writeFileSync(bundle.sidecar, JSON.stringify(edit(sidecar) ?? sidecar, null, 2));
 }
 
-export function removeTempBundles(): void {
+export function removeTempDirs(): void {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURES, modelPath, readFixture } from '../helpers/fixtures.js';
-import { CLI, CliProcess, runCli } from '../helpers/cli.js';
+import { CLI, CliProcess, removeTempDirs, runCli, tempDir } from '../helpers/cli.js';
+
+afterAll(removeTempDirs);
 
 describe('petrascore inspect', () => {
   it('prints inputs per channel with defaults and the attribute each spec reads, and the scored transitions with labels', async () => {
@@ -51,7 +52,7 @@ describe('petrascore validate', () => {
   });
 
   it('exits 1 with the reason for a bundle whose sidecar disagrees with its graph', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'petrascore-validate-'));
+    const dir = tempDir('validate');
     copyFileSync(modelPath('onnx_deployment'), join(dir, 'model.onnx'));
     const sidecar = readFixture<Record<string, unknown>>('onnx_deployment', 'model.onnx.meta.json');
     writeFileSync(join(dir, 'model.onnx.meta.json'), JSON.stringify({ ...sidecar, output_transitions: ['t_approve', 't_decline', 't_extra'], onnx_input_names: undefined }));
@@ -84,7 +85,7 @@ describe.skipIf(!existsSync('/dev/full'))('standard streams that cannot be writt
   });
 
   it('score with stderr full: the report is written and the exit code is the run\'s (0), not a crash for its summary line', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'petrascore-stderr-')), 'report.json');
+    const out = join(tempDir('stderr'), 'report.json');
     const result = runToFullDevice(['score', modelPath('onnx_deployment'), '--traces', join(FIXTURES, 'onnx_deployment', 'log.csv'), '-o', out], 'stderr');
     expect(result.status).toBe(0);
     const expected = JSON.parse(readFileSync(join(FIXTURES, 'onnx_deployment', 'score_csv_expected.json'), 'utf8')) as unknown[];
