@@ -24,7 +24,7 @@ const counterfactual: FastifyPluginAsyncTypebox<{ maxBatchRows: number; maxEvent
           'target_transition\'s activation is within tolerance of 0.5 or the bracket is narrower than 1e-4 of the range, at most 50 midpoints. ' +
           "Computed with forward passes of the ONNX graph only, batched: the first inference call evaluates the bisection's first levels as a " +
           'grid over the range, a second (rarely a third) the levels below inside the bracket, so the answer is the bisection\'s, in 1–2 ONNX runs ' +
-          'instead of up to 53. `nearest: true` answers the crossing nearest to the fed input when there are several. Only ONNX inputs can be ' +
+          '(at the default --max-batch-rows; a smaller one covers fewer levels a call) instead of up to 53. `nearest: true` answers the crossing nearest to the fed input when there are several. Only ONNX inputs can be ' +
           'flipped and only ONNX outputs targeted (422 otherwise; GET /schema lists flippable_places). Where PETRA answers 500 (flip_channel ' +
           '"value" without input_values[flip_place]), this is a 422 missing_flip_value.',
         body: CounterfactualRequest,

@@ -49,7 +49,8 @@ const FORMULA =
   `k = 0 … ${RIDDERS.steps - 1}, h₀ = 2^${Math.log2(RIDDERS.initialStep)}·max(|x|, scale) (scale 1 on the marking channel and, on the value channel, the largest ` +
   '|threshold| of the structural guards reading the place, else 1), extrapolated to h → 0 in a Neville tableau ' +
   `(T[i][j] = (${RIDDERS.ratio}^(2j)·T[i][j−1] − T[i−1][j−1]) / (${RIDDERS.ratio}^(2j) − 1)); per input the entry whose error estimate ` +
-  `max(|T[i][j] − T[i][j−1]|, |T[i][j] − T[i−1][j−1]|, 2^${Math.log2(ACTIVATION_NOISE)}·max(1, |f|) / (x₊ − x₋)) is smallest. One-sided differences and ` +
+  `max(|T[i][j] − T[i][j−1]|, |T[i][j] − T[i−1][j−1]|, |T[i][j] − T[i+1][j]| (when i is not the finest step), ` +
+  `2^${Math.log2(ACTIVATION_NOISE)}·max(1, |f|) / (x₊ − x₋) at the finest step compared) is smallest. One-sided differences and ` +
   `T[i][j] = (${RIDDERS.ratio}^j·T[i][j−1] − T[i−1][j−1]) / (${RIDDERS.ratio}^j − 1) where x ± h₀ would pass the largest float32. ` +
   `All rows, ${2 * RIDDERS.steps} per input plus the base row, in one inference call.`;
 

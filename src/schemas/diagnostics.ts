@@ -63,7 +63,7 @@ export const CounterfactualSearch = Type.Object(
     }),
     flips_decision: Type.Boolean({
       description:
-        'whether counterfactual_activation lies on the other side of 0.5 from original_activation. PETRA answers the last midpoint within tolerance of 0.5 on whichever side it falls, so false with found: true means the answer is a hair short of flipping the decision (the transition still fires, or still does not): lower tolerance for one beyond',
+        'whether counterfactual_activation lies on the other side of 0.5 from original_activation. PETRA answers the last midpoint within tolerance of 0.5 on whichever side it falls, so false with found: true means the answer is a hair short of flipping the decision (the transition still fires, or still does not). A lower tolerance or a narrower search_range brings it nearer the crossing, but not always beyond: the search also stops when the bracket is narrower than 1e-4 of search_range (with tolerance 0 always so), and that last midpoint can fall on either side',
     }),
     inference_calls: Type.Integer({ description: 'batched inference calls (one ONNX run each, unless a call exceeds --max-batch-rows)' }),
     rows: Type.Integer({ description: 'input rows evaluated in those calls' }),
@@ -72,7 +72,7 @@ export const CounterfactualSearch = Type.Object(
 );
 
 export const CounterfactualResponse = Type.Object({
-  found: Type.Boolean({ description: 'false when the activation at the two ends of search_range is on the same side of 0.5 (as in PETRA, only the ends are compared: a crossing and a crossing back inside the range are not seen); the PETRA fields below are then null except target_transition' }),
+  found: Type.Boolean({ description: 'false when the activation at the two ends of search_range is on the same side of 0.5: as in PETRA, only the ends are compared, so a crossing and a crossing back inside the range are not seen, unless nearest: true, which also finds them on its first grid over the range; the PETRA fields below are then null except target_transition' }),
   target_transition: Type.String(),
   target_label: Nullable(Type.String(), 'label of target_transition (its id when unlabeled)'),
   flipped_place: Nullable(Type.String(), 'flip_place'),
@@ -111,7 +111,7 @@ export const RankedGradient = Type.Object({
   attribute: Type.Optional(Type.String({ description: 'the trace attribute the bundle’s spec reads into this input (its business name), when it reads one' })),
   value: Type.Number({ description: 'the input’s value at the base point (float32 as fed)' }),
   gradient: Type.Number(),
-  step: Type.Number({ description: 'the finest finite-difference step h the chosen estimate used (half the difference of the two float32 values fed)' }),
+  step: Type.Number({ description: 'the finest finite-difference step h the chosen estimate used: half the difference of the two float32 values fed (the whole difference where the input is within h₀ of ±3.4e38 and the differences are one-sided)' }),
   error_estimate: Type.Number({ description: "Ridders' estimate of |gradient − exact derivative| (see method.accuracy)" }),
 });
 

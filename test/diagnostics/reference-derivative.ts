@@ -1,8 +1,12 @@
 import type { BatchModel } from '../../src/diagnostics/model.js';
 import { columnOf, overrideRows } from '../../src/diagnostics/model.js';
 
-/** compliance_audit's steep turn, where the activation of t_close_approved goes from 0.21 to 0.96 within ±0.016: p_credit_checked 0.30 … 0.45, 31 points. */
-export const STEEP_SWEEP = Array.from({ length: 31 }, (_, i) => 0.3 + (0.15 * i) / 30);
+/**
+ * compliance_audit's steep turn, where the activation of t_close_approved goes from 0.21 to 0.96 within ±0.016:
+ * p_credit_checked 0.30 … 0.45 every 0.0005, and three points where an earlier error estimate fell 10–25× short of the
+ * actual error (t_audit_log at 0.3335, t_approve at 0.3195, found by a probe with a float64 evaluation of the graph).
+ */
+export const STEEP_SWEEP = [0.3335, 0.3195, 0.3775, ...Array.from({ length: 301 }, (_, i) => 0.3 + (0.15 * i) / 300)];
 
 /**
  * A reference derivative independent of the finite-difference tableau under test: a least-squares polynomial fit
