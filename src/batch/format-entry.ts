@@ -15,7 +15,7 @@ function quoted(key: string): string {
 /**
  * One report entry exactly as petra-score's `json.dumps(results, indent=2, sort_keys=True)` lays it out as an element
  * of the top-level list (`pretty`), or compact for NDJSON. Written by hand because it is the hot path of batch
- * scoring: residual keys arrive in sorted-id order already (scoreRow's order), which is Python's key order.
+ * scoring.
  */
 export function formatEntry(entry: ReportEntry, pretty: boolean): string {
   const attributes = dumpsPython(entry.attributes, pretty ? 2 : undefined, 2);
@@ -25,10 +25,13 @@ export function formatEntry(entry: ReportEntry, pretty: boolean): string {
   if ('error' in entry) {
     return `${open}"attributes": ${attributes}${sep}"error": ${pythonString(entry.error)}${sep}"trace_index": ${entry.index}${close}`;
   }
+  const { score } = entry;
   let residuals = '';
-  for (const key in entry.score.per_transition_residuals) {
-    residuals += `${residuals === '' ? innerOpen : innerSep}${quoted(key)}: ${dumpsFloat(entry.score.per_transition_residuals[key]!)}`;
+  // Sorted ids (Python's sort_keys), walked from the row: an id-keyed object would list integer-like ids ("9", "10")
+  // first, in numeric order.
+  for (const column of score.net.scoreOrder) {
+    residuals += `${residuals === '' ? innerOpen : innerSep}${quoted(score.net.outputs[column]!)}: ${dumpsFloat(score.residualAt(column))}`;
   }
   residuals = residuals === '' ? '{}' : residuals + innerClose;
-  return `${open}"attributes": ${attributes}${sep}"per_transition_residuals": ${residuals}${sep}"trace_index": ${entry.index}${sep}"trace_score": ${dumpsFloat(entry.score.trace_score)}${close}`;
+  return `${open}"attributes": ${attributes}${sep}"per_transition_residuals": ${residuals}${sep}"trace_index": ${entry.index}${sep}"trace_score": ${dumpsFloat(score.trace_score)}${close}`;
 }

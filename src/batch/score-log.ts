@@ -4,12 +4,12 @@ import { SpecResolutionError } from '../scoring/input-errors.js';
 import { rowFromAttributes } from '../scoring/inputs.js';
 import type { Observed } from '../scoring/observed.js';
 import { observeNames } from '../scoring/residuals.js';
-import type { TraceScore } from '../scoring/residuals.js';
+import type { ScoredRow } from '../scoring/residuals.js';
 import { pythonStrRepr } from '../scoring/python-repr.js';
 
 /** One entry of petra-score's report: a trace's score, or why it has none. */
 export type ReportEntry =
-  | { index: number; attributes: Record<string, string>; score: TraceScore }
+  | { index: number; attributes: Record<string, string>; score: ScoredRow }
   | { index: number; attributes: Record<string, string>; error: string };
 
 export interface ScoreLogStats {
@@ -48,11 +48,11 @@ export async function scoreLog(scorer: TraceScorer, items: AsyncIterable<LogItem
   let observed: Observed[] = [];
 
   const flush = async (): Promise<void> => {
-    // Kept as output rows, each made into its id-keyed record only as it is written: a batch of records at once held
-    // batch size × transitions properties (65,536 traces of scale_2000's 2,001 residuals ran out of heap).
+    // Kept as output rows and written from them: a batch of id-keyed records at once held batch size × transitions
+    // properties (65,536 traces of scale_2000's 2,001 residuals ran out of heap).
     const scores = observed.length > 0 ? await scorer.scoreRows(rows.subarray(0, observed.length * width), observed) : [];
     for (const p of pending) {
-      const entry: ReportEntry = p.kind === 'done' ? p.entry : { index: p.index, attributes: p.attributes, score: scores[p.slot]!.toTraceScore() };
+      const entry: ReportEntry = p.kind === 'done' ? p.entry : { index: p.index, attributes: p.attributes, score: scores[p.slot]! };
       // emit returns a promise only when its output wants to drain: waited for at once, so that no more than the
       // output's buffer of report text is held, whatever the batch size.
       const backpressure = emit(entry);

@@ -10,6 +10,7 @@ import { InferenceBatcher } from '../inference/batcher.js';
 import { TraceScorer } from '../inference/trace-scorer.js';
 import { detectFormat, LogInputError, readLog, STDIN, type CsvDelimiter, type LogFormat, type LogItem } from '../logs/index.js';
 import type { Net } from '../scoring/net.js';
+import { LOG_QUOTE, shortened } from '../scoring/quote-value.js';
 import { ProgressLine } from './progress.js';
 import { checkReportPath, openReportFile, ReportFileError, type ReadFile, type ReportFile } from './report-file.js';
 import { EXIT } from './exit-codes.js';
@@ -205,7 +206,8 @@ export async function score(argv: readonly string[]): Promise<number> {
     const reads = [
       { path: bundle.modelPath, what: "the bundle's model" },
       { path: bundle.sidecarPath, what: "the bundle's sidecar" },
-      ...(args.traces === STDIN ? [] : [{ path: args.traces, what: 'the log being scored (--traces)' }]),
+      // Linux names what standard input is under /dev/stdin: `-o log.csv < log.csv` would replace the log it reads.
+      args.traces === STDIN ? { path: '/dev/stdin', what: 'the log being scored, read from standard input' } : { path: args.traces, what: 'the log being scored (--traces)' },
     ];
     return await scoreTo(args, reads, scorer, items, progress, warnings, (opened) => (report = opened));
   } finally {
@@ -320,7 +322,7 @@ function closingWords(stats: ScoreLogStats, net: Net, args: ScoreArgs): string[]
   if (stats.traces > 0 && scored === 0) return ['warning: every trace carries an error entry, none was scored (the report\'s "error" fields say why)'];
   const names = [...stats.unmatchedNames];
   if (names.length === 0) return [];
-  const some = (list: readonly string[]) => list.slice(0, 5).map((name) => JSON.stringify(name)).join(', ') + (list.length > 5 ? ', …' : '');
+  const some = (list: readonly string[]) => list.slice(0, 5).map((name) => JSON.stringify(shortened(name, LOG_QUOTE.chars))).join(', ') + (list.length > 5 ? ', …' : '');
   const many = names.length >= UNMATCHED_KEPT ? `${UNMATCHED_KEPT} or more` : String(names.length);
   if (stats.matched === 0) {
     const column = formatOf(args) === 'csv' ? ` (is --activity-column '${args.activityColumn}' the activity?)` : '';

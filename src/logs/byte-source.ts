@@ -1,4 +1,4 @@
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream, fstatSync, type ReadStream } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { isGzipped } from './detect-format.js';
@@ -17,6 +17,8 @@ function startsGzipped(head: Buffer): boolean {
  * (a nightly export gzipped under its plain name, or piped in), so readers never hold more than one chunk of raw input.
  */
 export async function* readBytes(path: string, onProgress?: (bytesRead: number) => void): AsyncGenerator<Buffer> {
+  // Node reads a directory on standard input (`< logs/`) as empty, which would say "no traces parsed".
+  if (path === STDIN && stdinIsDirectory()) throw new LogInputError('standard input', 'is a directory, expected a log file');
   const file: ReadStream | NodeJS.ReadStream = path === STDIN ? process.stdin : createReadStream(path);
   // Bytes of the file itself (compressed, for gzip), to compare with its size; standard input has none to compare.
   const progress = () => {
@@ -54,6 +56,15 @@ export async function* readBytes(path: string, onProgress?: (bytesRead: number) 
   } finally {
     // Reached early when the consumer stops iterating; the file descriptor must not leak.
     if (file !== process.stdin) file.destroy();
+  }
+}
+
+function stdinIsDirectory(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    // A closed standard input: reading it says so.
+    return false;
   }
 }
 

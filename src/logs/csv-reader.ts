@@ -3,7 +3,7 @@ import { CsvRowParser, type RowBatch } from './csv-row-parser.js';
 import { LogInputError } from './errors.js';
 import { CSV_DELIMITERS, type CsvDelimiter, type UnindexedItem } from './types.js';
 import { decodeUtf8 } from './utf8.js';
-import { visibleJson } from '../scoring/quote-value.js';
+import { LOG_QUOTE, shortened, visibleJson, visibleJsonList } from '../scoring/quote-value.js';
 
 // Bounds memory when a quote is left open; Python's csv module refuses fields over 128 KiB. A row is refused once
 // more than this much of it is buffered; one a little longer can pass when its end arrives in the same piece of input.
@@ -152,7 +152,9 @@ class CaseGrouper {
     const blank = cells.every((cell) => cell.trim() === '');
     // Exports that each begin with a byte-order mark (Excel's "CSV UTF-8") keep it on the first cell of every header
     // after the first when joined: only the file's own is stripped.
-    const repeatsHeader = (cell: string, i: number) => cell === header[i] || (i === 0 && cell.charCodeAt(0) === BYTE_ORDER_MARK && cell.slice(1) === header[0]);
+    // A quote right after the mark does not open a quoted cell (it is not the cell's first character), so a quoted
+    // header's first cell keeps its quotes there: "case_id" with them.
+    const repeatsHeader = (cell: string, i: number) => cell === header[i] || (i === 0 && cell.charCodeAt(0) === BYTE_ORDER_MARK && unquoted(cell.slice(1)) === header[0]);
     if (!blank && !(cells.length === header.length && cells.every(repeatsHeader))) return;
     const seen = blank ? this.blankRows : this.headerRows;
     if (seen !== undefined) {
@@ -170,7 +172,7 @@ class CaseGrouper {
     if (warn === undefined) return;
     const rows = (n: number) => (n === 1 ? '1 row' : `${n} rows`);
     // The mark spelt out, as the report's JSON spells it: printed as is, it is invisible.
-    const caseName = ({ caseId, otherCases }: Suspicious) => (caseId === undefined ? 'of no case cell' : `of case ${JSON.stringify(caseId).replaceAll('\ufeff', '\\ufeff')}`) + (otherCases ? ' and others' : '');
+    const caseName = ({ caseId, otherCases }: Suspicious) => (caseId === undefined ? 'of no case cell' : `of case ${visibleJson(shortened(caseId, LOG_QUOTE.chars))}`) + (otherCases ? ' and others' : '');
     const { blankRows, headerRows } = this;
     if (blankRows !== undefined) {
       warn(`${this.file}: ${rows(blankRows.count)} with every cell empty or blank (first at line ${blankRows.firstLine}) read as events ${caseName(blankRows)}, as petra-score reads them; remove them from the export if they are not events`);
@@ -198,7 +200,7 @@ class CaseGrouper {
   }
 
   private notSorted(caseId: string | undefined, line: number): LogInputError {
-    const name = caseId === undefined ? '(no case cell)' : JSON.stringify(caseId);
+    const name = caseId === undefined ? '(no case cell)' : visibleJson(shortened(caseId, LOG_QUOTE.chars));
     return new LogInputError(
       this.file,
       `not sorted by case: case ${name} reappears at line ${line} after its rows ended; sort the file by case or read it unsorted`,
@@ -212,7 +214,7 @@ class CaseGrouper {
       if (!header.includes(name)) {
         throw new LogInputError(
           this.file,
-          `the CSV header has no ${visibleJson(name)} column (the ${role} column); header columns: ${visibleJson(header)}${excelSepHint(header) ?? delimiterHint(header, this.columns.delimiter, name)}`,
+          `the CSV header has no ${visibleJson(name)} column (the ${role} column); header columns: ${visibleJsonList(header)}${excelSepHint(header) ?? delimiterHint(header, this.columns.delimiter, name)}`,
           { line: batch.lineOf(index) },
         );
       }
@@ -254,6 +256,11 @@ const DELIMITER_NAMES: Record<CsvDelimiter, [name: string, option: string]> = {
 };
 
 /** Excel's `sep=;` first line, which names the delimiter for Excel and is no header: PETRA's reader fails on it too. */
+/** A cell as it would read had its quotes opened it: `"a ""b"""` reads `a "b"`. */
+function unquoted(cell: string): string {
+  return cell.length >= 2 && cell.startsWith('"') && cell.endsWith('"') ? cell.slice(1, -1).replaceAll('""', '"') : cell;
+}
+
 function excelSepHint(header: readonly string[]): string | undefined {
   return /^sep=/i.test(header[0] ?? '') ? "; the first line is Excel's `sep=` line: remove it, so that the header comes first" : undefined;
 }

@@ -29,6 +29,16 @@ export function visibleJson(value: unknown): string {
   return JSON.stringify(value).replace(/\p{Cf}/gu, escaped);
 }
 
+/** Longest name a command-line message quotes from a log (a header cell, a case id, an activity), and most names listed. */
+export const LOG_QUOTE = { chars: 200, items: 50 } as const;
+
+/** A log's names listed as visibleJson does, each shortened and the list cut after LOG_QUOTE.items: a 6 MB header line made a 7 MB message. */
+export function visibleJsonList(values: readonly string[]): string {
+  const shown = values.slice(0, LOG_QUOTE.items).map((value) => visibleJson(shortened(value, LOG_QUOTE.chars)));
+  const more = values.length - shown.length;
+  return `[${shown.join(',')}${more > 0 ? `, … and ${more} more` : ''}]`;
+}
+
 /**
  * Text with control and invisible format characters escaped as \uXXXX, for a message that quotes what a file held:
  * V8's JSON.parse errors quote the text raw, and a NUL or an escape sequence in a stderr line garbles the terminal.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { modelPath, readFixture, STREAM_BUNDLES, FIXTURES } from '../helpers/fixtures.js';
-import { CLI, CliProcess, copyBundle, tempDir, editSidecar, permissionsCanApply, removeTempDirs, runCli } from '../helpers/cli.js';
+import { CLI, CliProcess, copyBundle, tempDir, editSidecar, permissionsCanApply, removeTempDirs, runCli, type JsonObject } from '../helpers/cli.js';
 import { expectScoreClose } from '../helpers/tolerance.js';
 
 interface Entry {
@@ -63,6 +63,29 @@ function fixtureRows(bundle: string): string[][] {
   expect(text).not.toMatch(/["\r]/);
   return text.replace(/\n$/, '').split('\n').map((line) => line.split(','));
 }
+
+describe('petrascore score on a net whose transition ids are integers', () => {
+  it('writes each entry\'s residuals in sorted-id order ("10" before "9"), as petra-score\'s sort_keys does', async () => {
+    const bundle = copyBundle('onnx_deployment');
+    // PETRA's sorted order is the graph's output order: "10" (was t_approve) before "9" (was t_decline).
+    editSidecar(bundle, (sidecar) => JSON.parse(JSON.stringify(sidecar).replaceAll('"t_approve"', '"10"').replaceAll('"t_decline"', '"9"')) as JsonObject);
+    const log = join(FIXTURES, 'onnx_deployment', 'log.csv');
+    const args = readFixture<{ args: { csv: string[] } }>('onnx_deployment', 'score_cli_args.json').args.csv;
+    for (const format of [[], ['--output-format', 'ndjson']]) {
+      const result = await runCli(['score', bundle.model, '--traces', log, ...args, ...format]);
+      expect(result.code, result.stderr).toBe(0);
+      const keys = [...result.stdout.matchAll(/"(\d+)":/g)].map((m) => m[1]);
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.every((key, i) => key === (i % 2 === 0 ? '10' : '9')), keys.slice(0, 4).join(' ')).toBe(true);
+    }
+    const renamed = await runCli(['score', bundle.model, '--traces', log, ...args]);
+    const expected = readFixture<Entry[]>('onnx_deployment', 'score_csv_expected.json').map((entry) => {
+      const residuals = entry.per_transition_residuals;
+      return residuals === undefined ? entry : { ...entry, per_transition_residuals: { '10': residuals.t_approve!, '9': residuals.t_decline! } };
+    });
+    expectReportMatches(JSON.parse(renamed.stdout) as Entry[], expected, 'integer ids');
+  });
+});
 
 describe.each(LOG_BUNDLES)('petrascore score --csv-delimiter on %s', (bundle) => {
   const dir = tempDir('delimiter');
@@ -229,6 +252,12 @@ describe('petrascore score output and exit codes', () => {
       expect(result.stderr).toBe(`petrascore score: cannot write ${out}: it is ${what} (${file}), which the report would replace; give another file\n`);
       expect(readFileSync(file).equals(before), out).toBe(true);
     }
+    // The log given on standard input (`--traces - < log.csv -o log.csv` was scored and replaced it).
+    const before = readFileSync(ownLog);
+    const result = await runCli(['score', bundle.model, '--traces', '-', '--format', 'csv', '-o', ownLog], { stdinFrom: ownLog });
+    expect(result.code, result.describe).toBe(2);
+    expect(result.stderr).toBe(`petrascore score: cannot write ${ownLog}: it is the log being scored, read from standard input (/dev/stdin), which the report would replace; give another file\n`);
+    expect(readFileSync(ownLog).equals(before)).toBe(true);
   });
 
   it('an -o OUT in a missing directory: exit 2 and one line naming OUT', async () => {
@@ -568,6 +597,14 @@ describe('petrascore score output and exit codes', () => {
       const shown = header.startsWith('case_id') ? '"\\ufeffcase_id"' : '"case_id"';
       expect(result.stderr, header).toContain(`warning: ${joined}: 1 row repeating the header (first at line 3; two exports joined?) read as events of case ${shown}`);
     }
+    // Quoted headers: after the mark the quote opens no quoted cell, so the repeated case cell keeps its quotes.
+    const quoted = join(dir, 'joined-quoted-exports.csv');
+    const header = '"case_id","activity","risk_score"';
+    writeFileSync(quoted, `${bom}${header}\r\nA,approve loan,0.9\r\n${bom}${header}\r\nB,approve loan,0.8\r\n`);
+    const result = await runCli(['score', 'models/loan_approval/model.onnx', '--traces', quoted]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as Entry[]).map((e) => e.attributes.case_id)).toEqual(['A', `${bom}"case_id"`, 'B']);
+    expect(result.stderr).toContain(`warning: ${quoted}: 1 row repeating the header (first at line 3; two exports joined?) read as events of case "\\ufeff\\"case_id\\""`);
   });
 
   it('says when no event name matches a label (a wrong --activity-column), and exits 3 beyond --max-error-rate with the report written', async () => {
@@ -602,6 +639,10 @@ describe('petrascore score output and exit codes', () => {
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stdout).toBe(expected);
     expect((await runCli(['score', model, '--traces', '-'], { stdinFrom: log })).stderr).toMatch(/--traces - \(standard input\) needs --format/);
+    // A directory on standard input (`< logs/`) read as empty and said "no traces parsed".
+    const directory = await runCli(['score', model, '--traces', '-', '--format', 'csv'], { stdinFrom: dir });
+    expect(directory.code, directory.describe).toBe(2);
+    expect(directory.stderr).toBe('petrascore score: standard input: is a directory, expected a log file\n');
 
     const headerOnly = join(dir, 'quiet-day.csv');
     writeFileSync(headerOnly, 'case_id,activity,risk_score\n');

@@ -41,6 +41,6 @@ describe('scoreLog', () => {
     expect(emitted.map((e) => e.index)).toEqual(Array.from({ length: 300 }, (_, i) => i));
     // Each entry its own score, as one trace scored alone gets it.
     const alone = await app.inject({ method: 'POST', url: '/anomaly', payload: { events: [{ name: 'approve loan' }], attributes: { risk_score: String(299 / 300) } } });
-    expect('score' in emitted[299]! && emitted[299].score).toEqual(alone.json());
+    expect('score' in emitted[299]! && emitted[299].score.toTraceScore()).toEqual(alone.json());
   });
 });

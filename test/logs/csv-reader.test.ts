@@ -182,6 +182,18 @@ describe('CSV reader', () => {
     expect((error as LogInputError).message).toContain('the CSV header has no "case_id" column (the case column); header columns: ["\\ufeffcase_id","activity\\u200b"]');
   });
 
+  it('quotes at most 200 characters of a cell and 50 columns of a header (a one-line 6 MB file made a 7 MB message)', async () => {
+    const wide = Array.from({ length: 80 }, (_, i) => `column_${i}`);
+    const error = await readError(tempFile('huge-header.csv', `${'x'.repeat(1_000_000)},${wide.join(',')}\nA,b\n`));
+    const message = (error as LogInputError).message;
+    expect(message.length).toBeLessThan(2000);
+    expect(message).toContain(`header columns: ["${'x'.repeat(200)}…","column_0",`);
+    expect(message).toContain('"column_48", … and 31 more]');
+    const reappears = await readError(tempFile('huge-case.csv', `case_id,activity\n${'A'.repeat(100_000)},a\nB,b\n${'A'.repeat(100_000)},c\n`), { sorted: true });
+    expect((reappears as LogInputError).message).toContain(`not sorted by case: case "${'A'.repeat(200)}…" reappears at line 4`);
+    expect((reappears as LogInputError).message.length).toBeLessThan(500);
+  });
+
   describe('sorted mode', () => {
     it('emits each case when the next one starts, in the same order as unsorted reading', async () => {
       const path = tempFile('sorted.csv', 'case_id,activity,x\nA,a,1\nA,b,2\nB,a,3\n\nC,c,4\nC,c,5\n');
