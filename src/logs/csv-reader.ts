@@ -181,9 +181,10 @@ class CaseGrouper {
       warn(`${this.file}: ${rows(headerRows.count)} repeating the header (first at line ${headerRows.firstLine}; two exports joined?) read as events ${caseName(headerRows)}, as petra-score reads them`);
     }
     // A short row elsewhere is an event without those attributes (PETRA's missing attribute); the last one is what an
-    // export cut off mid-row leaves, which the report cannot show.
+    // export cut off mid-row leaves, which the report cannot show. Not short: a row without the empty cells a header
+    // written with trailing delimiters ends in.
     const { lastRow, header } = this;
-    if (lastRow !== undefined && header !== undefined && lastRow.cells < header.length) {
+    if (lastRow !== undefined && header !== undefined && lastRow.cells < namedWidth(header)) {
       warn(`${this.file}: the last row (line ${lastRow.batch.lineOf(lastRow.index)}) has ${lastRow.cells} of the header's ${header.length} cells, and is read as petra-score reads it (the missing cells absent); was the export cut off?`);
     }
   }
@@ -256,6 +257,13 @@ const DELIMITER_NAMES: Record<CsvDelimiter, [name: string, option: string]> = {
 };
 
 /** Excel's `sep=;` first line, which names the delimiter for Excel and is no header: PETRA's reader fails on it too. */
+/** The header's cells up to its last named one. */
+function namedWidth(header: readonly string[]): number {
+  let width = header.length;
+  while (width > 0 && header[width - 1] === '') width--;
+  return width;
+}
+
 /** A cell as it would read had its quotes opened it: `"a ""b"""` reads `a "b"`. */
 function unquoted(cell: string): string {
   return cell.length >= 2 && cell.startsWith('"') && cell.endsWith('"') ? cell.slice(1, -1).replaceAll('""', '"') : cell;

@@ -579,6 +579,12 @@ describe('petrascore score output and exit codes', () => {
     expect(report.at(-1)!.attributes).toEqual({ case_id: 'C034', resource: 'clerk-3', timestamp: '2024-01-06T08:00:00Z', channel: 'w' });
     expect(report.at(-1)!.error).toMatch(/^missing attribute: "trace missing attribute 'risk_score'/);
     expect(result.stderr).toContain(`petrascore score: warning: ${cut}: the last row (line ${lines.length}) has 5 of the header's 6 cells, and is read as petra-score reads it (the missing cells absent); was the export cut off?\n`);
+    // A header written with a trailing delimiter over rows without one: every row is as short as the last.
+    const trailing = join(dir, 'header-trailing-comma.csv');
+    writeFileSync(trailing, `${lines[0]},\n${lines.slice(1).join('\n')}\n`);
+    const consistent = await runCli(['score', model, '--traces', trailing]);
+    expect(consistent.code, consistent.describe).toBe(0);
+    expect(consistent.stderr).not.toContain('cut off');
   });
 
   it('warns of a repeated header that carries a byte-order mark, as two joined exports of Excel\'s "CSV UTF-8" have it', async () => {
