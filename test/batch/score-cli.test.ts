@@ -621,6 +621,12 @@ describe('petrascore score output and exit codes', () => {
     expect(result.stderr).toMatch(/warning: no event name in the log is a transition label.*is --activity-column 'step' the activity\?\)\. Names in the log: "Task_1", "Task_2"; the bundle's labels: "approve loan", "decline loan"/);
     const right = await runCli(['score', 'models/loan_approval/model.onnx', '--traces', wrongColumn]);
     expect(right.stderr).not.toMatch(/warning|note/);
+    // An event name of 100,000 characters is quoted in its first 200 (the note held all of it).
+    const longName = join(dir, 'long-name.csv');
+    writeFileSync(longName, `case_id,activity,risk_score\nA,approve loan,0.9\nA,${'x'.repeat(100_000)},0.9\n`);
+    const long = await runCli(['score', 'models/loan_approval/model.onnx', '--traces', longName]);
+    expect(long.stderr).toContain(`note: 1 distinct event name matches no transition label and was ignored, as petra-score ignores them: "${'x'.repeat(200)}…"\n`);
+    expect(long.stderr.length).toBeLessThan(1000);
 
     const failing = join(dir, 'failing.csv');
     writeFileSync(failing, 'case_id,activity,RISK_SCORE\nA,approve loan,0.9\nB,decline loan,0.1\nC,approve loan,0.5\n');
