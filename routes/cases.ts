@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, DEFAULT_CASE_PAGE, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
+import { Acknowledgement, CaseEvent, CaseList, CaseListQuery, CaseParams, DEFAULT_CASE_PAGE, DeleteCaseParams, Discarded, Evaluation, ScoreQuery } from '../src/schemas/cases.js';
 import { ENDINGS } from '../src/cases/case-errors.js';
 import { refuseOtherCaseId } from '../src/http/case-id-mismatch.js';
 import { refuseMisspeltAttributes } from '../src/http/misspelt-attributes.js';
@@ -134,7 +134,7 @@ const cases: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'For a case that cannot be scored (an attribute its spec needs never came, so a close answers 422) and can take no more events, or one the ' +
           'workflow abandoned. Published on the live feed as case_evicted with reason `deleted`, and counted as an eviction. The same id afterwards starts a fresh case.',
-        params: CaseParams,
+        params: DeleteCaseParams,
         // A DELETE may carry a body, which is read (and refused) as a close's is: a body beyond --body-limit is a 413,
         // one that is not JSON a 415, so a generated client has to know both.
         response: {

@@ -5,7 +5,7 @@ import { adminListenerPlugin } from './plugins/admin-listener.js';
 import { casesPlugin } from './plugins/cases.js';
 import { connectionsPlugin } from './plugins/connections.js';
 import { docsPlugin } from './plugins/docs.js';
-import { clientErrorHandler, refuseConnect, refuseExpectation, refuseStalledUpload } from './http/client-error.js';
+import { clientErrorHandler, refuseConnect, refuseExpectation, refuseStalledUpload, type OnRefused } from './http/client-error.js';
 import { requestIdGenerator } from './http/request-id.js';
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js';
 import { lifecyclePlugin } from './plugins/lifecycle.js';
@@ -40,10 +40,11 @@ export type App = FastifyInstance;
 export async function buildApp(config: AppConfig, logger: FastifyServerOptions['logger'] = false): Promise<App> {
   // What Node refuses before a request exists (no route, no hooks) is counted and logged here. Called only once the
   // server listens, when the metrics exist.
-  const refusedBy = (what: string) => (label: string, status: number) => {
+  const refusedBy = (what: string): OnRefused => (label, status, requestId) => {
     app.metrics.clientErrors.inc({ error: label });
-    app.log.info({ status, error: label }, what);
+    app.log.info({ reqId: requestId, status, error: label }, what);
   };
+  const requestIds = requestIdGenerator();
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimit,
@@ -51,11 +52,11 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
     logController: new LogController({ disableRequestLogging: true }),
     // The id comes from genReqId, which checks the caller's x-request-id before taking it.
     requestIdHeader: false,
-    genReqId: requestIdGenerator(),
+    genReqId: requestIds,
     // A case id may be 512 characters, 6144 when fully percent-encoded; the router's default cap is 100.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_URL_LENGTH },
     frameworkErrors: frameworkErrorHandler(config.bodyLimit),
-    clientErrorHandler: clientErrorHandler(refusedBy('refused by the HTTP parser')),
+    clientErrorHandler: clientErrorHandler(requestIds, refusedBy('refused by the HTTP parser')),
     // Large nets take seconds to optimise and load (scale_2000: ~6 s on 2 cores).
     pluginTimeout: 120_000,
     // Requests that arrive while the server closes get our JSON 503 (request-tracking), not Fastify's.
@@ -63,8 +64,8 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // Requests Node answers itself, without a body, unless the server listens for them; neither is an ordinary request.
-  app.server.on('checkExpectation', refuseExpectation(refusedBy('refused by the HTTP server')));
-  app.server.on('connect', refuseConnect(refusedBy('refused by the HTTP server')));
+  app.server.on('checkExpectation', refuseExpectation(requestIds, refusedBy('refused by the HTTP server')));
+  app.server.on('connect', refuseConnect(requestIds, refusedBy('refused by the HTTP server')));
 
   await app.register(lifecyclePlugin, {
     // Node's requestTimeout does not cover a body that stalls after its headers: it would hold its connection, and
@@ -83,7 +84,7 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   await app.register(requestTrackingPlugin, { requestLog: config.requestLog });
   await app.register(errorsPlugin, { bodyLimit: config.bodyLimit });
   await app.register(requestLogPlugin, { requestLog: config.requestLog });
-  await app.register(adminListenerPlugin, { maxConnections: config.adminMaxConnections });
+  await app.register(adminListenerPlugin, { maxConnections: config.adminMaxConnections, requestIds });
   await app.register(docsPlugin);
   await app.register(petraPlugin, {
     modelPath: config.bundle,
@@ -118,8 +119,9 @@ export async function buildApp(config: AppConfig, logger: FastifyServerOptions['
   await app.register(schemaRoutes);
   await app.register(forwardRoutes, limits);
   await app.register(anomalyRoutes, limits);
-  await app.register(casesRoutes);
+  // POST /events first in the document: its example opens the cases (C1, C2) the per-case examples below it use.
   await app.register(eventsRoutes, limits);
+  await app.register(casesRoutes);
   await app.register(liveRoutes);
   await app.register(dashboardRoutes);
   await app.register(counterfactualRoutes, { maxBatchRows: config.maxBatchRows, ...limits });

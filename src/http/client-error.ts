@@ -5,6 +5,10 @@ import { quoteValue } from '../scoring/quote-value.js';
 import { MAX_CASE_ID_LENGTH } from '../schemas/cases.js';
 import type { ErrorBody } from '../schemas/common.js';
 import type { UploadCut } from './open-responses.js';
+import type { RequestIds } from './request-id.js';
+
+/** Counts and logs an answer Node's server made before Fastify had a request (no route, no hooks). */
+export type OnRefused = (label: string, status: number, requestId: string) => void;
 
 /** A JSON error through a response Node still holds: `connection: close` makes Node end the connection after it. */
 function answerAndClose(response: ServerResponse, status: number, body: ErrorBody, requestId?: string): void {
@@ -14,9 +18,9 @@ function answerAndClose(response: ServerResponse, status: number, body: ErrorBod
 }
 
 /** The same answer for a raw socket that is closed after it (no request or response object exists to write it). */
-function closingAnswer(status: number, body: ErrorBody, extraHeaders = ''): string {
+function closingAnswer(status: number, body: ErrorBody, requestId: string, extraHeaders = ''): string {
   const text = JSON.stringify(body);
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extraHeaders}Content-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extraHeaders}X-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`;
 }
 
 /**
@@ -42,8 +46,10 @@ export function clientErrorAnswer(error: Error & { code?: string }): { status: n
   return { status: 400, label: 'bad_request', body: { error: 'bad_request', message, details: [{ path: 'request', message }] } };
 }
 
+const NO_HEADERS = { headers: {} };
+
 /** Fastify's `clientErrorHandler`: writes the answer on the raw socket (there is no reply) and closes it. */
-export function clientErrorHandler(onAnswered: (label: string, status: number) => void): (error: Error & { code?: string }, socket: Socket) => void {
+export function clientErrorHandler(requestIds: RequestIds, onAnswered: OnRefused): (error: Error & { code?: string }, socket: Socket) => void {
   return (error, socket) => {
     // A reset connection has nobody to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -55,8 +61,10 @@ export function clientErrorHandler(onAnswered: (label: string, status: number) =
       return;
     }
     const { status, label, body } = clientErrorAnswer(error);
-    onAnswered(label, status);
-    if (socket.writable) socket.write(closingAnswer(status, body));
+    // The request's headers were not parsed: there is no id of the client's to echo.
+    const requestId = requestIds(NO_HEADERS);
+    onAnswered(label, status, requestId);
+    if (socket.writable) socket.write(closingAnswer(status, body, requestId));
     socket.destroy(error);
   };
 }
@@ -65,13 +73,14 @@ export function clientErrorHandler(onAnswered: (label: string, status: number) =
  * The server's `checkExpectation` listener: an `Expect` other than 100-continue, which Node answered with a bare 417
  * and no body. Node emits it only for such a request (instead of `request`), so ordinary requests pay nothing.
  */
-export function refuseExpectation(onAnswered: (label: string, status: number) => void): (request: IncomingMessage, response: ServerResponse) => void {
+export function refuseExpectation(requestIds: RequestIds, onAnswered: OnRefused): (request: IncomingMessage, response: ServerResponse) => void {
   return (request, response) => {
     const message = `Expect ${quoteValue(request.headers.expect ?? '')} cannot be met: this server meets only 100-continue (or no Expect header)`;
-    onAnswered('expectation_failed', 417);
+    const requestId = requestIds(request);
+    onAnswered('expectation_failed', 417, requestId);
     // The client may be holding its body back until it hears that its expectation is met: what it sends next on this
     // connection could be that body or a new request, so the connection is not reused.
-    answerAndClose(response, 417, { error: 'expectation_failed', message, details: [{ path: 'headers/expect', message: 'only 100-continue is supported' }] });
+    answerAndClose(response, 417, { error: 'expectation_failed', message, details: [{ path: 'headers/expect', message: 'only 100-continue is supported' }] }, requestId);
   };
 }
 
@@ -79,15 +88,16 @@ export function refuseExpectation(onAnswered: (label: string, status: number) =>
  * The server's `connect` listener: a CONNECT (a proxy tunnel), which Node, without a listener, answers by closing the
  * connection without a word. Node has handed the socket over, its parser detached: the answer is written raw.
  */
-export function refuseConnect(onAnswered: (label: string, status: number) => void): (request: IncomingMessage, socket: Duplex) => void {
+export function refuseConnect(requestIds: RequestIds, onAnswered: OnRefused): (request: IncomingMessage, socket: Duplex) => void {
   return (request, socket) => {
     // Node no longer listens for the socket's errors: a reset while writing would otherwise be uncaught.
     socket.on('error', () => undefined);
     const message = `CONNECT is not supported: this server is not a proxy and opens no tunnel (to ${quoteValue(request.url ?? '')})`;
-    onAnswered('method_not_allowed', 405);
+    const requestId = requestIds(request);
+    onAnswered('method_not_allowed', 405, requestId);
     // The target is an authority (host:port), not a resource of this server: no method is allowed on it, which an empty
     // Allow says (RFC 9110 §10.2.1).
-    if (socket.writable) socket.write(closingAnswer(405, { error: 'method_not_allowed', message, details: [{ path: 'method', message: 'CONNECT is not supported' }] }, 'Allow: \r\n'));
+    if (socket.writable) socket.write(closingAnswer(405, { error: 'method_not_allowed', message, details: [{ path: 'method', message: 'CONNECT is not supported' }] }, requestId, 'Allow: \r\n'));
     socket.destroy();
   };
 }

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { ErrorBody } from '../schemas/common.js';
-import { clientErrorHandler, refuseConnect, refuseExpectation } from '../http/client-error.js';
+import { clientErrorHandler, refuseConnect, refuseExpectation, type OnRefused } from '../http/client-error.js';
+import type { RequestIds } from '../http/request-id.js';
 import { WindowedCount } from '../http/windowed-count.js';
 import { PROBE_ROUTES } from './request-log.js';
 
@@ -30,6 +31,8 @@ declare module 'fastify' {
 export interface AdminListenerOptions {
   /** Node's server.maxConnections on the admin listener (at least 1). */
   maxConnections: number;
+  /** The app's request ids, for the answers made here rather than by the app's router. */
+  requestIds: RequestIds;
 }
 
 function answer(response: ServerResponse, status: number, body: ErrorBody, headers: Record<string, string> = {}): void {
@@ -77,7 +80,7 @@ const ADMIN_TIMEOUT_CHECK_MS = 2_000;
  * closing the app closes it.
  */
 export const adminListenerPlugin = fp<AdminListenerOptions>(
-  async (app, { maxConnections }) => {
+  async (app, { maxConnections, requestIds }) => {
     let server: Server | undefined;
     const drops = new WindowedCount((dropped) =>
       app.log.warn({ dropped, admin_max_connections: maxConnections }, 'admin connections dropped as they were accepted: --admin-max-connections are open'),
@@ -85,15 +88,16 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
     const unmatched = app.metrics.http.forRoute('unmatched');
     /** Counted and logged as the API port's 404s and 405s are (route `unmatched`), so that a scan of this port shows. */
     const refuse = (request: IncomingMessage, response: ServerResponse, status: number, body: ErrorBody, headers?: Record<string, string>) => {
-      answer(response, status, body, headers);
+      const requestId = requestIds(request);
+      answer(response, status, body, { ...headers, 'x-request-id': requestId });
       const method = request.method ?? '';
       unmatched.record(method, status, 0);
-      if (app.requestLog !== 'none') app.log.info({ method, url: request.url, route: 'unmatched', status, error: body.error, listener: 'admin' }, 'request');
+      if (app.requestLog !== 'none') app.log.info({ reqId: requestId, method, url: request.url, route: 'unmatched', status, error: body.error, listener: 'admin' }, 'request');
     };
     /** What Node answers itself unless asked (a malformed request, a header timeout, Expect, CONNECT): as on the API port. */
-    const refusedBy = (what: string) => (label: string, status: number) => {
+    const refusedBy = (what: string): OnRefused => (label, status, requestId) => {
       app.metrics.clientErrors.inc({ error: label });
-      app.log.info({ status, error: label, listener: 'admin' }, what);
+      app.log.info({ reqId: requestId, status, error: label, listener: 'admin' }, what);
     };
     const handle = (request: IncomingMessage, response: ServerResponse) => {
       const path = pathOf(request.url ?? '/');
@@ -118,9 +122,9 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
           // Set only as a cap: Node 20 reads 0 as no cap, later versions as no connection at all.
           created.maxConnections = maxConnections;
           created.on('drop', () => drops.add());
-          created.on('clientError', clientErrorHandler(refusedBy('refused by the HTTP parser')));
-          created.on('checkExpectation', refuseExpectation(refusedBy('refused by the HTTP server')));
-          created.on('connect', refuseConnect(refusedBy('refused by the HTTP server')));
+          created.on('clientError', clientErrorHandler(requestIds, refusedBy('refused by the HTTP parser')));
+          created.on('checkExpectation', refuseExpectation(requestIds, refusedBy('refused by the HTTP server')));
+          created.on('connect', refuseConnect(requestIds, refusedBy('refused by the HTTP server')));
           created.once('error', reject);
           created.listen({ host, port }, () => {
             created.off('error', reject);

@@ -157,7 +157,8 @@ export function bundleExamples(net: Net, expected: readonly string[], counterfac
     'post /anomaly': derives ? [withMarking, fromAttributes] : [withMarking],
     'post /anomaly/batch': [{ traces: derives ? [withMarking, fromAttributes] : [withMarking] }],
     'post /cases/{id}/events': [{ name: anyLabel, attributes }],
-    'post /events': [{ events: [{ case_id: 'C1', name: anyLabel, attributes }, ...expected.slice(1).map((name) => ({ case_id: 'C1', name }))] }],
+    // C2 as well: DELETE /cases/{id}'s example deletes it (see DeleteCaseParams).
+    'post /events': [{ events: [{ case_id: 'C1', name: anyLabel, attributes }, ...expected.slice(1).map((name) => ({ case_id: 'C1', name })), { case_id: 'C2', name: anyLabel, attributes }] }],
     ...(target === undefined ? {} : { 'post /sensitivity': [{ input_marking, target_transition: target }] }),
     ...(target === undefined ? {} : { 'post /counterfactual': [counterfactual ?? counterfactualExample(net, input_marking, target)] }),
   };

@@ -10,9 +10,19 @@ export const MAX_CASE_ID_LENGTH = 512;
  */
 export const MAX_PARAM_URL_LENGTH = 6144;
 
-export const CaseParams = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: MAX_CASE_ID_LENGTH, description: 'case (process instance) id, percent-encoded in the path', examples: ['C1'] }),
-});
+const caseIdIn = (example: string) =>
+  Type.Object({
+    id: Type.String({ minLength: 1, maxLength: MAX_CASE_ID_LENGTH, description: 'case (process instance) id, percent-encoded in the path', examples: [example] }),
+  });
+
+export const CaseParams = caseIdIn('C1');
+
+/**
+ * DELETE's own example id: Swagger UI lists DELETE /cases/{id} above the close, so at C1 a reader executing the examples
+ * down the page deleted the case the close example then answered 404 for. C2 is the other case POST /events' example
+ * (listed first) opens.
+ */
+export const DeleteCaseParams = caseIdIn('C2');
 
 /**
  * A case id given in a body. A URL can only carry well-formed Unicode (anything else is a 400 bad_url), so a JSON

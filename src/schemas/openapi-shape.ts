@@ -89,7 +89,7 @@ function withRequestId(response: unknown): unknown {
   return { ...response, headers: { ...headers, 'x-request-id': requestId } };
 }
 
-/** The default error response (not on HEAD, whose answers have no body) and x-request-id on every response. */
+/** The default error response (on HEAD without its body, which HEAD answers lack) and x-request-id on every response. */
 function withCommonResponses(operation: Json, method: string): Json {
   if (!isObject(operation.responses)) return operation;
   // A fresh object each: one shared object would be written as YAML anchors and aliases.
@@ -98,7 +98,8 @@ function withCommonResponses(operation: Json, method: string): Json {
     content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
     headers: { allow: { description: 'on a 405: the methods this path answers', schema: { type: 'string' } } },
   };
-  const all = method === 'head' ? operation.responses : { ...operation.responses, default: errorBody };
+  // HEAD too answers statuses it does not list (414 for an id past the URL limit, 405), with no body.
+  const all = { ...operation.responses, default: method === 'head' ? { description: 'any other error: the status says which (no body, as for any HEAD)' } : errorBody };
   return { ...operation, responses: Object.fromEntries(Object.entries(all).map(([status, response]) => [status, withRequestId(response)])) };
 }
 

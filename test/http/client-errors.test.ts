@@ -23,6 +23,8 @@ describe("requests Node's HTTP parser refuses, on a listening server", () => {
     expect(answer.body.error).toBe('headers_too_large');
     expect(answer.body.message).toMatch(/exceed \d+ bytes/);
     expect(answer.body.details.map((d) => d.path)).toEqual(['headers']);
+    // Every answer carries an x-request-id; with no headers parsed, one of the server's.
+    expect(answer.headers).toMatch(/^x-request-id: req-[0-9a-z]+$/im);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metricValue(metrics, 'petrascore_client_errors_total', '{error="headers_too_large"}')).toBe(1);
   });
@@ -31,6 +33,7 @@ describe("requests Node's HTTP parser refuses, on a listening server", () => {
     const answer = parse(await sendRaw(server.url, 'HELLO THERE\r\n\r\n'));
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: 'bad_request', details: [{ path: 'request' }] });
+    expect(answer.headers).toMatch(/^x-request-id: req-[0-9a-z]+$/im);
   });
 
   it('neither answers nor counts a request its client ends half-way (a client that gave up, or a flood of them)', async () => {
@@ -69,8 +72,9 @@ describe("requests Node's HTTP server answers itself unless told otherwise, on a
   });
 
   it('answers an Expect other than 100-continue with a JSON 417 naming the header, and counts it', async () => {
-    const answer = parse(await sendRaw(server.url, 'POST /cases/c/close HTTP/1.1\r\nHost: x\r\nExpect: x-foo\r\nContent-Length: 0\r\n\r\n'));
+    const answer = parse(await sendRaw(server.url, 'POST /cases/c/close HTTP/1.1\r\nHost: x\r\nX-Request-Id: mine-417\r\nExpect: x-foo\r\nContent-Length: 0\r\n\r\n'));
     expect(answer.status).toBe(417);
+    expect(answer.headers).toMatch(/^x-request-id: mine-417$/im);
     expect(answer.headers).toMatch(/^connection: close$/im);
     expect(answer.body.error).toBe('expectation_failed');
     expect(answer.body.message).toContain('"x-foo"');
@@ -85,6 +89,7 @@ describe("requests Node's HTTP server answers itself unless told otherwise, on a
     const answer = parse(await sendRaw(server.url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'));
     expect(answer.status).toBe(405);
     expect(answer.headers).toMatch(/^Allow: $/m);
+    expect(answer.headers).toMatch(/^x-request-id: req-[0-9a-z]+$/im);
     expect(answer.body.error).toBe('method_not_allowed');
     expect(answer.body.message).toContain('CONNECT');
     expect(answer.body.details.map((d) => d.path)).toEqual(['method']);

@@ -225,12 +225,16 @@ describe('--admin-port: probes and scrapes on a listener of their own', () => {
     for (const target of ['/healthz%2F', 'ftp://petrascore.internal/metrics']) {
       const answer = await sendRaw(`http://127.0.0.1:${server.adminPort}`, `GET ${target} HTTP/1.1\r\nHost: petrascore.internal\r\nConnection: close\r\n\r\n`);
       expect(answer, target).toMatch(/^HTTP\/1\.1 404 Not Found\r\n[\s\S]*is not served on the admin port/);
+      expect(answer, target).toMatch(/^x-request-id: req-[0-9a-z]+\r$/im);
     }
     // Counted as the API port's 404s and 405s are.
     const scrape = (await send(server.adminPort, '/metrics')).body;
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="GET",route="unmatched",status="404"\} 2\n/);
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="404"\} 1\n/);
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="405"\} 1\n/);
+    // Its answers carry the caller's x-request-id, as the API port's do.
+    const named = await sendRaw(`http://127.0.0.1:${server.adminPort}`, 'GET /anomaly HTTP/1.1\r\nHost: x\r\nX-Request-Id: probe-7\r\nConnection: close\r\n\r\n');
+    expect(named).toMatch(/^x-request-id: probe-7\r$/im);
     // The API port still serves everything.
     expect((await send(server.port, '/anomaly', { input_marking: { p_application: 0.9 }, events: [{ name: 'approve loan' }] })).status).toBe(200);
   });
