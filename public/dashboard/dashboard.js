@@ -229,7 +229,9 @@ function applySnapshot(s) {
   model.histCount = 0;
   for (const sc of s.cases) {
     const c = addCase(sc.case_id, sc.lane, Date.parse(sc.opened));
-    c.nEvents = sc.n_events ?? (sc.last ? sc.last.n_events : 0);
+    // The events of the evaluation shown, as the live page counts them (unscored events do not reach it): the case's
+    // own count, which the snapshot also carries, drew another number after a reload.
+    c.nEvents = sc.last ? sc.last.n_events : 0;
     c.scores = sc.recent_scores.slice(-MAX_CELLS);
     c.last = sc.last ?? null;
     c.touched = sc.last ? Date.parse(sc.last.ts) : c.opened;
@@ -509,7 +511,8 @@ function bindHead(el, lane) {
   p.state.className = 'lane-alerts';
   p.state.textContent = alerting > 0 ? `${alerting} at or above the threshold now` : '';
   el._key = key;
-  el.title = '';
+  // The name in full where the header cuts it (at 40 characters).
+  el.title = lane.name.length > 40 ? lane.name : '';
   // A recycled element may have been a fading case row.
   if (el._opacity !== 1) {
     el.style.opacity = '1';
@@ -640,6 +643,16 @@ function strongText(text, label) {
   return frag;
 }
 
+/**
+ * Text a client chose (a case id, a lane) in a <bdi>: a right-to-left override in it (U+202E) otherwise reverses the
+ * words after it, so that "abc\u202eevil in web scored 2.00" reads as if the score and the id were others.
+ */
+function isolated(text) {
+  const bdi = document.createElement('bdi');
+  bdi.textContent = text;
+  return bdi;
+}
+
 function renderAlert() {
   const box = $('callout');
   const a = model.alerts[model.alerts.length - 1];
@@ -654,11 +667,10 @@ function renderAlert() {
   box.dataset.state = 'alert';
   box.dataset.caseId = a.case_id;
   const title = $('alert-title');
-  const caseSpan = document.createElement('span');
-  caseSpan.className = 'case';
-  caseSpan.textContent = a.case_id;
+  const caseName = isolated(a.case_id);
+  caseName.className = 'case';
   const where = a.source === 'anomaly' || a.source === 'anomaly_batch' ? 'request ' : 'case ';
-  title.replaceChildren(where, caseSpan, ` in ${a.lane} scored ${fmt(a.trace_score)} (alert at ${fmt(a.threshold)})${a.closed ? ' at close' : ''}`);
+  title.replaceChildren(where, caseName, ' in ', isolated(a.lane), ` scored ${fmt(a.trace_score)} (alert at ${fmt(a.threshold)})${a.closed ? ' at close' : ''}`);
   $('alert-time').textContent = new Date(a.ts).toLocaleTimeString();
   const list = $('alert-explanation');
   list.replaceChildren();
@@ -690,7 +702,9 @@ function renderAlert() {
   $('alert-history-wrap').hidden = earlier.length === 0;
   for (const e of earlier) {
     const li = document.createElement('li');
-    li.textContent = `${new Date(e.ts).toLocaleTimeString()} · ${e.summary}`;
+    // The summary begins with the case id, which the client chose: isolated, as in the title.
+    const own = e.summary.startsWith(e.case_id) ? e.case_id.length : 0;
+    li.replaceChildren(`${new Date(e.ts).toLocaleTimeString()} · `, isolated(e.summary.slice(0, own)), e.summary.slice(own));
     history.append(li);
   }
   if (dirty.alertFresh) {

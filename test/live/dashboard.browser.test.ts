@@ -284,6 +284,39 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
     }
   }, 60_000);
 
+  it('keeps the words around a case id or lane that holds a right-to-left override in their order, and shows the same event count after a reload', async () => {
+    const own = await listening({ laneAttribute: 'channel', liveStatsIntervalMs: 250 });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${own.url}/dashboard/`);
+      await waitLive(page);
+      const spoof = 'abc\u202eevil';
+      // Two alerts (a low risk score, approve observed): the latest in the title, the one before in the history.
+      for (const id of [`${spoof}-1`, `${spoof}-2`]) {
+        const scored = await postJson(own.url, `/cases/${encodeURIComponent(id)}/events?score=true`, { name: 'approve loan', attributes: { risk_score: '0.1', channel: `lane\u202e${id.at(-1)}` } });
+        expect(scored.status).toBe(200);
+      }
+      await page.waitForFunction((id) => document.querySelector('#callout')?.dataset.caseId === id, `${spoof}-2`, { timeout: UI_WAIT_MS });
+      // Each text the client chose in an element of its own that isolates its direction (a <bdi>): without it the override
+      // ran on over " in lane scored 2.00 (alert at 0.50)" and reversed it.
+      const isolated = await page.evaluate(() => [...document.querySelectorAll('#alert-title bdi, #alert-history bdi')].map((el) => el.textContent));
+      expect(isolated).toEqual([`${spoof}-2`, 'lane\u202e2', `${spoof}-1`]);
+      expect(await page.locator('#alert-title').textContent()).toMatch(/^case abc\u202eevil-2 in lane\u202e2 scored \d\.\d\d \(alert at 0\.50\)$/);
+
+      // One event scored, two not: the page counts the events of the evaluation it shows, before and after a reload.
+      expect((await postJson(own.url, '/cases/counted/events?score=true', { name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } })).status).toBe(200);
+      for (let i = 0; i < 2; i++) expect((await postJson(own.url, '/cases/counted/events?score=false', { name: 'review' })).status).toBe(202);
+      await page.waitForFunction(() => window.petrascoreDashboard.model.cases.get('counted')?.nEvents === 1, undefined, { timeout: UI_WAIT_MS });
+      await page.reload();
+      await waitLive(page);
+      await page.waitForFunction(() => window.petrascoreDashboard.model.cases.has('counted'), undefined, { timeout: UI_WAIT_MS });
+      expect(await page.evaluate(() => window.petrascoreDashboard.model.cases.get('counted')!.nEvents)).toBe(1);
+    } finally {
+      await page.close();
+      await own.app.close();
+    }
+  }, 60_000);
+
   it('keeps the rows of /anomaly calls of the lanes scored most lately, as many as a reload shows', async () => {
     const own = await listening({ laneAttribute: 'host', liveStatsIntervalMs: 250 });
     const page = await browser.newPage();
