@@ -258,7 +258,11 @@ function applySnapshot(s) {
 // Connection: EventSource reconnects by itself with Last-Event-ID; when it gives up (e.g. a 503), we reconnect with
 // ?last_event_id= so that nothing is lost either way.
 
-const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0, noticeTimer: 0, lastMessageAt: 0, lastStatsTs: 0, statsEvery: 0 };
+const conn = { es: null, everOpen: false, reconnecting: false, sawSnapshot: false, gap: null, retryTimer: 0, noticeTimer: 0, lastMessageAt: 0, lastStatsTs: 0, statsEvery: 0, resuming: null, resumeTimer: 0 };
+
+// How long a reopened stream may send nothing before it counts as resumed: a server with nothing missed and stats
+// turned off (--live-stats-interval 0) may send nothing at all for a while.
+const RESUME_QUIET_MS = 2000;
 
 // A server that stops sending (a hung process, a connection a proxy dropped without closing it) would look live for
 // good: the server publishes stats at a steady pace, so silence for several of its intervals means the stream is dead.
@@ -295,6 +299,15 @@ function setConn(state, text) {
   }
 }
 
+/** The reopened stream `es` went on from where the page was: no gap came first. */
+function resumed(es) {
+  clearTimeout(conn.resumeTimer);
+  if (conn.resuming?.es !== es) return;
+  const { from } = conn.resuming;
+  conn.resuming = null;
+  setConn('resumed', `resumed after #${from}`);
+}
+
 function connect() {
   clearTimeout(conn.retryTimer);
   const url = new URL('../live', location.href);
@@ -305,13 +318,22 @@ function connect() {
   conn.lastMessageAt = Date.now();
   es.onopen = () => {
     if (conn.reconnecting) {
-      setConn('resumed', `resumed after #${model.lastId}`);
+      // Resumed or not is the server's to say: its first frame is a gap (then a snapshot) when it cannot resume, and
+      // applying that snapshot can take seconds on a busy page, which "resumed" stood over until then.
+      conn.resuming = { es, from: model.lastId };
+      setConn('reconnecting', `reconnected, catching up after #${model.lastId}…`);
+      clearTimeout(conn.resumeTimer);
+      conn.resumeTimer = setTimeout(() => resumed(es), RESUME_QUIET_MS);
     } else {
       setConn('live', 'live');
     }
     conn.everOpen = true;
   };
   es.onerror = () => {
+    if (conn.resuming?.es === es) {
+      conn.resuming = null;
+      clearTimeout(conn.resumeTimer);
+    }
     if (es.readyState === EventSource.CLOSED) {
       setConn('offline', 'offline · retrying in 5 s');
       conn.reconnecting = true;
@@ -330,6 +352,10 @@ function connect() {
         return;
       }
       conn.lastMessageAt = Date.now();
+      if (conn.resuming?.es === es) {
+        if (type === 'gap') conn.resuming = null;
+        else if (type !== 'snapshot') resumed(es);
+      }
       if (conn.es === es && document.getElementById('conn').dataset.state === 'stale') setConn('live', 'live');
       if (typeof data.id === 'number' && type !== 'snapshot' && type !== 'gap') {
         // Already shown: a resume replays from the id the server was given, which may be older than what the page has.

@@ -392,6 +392,32 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
     }
   }, 60_000);
 
+  it('shows resynced, and never resumed, when the server cannot resume the stream it cut', async () => {
+    // A ring of 16 events, and no stats events: while the stream is cut, more is published than the ring holds.
+    const own = await listening({ laneAttribute: 'channel', liveStatsIntervalMs: 0, liveRingSize: 16 });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${own.url}/dashboard/`);
+      await waitLive(page);
+      const seen: string[] = [];
+      await page.exposeFunction('recordState', (state: string) => seen.push(state));
+      await page.evaluate(() => {
+        const el = document.querySelector('#conn')!;
+        new MutationObserver(() => window.recordState(el.dataset.state ?? '')).observe(el, { attributes: true });
+      });
+      own.app.live.bus.closeAll();
+      const events = Array.from({ length: 20 }, (_, i) => ({ case_id: `cut-${i}`, name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } }));
+      expect((await postJson(own.url, '/events?score=true', { events })).status).toBe(200);
+      await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'resynced', undefined, { timeout: UI_WAIT_MS });
+      // "resumed" stood from the reconnect until the gap's snapshot was applied.
+      expect(seen).not.toContain('resumed');
+      expect(await page.evaluate(() => window.petrascoreDashboard.model.cases.size)).toBe(20);
+    } finally {
+      await page.close();
+      await own.app.close();
+    }
+  }, 60_000);
+
   it('shows reconnecting, then resumed, when the stream is cut', async () => {
     // Its own server: the case it opens made the shared server's 502 open cases 503 when a shuffled order ran this
     // test before the first one (vitest --sequence.shuffle, seed 3).
