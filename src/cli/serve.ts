@@ -285,8 +285,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
   }
   const code = await drained;
   // Already done by the app's close, unless the shutdown timed out (or a second signal cut it short) before that. Open
-  // cases that could not be saved are lost: the exit says so to whatever watches it.
+  // cases that could not be saved are lost: the exit says so to whatever watches it. Alerts not delivered are lost
+  // too, and said so.
   const saved = app.saveOpenCases();
+  app.live.webhooks?.stop();
   if (workerStuck()) await abortOverWorkerRun(app, 'the inference worker thread is still in its stuck run, and an exit would wait for it: aborting (SIGABRT)');
   // The shutdown timed out (or a second signal cut it short) during a run not yet taken for stuck: the exit would wait
   // for it, up to --inference-timeout or for ever, where the README promises an exit at once.

@@ -185,6 +185,9 @@ class WebhookTarget {
       } catch (error) {
         if (current.timedOut) throw new Error(`no answer within ${this.options.timeoutMs} ms`);
         const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        // Refused by fetch itself, before any connection: no retry can get through.
+        if (cause?.message === 'bad port') throw new PermanentFailure(`fetch refuses port ${new URL(this.endpoint.url).port}, one of the ports the Fetch standard blocks (6666, 6667, 10080, …): give the receiver another port`);
+        if (cause?.code === 'ERR_SSL_WRONG_VERSION_NUMBER') throw new PermanentFailure(`${cause.code}: the TLS handshake failed, as it does when an https URL names a receiver that speaks plain HTTP`);
         throw new Error(cause?.code ?? cause?.message ?? (error as Error).message);
       }
       await response.body?.cancel().catch(() => {});
@@ -218,6 +221,7 @@ class WebhookTarget {
  */
 export class AlertWebhooks {
   private readonly targets: WebhookTarget[];
+  private stopped = false;
 
   constructor(
     urls: readonly string[],
@@ -250,7 +254,17 @@ export class AlertWebhooks {
    */
   async close(graceMs = this.options.timeoutMs): Promise<void> {
     const deadline = Date.now() + graceMs;
-    while (this.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (!this.stopped && this.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.stop();
+  }
+
+  /**
+   * Stops delivering at once: what is still waiting or in flight is aborted, counted as dropped and logged as lost.
+   * Once only; also what a shutdown that timed out (or a second signal) does on its way out, where close never ran.
+   */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     for (const target of this.targets) {
       const lost = target.close();
       for (let i = 0; i < lost; i++) this.options.metrics.outcome(target.logged.webhook_index, 'dropped');

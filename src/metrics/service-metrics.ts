@@ -223,7 +223,7 @@ export class ServiceMetrics {
 
   readonly alertWebhookDeliveries = new Counter({
     name: 'petrascore_alert_webhook_deliveries_total',
-    help: 'Alert webhook deliveries by webhook (its place among the --alert-webhook URLs, 1 for the first, as webhook_index in the log) and outcome: sent, failed (retries exhausted, or a 3xx or 4xx answer), dropped (queue full, or still undelivered at shutdown); one per alert and URL',
+    help: 'Alert webhook deliveries by webhook (its place among the --alert-webhook URLs, 1 for the first, as webhook_index in the log) and outcome: sent, failed (retries exhausted, or what no retry can change: a 3xx, a 4xx other than 408 and 429, a port fetch blocks, an https URL to a receiver of plain HTTP), dropped (queue full, or still undelivered at shutdown); one per alert and URL',
     labelNames: ['webhook', 'outcome'] as const,
     registers: [this.registry],
   });

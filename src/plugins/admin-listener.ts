@@ -87,11 +87,12 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
     );
     const unmatched = app.metrics.http.forRoute('unmatched');
     /** Counted and logged as the API port's 404s and 405s are (route `unmatched`), so that a scan of this port shows. */
-    const refuse = (request: IncomingMessage, response: ServerResponse, status: number, body: ErrorBody, headers?: Record<string, string>) => {
+    const refuse = (request: IncomingMessage, response: ServerResponse, started: number, status: number, body: ErrorBody, headers?: Record<string, string>) => {
       const requestId = requestIds(request);
       answer(response, status, body, { ...headers, 'x-request-id': requestId });
       const method = request.method ?? '';
-      unmatched.record(method, status, 0);
+      unmatched.record(method, status, (performance.now() - started) / 1000);
+      app.metrics.clientErrors.inc({ error: body.error });
       if (app.requestLog !== 'none') app.log.info({ reqId: requestId, method, url: request.url, route: 'unmatched', status, error: body.error, listener: 'admin' }, 'request');
     };
     /** What Node answers itself unless asked (a malformed request, a header timeout, Expect, CONNECT): as on the API port. */
@@ -100,13 +101,14 @@ export const adminListenerPlugin = fp<AdminListenerOptions>(
       app.log.info({ reqId: requestId, status, error: label, listener: 'admin' }, what);
     };
     const handle = (request: IncomingMessage, response: ServerResponse) => {
+      const started = performance.now();
       const path = pathOf(request.url ?? '/');
       if (!ADMIN_PATHS.has(path)) {
         const message = `${path} is not served on the admin port, which serves GET ${[...ADMIN_PATHS].join(', ')}; the API is on --port`;
-        refuse(request, response, 404, { error: 'not_found', message, details: [{ path: 'url', message }] });
+        refuse(request, response, started, 404, { error: 'not_found', message, details: [{ path: 'url', message }] });
       } else if (!ADMIN_METHODS.has(request.method ?? '')) {
         const message = `${request.method ?? ''} ${path}: the admin port answers GET and HEAD only`;
-        refuse(request, response, 405, { error: 'method_not_allowed', message, details: [{ path: 'method', message }] }, { allow: 'GET, HEAD' });
+        refuse(request, response, started, 405, { error: 'method_not_allowed', message, details: [{ path: 'method', message }] }, { allow: 'GET, HEAD' });
       } else {
         app.routing(request, response);
       }

@@ -633,6 +633,32 @@ describe('petrascore serve shutdown with alert webhooks', () => {
       await new Promise((resolve) => receiver.close(resolve));
     }
   });
+
+  it('a second signal cuts the shutdown short: the alert still undelivered is logged as lost and counted, exit 1', async () => {
+    const held: ServerResponse[] = [];
+    const receiver = createServer((_req, res) => void held.push(res));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
+    try {
+      const server = await startServer(serveArgs(LOAN, '--alert-webhook', hook, '--alert-webhook-timeout', '60000'), { env: { PETRASCORE_SHUTDOWN_TIMEOUT: '30000' } });
+      expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'decline loan' }] })).status).toBe(200);
+      for (let waited = 0; held.length === 0 && waited < 10_000; waited += 20) await sleep(20);
+      expect(held.length, 'the delivery reached the receiver').toBe(1);
+      server.cli.signal('SIGTERM');
+      // The close waits for the webhook (up to the shutdown timeout); the second signal does not.
+      for (let waited = 0; !server.cli.logLines().some((l) => l.msg === 'shutting down: finishing in-flight requests') && waited < 10_000; waited += 20) await sleep(20);
+      server.cli.signal('SIGTERM');
+      const exit = await server.cli.waitForExit(10_000);
+      expect(exit, server.cli.describe()).toEqual({ code: 1, signal: null });
+      const lines = server.cli.logLines();
+      expect(lines.map((l) => l.msg)).toContain('second signal: exiting without waiting');
+      // It went without a word before: the close that logs it never ran.
+      expect(lines.find((l) => l.msg === 'alert webhook: undelivered alerts dropped at shutdown'), server.cli.describe()).toMatchObject({ lost: 1, webhook_index: 1 });
+    } finally {
+      for (const res of held) res.destroy();
+      await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
 });
 
 describe('petrascore serve and an exception nothing caught', () => {

@@ -232,6 +232,9 @@ describe('--admin-port: probes and scrapes on a listener of their own', () => {
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="GET",route="unmatched",status="404"\} 2\n/);
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="404"\} 1\n/);
     expect(scrape).toMatch(/petrascore_http_requests_total\{method="POST",route="unmatched",status="405"\} 1\n/);
+    // And as client errors, as the API port's are (they were not).
+    expect(scrape).toMatch(/petrascore_client_errors_total\{error="not_found"\} 3\n/);
+    expect(scrape).toMatch(/petrascore_client_errors_total\{error="method_not_allowed"\} 1\n/);
     // Its answers carry the caller's x-request-id, as the API port's do.
     const named = await sendRaw(`http://127.0.0.1:${server.adminPort}`, 'GET /anomaly HTTP/1.1\r\nHost: x\r\nX-Request-Id: probe-7\r\nConnection: close\r\n\r\n');
     expect(named).toMatch(/^x-request-id: probe-7\r$/im);

@@ -127,6 +127,20 @@ describe('--alert-webhook', () => {
     expect(metricValue(text, 'petrascore_alert_webhook_retries_total', '{webhook="1"}')).toBe(0);
   });
 
+  it('gives up at once where no retry can get through: a port fetch blocks, an https URL to a receiver of plain HTTP', async () => {
+    const plain = await receiver();
+    const https = plain.url.replace('http://', 'https://');
+    // 6666 is on the Fetch standard's list of blocked ports: fetch refuses it without connecting.
+    const server = await serve({ alertWebhooks: ['http://127.0.0.1:6666/alerts', https], alertWebhookBackoffMs: 20 });
+    await score(server.url);
+    await until(() => server.app.live.webhooks!.pending === 0, 5000, 'both deliveries to end');
+    const text = await metrics(server);
+    for (const webhook of ['1', '2']) {
+      expect(metricValue(text, 'petrascore_alert_webhook_deliveries_total', `{webhook="${webhook}",outcome="failed"}`), webhook).toBe(1);
+      expect(metricValue(text, 'petrascore_alert_webhook_retries_total', `{webhook="${webhook}"}`), webhook).toBe(0);
+    }
+  });
+
   it("waits as long as a 429's Retry-After asks before the retry, beyond a shorter backoff", async () => {
     const arrived: number[] = [];
     const limited = await receiver((i, res) => {
