@@ -111,6 +111,12 @@ export interface EvaluatorObserver {
   onRestored?(state: CaseState): void;
 }
 
+/** A close whose model run is under way: the case it took out, and whether a POST /events has opened a new case under its id since. */
+interface CloseUnderWay {
+  readonly state: CaseState;
+  superseded: boolean;
+}
+
 interface Snapshot {
   caseId: string;
   nEvents: number;
@@ -144,7 +150,7 @@ export class StreamingEvaluator {
    * left the store too (its own close under way, an eviction); put back, the older case would take the events and the
    * close meant for the newer.
    */
-  private readonly closes = new Map<Promise<Evaluation>, { state: CaseState; superseded: boolean }>();
+  private readonly closes = new Map<Promise<Evaluation>, CloseUnderWay>();
   /**
    * How the id of the case the last append() opened had ended, if it had lately; read by onEvent right after. A field
    * rather than a second return value: append runs for every streamed event, and an object per event is garbage.
@@ -230,7 +236,11 @@ export class StreamingEvaluator {
     this.reopened = undefined;
     if (state.nEvents === 1 && this.closing.size > 0) {
       const underWay = this.closing.get(caseId);
-      if (underWay !== undefined) this.closes.get(underWay)!.superseded = true;
+      if (underWay !== undefined) {
+        this.closes.get(underWay)!.superseded = true;
+        // Its ending is not remembered until the run ends; the new case lacks its events all the same.
+        this.reopened = 'closed';
+      }
     }
     if (state.nEvents === 1 && this.ended.size > 0) {
       const ended = this.ended.lookup(caseId);
@@ -338,7 +348,10 @@ export class StreamingEvaluator {
 
   /** Scores without closing. Throws UnknownCaseError or SpecResolutionError. */
   async scoreCase(caseId: string): Promise<Evaluation> {
-    for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
+    for (let waited = this.awaitClose(caseId); waited !== undefined; waited = this.awaitClose(caseId)) {
+      const evaluation = await waited.ended;
+      if (waited.overtaken()) throw this.closedMeanwhile(caseId, waited.close, evaluation);
+    }
     return this.evaluate(this.snapshot(this.mustGet(caseId)), false, 'case_score');
   }
 
@@ -357,6 +370,28 @@ export class StreamingEvaluator {
   }
 
   /**
+   * afterClose for a request that addresses the case the close took out (a GET, HEAD, DELETE, a retried close): also
+   * says whether a POST /events opened a new case under the id after this request came (`overtaken`). That case is
+   * newer than the request, which must not act on it: in arrival order the request came before its first event.
+   */
+  private awaitClose(caseId: string): { ended: Promise<Evaluation | undefined>; close: CloseUnderWay; overtaken: () => boolean } | undefined {
+    const underWay = this.closing.size === 0 ? undefined : this.closing.get(caseId);
+    if (underWay === undefined) return undefined;
+    const close = this.closes.get(underWay)!;
+    const supersededBefore = close.superseded;
+    return { ended: underWay.catch(() => undefined), close, overtaken: () => !supersededBefore && close.superseded };
+  }
+
+  /** The 404 of a request whose case was closed while it waited, a newer case having opened under its id since. */
+  private closedMeanwhile(caseId: string, close: CloseUnderWay, evaluation: Evaluation | undefined): UnknownCaseError {
+    // A close that failed left no case: its events went with it (the newer case holds the id).
+    const error = evaluation === undefined ? new UnknownCaseError(caseId) : new UnknownCaseError(caseId, { kind: 'closed', nEvents: close.state.nEvents, atMs: Date.now() });
+    const how = evaluation === undefined ? 'its close failed' : `it was closed, after ${close.state.nEvents} event${close.state.nEvents === 1 ? '' : 's'}`;
+    error.message = `the case '${caseId}' this request came for is no longer open: ${how} while the request waited, and a POST /events has opened a newer case under the id since, which this request does not act on`;
+    return error;
+  }
+
+  /**
    * Scores with `closed: true` and frees the case; a case that cannot be scored stays open (PETRA), and so does one
    * whose model run fails (the caller gets the error). With
    * `repeatCloses`, a close of a case closed moments ago (a retry) answers that close's evaluation again, marked
@@ -365,11 +400,16 @@ export class StreamingEvaluator {
   async closeCase(caseId: string): Promise<Evaluation> {
     const open = this.store.get(caseId);
     if (open === undefined) {
-      const underWay = this.closing.get(caseId);
-      if (underWay !== undefined) {
-        await underWay.catch(() => undefined);
+      const waited = this.awaitClose(caseId);
+      if (waited !== undefined) {
+        const evaluation = await waited.ended;
         // The close waited on was under way at the save, its case saved with the open ones (closesUnderWay).
         if (this.saved) throw new CasesSavedError();
+        // A retry of the close just ended: the case a POST /events opened since this request came is not its to close.
+        if (waited.overtaken()) {
+          if (evaluation !== undefined && this.repeatCloses) return new Evaluation(evaluation.case_id, evaluation.n_events, evaluation.row.detached(), true, true);
+          throw this.closedMeanwhile(caseId, waited.close, evaluation);
+        }
         // An event that arrived before this close, waiting on the same close, has opened a new case meanwhile (in
         // arrival order this close is that case's), or a close of it has begun (this one repeats it): once more.
         if (this.store.get(caseId) !== undefined || this.closing.has(caseId)) return this.closeCase(caseId);
@@ -427,7 +467,10 @@ export class StreamingEvaluator {
    * still under way. Throws UnknownCaseError.
    */
   async discardCase(caseId: string): Promise<{ case_id: string; n_events: number }> {
-    for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
+    for (let waited = this.awaitClose(caseId); waited !== undefined; waited = this.awaitClose(caseId)) {
+      const evaluation = await waited.ended;
+      if (waited.overtaken()) throw this.closedMeanwhile(caseId, waited.close, evaluation);
+    }
     if (this.saved) throw new CasesSavedError();
     const state = this.store.discard(caseId);
     if (state === undefined) throw this.unknownCase(caseId);
@@ -436,7 +479,10 @@ export class StreamingEvaluator {
 
   /** Throws UnknownCaseError unless the case is open; touches nothing. */
   async mustBeOpen(caseId: string): Promise<void> {
-    for (let closing = this.afterClose(caseId); closing !== undefined; closing = this.afterClose(caseId)) await closing;
+    for (let waited = this.awaitClose(caseId); waited !== undefined; waited = this.awaitClose(caseId)) {
+      const evaluation = await waited.ended;
+      if (waited.overtaken()) throw this.closedMeanwhile(caseId, waited.close, evaluation);
+    }
     this.mustGet(caseId);
   }
 

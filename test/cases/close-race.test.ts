@@ -85,6 +85,36 @@ describe('a close racing with an event for the same case id', () => {
     await expect(app.cases.mustBeOpen(id)).rejects.toThrow(/no open case/);
   });
 
+  it('a retried close, a DELETE and a GET that waited on a close do not act on the case a later POST /events opened meanwhile', async () => {
+    for (const repeatClose of [false, true]) {
+      const own = await testApp({ liveStatsIntervalMs: 0, repeatClose });
+      try {
+        const id = 'overtaken';
+        await own.cases.onEvent(id, { name: 'approve loan', attributes: { risk_score: '0.9' } }, false);
+        const first = own.cases.closeCase(id);
+        // Requests for the case being closed, which wait for its close...
+        const retried = own.cases.closeCase(id).then((e) => e, (error: Error) => error);
+        const deleted = own.cases.discardCase(id).then((e) => e, (error: Error) => error);
+        const scored = own.cases.scoreCase(id).then((e) => e, (error: Error) => error);
+        // ...and then a POST /events, whose event opens a new case under the id at once, during the close's run.
+        const bulk = own.cases.processStream([{ case_id: id, name: 'decline loan', attributes: { risk_score: '0.9' } }], false);
+        const closed = await first;
+        // It says its case is a new one, as an event after the close would.
+        expect((await bulk)[0], `repeatClose ${repeatClose}`).toMatchObject({ n_events: 1, reopened: 'closed' });
+        const again = await retried;
+        if (repeatClose) expect(again).toMatchObject({ repeated: true, n_events: 1, trace_score: closed.trace_score });
+        else expect(again).toMatchObject({ name: 'UnknownCaseError', message: expect.stringMatching(/^the case 'overtaken' this request came for is no longer open: it was closed, after 1 event/) });
+        expect(await deleted, `repeatClose ${repeatClose}`).toMatchObject({ name: 'UnknownCaseError' });
+        expect(await scored, `repeatClose ${repeatClose}`).toMatchObject({ name: 'UnknownCaseError' });
+        // The newer case, with its acknowledged event, is still open.
+        await own.cases.mustBeOpen(id);
+        expect((await own.cases.closeCase(id)).n_events).toBe(1);
+      } finally {
+        await own.close();
+      }
+    }
+  });
+
   it('applies POST /events at once, in arrival order, while a close of one of its ids is under way', async () => {
     await app.cases.onEvent('bulk-x', { name: 'approve loan', attributes: { risk_score: '0.9' } }, false);
     await app.cases.onEvent('bulk-y', { name: 'approve loan', attributes: { risk_score: '0.9' } }, false);
