@@ -148,7 +148,7 @@ export class CaseStore {
     }
     const { maxEventsPerCase, maxAttributesPerCase, maxAttributeCharsPerCase } = this.limits;
     if ((state?.nEvents ?? 0) + 1 > maxEventsPerCase) {
-      throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${maxEventsPerCase} events, the most one case may have; close it, or delete it if it cannot be scored`);
+      throw new CaseLimitError(caseId, 'max_events_per_case', maxEventsPerCase, `case '${caseId}' already has ${state?.nEvents ?? 0} events, and ${maxEventsPerCase} is the most one case may have; close it, or delete it if it cannot be scored`);
     }
     // Counted when an event adds names (most events of a case add none): a count kept per case would cost every open
     // case 8 bytes.

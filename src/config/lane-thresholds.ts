@@ -2,7 +2,8 @@
 export function parseLaneThreshold(value: string): { lane: string; score: number } | { problem: string } {
   const at = value.lastIndexOf('=');
   const scoreText = value.slice(at + 1);
-  const score = Number(scoreText);
+  // Decimal numerals only, as every number option takes: Number() would also read '0x10' as 16.
+  const score = /^\s*[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/.test(scoreText) ? Number(scoreText) : Number.NaN;
   if (at <= 0 || scoreText.trim() === '' || !Number.isFinite(score) || score < 0) return { problem: `'${value}' is not LANE=SCORE with a score of at least 0` };
   return { lane: value.slice(0, at), score };
 }

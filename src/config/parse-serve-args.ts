@@ -36,6 +36,9 @@ function convert(option: OptionSpec, raw: string | boolean, source: string): str
   if (option.kind === 'string' || option.kind === 'list') {
     // Whitespace around a value is ignored, as for numbers: a trailing space in a .env file or a ConfigMap is invisible.
     const text = typeof raw === 'string' ? raw.trim() : '';
+    // An option whose default is empty says what empty means (--case-state-file: none): a generated argument list
+    // (`--case-state-file $(STATE)`, STATE unset) may give it so.
+    if (text === '' && option.default === '') return '';
     if (text === '') throw new UsageError(`${source} needs a value`);
     if (option.choices !== undefined) {
       // The choices are lower case words (log levels, thread settings): INFO means info.
@@ -104,10 +107,12 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     }
     const fromFlag = parsed.values[option.flag];
     const negated = parsed.values[`no-${option.flag}`] === true;
+    // Which one was meant cannot be told: the --no- form won whatever the order.
+    if (negated && fromFlag !== undefined) throw new UsageError(`--${option.flag} and --no-${option.flag} both given; give one`);
     const fromEnv = links.has(option.env) ? undefined : env[option.env];
     // A flag wins, so the variable it overrides is not read at all (a stale bad value there does not stop the server).
     if (fromFlag !== undefined && !Array.isArray(fromFlag)) config[option.key] = convert(option, fromFlag, `--${option.flag}`);
-    else if (!negated && fromEnv !== undefined && fromEnv !== '') config[option.key] = convert(option, fromEnv, option.env);
+    else if (!negated && fromEnv !== undefined && fromEnv.trim() !== '') config[option.key] = convert(option, fromEnv, option.env);
     else if (!negated) continue;
     if (negated) config[option.key] = false;
     given.add(option.key);

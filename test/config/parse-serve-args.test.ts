@@ -13,6 +13,15 @@ describe('petrascore serve: flags, then the environment, then the defaults', () 
     expect(() => parseServeArgs(['--repeat-close=yes'], {})).toThrow('--repeat-close takes no value: give --repeat-close alone (or --no-repeat-close to turn it off)');
     // Lists take several, and a flag given twice says the same twice.
     expect(parseServeArgs(['--alert-lane-threshold', 'a=1', '--alert-lane-threshold', 'b=2', '--repeat-close', '--repeat-close'], {}).repeatClose).toBe(true);
+    // Both forms of a flag: the --no- form won whatever the order.
+    expect(() => parseServeArgs(['--no-repeat-close', '--repeat-close'], {})).toThrow('--repeat-close and --no-repeat-close both given; give one');
+    // Empty where the default is empty and says what empty means; a variable of white space alone is unset.
+    expect(parseServeArgs(['--case-state-file', '', '--lane-attribute=', '--admin-host='], {})).toMatchObject({ caseStateFile: '', laneAttribute: '', adminHost: '' });
+    expect(() => parseServeArgs(['--host', ''], {})).toThrow('--host needs a value');
+    expect(parseServeArgs([], { PETRASCORE_CASE_STATE_FILE: ' ', PETRASCORE_PORT: '  ' })).toMatchObject({ caseStateFile: '', port: 8000 });
+    // Lane thresholds are decimal numerals, as every number option's value.
+    expect(() => parseServeArgs(['--alert-lane-threshold', 'web=0x10'], {})).toThrow(/'web=0x10' is not LANE=SCORE/);
+    expect(parseServeArgs(['--alert-lane-threshold', 'web=1.5e1'], {}).alertLaneThresholds).toEqual(['web=1.5e1']);
   });
 
   it('does not read a variable its flag overrides, so a stale bad value there does not stop the server', () => {

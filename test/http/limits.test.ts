@@ -271,7 +271,7 @@ describe('maxEventsPerCase (422 until the case is closed)', () => {
   it('refuses the fourth event, keeps n_events at 3, and a close frees the id for a fresh case', async () => {
     for (let i = 1; i <= 3; i++) expect((await sendEvent(app, 'long', 'approve loan', { risk_score: '0.9' })).n_events).toBe(i);
     const body = expectError(await post(app, '/cases/long/events', { name: 'decline loan' }), 422, 'max_events_per_case');
-    expect(body.message).toBe("case 'long' already has 3 events, the most one case may have; close it, or delete it if it cannot be scored");
+    expect(body.message).toBe("case 'long' already has 3 events, and 3 is the most one case may have; close it, or delete it if it cannot be scored");
     expect(body.details[0]!.path).toBe('params/id');
     const open = await evaluation(app, 'long');
     expect(open.n_events).toBe(3);
