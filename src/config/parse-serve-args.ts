@@ -18,8 +18,27 @@ function addressesOverlap(a: string, b: string): boolean {
 }
 
 function listenAddresses(host: string): string[] {
-  const name = host.toLowerCase().replace(/\.$/, '');
+  const name = canonicalAddress(host).replace(/\.$/, '');
   return name === 'localhost' ? ['127.0.0.1', '::1'] : [name];
+}
+
+/**
+ * One spelling per address, as the WHATWG URL parser writes a host (lower case, IPv6 compressed, IPv4 in any of the
+ * forms inet_aton reads, `127.000.000.001` or `0x7f.1`, in dotted decimal), an IPv4-mapped IPv6 address as its IPv4
+ * one (dual-stack, they are the same socket address): `::1` and `0:0:0:0:0:0:0:1` are one address to listen on.
+ */
+function canonicalAddress(host: string): string {
+  try {
+    if (!isIPv6(host)) return new URL(`http://${host}/`).hostname;
+    const v6 = new URL(`http://[${host}]/`).hostname.slice(1, -1);
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
+    if (mapped === null) return v6;
+    const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  } catch {
+    // Not a URL host (an IPv6 zone index, `fe80::1%eth0`): compared as written.
+    return host.toLowerCase();
+  }
 }
 
 function addressPairOverlaps(a: string, b: string): boolean {

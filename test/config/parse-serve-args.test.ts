@@ -206,6 +206,16 @@ describe('--admin-port', () => {
     expect(same('localhost', '0.0.0.0')).toThrow(UsageError);
     expect(same('localhost', '10.0.0.5')().adminPort).toBe(8000);
   });
+
+  it('counts an address however it is spelt (they passed here and failed at listen with "the port is in use")', () => {
+    const same = (host: string, adminHost: string) => () => parseServeArgs(['--host', host, '--port', '8000', '--admin-host', adminHost, '--admin-port', '8000'], {});
+    expect(same('::1', '0:0:0:0:0:0:0:1')).toThrow('--admin-port 8000 is also --port, on the same host');
+    expect(same('127.0.0.1', '127.000.000.001')).toThrow(UsageError);
+    expect(same('::ffff:127.0.0.1', '127.0.0.1')).toThrow(UsageError);
+    expect(same('0:0:0:0:0:0:0:0', '10.0.0.5')).toThrow(UsageError);
+    expect(same('127.0.0.1', '127.0.0.2')().adminPort).toBe(8000);
+    expect(same('fe80::1%lo', '::1')().adminPort).toBe(8000);
+  });
 });
 
 describe('--max-connections', () => {
