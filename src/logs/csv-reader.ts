@@ -256,7 +256,6 @@ const DELIMITER_NAMES: Record<CsvDelimiter, [name: string, option: string]> = {
   '|': ['pipe', "'|'"],
 };
 
-/** Excel's `sep=;` first line, which names the delimiter for Excel and is no header: PETRA's reader fails on it too. */
 /** The header's cells up to its last named one. */
 function namedWidth(header: readonly string[]): number {
   let width = header.length;
@@ -269,6 +268,7 @@ function unquoted(cell: string): string {
   return cell.length >= 2 && cell.startsWith('"') && cell.endsWith('"') ? cell.slice(1, -1).replaceAll('""', '"') : cell;
 }
 
+/** Excel's `sep=;` first line, which names the delimiter for Excel and is no header: PETRA's reader fails on it too. */
 function excelSepHint(header: readonly string[]): string | undefined {
   return /^sep=/i.test(header[0] ?? '') ? "; the first line is Excel's `sep=` line: remove it, so that the header comes first" : undefined;
 }
