@@ -609,18 +609,35 @@ describe('petrascore serve --max-connections and the open-file limit', () => {
 });
 
 describe('petrascore serve shutdown with alert webhooks', () => {
-  it('a webhook that never answers, with a timeout beyond the shutdown timeout: its alert is dropped in time, exit 0', async () => {
-    // Holds every delivery open: the webhook attempt could only end by its own timeout, a minute away.
+  /**
+   * A service whose one alert is held at its webhook: the receiver takes the delivery and never answers, so the attempt
+   * could only end by its own timeout, a minute away. `release` ends the held deliveries and the receiver.
+   */
+  async function withHeldAlert(shutdownTimeoutMs: number): Promise<{ server: Awaited<ReturnType<typeof startServer>>; release: () => Promise<void> }> {
     const held: ServerResponse[] = [];
     const receiver = createServer((_req, res) => void held.push(res));
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
+    const release = async () => {
+      for (const res of held) res.destroy();
+      await new Promise((resolve) => receiver.close(resolve));
+    };
     try {
-      const server = await startServer(serveArgs(LOAN, '--alert-webhook', hook, '--alert-webhook-timeout', '60000'), { env: { PETRASCORE_SHUTDOWN_TIMEOUT: '1500' } });
+      const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
+      const server = await startServer(serveArgs(LOAN, '--alert-webhook', hook, '--alert-webhook-timeout', '60000'), { env: { PETRASCORE_SHUTDOWN_TIMEOUT: String(shutdownTimeoutMs) } });
       // risk_score 0.9 with a decline: the model expects approve loan, so this raises an alert.
       expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'decline loan' }] })).status).toBe(200);
       for (let waited = 0; held.length === 0 && waited < 10_000; waited += 20) await sleep(20);
       expect(held.length, 'the delivery reached the receiver').toBe(1);
+      return { server, release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  it('a webhook that never answers, with a timeout beyond the shutdown timeout: its alert is dropped in time, exit 0', async () => {
+    const { server, release } = await withHeldAlert(1500);
+    try {
       server.cli.signal('SIGTERM');
       const exit = await server.cli.waitForExit(10_000);
       expect(exit, server.cli.describe()).toEqual({ code: 0, signal: null });
@@ -629,21 +646,13 @@ describe('petrascore serve shutdown with alert webhooks', () => {
       expect(messages).toContain('shut down cleanly');
       expect(messages).not.toContain('shutdown timed out with requests still in flight');
     } finally {
-      for (const res of held) res.destroy();
-      await new Promise((resolve) => receiver.close(resolve));
+      await release();
     }
   });
 
   it('a second signal cuts the shutdown short: the alert still undelivered is logged as lost and counted, exit 1', async () => {
-    const held: ServerResponse[] = [];
-    const receiver = createServer((_req, res) => void held.push(res));
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
+    const { server, release } = await withHeldAlert(30_000);
     try {
-      const server = await startServer(serveArgs(LOAN, '--alert-webhook', hook, '--alert-webhook-timeout', '60000'), { env: { PETRASCORE_SHUTDOWN_TIMEOUT: '30000' } });
-      expect((await postJson(`${server.url}/anomaly`, { input_marking: { p_application: 0.9 }, events: [{ name: 'decline loan' }] })).status).toBe(200);
-      for (let waited = 0; held.length === 0 && waited < 10_000; waited += 20) await sleep(20);
-      expect(held.length, 'the delivery reached the receiver').toBe(1);
       server.cli.signal('SIGTERM');
       // The close waits for the webhook (up to the shutdown timeout); the second signal does not.
       for (let waited = 0; !server.cli.logLines().some((l) => l.msg === 'shutting down: finishing in-flight requests') && waited < 10_000; waited += 20) await sleep(20);
@@ -655,8 +664,7 @@ describe('petrascore serve shutdown with alert webhooks', () => {
       // It went without a word before: the close that logs it never ran.
       expect(lines.find((l) => l.msg === 'alert webhook: undelivered alerts dropped at shutdown'), server.cli.describe()).toMatchObject({ lost: 1, webhook_index: 1 });
     } finally {
-      for (const res of held) res.destroy();
-      await new Promise((resolve) => receiver.close(resolve));
+      await release();
     }
   });
 });

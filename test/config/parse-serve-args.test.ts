@@ -179,6 +179,9 @@ describe('PETRASCORE_* variables that are no setting', () => {
 });
 
 
+/** serve with --port and --admin-port both 8000, on these hosts. */
+const same = (host: string, adminHost: string) => () => parseServeArgs(['--host', host, '--port', '8000', '--admin-host', adminHost, '--admin-port', '8000'], {});
+
 describe('--admin-port', () => {
   it('is 0 (none) by default; on the same host it must differ from --port, on another host it may be the same number', () => {
     expect(parseServeArgs([], {}).adminPort).toBe(0);
@@ -190,7 +193,6 @@ describe('--admin-port', () => {
 
   it('counts a wildcard host as every address it covers: 0.0.0.0 every IPv4 one, :: (dual-stack) every one', () => {
     // Each pair would fail at listen with "the port is in use (--admin-port)", read as another process's doing.
-    const same = (host: string, adminHost: string) => () => parseServeArgs(['--host', host, '--port', '8000', '--admin-host', adminHost, '--admin-port', '8000'], {});
     expect(same('0.0.0.0', '127.0.0.1')).toThrow('--admin-port 8000 is also --port, on the same host');
     expect(same('10.0.0.5', '0.0.0.0')).toThrow(UsageError);
     expect(same('::', '127.0.0.1')).toThrow(UsageError);
@@ -200,7 +202,6 @@ describe('--admin-port', () => {
   });
 
   it('counts localhost as the loopback address it names, in any case, with or without the root dot', () => {
-    const same = (host: string, adminHost: string) => () => parseServeArgs(['--host', host, '--port', '8000', '--admin-host', adminHost, '--admin-port', '8000'], {});
     expect(same('localhost', '127.0.0.1')).toThrow('--admin-port 8000 is also --port, on the same host');
     expect(same('::1', 'LocalHost.')).toThrow(UsageError);
     expect(same('localhost', '0.0.0.0')).toThrow(UsageError);
@@ -208,7 +209,6 @@ describe('--admin-port', () => {
   });
 
   it('counts an address however it is spelt (they passed here and failed at listen with "the port is in use")', () => {
-    const same = (host: string, adminHost: string) => () => parseServeArgs(['--host', host, '--port', '8000', '--admin-host', adminHost, '--admin-port', '8000'], {});
     expect(same('::1', '0:0:0:0:0:0:0:1')).toThrow('--admin-port 8000 is also --port, on the same host');
     expect(same('127.0.0.1', '127.000.000.001')).toThrow(UsageError);
     expect(same('::ffff:127.0.0.1', '127.0.0.1')).toThrow(UsageError);

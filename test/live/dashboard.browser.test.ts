@@ -83,6 +83,17 @@ async function picture(page: Page): Promise<Picture> {
   });
 }
 
+/** Every state the connection indicator takes from now on, in order, as the page sets it. */
+async function recordConnectionStates(page: Page): Promise<string[]> {
+  const seen: string[] = [];
+  await page.exposeFunction('recordState', (state: string) => seen.push(state));
+  await page.evaluate(() => {
+    const el = document.querySelector('#conn')!;
+    new MutationObserver(() => window.recordState(el.dataset.state ?? '')).observe(el, { attributes: true });
+  });
+  return seen;
+}
+
 async function waitLive(page: Page): Promise<void> {
   await page.waitForFunction(() => ['live', 'resumed'].includes(document.querySelector('#conn')?.dataset.state ?? ''), undefined, { timeout: 10_000 });
 }
@@ -399,12 +410,7 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
     try {
       await page.goto(`${own.url}/dashboard/`);
       await waitLive(page);
-      const seen: string[] = [];
-      await page.exposeFunction('recordState', (state: string) => seen.push(state));
-      await page.evaluate(() => {
-        const el = document.querySelector('#conn')!;
-        new MutationObserver(() => window.recordState(el.dataset.state ?? '')).observe(el, { attributes: true });
-      });
+      const seen = await recordConnectionStates(page);
       own.app.live.bus.closeAll();
       const events = Array.from({ length: 20 }, (_, i) => ({ case_id: `cut-${i}`, name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } }));
       expect((await postJson(own.url, '/events?score=true', { events })).status).toBe(200);
@@ -427,12 +433,7 @@ describeInChromium('GET /dashboard in headless Chromium', () => {
       await page.goto(`${own.url}/dashboard/`);
       await waitLive(page);
       // Cut every stream from the server side, as an overflow would; EventSource reconnects with Last-Event-ID.
-      const seen: string[] = [];
-      await page.exposeFunction('recordState', (state: string) => seen.push(state));
-      await page.evaluate(() => {
-        const el = document.querySelector('#conn')!;
-        new MutationObserver(() => window.recordState(el.dataset.state ?? '')).observe(el, { attributes: true });
-      });
+      const seen = await recordConnectionStates(page);
       own.app.live.bus.closeAll();
       await postJson(own.url, '/cases/after-cut/events', { name: 'approve loan', attributes: { risk_score: '0.9', channel: 'web' } });
       await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'resumed', undefined, { timeout: 10_000 });
